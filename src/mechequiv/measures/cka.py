@@ -227,4 +227,6 @@ def rbf_cka(X: ArrayLike, Y: ArrayLike, bandwidth: float = 1.0, debiased: bool =
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0; got {bandwidth}")
     x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    check_not_constant(centre(x), x, "X")
+    check_not_constant(centre(y), y, "Y")
     return cka_gram(rbf_gram(x, bandwidth), rbf_gram(y, bandwidth), debiased)

@@ -11,7 +11,14 @@ from typing import Literal
 
 import torch
 
-from mechequiv.measures._validate import ArrayLike, check_choice, check_int, check_pair
+from mechequiv.measures._validate import (
+    ArrayLike,
+    centre,
+    check_choice,
+    check_int,
+    check_not_constant,
+    check_pair,
+)
 from mechequiv.measures.registry import register
 
 Metric = Literal["cosine", "euclidean"]
@@ -43,6 +50,9 @@ def _overlaps(X: ArrayLike, Y: ArrayLike, k: int, metric: Metric) -> tuple[torch
     x, y = check_pair(X, Y)
     n = x.shape[0]
     check_int(k, "k", 1)
+    # A constant representation makes every neighbour a tie: refuse rather than break ties.
+    check_not_constant(centre(x), x, "X")
+    check_not_constant(centre(y), y, "Y")
     if k > n - 1:
         raise ValueError(f"k={k} neighbours need at least k + 1 = {k + 1} samples; got {n}")
     nx, ny = knn_indices(x, k, metric), knn_indices(y, k, metric)
