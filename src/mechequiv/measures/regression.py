@@ -152,8 +152,8 @@ def bounded_map_error(
     X: ArrayLike,
     Y: ArrayLike,
     normalize: Literal["frobenius", "none"] = "frobenius",
-    tol: float = 1e-7,
-    max_iter: int = 5000,
+    tol: float = 1e-6,
+    max_iter: int = 50_000,
 ) -> BoundedMapFit:
     """Best approximation of Y by X W over linear maps with spectral norm ||W||_op <= 1.
 
@@ -246,8 +246,8 @@ def repr_distance(
     X: ArrayLike,
     Y: ArrayLike,
     normalize: Literal["frobenius", "none"] = "frobenius",
-    tol: float = 1e-7,
-    max_iter: int = 5000,
+    tol: float = 1e-6,
+    max_iter: int = 50_000,
 ) -> float:
     """Two-way norm-bounded linear representation distance of interpretive equivalence.
 
