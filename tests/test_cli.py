@@ -28,7 +28,7 @@ def test_measures_lists_every_measure_with_properties():
     assert [m["name"] for m in listed] == measures.names()
     cka = next(m for m in listed if m["name"] == "linear_cka")
     assert cka["kind"] == "similarity" and "orthogonal" in cka["invariances"]
-    table = runner.invoke(app, ["measures"], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["measures"])
     assert table.exit_code == 0 and "debiased_cka" in table.output
 
 

@@ -57,7 +57,8 @@ def list_measures(
         console.print_json(json.dumps([i.to_dict() for i in infos]))
         return
     table = Table(title="mechequiv measures", show_lines=True)
-    for col in ("name", "kind", "range", "metric", "symmetric", "invariant to", "convention"):
+    table.add_column("name", no_wrap=True)
+    for col in ("kind", "range", "metric", "symmetric", "invariant to", "convention"):
         table.add_column(col, overflow="fold")
     for i in infos:
         table.add_row(

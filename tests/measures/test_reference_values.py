@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mechequiv import measures as M
 
@@ -80,7 +81,8 @@ def test_feature_and_gram_routes_agree(kornblith_xy):
 
     for debiased in (False, True):
         wide = M.debiased_cka(Xw, Yw) if debiased else M.linear_cka(Xw, Yw)
-        feat = cka_from_moments(moments_of(Xw, Yw, quartic=debiased), debiased)
+        x, y = torch.from_numpy(Xw), torch.from_numpy(Yw)
+        feat = cka_from_moments(moments_of(x, y, quartic=debiased), debiased)
         assert wide == pytest.approx(feat, abs=1e-12)
 
 

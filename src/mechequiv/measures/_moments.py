@@ -36,10 +36,17 @@ class CrossMoments:
     ----------
     quartic : bool
         Also accumulate the row-norm terms the debiased (Song) HSIC needs.
+    auto : bool
+        Accumulate the full X^T X and Y^T Y (default). ``False`` keeps only their diagonals,
+        enough for measures that need total variances and X^T Y alone (Procrustes): it saves
+        two of the three d x d products.
     """
 
-    def __init__(self, quartic: bool = False) -> None:
+    def __init__(self, quartic: bool = False, auto: bool = True) -> None:
+        if quartic and not auto:
+            raise ValueError("quartic terms need the full auto-products")
         self.quartic = quartic
+        self.auto = auto
         self._sums: _Sums | None = None
         self._cx: torch.Tensor | None = None
         self._cy: torch.Tensor | None = None
@@ -50,7 +57,10 @@ class CrossMoments:
 
     def update(self, X, Y) -> CrossMoments:
         """Add a batch of paired rows; returns ``self`` so calls can chain."""
-        x, y = check_pair(X, Y, min_samples=1)
+        return self.add_validated(*check_pair(X, Y, min_samples=1))
+
+    def add_validated(self, x: torch.Tensor, y: torch.Tensor) -> CrossMoments:
+        """:meth:`update` for float64 tensors that already passed ``check_pair``."""
         if self._sums is None:
             self._cx, self._cy = x.mean(0), y.mean(0)
         elif x.shape[1] != self._sums.sx.shape[0] or y.shape[1] != self._sums.sy.shape[0]:
@@ -60,7 +70,7 @@ class CrossMoments:
             )
         x = x - self._cx.to(x.device)
         y = y - self._cy.to(x.device)
-        b = _batch_sums(x, y, self.quartic)
+        b = _batch_sums(x, y, self.quartic, self.auto)
         self._sums = b if self._sums is None else _add(self._sums, b)
         return self
 
@@ -71,6 +81,8 @@ class CrossMoments:
 
     def centred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Centred cross-products (Xc^T Xc, Xc^T Y_c, Yc^T Yc), each summed (not divided by n)."""
+        if not self.auto:
+            raise ValueError("accumulator was created with auto=False (diagonals only)")
         s = self.sums()
         mx, my = s.sx / s.n, s.sy / s.n
         cxx = s.sxx - s.n * torch.outer(mx, mx)
@@ -78,8 +90,22 @@ class CrossMoments:
         cyy = s.syy - s.n * torch.outer(my, my)
         return cxx, cxy, cyy
 
+    def centred_traces(self) -> tuple[float, torch.Tensor, float]:
+        """(||Xc||_F^2, Xc^T Yc, ||Yc||_F^2): total variances and the centred cross-product."""
+        s = self.sums()
+        mx, my = s.sx / s.n, s.sy / s.n
+        diag_x = s.sxx.diagonal() if self.auto else s.sxx
+        diag_y = s.syy.diagonal() if self.auto else s.syy
+        return (
+            float(diag_x.sum() - s.n * (mx @ mx)),
+            s.sxy - s.n * torch.outer(mx, my),
+            float(diag_y.sum() - s.n * (my @ my)),
+        )
+
     def uncentred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Raw cross-products (X^T X, X^T Y, Y^T Y), undoing the pivot shift."""
+        if not self.auto:
+            raise ValueError("accumulator was created with auto=False (diagonals only)")
         s = self.sums()
         cx, cy = self._cx, self._cy
 
@@ -139,7 +165,7 @@ def _expand_product_sum(qq, qa_vb, qb_va, sab, sa, sb, sqa, sqb, mu_a, mu_b, na,
     )
 
 
-def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool) -> _Sums:
+def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool, auto: bool) -> _Sums:
     q = None
     if quartic:
         qx = (x * x).sum(1)
@@ -155,7 +181,11 @@ def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool) -> _Sums:
             "qx_x": qx @ x,
             "qy_y": qy @ y,
         }
-    return _Sums(x.shape[0], x.sum(0), y.sum(0), x.T @ x, x.T @ y, y.T @ y, q)
+    if auto:
+        sxx, syy = x.T @ x, y.T @ y
+    else:
+        sxx, syy = (x * x).sum(0), (y * y).sum(0)
+    return _Sums(x.shape[0], x.sum(0), y.sum(0), sxx, x.T @ y, syy, q)
 
 
 def _add(a: _Sums, b: _Sums) -> _Sums:
@@ -165,7 +195,8 @@ def _add(a: _Sums, b: _Sums) -> _Sums:
     )
 
 
-def moments_of(X, Y, quartic: bool = False, min_samples: int = 2) -> CrossMoments:
-    """One-shot moments of a full pair (X, Y), after validation."""
-    x, y = check_pair(X, Y, min_samples=min_samples)
-    return CrossMoments(quartic=quartic).update(x, y)
+def moments_of(
+    x: torch.Tensor, y: torch.Tensor, quartic: bool = False, auto: bool = True
+) -> CrossMoments:
+    """One-shot moments of a pair already validated by ``check_pair``."""
+    return CrossMoments(quartic=quartic, auto=auto).add_validated(x, y)

@@ -40,11 +40,12 @@ def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.T
     """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
-    cxx, cxy, cyy = m.centred()
-    if float(cxx.trace()) <= 0.0 or float(cyy.trace()) <= 0.0:
+    nxx, cxy, nyy = m.centred_traces()
+    if nxx <= 0.0 or nyy <= 0.0:
         raise ValueError("a representation has zero variance across samples")
     if alpha == 1.0:
-        return float(cxx.trace()), float(cyy.trace()), cxy
+        return nxx, nyy, cxy
+    cxx, _, cyy = m.centred()
     zx, zy = _partial_whitening(cxx, alpha), _partial_whitening(cyy, alpha)
     return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
 
@@ -94,7 +95,7 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
     """
     x, y = check_pair(X, Y)
-    return procrustes_from_moments(moments_of(x, y), alpha, score)
+    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score)
 
 
 def permutation_from_moments(m: CrossMoments, score: Score = "angular") -> float:
@@ -124,4 +125,4 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     scaling (angular) and translation, but not to rotations.
     """
     x, y = check_pair(X, Y)
-    return permutation_from_moments(moments_of(x, y), score)
+    return permutation_from_moments(moments_of(x, y, auto=False), score)
