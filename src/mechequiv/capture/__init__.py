@@ -1,0 +1,34 @@
+"""Activations out of models: hook capture, patching, adapters and a disk-backed store.
+
+- :func:`capture` / :func:`iter_capture`: batched, hook-based capture at named points of any
+  ``torch.nn.Module`` (or an adapter), with token policies and padding masks.
+- :func:`run_with_patches`, :func:`run_with_resample`, :func:`patching`: interventions
+  (activation patching, interchange interventions, resample ablation).
+- :func:`recording`, :func:`eval_mode`: the context managers underneath.
+- :func:`capture_to_store`, :func:`open_store`, :func:`paired_batches`: a zarr activation store
+  written atomically and resumably, read back in batches.
+- :mod:`mechequiv.capture.adapters`: TransformerLens, Hugging Face ``transformers``, nnsight.
+"""
+
+from mechequiv.capture.batches import Batches
+from mechequiv.capture.engine import Adapter, Captured, capture, iter_capture
+from mechequiv.capture.hooks import Patcher, Recorder, eval_mode, patching, recording
+from mechequiv.capture.patching import derangement, run_with_patches, run_with_resample
+from mechequiv.capture.points import Point
+
+__all__ = [
+    "Adapter",
+    "Batches",
+    "Captured",
+    "Patcher",
+    "Point",
+    "Recorder",
+    "capture",
+    "derangement",
+    "eval_mode",
+    "iter_capture",
+    "patching",
+    "recording",
+    "run_with_patches",
+    "run_with_resample",
+]
