@@ -15,18 +15,32 @@ from mechequiv.capture.engine import Adapter, Captured, capture, iter_capture
 from mechequiv.capture.hooks import Patcher, Recorder, eval_mode, patching, recording
 from mechequiv.capture.patching import derangement, run_with_patches, run_with_resample
 from mechequiv.capture.points import Point
+from mechequiv.capture.store import (
+    ActivationStore,
+    StoredArray,
+    StoreWriter,
+    capture_to_store,
+    open_store,
+    paired_batches,
+)
 
 __all__ = [
+    "ActivationStore",
     "Adapter",
     "Batches",
     "Captured",
     "Patcher",
     "Point",
     "Recorder",
+    "StoreWriter",
+    "StoredArray",
     "capture",
+    "capture_to_store",
     "derangement",
     "eval_mode",
     "iter_capture",
+    "open_store",
+    "paired_batches",
     "patching",
     "recording",
     "run_with_patches",
