@@ -13,7 +13,7 @@
 from mechequiv.capture.batches import Batches
 from mechequiv.capture.engine import Adapter, Captured, capture, iter_capture
 from mechequiv.capture.hooks import Patcher, Recorder, eval_mode, patching, recording
-from mechequiv.capture.patching import derangement, run_with_patches, run_with_resample
+from mechequiv.capture.interventions import derangement, run_with_patches, run_with_resample
 from mechequiv.capture.points import Point
 from mechequiv.capture.store import (
     ActivationStore,
