@@ -47,8 +47,14 @@ def test_dict_tuple_tensor_and_list_inputs_agree(tiny: TinyTransformer, tokens: 
     ids, mask = tokens["input_ids"], tokens["attention_mask"]
     full = capture(tiny, tokens, ["blocks.1"])["blocks.1"]
     as_tuple = capture(tiny, (ids, mask), ["blocks.1"])["blocks.1"]
-    as_list = capture(tiny, [{"input_ids": ids[:4], "attention_mask": mask[:4]},
-                             {"input_ids": ids[4:], "attention_mask": mask[4:]}], ["blocks.1"])
+    as_list = capture(
+        tiny,
+        [
+            {"input_ids": ids[:4], "attention_mask": mask[:4]},
+            {"input_ids": ids[4:], "attention_mask": mask[4:]},
+        ],
+        ["blocks.1"],
+    )
     as_numpy = capture(tiny, (ids.numpy(), mask.numpy()), ["blocks.1"])["blocks.1"]
     torch.testing.assert_close(as_tuple, full)
     torch.testing.assert_close(as_list["blocks.1"], full)
@@ -114,7 +120,9 @@ def test_shared_module_calls() -> None:
     torch.manual_seed(0)
     model = Shared()
     x = torch.randn(4, 3)
-    got = capture(model, x, [Point("layer", call=1), Point("layer", call="all"), Point("", select=0)])
+    got = capture(
+        model, x, [Point("layer", call=1), Point("layer", call="all"), Point("", select=0)]
+    )
     with torch.no_grad():
         h, outs = model.inp(x), []
         for _ in range(3):

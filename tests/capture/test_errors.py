@@ -59,7 +59,7 @@ def test_bad_kinds() -> None:
     model = nn.Linear(2, 2)
     with pytest.raises(TypeError, match="inputs must be a tensor"):
         capture(model, "text", [""])
-    with pytest.raises(TypeError, match="torch.nn.Module or a mechequiv Adapter"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module or a mechequiv Adapter"):
         capture(lambda x: x, torch.zeros(1, 2), [""])
     with pytest.raises(ValueError, match="empty list"):
         capture(model, [], [""])

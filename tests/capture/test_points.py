@@ -7,7 +7,14 @@ from collections import OrderedDict, namedtuple
 import pytest
 import torch
 
-from mechequiv.capture.points import Point, extract, nearest_names, point_key, replace, unique_points
+from mechequiv.capture.points import (
+    Point,
+    extract,
+    nearest_names,
+    point_key,
+    replace,
+    unique_points,
+)
 from mechequiv.errors import MechequivError
 
 

@@ -56,4 +56,3 @@ class TransformerLensAdapter(Adapter):
             return {key: cache[p.module] for key, p in zip(points, parsed, strict=True)}
 
         yield step
-
