@@ -1,10 +1,12 @@
 """A disk-backed activation store (zarr) for activations larger than memory.
 
-Layout: one zarr group (a directory) per capture, one array per point, rows along dim 0 in input
-order. A capture is written into ``.<name>.partial`` next to the target and renamed into place
-when complete, so the target is either a complete store or absent. Progress is recorded in a
-JSON manifest (written atomically) after every batch; an interrupted capture resumes from the
-last recorded batch. Needs the ``store`` extra (``zarr>=3``).
+Layout: a directory per capture holding a JSON manifest and a zarr group (``arrays/``) with one
+array per point, rows along dim 0 in input order. A capture is written into
+``.<name>.partial`` next to the target and renamed into place when complete, so the target is
+either a complete store or absent. Progress is recorded in the manifest (written atomically)
+after every batch; an interrupted capture resumes from the last recorded batch. Arrays are
+stored uncompressed (activations compress poorly, and speed matters here). Needs the ``store``
+extra (``zarr>=3``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mechequiv.errors import MechequivError
 from mechequiv.tokens import TokenPolicy
 
 MANIFEST = "mechequiv_capture.json"
+ARRAYS = "arrays"  # the zarr group, beside the manifest
 FORMAT_VERSION = 1
 
 
@@ -100,12 +103,12 @@ class ActivationStore(Mapping[str, StoredArray]):
             hint = f" (an unfinished capture is at {partial})" if partial.exists() else ""
             raise MechequivError(f"no complete activation store at {self.path}{hint}")
         self.meta = json.loads(manifest.read_text(encoding="utf-8"))
-        self.group = _zarr().open_group(str(self.path), mode="r")
+        self.group = _zarr().open_group(str(self.path / ARRAYS), mode="r")
 
     def __getitem__(self, name: str) -> StoredArray:
         if name not in self.meta["rows"]:
             raise KeyError(f"no array {name!r} in {self.path}; arrays: {list(self.meta['rows'])}")
-        return StoredArray(self.group[name], name)
+        return StoredArray(self.group[self.meta["arrays"][name]], name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.meta["rows"])
@@ -195,17 +198,19 @@ class StoreWriter:
         if self.partial.exists() and (self.partial / MANIFEST).is_file():
             state = self._check(self.partial / MANIFEST, "unfinished capture")
             self.input_rows, self.rows = state["input_rows"], state["rows"]
-            self.group = zarr.open_group(str(self.partial), mode="r+")
-            for name in list(self.group.array_keys()):
-                arr = self.group[name]
-                if name not in self.rows:  # created after the last recorded batch
-                    del self.group[name]
-                elif arr.shape[0] != self.rows[name]:  # rows written after the last record
-                    arr.resize((self.rows[name], *arr.shape[1:]))
+            self.arrays = state["arrays"]
+            self.group = zarr.open_group(str(self.partial / ARRAYS), mode="r+")
+            recorded = {self.arrays[name]: rows for name, rows in self.rows.items()}
+            for key in list(self.group.array_keys()):
+                arr = self.group[key]
+                if key not in recorded:  # created after the last recorded batch
+                    del self.group[key]
+                elif arr.shape[0] != recorded[key]:  # rows written after the last record
+                    arr.resize((recorded[key], *arr.shape[1:]))
         else:
             shutil.rmtree(self.partial, ignore_errors=True)
-            self.input_rows, self.rows = 0, {}
-            self.group = zarr.open_group(str(self.partial), mode="w")
+            self.input_rows, self.rows, self.arrays = 0, {}, {}
+            self.group = zarr.open_group(str(self.partial / ARRAYS), mode="w")
             self._record()
 
     def _check(self, manifest: Path, what: str) -> dict[str, Any]:
@@ -226,24 +231,30 @@ class StoreWriter:
                 "fingerprint": self.fingerprint,
                 "input_rows": self.input_rows,
                 "rows": self.rows,
+                "arrays": self.arrays,
                 "complete": complete,
             },
         )
 
     def append(self, acts: Mapping[str, np.ndarray | torch.Tensor], input_rows: int) -> None:
-        """Append one batch ``{name: array}``; ``input_rows`` = input rows consumed so far."""
+        """Append one batch ``{name: array}``; ``input_rows`` = input rows consumed so far.
+
+        Any string is a valid name: arrays are stored under generated keys (``a0``, ``a1``...)
+        that the manifest maps to names.
+        """
         for name, a in acts.items():
-            if "/" in name:
-                raise ValueError(f"array names cannot contain '/'; got {name!r}")
             x = _to_numpy(a)
+            if x.ndim == 0:
+                raise ValueError(f"array {name!r}: expected rows along dim 0; got a scalar")
             if name not in self.rows:
                 chunks = (self.chunk_rows or max(1, x.shape[0]), *x.shape[1:])
+                self.arrays[name] = f"a{len(self.arrays)}"
                 self.group.create_array(
-                    name, shape=(0, *x.shape[1:]), chunks=chunks, dtype=x.dtype,
+                    self.arrays[name], shape=(0, *x.shape[1:]), chunks=chunks, dtype=x.dtype,
                     compressors=None, fill_value=0,
                 )  # fmt: skip
                 self.rows[name] = 0
-            self.group[name].append(x, axis=0)
+            self.group[self.arrays[name]].append(x, axis=0)
             self.rows[name] += x.shape[0]
         self.input_rows = input_rows
         self._record()
@@ -253,6 +264,7 @@ class StoreWriter:
         if not self.complete:
             self._record(complete=True)
             old = self.path.parent / f".{self.path.name}.old"
+            shutil.rmtree(old, ignore_errors=True)  # left by a crash during a replacement
             if self.path.exists():
                 os.replace(self.path, old)
             os.replace(self.partial, self.path)
@@ -303,7 +315,7 @@ def capture_to_store(
     Parameters
     ----------
     path : path
-        Target directory (a zarr group).
+        Target directory (a manifest and a zarr group).
     chunk_rows : int, optional
         Rows per zarr chunk (default: the rows of the first batch).
     tag : str
