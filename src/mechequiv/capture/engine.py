@@ -15,6 +15,7 @@ from mechequiv.capture.batches import Batch, Batches, Chunk, call, map_batch
 from mechequiv.capture.hooks import (
     PatchValue,
     eval_mode,
+    is_own,
     named_hook_modules,
     patching,
     recording,
@@ -199,7 +200,7 @@ def run_batches(
             try:
                 result = step(batch)
             except Exception as e:
-                if isinstance(e, MechequivError) or getattr(e, "mechequiv_hook", False):
+                if is_own(e):
                     raise
                 raise MechequivError(
                     f"the model raised {type(e).__name__} on input rows "

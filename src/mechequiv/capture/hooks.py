@@ -27,6 +27,18 @@ from mechequiv.errors import MechequivError
 OnValue = Callable[[Point, Hashable, Any], Any]
 
 
+def mark_own(e: Exception) -> Exception:
+    """Mark an error raised by mechequiv code that runs inside a forward pass (hooks, adapters),
+    so that it is not reported as an error of the model itself."""
+    e.mechequiv_own = True  # type: ignore[attr-defined]
+    return e
+
+
+def is_own(e: BaseException) -> bool:
+    """Whether ``e`` is a MechequivError or was marked by :func:`mark_own`."""
+    return isinstance(e, MechequivError) or getattr(e, "mechequiv_own", False)
+
+
 def named_hook_modules(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
     """Module names -> modules, as hook points see them (``""`` is the model itself)."""
     return dict(model.named_modules(remove_duplicate=False))
@@ -103,9 +115,7 @@ class HookSet:
         try:
             return self.on_value(point, key, raw) if self._selected(key, point) else None
         except Exception as e:
-            # Tells callers that wrap model errors that this one is ours, not the model's.
-            e.mechequiv_hook = True  # type: ignore[attr-defined]
-            raise
+            raise mark_own(e) from None
 
     def _output_hook(self, key: Hashable, point: Point) -> Callable[..., Any]:
         def hook(module: torch.nn.Module, args: Any, output: Any) -> Any:

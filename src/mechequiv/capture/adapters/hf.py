@@ -9,6 +9,7 @@ import torch
 
 from mechequiv.capture.batches import Batch, call
 from mechequiv.capture.engine import Adapter, Step
+from mechequiv.capture.hooks import mark_own
 from mechequiv.errors import MechequivError
 
 
@@ -40,9 +41,11 @@ class HiddenStatesAdapter(Adapter):
                 )
             bad = [p for p in points if not -len(states) <= p < len(states)]
             if bad:
-                raise ValueError(
-                    f"layer indices {bad} out of range: the model returns {len(states)} hidden "
-                    f"states (0 = embeddings .. {len(states) - 1})"
+                raise mark_own(
+                    ValueError(
+                        f"layer indices {bad} out of range: the model returns {len(states)} hidden "
+                        f"states (0 = embeddings .. {len(states) - 1})"
+                    )
                 )
             return {p: states[p] for p in points}
 
