@@ -133,7 +133,8 @@ def test_hf_hidden_states_match_transformers() -> None:
     assert len(ref) == 3
     for i in (0, 1, -1):
         torch.testing.assert_close(got[i], ref[i], rtol=1e-5, atol=1e-5)
-    pooled = capture(HiddenStatesAdapter(model), inputs, [1], tokens="mean")[1]
+    asked = {**inputs, "output_hidden_states": False}  # the adapter's request wins
+    pooled = capture(HiddenStatesAdapter(model), asked, [1], tokens="mean")[1]
     torch.testing.assert_close(pooled, pool_tokens(ref[1], "mean", inputs["attention_mask"]))
     with pytest.raises(ValueError, match=r"layer indices \[3\] out of range.*3 hidden states"):
         capture(HiddenStatesAdapter(model), inputs, [3])

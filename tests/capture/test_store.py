@@ -176,3 +176,18 @@ def test_bfloat16_is_stored_as_float32(tmp_path: Path) -> None:
     store = capture_to_store(model, x, [""], tmp_path / "s")
     assert store[""].dtype == np.float32
     np.testing.assert_array_equal(store[""].read(), model(x).detach().float().numpy())
+
+
+def test_interrupted_overwrite_resumes_and_replaces(tmp_path: Path) -> None:
+    x = torch.randn(12, 4)
+    path = tmp_path / "acts"
+    old = capture_to_store(Flaky(), x, ["a"], path, batch_size=4, tag="old")
+    model = Flaky(fail_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        capture_to_store(model, x, ["a"], path, batch_size=4, tag="new", overwrite=True)
+    assert open_store(path).meta["fingerprint"]["tag"] == "old"  # the old store is intact
+    model.fail_at, model.rows_seen = None, 0
+    new = capture_to_store(model, x, ["a"], path, batch_size=4, tag="new")  # resumes the partial
+    assert model.rows_seen == 8 and new.meta["fingerprint"]["tag"] == "new"
+    np.testing.assert_allclose(new["a"].read(), old["a"].read(), rtol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acts"]

@@ -79,7 +79,7 @@ def call(fn: Callable[..., Any], b: Batch, **extra: Any) -> Any:
     if isinstance(b, torch.Tensor):
         return fn(b, **extra)
     if isinstance(b, dict):
-        return fn(**b, **extra)
+        return fn(**{**b, **extra})  # ``extra`` wins over the same key in the batch
     return fn(*b, **extra)
 
 

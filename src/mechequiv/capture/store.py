@@ -189,13 +189,11 @@ class StoreWriter:
         self.chunk_rows = None if chunk_rows is None else _check_batch_size(chunk_rows, 1)
         self.complete = False
         zarr = _zarr()
-        if overwrite:
-            shutil.rmtree(self.partial, ignore_errors=True)
-        elif (self.path / MANIFEST).is_file():
-            self._check(self.path / MANIFEST, "complete store")
+        done = not overwrite and (self.path / MANIFEST).is_file()
+        if done and self._read(self.path / MANIFEST)["fingerprint"] == self.fingerprint:
             self.complete = True
             return
-        if self.partial.exists() and (self.partial / MANIFEST).is_file():
+        if not overwrite and (self.partial / MANIFEST).is_file():
             state = self._check(self.partial / MANIFEST, "unfinished capture")
             self.input_rows, self.rows = state["input_rows"], state["rows"]
             self.arrays = state["arrays"]
@@ -208,13 +206,19 @@ class StoreWriter:
                 elif arr.shape[0] != recorded[key]:  # rows written after the last record
                     arr.resize((recorded[key], *arr.shape[1:]))
         else:
+            if done:  # a complete store with other settings: refuse
+                self._check(self.path / MANIFEST, "complete store")
             shutil.rmtree(self.partial, ignore_errors=True)
             self.input_rows, self.rows, self.arrays = 0, {}, {}
             self.group = zarr.open_group(str(self.partial / ARRAYS), mode="w")
             self._record()
 
+    @staticmethod
+    def _read(manifest: Path) -> dict[str, Any]:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+
     def _check(self, manifest: Path, what: str) -> dict[str, Any]:
-        state = json.loads(manifest.read_text(encoding="utf-8"))
+        state = self._read(manifest)
         if state.get("fingerprint") != self.fingerprint:
             raise MechequivError(
                 f"the {what} at {manifest.parent} was made with other settings "
