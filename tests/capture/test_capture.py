@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mechequiv.capture.engine as engine
 from mechequiv.capture import Point, capture, eval_mode, iter_capture, recording
 from mechequiv.capture.batches import Batches
 from mechequiv.tokens import pool_tokens
@@ -169,11 +170,45 @@ def test_recording_context_and_iter_capture(mlp: torch.nn.Sequential) -> None:
     torch.testing.assert_close(torch.cat([p.acts["0"] for p in parts]), mlp[0](x).detach())
 
 
-def test_progress_flag_runs_silently_or_shown(mlp: torch.nn.Sequential) -> None:
+def test_progress_bar_shown_when_asked_silent_otherwise(
+    mlp: torch.nn.Sequential, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x = torch.randn(8, 5)
+    monkeypatch.setattr(engine, "PROGRESS_DELAY_S", 0.0)  # "long" captures from the start
     a = capture(mlp, x, ["0"], batch_size=2, progress=False)["0"]
+    assert capsys.readouterr().out == ""
+    capture(mlp, x, ["0"], batch_size=2)  # default: only on an interactive terminal
+    assert capsys.readouterr().out == ""
     b = capture(mlp, x, ["0"], batch_size=2, progress=True)["0"]
+    assert "capture" in capsys.readouterr().out
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    batch_size=st.none() | st.integers(1, 5),
+    start=st.integers(0, 40),
+)
+def test_chunks_partition_the_rows(sizes: list[int], batch_size: int | None, start: int) -> None:
+    n = sum(sizes)
+    data = Batches([torch.arange(k) for k in sizes], batch_size)
+    chunks = list(data.chunks(start))
+    rows = torch.cat([c.batch for c in chunks]) if chunks else torch.zeros(0)
+    offsets = torch.cat([torch.arange(k) for k in sizes])[min(start, n) :]
+    assert torch.equal(rows, offsets)  # each remaining row once, in order
+    assert [c.start for c in chunks[1:]] == [c.stop for c in chunks[:-1]]
+    assert all(c.stop - c.start == len(c.batch) for c in chunks)
+    if batch_size is not None:
+        assert all(len(c.batch) <= batch_size for c in chunks)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_model_gives_cpu_activations(tiny: TinyTransformer, tokens: dict) -> None:
+    ref = capture(tiny, tokens, ["blocks.1"], tokens="last")["blocks.1"]
+    got = capture(tiny.cuda(), tokens, ["blocks.1"], tokens="last", batch_size=4)["blocks.1"]
+    assert got.device.type == "cpu"
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
 
 
 def test_device_none_leaves_inputs(mlp: torch.nn.Sequential) -> None:
