@@ -215,3 +215,7 @@ def test_device_none_leaves_inputs(mlp: torch.nn.Sequential) -> None:
     x = torch.randn(4, 5)
     got = capture(mlp, x, ["0"], device=None)["0"]
     torch.testing.assert_close(got, mlp[0](x).detach())
+    kept = capture(mlp, x, ["0"], out_device=None, batch_size=3)["0"]
+    torch.testing.assert_close(kept, got)
+    moved = capture(mlp, x, ["0"], out_device="meta", batch_size=3)["0"]
+    assert moved.device.type == "meta" and moved.shape == (4, 7)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -76,9 +77,8 @@ def as_adapter(model: Any) -> Adapter:
 
 def model_device(module: torch.nn.Module) -> torch.device | None:
     """Device of the module's first parameter (or buffer); None for a module without either."""
-    for t in (*module.parameters(), *module.buffers()):
-        return t.device
-    return None
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return None if first is None else first.device
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ def iter_capture(
     mask: Any = "auto",
     patches: Mapping[Hashable, PatchValue] | None = None,
     device: torch.device | str | None = "auto",
+    out_device: torch.device | str | None = "cpu",
     eval: bool = True,
     progress: bool | None = None,
     start: int = 0,
@@ -152,7 +153,7 @@ def iter_capture(
         yield Captured(
             chunk.start,
             chunk.stop,
-            {p: _finish(p, acts[p], rows, tokens, chunk.mask) for p in points},
+            {p: _finish(p, acts[p], rows, tokens, chunk.mask, out_device) for p in points},
         )
 
 
@@ -216,6 +217,7 @@ def _finish(
     rows: int,
     tokens: TokenPolicy | None,
     mask: torch.Tensor | None,
+    out_device: torch.device | str | None,
 ) -> torch.Tensor:
     if a.ndim == 0 or a.shape[0] != rows:
         raise MechequivError(
@@ -228,7 +230,7 @@ def _finish(
             a = pool_tokens(a, tokens, None if mask is None else mask.to(a.device))
         except ValueError as e:
             raise ValueError(f"point {point_key(point)!r}: {e}") from e
-    return a.cpu()
+    return a if out_device is None else a.to(out_device)
 
 
 def capture(
@@ -241,6 +243,7 @@ def capture(
     mask: Any = "auto",
     patches: Mapping[Hashable, PatchValue] | None = None,
     device: torch.device | str | None = "auto",
+    out_device: torch.device | str | None = "cpu",
     eval: bool = True,
     progress: bool | None = None,
 ) -> dict[Hashable, torch.Tensor]:
@@ -270,6 +273,9 @@ def capture(
     device : "auto", device or None
         Where inputs are moved before each pass: ``"auto"`` = the device of the model's first
         parameter; ``None`` leaves them where they are.
+    out_device : device or None
+        Where activations are returned: the CPU by default (so GPU memory does not fill up
+        over a long capture); ``None`` keeps them on the device the model produced them on.
     eval : bool
         Run in eval mode (default); every module's own train/eval mode is restored afterwards.
     progress : bool or None
@@ -280,8 +286,9 @@ def capture(
     -------
     dict
         ``{point: tensor}`` keyed by the given point objects; each tensor has the input rows
-        along dim 0 (one row per token for ``tokens="all"``), lives on the CPU and keeps the
-        module's dtype. Runs under ``torch.no_grad()``.
+        along dim 0 (one row per token for ``tokens="all"``), lives on ``out_device`` (the CPU
+        by default) and keeps the module's dtype (no upcast: float64 is for the measures, not
+        for storage). Runs under ``torch.no_grad()``.
 
     Raises
     ------
@@ -302,6 +309,7 @@ def capture(
         mask=mask,
         patches=patches,
         device=device,
+        out_device=out_device,
         eval=eval,
         progress=progress,
     ):
