@@ -121,3 +121,20 @@ def test_context_managers_remove_hooks_on_error(mlp: nn.Sequential) -> None:
     with pytest.raises(ValueError, match="nearest"):
         run_with_patches(mlp, torch.randn(2, 5), {"9": torch.zeros_like})
     assert hook_count(mlp) == 0
+
+
+def test_call_all_needs_one_shape() -> None:
+    class Growing(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.act = nn.Tanh()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([self.act(x), self.act(torch.cat([x, x], 1))], 1)
+
+    model = Growing()
+    with pytest.raises(MechequivError, match=r"call='all' stacks.*\[\(2, 3\), \(2, 6\)\]"):
+        capture(model, torch.zeros(2, 3), [Point("act", call="all")])
+    got = capture(model, torch.zeros(2, 3), [Point("act", call=1)])
+    assert got[Point("act", call=1)].shape == (2, 6)
+    assert hook_count(model) == 0

@@ -168,6 +168,12 @@ class Recorder:
         out = {}
         for key, point in zip(self.hooks.keys, self.hooks.points, strict=True):
             vals = self._values.pop(key)
+            shapes = {tuple(v.shape) for v in vals}
+            if len(shapes) > 1:
+                raise MechequivError(
+                    f"point {point_key(key)!r}: call='all' stacks the calls, which needs one "
+                    f"shape for all of them; got {sorted(shapes)} (pick a call with call=i)"
+                )
             out[key] = torch.stack(vals, dim=1) if point.call == "all" else vals[0]
         self.hooks.calls = {}
         return out
