@@ -115,7 +115,8 @@ class HookSet:
         try:
             return self.on_value(point, key, raw) if self._selected(key, point) else None
         except Exception as e:
-            raise mark_own(e) from None
+            mark_own(e)
+            raise
 
     def _output_hook(self, key: Hashable, point: Point) -> Callable[..., Any]:
         def hook(module: torch.nn.Module, args: Any, output: Any) -> Any:
