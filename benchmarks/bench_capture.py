@@ -44,17 +44,21 @@ from mechequiv.capture import (
 )
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each case over ``repeats`` rounds after one warm-up round.
+
+    Each round runs every case once, so load from other processes on a shared machine hits
+    all cases alike instead of whichever case happened to run during it.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(repeats + 1):
+        for name, fn in cases.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class PreLNBlock(nn.Module):
@@ -123,14 +127,12 @@ def bench_capture(args: argparse.Namespace, tmp: Path, kind: str) -> list[dict]:
         "capture_to_store (all, full)": to_store,
     }
     act_mb = args.n * args.t * args.d * 4 * args.layers / 1e6
-    rows = []
-    base = None
-    for name, fn in cases.items():
-        t = median_time(fn, args.repeats)
-        base = base or t
-        rows.append(
-            {"model": kind, "case": name, "median_s": round(t, 4), "ratio": round(t / base, 3)}
-        )
+    medians = interleaved_medians(cases, args.repeats)
+    base = medians["plain forward"]
+    rows = [
+        {"model": kind, "case": name, "median_s": round(t, 4), "ratio": round(t / base, 3)}
+        for name, t in medians.items()
+    ]
     print(
         f"\nCapture vs plain forward: {kind} transformer d={args.d}, {args.layers} layers, "
         f"n={args.n}, t={args.t}, batch {bs}; {act_mb:.0f} MB of activations (all layers)"
@@ -151,19 +153,22 @@ def bench_store(args: argparse.Namespace, tmp: Path) -> list[dict]:
             for lo in range(0, rows_n, bs):
                 w.append({"x": data[lo : lo + bs], "y": data[lo : lo + bs]}, lo + bs)
 
-    t_write = median_time(write, args.repeats)
+    write()
     store = open_store(path)
     assert np.array_equal(store["x"].read(0, 5), data[:5])
-    t_read = median_time(lambda: sum(len(b) for b in store["x"].batches(bs)), args.repeats)
-    t_pair = median_time(
-        lambda: sum(len(a) for a, _ in paired_batches(store["x"], store["y"], bs)), args.repeats
-    )
-    t_numpy = median_time(lambda: np.save(tmp / "plain.npy", data), args.repeats)
+    cases = {
+        "write x+y (StoreWriter)": write,
+        "read x (batches)": lambda: sum(len(b) for b in store["x"].batches(bs)),
+        "read x+y (paired_batches)": lambda: sum(
+            len(a) for a, _ in paired_batches(store["x"], store["y"], bs)
+        ),
+        "np.save x (reference)": lambda: np.save(tmp / "plain.npy", data),
+    }
+    sizes = [2 * mb, mb, 2 * mb, mb]
+    medians = interleaved_medians(cases, args.repeats)
     out = [
-        {"case": "write x+y (StoreWriter)", "MB": round(2 * mb), "median_s": t_write},
-        {"case": "read x (batches)", "MB": round(mb), "median_s": t_read},
-        {"case": "read x+y (paired_batches)", "MB": round(2 * mb), "median_s": t_pair},
-        {"case": "np.save x (reference)", "MB": round(mb), "median_s": t_numpy},
+        {"case": name, "MB": round(size), "median_s": t}
+        for (name, t), size in zip(medians.items(), sizes, strict=True)
     ]
     for r in out:
         r["MB_per_s"] = round(r["MB"] / r["median_s"])
@@ -184,7 +189,7 @@ def print_rows(rows: list[dict], columns: list[str]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n", type=int, default=512)
     p.add_argument("--t", type=int, default=64)

@@ -188,6 +188,7 @@ class StoreWriter:
         self.fingerprint = json.loads(json.dumps(dict(fingerprint)))
         self.chunk_rows = None if chunk_rows is None else _check_batch_size(chunk_rows, 1)
         self.complete = False
+        self._open: dict[str, Any] = {}  # name -> zarr array, to skip lookups per batch
         zarr = _zarr()
         done = not overwrite and (self.path / MANIFEST).is_file()
         if done and self._read(self.path / MANIFEST)["fingerprint"] == self.fingerprint:
@@ -253,12 +254,14 @@ class StoreWriter:
             if name not in self.rows:
                 chunks = (self.chunk_rows or max(1, x.shape[0]), *x.shape[1:])
                 self.arrays[name] = f"a{len(self.arrays)}"
-                self.group.create_array(
+                self._open[name] = self.group.create_array(
                     self.arrays[name], shape=(0, *x.shape[1:]), chunks=chunks, dtype=x.dtype,
                     compressors=None, fill_value=0,
                 )  # fmt: skip
                 self.rows[name] = 0
-            self.group[self.arrays[name]].append(x, axis=0)
+            if name not in self._open:  # recorded before a resume
+                self._open[name] = self.group[self.arrays[name]]
+            self._open[name].append(x, axis=0)
             self.rows[name] += x.shape[0]
         self.input_rows = input_rows
         self._record()
