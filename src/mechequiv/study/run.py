@@ -16,6 +16,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,12 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__, "python": platform.python_version()}  # fmt: skip
 
 
-def _key(name: str, settings: dict[str, Any], seed: int) -> str:
+def _key(name: str, config: StudyConfig) -> str:
     from mechequiv import __version__
+    from mechequiv.study.steps import DEPENDS
 
-    blob = json.dumps([name, settings, seed, __version__], sort_keys=True)
+    inputs = {s: config.steps[s] for s in (name, *DEPENDS.get(name, ()))}
+    blob = json.dumps([name, inputs, config.seed, __version__], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -84,9 +87,10 @@ def run_study(
     Returns
     -------
     dict
-        The content of ``results.json``: ``title``, ``config``, ``versions``, ``timings``
-        (seconds per step and in total, as first computed), ``cached`` (steps read from the
-        cache this run) and one entry per step with that step's result.
+        The content of ``results.json`` (the schema of :mod:`mechequiv.report.schema`):
+        ``title``, ``created``, ``config``, ``versions``, ``timings`` (seconds per step, as
+        first computed), ``cached`` (steps read from the cache this run), ``wall_time`` (this
+        run) and one entry per step with that step's result.
     """
     from mechequiv.study.steps import STEPS
 
@@ -96,12 +100,14 @@ def run_study(
     if unknown:
         raise ValueError(f"unknown study steps {unknown}; expected some of {sorted(STEPS)}")
     ctx = StudyContext(config, out, progress, log)
-    results: dict[str, Any] = {"title": config.title, "config": config.to_dict(),
-                               "versions": versions(), "timings": {}, "cached": []}  # fmt: skip
+    results: dict[str, Any] = {
+        "title": config.title, "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "config": config.to_dict(), "versions": versions(), "timings": {}, "cached": [],
+    }  # fmt: skip
     start = time.perf_counter()
     for name in config.enabled():
         settings = config.steps[name]
-        path = out / "cache" / f"{name}-{_key(name, settings, config.seed)}.json"
+        path = out / "cache" / f"{name}-{_key(name, config)}.json"
         if path.exists() and not force:
             saved = json.loads(path.read_text())
             results["cached"].append(name)
@@ -115,6 +121,6 @@ def run_study(
             log(f"{name}: done in {saved['seconds']:.1f} s")
         results[name] = saved["result"]
         results["timings"][name] = saved["seconds"]
-    results["timings"]["this run"] = time.perf_counter() - start
+    results["wall_time"] = time.perf_counter() - start
     atomic_write_json(out / "results.json", results)
     return results
