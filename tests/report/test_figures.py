@@ -208,3 +208,17 @@ def test_training_curves_errors() -> None:
         F.training_curves({"a": {"steps": [0, 1]}})
     with pytest.raises(TypeError, match="expected a dict"):
         F.training_curves([1, 2])
+
+
+def test_dollar_signs_in_names_are_shown_literally() -> None:
+    """A '$' must not start matplotlib's math mode (unbalanced math would fail to draw)."""
+    names = ["a$^{", "$b$", "c"]
+    S = np.eye(3)
+    fig = F.congruity_heatmap(names, S, S, S, groups=["$x", "$x", "y$"], title="cost in $")
+    _png(fig)
+    (ax,) = _image_axes(fig)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [r"a\$^{", r"\$b\$", "c"]  # matplotlib draws '\$' as '$'
+    _png(F.training_curves({"$r": {"steps": [0, 1], "lo$s": [1.0, 0.5]}}, groups={"$r": "g$^"}))
+    _png(F.identifiability_counts([{"width": 2, "$n_{": 3}]))
+    _png(F.similarity_over_training([0, 1], {"$m^": S[:2, :2]}, curves={"a$_": [0, 1]}))

@@ -129,6 +129,7 @@ def test_all_text_is_escaped(tmp_path: Path) -> None:
     r["timings"] = {evil: 1.0}
     eq = r["equivalence"]
     eq["names"][0] = evil
+    eq["names"][1] = "cost $^{"  # would be broken math in matplotlib
     eq["groups"] = [evil if g == "Pizza" else g for g in eq["groups"]]
     eq["task"] = evil
     r["zoo"]["models"][0]["name"] = evil

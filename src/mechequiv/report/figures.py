@@ -64,7 +64,7 @@ def congruity_heatmap(
     _label_matrix(ax, names, groups)
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("Congruity" + (f" ({level:.0%} CI in brackets)" if level is not None else ""))
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     return fig
 
 
@@ -119,7 +119,7 @@ def measure_heatmaps(
                             color=_ink(shade if kind == "similarity" else 1 - shade))  # fmt: skip
         _label_matrix(ax, names, groups, fontsize=7)
         arrow = "higher = more similar" if kind == "similarity" else "lower = more similar"
-        ax.set_title(f"{label}\n({arrow})", fontsize=9)
+        ax.set_title(f"{_plain(label)}\n({arrow})", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     fig.subplots_adjust(wspace=0.45)
     return fig
@@ -169,7 +169,7 @@ def similarity_over_training(
     for col, (label, M) in enumerate(mats.items()):
         ax = axes[0, col]
         im = ax.imshow(M, cmap=_CMAP, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
-        ax.set_title(label, fontsize=10)
+        ax.set_title(_plain(label), fontsize=10)
         ax.set_yticks(ticks, tick_labels, fontsize=7)
         ax.set_ylabel("step" if col == 0 else "")
         if mark is not None:
@@ -177,7 +177,9 @@ def similarity_over_training(
             ax.axhline(mark, color="#d62728", ls="--", lw=1)
         bottom = axes[rows - 1, col]
         for c, (name, y) in enumerate(lines.items()):
-            bottom.plot(np.arange(k), y, color=_PALETTE[c % len(_PALETTE)], lw=1.5, label=name)
+            bottom.plot(
+                np.arange(k), y, color=_PALETTE[c % len(_PALETTE)], lw=1.5, label=_plain(name)
+            )
         if lines:
             bottom.set_ylabel("value" if col == 0 else "")
             bottom.grid(alpha=0.3)
@@ -192,7 +194,7 @@ def similarity_over_training(
     fig.colorbar(im, cax=cax).set_label("similarity", fontsize=8)
     fig.subplots_adjust(wspace=0.3, hspace=0.08)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(_plain(title))
     return fig
 
 
@@ -248,14 +250,14 @@ def identifiability_counts(
         )
         ax.set_xlim(-0.5, len(widths) - 0.5)
         ax.set_xlabel("hidden width")
-        ax.set_title(key.replace("_", " "))
+        ax.set_title(_plain(key.replace("_", " ")))
         ax.grid(axis="y", alpha=0.3)
         if c == 0:
             ax.set_ylabel("count per network")
             ax.legend(fontsize=8, loc="upper left")
     fig.subplots_adjust(wspace=0.35, bottom=0.22)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(_plain(title))
     return fig
 
 
@@ -304,19 +306,24 @@ def training_curves(
             if "loss" in metric:
                 y = np.where(y > 0, y, np.nan)  # a log axis cannot show 0
             ax.plot(
-                d["steps"], y, color=colour[g], lw=1.2, alpha=0.8, label=None if g in seen else g
+                d["steps"],
+                y,
+                color=colour[g],
+                lw=1.2,
+                alpha=0.8,
+                label=None if g in seen else _plain(g),
             )
             seen.add(g)
         if "loss" in metric:
             ax.set_yscale("log")
-        ax.set_title(metric.replace("_", " "))
+        ax.set_title(_plain(metric.replace("_", " ")))
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     if len(labels) <= 12:
         axes[0].legend(fontsize=7, loc="best")
     fig.subplots_adjust(wspace=0.3, bottom=0.17)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(_plain(title))
     return fig
 
 
@@ -325,8 +332,9 @@ def _label_matrix(
 ) -> None:
     """Tick labels (coloured by group), and lines and a top axis marking group boundaries."""
     m = len(names)
-    ax.set_xticks(range(m), names, rotation=45, ha="right", fontsize=fontsize)
-    ax.set_yticks(range(m), names, fontsize=fontsize)
+    labels = [_plain(n) for n in names]
+    ax.set_xticks(range(m), labels, rotation=45, ha="right", fontsize=fontsize)
+    ax.set_yticks(range(m), labels, fontsize=fontsize)
     if groups is None:
         return
     groups = as_names(groups, "groups", m)
@@ -344,7 +352,9 @@ def _label_matrix(
     top.xaxis.set_major_locator(
         FixedLocator([(s + e - 1) / 2 for s, e in zip(starts, ends, strict=True)])
     )
-    top.set_xticklabels([groups[s] for s in starts], fontsize=fontsize + 1, fontweight="bold")
+    top.set_xticklabels(
+        [_plain(groups[s]) for s in starts], fontsize=fontsize + 1, fontweight="bold"
+    )
     top.xaxis.set_minor_locator(NullLocator())
     top.tick_params(length=0)
     for label, s in zip(top.get_xticklabels(), starts, strict=True):
@@ -365,6 +375,11 @@ def _colour_range(M: np.ndarray, declared: tuple[float, float] | None) -> tuple[
         lo = declared[0] if np.isfinite(declared[0]) else lo
         hi = declared[1] if np.isfinite(declared[1]) else hi
     return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+
+
+def _plain(text: str) -> str:
+    """``text`` shown literally: a ``$`` would otherwise start matplotlib's math mode."""
+    return text.replace("$", r"\$")
 
 
 def _ink(shade: float) -> str:
