@@ -67,6 +67,7 @@ def synthetic_results(seed: int = 0) -> dict[str, Any]:
             "score": score.tolist(),
             "ci_low": ci_low.tolist(),
             "ci_high": ci_high.tolist(),
+            "p_value": np.where(same, 0.6, 1e-4).tolist(),
             "n": 20,
             "level": 0.95,
             "task": "modular addition, p = 59",
@@ -95,7 +96,11 @@ def synthetic_results(seed: int = 0) -> dict[str, Any]:
         "measures": {
             "description": "hidden layer, 256 task inputs",
             "pairs": [
-                {"a": "pizza-0", "b": "pizza-1", "values": {"linear_cka": 0.95, "procrustes": 0.3}},
+                {
+                    "a": "pizza-0",
+                    "b": "pizza-1",
+                    "values": {"linear_cka": 0.95, "procrustes": 0.3, "cca": None},
+                },
                 {
                     "a": "pizza-0",
                     "b": "clock-0",

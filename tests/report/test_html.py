@@ -75,19 +75,21 @@ def test_tables_carry_the_numbers_and_measure_conventions(full_html: str) -> Non
     r = synthetic_results()
     eq = r["equivalence"]
     s, lo, hi = (np.array(eq[k]) for k in ("score", "ci_low", "ci_high"))
-    assert (
-        f"<td class='num'>{s[0, 3]:.3f}</td><td>[{lo[0, 3]:.2f}, {hi[0, 3]:.2f}]</td>" in full_html
-    )
+    pair = f"<td class='num'>{s[0, 3]:.3f}</td><td>[{lo[0, 3]:.2f}, {hi[0, 3]:.2f}]</td>"
+    assert pair + "<td class='num'>1.00e-04</td>" in full_html  # then the binomial p-value
+    # the measures table: cca was not computed for this pair
+    cells = "<td class='num'>0.950</td><td class='num'>0.300</td><td class='num'>—</td>"
+    assert "<td>pizza-0</td><td>pizza-1</td>" + cells in full_html
     for name in ("linear_cka", "procrustes"):
         info = measures.get(name)
         assert info.convention.replace("'", "&#x27;") in full_html
     assert "linear_cka ↑" in full_html and "procrustes ↓" in full_html
     assert "<b>55.2 s</b>" in full_html  # total wall time: 12.5 + 30.25 + 4 + 8.5
     assert "0.240" in full_html  # backdoor delta
-    # identifiability: median [min, max]; share equal to 1, per width
+    # identifiability: median [min, max] (share equal to 1), per width
     rows = [x for x in r["identifiability"]["per_seed"] if x["width"] == 3]
     c = np.array([x["circuits"] for x in rows])
-    assert f"{np.median(c):g} [{c.min():g}, {c.max():g}]; {np.mean(c == 1):.0%}" in full_html
+    assert f"{np.median(c):g} [{c.min():g}, {c.max():g}] ({np.mean(c == 1):.0%})" in full_html
     assert "&quot;p&quot;: 59" in full_html  # the config, verbatim JSON (escaped)
     assert "2026-11-23T09:00:00Z" in full_html
 

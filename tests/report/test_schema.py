@@ -70,6 +70,12 @@ _DELETE = object()
         (("equivalence", "level"), 1.5, ValueError, r"expected a value in \(0, 1\)"),
         (("equivalence", "n"), 2.5, TypeError, "expected an integer"),
         (
+            ("equivalence", "p_value"),
+            [[2.0] * 6] * 6,
+            ValueError,
+            r"p_value'\]: expected values in",
+        ),
+        (
             ("equivalence", "baselines", "cka"),
             [[0.0] * 6] * 6,
             ValueError,

@@ -116,7 +116,9 @@ def _equivalence(page: _Page, results: Mapping[str, Any]) -> str:
     level = f"{sec['level']:.0%} " if "level" in sec else ""
     caption = f"Congruity of every pair of models, with its {level}bootstrap confidence interval."
     baselines = {k: as_matrix(v, k, (m, m)) for k, v in sec.get("baselines", {}).items()}
+    p = as_matrix(sec["p_value"], "p_value", (m, m)) if "p_value" in sec else None
     header = ["model A", "model B"] + (["same group"] if groups else []) + ["Congruity", "CI"]
+    header += ["p (binomial)"] if p is not None else []
     header_html = [_esc(h) for h in header] + [_measure_header(b) for b in baselines]
     rows = []
     for i in range(m):
@@ -125,7 +127,8 @@ def _equivalence(page: _Page, results: Mapping[str, Any]) -> str:
             if groups:
                 row.append("yes" if groups[i] == groups[j] else "no")
             ci = "—" if np.isnan(lo[i, j]) else f"[{lo[i, j]:.2f}, {hi[i, j]:.2f}]"
-            row += [_num(score[i, j]), ci] + [_num(b[i, j]) for b in baselines.values()]
+            row += [_num(score[i, j]), ci] + ([_num(p[i, j])] if p is not None else [])
+            row += [_num(b[i, j]) for b in baselines.values()]
             rows.append(row)
     return "".join([
         f"<p>{page.prose(texts.EQUIVALENCE)}</p>",
@@ -194,7 +197,8 @@ def _identifiability(page: _Page, results: Mapping[str, Any]) -> str:
     counts = count_keys(rows_in)
     fig = figures.identifiability_counts(rows_in, widths=sec["widths"], counts=counts)
     task = f" Task: {sec['task']}." if "task" in sec else ""
-    header = ["hidden width", "networks"] + [f"{c}: median [min, max]; share = 1" for c in counts]
+    header = ["hidden width", "networks"]
+    header += [f"{c}: median [min, max] (share with exactly 1)" for c in counts]
     rows = []
     for w in sec["widths"]:
         at = [r for r in rows_in if r["width"] == w]
@@ -203,7 +207,7 @@ def _identifiability(page: _Page, results: Mapping[str, Any]) -> str:
             vals = np.asarray([r[c] for r in at if c in r], dtype=float)
             if vals.size:
                 row.append(
-                    f"{np.median(vals):g} [{vals.min():g}, {vals.max():g}]; {np.mean(vals == 1):.0%}"
+                    f"{np.median(vals):g} [{vals.min():g}, {vals.max():g}] ({np.mean(vals == 1):.0%})"
                 )
             else:
                 row.append("—")

@@ -18,6 +18,7 @@ blank cell). Unknown keys are refused, so that a typo cannot silently drop a sec
         "names": ["pizza-0", "pizza-1", "clock-0", ...],        # m models
         "groups": ["Pizza", "Pizza", "Clock", ...],             # optional, m labels
         "score": [[...]], "ci_low": [[...]], "ci_high": [[...]],  # m x m, in [0, 1]
+        "p_value": [[...]],                        # optional m x m: binomial test, small = distinct
         "n": 20, "level": 0.95,                    # rounds per pair, CI level (optional)
         "task": "...", "distance": "repr_distance", "cross": "implementation",
         "sampler": "...",                          # optional descriptions of the settings
@@ -43,7 +44,7 @@ blank cell). Unknown keys are refused, so that a typo cannot silently drop a sec
       },
       "measures": {                                # representational measures on model pairs
         "description": "hidden layer, 512 task inputs",        # optional
-        "pairs": [{"a": "pizza-0", "b": "clock-0", "values": {"linear_cka": 0.91, ...}}, ...]
+        "pairs": [{"a": "pizza-0", "b": "clock-0", "values": {"linear_cka": 0.91, "cca": null}}]
       }
     }
 
@@ -75,6 +76,7 @@ class EquivalenceSection(TypedDict, total=False):
     score: list[list[float | None]]
     ci_low: list[list[float | None]]
     ci_high: list[list[float | None]]
+    p_value: list[list[float | None]]
     n: int
     level: float
     task: str
@@ -107,7 +109,7 @@ class IdentifiabilitySection(TypedDict, total=False):
 class MeasurePair(TypedDict):
     a: str
     b: str
-    values: dict[str, float]
+    values: dict[str, float | None]
 
 
 class MeasuresSection(TypedDict, total=False):
@@ -176,7 +178,7 @@ def _equivalence(sec: Mapping[str, Any], where: str) -> None:
         sec,
         where,
         ("names", "score", "ci_low", "ci_high"),
-        ("groups", "n", "level", "task", "distance", "cross", "sampler", "baselines"),
+        ("groups", "p_value", "n", "level", "task", "distance", "cross", "sampler", "baselines"),
     )
     m = len(as_names(sec["names"], f"{where}['names']"))
     if m == 0:
@@ -193,6 +195,13 @@ def _equivalence(sec: Mapping[str, Any], where: str) -> None:
         raise ValueError(
             f"{where}: expected ci_low <= score <= ci_high, found {lo[i, j]:.4g} <= "
             f"{score[i, j]:.4g} <= {hi[i, j]:.4g} at ({i}, {j})"
+        )
+    if "p_value" in sec:
+        _in_range(
+            as_matrix(sec["p_value"], f"{where}['p_value']", (m, m)),
+            f"{where}['p_value']",
+            0.0,
+            1.0,
         )
     if "n" in sec:
         _integer(sec["n"], f"{where}['n']", low=1)
@@ -268,7 +277,8 @@ def _measures(sec: Mapping[str, Any], where: str) -> None:
         _string(pair["b"], f"{at}['b']")
         for name, v in as_mapping(pair["values"], f"{at}['values']").items():
             _registered(name, f"{at}['values']")
-            _number(v, f"{at}['values'][{name!r}]")
+            if v is not None:  # null: not computed (e.g. CCA where n <= d)
+                _number(v, f"{at}['values'][{name!r}]")
 
 
 _CHECKS = {
