@@ -47,12 +47,14 @@ class Chromium:
     def __init__(self, binary: str, timeout: float = 60.0) -> None:
         self.timeout = timeout
         self._profile = tempfile.TemporaryDirectory(prefix="mechequiv-chromium-")
+        self._log_path = Path(self._profile.name) / "stderr.log"
+        self._log = self._log_path.open("wb")
         cmd_r, self._cmd_w = _high_fds(os.pipe())
         self._out_r, out_w = _high_fds(os.pipe())
         args = [
             "--headless",
             "--remote-debugging-pipe",
-            f"--user-data-dir={self._profile.name}",
+            f"--user-data-dir={self._profile.name}/profile",
             "--disable-gpu",
             "--no-first-run",
             "--no-default-browser-check",
@@ -69,8 +71,9 @@ class Chromium:
             pass_fds=(cmd_r, out_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
         )
+        self._log.close()  # the child keeps its own descriptor
         os.close(cmd_r)
         os.close(out_w)
         self._buffer = b""
@@ -164,7 +167,10 @@ class Chromium:
             if ready:
                 chunk = os.read(self._out_r, 1 << 16)
                 if not chunk:
-                    raise RuntimeError(f"Chromium exited (code {self._proc.poll()})")
+                    tail = self._log_path.read_text(errors="replace").splitlines()[-5:]
+                    raise RuntimeError(
+                        f"Chromium exited (code {self._proc.wait(10)}): " + " | ".join(tail)
+                    )
                 self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)

@@ -98,6 +98,17 @@ def test_measure_heatmaps_orients_distances_so_darker_is_more_similar(congruity)
     np.testing.assert_allclose(axes[2].images[0].get_clim(), (0.0, np.pi / 2))
 
 
+def test_measure_heatmaps_wrap_three_per_row(congruity) -> None:
+    mats = {name: congruity["score"] for name in ("Congruity", "linear_cka", "rsa", "cca")}
+    fig = F.measure_heatmaps(congruity["names"], mats)
+    axes = _image_axes(fig)
+    assert [ax.get_title().split("\n")[0] for ax in axes] == list(mats)
+    rows = sorted({round(ax.get_position().y0, 3) for ax in axes}, reverse=True)
+    assert len(rows) == 2
+    assert [round(ax.get_position().y0, 3) for ax in axes] == [rows[0]] * 3 + [rows[1]]
+    assert sum(ax.get_visible() for ax in fig.axes if ax.get_label() != "<colorbar>") == 4
+
+
 def test_measure_heatmaps_options_and_errors(congruity) -> None:
     names, S = congruity["names"], congruity["score"]
     fig = F.measure_heatmaps(

@@ -21,6 +21,7 @@ from mechequiv.report._check import as_mapping, as_matrix, as_names, as_vector
 _CMAP = "YlGnBu"
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 _MAX_TICKS = 7
+_MAX_PANELS = 3  # heatmaps per row, so that each stays readable at page width
 
 
 def congruity_heatmap(
@@ -76,7 +77,8 @@ def measure_heatmaps(
     kinds: Mapping[str, Literal["similarity", "distance"]] | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> Figure:
-    """Several pairwise measures over the same models, side by side as small heatmaps.
+    """Several pairwise measures over the same models, side by side as small heatmaps
+    (three per row).
 
     Parameters
     ----------
@@ -98,9 +100,13 @@ def measure_heatmaps(
     k = len(matrices)
     cell = min(0.55, 4.2 / max(m, 1))
     side = 1.4 + cell * m
-    fig = Figure(figsize=(k * (side + 0.9), side + 0.6))
-    axes = fig.subplots(1, k, squeeze=False)[0]
-    for ax, (label, mat) in zip(axes, matrices.items(), strict=True):
+    ncol = min(k, _MAX_PANELS)
+    nrow = -(-k // ncol)
+    fig = Figure(figsize=(ncol * (side + 0.9), nrow * (side + 0.6)))
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    for ax, (label, mat) in zip(axes, matrices.items(), strict=False):
         M = as_matrix(mat, f"matrices[{label!r}]", (m, m))
         info = _registry_info(label)
         kind = kinds.get(label, info.kind if info else "similarity")
@@ -121,7 +127,7 @@ def measure_heatmaps(
         arrow = "higher = more similar" if kind == "similarity" else "lower = more similar"
         ax.set_title(f"{_plain(label)}\n({arrow})", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
-    fig.subplots_adjust(wspace=0.45)
+    fig.subplots_adjust(wspace=0.45, hspace=0.45)
     return fig
 
 
