@@ -205,3 +205,14 @@ def test_missing_values_show_as_dashes() -> None:
         "<td>pizza-0</td><td>pizza-1</td><td>yes</td><td class='num'>—</td><td class='num'>—</td>"
         in text
     )
+
+
+def test_measure_conventions_table_shows_ranges_with_infinity() -> None:
+    pairs = [
+        {"a": "x", "b": "y", "values": {"linear_regression_similarity": -0.5, "procrustes": 0.2}}
+    ]
+    text = render_report({"measures": {"pairs": pairs}})
+    assert "<span class='nw'>[−∞, 1]</span>" in text
+    assert "<span class='nw'>[0, 1.571]</span>" in text
+    assert "linear_regression_similarity ↑" in text
+    assert "<td class='num'>-0.500</td>" in text

@@ -300,9 +300,9 @@ def _measure_info_table(page: _Page, names: Sequence[str]) -> str:
     for name in names:
         info = measures.get(name)
         cites = "".join(page.cite(k) for k in texts.FAMILY_REFERENCES.get(info.family, ()))
-        low, high = (_num(v) if np.isfinite(v) else ("−∞" if v < 0 else "∞") for v in info.range)
+        low, high = (f"{v:.4g}" if np.isfinite(v) else ("−∞" if v < 0 else "∞") for v in info.range)
         rows.append([
-            f"<code>{_esc(name)}</code>", _esc(info.kind), f"[{low}, {high}]",
+            f"<code>{_esc(name)}</code>", _esc(info.kind), f"<span class='nw'>[{low}, {high}]</span>",
             _esc(", ".join(sorted(info.invariances)) or "none"), _esc(info.convention), cites,
         ])  # fmt: skip
     header = ["measure", "kind", "range", "invariant to", "convention", "papers"]
@@ -438,7 +438,7 @@ figcaption{color:var(--muted);font-size:13px;margin-top:6px}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:13.5px;margin:8px 0}
 th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{background:#eef2f7;font-weight:600;white-space:nowrap}
+thead th{background:#eef2f7;font-weight:600}
 tbody tr:nth-child(even){background:#fafbfc}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.kv th{font-weight:600;color:var(--muted);background:none;white-space:nowrap}
@@ -449,6 +449,7 @@ td:has(.bar){width:40%}
 pre{background:#f3f5f8;border:1px solid var(--line);border-radius:6px;padding:12px;overflow:auto;
 font-size:12.5px;max-height:480px}
 code{font-size:12.5px}
+.nw{white-space:nowrap}
 ol.refs li{margin:6px 0}
 footer{color:var(--muted);font-size:12.5px;padding:6px 24px 30px}
 """
