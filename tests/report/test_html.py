@@ -216,3 +216,12 @@ def test_measure_conventions_table_shows_ranges_with_infinity() -> None:
     assert "<span class='nw'>[0, 1.571]</span>" in text
     assert "linear_regression_similarity ↑" in text
     assert "<td class='num'>-0.500</td>" in text
+
+
+def test_long_tables_start_collapsed() -> None:
+    models = [{"name": f"m{i}", "seed": i} for i in range(25)]
+    text = render_report({"zoo": {"models": models}})
+    assert "<details class='tbl'><summary>Models (25 rows)</summary>" in text
+    text = render_report({"zoo": {"models": models[:3]}})
+    assert "<details class='tbl' open><summary>Models (3 rows)</summary>" in text
+    assert "<img" not in text  # no curves, no figure

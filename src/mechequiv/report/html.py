@@ -86,7 +86,7 @@ def _summary(page: _Page, results: Mapping[str, Any]) -> str:
 
 def _zoo(page: _Page, results: Mapping[str, Any]) -> str:
     sec = results["zoo"]
-    out = [f"<p>{page.prose(texts.ZOO)}</p>", _records_table(sec["models"])]
+    out = [f"<p>{page.prose(texts.ZOO)}</p>", _records_table(sec["models"], caption="Models")]
     if sec.get("curves"):
         groups = {str(r["name"]): str(r["group"]) for r in sec["models"] if "group" in r}
         fig = figures.training_curves(sec["curves"], groups=groups)
@@ -309,10 +309,10 @@ def _measure_info_table(page: _Page, names: Sequence[str]) -> str:
     return _table(header, rows, caption="Measure conventions", num_cols=())
 
 
-def _records_table(records: Sequence[Mapping[str, Any]]) -> str:
+def _records_table(records: Sequence[Mapping[str, Any]], caption: str) -> str:
     cols = list(dict.fromkeys(k for r in records for k in r))
     rows = [[_cell(r.get(c)) for c in cols] for r in records]
-    return _table([_esc(c) for c in cols], rows)
+    return _table([_esc(c) for c in cols], rows, caption=caption)
 
 
 def _kv_table(pairs: Sequence[tuple[str, Any]]) -> str:
