@@ -1,6 +1,6 @@
 """How long the HTML report takes to render, and how large it is.
 
-The synthetic results of the report tests (every section: 6 models, 12 checkpoints, 15 audited
+The synthetic results of the report tests (tests/report/example.py) (every section: 6 models, 12 checkpoints, 15 audited
 networks, 6 training runs) at scale 1, and the same with m models and k checkpoints scaled up
 (scale 2: 12 models, 90 checkpoints). Median wall time of ``render_report`` (all figures drawn
 and PNG-encoded), each figure function alone (drawn and encoded), and the size of the HTML file.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.report.conftest import synthetic_results
+from tests.report.example import synthetic_results
 
 from _timing import median_time, print_table
 from mechequiv.report import figures, render_report

@@ -15,7 +15,7 @@ from mechequiv import measures
 from mechequiv.report import figures as F
 from mechequiv.report import render_report, write_report
 from mechequiv.report.texts import REFERENCES
-from tests.report.conftest import synthetic_results
+from tests.report.example import synthetic_results
 
 ALL_SECTIONS = ["summary", "zoo", "equivalence", "baselines", "tensorsim", "identifiability",
                 "measures", "run", "references"]  # fmt: skip
