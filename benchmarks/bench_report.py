@@ -1,8 +1,8 @@
 """How long the HTML report takes to render, and how large it is.
 
 The synthetic results of the report tests (tests/report/example.py; every section: 6 models,
-12 checkpoints, 15 audited networks, 6 training runs) at scale 1, and the same with m models and k checkpoints scaled up
-(scale 2: 12 models, 90 checkpoints). Median wall time of ``render_report`` (all figures drawn
+12 checkpoints, 15 audited networks, 6 training runs) at scale 1, and the same scaled up at
+scale 2 (12 models, 90 checkpoints). Median wall time of ``render_report`` (all figures drawn
 and PNG-encoded), each figure function alone (drawn and encoded), and the size of the HTML file.
 
 Usage: python benchmarks/bench_report.py [--repeats 3]
