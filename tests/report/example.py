@@ -51,11 +51,14 @@ def synthetic_results(seed: int = 0) -> dict[str, Any]:
         for i, name in enumerate(names)
     }
     return {
+        "title": "synthetic study",
         "created": "2026-11-23T09:00:00Z",
         "summary": ["Pizza and Clock models have distinguishable interpretations."],
         "config": {"seeds": 3, "zoo": {"tasks": ["modular_addition"], "p": 59}, "quick": True},
         "versions": {"mechequiv": "0.1.0", "python": "3.11.2", "numpy": "2.1", "torch": "2.13"},
         "timings": {"zoo": 12.5, "equivalence": 30.25, "tensorsim": 4.0, "identifiability": 8.5},
+        "cached": ["zoo"],
+        "wall_time": 43.0,
         "zoo": {
             "models": [
                 {"name": n, "group": g, "seed": i % 3, "test_accuracy": 1.0}

@@ -84,7 +84,9 @@ def test_tables_carry_the_numbers_and_measure_conventions(full_html: str) -> Non
         info = measures.get(name)
         assert info.convention.replace("'", "&#x27;") in full_html
     assert "linear_cka ↑" in full_html and "procrustes ↓" in full_html
-    assert "<b>55.2 s</b>" in full_html  # total wall time: 12.5 + 30.25 + 4 + 8.5
+    assert "<b>55.2 s</b>" in full_html  # sum of stages: 12.5 + 30.25 + 4 + 8.5
+    assert "<td>zoo <span class='muted'>(cached)</span></td>" in full_html
+    assert "This run took <b>43.0 s</b>" in full_html
     assert "0.240" in full_html  # backdoor delta
     # identifiability: median [min, max] (share equal to 1), per width
     rows = [x for x in r["identifiability"]["per_seed"] if x["width"] == 3]
@@ -216,6 +218,12 @@ def test_measure_conventions_table_shows_ranges_with_infinity() -> None:
     assert "<span class='nw'>[0, 1.571]</span>" in text
     assert "linear_regression_similarity ↑" in text
     assert "<td class='num'>-0.500</td>" in text
+
+
+def test_title_from_argument_or_results() -> None:
+    assert "<title>from results</title>" in render_report({"title": "from results"})
+    assert "<title>given</title>" in render_report({"title": "from results"}, title="given")
+    assert "<title>mechequiv report</title>" in render_report({})
 
 
 def test_long_tables_start_collapsed() -> None:

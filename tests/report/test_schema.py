@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mechequiv.report import validate_results, versions
+from mechequiv.report import validate_results
 from mechequiv.report.schema import SECTIONS, count_keys
 
 
@@ -132,6 +132,9 @@ _DELETE = object()
         (("timings", "zoo"), float("nan"), ValueError, "finite number"),
         (("versions", "torch"), 2.13, TypeError, "expected a string, found float"),
         (("summary",), "one finding", TypeError, "expected a list of strings"),
+        (("title",), 3, TypeError, r"results\['title'\]: expected a string"),
+        (("cached",), [1], TypeError, "expected strings, found int"),
+        (("wall_time",), -2.0, ValueError, "expected a finite number >= 0.0"),
         (("config",), [1, 2], TypeError, r"results\['config'\]: expected a dict, found list"),
     ],
 )
@@ -170,15 +173,3 @@ def test_top_level_kinds() -> None:
         validate_results([])
     with pytest.raises(TypeError, match=r"results\['zoo'\]: expected a dict, found str"):
         validate_results({"zoo": "models"})
-
-
-def test_versions_reports_the_stack() -> None:
-    from mechequiv import __version__
-
-    v = versions()
-    assert v["mechequiv"] == __version__
-    assert v["torch"].split("+")[0] == torch.__version__.split("+")[0]
-    assert v["numpy"] == np.__version__
-    assert {"python", "platform", "scipy", "matplotlib"} <= set(v)
-    assert all(isinstance(x, str) for x in v.values())
-    validate_results({"versions": v})

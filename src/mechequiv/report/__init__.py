@@ -8,7 +8,6 @@ or the CLI::
     write_report(results, "out/report.html", title="mechequiv study")
 """
 
-from mechequiv.report.environment import versions
 from mechequiv.report.figures import (
     congruity_heatmap,
     identifiability_counts,
@@ -28,6 +27,5 @@ __all__ = [
     "similarity_over_training",
     "training_curves",
     "validate_results",
-    "versions",
     "write_report",
 ]

@@ -33,19 +33,24 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def write_report(
-    results: Mapping[str, Any], path: str | os.PathLike, *, title: str = "mechequiv report"
+    results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None
 ) -> Path:
     """Render ``results`` (see :mod:`mechequiv.report.schema`) and write the HTML file atomically.
 
-    Returns the path written. Raises ``TypeError``/``ValueError`` for results that do not follow
+    ``title`` defaults to ``results["title"]``, else "mechequiv report". Returns the path written. Raises ``TypeError``/``ValueError`` for results that do not follow
     the schema, before anything is written.
     """
     return atomic_write_text(path, render_report(results, title=title))
 
 
-def render_report(results: Mapping[str, Any], *, title: str = "mechequiv report") -> str:
-    """The report for ``results`` as one HTML string; sections absent from ``results`` are skipped."""
+def render_report(results: Mapping[str, Any], *, title: str | None = None) -> str:
+    """The report for ``results`` as one HTML string; sections absent from ``results`` are skipped.
+
+    ``title`` defaults to ``results["title"]``, else "mechequiv report".
+    """
     validate_results(results)
+    if title is None:
+        title = results.get("title", "mechequiv report")
     page = _Page()
     intro = page.prose(texts.INTRO)
     sections: list[tuple[str, str, str]] = []
@@ -251,17 +256,22 @@ _SECTIONS: tuple[tuple[str, str, str, Callable[[_Page, Mapping[str, Any]], str]]
 def _run_details(results: Mapping[str, Any]) -> str:
     out = []
     if "timings" in results:
-        timings = results["timings"]
+        timings, cached = results["timings"], set(results.get("cached", ()))
         total = sum(timings.values())
         rows = [
             [
-                _esc(k),
+                _esc(k) + (" <span class='muted'>(cached)</span>" if k in cached else ""),
                 f"{v:.1f} s",
                 f"<div class='bar' style='width:{100 * v / total if total else 0:.1f}%'></div>",
             ]
             for k, v in timings.items()
-        ] + [["<b>total</b>", f"<b>{total:.1f} s</b>", ""]]
+        ] + [["<b>sum of stages</b>", f"<b>{total:.1f} s</b>", ""]]
         out.append("<h3>Wall time</h3>" + _table(["stage", "wall time", ""], rows, num_cols=(1,)))
+        if cached:
+            out.append("<p class='muted'>Cached stages were read from disk in this run; their "
+                       "time is the time they took when computed.</p>")  # fmt: skip
+    if "wall_time" in results:
+        out.append(f"<p>This run took <b>{results['wall_time']:.1f} s</b>.</p>")
     if "versions" in results:
         out.append("<h3>Versions</h3>" + _kv_table(list(results["versions"].items())))
     if "config" in results:

@@ -5,11 +5,14 @@ of equal-length rows; ``null`` (``None``) marks a value that was not computed (i
 blank cell). Unknown keys are refused, so that a typo cannot silently drop a section::
 
     {
+      "title": "mechequiv study",                 # the page title unless write_report gets one
       "created": "2026-11-23T09:00:00Z",          # shown in the header
       "summary": ["Pizza and Clock models are distinguishable ...", ...],   # key findings
       "config": {...},                             # any JSON: the configuration used, shown verbatim
       "versions": {"mechequiv": "0.1.0", "python": "3.11.2", "torch": "2.13.0", ...},
       "timings": {"zoo": 41.2, "equivalence": 80.5, ...},   # stage -> wall time in seconds
+      "cached": ["zoo"],                           # stages read from a cache in this run
+      "wall_time": 95.0,                           # seconds this run took (cached stages read)
       "zoo": {
         "models": [{"name": "pizza-0", "group": "Pizza", "seed": 0, "test_accuracy": 1.0}, ...],
         "curves": {"pizza-0": {"steps": [0, 100, ...], "train_loss": [...], "test_accuracy": [...]}}
@@ -118,11 +121,14 @@ class MeasuresSection(TypedDict, total=False):
 
 
 class Results(TypedDict, total=False):
+    title: str
     created: str
     summary: list[str]
     config: dict[str, Any]
     versions: dict[str, str]
     timings: dict[str, float]
+    cached: list[str]
+    wall_time: float
     zoo: ZooSection
     equivalence: EquivalenceSection
     tensorsim: TensorsimSection
@@ -146,8 +152,13 @@ def validate_results(results: Any) -> None:
     """
     results = as_mapping(results, "results")
     check_keys(results, "results", (), SECTIONS)
-    if "created" in results:
-        _string(results["created"], "results['created']")
+    for key in ("title", "created"):
+        if key in results:
+            _string(results[key], f"results[{key!r}]")
+    if "cached" in results:
+        as_names(results["cached"], "results['cached']")
+    if "wall_time" in results:
+        _number(results["wall_time"], "results['wall_time']", low=0.0)
     if "summary" in results:
         as_names(results["summary"], "results['summary']")
     if "config" in results:
