@@ -92,7 +92,7 @@ def run_study(
         first computed), ``cached`` (steps read from the cache this run), ``wall_time`` (this
         run) and one entry per step with that step's result.
     """
-    from mechequiv.study.steps import STEPS
+    from mechequiv.study.steps import STEPS, summarise
 
     out = Path(out)
     (out / "cache").mkdir(parents=True, exist_ok=True)
@@ -121,6 +121,7 @@ def run_study(
             log(f"{name}: done in {saved['seconds']:.1f} s")
         results[name] = saved["result"]
         results["timings"][name] = saved["seconds"]
+    results["summary"] = summarise(results)
     results["wall_time"] = time.perf_counter() - start
     atomic_write_json(out / "results.json", results)
     return results

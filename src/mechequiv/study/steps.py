@@ -98,7 +98,6 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     def rows(a: np.ndarray) -> list[list[float | None]]:
         return [[None if np.isnan(v) else float(v) for v in row] for row in a]
 
-    means = _group_means(mat.scores, groups)
     return {
         "names": names, "groups": groups, "score": rows(mat.scores),
         "ci_low": rows(mat.ci_low), "ci_high": rows(mat.ci_high), "p_value": rows(p),
@@ -106,8 +105,6 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         "cross": "implementation",
         "sampler": "Retrained: other seeds of the same recipe (attention rate)",
         "baselines": {k: rows(v) for k, v in baselines.items()},
-        "group_means": {"congruity": means,
-                        **{k: _group_means(v, groups) for k, v in baselines.items()}},
     }  # fmt: skip
 
 
@@ -123,10 +120,15 @@ def tensorsim_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     if s["backdoor"]:
         b = backdoor(s["backdoor"], progress=ctx.progress).to_dict()
+        target = b["setting"]["target"]
+        shift = np.asarray(b["slice_shift"], dtype=float)
         out["backdoor"] = {
-            "model": "one bilinear layer, blob images, trigger relabelled to one class",
+            "model": f"one bilinear layer, blob images, a trigger relabelled to class {target}",
             "steps": b["steps"], "matrix": b["tensor"]["matrix"], "baselines": b["baselines"],
-            "curves": b["curves"], "poison_step": b["poison_step"], "delta": b["delta"],
+            "curves": {"clean_accuracy": b["clean_acc"], "attack_success": b["attack_success"]},
+            "poison_step": b["steps"][b["clean_index"]],
+            "delta": {**b["delta"], f"slice shift, class {target} (poisoned)": float(shift[target]),
+                      "slice shift, largest other class": float(np.nanmax(np.delete(shift, target)))},
         }  # fmt: skip
     return out
 
@@ -166,6 +168,56 @@ def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         pairs.append({"a": a, "b": b, "values": values})
     return {"description": f"residual stream after each block, last token, all {len(task.inputs)} "
                            f"{task.name} inputs", "pairs": pairs}  # fmt: skip
+
+
+def _fmt_means(matrix: Any, groups: list[str]) -> str:
+    a = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
+    return ", ".join(f"{k} {v:.2f}" for k, v in _group_means(a, groups).items())
+
+
+def summarise(results: dict[str, Any]) -> list[str]:
+    """Key findings, one sentence per method, from the step results present."""
+    out = []
+    if "zoo" in results:
+        by: dict[str, list[dict]] = {}
+        for row in results["zoo"]["models"]:
+            by.setdefault(row["group"], []).append(row)
+        parts = []
+        for group, rows in by.items():
+            gs = [r["gradient_symmetricity"] for r in rows]
+            acc = min(r["test_accuracy"] for r in rows)
+            parts.append(f"{group}: gradient symmetricity {min(gs):.2f}-{max(gs):.2f}, "
+                         f"test accuracy >= {acc:.1%}")  # fmt: skip
+        out.append("Zoo. " + "; ".join(parts) + ".")
+    if "equivalence" in results:
+        e = results["equivalence"]
+        line = (f"Congruity (n={e['n']} rounds per pair), mean within and across recipes: "
+                f"{_fmt_means(e['score'], e['groups'])}.")  # fmt: skip
+        for name, m in e.get("baselines", {}).items():
+            line += f" {name}: {_fmt_means(m, e['groups'])}."
+        out.append(line)
+    if "tensorsim" in results:
+        t = results["tensorsim"]
+        acc = np.asarray(t["curves"]["test_accuracy"], dtype=float)
+        jump = next((st for st, a in zip(t["steps"], acc, strict=True) if a >= 0.5), None)
+        sim = np.asarray(t["matrix"], dtype=float)
+        out.append(f"Tensor similarity: test accuracy passes 50% at step {jump}; the first and "
+                   f"last checkpoints have similarity {sim[0, -1]:.2f}.")  # fmt: skip
+        if "backdoor" in t:
+            d = ", ".join(f"{k} {v:.3g}" for k, v in t["backdoor"].get("delta", {}).items())
+            out.append(f"Backdoor: change detected in the poisoned class's slice ({d}).")
+    if "identifiability" in results:
+        rows = results["identifiability"]["per_seed"]
+        parts = []
+        for k in results["identifiability"]["widths"]:
+            at = [r for r in rows if r["width"] == k]
+            if at:
+                med = {c: float(np.median([r[c] for r in at if c in r]))
+                       for c in ("circuits", "interpretations", "mappings") if c in at[0]}  # fmt: skip
+                parts.append(f"k={k}: " + ", ".join(f"{v:.0f} {c}" for c, v in med.items()))
+        out.append(f"Identifiability ({results['identifiability']['task']}, median per network): "
+                   + "; ".join(parts) + ".")  # fmt: skip
+    return out
 
 
 Step = Callable[[StudyContext, dict[str, Any]], dict[str, Any]]
