@@ -1,0 +1,1 @@
+"""Identifiability audits (Méloux et al., ICLR 2025)."""
