@@ -6,7 +6,8 @@ receiving neuron has an incoming edge and every kept sending neuron, both inputs
 outgoing edge. Removed neurons and edges are *ablated*: with ``ablation="zero"`` (the paper) their
 contribution is zero, with ``ablation="mean"`` it is the sender's mean activation over the task
 rows in the full network; biases of kept neurons are always kept. A circuit is accepted when its
-thresholded output equals the target on every task row.
+output rounded to the nearest integer equals the 0/1 target on every task row (the reference's
+``round(output) == label``; an output of 1.7 rounds to 2 and fails).
 
 Enumeration is vectorised per node mask: a kept neuron's activation depends only on its own set of
 parents, so for every neuron all ``2**p - 1`` parent sets are evaluated once and the valid edge
@@ -212,7 +213,6 @@ def find_circuits(
     target: np.ndarray,
     *,
     ablation: str = "zero",
-    threshold: float = 0.5,
     include_full: bool = False,
     min_node_sparsity: float | None = None,
     max_candidates: int = 2 * 10**9,
@@ -220,7 +220,7 @@ def find_circuits(
 ) -> tuple[list[Circuit], int]:
     """Every circuit of a single-output ``net`` whose output bits equal ``target`` on rows ``x``.
 
-    Output bits are ``output > threshold``. Returns the accepted circuits (in a deterministic
+    Accepted iff ``rint(output) == target`` on every row. Returns the accepted circuits (in a deterministic
     order) and the number of candidates examined. Refuses with :class:`MechequivError` when the
     candidate count exceeds ``max_candidates``, unless ``force``.
     """
@@ -274,7 +274,7 @@ def find_circuits(
                 pre = np.full((len(Uc), len(table), len(x)), const)
                 for i in range(q):
                     pre += Uc[:, i, table[:, i], :]
-                ok = ((net.activations[-1](pre) > threshold) == target).all(axis=2)
+                ok = (np.rint(net.activations[-1](pre)) == target).all(axis=2)
                 for b, e in zip(*np.nonzero(ok), strict=True):
                     g = start + b
                     codes = [

@@ -2,10 +2,13 @@
 
 Conventions (those of Méloux et al.'s code):
 
-* A kept hidden neuron is binarised by a threshold at any midpoint between two consecutive
-  distinct sorted activation values over the task rows (so ``d`` distinct values give ``d - 1``
-  truth tables; a constant neuron has none, and its circuit no interpretation). The output
-  neuron's bits are its thresholded output.
+* A kept neuron is binarised by a threshold at any midpoint between two consecutive distinct
+  sorted activation values over the task rows (so ``d`` distinct values give ``d - 1`` truth
+  tables). The output neuron is binarised the same way after rounding to the nearest integer,
+  which for an accepted circuit leaves exactly the target's truth table.
+* A neuron that is constant over the task rows has no binarisation; as in the reference code it
+  is left out of the interpretation: it gets no gate and is not counted as anyone's parent (a
+  neuron whose parents are all constant then has no consistent gate).
 * A first-layer neuron's gate is its truth table over the inputs: one gate per binarisation.
 * A deeper neuron (the output included) with parents ``P`` (kept neurons of the previous layer
   joined by kept edges) must have bits that are a function of its parents' bits; every completion
@@ -19,6 +22,7 @@ Conventions (those of Méloux et al.'s code):
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,25 +35,26 @@ _EXACT_FLOAT = 2.0**53
 
 def binarizations(values: np.ndarray) -> tuple[int, ...]:
     """Truth tables (bit ``r`` = row ``r`` above the threshold) of every midpoint threshold."""
-    distinct = np.unique(values)
-    mids = (distinct[:-1] + distinct[1:]) / 2
-    weights = 1 << np.arange(len(values), dtype=np.int64)
-    return tuple(int(((values > t) * weights).sum()) for t in mids)
+    vals = values.tolist()
+    distinct = sorted(set(vals))
+    return tuple(
+        sum(1 << r for r, v in enumerate(vals) if v > (lo + hi) / 2)
+        for lo, hi in itertools.pairwise(distinct)
+    )
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _local_counts(
-    parent_codes: tuple[tuple[int, ...], ...], own_codes: tuple[int, ...], m: int
+    parent_codes: np.ndarray, own_codes: tuple[int, ...], m: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Free pattern counts and banned-gate counts for every parent state and own code.
 
-    ``parent_codes[s]`` are the parents' truth tables in joint state ``s``. Returns ``free``
-    ``(S, O)`` (``-1`` where inconsistent) and ``banned`` ``(S, O)`` (XOR/XNOR completions).
+    ``parent_codes[s]`` ``(S, a)`` are the parents' truth tables in joint state ``s``. Returns
+    ``free`` ``(S, O)`` (``-1`` where inconsistent) and ``banned`` ``(S, O)`` (the XOR/XNOR
+    completions of a two-parent neuron).
     """
-    n_par = len(parent_codes[0])
-    pc = np.asarray(parent_codes, dtype=np.int64)  # (S, a)
+    n_par = parent_codes.shape[1]
     rows = np.arange(m)
-    pbits = (pc[:, :, None] >> rows) & 1  # (S, a, m)
+    pbits = (parent_codes[:, :, None] >> rows) & 1  # (S, a, m)
     pattern = (pbits << np.arange(n_par)[None, :, None]).sum(axis=1)  # (S, m)
     own = (np.asarray(own_codes, dtype=np.int64)[:, None] >> rows) & 1  # (O, m)
     same = pattern[:, :, None] == pattern[:, None, :]  # (S, m, m)
@@ -57,7 +62,7 @@ def _local_counts(
     conflict = np.einsum("srt,ort->so", same.astype(np.int64), differ.astype(np.int64)) > 0
     earlier = np.triu(np.ones((m, m), dtype=bool), 1)
     repeats = (same & earlier[None]).any(axis=1).sum(axis=1)  # rows repeating an earlier pattern
-    free = (2**n_par - (m - repeats))[:, None] * np.ones(len(own_codes), dtype=np.int64)
+    free = np.broadcast_to((2**n_par - (m - repeats))[:, None], conflict.shape)
     free = np.where(conflict, -1, free)
     banned = np.zeros_like(free)
     if n_par == 2:
@@ -68,7 +73,13 @@ def _local_counts(
     return free, banned
 
 
-def _factor(free: np.ndarray, banned: np.ndarray, exact: bool) -> np.ndarray:
+@functools.lru_cache(maxsize=1 << 15)
+def _factor(prev_options: tuple[tuple[int, ...], ...], par: tuple[int, ...],
+            own: tuple[int, ...], m: int, exact: bool) -> np.ndarray:
+    """Number of local gates ``(S_prev, O)`` of a neuron with options ``own`` and parents at
+    positions ``par`` of the previous layer (whose joint states come from ``prev_options``)."""
+    prev_codes = _joint_states(prev_options)[0]
+    free, banned = _local_counts(prev_codes[:, list(par)], own, m)
     if exact:
         out = np.empty(free.shape, dtype=object)
         for idx, f in np.ndenumerate(free):
@@ -77,39 +88,39 @@ def _factor(free: np.ndarray, banned: np.ndarray, exact: bool) -> np.ndarray:
     return np.where(free < 0, 0.0, np.ldexp(1.0, np.maximum(free, 0)) - banned)
 
 
-def _joint_states(options: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=1 << 12)
+def _joint_states(options: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
     """Codes ``(S, q)`` and option indices ``(S, q)`` of every joint binarisation of a layer."""
-    grids = np.meshgrid(*[np.arange(len(o)) for o in options], indexing="ij")
-    index = np.stack([g.ravel() for g in grids], axis=1)
+    if not options:
+        return np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.int64)
+    index = np.array(list(itertools.product(*[range(len(o)) for o in options])), dtype=np.int64)
     codes = np.stack([np.asarray(o, dtype=np.int64)[index[:, i]] for i, o in enumerate(options)],
                      axis=1)
     return codes, index
 
 
 def _count(
-    layers: Sequence[Sequence[tuple[int, ...]]],
+    layers: Sequence[tuple[tuple[int, ...], ...]],
     parents: Sequence[Sequence[tuple[int, ...]]],
     m: int,
     exact: bool,
 ):
     """DP over layers; ``layers[l][i]`` are the options of kept neuron ``i`` of hidden layer
     ``l`` (the last entry: the output), ``parents[l][i]`` its parents' positions in layer
-    ``l - 1`` (unused for ``l = 0``)."""
-    prev_codes, _ = _joint_states(layers[0])
-    value = np.ones(len(prev_codes), dtype=object if exact else np.float64)
+    ``l - 1`` (unused for ``l = 0``). Returns the total and the largest partial count, which
+    tells whether float64 arithmetic was exact (all partial counts below 2**53)."""
+    n_first = len(_joint_states(layers[0])[0])
+    value = np.ones(n_first, dtype=object if exact else np.float64)
+    largest = 1
     for l in range(1, len(layers)):
-        codes, index = _joint_states(layers[l])
-        transfer = np.ones((len(prev_codes), len(codes)), dtype=value.dtype)
+        index = _joint_states(layers[l])[1]
+        transfer = np.ones((len(value), len(index)), dtype=value.dtype)
         for i, own in enumerate(layers[l]):
-            par = list(parents[l][i])
-            sub = prev_codes[:, par]
-            uniq, inverse = np.unique(sub, axis=0, return_inverse=True)
-            free, banned = _local_counts(tuple(map(tuple, uniq.tolist())), tuple(own), m)
-            factor = _factor(free, banned, exact)[inverse.ravel()]  # (S_prev, O)
+            factor = _factor(layers[l - 1], parents[l][i], own, m, exact)
             transfer = transfer * factor[:, index[:, i]]
         value = value @ transfer
-        prev_codes = codes
-    return value.sum()
+        largest = max(largest, value.max(initial=0))
+    return value.sum(), largest
 
 
 def count_interpretations(
@@ -117,30 +128,40 @@ def count_interpretations(
     circuit: Circuit,
     x: np.ndarray,
     means: Sequence[np.ndarray],
-    threshold: float = 0.5,
 ) -> int:
     """Number of interpretations of ``circuit`` of a single-output ``net`` on rows ``x``.
 
-    ``means`` are the ablation values from :func:`~.circuits.ablation_means`.
+    ``means`` are the ablation values from :func:`~.circuits.ablation_means`. Exact (Python
+    integers) whatever the size.
     """
     acts = circuit_activations(net, circuit, x, means)
     m = len(x)
-    layers: list[list[tuple[int, ...]]] = []
+    layers: list[tuple[tuple[int, ...], ...]] = []
     parents: list[list[tuple[int, ...]]] = []
-    prev: tuple[int, ...] = ()
+    prev: dict[int, int] = {}  # neuron index -> position among the previous layer's options
+    last = len(circuit.hidden)
     for l, kept in enumerate([*circuit.hidden, (0,)]):
-        if l == len(circuit.hidden):
-            bits = acts[-1][:, 0] > threshold
-            opts = [(int((bits * (1 << np.arange(m))).sum()),)]
-        else:
-            opts = [binarizations(acts[l + 1][:, i]) for i in kept]
-        if any(len(o) == 0 for o in opts):
-            return 0
+        values = np.rint(acts[-1]) if l == last else acts[l + 1]
         mask = circuit.edge_masks[l]
-        parents.append([tuple(j for j, s in enumerate(prev) if mask[i, s]) for i in kept])
-        layers.append(opts)
-        prev = kept
-    total = _count(layers, parents, m, exact=False)
-    if total < _EXACT_FLOAT:
-        return int(total)
-    return int(_count(layers, parents, m, exact=True))
+        opts: list[tuple[int, ...]] = []
+        pars: list[tuple[int, ...]] = []
+        here: dict[int, int] = {}
+        for i in kept:
+            o = binarizations(values[:, i])
+            if not o:
+                continue
+            here[i] = len(opts)
+            opts.append(o)
+            pars.append(tuple(pos for j, pos in prev.items() if mask[i, j]))
+        layers.append(tuple(opts))
+        parents.append(pars)
+        prev = here
+    if not layers[-1]:
+        return 0
+    # log2 bound on any partial count; float64 would overflow far beyond 2**53 anyway
+    bound = sum(2 * len(pars) + sum(2 ** len(p) for p in pars) for pars in parents)
+    if bound < 900:
+        total, largest = _count(layers, parents, m, exact=False)
+        if largest < _EXACT_FLOAT:
+            return int(total)
+    return int(_count(layers, parents, m, exact=True)[0])
