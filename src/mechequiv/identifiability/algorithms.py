@@ -207,7 +207,7 @@ def candidate_algorithms(truth_table: Sequence[int] | np.ndarray, max_depth: int
         hidden layers plus one.
     """
     bits = tuple(int(b) for b in np.asarray(truth_table).ravel())
-    n_vars = int(round(np.log2(len(bits)))) if bits else 0
+    n_vars = len(bits).bit_length() - 1 if bits else 0
     if len(bits) < 2 or 2**n_vars != len(bits) or any(b not in (0, 1) for b in bits):
         raise ValueError(
             f"truth_table must hold 2**n bits (0/1) for n >= 1 inputs, got {len(bits)} entries "

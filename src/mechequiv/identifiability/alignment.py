@@ -131,7 +131,7 @@ def count_mappings(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
     """Number of choices of one location per variable with pairwise disjoint neuron sets."""
     n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def count(i: int, used: tuple[int, ...]) -> int:
         if i == len(locations):
             return 1
