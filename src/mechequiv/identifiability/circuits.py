@@ -280,7 +280,7 @@ def find_circuits(
                     codes = [
                         _edge_table(len(s), len(r))[h[g]]
                         for s, r, h in zip(
-                            [tuple(range(widths[0])), *kept[:-1]], kept, hist, strict=True
+                            [tuple(range(widths[0])), *kept][: len(kept)], kept, hist, strict=True
                         )
                     ]
                     codes.append(table[e])
