@@ -52,12 +52,12 @@ def candidates(widths, min_node_sparsity=None):
     for masks in itertools.product(*[list(itertools.product((0, 1), repeat=w)) for w in hidden]):
         if all(all(m) for m in masks):
             continue
-        removed = sum(w - sum(m) for w, m in zip(hidden, masks))
+        removed = sum(w - sum(m) for w, m in zip(hidden, masks, strict=False))
         if min_node_sparsity is not None and not removed / sum(hidden) > min_node_sparsity:
             continue
         nodes = [(1,) * widths[0], *masks, (1,) * widths[-1]]
         per_layer = []
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in itertools.pairwise(nodes):
             ia = [i for i, v in enumerate(a) if v]
             ib = [i for i, v in enumerate(b) if v]
             full = []
@@ -92,7 +92,7 @@ def accepted_circuits(model, x, y, min_node_sparsity=None, means=None):
 def _tts(values):
     distinct = sorted(set(values.tolist()))
     out = []
-    for lo, hi in zip(distinct, distinct[1:]):
+    for lo, hi in itertools.pairwise(distinct):
         t = (lo + hi) / 2
         out.append(tuple(int(v > t) for v in values))
     return out
@@ -113,7 +113,7 @@ def interpretations(nodes, edges, acts):
     m = len(acts[0])
     total = 0
     for choice in itertools.product(*[tts[n] for n in neurons]):
-        chosen = dict(zip(neurons, choice))
+        chosen = dict(zip(neurons, choice, strict=False))
         count = 1
         for (l, i), tt in chosen.items():
             if l == 1:
@@ -131,7 +131,7 @@ def interpretations(nodes, edges, acts):
                        if p not in table]
             n_ok = 0
             for fill in itertools.product((0, 1), repeat=len(missing)):
-                full = {**table, **dict(zip(missing, fill))}
+                full = {**table, **dict(zip(missing, fill, strict=False))}
                 if len(parents) == 2 and (all(full[(a, b)] == a ^ b for a, b in full)
                                           or all(full[(a, b)] != a ^ b for a, b in full)):
                     continue
@@ -153,6 +153,7 @@ def evaluate(f, row, fixed, path=()):
     return (vals[0] and vals[1]) if f.op == "and" else (vals[0] or vals[1])
 
 
+@torch.no_grad()
 def run_patched(model, x_row, patch=None):
     """Output of the full model on one row; ``patch = (hidden layer, neurons, values)``."""
     h = torch.as_tensor(x_row, dtype=torch.float64)
@@ -164,6 +165,7 @@ def run_patched(model, x_row, patch=None):
     return float(h[0])
 
 
+@torch.no_grad()
 def hidden_acts(model, x_row):
     h = torch.as_tensor(x_row, dtype=torch.float64)
     out = []
@@ -210,7 +212,7 @@ def minimal_mappings(model, inputs, algorithm, pairs):
     walk(0, set(), [])
 
     def within(a, b):
-        return all(la == lb and set(sa) <= set(sb) for (la, sa), (lb, sb) in zip(a, b))
+        return all(la == lb and set(sa) <= set(sb) for (la, sa), (lb, sb) in zip(a, b, strict=False))
 
     return [m for m in complete if not any(o != m and within(o, m) for o in complete)]
 

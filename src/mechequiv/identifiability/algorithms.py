@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -99,13 +100,6 @@ class _Skeleton:
     var: int
     key: str  # the reference's string, used only for the canonical order
 
-    def nodes(self) -> list[_Skeleton]:
-        """Preorder node list (ids = positions)."""
-        out = [self]
-        for c in self.children:
-            out.extend(c.nodes())
-        return out
-
 
 def _stripped(key: str) -> str:
     return key[1:-1] if key.startswith("(") else key
@@ -127,27 +121,63 @@ def _skeletons(depth: int, n_vars: int) -> tuple[_Skeleton, ...]:
     return tuple(out)
 
 
-def _tables(skel: _Skeleton, negated: frozenset[int], columns: Sequence[int], full: int,
-            start: int = 0) -> tuple[int, int]:
-    """Truth table of the skeleton with NOTs on preorder ids ``negated``; returns (table, size)."""
-    if skel.op == "var":
-        t, size = columns[skel.var], 1
-    else:
-        a, na = _tables(skel.children[0], negated, columns, full, start + 1)
-        b, nb = _tables(skel.children[1], negated, columns, full, start + 1 + na)
-        t, size = (a & b if skel.op == "and" else a | b), 1 + na + nb
-    return (full ^ t if start in negated else t), size
+def _flat(skel: _Skeleton) -> list[tuple[str, int, int, int]]:
+    """Preorder list of ``(op, left id, right id, var)``; children have larger ids."""
+    out: list[tuple[str, int, int, int]] = []
+
+    def visit(node: _Skeleton) -> int:
+        me = len(out)
+        out.append((node.op, -1, -1, node.var))
+        if node.op != "var":
+            left = visit(node.children[0])
+            right = visit(node.children[1])
+            out[me] = (node.op, left, right, -1)
+        return me
+
+    visit(skel)
+    return out
 
 
-def _reachable(skel: _Skeleton, columns: Sequence[int], full: int) -> set[int]:
-    """Every table the skeleton can compute under some NOT placement (a cheap pre-filter)."""
-    if skel.op == "var":
-        base = {columns[skel.var]}
-    else:
-        left = _reachable(skel.children[0], columns, full)
-        right = _reachable(skel.children[1], columns, full)
-        base = {(a & b if skel.op == "and" else a | b) for a in left for b in right}
-    return base | {full ^ t for t in base}
+def _root_table(flat: list[tuple[str, int, int, int]], negated: tuple[int, ...],
+                columns: Sequence[int], full: int) -> int:
+    values = [0] * len(flat)
+    for i in range(len(flat) - 1, -1, -1):
+        op, left, right, var = flat[i]
+        if op == "var":
+            t = columns[var]
+        elif op == "and":
+            t = values[left] & values[right]
+        else:
+            t = values[left] | values[right]
+        values[i] = full ^ t if i in negated else t
+    return values[0]
+
+
+def _fewest_nots(flat: list[tuple[str, int, int, int]], columns: Sequence[int], full: int,
+                 decided: Sequence[bool] = ()) -> dict[int, int]:
+    """For every table the skeleton can compute, the fewest NOT gates needed (a min-plus DP);
+    ids below ``len(decided)`` carry a NOT exactly when ``decided[id]``."""
+    best: list[dict[int, int]] = [{} for _ in flat]
+    for i in range(len(flat) - 1, -1, -1):
+        op, left, right, var = flat[i]
+        if op == "var":
+            base = {columns[var]: 0}
+        else:
+            base = {}
+            for ta, ca in best[left].items():
+                for tb, cb in best[right].items():
+                    t = ta & tb if op == "and" else ta | tb
+                    if ca + cb < base.get(t, 1 << 30):
+                        base[t] = ca + cb
+        if i < len(decided):
+            best[i] = {full ^ t: c + 1 for t, c in base.items()} if decided[i] else base
+            continue
+        cur = dict(base)
+        for t, c in base.items():
+            if c + 1 < cur.get(full ^ t, 1 << 30):
+                cur[full ^ t] = c + 1
+        best[i] = cur
+    return best[0]
 
 
 def _build(skel: _Skeleton, negated: frozenset[int], start: int = 0) -> tuple[Formula, int]:
@@ -168,6 +198,27 @@ def _variables(f: Formula, path: tuple[int, ...] = (), parent_op: str | None = N
         yield from _variables(c, (*path, i), f.op)
 
 
+def _first_placement(flat: list[tuple[str, int, int, int]], size: int, columns: Sequence[int],
+                     full: int, target: int) -> frozenset[int]:
+    """The first NOT placement in the reference's order (by size, then lexicographic) that
+    computes ``target``; no placement smaller than ``size`` (the fewest) does."""
+    if math.comb(len(flat), size) <= 256:
+        return frozenset(next(
+            neg for neg in itertools.combinations(range(len(flat)), size)
+            if _root_table(flat, neg, columns, full) == target
+        ))
+    # lexicographically first = take each id, in order, whenever the target stays reachable
+    # with ``size`` NOTs in all
+    decided: list[bool] = []
+    for _ in flat:
+        if sum(decided) == size:
+            take = False
+        else:
+            take = _fewest_nots(flat, columns, full, [*decided, True]).get(target) == size
+        decided.append(take)
+    return frozenset(i for i, d in enumerate(decided) if d)
+
+
 @functools.lru_cache(maxsize=64)
 def _candidate_algorithms(table: tuple[int, ...], n_vars: int, max_depth: int
                           ) -> tuple[Algorithm, ...]:
@@ -179,15 +230,11 @@ def _candidate_algorithms(table: tuple[int, ...], n_vars: int, max_depth: int
     out = []
     for depth in range(max_depth + 1):
         for skel in _skeletons(depth, n_vars):
-            if target not in _reachable(skel, columns, full):
+            flat = _flat(skel)
+            fewest = _fewest_nots(flat, columns, full).get(target)
+            if fewest is None:
                 continue
-            n_nodes = len(skel.nodes())
-            found = next(
-                frozenset(neg)
-                for size in range(n_nodes + 1)
-                for neg in itertools.combinations(range(n_nodes), size)
-                if _tables(skel, frozenset(neg), columns, full)[0] == target
-            )
+            found = _first_placement(flat, fewest, columns, full, target)
             formula = _build(skel, found)[0]
             out.append(Algorithm(formula, tuple(_variables(formula))))
     return tuple(out)

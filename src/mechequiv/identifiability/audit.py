@@ -24,6 +24,7 @@ from mechequiv.identifiability.alignment import (
 from mechequiv.identifiability.circuits import (
     Circuit,
     ablation_means,
+    check_candidates,
     count_candidates,
     find_circuits,
 )
@@ -271,9 +272,18 @@ def audit(
     x = task.inputs.astype(np.float64)
     label = name or f"{task.name} MLP{list(net.widths)}" + (
         "" if output is None else f" output {output}")
-    _check_solved(net, x, target, task.name)
     if pairs not in ("forward", "both"):
         raise ValueError(f"pairs must be 'forward' or 'both', got {pairs!r}")
+    # refuse oversized searches before anything else, with the number
+    if where_then_what:
+        check_candidates(net.widths, include_full, min_node_sparsity, max_candidates, force)
+    widest = max(net.hidden_widths)
+    if what_then_where and widest > MAX_ALIGNMENT_WIDTH and not force:
+        raise MechequivError(
+            f"the alignment search tries 2**{widest} = {2**widest:,} neuron sets per layer "
+            f"(widest hidden layer {widest} > {MAX_ALIGNMENT_WIDTH}); pass force=True"
+        )
+    _check_solved(net, x, target, task.name)
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
     settings = {
         "ablation": ablation, "include_full": include_full,
@@ -298,12 +308,6 @@ def audit(
         circuits = tuple(found) if keep_lists else None
     n_tested = algorithms = per_algorithm = mapping_list = None
     if what_then_where:
-        widest = max(net.hidden_widths)
-        if widest > MAX_ALIGNMENT_WIDTH and not force:
-            raise MechequivError(
-                f"the alignment search tries 2**{widest} = {2**widest:,} neuron sets per layer "
-                f"(widest hidden layer {widest} > {MAX_ALIGNMENT_WIDTH}); pass force=True"
-            )
         t0 = time.perf_counter()
         algs = candidate_algorithms(_truth_table(task.inputs, target), depth)
         pair_list = input_pairs(len(x), pairs)

@@ -104,6 +104,25 @@ def count_candidates(
     return total
 
 
+def check_candidates(
+    widths: Sequence[int],
+    include_full: bool,
+    min_node_sparsity: float | None,
+    max_candidates: int,
+    force: bool,
+) -> int:
+    """The candidate count, or :class:`MechequivError` when it exceeds ``max_candidates`` and
+    not ``force``."""
+    n_candidates = count_candidates(widths, include_full, min_node_sparsity)
+    if n_candidates > max_candidates and not force:
+        raise MechequivError(
+            f"{n_candidates:,} candidate circuits for widths {tuple(widths)} exceed "
+            f"max_candidates={max_candidates:,}; raise it, filter with min_node_sparsity, or "
+            "pass force=True"
+        )
+    return n_candidates
+
+
 @functools.lru_cache(maxsize=64)
 def _edge_table(p: int, q: int) -> np.ndarray:
     """All valid parent-set tuples, shape ``(covering_matrices(p, q), q)``; entry = bitmask over
@@ -227,12 +246,7 @@ def find_circuits(
     widths = net.widths
     if widths[-1] != 1:
         raise ValueError(f"find_circuits needs a single-output network, got {widths[-1]} outputs")
-    n_candidates = count_candidates(widths, include_full, min_node_sparsity)
-    if n_candidates > max_candidates and not force:
-        raise MechequivError(
-            f"{n_candidates:,} candidate circuits for widths {widths} exceed max_candidates="
-            f"{max_candidates:,}; raise it, filter with min_node_sparsity, or pass force=True"
-        )
+    n_candidates = check_candidates(widths, include_full, min_node_sparsity, max_candidates, force)
     means = ablation_means(net, x, ablation)
     target = np.asarray(target).astype(bool).ravel()
     hidden = list(widths[1:-1])
