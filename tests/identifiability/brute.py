@@ -98,8 +98,9 @@ def _tts(values):
     return out
 
 
-def interpretations(nodes, edges, acts):
-    """Number of interpretations, enumerating every threshold choice and every completion."""
+def interpretations(nodes, edges, acts, completions="all"):
+    """Number of interpretations, enumerating every threshold choice and every completion
+    (``completions="none"``: a local gate counts once if any completion is allowed)."""
     n_layers = len(nodes) - 1  # weight matrices
     values = [None, *acts[1:-1], np.round(acts[-1])]
     tts = {}
@@ -136,7 +137,7 @@ def interpretations(nodes, edges, acts):
                                           or all(full[(a, b)] != a ^ b for a, b in full)):
                     continue
                 n_ok += 1
-            count *= n_ok
+            count *= n_ok if completions == "all" else min(n_ok, 1)
         total += count
     return total
 

@@ -27,6 +27,8 @@ def test_counts_match_explicit_enumeration(xor_nets, brute_xor_circuits, key):
         nodes, edges, acts = expected[k]
         counts.append(count_interpretations(net, c, x, means))
         assert counts[-1] == brute.interpretations(nodes, edges, acts)
+        assert count_interpretations(net, c, x, means, "none") == brute.interpretations(
+            nodes, edges, acts, "none") <= counts[-1]
     assert len(counts) >= min(len(found), 20)
     assert max(counts) > 1
 
@@ -80,3 +82,11 @@ def test_constant_neuron_is_left_out():
     means = ablation_means(net, x, "zero")
     counts = {c.hidden: count_interpretations(net, c, x, means) for c in found}
     assert counts == {((0,),): 1, ((0, 1),): 1}
+
+
+def test_bad_completions(xor_nets):
+    net = as_mlp(xor_nets[(2, 3)])
+    x, y = XOR.inputs.astype(float), XOR.targets[:, 0]
+    c = find_circuits(net, x, y, include_full=True)[0][0]
+    with pytest.raises(ValueError, match="completions must be one of"):
+        count_interpretations(net, c, x, ablation_means(net, x, "zero"), "some")

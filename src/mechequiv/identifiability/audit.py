@@ -28,7 +28,7 @@ from mechequiv.identifiability.circuits import (
     count_candidates,
     find_circuits,
 )
-from mechequiv.identifiability.interpretations import count_interpretations
+from mechequiv.identifiability.interpretations import COMPLETIONS, count_interpretations
 from mechequiv.identifiability.network import MLPNet, as_mlp
 from mechequiv.identifiability.tasks import BooleanTask, as_task
 
@@ -223,6 +223,7 @@ def audit(
     ablation: str = "zero",
     include_full: bool = False,
     min_node_sparsity: float | None = None,
+    completions: str = "all",
     max_depth: int | None = None,
     pairs: str = "forward",
     where_then_what: bool = True,
@@ -252,6 +253,10 @@ def audit(
     min_node_sparsity
         Keep only circuits removing a fraction of hidden neurons strictly above this;
         :func:`paper_min_node_sparsity` gives the paper's per-width choice.
+    completions
+        ``"all"`` (the paper) counts every completion of a neuron's local truth table on
+        unobserved parent patterns as a distinct interpretation; ``"none"`` counts the
+        consistent threshold assignments only (see :mod:`~.interpretations`).
     max_depth
         Largest AND/OR depth of candidate algorithms; default: hidden layers + 1 (the paper).
     pairs
@@ -261,6 +266,10 @@ def audit(
         Which strategy to run.
     keep_lists
         Keep the accepted circuits and every minimal mapping in the report.
+    name
+        Label of the report (default: task and widths).
+    progress
+        Show a progress bar over circuits (``None``: only on an interactive terminal).
     max_candidates, force
         Refuse (:class:`~mechequiv.errors.MechequivError`) when more than ``max_candidates``
         candidate circuits would be examined, or a hidden layer is wider than
@@ -274,6 +283,8 @@ def audit(
         "" if output is None else f" output {output}")
     if pairs not in ("forward", "both"):
         raise ValueError(f"pairs must be 'forward' or 'both', got {pairs!r}")
+    if completions not in COMPLETIONS:
+        raise ValueError(f"completions must be one of {COMPLETIONS}, got {completions!r}")
     # refuse oversized searches before anything else, with the number
     if where_then_what:
         check_candidates(net.widths, include_full, min_node_sparsity, max_candidates, force)
@@ -287,7 +298,8 @@ def audit(
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
     settings = {
         "ablation": ablation, "include_full": include_full,
-        "min_node_sparsity": min_node_sparsity, "max_depth": depth, "pairs": pairs,
+        "min_node_sparsity": min_node_sparsity, "completions": completions,
+        "max_depth": depth, "pairs": pairs,
     }
     seconds: dict[str, float] = {}
     n_candidates = interpretations = circuits = None
@@ -301,7 +313,7 @@ def audit(
         t0 = time.perf_counter()
         means = ablation_means(net, x, ablation)
         interpretations = tuple(
-            count_interpretations(net, c, x, means)
+            count_interpretations(net, c, x, means, completions)
             for c in track(found, "interpretations", disable=None if progress else True)
         )
         seconds["interpretations"] = time.perf_counter() - t0

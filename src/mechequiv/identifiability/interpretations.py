@@ -14,6 +14,9 @@ Conventions (those of Méloux et al.'s code):
   joined by kept edges) must have bits that are a function of its parents' bits; every completion
   of the local truth table on parent patterns never observed counts as a distinct gate, except
   that a two-parent neuron may not be XOR or XNOR.
+* ``completions="none"`` instead counts a local gate only by its values on the observed
+  parent patterns (one gate per consistent binarisation choice, unless every completion is
+  XOR/XNOR): the count of consistent threshold assignments, without the don't-care inflation.
 * The number of interpretations is the number of consistent (binarisation, gate) choices for all
   kept neurons. It factorises layer by layer, so it is computed as a product of small transfer
   matrices over the joint binarisations of one layer (a dynamic programme), never enumerated.
@@ -31,6 +34,7 @@ from mechequiv.identifiability.circuits import Circuit, circuit_activations
 from mechequiv.identifiability.network import MLPNet
 
 _EXACT_FLOAT = 2.0**53
+COMPLETIONS = ("all", "none")
 
 
 def binarizations(values: np.ndarray) -> tuple[int, ...]:
@@ -75,11 +79,14 @@ def _local_counts(
 
 @functools.lru_cache(maxsize=1 << 15)
 def _factor(prev_options: tuple[tuple[int, ...], ...], par: tuple[int, ...],
-            own: tuple[int, ...], m: int, exact: bool) -> np.ndarray:
+            own: tuple[int, ...], m: int, exact: bool, completions: str) -> np.ndarray:
     """Number of local gates ``(S_prev, O)`` of a neuron with options ``own`` and parents at
     positions ``par`` of the previous layer (whose joint states come from ``prev_options``)."""
     prev_codes = _joint_states(prev_options)[0]
     free, banned = _local_counts(prev_codes[:, list(par)], own, m)
+    if completions == "none":  # one gate unless inconsistent or every completion is banned
+        allowed = (free > 0) | ((free == 0) & (banned == 0))
+        return allowed.astype(object if exact else np.float64)
     if exact:
         out = np.empty(free.shape, dtype=object)
         for idx, f in np.ndenumerate(free):
@@ -104,6 +111,7 @@ def _count(
     parents: Sequence[Sequence[tuple[int, ...]]],
     m: int,
     exact: bool,
+    completions: str,
 ):
     """DP over layers; ``layers[l][i]`` are the options of kept neuron ``i`` of hidden layer
     ``l`` (the last entry: the output), ``parents[l][i]`` its parents' positions in layer
@@ -116,7 +124,7 @@ def _count(
         index = _joint_states(layers[l])[1]
         transfer = np.ones((len(value), len(index)), dtype=value.dtype)
         for i, own in enumerate(layers[l]):
-            factor = _factor(layers[l - 1], parents[l][i], own, m, exact)
+            factor = _factor(layers[l - 1], parents[l][i], own, m, exact, completions)
             transfer = transfer * factor[:, index[:, i]]
         value = value @ transfer
         largest = max(largest, value.max(initial=0))
@@ -128,12 +136,16 @@ def count_interpretations(
     circuit: Circuit,
     x: np.ndarray,
     means: Sequence[np.ndarray],
+    completions: str = "all",
 ) -> int:
     """Number of interpretations of ``circuit`` of a single-output ``net`` on rows ``x``.
 
-    ``means`` are the ablation values from :func:`~.circuits.ablation_means`. Exact (Python
-    integers) whatever the size.
+    ``means`` are the ablation values from :func:`~.circuits.ablation_means`; ``completions``
+    is ``"all"`` (the paper: every completion of a local truth table is a distinct gate) or
+    ``"none"`` (see the module docstring). Exact (Python integers) whatever the size.
     """
+    if completions not in COMPLETIONS:
+        raise ValueError(f"completions must be one of {COMPLETIONS}, got {completions!r}")
     acts = circuit_activations(net, circuit, x, means)
     m = len(x)
     layers: list[tuple[tuple[int, ...], ...]] = []
@@ -161,7 +173,7 @@ def count_interpretations(
     # log2 bound on any partial count; float64 would overflow far beyond 2**53 anyway
     bound = sum(2 * len(pars) + sum(2 ** len(p) for p in pars) for pars in parents)
     if bound < 900:
-        total, largest = _count(layers, parents, m, exact=False)
+        total, largest = _count(layers, parents, m, False, completions)
         if largest < _EXACT_FLOAT:
             return int(total)
-    return int(_count(layers, parents, m, exact=True)[0])
+    return int(_count(layers, parents, m, True, completions)[0])
