@@ -128,6 +128,10 @@ def test_errors(xor_nets):
         audit(xor_nets[(2, 3)], boolean_task(lambda a, b, c: a ^ b ^ c, n_inputs=3))
     with pytest.raises(ValueError, match="is constant"):
         audit(xor_nets[(2, 3)], boolean_task(np.zeros(4)))
+    with pytest.raises(ValueError, match="at most 62 task rows"):
+        audit(xor_nets[(2, 3)], boolean_task(lambda *bits: sum(bits) % 2, n_inputs=6))
+    with pytest.raises(ValueError, match="completions must be one of"):
+        audit(xor_nets[(2, 3)], "XOR", completions="some")
     with pytest.raises(ValueError, match="pairs must be"):
         audit(xor_nets[(2, 3)], "XOR", pairs="all")
     with pytest.raises(TypeError, match="task must be"):

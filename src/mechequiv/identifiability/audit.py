@@ -34,6 +34,8 @@ from mechequiv.identifiability.tasks import BooleanTask, as_task
 
 #: Default refusal threshold on the number of candidate circuits (about a minute per 10**7).
 MAX_CANDIDATES = 10**8
+#: Most task rows (truth tables are int64 bitmasks).
+MAX_ROWS = 62
 #: Widest hidden layer the alignment search accepts without ``force`` (2**w subsets per layer).
 MAX_ALIGNMENT_WIDTH = 16
 
@@ -276,6 +278,11 @@ def audit(
         ``MAX_ALIGNMENT_WIDTH`` for the alignment search, unless ``force``.
     """
     task = as_task(task)
+    if len(task.inputs) > MAX_ROWS:
+        raise ValueError(
+            f"truth tables are stored as 64-bit masks: at most {MAX_ROWS} task rows, got "
+            f"{len(task.inputs)}"
+        )
     full_net = as_mlp(model)
     net, target = _single_output(full_net, task, output)
     x = task.inputs.astype(np.float64)
