@@ -128,6 +128,8 @@ def test_errors(xor_nets):
         audit(xor_nets[(2, 3)], boolean_task(lambda a, b, c: a ^ b ^ c, n_inputs=3))
     with pytest.raises(ValueError, match="is constant"):
         audit(xor_nets[(2, 3)], boolean_task(np.zeros(4)))
+    with pytest.raises(ValueError, match="at least one hidden layer"):
+        audit(torch.nn.Linear(2, 1), "XOR")
     with pytest.raises(ValueError, match="at most 62 task rows"):
         audit(xor_nets[(2, 3)], boolean_task(lambda *bits: sum(bits) % 2, n_inputs=6))
     with pytest.raises(ValueError, match="completions must be one of"):

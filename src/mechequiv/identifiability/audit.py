@@ -22,6 +22,7 @@ from mechequiv.identifiability.alignment import (
     variable_locations,
 )
 from mechequiv.identifiability.circuits import (
+    MAX_CANDIDATES,
     Circuit,
     ablation_means,
     check_candidates,
@@ -32,8 +33,6 @@ from mechequiv.identifiability.interpretations import COMPLETIONS, count_interpr
 from mechequiv.identifiability.network import MLPNet, as_mlp
 from mechequiv.identifiability.tasks import BooleanTask, as_task
 
-#: Default refusal threshold on the number of candidate circuits (about a minute per 10**7).
-MAX_CANDIDATES = 10**8
 #: Most task rows (truth tables are int64 bitmasks).
 MAX_ROWS = 62
 #: Widest hidden layer the alignment search accepts without ``force`` (2**w subsets per layer).
@@ -158,6 +157,8 @@ def _single_output(net: MLPNet, task: BooleanTask, output: int | None
         raise ValueError(
             f"the network takes {net.widths[0]} inputs but the task has {task.n_inputs}"
         )
+    if not net.hidden_widths:
+        raise ValueError(f"the network needs at least one hidden layer, got widths {net.widths}")
     n_out = net.widths[-1]
     if n_out != task.n_outputs:
         raise ValueError(f"the network has {n_out} outputs but the task has {task.n_outputs}")

@@ -28,6 +28,9 @@ from mechequiv.errors import MechequivError
 from mechequiv.identifiability.network import MLPNet
 
 _ABLATIONS = ("zero", "mean")
+#: Default refusal threshold on the number of candidate circuits (roughly 10 s per 10**6 on one
+#: core, plus the interpretation counts of the accepted ones).
+MAX_CANDIDATES = 10**8
 #: Rows of the (chunk, edge matrix, task row) output block evaluated at once.
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -47,11 +50,6 @@ class Circuit:
     @property
     def n_edges(self) -> int:
         return int(sum(m.sum() for m in self.edge_masks))
-
-    def node_sparsity(self, hidden_widths: Sequence[int]) -> float:
-        """Fraction of hidden neurons removed."""
-        kept = sum(len(h) for h in self.hidden)
-        return 1.0 - kept / sum(hidden_widths)
 
     def to_dict(self) -> dict:
         return {
@@ -234,21 +232,22 @@ def find_circuits(
     ablation: str = "zero",
     include_full: bool = False,
     min_node_sparsity: float | None = None,
-    max_candidates: int = 2 * 10**9,
+    max_candidates: int = MAX_CANDIDATES,
     force: bool = False,
 ) -> tuple[list[Circuit], int]:
-    """Every circuit of a single-output ``net`` whose output bits equal ``target`` on rows ``x``.
+    """Every circuit of a single-output ``net`` whose rounded output equals ``target`` on rows
+    ``x``.
 
-    Accepted iff ``rint(output) == target`` on every row. Returns the accepted circuits (in a deterministic
-    order) and the number of candidates examined. Refuses with :class:`MechequivError` when the
-    candidate count exceeds ``max_candidates``, unless ``force``.
+    Accepted iff ``rint(output) == target`` on every row. Returns the accepted circuits (in a
+    deterministic order) and the number of candidates examined. Refuses with
+    :class:`MechequivError` when the candidate count exceeds ``max_candidates``, unless ``force``.
     """
     widths = net.widths
     if widths[-1] != 1:
         raise ValueError(f"find_circuits needs a single-output network, got {widths[-1]} outputs")
     n_candidates = check_candidates(widths, include_full, min_node_sparsity, max_candidates, force)
     means = ablation_means(net, x, ablation)
-    target = np.asarray(target).astype(bool).ravel()
+    target = np.asarray(target, dtype=np.float64).ravel()
     hidden = list(widths[1:-1])
     n_layers = len(hidden)
     size_ok = {
