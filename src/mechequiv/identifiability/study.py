@@ -27,12 +27,13 @@ class WidthStudy:
     """Audits of the converged networks of a seed zoo, per hidden width.
 
     ``tried[k]`` seeds were trained at width ``k``; ``reports`` holds one audit per converged
-    network (report names carry width and seed).
+    network, and ``seeds`` the training seed of each (report names carry width and seed too).
     """
 
     task: str
     reports: tuple[IdentifiabilityReport, ...]
     tried: dict[int, int]
+    seeds: tuple[int, ...] = ()
 
     def by_width(self) -> dict[int, list[IdentifiabilityReport]]:
         out: dict[int, list[IdentifiabilityReport]] = {k: [] for k in sorted(self.tried)}
@@ -65,6 +66,7 @@ class WidthStudy:
             "task": self.task,
             "tried": {str(k): v for k, v in self.tried.items()},
             "medians": {str(k): v for k, v in self.medians().items()},
+            "seeds": list(self.seeds),
             "reports": [r.to_dict() for r in self.reports],
         }
 
@@ -106,7 +108,7 @@ def study_widths(
     """
     task = as_task(task)
     seeds = list(seeds)
-    reports = []
+    reports, kept = [], []
     tried = {}
     for k in widths:
         tried[k] = len(seeds)
@@ -118,7 +120,8 @@ def study_widths(
             if trained.converged:
                 reports.append(audit(trained.model, task, name=f"{task.name} k={k} seed={seed}",
                                      **kwargs))
-    return WidthStudy(task.name, tuple(reports), tried)
+                kept.append(seed)
+    return WidthStudy(task.name, tuple(reports), tried, tuple(kept))
 
 
 def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True):

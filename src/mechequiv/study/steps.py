@@ -139,10 +139,10 @@ def identifiability_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]
 
     study = study_widths(s["task"], widths=s["widths"], seeds=range(s["seeds"]))
     rows = []
-    for r in study.reports:
+    for r, seed in zip(study.reports, study.seeds, strict=True):
         counts = {"circuits": r.n_circuits, "interpretations": r.n_interpretations,
                   "mappings": r.n_mappings}  # fmt: skip
-        rows.append({"width": r.hidden_width, "seed": r.seed,
+        rows.append({"width": r.hidden_width, "seed": seed,
                      **{k: int(v) for k, v in counts.items() if v is not None}})  # fmt: skip
     return {"task": study.task, "widths": list(s["widths"]), "per_seed": rows}
 
