@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/mechequiv demo
+	$(BIN)/mechequiv study --out mechequiv-study
 
 test: $(VENV)/.installed-dev
 	@# the report's browser test needs Debian's chromium; without it that test skips, saying why

@@ -32,7 +32,12 @@ class StudyContext:
     out: Path
     progress: bool | None = None
     log: Callable[[str], None] = print
+    step_key: str = ""
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def partial_path(self, what: str) -> Path:
+        """Where the running step keeps resumable partial results (keyed like its cache)."""
+        return self.out / "cache" / f"{what}-{self.step_key}.partial.json"
 
     def shared(self, key: str, build: Callable[[], Any]) -> Any:
         """``build()`` once per study run (e.g. a trained zoo several steps compare)."""
@@ -107,7 +112,8 @@ def run_study(
     start = time.perf_counter()
     for name in config.enabled():
         settings = config.steps[name]
-        path = out / "cache" / f"{name}-{_key(name, config)}.json"
+        ctx.step_key = _key(name, config)
+        path = out / "cache" / f"{name}-{ctx.step_key}.json"
         if path.exists() and not force:
             saved = json.loads(path.read_text())
             results["cached"].append(name)

@@ -80,7 +80,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
                for k in dict.fromkeys(groups)]  # fmt: skip
     mat = congruity_matrix(
         models, task, names=names, n=s["n"], sampler=Retrained(*recipes), distance=s["distance"],
-        seed=ctx.config.seed, results_path=str(ctx.out / "cache" / "congruity_pairs.json"),
+        seed=ctx.config.seed, results_path=str(ctx.partial_path("congruity-pairs")),
         progress=ctx.progress,
     )  # fmt: skip
     reps = [hidden_representations(m, task.inputs) for m in models]
@@ -122,29 +122,45 @@ def tensorsim_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         b = backdoor(s["backdoor"], progress=ctx.progress).to_dict()
         target = b["setting"]["target"]
         shift = np.asarray(b["slice_shift"], dtype=float)
+        delta = {
+            **b["delta"],
+            f"slice shift, class {target} (poisoned)": float(shift[target]),
+            "slice shift, largest other class": float(np.nanmax(np.delete(shift, target))),
+        }
         out["backdoor"] = {
             "model": f"one bilinear layer, blob images, a trigger relabelled to class {target}",
             "steps": b["steps"], "matrix": b["tensor"]["matrix"], "baselines": b["baselines"],
             "curves": {"clean_accuracy": b["clean_acc"], "attack_success": b["attack_success"]},
             "poison_step": b["steps"][b["clean_index"]],
-            "delta": {**b["delta"], f"slice shift, class {target} (poisoned)": float(shift[target]),
-                      "slice shift, largest other class": float(np.nanmax(np.delete(shift, target)))},
+            "delta": {k: v for k, v in delta.items() if np.isfinite(v)},  # NaN: too few checkpoints
         }  # fmt: skip
     return out
 
 
 def identifiability_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
-    """Audit converged MLPs per hidden width: circuits, interpretations, mappings."""
+    """Audit ``seeds`` converged MLPs per hidden width (seeds tried in order, at most
+    ``max_tries`` per width): circuits, interpretations, mappings."""
+    from mechequiv.errors import MechequivError
     from mechequiv.identifiability.study import study_widths
 
-    study = study_widths(s["task"], widths=s["widths"], seeds=range(s["seeds"]))
-    rows = []
-    for r, seed in zip(study.reports, study.seeds, strict=True):
-        counts = {"circuits": r.n_circuits, "interpretations": r.n_interpretations,
-                  "mappings": r.n_mappings}  # fmt: skip
-        rows.append({"width": r.hidden_width, "seed": seed,
-                     **{k: int(v) for k, v in counts.items() if v is not None}})  # fmt: skip
-    return {"task": study.task, "widths": list(s["widths"]), "per_seed": rows}
+    rows, tried = [], {}
+    for k in s["widths"]:
+        found, seed = 0, 0
+        while found < s["seeds"] and seed < s["max_tries"]:
+            study = study_widths(s["task"], widths=[k], seeds=[seed])
+            for r in study.reports:
+                rows.append({"width": k, "seed": seed, "circuits": int(r.n_circuits),
+                             "interpretations": int(r.n_interpretations),
+                             "mappings": int(r.n_mappings)})  # fmt: skip
+                found += 1
+            seed += 1
+        tried[k] = seed
+    if not rows:
+        raise MechequivError(
+            f"no {s['task']} network converged in {s['max_tries']} seeds per width; "
+            "raise identifiability.max_tries"
+        )
+    return {"task": s["task"], "widths": list(s["widths"]), "per_seed": rows}
 
 
 def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
