@@ -6,9 +6,9 @@ Conventions shared by this module
 - Features are column-centred (CKA is translation invariant by construction).
 - "Biased" HSIC is Gretton et al.'s V-statistic tr(K H L H) / (n-1)^2; "debiased" HSIC is the
   U-statistic of Song et al. (2012), which can be negative for (nearly) independent data.
-- Linear kernels use the feature route (d x d cross-products, O(n d^2) time, O(d^2) memory) when
-  n >= min(d1, d2) and the n x n Gram route otherwise, whichever object is smaller; both are the
-  same number. All accumulation is float64 on the input's device.
+- Linear kernels use the feature route (d x d cross-products, O(n (d1^2 + d1 d2 + d2^2)) time)
+  unless the n x n Gram route (O(n^2 (d1 + d2))) costs less, i.e. only when n is below about
+  the widths; both give the same number. All accumulation is float64 on the input's device.
 """
 
 from __future__ import annotations
@@ -101,14 +101,17 @@ def cka_gram(K: torch.Tensor, L: torch.Tensor, debiased: bool = False) -> float:
 
 def _linear(X: ArrayLike, Y: ArrayLike, debiased: bool) -> float:
     x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
-    n = x.shape[0]
-    if n >= min(x.shape[1], y.shape[1]):
+    n, d1, d2 = x.shape[0], x.shape[1], y.shape[1]
+    if n * (d1 * d1 + d1 * d2 + d2 * d2) <= n * n * (d1 + d2):
         return cka_from_moments(moments_of(x, y, quartic=debiased), debiased)
     xc, yc = centre(x), centre(y)
     check_not_constant(xc, x, "X")
     check_not_constant(yc, y, "Y")
-    # Centring the data first makes the Gram route's biased HSIC identical to H K H.
-    return cka_gram(xc @ xc.T, yc @ yc.T, debiased)
+    K, L = xc @ xc.T, yc @ yc.T
+    if debiased:
+        return cka_gram(K, L, debiased=True)
+    # Grams of centred data are already double-centred: HSIC is the plain Frobenius product.
+    return _ratio(float((K * L).sum()), float((K * K).sum()), float((L * L).sum()), "linear CKA")
 
 
 @register(
