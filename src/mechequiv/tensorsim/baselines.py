@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -11,9 +11,10 @@ from torch import nn
 
 from mechequiv.measures.cka import linear_cka
 from mechequiv.measures.functional import logit_cosine, prediction_agreement
+from mechequiv.tensorsim.dynamics import pairwise_matrix
 from mechequiv.tensorsim.network import to_tensor_net
 
-__all__ = ["OutputBaselines", "output_baselines", "weight_cosine"]
+__all__ = ["OutputBaselines", "baseline_matrices", "output_baselines", "weight_cosine"]
 
 
 def _state(model: object) -> Mapping[str, torch.Tensor]:
@@ -71,7 +72,37 @@ def output_baselines(
 ) -> OutputBaselines:
     """Baselines on data ``x`` (n, d_in), in the models' tensor input space (one-hot for an
     embedding), evaluated exactly (float64) through the padded tensor net."""
-    xa = np.asarray(torch.as_tensor(x).double())
-    la = to_tensor_net(model_a, residual).forward(xa)
-    lb = to_tensor_net(model_b, residual).forward(xa)
+    la, lb = (_logits(m, x, residual) for m in (model_a, model_b))
     return OutputBaselines(logit_cosine(la, lb), linear_cka(la, lb), prediction_agreement(la, lb))
+
+
+def _logits(model: object, x: np.ndarray | torch.Tensor, residual: bool) -> np.ndarray:
+    return to_tensor_net(getattr(model, "state", model), residual).forward(
+        np.asarray(torch.as_tensor(x).double())
+    )
+
+
+def baseline_matrices(
+    checkpoints: Sequence,
+    x: np.ndarray | torch.Tensor,
+    *,
+    residual: bool = True,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Checkpoint-by-checkpoint matrices of every baseline, logits computed once per checkpoint.
+
+    Returns ``{"weight_cosine", "logit_cosine", "cka", "agreement"}`` -> (n, n) arrays, for
+    checkpoints as accepted by
+    :func:`~mechequiv.tensorsim.dynamics.similarity_over_training` and data ``x`` (n_x, d_in).
+    """
+    states = [getattr(c, "state", c) for c in checkpoints]
+    logits = [_logits(s, x, residual) for s in states]
+    idx = list(range(len(states)))
+    out = {"weight_cosine": pairwise_matrix(idx, lambda i, j: weight_cosine(states[i], states[j]))}
+    for name, fn in (
+        ("logit_cosine", logit_cosine),
+        ("cka", linear_cka),
+        ("agreement", prediction_agreement),
+    ):
+        out[name] = pairwise_matrix(idx, lambda i, j, fn=fn: fn(logits[i], logits[j]), progress)
+    return out

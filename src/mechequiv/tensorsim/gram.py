@@ -25,7 +25,7 @@ import numpy as np
 
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
-__all__ = ["GramInner", "gram_inner"]
+__all__ = ["GramInner", "SelfGram", "cross_diag", "gram_inner", "self_gram"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,47 @@ def _update(op_a: LinearOp | BilinearOp, op_b: LinearOp | BilinearOp, G: np.ndar
     return op_a.D @ K @ op_b.D.T
 
 
-def gram_inner(a: TensorNet, b: TensorNet, symmetrize: str = "layer") -> GramInner:
-    """Run the recursion on (a, b), (a, a), (b, b) together, rescaling each step.
+@dataclass(frozen=True)
+class SelfGram:
+    """One model's self-recursion: per-layer rescaling factors, per-output squared norms
+    (scaled), and the log of the total scale (true = diag * exp(log_scale))."""
 
-    The three Grams are divided by ``alpha_a``, ``sqrt(alpha_a alpha_b)``, ``alpha_b`` after
-    every layer (``alpha`` = largest absolute entry of the self-Gram), which cancels in every
-    cosine and keeps float64 in range (the values grow like a power tower with depth).
-    """
+    alphas: tuple[float, ...]
+    diag: np.ndarray
+    log_scale: float
+
+
+def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
+    """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
+    every layer; the values otherwise grow like a power tower with depth."""
+    sym = symmetrize == "layer"
+    G, log, alphas = np.eye(net.d_in + 1), 0.0, []
+    for op in net.ops:
+        if isinstance(op, BilinearOp):
+            log *= 2
+        G = _update(op, op, G, sym)
+        # A zero model keeps scale 1 (its Grams stay zero); the caller reports it.
+        alpha = float(np.abs(G).max()) or 1.0
+        G, log = G / alpha, log + math.log(alpha)
+        alphas.append(alpha)
+    return SelfGram(tuple(alphas), np.diag(G)[1:].copy(), log)
+
+
+def cross_diag(
+    a: TensorNet, b: TensorNet, sa: SelfGram, sb: SelfGram, symmetrize: str = "layer"
+) -> np.ndarray:
+    """Per-output cross inner products, scaled by ``exp(-(sa.log_scale + sb.log_scale) / 2)``:
+    the cross-Gram is divided by ``sqrt(alpha_a alpha_b)`` after every layer, which cancels in
+    every cosine formed with ``sa.diag`` and ``sb.diag``."""
+    _check_pairable(a, b)
+    sym = symmetrize == "layer"
+    G = np.eye(a.d_in + 1)
+    for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
+        G = _update(op_a, op_b, G, sym) / math.sqrt(alpha_a * alpha_b)
+    return np.diag(G)[1:].copy()
+
+
+def _check_pairable(a: TensorNet, b: TensorNet) -> None:
     if len(a.ops) != len(b.ops) or any(
         type(x) is not type(y) for x, y in zip(a.ops, b.ops, strict=True)
     ):
@@ -73,19 +107,12 @@ def gram_inner(a: TensorNet, b: TensorNet, symmetrize: str = "layer") -> GramInn
             "the two models must have the same sequence of linear/bilinear layers; got "
             f"{[type(o).__name__ for o in a.ops]} and {[type(o).__name__ for o in b.ops]}"
         )
-    sym = symmetrize == "layer"
-    Gab, Gaa, Gbb = np.eye(a.d_in + 1), np.eye(a.d_in + 1), np.eye(b.d_in + 1)
-    log_a = log_b = 0.0
-    for op_a, op_b in zip(a.ops, b.ops, strict=True):
-        if isinstance(op_a, BilinearOp):
-            log_a, log_b = 2 * log_a, 2 * log_b
-        Gab = _update(op_a, op_b, Gab, sym)
-        Gaa = _update(op_a, op_a, Gaa, sym)
-        Gbb = _update(op_b, op_b, Gbb, sym)
-        alpha_a, alpha_b = np.abs(Gaa).max(), np.abs(Gbb).max()
-        if alpha_a == 0 or alpha_b == 0:
-            break  # a zero model; every later Gram stays zero
-        Gaa, Gbb, Gab = Gaa / alpha_a, Gbb / alpha_b, Gab / math.sqrt(alpha_a * alpha_b)
-        log_a, log_b = log_a + math.log(alpha_a), log_b + math.log(alpha_b)
-    diag = [np.diag(G)[1:].copy() for G in (Gab, Gaa, Gbb)]
-    return GramInner(*diag, log_a, log_b)
+
+
+def gram_inner(a: TensorNet, b: TensorNet, symmetrize: str = "layer") -> GramInner:
+    """Run the recursion on (a, b), (a, a), (b, b), rescaled as in :func:`self_gram`."""
+    _check_pairable(a, b)
+    sa, sb = self_gram(a, symmetrize), self_gram(b, symmetrize)
+    return GramInner(
+        cross_diag(a, b, sa, sb, symmetrize), sa.diag, sb.diag, sa.log_scale, sb.log_scale
+    )

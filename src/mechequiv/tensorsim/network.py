@@ -84,7 +84,10 @@ class TensorNet:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column)."""
-        h = np.concatenate([np.ones((x.shape[0], 1)), np.asarray(x, dtype=np.float64)], axis=1)
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.d_in:
+            raise ValueError(f"expected inputs of shape (n, {self.d_in}); got {x.shape}")
+        h = np.concatenate([np.ones((x.shape[0], 1)), x], axis=1)
         for op in self.ops:
             h = op.apply(h)
         return h[:, 1:]
@@ -110,6 +113,11 @@ def _pad_bilinear(
     """Active units, then (if residual) one unit ``x_i * 1`` per stream coordinate, then ``1 * 1``."""
     h, d = L.shape
     d_out = D.shape[0]
+    if R.shape != L.shape or D.shape[1] != h:
+        raise ValueError(
+            f"bilinear factors disagree: L {L.shape}, R {R.shape}, D {D.shape} (expected R like L "
+            "and D with one column per hidden unit)"
+        )
     if residual and d_out != d:
         raise ValueError(f"a residual bilinear layer needs d_out == d_in; got {d_out} != {d}")
     bL, bR, bD = biases
@@ -201,17 +209,26 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
     raise _refuse(m, name)
 
 
+_BILINEAR_KEYS = {f"{p}.{w}" for p in "LRD" for w in ("weight", "bias")}
+
+
 def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]:
-    """A :class:`BilinearMLP` state dict (keys ``embed.weight``, ``blocks.i.{L,R,D}.*``, ``unembed.*``)."""
+    """A :class:`BilinearMLP` state dict (keys ``embed.weight``, ``blocks.i.{L,R,D}.*``,
+    ``unembed.*``) or a :class:`Bilinear` one (keys ``{L,R,D}.weight``, optional biases)."""
     keys = set(sd)
-    if "embed.weight" not in keys or "unembed.weight" not in keys:
-        raise ValueError(
-            "a state dict must be a BilinearMLP's (keys 'embed.weight', 'blocks.<i>.L.weight', ..., "
-            f"'unembed.weight'); found keys {sorted(keys)[:8]}"
-        )
 
     def get(key: str) -> np.ndarray | None:
         return _np(torch.as_tensor(sd[key])) if key in sd else None
+
+    if {"L.weight", "R.weight", "D.weight"} <= keys <= _BILINEAR_KEYS:
+        biases = tuple(get(f"{x}.bias") for x in "LRD")
+        return [_pad_bilinear(get("L.weight"), get("R.weight"), get("D.weight"), biases, False)]
+    if "embed.weight" not in keys or "unembed.weight" not in keys:
+        raise ValueError(
+            "a state dict must be a Bilinear's (keys 'L.weight', 'R.weight', 'D.weight') or a "
+            "BilinearMLP's (keys 'embed.weight', 'blocks.<i>.L.weight', ..., 'unembed.weight'); "
+            f"found keys {sorted(keys)[:8]}"
+        )
 
     n_layers = 0
     while f"blocks.{n_layers}.L.weight" in keys:
@@ -242,9 +259,10 @@ def to_tensor_net(model: object, residual: bool = True) -> TensorNet:
     ----------
     model : nn.Module, Mapping[str, Tensor] or TensorNet
         ``BilinearMLP``, ``Bilinear``, ``nn.Linear``, ``nn.Embedding``, ``nn.Identity`` or an
-        ``nn.Sequential`` of these; or a ``BilinearMLP`` state dict.
+        ``nn.Sequential`` of these; or a ``Bilinear`` or ``BilinearMLP`` state dict.
     residual : bool
-        Only for state dicts (which do not record it): whether the blocks are residual.
+        Only for ``BilinearMLP`` state dicts (which do not record it): whether the blocks are
+        residual.
 
     Raises
     ------

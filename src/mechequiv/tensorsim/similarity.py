@@ -58,7 +58,7 @@ class TensorInner:
         )
 
 
-def _check_choice(value: str, name: str, choices: tuple[str, ...]) -> None:
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
@@ -100,23 +100,39 @@ def tensor_inner(
     MechequivError
         A module is not tensor-based (named in the message); "full"/"gaussian" not tractable.
     """
-    _check_choice(symmetrize, "symmetrize", SYMMETRIZE)
-    _check_choice(form, "form", FORMS)
+    check_choice(symmetrize, "symmetrize", SYMMETRIZE)
+    check_choice(form, "form", FORMS)
     a, b = to_tensor_net(model_a, residual), to_tensor_net(model_b, residual)
-    _check_dims(a, b)
-    scaled = False
+    check_dims(a, b)
     if form == "gaussian":
-        ab, aa, bb = gaussian_inner(a, b)
-    elif symmetrize == "full" and max(a.n_bilinear, b.n_bilinear) > 1:
-        ab, aa, bb = full_symmetric_inner(a, b)
-    else:
-        if a.n_bilinear != b.n_bilinear:
-            raise ValueError(
-                f"the models have {a.n_bilinear} and {b.n_bilinear} bilinear layers; the recursion "
-                "pairs layers one to one (symmetrize='full' compares tiny models of equal degree)"
-            )
-        g = gram_inner(a, b, "none" if symmetrize == "none" else "layer")
-        ab, aa, bb, scaled = g.ab, g.aa, g.bb, True
+        return from_parts(*gaussian_inner(a, b), symmetrize, form, scaled=False)
+    if uses_recursion(a, b, symmetrize):
+        g = gram_inner(a, b, recursion_mode(symmetrize))
+        return from_parts(g.ab, g.aa, g.bb, symmetrize, form, scaled=True)
+    return from_parts(*full_symmetric_inner(a, b), symmetrize, form, scaled=False)
+
+
+def recursion_mode(symmetrize: str) -> str:
+    """The Gram recursion's mode for a ``symmetrize`` option ("full" = "layer" at degree <= 2)."""
+    return "none" if symmetrize == "none" else "layer"
+
+
+def uses_recursion(a: TensorNet, b: TensorNet, symmetrize: str) -> bool:
+    """Whether the weight form is computed by the recursion (else by expansion, "full" only)."""
+    if symmetrize == "full" and max(a.n_bilinear, b.n_bilinear) > 1:
+        return False
+    if a.n_bilinear != b.n_bilinear:
+        raise ValueError(
+            f"the models have {a.n_bilinear} and {b.n_bilinear} bilinear layers; the recursion "
+            "pairs layers one to one (symmetrize='full' compares tiny models of equal degree)"
+        )
+    return True
+
+
+def from_parts(
+    ab: np.ndarray, aa: np.ndarray, bb: np.ndarray, symmetrize: str, form: str, scaled: bool
+) -> TensorInner:
+    """Cosines from per-output inner products; a zero model is an error."""
     total_aa, total_bb = float(aa.sum()), float(bb.sum())
     if total_aa <= 0 or total_bb <= 0:
         which = "model_a" if total_aa <= 0 else "model_b"
@@ -128,7 +144,7 @@ def tensor_inner(
     return TensorInner(sim, per_class, ab, aa, bb, symmetrize, form, scaled)
 
 
-def _check_dims(a: TensorNet, b: TensorNet) -> None:
+def check_dims(a: TensorNet, b: TensorNet) -> None:
     if a.d_in != b.d_in:
         raise ValueError(f"input widths differ: model_a takes {a.d_in}, model_b takes {b.d_in}")
     if a.d_out != b.d_out:

@@ -61,12 +61,18 @@ class BlobImages:
 
 
 def blob_images(
-    n: int, n_classes: int = 10, side: int = 12, noise: float = 0.35, seed: int = 0
+    n: int,
+    n_classes: int = 10,
+    side: int = 12,
+    noise: float = 0.35,
+    seed: int = 0,
+    split: int = 0,
 ) -> BlobImages:
     """Each class is a fixed sum of three Gaussian blobs (the class prototype, drawn with
-    ``seed`` alone so that train and test sets built with different ``n`` share them); a sample
-    is its class prototype, randomly shifted by up to one pixel, times a random contrast in
-    [0.6, 1.2], plus pixel noise ``noise``, clipped to [0, 1]."""
+    ``seed`` alone, so that every ``split`` shares them); a sample is its class prototype,
+    randomly shifted by up to one pixel, times a random contrast in [0.6, 1.2], plus pixel noise
+    ``noise``, clipped to [0, 1]. Samples are drawn from ``(seed, split)``: use different splits
+    for train and test sets."""
     proto_rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:side, 0:side]
     protos = np.zeros((n_classes, side, side))
@@ -76,7 +82,7 @@ def blob_images(
             width = proto_rng.uniform(1.0, 2.2)
             protos[c] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2))
         protos[c] /= protos[c].max()
-    rng = np.random.default_rng([seed, n])
+    rng = np.random.default_rng([seed, 1 + split])
     y = rng.integers(0, n_classes, size=n)
     shifts = rng.integers(-1, 2, size=(n, 2))
     imgs = np.stack(
