@@ -42,6 +42,39 @@ __all__ = [
 GROKKING_SETTINGS: dict[str, dict] = {
     "quick": dict(
         p=47,
+        train_fraction=0.4,
+        d_hidden=64,
+        lr=3e-3,
+        weight_decay=1.0,
+        steps=3000,
+        n_checkpoints=30,
+        n_phases=4,
+        seed=0,
+    ),
+    "full": dict(
+        p=113,
+        train_fraction=0.3,
+        d_hidden=64,
+        lr=1e-3,
+        weight_decay=1.0,
+        steps=16000,
+        n_checkpoints=60,
+        n_phases=5,
+        seed=0,
+    ),
+}
+
+BACKDOOR_SETTINGS",
+    "GROKKING_SETTINGS",
+    "BackdoorResult",
+    "GrokkingResult",
+    "backdoor",
+    "grokking",
+]
+
+GROKKING_SETTINGS: dict[str, dict] = {
+    "quick": dict(
+        p=47,
         train_fraction=0.35,
         d_hidden=64,
         lr=2e-3,

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
@@ -49,14 +50,16 @@ class GramInner:
             return getattr(self, which) * np.exp(log)
 
 
-def _update(op_a: LinearOp | BilinearOp, op_b: LinearOp | BilinearOp, G: np.ndarray, sym: bool):
+def _update(op_a: LinearOp | BilinearOp, op_b: LinearOp | BilinearOp, G: torch.Tensor, sym: bool):
+    # torch (zero-copy views of the float64 weights) so that torch.set_num_threads governs it.
+    t = torch.from_numpy
     if isinstance(op_a, LinearOp):
-        return op_a.W @ G @ op_b.W.T
-    La, Ra, Lb, Rb = op_a.L @ G, op_a.R @ G, op_b.L, op_b.R
+        return t(op_a.W) @ G @ t(op_b.W).T
+    La, Ra, Lb, Rb = t(op_a.L) @ G, t(op_a.R) @ G, t(op_b.L), t(op_b.R)
     K = (La @ Lb.T) * (Ra @ Rb.T)
     if sym:
         K = 0.5 * (K + (La @ Rb.T) * (Ra @ Lb.T))
-    return op_a.D @ K @ op_b.D.T
+    return t(op_a.D) @ K @ t(op_b.D).T
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,16 @@ def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
     """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
     every layer; the values otherwise grow like a power tower with depth."""
     sym = symmetrize == "layer"
-    G, log, alphas = np.eye(net.d_in + 1), 0.0, []
+    G, log, alphas = torch.eye(net.d_in + 1, dtype=torch.float64), 0.0, []
     for op in net.ops:
         if isinstance(op, BilinearOp):
             log *= 2
         G = _update(op, op, G, sym)
         # A zero model keeps scale 1 (its Grams stay zero); the caller reports it.
-        alpha = float(np.abs(G).max()) or 1.0
+        alpha = float(G.abs().max()) or 1.0
         G, log = G / alpha, log + math.log(alpha)
         alphas.append(alpha)
-    return SelfGram(tuple(alphas), np.diag(G)[1:].copy(), log)
+    return SelfGram(tuple(alphas), G.diagonal()[1:].numpy().copy(), log)
 
 
 def cross_diag(
@@ -93,10 +96,10 @@ def cross_diag(
     every cosine formed with ``sa.diag`` and ``sb.diag``."""
     _check_pairable(a, b)
     sym = symmetrize == "layer"
-    G = np.eye(a.d_in + 1)
+    G = torch.eye(a.d_in + 1, dtype=torch.float64)
     for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
         G = _update(op_a, op_b, G, sym) / math.sqrt(alpha_a * alpha_b)
-    return np.diag(G)[1:].copy()
+    return G.diagonal()[1:].numpy().copy()
 
 
 def _check_pairable(a: TensorNet, b: TensorNet) -> None:

@@ -32,9 +32,9 @@ class LinearOp:
     def d_in(self) -> int:
         return self.W.shape[1] - 1
 
-    def apply(self, h: np.ndarray) -> np.ndarray:
-        """Rows of ``h`` are padded activations."""
-        return h @ self.W.T
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        """Rows of ``h`` are padded activations (float64)."""
+        return h @ torch.from_numpy(self.W).T
 
     @property
     def d_out(self) -> int:
@@ -53,9 +53,10 @@ class BilinearOp:
     def d_in(self) -> int:
         return self.L.shape[1] - 1
 
-    def apply(self, h: np.ndarray) -> np.ndarray:
-        """Rows of ``h`` are padded activations."""
-        return ((h @ self.L.T) * (h @ self.R.T)) @ self.D.T
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        """Rows of ``h`` are padded activations (float64)."""
+        L, R, D = (torch.from_numpy(m) for m in (self.L, self.R, self.D))
+        return ((h @ L.T) * (h @ R.T)) @ D.T
 
     @property
     def d_out(self) -> int:
@@ -82,15 +83,15 @@ class TensorNet:
         """Polynomial degree in ``x~`` (each bilinear layer doubles it)."""
         return 2**self.n_bilinear
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column)."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.d_in:
-            raise ValueError(f"expected inputs of shape (n, {self.d_in}); got {x.shape}")
-        h = np.concatenate([np.ones((x.shape[0], 1)), x], axis=1)
+    def forward(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column), float64."""
+        h = torch.as_tensor(x).detach().to("cpu", torch.float64)
+        if h.ndim != 2 or h.shape[1] != self.d_in:
+            raise ValueError(f"expected inputs of shape (n, {self.d_in}); got {tuple(h.shape)}")
+        h = torch.cat([torch.ones(h.shape[0], 1, dtype=torch.float64), h], dim=1)
         for op in self.ops:
             h = op.apply(h)
-        return h[:, 1:]
+        return h[:, 1:].numpy()
 
 
 def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
