@@ -64,39 +64,6 @@ GROKKING_SETTINGS: dict[str, dict] = {
     ),
 }
 
-BACKDOOR_SETTINGS",
-    "GROKKING_SETTINGS",
-    "BackdoorResult",
-    "GrokkingResult",
-    "backdoor",
-    "grokking",
-]
-
-GROKKING_SETTINGS: dict[str, dict] = {
-    "quick": dict(
-        p=47,
-        train_fraction=0.35,
-        d_hidden=64,
-        lr=2e-3,
-        weight_decay=1.0,
-        steps=5000,
-        n_checkpoints=40,
-        n_phases=4,
-        seed=0,
-    ),
-    "full": dict(
-        p=113,
-        train_fraction=0.3,
-        d_hidden=64,
-        lr=1e-3,
-        weight_decay=1.0,
-        steps=12000,
-        n_checkpoints=80,
-        n_phases=5,
-        seed=0,
-    ),
-}
-
 BACKDOOR_SETTINGS: dict[str, dict] = {
     "quick": dict(
         side=12,
