@@ -50,15 +50,28 @@ class GramInner:
             return getattr(self, which) * np.exp(log)
 
 
-def _update(op_a: LinearOp | BilinearOp, op_b: LinearOp | BilinearOp, G: torch.Tensor, sym: bool):
+def _update(
+    op_a: LinearOp | BilinearOp,
+    op_b: LinearOp | BilinearOp,
+    G: torch.Tensor | None,
+    sym: bool,
+    same: bool,
+) -> torch.Tensor:
+    """One layer of the recursion; ``G is None`` stands for the identity (the input metric),
+    ``same`` for a self-recursion (G symmetric, so ``K_RL = K_LR^T``)."""
     # torch (zero-copy views of the float64 weights) so that torch.set_num_threads governs it.
     t = torch.from_numpy
+
+    def left(M: np.ndarray) -> torch.Tensor:
+        return t(M) if G is None else t(M) @ G
+
     if isinstance(op_a, LinearOp):
-        return t(op_a.W) @ G @ t(op_b.W).T
-    La, Ra, Lb, Rb = t(op_a.L) @ G, t(op_a.R) @ G, t(op_b.L), t(op_b.R)
+        return left(op_a.W) @ t(op_b.W).T
+    La, Ra, Lb, Rb = left(op_a.L), left(op_a.R), t(op_b.L), t(op_b.R)
     K = (La @ Lb.T) * (Ra @ Rb.T)
     if sym:
-        K = 0.5 * (K + (La @ Rb.T) * (Ra @ Lb.T))
+        LR = La @ Rb.T
+        K = 0.5 * (K + LR * (LR.T if same else Ra @ Lb.T))
     return t(op_a.D) @ K @ t(op_b.D).T
 
 
@@ -76,11 +89,11 @@ def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
     """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
     every layer; the values otherwise grow like a power tower with depth."""
     sym = symmetrize == "layer"
-    G, log, alphas = torch.eye(net.d_in + 1, dtype=torch.float64), 0.0, []
+    G, log, alphas = None, 0.0, []
     for op in net.ops:
         if isinstance(op, BilinearOp):
             log *= 2
-        G = _update(op, op, G, sym)
+        G = _update(op, op, G, sym, same=True)
         # A zero model keeps scale 1 (its Grams stay zero); the caller reports it.
         alpha = float(G.abs().max()) or 1.0
         G, log = G / alpha, log + math.log(alpha)
@@ -96,9 +109,9 @@ def cross_diag(
     every cosine formed with ``sa.diag`` and ``sb.diag``."""
     _check_pairable(a, b)
     sym = symmetrize == "layer"
-    G = torch.eye(a.d_in + 1, dtype=torch.float64)
+    G = None
     for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
-        G = _update(op_a, op_b, G, sym) / math.sqrt(alpha_a * alpha_b)
+        G = _update(op_a, op_b, G, sym, same=False) / math.sqrt(alpha_a * alpha_b)
     return G.diagonal()[1:].numpy().copy()
 
 

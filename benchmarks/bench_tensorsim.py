@@ -1,0 +1,113 @@
+"""Tensor similarity: the Gram recursion against brute-force expansion, and its growth in width
+and depth.
+
+* expansion: tiny BilinearMLPs whose dense tensors fit (``expand`` + Frobenius inner product,
+  symmetrize="layer" both ways, so the two compute the same number; checked);
+* width: a two-layer residual BilinearMLP (input 784, residual stream ``--d-model``, output 10)
+  with hidden width 64 .. 2048; the issue's target is hidden width 1024 in well under a second;
+* depth: 1 .. 16 bilinear layers at hidden width 512.
+
+One ``tensor_similarity`` call = three recursions (a-b, a-a, b-b); ``similarity_over_training``
+reuses the self-recursions, so a checkpoint pair then costs about a third.
+
+Usage: python benchmarks/bench_tensorsim.py [--repeats 3] [--d-model 128] [--threads 1]
+Prints tables with medians and ratios; writes benchmarks/results/tensorsim.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _timing import median_time, print_table
+from mechequiv._io import atomic_write_json
+from mechequiv.tensorsim import tensor_similarity, to_tensor_net
+from mechequiv.tensorsim.expand import expand
+from mechequiv.zoo.models.bilinear import BilinearMLP
+
+
+def model(seed: int, **kw) -> BilinearMLP:
+    torch.manual_seed(seed)
+    return BilinearMLP(**kw)
+
+
+def brute_force(a, b) -> float:
+    Ta, Tb = (expand(to_tensor_net(m), "layer") for m in (a, b))
+    ta, tb = Ta[1:].reshape(-1), Tb[1:].reshape(-1)
+    return float(ta @ tb / np.sqrt((ta @ ta) * (tb @ tb)))
+
+
+def bench_expansion(repeats: int) -> list[dict]:
+    rows = []
+    for d, n_layers in [(20, 1), (60, 1), (3, 2), (5, 2), (8, 2), (3, 3)]:
+        kw = dict(d_in=d, d_model=d, d_hidden=2 * d, d_out=3, n_layers=n_layers)
+        a, b = model(0, **kw), model(1, **kw)
+        assert abs(brute_force(a, b) - tensor_similarity(a, b)) < 1e-9
+        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        t_bf = median_time(lambda a=a, b=b: brute_force(a, b), repeats)
+        entries = 4 * (d + 1) ** (2**n_layers)
+        rows.append(
+            dict(case="expansion", d=d, n_layers=n_layers, tensor_entries=entries,
+                 recursion_s=round(t_rec, 6), brute_force_s=round(t_bf, 6),
+                 ratio=round(t_bf / t_rec, 1))
+        )  # fmt: skip
+    return rows
+
+
+def bench_width(repeats: int, d_model: int) -> list[dict]:
+    rows = []
+    base = None
+    for h in (64, 128, 256, 512, 1024, 2048):
+        kw = dict(d_in=784, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
+        a, b = model(0, **kw), model(1, **kw)
+        na, nb = to_tensor_net(a), to_tensor_net(b)
+        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t_conv = median_time(lambda a=a: to_tensor_net(a), repeats)
+        base = base or t
+        rows.append(
+            dict(case="width", d_hidden=h, d_model=d_model, n_layers=2, seconds=round(t, 4),
+                 convert_s=round(t_conv, 4), vs_h64=round(t / base, 1))
+        )  # fmt: skip
+    return rows
+
+
+def bench_depth(repeats: int, d_model: int) -> list[dict]:
+    rows = []
+    base = None
+    for n_layers in (1, 2, 4, 8, 16):
+        kw = dict(d_in=784, d_model=d_model, d_hidden=512, d_out=10, n_layers=n_layers)
+        na, nb = to_tensor_net(model(0, **kw)), to_tensor_net(model(1, **kw))
+        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        base = base or t
+        rows.append(
+            dict(case="depth", d_hidden=512, d_model=d_model, n_layers=n_layers,
+                 seconds=round(t, 4), vs_1_layer=round(t / base, 1))
+        )  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tensorsim.json")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor()}")
+    exp = bench_expansion(args.repeats)
+    print_table(exp, list(exp[0]))
+    width = bench_width(args.repeats, args.d_model)
+    print_table(width, list(width[0]))
+    depth = bench_depth(args.repeats, args.d_model)
+    print_table(depth, list(depth[0]))
+    atomic_write_json(args.out, {"rows": exp + width + depth, "torch": torch.__version__,
+                                 "threads": torch.get_num_threads()})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
