@@ -10,12 +10,14 @@ import numpy as np
 
 from mechequiv._io import atomic_write
 from mechequiv._progress import track
+from mechequiv.errors import MechequivError
+from mechequiv.tensorsim.attention import SeqNet
 from mechequiv.tensorsim.gram import cross_diag, self_gram
-from mechequiv.tensorsim.network import to_tensor_net
 from mechequiv.tensorsim.similarity import (
     FORMS,
     SYMMETRIZE,
     TensorInner,
+    as_net,
     check_choice,
     check_dims,
     from_parts,
@@ -89,12 +91,15 @@ def similarity_over_training(
     symmetrize: str = "layer",
     form: str = "weight",
     residual: bool = True,
+    n_ctx: int | None = None,
     progress: bool | None = None,
 ) -> TrainingSimilarity:
     """Tensor similarity between every pair of checkpoints (models, state dicts, TensorNets).
 
     ``steps`` labels the checkpoints (default 0..n-1); objects with ``.step`` and ``.state``
-    (:class:`~mechequiv.tensorsim.training.Checkpoint`) are unpacked automatically.
+    (:class:`~mechequiv.tensorsim.training.Checkpoint`) are unpacked automatically. Options as
+    in :func:`~mechequiv.tensorsim.similarity.tensor_inner` (``n_ctx`` for sequence models:
+    modules, not state dicts). Self-recursions run once per checkpoint.
     """
     if len(checkpoints) == 0:
         raise ValueError("no checkpoints")
@@ -104,7 +109,9 @@ def similarity_over_training(
         raise ValueError(f"{len(steps)} step labels for {len(checkpoints)} checkpoints")
     check_choice(symmetrize, "symmetrize", SYMMETRIZE)
     check_choice(form, "form", FORMS)
-    nets = [to_tensor_net(getattr(c, "state", c), residual) for c in checkpoints]
+    nets = [as_net(getattr(c, "state", c), residual, n_ctx) for c in checkpoints]
+    if isinstance(nets[0], SeqNet) and (form != "weight" or symmetrize == "full"):
+        raise MechequivError("sequence models support form='weight' with 'layer' or 'none'")
     for net in nets[1:]:
         check_dims(nets[0], net)
     n = len(nets)

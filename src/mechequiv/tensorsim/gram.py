@@ -85,20 +85,30 @@ class SelfGram:
     log_scale: float
 
 
+def _step(op_a, op_b, G: torch.Tensor | None, sym: bool, same: bool) -> torch.Tensor:
+    """Linear and bilinear layers here; other layers (attention) carry their own ``gram``."""
+    if isinstance(op_a, LinearOp | BilinearOp):
+        return _update(op_a, op_b, G, sym, same)
+    return op_a.gram(op_b, G, sym)
+
+
 def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
     """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
-    every layer; the values otherwise grow like a power tower with depth."""
+    every layer; the values otherwise grow like a power tower with depth.
+
+    ``net``: a :class:`TensorNet` or any chain with ``ops`` (each with a ``degree``),
+    ``initial_gram()`` and ``slices(G)`` (the sequence nets of
+    :mod:`mechequiv.tensorsim.attention`)."""
     sym = symmetrize == "layer"
-    G, log, alphas = None, 0.0, []
+    G, log, alphas = net.initial_gram(), 0.0, []
     for op in net.ops:
-        if isinstance(op, BilinearOp):
-            log *= 2
-        G = _update(op, op, G, sym, same=True)
+        log *= op.degree
+        G = _step(op, op, G, sym, same=True)
         # A zero model keeps scale 1 (its Grams stay zero); the caller reports it.
         alpha = float(G.abs().max()) or 1.0
         G, log = G / alpha, log + math.log(alpha)
         alphas.append(alpha)
-    return SelfGram(tuple(alphas), G.diagonal()[1:].numpy().copy(), log)
+    return SelfGram(tuple(alphas), net.slices(G), log)
 
 
 def cross_diag(
@@ -109,10 +119,10 @@ def cross_diag(
     every cosine formed with ``sa.diag`` and ``sb.diag``."""
     _check_pairable(a, b)
     sym = symmetrize == "layer"
-    G = None
+    G = a.initial_gram()
     for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
-        G = _update(op_a, op_b, G, sym, same=False) / math.sqrt(alpha_a * alpha_b)
-    return G.diagonal()[1:].numpy().copy()
+        G = _step(op_a, op_b, G, sym, same=False) / math.sqrt(alpha_a * alpha_b)
+    return a.slices(G)
 
 
 def _check_pairable(a: TensorNet, b: TensorNet) -> None:
@@ -120,7 +130,7 @@ def _check_pairable(a: TensorNet, b: TensorNet) -> None:
         type(x) is not type(y) for x, y in zip(a.ops, b.ops, strict=True)
     ):
         raise ValueError(
-            "the two models must have the same sequence of linear/bilinear layers; got "
+            "the two models must have the same sequence of layer kinds; got "
             f"{[type(o).__name__ for o in a.ops]} and {[type(o).__name__ for o in b.ops]}"
         )
 

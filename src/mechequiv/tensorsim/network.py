@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from mechequiv.errors import MechequivError
+from mechequiv.tensorsim.attention import PolynomialAttention
 from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
 
 __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
@@ -27,6 +29,7 @@ class LinearOp:
     """``x~ -> W x~`` with ``W`` of shape (d_out + 1, d_in + 1), ``W[0] = e_0``."""
 
     W: np.ndarray
+    degree: ClassVar[int] = 1
 
     @property
     def d_in(self) -> int:
@@ -48,6 +51,7 @@ class BilinearOp:
     L: np.ndarray
     R: np.ndarray
     D: np.ndarray
+    degree: ClassVar[int] = 2
 
     @property
     def d_in(self) -> int:
@@ -82,6 +86,14 @@ class TensorNet:
     def degree(self) -> int:
         """Polynomial degree in ``x~`` (each bilinear layer doubles it)."""
         return 2**self.n_bilinear
+
+    def initial_gram(self) -> None:
+        """The input metric of the recursion, ``I`` on ``[1; x]`` (``None`` = identity)."""
+        return None
+
+    def slices(self, G: torch.Tensor) -> np.ndarray:
+        """Per-output inner products from a final Gram: ``diag(G)[1:]``."""
+        return G.diagonal()[1:].numpy().copy()
 
     def forward(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column), float64."""
@@ -207,6 +219,11 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
             for child_name, child in m.named_children()
             for op in _walk(child, _join(name, child_name))
         ]
+    if type(m) is PolynomialAttention:
+        raise MechequivError(
+            f"{name or 'model'} is a PolynomialAttention: a sequence model; pass n_ctx "
+            "(the number of positions to compare on)"
+        )
     raise _refuse(m, name)
 
 

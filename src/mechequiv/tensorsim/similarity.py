@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mechequiv.errors import MechequivError
+from mechequiv.tensorsim.attention import SeqNet, to_seq_net
 from mechequiv.tensorsim.expand import full_symmetric_inner
 from mechequiv.tensorsim.gaussian import gaussian_inner
 from mechequiv.tensorsim.gram import gram_inner
@@ -70,6 +72,7 @@ def tensor_inner(
     symmetrize: str = "layer",
     form: str = "weight",
     residual: bool = True,
+    n_ctx: int | None = None,
 ) -> TensorInner:
     """Inner products and cosines of two tensor-based models' input-output tensors.
 
@@ -92,6 +95,11 @@ def tensor_inner(
         bilinear layer), see :mod:`mechequiv.tensorsim.gaussian`; ``symmetrize`` is then moot.
     residual : bool
         For state dicts only: whether the blocks are residual.
+    n_ctx : int, optional
+        For sequence models (``nn.Sequential`` of bias-free ``nn.Linear`` and
+        :class:`~mechequiv.tensorsim.attention.PolynomialAttention`): compare the tensors that
+        map ``n_ctx`` input positions to ``n_ctx`` output positions; per-output slices are
+        summed over positions. Only ``form="weight"`` with "layer" or "none".
 
     Raises
     ------
@@ -102,14 +110,39 @@ def tensor_inner(
     """
     check_choice(symmetrize, "symmetrize", SYMMETRIZE)
     check_choice(form, "form", FORMS)
-    a, b = to_tensor_net(model_a, residual), to_tensor_net(model_b, residual)
+    a, b = as_nets(model_a, model_b, residual, n_ctx)
     check_dims(a, b)
+    if isinstance(a, SeqNet) and (form != "weight" or symmetrize == "full"):
+        raise MechequivError(
+            "sequence models support form='weight' with symmetrize 'layer' or 'none'; got "
+            f"form={form!r}, symmetrize={symmetrize!r}"
+        )
     if form == "gaussian":
         return from_parts(*gaussian_inner(a, b), symmetrize, form, scaled=False)
     if uses_recursion(a, b, symmetrize):
         g = gram_inner(a, b, recursion_mode(symmetrize))
         return from_parts(g.ab, g.aa, g.bb, symmetrize, form, scaled=True)
     return from_parts(*full_symmetric_inner(a, b), symmetrize, form, scaled=False)
+
+
+def as_net(model: object, residual: bool, n_ctx: int | None) -> TensorNet | SeqNet:
+    """A model as a :class:`TensorNet`, or with ``n_ctx`` (or given a SeqNet) a sequence net."""
+    if isinstance(model, SeqNet):
+        if n_ctx is not None and n_ctx != model.n_ctx:
+            raise ValueError(f"this SeqNet was read for n_ctx={model.n_ctx}, not {n_ctx}")
+        return model
+    if n_ctx is None:
+        return to_tensor_net(model, residual)
+    return to_seq_net(model, n_ctx)
+
+
+def as_nets(model_a: object, model_b: object, residual: bool, n_ctx: int | None):
+    a, b = as_net(model_a, residual, n_ctx), as_net(model_b, residual, n_ctx)
+    if type(a) is not type(b):
+        raise TypeError("cannot compare a sequence model with a non-sequence model")
+    if isinstance(a, SeqNet) and a.n_ctx != b.n_ctx:
+        raise ValueError(f"the sequence nets have n_ctx {a.n_ctx} and {b.n_ctx}")
+    return a, b
 
 
 def recursion_mode(symmetrize: str) -> str:
@@ -159,6 +192,7 @@ def tensor_similarity(
     symmetrize: str = "layer",
     form: str = "weight",
     residual: bool = True,
+    n_ctx: int | None = None,
 ) -> float | np.ndarray:
     """Cosine between two tensor-based models' input-output tensors, from weights only.
 
@@ -175,5 +209,7 @@ def tensor_similarity(
     >>> round(tensor_similarity(m, m), 12)
     1.0
     """
-    r = tensor_inner(model_a, model_b, symmetrize=symmetrize, form=form, residual=residual)
+    r = tensor_inner(
+        model_a, model_b, symmetrize=symmetrize, form=form, residual=residual, n_ctx=n_ctx
+    )
     return r.per_class if per_class else r.similarity
