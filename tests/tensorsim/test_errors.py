@@ -65,13 +65,16 @@ def test_different_depths_and_bad_options():
 
 
 def test_intractable_requests():
-    big = random_mlp(0, d_in=60, d_model=60, d_hidden=4, n_layers=2)
+    deep = random_mlp(0, d_in=6, d_model=6, d_hidden=4, n_layers=3)
     with pytest.raises(MechequivError, match="use symmetrize='layer'"):
-        tensor_similarity(big, big, symmetrize="full")
-    with pytest.raises(MechequivError, match="at most one bilinear layer"):
-        tensor_similarity(big, big, form="gaussian")
+        tensor_similarity(deep, deep, symmetrize="full")
     with pytest.raises(MechequivError, match="entries"):
-        expand(to_tensor_net(big))
+        expand(to_tensor_net(deep))
+    wide = random_mlp(0, d_in=100, d_model=100, d_hidden=4, n_layers=2)
+    with pytest.raises(MechequivError, match="fully symmetrised form needs"):
+        tensor_similarity(wide, wide, symmetrize="full")
+    with pytest.raises(MechequivError, match="at most one bilinear layer"):
+        tensor_similarity(deep, deep, form="gaussian")
 
 
 def test_wrong_kinds_and_zero_models():

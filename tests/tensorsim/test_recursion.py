@@ -160,3 +160,22 @@ def test_residual_blocks_differ_from_plain_blocks():
     plain = BilinearMLP(3, 3, 4, 2, 2, residual=False).double()
     plain.load_state_dict(m.state_dict())
     assert tensor_similarity(m, plain) < 0.999
+
+
+@pytest.mark.parametrize("cfg", [c for c in CONFIGS if c["n_layers"] == 2], ids=str)
+def test_two_layer_closed_form_equals_brute_force_full_symmetrisation(cfg):
+    from mechequiv.tensorsim.fullsym import two_layer_full_inner
+
+    a, b = to_tensor_net(random_mlp(30, **cfg)), to_tensor_net(random_mlp(31, **cfg))
+    got = two_layer_full_inner(a, b)
+    want = full_symmetric_inner(a, b)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+def test_two_layer_full_form_scales_past_expansion():
+    a = random_mlp(32, d_in=6, d_model=16, d_hidden=24, n_layers=2, bias=True)
+    b = random_mlp(33, d_in=6, d_model=16, d_hidden=24, n_layers=2, bias=True)
+    full = tensor_similarity(a, b, symmetrize="full")
+    assert -1 <= full <= 1 and full != pytest.approx(tensor_similarity(a, b), abs=1e-6)
+    assert tensor_similarity(a, a, symmetrize="full") == pytest.approx(1.0)

@@ -9,6 +9,7 @@ import numpy as np
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.attention import SeqNet, to_seq_net
 from mechequiv.tensorsim.expand import full_symmetric_inner
+from mechequiv.tensorsim.fullsym import two_layer_full_inner
 from mechequiv.tensorsim.gaussian import gaussian_inner
 from mechequiv.tensorsim.gram import gram_inner
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
@@ -87,8 +88,10 @@ def tensor_inner(
         (Gram recursion, exact, any size); "full" — the whole composed tensor over all its input
         legs (the canonical tensor of the polynomial: similarity 1 iff the functions agree up to
         a positive scale). With at most one bilinear layer "full" equals "layer" and uses the
-        recursion; deeper models are expanded, which only fits tiny models (MechequivError
-        otherwise). "none" — no symmetrisation (not invariant to swapping L and R).
+        recursion; with two, a closed form (:mod:`~mechequiv.tensorsim.fullsym`, O(h^2 d^3) for
+        second-layer width h and input width d); deeper models are expanded, which only fits
+        tiny models (MechequivError otherwise). "none" — no symmetrisation (not invariant to
+        swapping L and R).
     form : {"weight", "gaussian"}
         "weight": Frobenius inner product of the padded tensors (input metric ``I`` on
         ``[1; x]``). "gaussian": ``E[<f_a(x), f_b(x)>]`` for ``x ~ N(0, I)`` (exact; at most one
@@ -122,6 +125,8 @@ def tensor_inner(
     if uses_recursion(a, b, symmetrize):
         g = gram_inner(a, b, recursion_mode(symmetrize))
         return from_parts(g.ab, g.aa, g.bb, symmetrize, form, scaled=True)
+    if a.n_bilinear == b.n_bilinear == 2:
+        return from_parts(*two_layer_full_inner(a, b), symmetrize, form, scaled=False)
     return from_parts(*full_symmetric_inner(a, b), symmetrize, form, scaled=False)
 
 
