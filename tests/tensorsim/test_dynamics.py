@@ -104,3 +104,13 @@ def test_weight_cosine_is_not_invariant_but_tensor_similarity_is():
     other = change_basis(m, 1)
     assert tensor_similarity(m, other) == pytest.approx(1.0, abs=1e-9)
     assert weight_cosine(m, other) < 0.99
+
+
+def test_zero_slices_become_none_in_json():
+    ckpts = [random_mlp(i, d_out=3, n_layers=1, residual=False) for i in range(2)]
+    with torch.no_grad():
+        ckpts[0].unembed.weight[1] = 0.0
+    r = similarity_over_training(ckpts, per_class=True)
+    assert np.isnan(r.per_class[0, 1, 1]) and np.isnan(r.per_class[0, 0, 1])
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["per_class"][0][1][1] is None and d["per_class"][1][1][1] == pytest.approx(1.0)

@@ -21,6 +21,7 @@ from mechequiv.tensorsim.similarity import (
     check_choice,
     check_dims,
     from_parts,
+    json_floats,
     recursion_mode,
     tensor_inner,
     uses_recursion,
@@ -49,7 +50,7 @@ class TrainingSimilarity:
     def to_dict(self) -> dict:
         return {
             "matrix": self.matrix.tolist(),
-            "per_class": None if self.per_class is None else np.nan_to_num(self.per_class).tolist(),
+            "per_class": None if self.per_class is None else json_floats(self.per_class),
             "steps": list(self.steps),
             "symmetrize": self.symmetrize,
             "form": self.form,

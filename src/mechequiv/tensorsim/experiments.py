@@ -26,6 +26,7 @@ from mechequiv.tensorsim.dynamics import (
     segment_phases,
     similarity_over_training,
 )
+from mechequiv.tensorsim.similarity import json_floats
 from mechequiv.tensorsim.training import Checkpoint, blob_images, modular_addition, stamp_trigger
 from mechequiv.tensorsim.training import train as train_loop
 from mechequiv.zoo.models.bilinear import Bilinear
@@ -121,10 +122,6 @@ def _accuracy(model: Bilinear, state: dict, x: torch.Tensor, y: torch.Tensor) ->
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def _floats(a: np.ndarray) -> list:
-    return np.where(np.isfinite(a), a, np.nan).tolist() if a.ndim else float(a)
-
-
 @dataclass(frozen=True)
 class GrokkingResult:
     """Grokking run: accuracies, tensor and baseline matrices, phases.
@@ -163,7 +160,7 @@ class GrokkingResult:
             "phase_start_steps": [self.steps[b] for b in self.boundaries],
             "jump_index": self.jump_index,
             "jump_step": None if self.jump_index is None else self.steps[self.jump_index],
-            "phase_means": _floats(self.phase_means),
+            "phase_means": json_floats(self.phase_means),
             "sim_to_final": self.sim_to_final.tolist(),
             "seconds": self.seconds,
         }
@@ -266,8 +263,8 @@ class BackdoorResult:
             "attack_success": self.attack_success.tolist(),
             "tensor": self.tensor.to_dict(),
             "baselines": {k: v.tolist() for k, v in self.baselines.items()},
-            "slice_shift": _floats(self.slice_shift),
-            "slice_delta": _floats(self.slice_delta),
+            "slice_shift": json_floats(self.slice_shift),
+            "slice_delta": json_floats(self.slice_delta),
             "head_row_shift": self.head_row_shift.tolist(),
             "delta": dict(self.delta),
             "seconds": self.seconds,

@@ -14,10 +14,23 @@ from mechequiv.tensorsim.gaussian import gaussian_inner
 from mechequiv.tensorsim.gram import gram_inner
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
 
-__all__ = ["FORMS", "SYMMETRIZE", "TensorInner", "tensor_inner", "tensor_similarity"]
+__all__ = [
+    "FORMS",
+    "SYMMETRIZE",
+    "TensorInner",
+    "json_floats",
+    "tensor_inner",
+    "tensor_similarity",
+]
 
 SYMMETRIZE = ("layer", "full", "none")
 FORMS = ("weight", "gaussian")
+
+
+def json_floats(a: np.ndarray) -> list | float | None:
+    """Nested lists of floats, ``None`` where a value is NaN or infinite (JSON-safe)."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, None).tolist()
 
 
 @dataclass(frozen=True)
@@ -40,15 +53,12 @@ class TensorInner:
     scaled: bool
 
     def to_dict(self) -> dict:
-        def floats(v: np.ndarray) -> list[float | None]:
-            return [None if not np.isfinite(x) else float(x) for x in v]
-
         return {
             "similarity": self.similarity,
-            "per_class": floats(self.per_class),
-            "ab": floats(self.ab),
-            "aa": floats(self.aa),
-            "bb": floats(self.bb),
+            "per_class": json_floats(self.per_class),
+            "ab": json_floats(self.ab),
+            "aa": json_floats(self.aa),
+            "bb": json_floats(self.bb),
             "symmetrize": self.symmetrize,
             "form": self.form,
             "scaled": self.scaled,
