@@ -23,6 +23,7 @@ def test_grokking_runs_and_reports(tmp_path):
     assert d["phase_start_steps"] == [r.steps[b] for b in r.boundaries]
     assert isinstance(r.plot(tmp_path / "g.png"), matplotlib.figure.Figure)
     assert "GrokkingResult(p=11" in repr(r)
+    assert json.dumps(r.summary(), allow_nan=False)
 
 
 def test_settings_are_checked():
@@ -68,4 +69,5 @@ def test_backdoor_moves_the_poisoned_slice_most(tmp_path):
     assert r.slice_delta[t] == np.max(r.slice_delta)
     assert set(r.delta) == {"tensor", "weight_cosine", "logit_cosine", "cka", "agreement"}
     json.dumps(r.to_dict(), allow_nan=False)
+    assert r.summary()["slice_shift"][t] == pytest.approx(r.slice_shift[t], abs=1e-3)
     assert isinstance(r.plot(tmp_path / "b.png"), matplotlib.figure.Figure)

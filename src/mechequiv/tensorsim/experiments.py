@@ -165,6 +165,25 @@ class GrokkingResult:
             "seconds": self.seconds,
         }
 
+    def summary(self) -> dict:
+        """Headline numbers: phase starts, accuracy jump, block means, similarity to the final
+        checkpoint at the phase starts for the tensor and every baseline."""
+        marks = [0, *self.boundaries]
+        return {
+            "p": self.setting["p"],
+            "phase_start_steps": [self.steps[b] for b in marks],
+            "train_acc_at_phase_starts": [round(float(self.train_acc[b]), 3) for b in marks],
+            "test_acc_at_phase_starts": [round(float(self.test_acc[b]), 3) for b in marks],
+            "jump_step": None if self.jump_index is None else self.steps[self.jump_index],
+            "final_test_acc": round(float(self.test_acc[-1]), 3),
+            "phase_means": json_floats(np.round(self.phase_means, 3)),
+            "to_final_at_phase_starts": {
+                name: [round(float(m[-1, b]), 3) for b in marks]
+                for name, m in {"tensor": self.tensor.matrix, **self.baselines}.items()
+            },
+            "seconds": round(self.seconds, 1),
+        }
+
     def __repr__(self) -> str:
         jump = None if self.jump_index is None else self.steps[self.jump_index]
         return (
@@ -268,6 +287,26 @@ class BackdoorResult:
             "head_row_shift": self.head_row_shift.tolist(),
             "delta": dict(self.delta),
             "seconds": self.seconds,
+        }
+
+    def summary(self) -> dict:
+        """Headline numbers: accuracies, per-class slice movement, whole-model detectors."""
+        c, t = self.clean_index, self.setting["target"]
+        return {
+            "target": t,
+            "clean_acc_before_after": [round(float(self.clean_acc[i]), 3) for i in (c, -1)],
+            "attack_success_before_after": [
+                round(float(self.attack_success[i]), 3) for i in (c, -1)
+            ],
+            "slice_shift": json_floats(np.round(self.slice_shift, 3)),
+            "slice_delta": json_floats(np.round(self.slice_delta, 3)),
+            "head_row_shift": json_floats(np.round(self.head_row_shift, 3)),
+            "delta": {k: round(v, 3) for k, v in self.delta.items()},
+            "clean_end_vs_final": {
+                name: round(float(m[c, -1]), 3)
+                for name, m in {"tensor": self.tensor.matrix, **self.baselines}.items()
+            },
+            "seconds": round(self.seconds, 1),
         }
 
     def __repr__(self) -> str:
