@@ -12,6 +12,8 @@ and depth.
 One ``tensor_similarity`` call = three recursions (a-b, a-a, b-b); ``similarity_over_training``
 reuses the self-recursions, so a checkpoint pair then costs about a third.
 
+Wall-clock medians and, for width and depth, process CPU-time medians (one thread).
+
 Usage: python benchmarks/bench_tensorsim.py [--repeats 3] [--d-model 128] [--threads 1]
 Prints tables with medians and ratios; writes benchmarks/results/tensorsim.json.
 """
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +40,18 @@ from mechequiv.zoo.models.bilinear import BilinearMLP
 def model(seed: int, **kw) -> BilinearMLP:
     torch.manual_seed(seed)
     return BilinearMLP(**kw)
+
+
+def median_cpu(fn, repeats: int) -> float:
+    """Median process CPU time of ``fn()`` (one thread: the wall time on an idle core; the
+    shared benchmark machine's wall times include waiting for a core)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
 
 
 def brute_force(a, b) -> float:
@@ -69,11 +85,12 @@ def bench_width(repeats: int, d_model: int) -> list[dict]:
         a, b = model(0, **kw), model(1, **kw)
         na, nb = to_tensor_net(a), to_tensor_net(b)
         t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
         t_conv = median_time(lambda a=a: to_tensor_net(a), repeats)
-        base = base or t
+        base = base or cpu
         rows.append(
             dict(case="width", d_hidden=h, d_model=d_model, n_layers=2, seconds=round(t, 4),
-                 convert_s=round(t_conv, 4), vs_h64=round(t / base, 1))
+                 cpu_s=round(cpu, 4), convert_s=round(t_conv, 4), cpu_vs_h64=round(cpu / base, 1))
         )  # fmt: skip
     return rows
 
@@ -85,10 +102,11 @@ def bench_depth(repeats: int, d_model: int) -> list[dict]:
         kw = dict(d_in=784, d_model=d_model, d_hidden=512, d_out=10, n_layers=n_layers)
         na, nb = to_tensor_net(model(0, **kw)), to_tensor_net(model(1, **kw))
         t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
-        base = base or t
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        base = base or cpu
         rows.append(
             dict(case="depth", d_hidden=512, d_model=d_model, n_layers=n_layers,
-                 seconds=round(t, 4), vs_1_layer=round(t / base, 1))
+                 seconds=round(t, 4), cpu_s=round(cpu, 4), cpu_vs_1_layer=round(cpu / base, 1))
         )  # fmt: skip
     return rows
 
