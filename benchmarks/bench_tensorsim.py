@@ -1,0 +1,171 @@
+"""Tensor similarity: the Gram recursion against brute-force expansion, and its growth in width
+and depth.
+
+* expansion: tiny BilinearMLPs whose dense tensors fit (``expand`` + Frobenius inner product,
+  symmetrize="layer" both ways, so the two compute the same number; checked);
+* width: a two-layer residual BilinearMLP (input 784, residual stream ``--d-model``, output 10)
+  with hidden width 64 .. 2048; the issue's target is hidden width 1024 in well under a second;
+* depth: 1 .. 16 bilinear layers at hidden width 512;
+* full: the closed-form fully symmetrised inner product (two bilinear layers) vs the recursion;
+* attention: a polynomial-attention sequence model at n_ctx 2, 4, 8.
+
+One ``tensor_similarity`` call = three recursions (a-b, a-a, b-b); ``similarity_over_training``
+reuses the self-recursions, so a checkpoint pair then costs about a third.
+
+Wall-clock medians and, for width and depth, process CPU-time medians (one thread).
+
+Usage: python benchmarks/bench_tensorsim.py [--repeats 3] [--d-model 128] [--threads 1]
+Prints tables with medians and ratios; writes benchmarks/results/tensorsim.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from _timing import median_time, print_table
+from mechequiv._io import atomic_write_json
+from mechequiv.tensorsim import PolynomialAttention, tensor_similarity, to_seq_net, to_tensor_net
+from mechequiv.tensorsim.expand import expand
+from mechequiv.zoo.models.bilinear import BilinearMLP
+
+
+def model(seed: int, **kw) -> BilinearMLP:
+    torch.manual_seed(seed)
+    return BilinearMLP(**kw)
+
+
+def median_cpu(fn, repeats: int) -> float:
+    """Median process CPU time of ``fn()`` (one thread: the wall time on an idle core; the
+    shared benchmark machine's wall times include waiting for a core)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def brute_force(a, b) -> float:
+    Ta, Tb = (expand(to_tensor_net(m), "layer") for m in (a, b))
+    ta, tb = Ta[1:].reshape(-1), Tb[1:].reshape(-1)
+    return float(ta @ tb / np.sqrt((ta @ ta) * (tb @ tb)))
+
+
+def bench_expansion(repeats: int) -> list[dict]:
+    rows = []
+    for d, n_layers in [(20, 1), (60, 1), (3, 2), (5, 2), (8, 2), (3, 3)]:
+        kw = dict(d_in=d, d_model=d, d_hidden=2 * d, d_out=3, n_layers=n_layers)
+        a, b = model(0, **kw), model(1, **kw)
+        assert abs(brute_force(a, b) - tensor_similarity(a, b)) < 1e-9
+        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        t_bf = median_time(lambda a=a, b=b: brute_force(a, b), repeats)
+        entries = 4 * (d + 1) ** (2**n_layers)
+        rows.append(
+            dict(case="expansion", d=d, n_layers=n_layers, tensor_entries=entries,
+                 recursion_s=round(t_rec, 6), brute_force_s=round(t_bf, 6),
+                 ratio=round(t_bf / t_rec, 1))
+        )  # fmt: skip
+    return rows
+
+
+def bench_width(repeats: int, d_model: int) -> list[dict]:
+    rows = []
+    base = None
+    for h in (64, 128, 256, 512, 1024, 2048):
+        kw = dict(d_in=784, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
+        a, b = model(0, **kw), model(1, **kw)
+        na, nb = to_tensor_net(a), to_tensor_net(b)
+        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t_conv = median_time(lambda a=a: to_tensor_net(a), repeats)
+        base = base or cpu
+        rows.append(
+            dict(case="width", d_hidden=h, d_model=d_model, n_layers=2, seconds=round(t, 4),
+                 cpu_s=round(cpu, 4), convert_s=round(t_conv, 4), cpu_vs_h64=round(cpu / base, 1))
+        )  # fmt: skip
+    return rows
+
+
+def bench_depth(repeats: int, d_model: int) -> list[dict]:
+    rows = []
+    base = None
+    for n_layers in (1, 2, 4, 8, 16):
+        kw = dict(d_in=784, d_model=d_model, d_hidden=512, d_out=10, n_layers=n_layers)
+        na, nb = to_tensor_net(model(0, **kw)), to_tensor_net(model(1, **kw))
+        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        base = base or cpu
+        rows.append(
+            dict(case="depth", d_hidden=512, d_model=d_model, n_layers=n_layers,
+                 seconds=round(t, 4), cpu_s=round(cpu, 4), cpu_vs_1_layer=round(cpu / base, 1))
+        )  # fmt: skip
+    return rows
+
+
+def bench_attention(repeats: int) -> list[dict]:
+    """Polynomial attention: embed -> attention -> unembed, the cost grows like n_ctx^4."""
+    rows = []
+    for n_ctx in (2, 4, 8):
+        nets = []
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            m = nn.Sequential(
+                nn.Linear(64, 32, bias=False), PolynomialAttention(32, 4, 8),
+                nn.Linear(32, 64, bias=False),
+            ).double()  # fmt: skip
+            nets.append(to_seq_net(m, n_ctx))
+        t = median_time(lambda nets=nets: tensor_similarity(*nets), repeats)
+        rows.append(dict(case="attention", n_ctx=n_ctx, d_model=32, heads=4, d_head=8,
+                         seconds=round(t, 4)))  # fmt: skip
+    return rows
+
+
+def bench_full(repeats: int) -> list[dict]:
+    """Fully symmetrised (closed form, two bilinear layers) against the layer-symmetrised
+    recursion, input width d_in, residual width 16, hidden width 32."""
+    rows = []
+    for d_in in (4, 8, 16, 32):
+        kw = dict(d_in=d_in, d_model=16, d_hidden=32, d_out=10, n_layers=2)
+        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
+        t_full = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="full"), repeats)
+        t_layer = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        rows.append(dict(case="full_symmetric", d_in=d_in, full_s=round(t_full, 4),
+                         layer_s=round(t_layer, 4), ratio=round(t_full / t_layer, 1)))  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tensorsim.json")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor()}")
+    exp = bench_expansion(args.repeats)
+    print_table(exp, list(exp[0]))
+    width = bench_width(args.repeats, args.d_model)
+    print_table(width, list(width[0]))
+    depth = bench_depth(args.repeats, args.d_model)
+    print_table(depth, list(depth[0]))
+    full = bench_full(args.repeats)
+    print_table(full, list(full[0]))
+    attn = bench_attention(args.repeats)
+    print_table(attn, list(attn[0]))
+    rows = exp + width + depth + full + attn
+    atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
+                                 "threads": torch.get_num_threads()})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Tensor similarity: weight-based, data-free comparison of tensor-based (polynomial) models.
+
+After Nissen Gonzalez, Albuquerque, Wroe, Cohen, Riggs Smith and Dooms (2026), "When Are Two
+Networks the Same? Tensor Similarity for Mechanistic Interpretability". A model built only from
+linear and bilinear layers (or polynomial attention) is one tensor; two models are compared by
+the cosine of their tensors, computed layer by layer by a Gram recursion without ever building
+the tensor.
+
+Modules: ``network`` (reading models into padded op chains), ``gram`` (the recursion),
+``expand`` (brute-force dense tensors, full symmetrisation), ``gaussian`` (expected output inner
+product under Gaussian input), ``attention`` (polynomial attention, sequence models),
+``similarity`` (public entry points), ``baselines``, ``dynamics`` (checkpoint matrices, phases,
+plots), ``training`` and ``experiments`` (grokking and backdoor reproductions).
+"""
+
+from torch.nn import Embedding, Linear
+
+from mechequiv.tensorsim.attention import PolynomialAttention, SeqNet, to_seq_net
+from mechequiv.tensorsim.baselines import baseline_matrices, output_baselines, weight_cosine
+from mechequiv.tensorsim.dynamics import (
+    TrainingSimilarity,
+    block_means,
+    plot_matrix,
+    segment_phases,
+    similarity_over_training,
+)
+from mechequiv.tensorsim.network import TensorNet, to_tensor_net
+from mechequiv.tensorsim.similarity import TensorInner, tensor_inner, tensor_similarity
+from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+
+__all__ = [
+    "Bilinear",
+    "BilinearMLP",
+    "Embedding",
+    "Linear",
+    "PolynomialAttention",
+    "SeqNet",
+    "TensorInner",
+    "TensorNet",
+    "TrainingSimilarity",
+    "baseline_matrices",
+    "block_means",
+    "output_baselines",
+    "plot_matrix",
+    "segment_phases",
+    "similarity_over_training",
+    "tensor_inner",
+    "tensor_similarity",
+    "to_seq_net",
+    "to_tensor_net",
+    "weight_cosine",
+]

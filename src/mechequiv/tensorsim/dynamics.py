@@ -1,0 +1,238 @@
+"""Similarity across training checkpoints: the checkpoint-by-checkpoint matrix and its plot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mechequiv._io import atomic_write
+from mechequiv._progress import track
+from mechequiv.errors import MechequivError
+from mechequiv.tensorsim.attention import SeqNet
+from mechequiv.tensorsim.gram import cross_diag, self_gram
+from mechequiv.tensorsim.similarity import (
+    FORMS,
+    SYMMETRIZE,
+    TensorInner,
+    as_net,
+    check_choice,
+    check_dims,
+    from_parts,
+    json_floats,
+    recursion_mode,
+    tensor_inner,
+    uses_recursion,
+)
+
+__all__ = [
+    "TrainingSimilarity",
+    "block_means",
+    "pairwise_matrix",
+    "plot_matrix",
+    "segment_phases",
+    "similarity_over_training",
+]
+
+
+@dataclass(frozen=True)
+class TrainingSimilarity:
+    """``matrix[i, j]`` = similarity of checkpoints i and j; ``per_class[i, j, k]`` per output."""
+
+    matrix: np.ndarray
+    per_class: np.ndarray | None
+    steps: tuple[int, ...]
+    symmetrize: str
+    form: str
+
+    def to_dict(self) -> dict:
+        return {
+            "matrix": self.matrix.tolist(),
+            "per_class": None if self.per_class is None else json_floats(self.per_class),
+            "steps": list(self.steps),
+            "symmetrize": self.symmetrize,
+            "form": self.form,
+        }
+
+    def __repr__(self) -> str:
+        return f"TrainingSimilarity(n={len(self.steps)}, symmetrize={self.symmetrize!r}, form={self.form!r})"
+
+    def plot(
+        self,
+        path: str | Path | None = None,
+        title: str = "tensor similarity",
+        marks: Sequence[int] = (),
+        curves: dict[str, Sequence[float]] | None = None,
+    ):
+        """Heatmap of the matrix (see :func:`plot_matrix`); returns the matplotlib Figure."""
+        return plot_matrix(
+            self.matrix, self.steps, path=path, title=title, marks=marks, curves=curves
+        )
+
+
+def pairwise_matrix(
+    items: Sequence, pair: Callable[[object, object], float], progress: bool | None = None
+) -> np.ndarray:
+    """Symmetric matrix ``pair(items[i], items[j])`` (upper triangle computed, mirrored)."""
+    n = len(items)
+    out = np.empty((n, n))
+    for i in track(range(n), "pairs", total=n, disable=None if progress is None else not progress):
+        for j in range(i, n):
+            out[i, j] = out[j, i] = pair(items[i], items[j])
+    return out
+
+
+def similarity_over_training(
+    checkpoints: Sequence,
+    *,
+    steps: Sequence[int] | None = None,
+    per_class: bool = False,
+    symmetrize: str = "layer",
+    form: str = "weight",
+    residual: bool = True,
+    n_ctx: int | None = None,
+    progress: bool | None = None,
+) -> TrainingSimilarity:
+    """Tensor similarity between every pair of checkpoints (models, state dicts, TensorNets).
+
+    ``steps`` labels the checkpoints (default 0..n-1); objects with ``.step`` and ``.state``
+    (:class:`~mechequiv.tensorsim.training.Checkpoint`) are unpacked automatically. Options as
+    in :func:`~mechequiv.tensorsim.similarity.tensor_inner` (``n_ctx`` for sequence models:
+    modules, not state dicts). Self-recursions run once per checkpoint.
+    """
+    if len(checkpoints) == 0:
+        raise ValueError("no checkpoints")
+    if steps is None:
+        steps = [getattr(c, "step", i) for i, c in enumerate(checkpoints)]
+    if len(steps) != len(checkpoints):
+        raise ValueError(f"{len(steps)} step labels for {len(checkpoints)} checkpoints")
+    check_choice(symmetrize, "symmetrize", SYMMETRIZE)
+    check_choice(form, "form", FORMS)
+    nets = [as_net(getattr(c, "state", c), residual, n_ctx) for c in checkpoints]
+    if isinstance(nets[0], SeqNet) and (form != "weight" or symmetrize == "full"):
+        raise MechequivError("sequence models support form='weight' with 'layer' or 'none'")
+    for net in nets[1:]:
+        check_dims(nets[0], net)
+    n = len(nets)
+    if form == "weight" and all(uses_recursion(nets[0], net, symmetrize) for net in nets):
+        # Self-recursions once per checkpoint; one cross recursion per pair.
+        mode = recursion_mode(symmetrize)
+        selfs = [self_gram(net, mode) for net in nets]
+
+        def pair(i: int, j: int) -> TensorInner:
+            ab = cross_diag(nets[i], nets[j], selfs[i], selfs[j], mode)
+            return from_parts(ab, selfs[i].diag, selfs[j].diag, symmetrize, form, scaled=True)
+    else:
+
+        def pair(i: int, j: int) -> TensorInner:
+            return tensor_inner(nets[i], nets[j], symmetrize=symmetrize, form=form)
+
+    matrix = np.eye(n)
+    pc = np.ones((n, n, nets[0].d_out)) if per_class else None
+    for i in track(
+        range(n), "checkpoint pairs", total=n, disable=None if progress is None else not progress
+    ):
+        for j in range(i + 1, n):
+            r = pair(i, j)
+            matrix[i, j] = matrix[j, i] = r.similarity
+            if pc is not None:
+                pc[i, j] = pc[j, i] = r.per_class
+    if pc is not None:
+        # A slice that is zero in a checkpoint has no cosine, not even with itself.
+        for i in range(n):
+            pc[i, i] = pair(i, i).per_class
+    return TrainingSimilarity(matrix, pc, tuple(int(s) for s in steps), symmetrize, form)
+
+
+def block_means(matrix: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
+    """Mean of ``matrix`` over blocks cut at ``boundaries`` (start indices of blocks 2..);
+    diagonal entries are left out of the within-block means."""
+    cuts = [0, *boundaries, matrix.shape[0]]
+    k = len(cuts) - 1
+    out = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            blk = matrix[cuts[a] : cuts[a + 1], cuts[b] : cuts[b + 1]]
+            if a == b:
+                m = blk.shape[0]
+                out[a, b] = (blk.sum() - np.trace(blk)) / max(m * m - m, 1) if m > 1 else np.nan
+            else:
+                out[a, b] = blk.mean()
+    return out
+
+
+def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
+    """Optimal split of checkpoints ``0..n-1`` into ``n_phases`` contiguous phases.
+
+    Minimises ``sum over phases P of sum_{i, j in P} (1 - matrix[i, j]) / |P|`` (the within-phase
+    scatter of the dissimilarity ``1 - matrix``) by dynamic programming, O(n_phases n^2).
+    Returns the start indices of phases 2..n_phases (the ``boundaries`` of :func:`block_means`).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    n = m.shape[0]
+    if m.ndim != 2 or m.shape[1] != n:
+        raise ValueError(f"matrix must be square; got shape {m.shape}")
+    if not 1 <= n_phases <= n:
+        raise ValueError(f"n_phases must be in [1, {n}]; got {n_phases}")
+    c = np.zeros((n + 1, n + 1))
+    c[1:, 1:] = np.cumsum(np.cumsum(1.0 - m, 0), 1)
+
+    def cost(i: int, j: int) -> float:  # phase = checkpoints i..j-1
+        return (c[j, j] - c[i, j] - c[j, i] + c[i, i]) / (j - i)
+
+    best = np.full((n_phases + 1, n + 1), np.inf)
+    arg = np.zeros((n_phases + 1, n + 1), dtype=int)
+    best[0, 0] = 0.0
+    for k in range(1, n_phases + 1):
+        for j in range(k, n + 1):
+            options = [best[k - 1, i] + cost(i, j) for i in range(k - 1, j)]
+            arg[k, j] = k - 1 + int(np.argmin(options))
+            best[k, j] = min(options)
+    cuts, j = [], n
+    for k in range(n_phases, 1, -1):
+        j = arg[k, j]
+        cuts.append(int(j))
+    return tuple(reversed(cuts))
+
+
+def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
+    """Heatmap of a checkpoint-by-checkpoint matrix (tick labels = steps); a matplotlib Figure.
+
+    ``marks``: checkpoint indices at which to draw separating lines; ``curves``: optional
+    ``{label: values per checkpoint}`` drawn in a panel below (e.g. test accuracy).
+    Uses the Agg backend; saved as PNG when ``path`` is given.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if curves:
+        fig, (ax, ax2) = plt.subplots(
+            2, 1, figsize=(5.2, 6.2), gridspec_kw={"height_ratios": [3, 1]}
+        )
+        for label, values in curves.items():
+            ax2.plot(np.arange(len(steps)), values, label=label)
+        for m in marks:
+            ax2.axvline(m - 0.5, color="k", lw=0.6, ls=":")
+        ax2.set_xlim(-0.5, len(steps) - 0.5)
+        ax2.set_xlabel("checkpoint index")
+        ax2.legend(fontsize=7)
+    else:
+        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    im = ax.imshow(matrix, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0, cmap="viridis")
+    ticks = np.linspace(0, len(steps) - 1, min(len(steps), 8)).round().astype(int)
+    ax.set_xticks(ticks, [str(steps[t]) for t in ticks], rotation=45, fontsize=7)
+    ax.set_yticks(ticks, [str(steps[t]) for t in ticks], fontsize=7)
+    for m in marks:
+        ax.axhline(m - 0.5, color="w", lw=0.8)
+        ax.axvline(m - 0.5, color="w", lw=0.8)
+    ax.set_xlabel("checkpoint (step)")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
+    return fig

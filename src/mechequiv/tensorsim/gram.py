@@ -1,0 +1,144 @@
+"""Exact inner products of two tensor networks by the layer-by-layer Gram recursion.
+
+The composed tensor of a chain is a tree: each bilinear layer copies its input into two legs.
+Contracting tree ``a`` against tree ``b`` with input leg ``m`` of ``a`` paired to leg ``m`` of
+``b`` factorises layer by layer into a cross-Gram matrix ``G`` between the two models' padded
+activations (``G_0 = I``):
+
+* linear layer ``W``:       ``G <- W_a G W_b^T``
+* bilinear layer (L, R, D): with ``K_XY = X_a G Y_b^T``,
+  ``symmetrize="layer"``:   ``G <- D_a [ (K_LL o K_RR + K_LR o K_RL) / 2 ] D_b^T``
+  ``symmetrize="none"``:    ``G <- D_a [ K_LL o K_RR ] D_b^T``
+
+"layer" is the inner product of the trees after symmetrising *each bilinear layer* in its two
+input legs (the per-layer interaction matrices); it is not in general the inner product of the
+fully symmetrised polynomial tensors (see :mod:`mechequiv.tensorsim.expand`). ``diag(G)[1:]`` holds
+one inner product per output coordinate (the per-class slices), ``tr G[1:, 1:]`` the total.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
+
+__all__ = ["GramInner", "SelfGram", "cross_diag", "gram_inner", "self_gram"]
+
+
+@dataclass(frozen=True)
+class GramInner:
+    """Per-output inner products, each scaled: true value = value * exp(log_scale)."""
+
+    ab: np.ndarray
+    aa: np.ndarray
+    bb: np.ndarray
+    log_scale_a: float
+    log_scale_b: float
+
+    def true(self, which: str) -> np.ndarray:
+        """Unscaled per-output inner products, ``which`` in {"ab", "aa", "bb"} (inf on overflow)."""
+        log = {
+            "ab": 0.5 * (self.log_scale_a + self.log_scale_b),
+            "aa": self.log_scale_a,
+            "bb": self.log_scale_b,
+        }[which]
+        with np.errstate(over="ignore"):
+            return getattr(self, which) * np.exp(log)
+
+
+def _update(
+    op_a: LinearOp | BilinearOp,
+    op_b: LinearOp | BilinearOp,
+    G: torch.Tensor | None,
+    sym: bool,
+    same: bool,
+) -> torch.Tensor:
+    """One layer of the recursion; ``G is None`` stands for the identity (the input metric),
+    ``same`` for a self-recursion (G symmetric, so ``K_RL = K_LR^T``)."""
+    # torch (zero-copy views of the float64 weights) so that torch.set_num_threads governs it.
+    t = torch.from_numpy
+
+    def left(M: np.ndarray) -> torch.Tensor:
+        return t(M) if G is None else t(M) @ G
+
+    if isinstance(op_a, LinearOp):
+        return left(op_a.W) @ t(op_b.W).T
+    La, Ra, Lb, Rb = left(op_a.L), left(op_a.R), t(op_b.L), t(op_b.R)
+    K = (La @ Lb.T) * (Ra @ Rb.T)
+    if sym:
+        LR = La @ Rb.T
+        K = 0.5 * (K + LR * (LR.T if same else Ra @ Lb.T))
+    return t(op_a.D) @ K @ t(op_b.D).T
+
+
+@dataclass(frozen=True)
+class SelfGram:
+    """One model's self-recursion: per-layer rescaling factors, per-output squared norms
+    (scaled), and the log of the total scale (true = diag * exp(log_scale))."""
+
+    alphas: tuple[float, ...]
+    diag: np.ndarray
+    log_scale: float
+
+
+def _step(op_a, op_b, G: torch.Tensor | None, sym: bool, same: bool) -> torch.Tensor:
+    """Linear and bilinear layers here; other layers (attention) carry their own ``gram``."""
+    if isinstance(op_a, LinearOp | BilinearOp):
+        return _update(op_a, op_b, G, sym, same)
+    return op_a.gram(op_b, G, sym)
+
+
+def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
+    """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
+    every layer; the values otherwise grow like a power tower with depth.
+
+    ``net``: a :class:`TensorNet` or any chain with ``ops`` (each with a ``degree``),
+    ``initial_gram()`` and ``slices(G)`` (the sequence nets of
+    :mod:`mechequiv.tensorsim.attention`)."""
+    sym = symmetrize == "layer"
+    G, log, alphas = net.initial_gram(), 0.0, []
+    for op in net.ops:
+        log *= op.degree
+        G = _step(op, op, G, sym, same=True)
+        # A zero model keeps scale 1 (its Grams stay zero); the caller reports it.
+        alpha = float(G.abs().max()) or 1.0
+        G, log = G / alpha, log + math.log(alpha)
+        alphas.append(alpha)
+    return SelfGram(tuple(alphas), net.slices(G), log)
+
+
+def cross_diag(
+    a: TensorNet, b: TensorNet, sa: SelfGram, sb: SelfGram, symmetrize: str = "layer"
+) -> np.ndarray:
+    """Per-output cross inner products, scaled by ``exp(-(sa.log_scale + sb.log_scale) / 2)``:
+    the cross-Gram is divided by ``sqrt(alpha_a alpha_b)`` after every layer, which cancels in
+    every cosine formed with ``sa.diag`` and ``sb.diag``."""
+    _check_pairable(a, b)
+    sym = symmetrize == "layer"
+    G = a.initial_gram()
+    for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
+        G = _step(op_a, op_b, G, sym, same=False) / math.sqrt(alpha_a * alpha_b)
+    return a.slices(G)
+
+
+def _check_pairable(a: TensorNet, b: TensorNet) -> None:
+    if len(a.ops) != len(b.ops) or any(
+        type(x) is not type(y) for x, y in zip(a.ops, b.ops, strict=True)
+    ):
+        raise ValueError(
+            "the two models must have the same sequence of layer kinds; got "
+            f"{[type(o).__name__ for o in a.ops]} and {[type(o).__name__ for o in b.ops]}"
+        )
+
+
+def gram_inner(a: TensorNet, b: TensorNet, symmetrize: str = "layer") -> GramInner:
+    """Run the recursion on (a, b), (a, a), (b, b), rescaled as in :func:`self_gram`."""
+    _check_pairable(a, b)
+    sa, sb = self_gram(a, symmetrize), self_gram(b, symmetrize)
+    return GramInner(
+        cross_diag(a, b, sa, sb, symmetrize), sa.diag, sb.diag, sa.log_scale, sb.log_scale
+    )

@@ -1,0 +1,141 @@
+"""Minimal data generators and a plain training loop for the CPU-scale reproductions.
+
+Deliberately small and self-contained (AdamW, cross-entropy, checkpoints as state-dict copies);
+the zoo's vectorised trainer can replace :func:`train` without changing the similarity code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "BlobImages",
+    "Checkpoint",
+    "blob_images",
+    "modular_addition",
+    "stamp_trigger",
+    "train",
+]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A state-dict copy taken after ``step`` optimiser steps."""
+
+    step: int
+    state: dict[str, torch.Tensor]
+
+
+def modular_addition(
+    p: int, train_fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All pairs ``(a, b)`` with label ``(a + b) mod p``; inputs are concatenated one-hots (2p).
+
+    Returns ``x (p*p, 2p)``, ``y (p*p,)``, and the train and test index tensors (a random split
+    with ``round(train_fraction * p*p)`` training pairs, drawn with ``seed``).
+    """
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1); got {train_fraction}")
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    a, b = a.reshape(-1), b.reshape(-1)
+    x = torch.zeros(p * p, 2 * p)
+    x[torch.arange(p * p), a] = 1.0
+    x[torch.arange(p * p), p + b] = 1.0
+    perm = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
+    n_train = round(train_fraction * p * p)
+    return x, (a + b) % p, perm[:n_train], perm[n_train:]
+
+
+@dataclass(frozen=True)
+class BlobImages:
+    """Synthetic grey-scale ``side x side`` images, flattened, with class labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    side: int
+
+
+def blob_images(
+    n: int,
+    n_classes: int = 10,
+    side: int = 12,
+    noise: float = 0.35,
+    seed: int = 0,
+    split: int = 0,
+) -> BlobImages:
+    """Each class is a fixed sum of three Gaussian blobs (the class prototype, drawn with
+    ``seed`` alone, so that every ``split`` shares them); a sample is its class prototype,
+    randomly shifted by up to one pixel, times a random contrast in [0.6, 1.2], plus pixel noise
+    ``noise``, clipped to [0, 1]. Samples are drawn from ``(seed, split)``: use different splits
+    for train and test sets."""
+    proto_rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    protos = np.zeros((n_classes, side, side))
+    for c in range(n_classes):
+        for _ in range(3):
+            cy, cx = proto_rng.uniform(1.5, side - 2.5, size=2)
+            width = proto_rng.uniform(1.0, 2.2)
+            protos[c] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2))
+        protos[c] /= protos[c].max()
+    rng = np.random.default_rng([seed, 1 + split])
+    y = rng.integers(0, n_classes, size=n)
+    shifts = rng.integers(-1, 2, size=(n, 2))
+    imgs = np.stack(
+        [np.roll(protos[c], tuple(s), axis=(0, 1)) for c, s in zip(y, shifts, strict=True)]
+    )
+    imgs = imgs * rng.uniform(0.6, 1.2, size=(n, 1, 1)) + noise * rng.standard_normal(imgs.shape)
+    x = np.clip(imgs, 0.0, 1.0).reshape(n, side * side)
+    return BlobImages(torch.tensor(x, dtype=torch.float32), torch.tensor(y), side)
+
+
+def stamp_trigger(x: torch.Tensor, side: int, size: int = 3) -> torch.Tensor:
+    """Copy of ``x`` with a ``size x size`` checkerboard patch in the top-right corner."""
+    imgs = x.reshape(-1, side, side).clone()
+    patch = (torch.arange(size)[:, None] + torch.arange(size)[None, :]) % 2
+    imgs[:, :size, side - size :] = patch.to(imgs.dtype)
+    return imgs.reshape(x.shape)
+
+
+def train(
+    model: nn.Module,
+    sample: Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+    steps: int,
+    checkpoint_steps: Sequence[int],
+    *,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    start_step: int = 0,
+) -> tuple[list[Checkpoint], torch.optim.Optimizer]:
+    """Train ``model`` in place with AdamW and cross-entropy on batches from ``sample(gen)``.
+
+    Checkpoints are taken at every step in ``checkpoint_steps`` (counted from 0 =
+    before training, offset by ``start_step`` so that a second phase continues the count).
+    Returns the checkpoints and the optimiser (pass it back in to continue training).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    wanted = set(checkpoint_steps)
+    out: list[Checkpoint] = []
+
+    def snap(step: int) -> None:
+        if step in wanted:
+            out.append(
+                Checkpoint(step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            )
+
+    snap(start_step)
+    for step in range(start_step + 1, start_step + steps + 1):
+        x, y = sample(gen)
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        snap(step)
+    return out, opt
