@@ -1,17 +1,153 @@
-"""The ``mechequiv`` command line (typer + rich). It only parses arguments and calls the library."""
+"""The ``mechequiv`` command line (typer + rich). It only parses arguments and calls the library.
+
+Bad input (missing file, wrong shapes, unknown measure) prints one line and exits with code 2.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 app = typer.Typer(
-    help="mechequiv: do these two neural networks implement the same mechanism?",
+    help=(
+        "mechequiv: do these two neural networks implement the same mechanism?\n\n"
+        "Similarity measures with exact conventions, interpretive equivalence (Congruity), "
+        "tensor similarity and identifiability audits."
+    ),
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            _fail(f"option {pair!r} is not of the form key=value")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw  # a bare string such as score=euclidean
+    return out
+
+
+@app.command("measures")
+def list_measures(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+) -> None:
+    """List every registered measure with its properties and exact convention."""
+    from mechequiv import measures
+
+    infos = [measures.get(n) for n in measures.names()]
+    if as_json:
+        console.print_json(json.dumps([i.to_dict() for i in infos]))
+        return
+    table = Table(title="mechequiv measures", show_lines=True)
+    table.add_column("name", no_wrap=True)
+    for col in ("kind", "range", "metric", "symmetric", "invariant to", "convention"):
+        table.add_column(col, overflow="fold")
+    for i in infos:
+        table.add_row(
+            i.name + (" (functional)" if i.functional else ""),
+            i.kind,
+            f"[{i.range[0]:.4g}, {i.range[1]:.4g}]",
+            "yes" if i.metric else "no",
+            "yes" if i.symmetric else "no",
+            ", ".join(sorted(i.invariances)) or "-",
+            i.convention,
+        )
+    console.print(table)
+
+
+@app.command("measure")
+def measure_files(
+    x_path: Annotated[Path, typer.Argument(help="First representation, .npy of shape (n, d1).")],
+    y_path: Annotated[Path, typer.Argument(help="Second representation, .npy of shape (n, d2).")],
+    measure: Annotated[
+        list[str], typer.Option("--measure", "-m", help="Measure name; repeat for several.")
+    ] = ["linear_cka"],  # noqa: B006 - typer needs a literal default
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option", "-o", help="Option key=value (JSON value) passed to every chosen measure."
+        ),
+    ] = [],  # noqa: B006
+    tokens: Annotated[
+        str | None,
+        typer.Option(help="Token policy for (n, t, d) arrays: last, mean, all, concat or an int."),
+    ] = None,
+) -> None:
+    """Compare two activation arrays stored as .npy files."""
+    import numpy as np
+
+    from mechequiv import measures
+    from mechequiv.tokens import pool_tokens
+
+    arrays = []
+    for p in (x_path, y_path):
+        if not p.is_file():
+            _fail(f"file not found: {p}")
+        try:
+            arrays.append(np.load(p, allow_pickle=False))
+        except ValueError as e:
+            _fail(f"cannot read {p} as a .npy array: {e}")
+    X, Y = arrays
+    opts = _parse_options(option)
+    table = Table(title=f"{x_path.name} vs {y_path.name}")
+    table.add_column("measure", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("kind")
+    try:
+        if tokens is not None:
+            policy: object = int(tokens) if tokens.lstrip("-").isdigit() else tokens
+            X, Y = pool_tokens(X, policy), pool_tokens(Y, policy)
+        for name in measure:
+            info = measures.get(name)
+            table.add_row(name, f"{info(X, Y, **opts):.6f}", info.kind)
+    except KeyError as e:
+        _fail(str(e.args[0]))
+    except (ValueError, TypeError) as e:
+        _fail(str(e))
+    console.print(table)
+
+
+@app.command("demo")
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed for data and training.")] = 0,
+) -> None:
+    """Train three small networks and compare them with every measure (takes seconds)."""
+    from mechequiv.demo import demo_table_rows, run_demo
+
+    with console.status("training three small MLPs and comparing them ..."):
+        result = run_demo(seed=seed)
+    accs = ", ".join(f"{k} {v:.1%}" for k, v in result.accuracies.items())
+    console.print(f"[bold]test accuracy:[/] {accs}")
+    table = Table(
+        title="rings/seed0 compared with rings/seed1 (same task) and sectors/seed0 (other task)"
+    )
+    table.add_column("measure", no_wrap=True)
+    table.add_column("kind")
+    for col in ("same task", "other task", "same task closer?"):
+        table.add_column(col, justify="right")
+    for row in demo_table_rows(result):
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.callback()
 def main() -> None:
-    """Compare neural networks: similarity measures, interpretive equivalence, tensor similarity
-    and identifiability audits."""
+    """Compare neural networks: do they implement the same mechanism?"""

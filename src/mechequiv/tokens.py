@@ -44,7 +44,9 @@ def pool_tokens(
     """
     t = torch.as_tensor(x)
     if t.ndim != 3:
-        raise ValueError(f"pool_tokens expects activations of shape (n, t, d); got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"pool_tokens expects activations of shape (n, t, d); got shape {tuple(t.shape)}"
+        )
     n, steps, _ = t.shape
     if mask is None:
         m = torch.ones(n, steps, dtype=torch.bool, device=t.device)

@@ -1,0 +1,80 @@
+"""GetReprs: the representation Congruity compares.
+
+By default every hidden layer (MLPs) or the residual stream after every block (models with a
+``blocks`` list, such as the zoo's transformers and bilinear networks), concatenated along
+features, with sequence outputs reduced by an explicit token policy ("last" by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mechequiv.capture import capture
+from mechequiv.equivalence.patched import PatchedModel
+from mechequiv.tokens import TokenPolicy, pool_tokens
+
+
+def default_points(model: nn.Module) -> list[str]:
+    """Hidden layers of a Sequential MLP, or ``blocks.{i}`` of a model with a ``blocks`` list."""
+    if isinstance(model, nn.Sequential):
+        points = [
+            name
+            for i, (name, m) in enumerate(model.named_children())
+            if not isinstance(m, nn.Linear) and i != len(model) - 1
+        ]
+        if not points:
+            raise ValueError("the MLP has no hidden layer")
+        return points
+    blocks = getattr(model, "blocks", None)
+    if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
+        return [f"blocks.{i}" for i in range(len(blocks))]
+    raise ValueError(
+        f"no default representation for {type(model).__name__}: pass "
+        "reprs=LayerReprs(points=[module names]) to choose hook points"
+    )
+
+
+class LayerReprs:
+    """GetReprs through :func:`mechequiv.capture.capture`: activations at ``points``, concatenated.
+
+    Parameters
+    ----------
+    points : sequence of module names / capture Points, optional
+        Default: :func:`default_points` of the model.
+    tokens : token policy
+        Applied to (n, t, d) activations (see :func:`mechequiv.tokens.pool_tokens`); 2-D
+        activations are used as they are. Higher-rank activations are flattened per row after
+        pooling.
+
+    Returns float64 CPU tensors (n, total features). A :class:`PatchedModel` is captured with
+    its patches applied, so implementations made by patching are read at the same points.
+    """
+
+    def __init__(
+        self, points: Sequence[Hashable] | None = None, tokens: TokenPolicy = "last"
+    ) -> None:
+        self.points = None if points is None else list(points)
+        self.tokens = tokens
+
+    def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
+        base, patches = (
+            (model.model, model.patches) if isinstance(model, PatchedModel) else (model, None)
+        )
+        points = self.points if self.points is not None else default_points(base)
+        acts = capture(base, inputs, points, patches=patches, progress=False)
+        feats = []
+        for p in points:
+            a = acts[p]
+            if a.ndim == 3:
+                a = pool_tokens(a, self.tokens)
+            feats.append(a.reshape(a.shape[0], -1))
+        return torch.cat(feats, dim=1).double()
+
+
+def hidden_representations(model: nn.Module, inputs: Any) -> torch.Tensor:
+    """The default GetReprs: :class:`LayerReprs` with default points and the last token."""
+    return LayerReprs()(model, inputs)

@@ -1,0 +1,173 @@
+"""GetImpl: ways to draw a co-interpretive implementation of a model.
+
+A sampler is any object with ``sample(model, rng, exclude=()) -> model`` that returns a model
+implementing the same interpretation (it changes only what lies outside the mechanism, or
+nothing at all functionally). ``exclude`` lists models that must not be returned as they are
+(Congruity passes the pair under comparison, so that a pool never hands back the anchor as
+"an implementation of the other model").
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """GetImpl: ``sample(model, rng, exclude)`` returns a co-interpretive implementation."""
+
+    def sample(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> nn.Module: ...
+
+
+# Activations that commute with a positive rescaling: f(c x) = c f(x) for c > 0.
+_HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity)
+# Activations that commute with a sign flip: f(-x) = -f(x).
+_ODD = (nn.Tanh, nn.Identity, nn.Hardtanh, nn.Softsign)
+_ELEMENTWISE = (*_HOMOGENEOUS, *_ODD, nn.GELU, nn.SiLU, nn.Sigmoid, nn.ELU, nn.Softplus)
+
+
+class SymmetryTransform:
+    """Exact function-preserving reparameterisations: the positive control of Congruity.
+
+    For an MLP given as ``nn.Sequential`` of ``nn.Linear`` layers separated by elementwise
+    activations, every hidden layer gets a random permutation of its units and, where the
+    activation allows it, a random positive rescaling (ReLU, LeakyReLU, Identity: scale each
+    unit's incoming weights and bias by c and its outgoing weights by 1/c) and random sign flips
+    (odd activations such as tanh). The output function is unchanged up to float rounding.
+
+    Before the random draw each unit is brought to a canonical representative of its orbit
+    (incoming weights and bias scaled to unit norm for homogeneous activations; the sign that
+    makes the largest incoming weight positive for odd ones). So the draws for a model and for
+    any symmetry-transformed copy of it have exactly the same distribution, which is what makes
+    this sampler a calibrated positive control: without it, rescalings compound (the copy's
+    implementations would be rescaled twice) and the copy would look distinguishable.
+
+    Parameters
+    ----------
+    permute, rescale, flip_signs : bool
+        Which symmetries to apply.
+    scale_range : (float, float)
+        Log-uniform range of the positive rescaling factors.
+    """
+
+    def __init__(
+        self,
+        permute: bool = True,
+        rescale: bool = True,
+        flip_signs: bool = True,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+    ) -> None:
+        lo, hi = scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high; got {scale_range}")
+        self.permute, self.rescale, self.flip_signs = permute, rescale, flip_signs
+        self.scale_range = scale_range
+
+    def sample(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> nn.Module:
+        """A transformed deep copy of ``model`` (always a new object, so ``exclude`` holds)."""
+        _mlp_layers(model)  # validate before copying
+        new = copy.deepcopy(model)
+        new_layers = _mlp_layers(new)
+        with torch.no_grad():
+            for k, (lin, act) in enumerate(new_layers[:-1]):
+                nxt = new_layers[k + 1][0]
+                width = lin.out_features
+                perm = rng.permutation(width) if self.permute else np.arange(width)
+                factor = np.ones(width)
+                if self.rescale and isinstance(act, _HOMOGENEOUS):
+                    factor /= _incoming_norms(lin)
+                    factor *= np.exp(rng.uniform(*np.log(self.scale_range), size=width))
+                if self.flip_signs and isinstance(act, _ODD):
+                    factor *= _canonical_signs(lin)
+                    factor *= rng.choice([-1.0, 1.0], size=width)
+                _transform_unit_axis(lin, nxt, perm, factor)
+        return new
+
+
+def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
+    """(Linear, following activation) pairs of a Sequential MLP; refuse anything else."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(
+            f"SymmetryTransform supports nn.Sequential MLPs; got {type(model).__name__}. "
+            "Use another sampler (Retrained, ResampleAblation) for this architecture."
+        )
+    out: list[tuple[nn.Linear, nn.Module | None]] = []
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Linear):
+            out.append((m, None))
+        elif isinstance(m, _ELEMENTWISE) and out and out[-1][1] is None:
+            out[-1] = (out[-1][0], m)
+        else:
+            raise TypeError(
+                f"layer {i} ({type(m).__name__}) is not a Linear or elementwise activation"
+            )
+    if len(out) < 2:
+        raise ValueError("the MLP has no hidden layer to transform")
+    return out
+
+
+def _incoming(lin: nn.Linear) -> np.ndarray:
+    w = lin.weight.detach().double().cpu().numpy()
+    if lin.bias is not None:
+        w = np.hstack([w, lin.bias.detach().double().cpu().numpy()[:, None]])
+    return w
+
+
+def _incoming_norms(lin: nn.Linear) -> np.ndarray:
+    norms = np.linalg.norm(_incoming(lin), axis=1)
+    return np.where(norms > 0, norms, 1.0)  # a dead unit keeps its (zero) weights
+
+
+def _canonical_signs(lin: nn.Linear) -> np.ndarray:
+    w = _incoming(lin)
+    lead = w[np.arange(len(w)), np.abs(w).argmax(1)]
+    return np.where(lead < 0, -1.0, 1.0)
+
+
+def _transform_unit_axis(
+    lin: nn.Linear, nxt: nn.Linear, perm: np.ndarray, factor: np.ndarray
+) -> None:
+    p = torch.as_tensor(perm, device=lin.weight.device)
+    c = torch.as_tensor(factor[perm], dtype=lin.weight.dtype, device=lin.weight.device)
+    lin.weight.copy_(lin.weight[p] * c[:, None])
+    if lin.bias is not None:
+        lin.bias.copy_(lin.bias[p] * c)
+    nxt.weight.copy_(nxt.weight[:, p] / c[None, :])
+
+
+class Retrained:
+    """Implementations drawn from independently trained models of the same recipe.
+
+    Parameters
+    ----------
+    groups : sequence of sequences of models
+        Each inner sequence holds models trained with one recipe (e.g. the seeds of a zoo).
+        ``sample(model)`` returns another member of the group that contains ``model``
+        (compared by identity), uniformly at random among those not in ``exclude``.
+    """
+
+    def __init__(self, *groups: Sequence[nn.Module]) -> None:
+        if not groups:
+            raise ValueError("Retrained needs at least one group of same-recipe models")
+        self.groups = [list(g) for g in groups]
+
+    def sample(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> nn.Module:
+        for g in self.groups:
+            if any(m is model for m in g):
+                others = [m for m in g if m is not model and not any(m is e for e in exclude)]
+                if not others:
+                    raise ValueError("the model's recipe group has no other member to draw")
+                return others[int(rng.integers(len(others)))]
+        raise ValueError("the model is in none of the Retrained groups (models match by identity)")

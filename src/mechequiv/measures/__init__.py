@@ -1,0 +1,81 @@
+"""Representational and functional similarity measures with exact, stated conventions.
+
+Every measure is a function ``name(X, Y, **options) -> float`` on numpy arrays or torch tensors
+of shape (n, d1) and (n, d2) with rows paired by stimulus, computed in float64 on the input's
+device. The registry holds each measure's properties::
+
+    >>> from mechequiv import measures
+    >>> info = measures.get("linear_cka")
+    >>> info.kind, sorted(info.invariances)[:2]
+    ('similarity', ['isotropic_scaling', 'orthogonal'])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mechequiv.measures.cca import cca, pwcca, svcca
+from mechequiv.measures.cka import angular_cka, debiased_cka, linear_cka, rbf_cka
+from mechequiv.measures.functional import jensen_shannon, logit_cosine, prediction_agreement
+from mechequiv.measures.neighbors import knn_jaccard, mutual_knn
+from mechequiv.measures.procrustes import permutation_distance, procrustes
+from mechequiv.measures.registry import INVARIANCES, MeasureInfo, get, names
+from mechequiv.measures.regression import (
+    bounded_map_error,
+    linear_regression_similarity,
+    repr_distance,
+    ridge_cv,
+)
+from mechequiv.measures.rsa import rdm, rsa
+from mechequiv.measures.streaming import StreamingCKA, StreamingMeasure, streamable
+from mechequiv.tokens import pool_tokens
+
+
+def compare(
+    X: Any,
+    Y: Any,
+    measures: list[str] | None = None,
+    tokens: Any = None,
+    mask: Any = None,
+) -> dict[str, float]:
+    """Several representational measures on one pair; ``tokens`` pools (n, t, d) inputs first.
+
+    ``measures`` defaults to every representational measure in the registry.
+    """
+    if tokens is not None:
+        X, Y = pool_tokens(X, tokens, mask), pool_tokens(Y, tokens, mask)
+    chosen = names(functional=False) if measures is None else measures
+    return {name: get(name)(X, Y) for name in chosen}
+
+
+__all__ = [
+    "INVARIANCES",
+    "MeasureInfo",
+    "StreamingCKA",
+    "StreamingMeasure",
+    "angular_cka",
+    "bounded_map_error",
+    "cca",
+    "compare",
+    "debiased_cka",
+    "get",
+    "jensen_shannon",
+    "knn_jaccard",
+    "linear_cka",
+    "linear_regression_similarity",
+    "logit_cosine",
+    "mutual_knn",
+    "names",
+    "permutation_distance",
+    "pool_tokens",
+    "prediction_agreement",
+    "procrustes",
+    "pwcca",
+    "rbf_cka",
+    "rdm",
+    "repr_distance",
+    "ridge_cv",
+    "rsa",
+    "streamable",
+    "svcca",
+]

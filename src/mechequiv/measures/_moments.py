@@ -1,0 +1,202 @@
+"""Sufficient statistics for the linear measures, accumulated exactly over batches.
+
+Every linear measure (CKA biased and debiased, CCA family, Procrustes, regression) is a function
+of a few cross-product matrices of the *centred* data, plus, for the debiased HSIC, sums of
+squared row norms. Rows are shifted by a pivot (the first batch's mean) before accumulating so
+that the final exact centring subtracts only a small residual mean: no catastrophic cancellation
+when features carry a large offset. One batch with the data's own mean as pivot is exactly the
+one-shot computation, so streaming and in-memory results are the same formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from mechequiv.measures._validate import check_pair
+
+
+@dataclass
+class _Sums:
+    n: int
+    sx: torch.Tensor
+    sy: torch.Tensor
+    sxx: torch.Tensor
+    sxy: torch.Tensor
+    syy: torch.Tensor
+    # Fourth-order terms for the debiased HSIC (None when not requested).
+    quartic: dict[str, torch.Tensor] | None
+
+
+class CrossMoments:
+    """Accumulate n, sums and cross-products of paired batches (X_b, Y_b) in float64.
+
+    Parameters
+    ----------
+    quartic : bool
+        Also accumulate the row-norm terms the debiased (Song) HSIC needs.
+    auto : bool
+        Accumulate the full X^T X and Y^T Y (default). ``False`` keeps only their diagonals,
+        enough for measures that need total variances and X^T Y alone (Procrustes): it saves
+        two of the three d x d products.
+    """
+
+    def __init__(self, quartic: bool = False, auto: bool = True) -> None:
+        if quartic and not auto:
+            raise ValueError("quartic terms need the full auto-products")
+        self.quartic = quartic
+        self.auto = auto
+        self._sums: _Sums | None = None
+        self._cx: torch.Tensor | None = None
+        self._cy: torch.Tensor | None = None
+
+    @property
+    def n(self) -> int:
+        return 0 if self._sums is None else self._sums.n
+
+    def update(self, X, Y) -> CrossMoments:
+        """Add a batch of paired rows; returns ``self`` so calls can chain."""
+        return self.add_validated(*check_pair(X, Y, min_samples=1))
+
+    def add_validated(self, x: torch.Tensor, y: torch.Tensor) -> CrossMoments:
+        """:meth:`update` for float64 tensors that already passed ``check_pair``."""
+        if self._sums is None:
+            self._cx, self._cy = x.mean(0), y.mean(0)
+        elif x.shape[1] != self._sums.sx.shape[0] or y.shape[1] != self._sums.sy.shape[0]:
+            raise ValueError(
+                f"batch feature sizes {x.shape[1]}, {y.shape[1]} differ from earlier batches "
+                f"({self._sums.sx.shape[0]}, {self._sums.sy.shape[0]})"
+            )
+        x = x - self._cx.to(x.device)
+        y = y - self._cy.to(x.device)
+        b = _batch_sums(x, y, self.quartic, self.auto)
+        self._sums = b if self._sums is None else _add(self._sums, b)
+        return self
+
+    def sums(self) -> _Sums:
+        if self._sums is None:
+            raise ValueError("no data: call update() with at least one batch first")
+        return self._sums
+
+    def centred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Centred cross-products (Xc^T Xc, Xc^T Y_c, Yc^T Yc), each summed (not divided by n)."""
+        if not self.auto:
+            raise ValueError("accumulator was created with auto=False (diagonals only)")
+        s = self.sums()
+        mx, my = s.sx / s.n, s.sy / s.n
+        cxx = s.sxx - s.n * torch.outer(mx, mx)
+        cxy = s.sxy - s.n * torch.outer(mx, my)
+        cyy = s.syy - s.n * torch.outer(my, my)
+        return cxx, cxy, cyy
+
+    def centred_traces(self) -> tuple[float, torch.Tensor, float]:
+        """(||Xc||_F^2, Xc^T Yc, ||Yc||_F^2): total variances and the centred cross-product."""
+        s = self.sums()
+        mx, my = s.sx / s.n, s.sy / s.n
+        diag_x = s.sxx.diagonal() if self.auto else s.sxx
+        diag_y = s.syy.diagonal() if self.auto else s.syy
+        return (
+            float(diag_x.sum() - s.n * (mx @ mx)),
+            s.sxy - s.n * torch.outer(mx, my),
+            float(diag_y.sum() - s.n * (my @ my)),
+        )
+
+    def uncentred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw cross-products (X^T X, X^T Y, Y^T Y), undoing the pivot shift."""
+        if not self.auto:
+            raise ValueError("accumulator was created with auto=False (diagonals only)")
+        s = self.sums()
+        cx, cy = self._cx, self._cy
+
+        def raw(sab, sa, sb, ca, cb):
+            return sab + torch.outer(sa, cb) + torch.outer(ca, sb) + s.n * torch.outer(ca, cb)
+
+        return (
+            raw(s.sxx, s.sx, s.sx, cx, cx),
+            raw(s.sxy, s.sx, s.sy, cx, cy),
+            raw(s.syy, s.sy, s.sy, cy, cy),
+        )
+
+    def centred_row_norm_terms(self) -> tuple[float, float, float, float, float, float]:
+        """Sums over rows of a_i = ||x_i - mean||^2 and b_i = ||y_i - mean||^2.
+
+        Returns (sum a, sum b, sum a*b, sum a^2, sum b^2) as Python floats, plus n.
+        """
+        s = self.sums()
+        if s.quartic is None:
+            raise ValueError("accumulator was created without quartic=True")
+        q = s.quartic
+        n = s.n
+        mx, my = s.sx / n, s.sy / n
+        # a_i = qx_i - 2 x_i.mx + |mx|^2 with x_i pivot-shifted; the products expand exactly.
+        nx, ny = float(mx @ mx), float(my @ my)
+        sum_a = float(q["qx"]) - 2 * float(s.sx @ mx) + n * nx
+        sum_b = float(q["qy"]) - 2 * float(s.sy @ my) + n * ny
+
+        sum_ab = _expand_product_sum(
+            q["qxqy"], q["qx_y"], q["qy_x"], s.sxy, s.sx, s.sy, q["qx"], q["qy"], mx, my, nx, ny, n
+        )
+        sum_aa = _expand_product_sum(
+            q["qxqx"], q["qx_x"], q["qx_x"], s.sxx, s.sx, s.sx, q["qx"], q["qx"], mx, mx, nx, nx, n
+        )
+        sum_bb = _expand_product_sum(
+            q["qyqy"], q["qy_y"], q["qy_y"], s.syy, s.sy, s.sy, q["qy"], q["qy"], my, my, ny, ny, n
+        )
+        return sum_a, sum_b, sum_ab, sum_aa, sum_bb, float(n)
+
+
+def _expand_product_sum(qq, qa_vb, qb_va, sab, sa, sb, sqa, sqb, mu_a, mu_b, na, nb, n):
+    """sum_i a_i b_i for a_i = |u_i - mu_a|^2, b_i = |v_i - mu_b|^2, from pivot-shifted power sums.
+
+    ``qa_vb`` is sum_i |u_i|^2 v_i, ``qb_va`` is sum_i |v_i|^2 u_i, ``sab`` is sum_i u_i v_i^T,
+    ``na``/``nb`` are |mu_a|^2 and |mu_b|^2.
+    """
+    return (
+        float(qq)
+        - 2 * float(mu_b @ qa_vb)
+        + nb * float(sqa)
+        - 2 * float(mu_a @ qb_va)
+        + 4 * float(mu_a @ sab @ mu_b)
+        - 2 * nb * float(mu_a @ sa)
+        + na * float(sqb)
+        - 2 * na * float(mu_b @ sb)
+        + n * na * nb
+    )
+
+
+def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool, auto: bool) -> _Sums:
+    q = None
+    if quartic:
+        qx = (x * x).sum(1)
+        qy = (y * y).sum(1)
+        q = {
+            "qx": qx.sum(),
+            "qy": qy.sum(),
+            "qxqy": qx @ qy,
+            "qxqx": qx @ qx,
+            "qyqy": qy @ qy,
+            "qy_x": qy @ x,  # sum_i qy_i x_i
+            "qx_y": qx @ y,
+            "qx_x": qx @ x,
+            "qy_y": qy @ y,
+        }
+    if auto:
+        sxx, syy = x.T @ x, y.T @ y
+    else:
+        sxx, syy = (x * x).sum(0), (y * y).sum(0)
+    return _Sums(x.shape[0], x.sum(0), y.sum(0), sxx, x.T @ y, syy, q)
+
+
+def _add(a: _Sums, b: _Sums) -> _Sums:
+    q = None if a.quartic is None else {k: a.quartic[k] + b.quartic[k] for k in a.quartic}
+    return _Sums(
+        a.n + b.n, a.sx + b.sx, a.sy + b.sy, a.sxx + b.sxx, a.sxy + b.sxy, a.syy + b.syy, q
+    )
+
+
+def moments_of(
+    x: torch.Tensor, y: torch.Tensor, quartic: bool = False, auto: bool = True
+) -> CrossMoments:
+    """One-shot moments of a pair already validated by ``check_pair``."""
+    return CrossMoments(quartic=quartic, auto=auto).add_validated(x, y)

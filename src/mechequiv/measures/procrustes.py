@@ -1,0 +1,128 @@
+"""Shape metrics: orthogonal Procrustes with partial whitening (Williams et al. 2021) and
+permutation alignment.
+
+Both representations are column-centred. Different widths are handled by zero-padding the
+narrower one, which leaves every quantity below unchanged (nuclear norms of d1 x d2 matrices).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm
+from mechequiv.measures._moments import CrossMoments, moments_of
+from mechequiv.measures._validate import ArrayLike, check_choice, check_pair, safe_arccos
+from mechequiv.measures.registry import register
+
+Score = Literal["angular", "euclidean"]
+_SCORES = ("angular", "euclidean")
+
+
+def _partial_whitening(c: torch.Tensor, alpha: float) -> torch.Tensor:
+    """netrep's regularised whitening Z for covariance-like C = Xc^T Xc (not divided by n).
+
+    Z = V diag(d) V^T with d = alpha + (1 - alpha) lam^{-1/2}, rescaled so that the total
+    variance tr(Z C Z) equals tr(C). Eigenvalues are floored at 1e-10 times the largest.
+    """
+    lam, V = torch.linalg.eigh(c)
+    lam = lam.clamp_min(RANK_RTOL * float(lam.max()))
+    d = alpha + (1 - alpha) * lam.rsqrt()
+    new_var = (alpha**2 * lam + 2 * alpha * (1 - alpha) * lam.sqrt() + (1 - alpha) ** 2).sum()
+    d = d * (lam.sum() / new_var).sqrt()
+    return (V * d) @ V.T
+
+
+def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.Tensor]:
+    """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
+    nxx, cxy, nyy = m.centred_traces()
+    if nxx <= 0.0 or nyy <= 0.0:
+        raise ValueError("a representation has zero variance across samples")
+    if alpha == 1.0:
+        return nxx, nyy, cxy
+    cxx, _, cyy = m.centred()
+    zx, zy = _partial_whitening(cxx, alpha), _partial_whitening(cyy, alpha)
+    return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
+
+
+def _score(nxx: float, nyy: float, inner: float, score: str) -> float:
+    check_choice(score, "score", _SCORES)
+    if score == "angular":
+        return safe_arccos(inner / (nxx * nyy) ** 0.5)
+    sq = nxx + nyy - 2.0 * inner
+    if sq < -1e-9 * (nxx + nyy):
+        raise ValueError(f"squared Euclidean shape distance {sq:.3g} < 0 beyond rounding error")
+    return max(sq, 0.0) ** 0.5
+
+
+def procrustes_from_moments(m: CrossMoments, alpha: float = 1.0, score: Score = "angular") -> float:
+    """Shape metric from accumulated moments; see :func:`procrustes`."""
+    nxx, nyy, cxy = _aligned_terms(m, alpha)
+    return _score(nxx, nyy, nuclear_norm(cxy), score)
+
+
+@register(
+    kind="distance",
+    range=(0.0, np.pi / 2),
+    metric=True,
+    symmetric=True,
+    invariances=("orthogonal", "isotropic_scaling", "permutation", "translation"),
+    family="shape",
+    convention=(
+        "angular orthogonal-Procrustes shape metric (Williams et al. 2021, alpha=1), centred, "
+        "in radians; score='euclidean' for the unnormalised Frobenius distance"
+    ),
+)
+def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "angular") -> float:
+    """Generalised shape metric of Williams et al. (2021), orthogonal-Procrustes family.
+
+    X and Y are centred, then partially whitened with netrep's rule (``alpha=1``: no whitening,
+    plain Procrustes; ``alpha=0``: full whitening, which makes the angular score
+    arccos(mean canonical correlation)); see ``_partial_whitening`` for the exact rule.
+    With X~, Y~ the results and ||.||_* the nuclear norm:
+
+    - ``score="angular"``: arccos(||X~^T Y~||_* / (||X~||_F ||Y~||_F)) in [0, pi/2], radians;
+    - ``score="euclidean"``: min over orthogonal Q of ||X~ Q - Y~||_F
+      = sqrt(||X~||^2 + ||Y~||^2 - 2 ||X~^T Y~||_*), unnormalised (grows with n and scale).
+
+    Both are metrics. The angular score is invariant to orthogonal maps, isotropic scaling,
+    permutation and translation; the Euclidean one is not scale invariant. For 0 < alpha < 1
+    netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
+    """
+    x, y = check_pair(X, Y)
+    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score)
+
+
+def permutation_from_moments(m: CrossMoments, score: Score = "angular") -> float:
+    """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
+    nxx, nyy, cxy = _aligned_terms(m, 1.0)
+    c = cxy.cpu().numpy()
+    rows, cols = linear_sum_assignment(c, maximize=True)
+    return _score(nxx, nyy, float(c[rows, cols].sum()), score)
+
+
+@register(
+    kind="distance",
+    range=(0.0, np.pi),
+    metric=True,
+    symmetric=True,
+    invariances=("isotropic_scaling", "permutation", "translation"),
+    family="shape",
+    convention="angular shape metric under the best one-to-one matching of centred units, radians",
+)
+def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -> float:
+    """Shape metric with alignment restricted to permutations of units (netrep's PermutationMetric).
+
+    X and Y are centred; the permutation maximising tr(P^T Xc^T Yc) is found exactly by the
+    Hungarian algorithm (narrower side zero-padded); the score is the angle
+    arccos(<Xc P, Yc> / (||Xc|| ||Yc||)) in radians, or the Euclidean distance
+    ||Xc P - Yc||_F with ``score="euclidean"``. Invariant to unit permutations, isotropic
+    scaling (angular) and translation, but not to rotations.
+    """
+    x, y = check_pair(X, Y)
+    return permutation_from_moments(moments_of(x, y, auto=False), score)

@@ -1,0 +1,109 @@
+"""Representational similarity analysis (Kriegeskorte et al. 2008).
+
+Each representation becomes a representational dissimilarity matrix (RDM) over stimuli; two RDMs
+are compared on their upper triangles (i < j), diagonal excluded.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from scipy import stats
+
+from mechequiv.measures._validate import ArrayLike, as_matrix, check_choice, check_pair
+from mechequiv.measures.registry import register
+
+RDMKind = Literal["correlation", "euclidean", "cosine"]
+Comparison = Literal["spearman", "pearson", "kendall_tau_a"]
+_RDMS = ("correlation", "euclidean", "cosine")
+_COMPARISONS = ("spearman", "pearson", "kendall_tau_a")
+
+
+def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
+    """Representational dissimilarity matrix (n x n, float64) of the rows of X.
+
+    - ``"correlation"``: 1 - Pearson correlation between rows (each row centred over features).
+    - ``"euclidean"``: squared Euclidean distance divided by the number of features
+      (rsatoolbox's "euclidean" convention).
+    - ``"cosine"``: 1 - cosine similarity between rows.
+    """
+    check_choice(kind, "rdm", _RDMS)
+    x = as_matrix(X)
+    if kind == "euclidean":
+        sq = (x * x).sum(1)
+        return (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+    if kind == "correlation":
+        x = x - x.mean(1, keepdim=True)
+    norms = x.norm(dim=1)
+    if bool((norms == 0).any()):
+        what = "constant across features" if kind == "correlation" else "all zero"
+        raise ValueError(f"the {kind} RDM is undefined: a row (stimulus pattern) is {what}")
+    u = x / norms[:, None]
+    return 1.0 - u @ u.T
+
+
+def _upper(d: torch.Tensor) -> np.ndarray:
+    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1, device=d.device)
+    return d[i, j].cpu().numpy()
+
+
+def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-a = (concordant - discordant) / (N (N - 1) / 2), in O(N log N).
+
+    Derived from scipy's tau-b (which is O(N log N)) by undoing its tie correction.
+    """
+    n0 = len(a) * (len(a) - 1) / 2.0
+    tau_b = stats.kendalltau(a, b, variant="b").statistic
+    if not np.isfinite(tau_b):
+        raise ValueError("Kendall's tau is undefined: an RDM has all entries equal")
+
+    def tied_pairs(v: np.ndarray) -> float:
+        _, counts = np.unique(v, return_counts=True)
+        return float((counts * (counts - 1) / 2.0).sum())
+
+    return float(tau_b * np.sqrt((n0 - tied_pairs(a)) * (n0 - tied_pairs(b))) / n0)
+
+
+def compare_rdms(a: np.ndarray, b: np.ndarray, comparison: Comparison = "spearman") -> float:
+    """Compare two condensed RDM vectors."""
+    check_choice(comparison, "compare", _COMPARISONS)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        raise ValueError("an RDM has all off-diagonal entries equal: rank correlation undefined")
+    if comparison == "kendall_tau_a":
+        return kendall_tau_a(a, b)
+    if comparison == "spearman":
+        return float(stats.spearmanr(a, b).statistic)
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@register(
+    kind="similarity",
+    range=(-1.0, 1.0),
+    metric=False,
+    symmetric=True,
+    invariances=("isotropic_scaling", "permutation"),
+    family="rsa",
+    convention="correlation-distance RDMs compared by Spearman rank correlation (upper triangles)",
+)
+def rsa(
+    X: ArrayLike,
+    Y: ArrayLike,
+    rdm_kind: RDMKind = "correlation",
+    compare: Comparison = "spearman",
+) -> float:
+    """RSA: correlation between the two representations' RDMs over stimulus pairs i < j.
+
+    Parameters
+    ----------
+    rdm_kind : {"correlation", "euclidean", "cosine"}
+        See :func:`rdm`. Euclidean RDMs add invariance to orthogonal maps and translation.
+    compare : {"spearman", "pearson", "kendall_tau_a"}
+        Spearman rank correlation (ties averaged), Pearson correlation, or Kendall's tau-a
+        (rsatoolbox's recommendation for RDMs with tied entries).
+
+    Needs n >= 3 stimuli. O(n^2) memory.
+    """
+    x, y = check_pair(X, Y, min_samples=3)
+    return compare_rdms(_upper(rdm(x, rdm_kind)), _upper(rdm(y, rdm_kind)), compare)
