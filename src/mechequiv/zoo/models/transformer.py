@@ -1,4 +1,4 @@
-"""A small transformer with an attention rate (Zhong et al. 2023, "The Clock and the Pizza").
+"""A small transformer with an attention rate alpha (Zhong et al. 2023, "The Clock and the Pizza").
 
 Module names are an interface for activation capture: ``embed`` (token embedding, before the
 positional embedding), ``blocks.{i}.attn``, ``blocks.{i}.mlp``, ``blocks.{i}`` (residual stream
@@ -16,23 +16,22 @@ from mechequiv.zoo.models.mlp import make_activation
 
 
 class Attention(nn.Module):
-    """Bidirectional multi-head attention whose pattern is ``rate * softmax + (1 - rate) / T``.
+    """Bidirectional multi-head attention with pattern ``alpha * softmax(q k^T / sqrt(d_head)) + (1 - alpha)``.
 
-    ``attention_rate = 1`` is standard softmax attention, ``0`` constant (uniform) attention.
-    Zhong et al.'s code adds ``1 - rate`` (not ``(1 - rate) / T``) and uses no causal mask; the
-    uniform form here keeps each row a probability distribution, which differs from theirs only by
-    a scale the value/output weights absorb.
+    This is Zhong et al.'s attention rate exactly (their ``attn_coeff``): ``alpha = 1`` is standard
+    softmax attention, ``alpha = 0`` constant attention in which every position adds up all
+    positions' values with weight 1 (not 1/T), so the block sees ``E_a + E_b``. No causal mask.
     """
 
-    def __init__(self, d_model: int, n_heads: int, attention_rate: float) -> None:
+    def __init__(self, d_model: int, n_heads: int, alpha: float) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
-        if not 0.0 <= attention_rate <= 1.0:
-            raise ValueError(f"attention_rate must lie in [0, 1], got {attention_rate}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha (attention rate) must lie in [0, 1], got {alpha}")
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
-        self.attention_rate = float(attention_rate)
+        self.alpha = float(alpha)
         self.W_Q = nn.Linear(d_model, d_model, bias=False)
         self.W_K = nn.Linear(d_model, d_model, bias=False)
         self.W_V = nn.Linear(d_model, d_model, bias=False)
@@ -43,8 +42,7 @@ class Attention(nn.Module):
         q = self._heads(self.W_Q(x))
         k = self._heads(self.W_K(x))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
-        t = x.shape[-2]
-        return self.attention_rate * scores.softmax(-1) + (1.0 - self.attention_rate) / t
+        return self.alpha * scores.softmax(-1) + (1.0 - self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.pattern(x) @ self._heads(self.W_V(x))
@@ -77,13 +75,13 @@ class Block(nn.Module):
         d_model: int,
         n_heads: int,
         d_mlp: int,
-        attention_rate: float,
+        alpha: float,
         activation: str,
         layer_norm: bool,
     ) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
-        self.attn = Attention(d_model, n_heads, attention_rate)
+        self.attn = Attention(d_model, n_heads, alpha)
         self.ln2 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
         self.mlp = FeedForward(d_model, d_mlp, activation)
 
@@ -110,7 +108,7 @@ class TokenTransformer(nn.Module):
         n_heads: int = 4,
         d_mlp: int | None = None,
         n_layers: int = 1,
-        attention_rate: float = 1.0,
+        alpha: float = 1.0,
         activation: str = "relu",
         layer_norm: bool = False,
         readout: str = "last",
@@ -126,7 +124,7 @@ class TokenTransformer(nn.Module):
         nn.init.normal_(self.embed.weight, std=d_model**-0.5)
         nn.init.normal_(self.pos_embed, std=d_model**-0.5)
         self.blocks = nn.ModuleList(
-            Block(d_model, n_heads, d_mlp or 4 * d_model, attention_rate, activation, layer_norm)
+            Block(d_model, n_heads, d_mlp or 4 * d_model, alpha, activation, layer_norm)
             for _ in range(n_layers)
         )
         self.ln_final = nn.LayerNorm(d_model) if layer_norm else nn.Identity()

@@ -7,7 +7,7 @@ from typing import Any
 
 from mechequiv.zoo.tasks.base import Task, split_indices
 from mechequiv.zoo.tasks.boolean import GATES, boolean, truth_table
-from mechequiv.zoo.tasks.modular import modular_addition, operands
+from mechequiv.zoo.tasks.modular import ENCODINGS, modular_addition, operands
 from mechequiv.zoo.tasks.sequence import histogram
 
 TASKS: dict[str, Callable[..., Task]] = {
@@ -27,6 +27,7 @@ def get_task(name: str, **kwargs: Any) -> Task:
 
 
 __all__ = [
+    "ENCODINGS",
     "GATES",
     "TASKS",
     "Task",

@@ -20,12 +20,16 @@ class Task:
     name : str
         Registry name (see :func:`mechequiv.zoo.tasks.get_task`).
     inputs : torch.Tensor
-        ``(N, T)`` int64 token ids when ``input_kind == "tokens"``, else ``(N, F)`` float32 features.
-    targets : torch.Tensor
-        Class ids (int64, ``(N,)`` or ``(N, T)`` for per-position targets) when
-        ``loss == "cross_entropy"``; float32 ``(N, n_outputs)`` when ``loss == "mse"``.
+        ``(N, T)`` int64 token ids when ``input_kind == "tokens"``, else ``(N, F)`` float32
+        features: exactly what the zoo's models for this task take, ``model(task.inputs)``.
+    labels : torch.Tensor
+        Class ids (int64, ``(N,)`` or ``(N, T)`` for per-position labels) when
+        ``loss == "cross_entropy"``; float32 ``(N, n_outputs)`` 0/1 targets when ``loss == "mse"``.
     train_idx, test_idx : torch.Tensor
-        Disjoint int64 row indices into ``inputs``/``targets``.
+        Disjoint sorted int64 row indices into ``inputs``/``labels`` (see also
+        :attr:`train_mask`, :attr:`test_mask`).
+    seed : int
+        The seed of the split (and of any sampled data).
     n_outputs : int
         Number of classes (cross-entropy) or output units (MSE).
     loss : {"cross_entropy", "mse"}
@@ -40,9 +44,10 @@ class Task:
 
     name: str
     inputs: torch.Tensor
-    targets: torch.Tensor
+    labels: torch.Tensor
     train_idx: torch.Tensor
     test_idx: torch.Tensor
+    seed: int
     n_outputs: int
     loss: Literal["cross_entropy", "mse"]
     input_kind: InputKind
@@ -50,17 +55,20 @@ class Task:
     readout: Literal["last", "all"] = "last"
     kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def features(self) -> torch.Tensor:
-        """Float inputs for MLP-style models: one-hot tokens concatenated position by position.
+    @property
+    def train_mask(self) -> torch.Tensor:
+        """Boolean ``(N,)`` mask of the training rows."""
+        return self._mask(self.train_idx)
 
-        ``(N, T * vocab_size)`` for token tasks (token t of row n sets column
-        ``t * vocab_size + token``); the inputs themselves for feature tasks.
-        """
-        if self.input_kind == "features":
-            return self.inputs
-        n, t = self.inputs.shape
-        one_hot = torch.nn.functional.one_hot(self.inputs, self.vocab_size).to(torch.float32)
-        return one_hot.reshape(n, t * int(self.vocab_size))  # type: ignore[arg-type]
+    @property
+    def test_mask(self) -> torch.Tensor:
+        """Boolean ``(N,)`` mask of the test rows."""
+        return self._mask(self.test_idx)
+
+    def _mask(self, idx: torch.Tensor) -> torch.Tensor:
+        mask = torch.zeros(len(self.inputs), dtype=torch.bool)
+        mask[idx] = True
+        return mask
 
     def __repr__(self) -> str:
         return (

@@ -66,9 +66,10 @@ def boolean(
     return Task(
         name="boolean",
         inputs=torch.from_numpy(x),
-        targets=torch.from_numpy(y),
+        labels=torch.from_numpy(y),
         train_idx=train_idx,
         test_idx=test_idx,
+        seed=seed,
         n_outputs=len(names),
         loss="mse",
         input_kind="features",

@@ -34,9 +34,10 @@ def histogram(
     return Task(
         name="histogram",
         inputs=torch.as_tensor(x, dtype=torch.int64),
-        targets=torch.as_tensor(counts, dtype=torch.int64),
+        labels=torch.as_tensor(counts, dtype=torch.int64),
         train_idx=train_idx,
         test_idx=test_idx,
+        seed=seed,
         n_outputs=seq_len,
         loss="cross_entropy",
         input_kind="tokens",
