@@ -1,6 +1,7 @@
-"""Train many seeds of one recipe in a single vectorised run (torch.func + vmap).
+"""Train many seeds of one recipe in a single vectorised run.
 
-All seeds' weights are stacked along a leading axis; one ``vmap``-ed functional forward gives
+All seeds' weights are stacked along a leading axis (``torch.func.stack_module_state``); one
+functional forward on the stacked weights (:class:`~mechequiv.zoo.batched.SeedBatched`) gives
 every seed's loss, and the summed loss is minimised by one AdamW over the stacked tensors.
 AdamW is elementwise and the seeds' losses share no parameters, so this is exactly N independent
 AdamW runs (up to floating-point reassociation in batched matrix products).
@@ -17,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, stack_module_state
 
 from mechequiv._progress import make_progress
+from mechequiv.zoo.batched import SeedBatched
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, prepare_dir, save_stacked
 from mechequiv.zoo.config import ZooConfig
 from mechequiv.zoo.models import Architecture, as_architecture
@@ -28,18 +30,19 @@ from mechequiv.zoo.tasks import Task
 
 
 def task_loss(task: Task) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``loss(outputs, labels)`` for one model: mean cross-entropy (log-softmax in float64, as
-    Zhong et al., to avoid float32 underflow on confident logits) or mean squared error."""
+    """``loss(outputs, labels) -> (S,)``: per-seed mean cross-entropy (log-softmax in float64,
+    as Zhong et al., against float32 underflow on confident logits) or mean squared error, for
+    outputs and labels with a leading seed axis of size S."""
     if task.loss == "cross_entropy":
 
         def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             logp = logits.to(torch.float64).log_softmax(-1)
-            return -logp.gather(-1, labels.unsqueeze(-1)).mean()
+            return -logp.gather(-1, labels.unsqueeze(-1)).flatten(1).mean(1)
 
         return cross_entropy
 
     def mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return (out.to(torch.float64) - target).square().mean()
+        return (out.to(torch.float64) - target).square().flatten(1).mean(1)
 
     return mse
 
@@ -194,11 +197,17 @@ class _Trainer:
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
 
-    def _forward(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, (params, buffers), (x,))
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(S, n, ...)`` of every seed; ``x`` is ``(n, ...)`` shared or ``(S, n, ...)``."""
+        n_seeds = len(self.config.seeds)
+        if x.ndim == self.task.inputs.ndim:
+            x = x.expand(n_seeds, *x.shape)
+        with SeedBatched():
+            return functional_call(self.base, (self.params, self.buffers), (x,))
 
-    def _seed_loss(self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor):
-        return self.loss(self._forward(params, buffers, x), y)
+    def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
+        n_seeds = len(self.config.seeds)
+        return y if y.ndim > self.task.labels.ndim else y.expand(n_seeds, *y.shape)
 
     def _resume(self) -> None:
         assert self.out_dir is not None
@@ -224,11 +233,10 @@ class _Trainer:
     def _evaluate(self, step: int) -> None:
         task = self.task
         with torch.no_grad():
-            out = vmap(self._forward, in_dims=(0, 0, None))(self.params, self.buffers, task.inputs)
-            per_seed_loss = vmap(self.loss, in_dims=(0, None))
+            out = self._forward(task.inputs)
             for part, idx in (("train", task.train_idx), ("test", task.test_idx)):
-                y = task.labels[idx]
-                self.history[f"{part}_loss"].append(per_seed_loss(out[:, idx], y).tolist())
+                y = self._per_seed(task.labels[idx])
+                self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
                 acc = task_accuracy(task, out[:, idx], y)
                 self.history[f"{part}_acc"].append(acc.tolist())
         self.history["step"].append(step)
@@ -259,9 +267,8 @@ class _Trainer:
             if cfg.checkpoint_at(0):
                 self._checkpoint(0)
         batches = None if cfg.batch_size is None else _Batches(task.train_idx, cfg.seeds, cfg.batch_size)
-        x_train, y_train = task.inputs[task.train_idx], task.labels[task.train_idx]
-        full_batch = vmap(self._seed_loss, in_dims=(0, 0, None, None))
-        mini_batch = vmap(self._seed_loss, in_dims=(0, 0, 0, 0))
+        x_train = task.inputs[task.train_idx]
+        y_train = self._per_seed(task.labels[task.train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
             bar_task = bar.add_task(
@@ -274,10 +281,10 @@ class _Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = cfg.lr_at(step)
                 if batches is None:
-                    losses = full_batch(self.params, self.buffers, x_train, y_train)
+                    losses = self.loss(self._forward(x_train), y_train)
                 else:
                     idx = batches.at(step)
-                    losses = mini_batch(self.params, self.buffers, task.inputs[idx], task.labels[idx])
+                    losses = self.loss(self._forward(task.inputs[idx]), task.labels[idx])
                 self.optimizer.zero_grad(set_to_none=True)
                 losses.sum().backward()
                 self.optimizer.step()

@@ -41,11 +41,13 @@ class Attention(nn.Module):
         """Attention pattern ``(..., heads, query, key)`` for residual input ``x`` of ``(..., T, d)``."""
         q = self._heads(self.W_Q(x))
         k = self._heads(self.W_K(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
+        # Broadcast-and-sum instead of matmul: with a handful of positions, batched matmuls of
+        # 2x2 blocks are far slower on CPU than elementwise products.
+        scores = (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) / math.sqrt(self.d_head)
         return self.alpha * scores.softmax(-1) + (1.0 - self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.pattern(x) @ self._heads(self.W_V(x))
+        z = (self.pattern(x).unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
         z = z.transpose(-2, -3).reshape(*x.shape)
         return self.W_O(z)
 
@@ -135,7 +137,8 @@ class TokenTransformer(nn.Module):
 
     def forward_from_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
         """Logits from token embeddings ``(N, T, d)`` (the output of ``embed``)."""
-        x = emb + self.pos_embed[: emb.shape[-2]]
+        # Indexing from the right keeps this valid when weights carry a leading seed axis.
+        x = emb + self.pos_embed[..., : emb.shape[-2], :].unsqueeze(-3)
         for block in self.blocks:
             x = block(x)
         if self.readout == "last":
