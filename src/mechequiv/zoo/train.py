@@ -48,14 +48,13 @@ def task_loss(task: Task) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor
 
 
 def task_accuracy(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Fraction correct over the trailing axes of ``outputs``: argmax == label (cross-entropy),
-    or rounded output == 0/1 target per output unit (MSE); leading axes are kept."""
+    """``(S,)`` fraction correct per seed (leading axis): argmax == label (cross-entropy), or
+    output on the right side of 0.5 per 0/1 target unit (MSE)."""
     if task.loss == "cross_entropy":
         correct = outputs.argmax(-1) == labels
     else:
         correct = (outputs > 0.5) == (labels > 0.5)
-    dims = tuple(range(correct.ndim - labels.ndim, correct.ndim))
-    return correct.to(torch.float64).mean(dim=dims)
+    return correct.to(torch.float64).flatten(1).mean(1)
 
 
 def check_seeds(seeds: Iterable[int]) -> tuple[int, ...]:

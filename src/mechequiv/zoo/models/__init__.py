@@ -42,14 +42,9 @@ class Architecture:
         if self.name == "transformer" and task.input_kind != "tokens":
             hint = " (use encoding='tokens')" if task.name == "modular_addition" else ""
             raise ValueError(f"the transformer takes tokens; {task.name!r} has features{hint}")
-        if self.name != "transformer":
-            if task.input_kind != "features":
-                hint = " (use encoding='one_hot')" if task.name == "modular_addition" else ""
-                raise ValueError(
-                    f"{self.name!r} takes float features; {task.name!r} has tokens{hint}"
-                )
-            if task.readout == "all":
-                raise ValueError(f"{self.name!r} cannot give per-position outputs for {task.name!r}")
+        if self.name != "transformer" and task.input_kind != "features":
+            hint = " (use encoding='one_hot')" if task.name == "modular_addition" else ""
+            raise ValueError(f"{self.name!r} takes float features; {task.name!r} has tokens{hint}")
 
     def build(self, task: Task, seed: int) -> nn.Module:
         """A freshly initialised model for ``task``; its weights depend only on ``seed``."""
