@@ -11,12 +11,15 @@
 - Training: :func:`train_zoo` (vectorised over seeds, checkpoints, resume), :func:`load_zoo`,
   :func:`load_checkpoint`.
 - Mechanism labels (:mod:`mechequiv.zoo.labels`): gradient symmetricity, distance irrelevance,
-  key Fourier frequencies.
+  key Fourier frequencies; ``zoo.labels()``.
+- Presets: :func:`pizza_clock` trains Pizza (alpha=0) and Clock (alpha=1) transformers.
 """
 
 from mechequiv.zoo.checkpoints import CheckpointMismatchError
 from mechequiv.zoo.config import ZooConfig
+from mechequiv.zoo.labels import MechanismLabels, mechanism_labels
 from mechequiv.zoo.models import Architecture, bilinear, mlp, transformer
+from mechequiv.zoo.presets import pizza_clock, pizza_clock_recipe
 from mechequiv.zoo.result import History, Zoo, load_checkpoint, load_zoo
 from mechequiv.zoo.tasks import Task, boolean, get_task, histogram, modular_addition
 from mechequiv.zoo.train import train_zoo
@@ -25,6 +28,7 @@ __all__ = [
     "Architecture",
     "CheckpointMismatchError",
     "History",
+    "MechanismLabels",
     "Task",
     "Zoo",
     "ZooConfig",
@@ -34,8 +38,11 @@ __all__ = [
     "histogram",
     "load_checkpoint",
     "load_zoo",
+    "mechanism_labels",
     "mlp",
     "modular_addition",
+    "pizza_clock",
+    "pizza_clock_recipe",
     "train_zoo",
     "transformer",
 ]

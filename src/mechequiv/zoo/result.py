@@ -13,6 +13,7 @@ from torch import nn
 
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, read_config
 from mechequiv.zoo.config import ZooConfig
+from mechequiv.zoo.labels import MechanismLabels, mechanism_labels
 from mechequiv.zoo.models import Architecture
 from mechequiv.zoo.tasks import Task, get_task
 
@@ -128,6 +129,12 @@ class Zoo:
         """Every seed's model after ``step`` updates, in the order of :attr:`seeds`."""
         state = self._state(step)
         return [self._materialise(state, s) for s in self.seeds]
+
+    def labels(self, step: int | None = None) -> list[MechanismLabels]:
+        """Mechanism labels (:func:`~mechequiv.zoo.labels.mechanism_labels`) of every seed's
+        final model, or of its checkpoint at ``step``; modular addition only."""
+        models = self.models() if step is None else self.load_all(step)
+        return [mechanism_labels(m, self.task) for m in models]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary: config, history and checkpoint steps."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from torch import nn
@@ -45,7 +46,7 @@ class MLP(nn.Sequential):
         if any(w < 1 for w in widths):
             raise ValueError(f"all widths must be >= 1, got {widths}")
         layers: list[nn.Module] = []
-        for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
             layers.append(nn.Linear(w_in, w_out, bias=bias))
             if i < len(widths) - 2 or output_activation:
                 layers.append(make_activation(activation, negative_slope))
