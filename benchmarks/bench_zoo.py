@@ -98,7 +98,9 @@ def generalisation(eval_every: int = 25) -> list[dict]:
                 "seeds": list(zoo.seeds),
                 "run_s (4 seeds at once)": round(run_s, 1),
                 "first_step_100pct_test": reached,
-                "s_to_100pct_test": [None if r is None else round(r * per_step, 1) for r in reached],
+                "s_to_100pct_test": [
+                    None if r is None else round(r * per_step, 1) for r in reached
+                ],
                 "gradient_symmetricity": [round(lab.gradient_symmetricity, 3) for lab in labels],
                 "distance_irrelevance": [round(lab.distance_irrelevance, 3) for lab in labels],
                 "key_frequencies": [list(lab.key_frequencies) for lab in labels],

@@ -75,7 +75,9 @@ def test_distance_irrelevance_extremes(p):
     for q, expected in ((by_distance, 0.0), (by_sum, 1.0)):
         table = torch.zeros(p * p, p)
         table[torch.arange(p * p), task.labels] = q
-        assert distance_irrelevance(TableModel(table, p), task) == pytest.approx(expected, abs=1e-12)
+        assert distance_irrelevance(TableModel(table, p), task) == pytest.approx(
+            expected, abs=1e-12
+        )
     with pytest.raises(MechequivError, match="constant"):
         distance_irrelevance(TableModel(torch.zeros(p * p, p), p), task)
 
@@ -114,7 +116,9 @@ def test_number_embeddings_of_each_architecture():
     assert np.array_equal(e[:, 8:], tr.embed.weight[5:10].detach().double().numpy())
     onehot = modular_addition(5, encoding="one_hot")
     m = mlp(hidden=(6,)).build(onehot, 0)
-    assert np.array_equal(number_embeddings(m, onehot)[:, :6], m[0].weight[:, :5].T.detach().double().numpy())
+    assert np.array_equal(
+        number_embeddings(m, onehot)[:, :6], m[0].weight[:, :5].T.detach().double().numpy()
+    )
     with pytest.raises(TypeError, match="expected a TokenTransformer"):
         number_embeddings(nn.Linear(10, 5), onehot)
 

@@ -57,8 +57,16 @@ def reference_training(task, arch, seed, steps, batch_size=None):
 
 CASES = [
     (lambda: modular_addition(7), transformer(alpha=0.3, d_model=16, n_heads=2), 16),
-    (lambda: histogram(seq_len=4, vocab_size=3, n_samples=60), transformer(d_model=8, n_heads=2), 16),
-    (lambda: modular_addition(7, encoding="one_hot"), mlp(hidden=(16,), activation="leaky_relu"), 8),
+    (
+        lambda: histogram(seq_len=4, vocab_size=3, n_samples=60),
+        transformer(d_model=8, n_heads=2),
+        16,
+    ),
+    (
+        lambda: modular_addition(7, encoding="one_hot"),
+        mlp(hidden=(16,), activation="leaky_relu"),
+        8,
+    ),
     (lambda: boolean(["XOR", "OR"], n_repeats=20), mlp(hidden=(6,)), 16),
     (lambda: modular_addition(7, encoding="one_hot"), bilinear(d_model=8, d_hidden=8), 16),
 ]
@@ -78,8 +86,14 @@ def test_vectorised_equals_sequential_training(make_task, arch, batch_size, full
 
 def test_history_matches_the_models():
     task = modular_addition(7)
-    zoo = train_zoo(task, transformer(d_model=8, n_heads=2), seeds=[1, 2], steps=10, eval_every=4,
-                    progress=False)
+    zoo = train_zoo(
+        task,
+        transformer(d_model=8, n_heads=2),
+        seeds=[1, 2],
+        steps=10,
+        eval_every=4,
+        progress=False,
+    )
     h = zoo.history
     assert h.steps.tolist() == [0, 4, 8, 10]
     assert h.test_acc.shape == (4, 2)
@@ -153,8 +167,14 @@ def test_foreign_checkpoint_is_refused(tmp_path):
     with pytest.raises(CheckpointMismatchError, match=r"different config .*lr"):
         train_zoo(task, arch, seeds=[0], steps=2, lr=5e-3, out_dir=tmp_path, progress=False)
     with pytest.raises(CheckpointMismatchError, match="arch_kwargs"):
-        train_zoo(task, transformer(alpha=0.0, d_model=8, n_heads=2), seeds=[0], steps=2,
-                  out_dir=tmp_path, progress=False)
+        train_zoo(
+            task,
+            transformer(alpha=0.0, d_model=8, n_heads=2),
+            seeds=[0],
+            steps=2,
+            out_dir=tmp_path,
+            progress=False,
+        )
     # A checkpoint file copied in from another zoo's folder.
     other = tmp_path / "other"
     train_zoo(task, arch, seeds=[1], steps=2, out_dir=other, progress=False)
@@ -195,6 +215,7 @@ def test_bad_input_errors():
 
 
 def test_progress_bar_runs():
-    zoo = train_zoo(modular_addition(5), transformer(d_model=8, n_heads=2), seeds=[0], steps=3,
-                    progress=True)
+    zoo = train_zoo(
+        modular_addition(5), transformer(d_model=8, n_heads=2), seeds=[0], steps=3, progress=True
+    )
     assert zoo.history.steps[-1] == 3

@@ -114,7 +114,9 @@ def load_stacked(out_dir: str | os.PathLike, config: ZooConfig, step: int) -> St
     """The checkpoint after ``step`` updates; raises if it was saved under another config."""
     path = checkpoint_path(out_dir, step)
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint for step {step} at {path}; have {list_steps(out_dir)}")
+        raise FileNotFoundError(
+            f"no checkpoint for step {step} at {path}; have {list_steps(out_dir)}"
+        )
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if meta.get("identity") != _identity_json(config):

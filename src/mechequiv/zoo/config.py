@@ -90,8 +90,10 @@ class ZooConfig:
     def checkpoint_at(self, step: int) -> bool:
         """Whether a checkpoint is saved after ``step`` updates."""
         every = self.checkpoint_every
-        return step == self.steps or step in self.checkpoint_steps or bool(
-            every and step % every == 0 and step > 0
+        return (
+            step == self.steps
+            or step in self.checkpoint_steps
+            or bool(every and step % every == 0 and step > 0)
         )
 
     def evaluate_at(self, step: int) -> bool:

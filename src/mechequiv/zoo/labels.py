@@ -142,7 +142,9 @@ def number_embeddings(model: nn.Module, task: Task) -> np.ndarray:
         first = model[0] if isinstance(model, MLP) else model.embed
         w = first.weight.detach()
         if w.shape[1] != 2 * p:
-            raise ValueError(f"expected a first layer on 2p = {2 * p} one-hot inputs, got {w.shape[1]}")
+            raise ValueError(
+                f"expected a first layer on 2p = {2 * p} one-hot inputs, got {w.shape[1]}"
+            )
         blocks = [w[:, :p].T, w[:, p:].T]
     else:
         raise TypeError(
@@ -161,7 +163,12 @@ class FourierSpectrum:
     coverage: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"p": self.p, "power": list(self.power), "key": list(self.key), "coverage": self.coverage}
+        return {
+            "p": self.p,
+            "power": list(self.power),
+            "key": list(self.key),
+            "coverage": self.coverage,
+        }
 
     def __repr__(self) -> str:
         return f"FourierSpectrum(p={self.p}, key={list(self.key)}, coverage={self.coverage})"
@@ -169,8 +176,10 @@ class FourierSpectrum:
 
 def fourier_spectrum(embeddings: Any, coverage: float = 0.9) -> FourierSpectrum:
     """Fourier power of ``(p, D)`` number embeddings along the number axis (see module doc)."""
-    e = np.asarray(embeddings.detach() if isinstance(embeddings, torch.Tensor) else embeddings,
-                   dtype=np.float64)
+    e = np.asarray(
+        embeddings.detach() if isinstance(embeddings, torch.Tensor) else embeddings,
+        dtype=np.float64,
+    )
     if e.ndim != 2 or e.shape[0] < 3:
         raise ValueError(f"embeddings must be (p, D) with p >= 3, got shape {e.shape}")
     if not 0.0 < coverage <= 1.0:

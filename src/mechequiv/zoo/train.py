@@ -167,9 +167,7 @@ def train_zoo(
         checkpoint_every=checkpoint_every,
     )
     if batch_size is not None and batch_size > len(task.train_idx):
-        raise ValueError(
-            f"batch_size={batch_size} exceeds the {len(task.train_idx)} training rows"
-        )
+        raise ValueError(f"batch_size={batch_size} exceeds the {len(task.train_idx)} training rows")
     return _Trainer(task, arch, config, out_dir).run(progress)
 
 
@@ -265,7 +263,9 @@ class _Trainer:
             self._evaluate(0)
             if cfg.checkpoint_at(0):
                 self._checkpoint(0)
-        batches = None if cfg.batch_size is None else _Batches(task.train_idx, cfg.seeds, cfg.batch_size)
+        batches = (
+            None if cfg.batch_size is None else _Batches(task.train_idx, cfg.seeds, cfg.batch_size)
+        )
         x_train = task.inputs[task.train_idx]
         y_train = self._per_seed(task.labels[task.train_idx])
         n_seeds = len(cfg.seeds)
