@@ -7,6 +7,8 @@ leading axis, and the three weight-shaped operations (``F.linear``, ``F.embeddin
 the zoo's models is elementwise or acts on trailing axes, so it broadcasts over the seed axis
 unchanged. One batched matmul per layer replaces S small ones; the backward pass is plain
 autograd (much faster than ``vmap`` over a functional forward for models this small).
+Embedding options (``padding_idx``, ``max_norm``) are not applied to seed-batched weights; the
+zoo's models use none.
 """
 
 from __future__ import annotations

@@ -239,6 +239,8 @@ class _Trainer:
         self.history["step"].append(step)
 
     def _checkpoint(self, step: int) -> None:
+        # Optimiser moments only matter for resuming, which needs a folder.
+        on_disk = self.out_dir is not None
         state = Stacked(
             step=step,
             params={k: v.detach().clone() for k, v in self.params.items()},
@@ -246,7 +248,7 @@ class _Trainer:
             moments={
                 name: {k: self.optimizer.state[p][k] for k in ("exp_avg", "exp_avg_sq")}
                 for name, p in self.params.items()
-                if self.optimizer.state.get(p)
+                if on_disk and self.optimizer.state.get(p)
             },
             history=copy.deepcopy(self.history),
         )
