@@ -4,9 +4,9 @@
    of: one seed (``train_zoo(seeds=[0])``), 16 seeds in one vectorised run
    (``train_zoo(seeds=range(16))``) and 16 sequential single-seed runs (16 calls with
    ``seeds=[s]``: what one would do without the zoo). Ratios are against one seed. Settings:
-   the Pizza/Clock transformer of the quick preset on modular addition, and a Méloux-style
+   the Pizza/Clock transformer recipe on modular addition, and a Méloux-style
    LeakyReLU MLP on two Boolean gates (tiny models, where per-step overhead dominates).
-2. Generalisation. The quick Pizza and Clock recipes (:func:`mechequiv.zoo.pizza_clock_recipe`),
+2. Generalisation. The Pizza and Clock recipes (:func:`mechequiv.zoo.pizza_clock_recipe`),
    4 seeds each in one run, evaluated every 25 steps: the first evaluated step at 100% test
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
@@ -29,7 +29,7 @@ import torch
 
 from mechequiv._io import atomic_write_json
 from mechequiv.zoo import boolean, mlp, modular_addition, train_zoo, transformer
-from mechequiv.zoo.presets import QUICK, pizza_clock_recipe
+from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
 
 
 def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -47,9 +47,9 @@ def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) ->
 
 def seeds_at_once(steps: int, repeats: int) -> list[dict]:
     settings = {
-        f"transformer p={QUICK['p']} d_model={QUICK['d_model']}": (
-            modular_addition(QUICK["p"], train_fraction=QUICK["train_fraction"]),
-            transformer(alpha=1.0, d_model=QUICK["d_model"], n_heads=QUICK["n_heads"]),
+        f"transformer p={RECIPE['p']} d_model={RECIPE['d_model']}": (
+            modular_addition(RECIPE["p"], train_fraction=RECIPE["train_fraction"]),
+            transformer(alpha=1.0, d_model=RECIPE["d_model"], n_heads=RECIPE["n_heads"]),
         ),
         "mlp (8, 8) leaky_relu, XOR+AND": (
             boolean(["XOR", "AND"], n_inputs=2, n_repeats=250),
@@ -84,7 +84,7 @@ def seeds_at_once(steps: int, repeats: int) -> list[dict]:
 def generalisation(eval_every: int = 25) -> list[dict]:
     rows = []
     for kind in ("pizza", "clock"):
-        task, arch, kw = pizza_clock_recipe(kind, quick=True)
+        task, arch, kw = pizza_clock_recipe(kind)
         t0 = time.perf_counter()
         zoo = train_zoo(task, arch, seeds=range(4), eval_every=eval_every, progress=False, **kw)
         run_s = time.perf_counter() - t0
@@ -126,7 +126,7 @@ def main() -> None:
     print("Seeds at once (median wall time):")
     print_rows(speed)
     gen = generalisation()
-    print("Pizza / Clock generalisation (quick preset):")
+    print("Pizza / Clock generalisation (recipe of mechequiv.zoo.presets):")
     print_rows(gen)
     out = Path(__file__).parent / "results" / "zoo.json"
     atomic_write_json(

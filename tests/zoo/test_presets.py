@@ -10,7 +10,7 @@ from mechequiv.zoo import load_zoo, pizza_clock, pizza_clock_recipe
 def test_pizza_clock_recipes_and_folders(tmp_path):
     task, arch, kw = pizza_clock_recipe("pizza")
     assert arch.kwargs["alpha"] == 0.0 and task.n_outputs == 23 and kw["steps"] > 0
-    assert pizza_clock_recipe("clock", quick=False)[1].kwargs["alpha"] == 1.0
+    assert pizza_clock_recipe("clock")[1].kwargs["alpha"] == 1.0
     zoos = pizza_clock(seeds=[0], steps=2, out_dir=tmp_path, progress=False)
     assert set(zoos) == {"pizza", "clock"}
     assert load_zoo(tmp_path / "clock").architecture.kwargs["alpha"] == 1.0
@@ -20,10 +20,10 @@ def test_pizza_clock_recipes_and_folders(tmp_path):
 
 @pytest.mark.slow
 def test_gradient_symmetricity_separates_pizza_from_clock():
-    zoos = pizza_clock(seeds=[0, 1], quick=True, progress=False)
+    zoos = pizza_clock(seeds=[0, 1], progress=False)
     pizza, clock = zoos["pizza"].labels(), zoos["clock"].labels()
     for lab in pizza + clock:
-        assert lab.test_accuracy >= 0.95
+        assert lab.test_accuracy >= 0.9
     assert all(lab.gradient_symmetricity >= 0.95 for lab in pizza)
     assert all(lab.gradient_symmetricity <= 0.7 for lab in clock)
     for kind, labels in (("pizza", pizza), ("clock", clock)):

@@ -1,8 +1,14 @@
-"""Ready recipes: Pizza and Clock transformers on modular addition (Zhong et al. 2023).
+"""A ready recipe: Pizza and Clock transformers on modular addition (Zhong et al. 2023).
 
 The attention rate alone decides the mechanism: ``alpha = 0`` (constant attention) gives the
-Pizza, ``alpha = 1`` (softmax attention) the Clock. The quick recipe is tuned to generalise in
-about a thousand full-batch steps on one CPU core (see benchmarks/bench_zoo.py for timings).
+Pizza, ``alpha = 1`` (softmax attention) the Clock. The recipe is a CPU-sized version of Zhong et
+al.'s (they use p = 59, d_model = 128, lr 1e-3, weight decay 2, 20000 full-batch epochs).
+
+Measured on this recipe (1000 steps, seeds 0-1, one CPU thread): every model reaches >= 99%
+test accuracy; Pizzas have gradient symmetricity 0.99, Clocks 0.21-0.23; 100% test accuracy
+after 350-900 steps (one Pizza stayed at 99.1%). Across the learning rates and weight decays
+we tried (lr 3e-3 to 1e-2, weight decay 1 to 2, d_model 32 or 64) symmetricity separated
+every Pizza (>= 0.98) from every Clock (<= 0.56), while accuracy at a fixed step varied by seed.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from mechequiv.zoo.train import train_zoo
 
 ALPHAS = {"pizza": 0.0, "clock": 1.0}
 
-#: Small and fast: p = 23, d_model = 32, full batch, AdamW lr 1e-2, weight decay 1.
-QUICK: dict[str, Any] = {
+#: p = 23, 80% of pairs for training, d_model = 32 (4 heads, d_mlp = 128, one layer, no
+#: LayerNorm), full batch, AdamW lr 1e-2 (10 warm-up steps), weight decay 1, 1000 steps.
+RECIPE: dict[str, Any] = {
     "p": 23,
     "train_fraction": 0.8,
     "d_model": 32,
@@ -29,32 +36,19 @@ QUICK: dict[str, Any] = {
     "weight_decay": 1.0,
     "steps": 1000,
 }
-#: Closer to Zhong et al. (p = 59, d_model = 128, lr 1e-3, weight decay 2, 20000 epochs), scaled
-#: to CPU: p = 31, d_model = 64.
-FULL: dict[str, Any] = {
-    "p": 31,
-    "train_fraction": 0.8,
-    "d_model": 64,
-    "n_heads": 4,
-    "lr": 3e-3,
-    "weight_decay": 1.0,
-    "steps": 3000,
-}
 
 
-def pizza_clock_recipe(kind: str, quick: bool = True) -> tuple[Task, Architecture, dict[str, Any]]:
+def pizza_clock_recipe(kind: str) -> tuple[Task, Architecture, dict[str, Any]]:
     """``(task, architecture, train_zoo keyword arguments)`` of the Pizza or Clock recipe."""
     if kind not in ALPHAS:
         raise ValueError(f"kind must be one of {sorted(ALPHAS)}, got {kind!r}")
-    r = QUICK if quick else FULL
-    task = modular_addition(r["p"], train_fraction=r["train_fraction"])
-    arch = transformer(alpha=ALPHAS[kind], d_model=r["d_model"], n_heads=r["n_heads"])
-    return task, arch, {k: r[k] for k in ("lr", "weight_decay", "steps")}
+    task = modular_addition(RECIPE["p"], train_fraction=RECIPE["train_fraction"])
+    arch = transformer(alpha=ALPHAS[kind], d_model=RECIPE["d_model"], n_heads=RECIPE["n_heads"])
+    return task, arch, {k: RECIPE[k] for k in ("lr", "weight_decay", "steps")}
 
 
 def pizza_clock(
     seeds: Iterable[int] = range(4),
-    quick: bool = True,
     out_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     **train_kwargs: Any,
@@ -63,12 +57,12 @@ def pizza_clock(
 
     Returns ``{"pizza": Zoo, "clock": Zoo}``. With ``out_dir`` the zoos live (resumably) in
     ``out_dir/pizza`` and ``out_dir/clock``. ``train_kwargs`` override the recipe's
-    :func:`train_zoo` arguments (e.g. ``steps``, ``eval_every``, ``checkpoint_steps``).
+    :func:`train_zoo` arguments (e.g. ``steps=3000``, ``eval_every``, ``checkpoint_steps``).
     """
     seeds = tuple(seeds)
     zoos = {}
     for kind in ALPHAS:
-        task, arch, kw = pizza_clock_recipe(kind, quick)
+        task, arch, kw = pizza_clock_recipe(kind)
         zoos[kind] = train_zoo(
             task,
             arch,
