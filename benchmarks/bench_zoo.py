@@ -11,7 +11,9 @@
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
 
-Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50]
+Usage: python benchmarks/bench_zoo.py [--threads 1] [--repeats 3] [--steps 50]
+(One thread by default: on the shared 2-core machine two intra-op threads per process made
+every case erratically slower, e.g. Adam's elementwise kernels 100x, under load from others.)
 Prints tables; writes benchmarks/results/zoo.json.
 """
 
@@ -97,6 +99,7 @@ def generalisation(eval_every: int = 25) -> list[dict]:
                 "recipe": {"p": task.n_outputs, **arch.kwargs, **kw},
                 "seeds": list(zoo.seeds),
                 "run_s (4 seeds at once)": round(run_s, 1),
+                "final_test_acc": [round(lab.test_accuracy, 4) for lab in labels],
                 "first_step_100pct_test": reached,
                 "s_to_100pct_test": [
                     None if r is None else round(r * per_step, 1) for r in reached
@@ -116,7 +119,7 @@ def print_rows(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args()
