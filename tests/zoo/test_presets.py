@@ -27,5 +27,5 @@ def test_gradient_symmetricity_separates_pizza_from_clock():
     assert all(lab.gradient_symmetricity >= 0.95 for lab in pizza)
     assert all(lab.gradient_symmetricity <= 0.7 for lab in clock)
     for kind, labels in (("pizza", pizza), ("clock", clock)):
-        for lab in labels:  # a model short of 99% test accuracy is not named
-            assert lab.kind == (kind if lab.test_accuracy >= 0.99 else None)
+        for lab in labels:  # a model short of 95% test accuracy is not named
+            assert lab.kind == (kind if lab.test_accuracy >= 0.95 else None)

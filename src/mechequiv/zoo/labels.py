@@ -205,8 +205,9 @@ class MechanismLabels:
 
     ``kind`` is ``"pizza"`` when gradient symmetricity >= ``threshold`` (default 0.9: Zhong et
     al.'s Pizza models sit near 0.99, Clocks well below), ``"clock"`` below it, ``None`` without
-    symmetricity (non-transformers) or when the model has not learned the task
-    (test accuracy < 0.99: a memorising model has no mechanism to name).
+    symmetricity (non-transformers) or when the model has not learned the task (test accuracy
+    below ``min_accuracy``, default 0.95: a memorising model has no mechanism to name; a lone
+    Pizza may stay a few pairs short of 100%, on pairs where ``cos(w (a - b) / 2)`` is near 0).
     """
 
     gradient_symmetricity: float | None
@@ -225,15 +226,18 @@ class MechanismLabels:
         }
 
 
-def mechanism_labels(model: nn.Module, task: Task, threshold: float = 0.9) -> MechanismLabels:
-    """Gradient symmetricity, distance irrelevance, key frequencies and a Clock/Pizza call."""
+def mechanism_labels(
+    model: nn.Module, task: Task, threshold: float = 0.9, min_accuracy: float = 0.95
+) -> MechanismLabels:
+    """Gradient symmetricity, distance irrelevance, key frequencies and a Clock/Pizza call
+    (see :class:`MechanismLabels` for ``threshold`` and ``min_accuracy``)."""
     _check_modular(task)
     with torch.no_grad():
         pred = model(task.inputs).argmax(-1)
     acc = float((pred[task.test_idx] == task.labels[task.test_idx]).to(torch.float64).mean())
     gs = gradient_symmetricity(model, task) if isinstance(model, TokenTransformer) else None
     kind = None
-    if gs is not None and acc >= 0.99:
+    if gs is not None and acc >= min_accuracy:
         kind = "pizza" if gs >= threshold else "clock"
     return MechanismLabels(
         gradient_symmetricity=gs,
