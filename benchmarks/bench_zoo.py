@@ -11,9 +11,9 @@
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
 
-Usage: python benchmarks/bench_zoo.py [--threads 1] [--repeats 3] [--steps 50]
-(One thread by default: on the shared 2-core machine two intra-op threads per process made
-every case erratically slower, e.g. Adam's elementwise kernels 100x, under load from others.)
+Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50]
+(On a 2-core machine under heavy load from other processes, two intra-op threads made every
+case erratically slower; use --threads 1 there.)
 Prints tables; writes benchmarks/results/zoo.json.
 """
 
@@ -119,7 +119,7 @@ def print_rows(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args()

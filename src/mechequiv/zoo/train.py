@@ -6,10 +6,10 @@ every seed's loss, and the summed loss is minimised by one AdamW over the stacke
 AdamW is elementwise and the seeds' losses share no parameters, so this is exactly N independent
 AdamW runs (up to floating-point reassociation in batched matrix products).
 
-Speed (benchmarks/bench_zoo.py, one thread): a small model's step is mostly per-operation
+Speed (benchmarks/bench_zoo.py, 2 CPU threads): a small model's step is mostly per-operation
 overhead, paid once for all stacked seeds (16 Boolean MLPs train in ~2x the time of one); a
-full-batch transformer on all p² pairs is compute-bound, so 16 seeds cost ~10x one seed, still
-~1.5x faster than 16 separate runs.
+full-batch transformer on all p² pairs is compute-bound, so 16 seeds cost ~7x one seed (~13x on
+one thread), still 1.4-2x faster than 16 separate runs.
 """
 
 from __future__ import annotations
