@@ -1,0 +1,146 @@
+"""A small transformer with an attention rate alpha (Zhong et al. 2023, "The Clock and the Pizza").
+
+Module names are an interface for activation capture: ``embed`` (token embedding, before the
+positional embedding), ``blocks.{i}.attn``, ``blocks.{i}.mlp``, ``blocks.{i}`` (residual stream
+after block i), ``unembed``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from mechequiv.zoo.models.mlp import make_activation
+
+
+class Attention(nn.Module):
+    """Bidirectional multi-head attention with pattern ``alpha * softmax(q k^T / sqrt(d_head)) + (1 - alpha)``.
+
+    This is Zhong et al.'s attention rate exactly (their ``attn_coeff``): ``alpha = 1`` is standard
+    softmax attention, ``alpha = 0`` constant attention in which every position adds up all
+    positions' values with weight 1 (not 1/T), so the block sees ``E_a + E_b``. No causal mask.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, alpha: float) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha (attention rate) must lie in [0, 1], got {alpha}")
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.alpha = float(alpha)
+        self.W_Q = nn.Linear(d_model, d_model, bias=False)
+        self.W_K = nn.Linear(d_model, d_model, bias=False)
+        self.W_V = nn.Linear(d_model, d_model, bias=False)
+        self.W_O = nn.Linear(d_model, d_model, bias=False)
+
+    def pattern(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention pattern ``(..., heads, query, key)`` for residual input ``x`` of ``(..., T, d)``."""
+        q = self._heads(self.W_Q(x))
+        k = self._heads(self.W_K(x))
+        # Broadcast-and-sum instead of matmul: with a handful of positions, batched matmuls of
+        # 2x2 blocks are far slower on CPU than elementwise products.
+        scores = (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) / math.sqrt(self.d_head)
+        return self.alpha * scores.softmax(-1) + (1.0 - self.alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = (self.pattern(x).unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
+        z = z.transpose(-2, -3).reshape(*x.shape)
+        return self.W_O(z)
+
+    def _heads(self, y: torch.Tensor) -> torch.Tensor:
+        # (..., T, d) -> (..., heads, T, d_head)
+        return y.reshape(*y.shape[:-1], self.n_heads, self.d_head).transpose(-2, -3)
+
+
+class FeedForward(nn.Module):
+    """``fc_out(act(fc_in(x)))``."""
+
+    def __init__(self, d_model: int, d_mlp: int, activation: str) -> None:
+        super().__init__()
+        self.fc_in = nn.Linear(d_model, d_mlp)
+        self.act = make_activation(activation)
+        self.fc_out = nn.Linear(d_mlp, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_out(self.act(self.fc_in(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block ``x + attn(ln1 x)`` then ``+ mlp(ln2 x)``; Identity norms by default."""
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_mlp: int,
+        alpha: float,
+        activation: str,
+        layer_norm: bool,
+    ) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
+        self.attn = Attention(d_model, n_heads, alpha)
+        self.ln2 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
+        self.mlp = FeedForward(d_model, d_mlp, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class TokenTransformer(nn.Module):
+    """Token transformer: ``embed + pos_embed -> blocks -> unembed``, read out at the last position
+    (``readout="last"``, output ``(N, n_outputs)``) or at every position (``"all"``, ``(N, T, n_outputs)``).
+
+    Zhong et al.'s model: ``d_model=128, n_heads=4, d_mlp=4*d_model, n_layers=1``, ReLU,
+    no LayerNorm. Embeddings are initialised ``N(0, 1/d_model)`` as theirs; Linear layers use the
+    PyTorch default.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_ctx: int,
+        n_outputs: int,
+        d_model: int = 128,
+        n_heads: int = 4,
+        d_mlp: int | None = None,
+        n_layers: int = 1,
+        alpha: float = 1.0,
+        activation: str = "relu",
+        layer_norm: bool = False,
+        readout: str = "last",
+    ) -> None:
+        super().__init__()
+        if readout not in ("last", "all"):
+            raise ValueError(f"readout must be 'last' or 'all', got {readout!r}")
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        self.readout = readout
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.pos_embed = nn.Parameter(torch.empty(n_ctx, d_model))
+        nn.init.normal_(self.embed.weight, std=d_model**-0.5)
+        nn.init.normal_(self.pos_embed, std=d_model**-0.5)
+        self.blocks = nn.ModuleList(
+            Block(d_model, n_heads, d_mlp or 4 * d_model, alpha, activation, layer_norm)
+            for _ in range(n_layers)
+        )
+        self.ln_final = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
+        self.unembed = nn.Linear(d_model, n_outputs, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.forward_from_embeddings(self.embed(tokens))
+
+    def forward_from_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
+        """Logits from token embeddings ``(N, T, d)`` (the output of ``embed``)."""
+        # Indexing from the right keeps this valid when weights carry a leading seed axis.
+        x = emb + self.pos_embed[..., : emb.shape[-2], :].unsqueeze(-3)
+        for block in self.blocks:
+            x = block(x)
+        if self.readout == "last":
+            x = x[..., -1, :]
+        return self.unembed(self.ln_final(x))
