@@ -69,7 +69,7 @@ class CongruityResult:
     distance: str = "repr_distance"
     cross: str = "implementation"
     ties: str = "half"
-    tie_atol: float = 1e-6
+    tie_atol: float = 1e-5
     level: float = 0.95
     seed: int = 0
 
@@ -216,7 +216,7 @@ def congruity(
     reprs: Reprs | None = None,
     cross: Cross = "implementation",
     ties: Ties = "half",
-    tie_atol: float = 1e-6,
+    tie_atol: float = 1e-5,
     seed: int = 0,
     n_boot: int = 2000,
     level: float = 0.95,
@@ -254,7 +254,9 @@ def congruity(
         Distances closer than this (or than 1e-9 relative) are a tie. Distances are computed to
         finite precision (``repr_distance`` to a certified optimisation tolerance), and a
         difference at the level of that precision is no evidence: exactly function-preserving
-        implementations otherwise look distinguishable by rounding alone.
+        implementations otherwise look distinguishable by rounding alone (a float32 transformer
+        and its exactly rotated copy are a few 1e-6 apart in ``repr_distance``; different seeds
+        are 0.1 to 1 apart).
     seed : int
         Seeds the implementation draws and the bootstrap.
     n_boot, level : int, float
@@ -343,7 +345,7 @@ def congruity_matrix(
     reprs: Reprs | None = None,
     cross: Cross = "implementation",
     ties: Ties = "half",
-    tie_atol: float = 1e-6,
+    tie_atol: float = 1e-5,
     seed: int = 0,
     n_boot: int = 2000,
     level: float = 0.95,
