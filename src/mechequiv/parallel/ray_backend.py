@@ -34,8 +34,10 @@ class RayBackend(Backend):
     ----------
     address : str, optional
         An existing cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``). Default: use
-        the Ray instance this process already initialised, or start a local one on the loopback
-        interface (no dashboard) with ``num_cpus`` CPUs.
+        the Ray instance this process already initialised, or start a local one (no dashboard,
+        no usage reporting) with ``num_cpus`` CPUs. Note that Ray's own servers listen on all
+        of the machine's interfaces even then; where that matters, start the cluster behind a
+        firewall and pass its ``address``.
     num_cpus : int, optional
         CPUs of a local instance started here (default: all of this machine's).
     max_retries : int
@@ -91,9 +93,9 @@ class RayBackend(Backend):
         ray = _ray()
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
-            opts: dict[str, Any] = {"include_dashboard": False, **self.init_options}
-            if self.address is None:
-                opts = {"num_cpus": self.num_cpus, "_node_ip_address": "127.0.0.1", **opts}
+            opts = dict(self.init_options)
+            if self.address is None:  # start a local instance (when connecting, Ray refuses these)
+                opts = {"num_cpus": self.num_cpus, "include_dashboard": False, **opts}
                 self._started = True
             ray.init(address=self.address, **opts)
         return ray
