@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _timing import median_time
 from mechequiv._io import atomic_write_json
 
 WIDTH = 128  # features per array: streaming costs O(rows * width^2), bytes are rows * width
@@ -198,15 +199,6 @@ def _zoo(quick: bool) -> tuple[list[torch.nn.Module], list[torch.nn.Module], tor
     return rings, sectors, task(200, 1, True)[0]
 
 
-def _median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def _overhead(backend, repeats: int) -> dict:
     from mechequiv.measures import pairwise
     from mechequiv.parallel import LocalBackend
@@ -216,42 +208,45 @@ def _overhead(backend, repeats: int) -> dict:
     trivial = list(range(200))
     return {
         "trivial_tasks": len(trivial),
-        "trivial_local_s": _median(lambda: LocalBackend().map(abs, trivial), repeats),
-        "trivial_ray_s": _median(lambda: backend.map(abs, trivial), repeats),
+        "trivial_local_s": median_time(lambda: LocalBackend().map(abs, trivial), repeats),
+        "trivial_ray_s": median_time(lambda: backend.map(abs, trivial), repeats),
         "pairwise_tasks": len(small) * (len(small) + 1) // 2,
-        "pairwise_local_s": _median(lambda: pairwise(small), repeats),
-        "pairwise_ray_s": _median(lambda: pairwise(small, backend=backend), repeats),
+        "pairwise_local_s": median_time(lambda: pairwise(small), repeats),
+        "pairwise_ray_s": median_time(lambda: pairwise(small, backend=backend), repeats),
     }
 
 
 def bench_ray(quick: bool, repeats: int) -> dict:
     import ray
 
+    from bench_capture import interleaved_medians
     from mechequiv.equivalence import Retrained, congruity_matrix
     from mechequiv.parallel import LocalBackend, RayBackend
 
     rings, sectors, stimuli = _zoo(quick)
-    models = rings[:2] + sectors[:2]
-    kw = {"n": 6 if quick else 12, "n_boot": 500, "sampler": Retrained(rings, sectors)}
+    models = [rings[0], rings[1], sectors[0]]
+    kw = {"n": 2 if quick else 4, "n_boot": 500, "sampler": Retrained(rings, sectors)}
     n_pairs = len(models) * (len(models) + 1) // 2
 
     def matrix(backend):
         return congruity_matrix(models, stimuli, backend=backend, **kw)
 
+    t0 = time.perf_counter()
+    two = RayBackend(num_cpus=2, init_options={"object_store_memory": 200 * 2**20})
+    two.map(abs, [1])
+    out: dict = {"ray_start_s": time.perf_counter() - t0}
+    one = RayBackend(max_in_flight=1)  # the same instance, one task at a time
     local = matrix(LocalBackend())
-    out: dict = {"congruity": {"pairs": n_pairs, "rounds": kw["n"], "models": len(models)}}
-    out["congruity"]["local_s"] = _median(lambda: matrix(LocalBackend()), repeats)
-    for cpus in (1, 2):
-        t0 = time.perf_counter()
-        backend = RayBackend(num_cpus=cpus, init_options={"object_store_memory": 200 * 2**20})
-        backend.map(abs, [1])
-        out[f"ray_start_{cpus}cpu_s"] = time.perf_counter() - t0
-        assert matrix(backend).to_dict() == local.to_dict()  # warm-up, and the same numbers
-        out["congruity"][f"ray_{cpus}_workers_s"] = _median(lambda b=backend: matrix(b), repeats)
-        if cpus == 2:
-            out["overhead"] = _overhead(backend, repeats)
-        backend.shutdown()
-        assert not ray.is_initialized()
+    assert matrix(two).to_dict() == local.to_dict()  # the same numbers (and a warm-up)
+    times = interleaved_medians(
+        {"local_s": lambda: matrix(LocalBackend()), "ray_1_workers_s": lambda: matrix(one),
+         "ray_2_workers_s": lambda: matrix(two)},
+        repeats,
+    )  # fmt: skip
+    out["congruity"] = {"pairs": n_pairs, "rounds": kw["n"], "models": len(models), **times}
+    out["overhead"] = _overhead(two, repeats)
+    two.shutdown()
+    assert not ray.is_initialized()
     c, o = out["congruity"], out["overhead"]
     c["speedup_2_vs_1_workers"] = c["ray_1_workers_s"] / c["ray_2_workers_s"]
     c["ray_2_workers_vs_local"] = c["ray_2_workers_s"] / c["local_s"]
@@ -259,19 +254,18 @@ def bench_ray(quick: bool, repeats: int) -> dict:
     o["pairwise_ratio_ray_vs_local"] = o["pairwise_ray_s"] / o["pairwise_local_s"]
     print(
         f"\nCongruity matrix ({len(models)} models, {n_pairs} pairs incl. diagonal, "
-        f"n={kw['n']} rounds, Retrained pool of 8), median of {repeats}:"
+        f"n={kw['n']} rounds, d_repr, Retrained pool of 8), median of {repeats} interleaved:"
     )
     print(f"  local (in-process)   {c['local_s']:.2f} s")
-    print(f"  Ray, 1 worker        {c['ray_1_workers_s']:.2f} s")
+    print(
+        f"  Ray, 1 worker        {c['ray_1_workers_s']:.2f} s  (2-CPU instance, 1 task at a time)"
+    )
     print(
         f"  Ray, 2 workers       {c['ray_2_workers_s']:.2f} s  "
         f"(speed-up 2 vs 1 workers {c['speedup_2_vs_1_workers']:.2f}x; "
         f"vs local {c['ray_2_workers_vs_local']:.2f}x the time)"
     )
-    print(
-        f"  Ray start-up (ray.init + first task): {out['ray_start_1cpu_s']:.1f} s (1 CPU), "
-        f"{out['ray_start_2cpu_s']:.1f} s (2 CPUs)"
-    )
+    print(f"  Ray start-up (ray.init + first task): {out['ray_start_s']:.1f} s")
     print("\nRay overhead on small jobs (warm instance, 2 CPUs), median of", repeats)
     print(
         f"  200 trivial tasks: local {o['trivial_local_s'] * 1e3:.1f} ms, "
