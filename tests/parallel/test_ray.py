@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -69,6 +71,21 @@ def test_a_killed_worker_is_retried_and_every_key_is_stored_once(backend, tmp_pa
     assert json.loads((tmp_path / "r.json").read_text())["results"] == {
         k: i * i for i, k in enumerate(keys)
     }
+
+
+def test_a_second_driver_joins_the_instance_by_address(backend):
+    backend.map(abs, [0])  # the instance is up
+    address = ray.get_runtime_context().gcs_address
+    code = (
+        "from mechequiv.parallel import RayBackend\n"
+        f"with RayBackend(address={address!r}) as b:\n"
+        "    print(b.map(abs, [-1, -2]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[1, 2]"
+    assert backend.map(abs, [-3]) == [3]  # leaving did not stop the instance it joined
 
 
 def test_without_retries_a_killed_worker_fails_the_run(tmp_path):
