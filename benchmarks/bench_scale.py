@@ -174,32 +174,14 @@ def bench_out_of_core(store_gb: float, cap_mb: int, store_dir: str | None) -> di
 
 
 def _zoo(quick: bool) -> tuple[list[torch.nn.Module], list[torch.nn.Module], torch.Tensor]:
-    from torch import nn
+    from mechequiv.demo import toy_task, train_toy_mlp
 
-    def task(n: int, seed: int, rings: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed(seed)
-        x = torch.rand(n, 2, generator=g) * 2 - 1
-        if rings:
-            return x, (x.norm(dim=1) * 4).floor().clamp_max(3).long()
-        return x, ((torch.atan2(x[:, 1], x[:, 0]) + torch.pi) / (torch.pi / 2)).floor().long() % 4
-
-    def train(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Sequential:
-        torch.manual_seed(seed)
-        net = nn.Sequential(
-            nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4)
-        )
-        opt = torch.optim.Adam(net.parameters(), lr=2e-2)
-        for _ in range(100 if quick else 300):
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(x), y).backward()
-            opt.step()
-        return net.eval()
-
-    x, y = task(600, 0, True)
-    _, z = task(600, 0, False)
-    rings = [train(x, y, s) for s in range(4)]
-    sectors = [train(x, z, s) for s in range(4)]
-    return rings, sectors, task(200, 1, True)[0]
+    steps = 100 if quick else 300
+    x, y = toy_task(600, 0, "rings")
+    _, z = toy_task(600, 0, "sectors")
+    rings = [train_toy_mlp(x, y, s, hidden=32, steps=steps, lr=2e-2) for s in range(4)]
+    sectors = [train_toy_mlp(x, z, s, hidden=32, steps=steps, lr=2e-2) for s in range(4)]
+    return rings, sectors, toy_task(200, 1, "rings")[0]
 
 
 def _overhead(backend, repeats: int) -> dict:

@@ -148,6 +148,111 @@ def demo(
     console.print(table)
 
 
+def _task(spec: str) -> object:
+    """``NAME[:key=value,...]`` (a zoo task) or a .npy / .pt file of stimuli."""
+    import numpy as np
+    import torch
+
+    path = Path(spec)
+    if path.suffix in (".npy", ".pt"):
+        if not path.is_file():
+            _fail(f"file not found: {path}")
+        if path.suffix == ".npy":
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    from mechequiv.zoo import get_task
+
+    name, _, rest = spec.partition(":")
+    kwargs = _parse_options([kv for kv in rest.split(",") if kv]) if rest else {}
+    return get_task(name, **kwargs)
+
+
+@app.command("compare")
+def compare(
+    model_a: Annotated[
+        Path, typer.Argument(help="First model: .pt, .safetensors (zoo) or HF folder.")
+    ],
+    model_b: Annotated[Path, typer.Argument(help="Second model, same formats.")],
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Zoo task NAME[:key=value,...] (e.g. modular_addition:p=31) or a .npy/.pt file of inputs.",
+        ),
+    ],
+    n: Annotated[int, typer.Option(help="Congruity rounds.")] = 20,
+    sampler: Annotated[
+        str,
+        typer.Option(help="Implementations: auto, symmetry (MLPs) or circuit (resample ablation)."),
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Compare two of your models: similarity measures and the Congruity score with its CI."""
+    from mechequiv.errors import MechequivError
+    from mechequiv.study.compare import compare_models, load_model
+
+    try:
+        stimuli = _task(task)
+        a, b = load_model(model_a), load_model(model_b)
+        with console.status("comparing ..."):
+            result = compare_models(a, b, stimuli, n=n, sampler=sampler, seed=seed)
+    except (FileNotFoundError, MechequivError, ValueError, TypeError) as e:
+        _fail(str(e))
+    if as_json:
+        console.print_json(json.dumps(result.to_dict()))
+        return
+    table = Table(title=f"{model_a.name} vs {model_b.name}")
+    for col in ("measure", "kind", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    from mechequiv import measures
+
+    for group in (result.representational, result.functional):
+        for name, value in group.items():
+            table.add_row(name, measures.get(name).kind, f"{value:.4f}")
+    c = result.congruity
+    table.add_row("Congruity", "similarity", f"{c.score:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]")
+    console.print(table)
+    for name, why in result.skipped.items():
+        console.print(f"[dim]{name} skipped: {why}[/]")
+
+
+@app.command("study")
+def study(
+    config: Annotated[
+        Path | None, typer.Argument(help="TOML file overriding the default study.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "mechequiv-study"
+    ),
+    quick: Annotated[bool, typer.Option(help="Small settings (minutes; what CI runs).")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Recompute cached steps (trained models are kept).")
+    ] = False,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the default config and exit.")
+    ] = False,
+) -> None:
+    """Run the end-to-end study: train a zoo, compare it every way, write an HTML report."""
+    from mechequiv.errors import MechequivError
+    from mechequiv.report import write_report
+    from mechequiv.study import default_config_text, load_config, run_study
+
+    if show_config:
+        console.print(default_config_text(), highlight=False, markup=False)
+        return
+    try:
+        cfg = load_config(config, quick=quick)
+        results = run_study(
+            cfg, out, force=force, log=lambda m: console.print(f"[bold]study[/] {m}")
+        )
+        report = write_report(results, out / "report.html", title=cfg.title)
+    except (FileNotFoundError, MechequivError, ValueError) as e:
+        _fail(str(e))
+    console.print(f"[bold green]report:[/] {report}   results: {out / 'results.json'}")
+
+
 @app.callback()
 def main() -> None:
     """Compare neural networks: do they implement the same mechanism?"""

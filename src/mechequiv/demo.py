@@ -25,7 +25,8 @@ class DemoResult:
     accuracies: dict[str, float]
 
 
-def _task(n: int, seed: int, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+def toy_task(n: int, seed: int, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points uniform in [-1, 1]^2 labelled by ring (radius) or by quadrant (angle)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 2, generator=g) * 2 - 1
     r, a = x.norm(dim=1), torch.atan2(x[:, 1], x[:, 0])
@@ -36,10 +37,20 @@ def _task(n: int, seed: int, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _train(x: torch.Tensor, y: torch.Tensor, seed: int, steps: int = 600) -> nn.Sequential:
+def train_toy_mlp(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    hidden: int = 64,
+    steps: int = 600,
+    lr: float = 1e-2,
+) -> nn.Sequential:
+    """A 2 -> hidden -> hidden -> 4 ReLU MLP trained full-batch with Adam (eval mode)."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    net = nn.Sequential(
+        nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 4)
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):
         opt.zero_grad()
         nn.functional.cross_entropy(net(x), y).backward()
@@ -55,14 +66,14 @@ def _hidden_and_logits(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tenso
 
 def run_demo(n_train: int = 2000, n_eval: int = 1000, seed: int = 0) -> DemoResult:
     """Train the three networks and compare them with every registered measure."""
-    xtr, ytr = _task(n_train, seed, "rings")
-    _, ztr = _task(n_train, seed, "sectors")
-    xev, yev = _task(n_eval, seed + 1, "rings")
-    _, zev = _task(n_eval, seed + 1, "sectors")
+    xtr, ytr = toy_task(n_train, seed, "rings")
+    _, ztr = toy_task(n_train, seed, "sectors")
+    xev, yev = toy_task(n_eval, seed + 1, "rings")
+    _, zev = toy_task(n_eval, seed + 1, "sectors")
     nets = {
-        "rings/seed0": _train(xtr, ytr, seed),
-        "rings/seed1": _train(xtr, ytr, seed + 1),
-        "sectors/seed0": _train(xtr, ztr, seed),
+        "rings/seed0": train_toy_mlp(xtr, ytr, seed),
+        "rings/seed1": train_toy_mlp(xtr, ytr, seed + 1),
+        "sectors/seed0": train_toy_mlp(xtr, ztr, seed),
     }
     outs = {k: _hidden_and_logits(v, xev) for k, v in nets.items()}
     acc = {

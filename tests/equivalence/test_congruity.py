@@ -76,10 +76,10 @@ def test_any_registered_measure_or_ridge_can_be_the_distance(zoo):
 
 
 def test_different_widths_are_comparable(zoo):
-    from tests.equivalence.conftest import make_task, train_mlp
+    from mechequiv.demo import toy_task, train_toy_mlp
 
-    x, y = make_task(800, 0, "rings")
-    wide = [train_mlp(x, y, s, hidden=24) for s in range(3)]
+    x, y = toy_task(800, 0, "rings")
+    wide = [train_toy_mlp(x, y, s, hidden=24, steps=400, lr=2e-2) for s in range(3)]
     r = congruity(
         zoo["rings"][0], wide[0], zoo["stimuli"], n=6, sampler=Retrained(zoo["rings"], wide)
     )

@@ -155,6 +155,16 @@ def test_repr_distance_is_zero_for_contractions_and_max_of_directions():
     )
 
 
+def test_bounded_map_of_an_exact_rotation_needs_no_iterations():
+    # the least-squares map is orthogonal, its norm 1 up to rounding: the projection is optimal
+    # (a former loop never checked the gap while rounding triggered restarts every step)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 32))
+    Q, _ = np.linalg.qr(rng.normal(size=(32, 32)))
+    fit = M.bounded_map_error(X, X @ Q)
+    assert fit.error == pytest.approx(0.0, abs=1e-6) and fit.iterations == 0
+
+
 def test_functional_measures_match_numpy():
     rng = np.random.default_rng(4)
     A, B = rng.normal(size=(30, 6)), rng.normal(size=(30, 6))

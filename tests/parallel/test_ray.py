@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from mechequiv import measures as M
+from mechequiv.demo import toy_task, train_toy_mlp
 from mechequiv.equivalence import Retrained, congruity_matrix
 from mechequiv.parallel import JsonStore, LocalBackend, RayBackend, get_backend
-from tests.equivalence.conftest import make_task, train_mlp
 
 ray = pytest.importorskip("ray")
 
@@ -114,11 +114,11 @@ def test_an_interrupted_run_resumes_with_only_the_missing_keys(backend, tmp_path
 @pytest.fixture(scope="module")
 def models():
     torch.set_num_threads(1)
-    x, y = make_task(300, 0, "rings")
-    _, z = make_task(300, 0, "sectors")
-    rings = [train_mlp(x, y, s, hidden=16, steps=120) for s in range(3)]
-    sectors = [train_mlp(x, z, s, hidden=16, steps=120) for s in range(3)]
-    stimuli, _ = make_task(80, 1, "rings")
+    x, y = toy_task(300, 0, "rings")
+    _, z = toy_task(300, 0, "sectors")
+    rings = [train_toy_mlp(x, y, s, hidden=16, steps=120, lr=2e-2) for s in range(3)]
+    sectors = [train_toy_mlp(x, z, s, hidden=16, steps=120, lr=2e-2) for s in range(3)]
+    stimuli, _ = toy_task(80, 1, "rings")
     return rings, sectors, stimuli
 
 
@@ -145,8 +145,8 @@ def test_pairwise_on_ray_equals_local(backend):
 
 
 def _train_chunk(seeds: tuple[int, ...]) -> dict[int, dict[str, torch.Tensor]]:
-    x, y = make_task(100, 0, "rings")
-    return {s: train_mlp(x, y, s, hidden=8, steps=20).state_dict() for s in seeds}
+    x, y = toy_task(100, 0, "rings")
+    return {s: train_toy_mlp(x, y, s, hidden=8, steps=20).state_dict() for s in seeds}
 
 
 def test_seed_chunks_return_state_dicts_to_a_directory_store(backend, tmp_path):

@@ -44,7 +44,7 @@ Cross = Literal["model", "implementation"]
 Ties = Literal["half", "own", "other"]
 Reprs = Callable[[torch.nn.Module, Any], Any]
 
-# Distances closer than this (relative) count as a tie.
+# Distances closer than this (relative) count as a tie, whatever tie_atol says.
 _TIE_RTOL = 1e-9
 
 
@@ -69,6 +69,7 @@ class CongruityResult:
     distance: str = "repr_distance"
     cross: str = "implementation"
     ties: str = "half"
+    tie_atol: float = 1e-6
     level: float = 0.95
     seed: int = 0
 
@@ -98,8 +99,8 @@ def _inputs(task: Any) -> Any:
     return getattr(task, "inputs", task)
 
 
-def _indicator(own: float, other: float, ties: str) -> float:
-    if abs(own - other) <= _TIE_RTOL * max(abs(own), abs(other), 1e-300):
+def _indicator(own: float, other: float, ties: str, atol: float) -> float:
+    if abs(own - other) <= max(atol, _TIE_RTOL * max(abs(own), abs(other))):
         return {"half": 0.5, "own": 1.0, "other": 0.0}[ties]
     return 1.0 if own < other else 0.0
 
@@ -152,8 +153,8 @@ def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> 
 
 
 def _score_pair(
-    a: _Model, b: _Model, dist: Callable[[Any, Any], float], cross: str, ties: str, n_boot: int,
-    level: float, rng: np.random.Generator, name: str, seed: int,
+    a: _Model, b: _Model, dist: Callable[[Any, Any], float], cross: str, ties: str,
+    tie_atol: float, n_boot: int, level: float, rng: np.random.Generator, name: str, seed: int,
 ) -> CongruityResult:  # fmt: skip
     n = len(a.impls)
     if cross == "model":
@@ -170,7 +171,8 @@ def _score_pair(
         cross_a = [dist(a.rep, r) for r in b.impls]
         cross_b = [dist(b.rep, r) for r in a.impls]
     ind = np.array(
-        [[_indicator(a.own[k], cross_a[k], ties), _indicator(b.own[k], cross_b[k], ties)]
+        [[_indicator(a.own[k], cross_a[k], ties, tie_atol),
+          _indicator(b.own[k], cross_b[k], ties, tie_atol)]
          for k in range(n)]
     )  # fmt: skip
     lo, hi = bootstrap_ci(ind, rng, n_boot, level)
@@ -180,7 +182,7 @@ def _score_pair(
         rate_1=float(ind[:, 0].mean()), rate_2=float(ind[:, 1].mean()),
         p_value=binomial_p_value(ind), distinguishable_z=z_test_distinguishable(p, 2 * n),
         distances={"d11": list(a.own), "d12": list(cross_a), "d22": list(b.own), "d21": list(cross_b)},
-        distance=name, cross=cross, ties=ties, level=level, seed=seed,
+        distance=name, cross=cross, ties=ties, tie_atol=tie_atol, level=level, seed=seed,
     )  # fmt: skip
 
 
@@ -191,11 +193,15 @@ def _symmetric(name: str) -> bool:
     return base in measures.names() and measures.get(base).symmetric
 
 
-def _check_common(n: int, cross: str, ties: str, n_boot: int, level: float) -> None:
+def _check_common(
+    n: int, cross: str, ties: str, tie_atol: float, n_boot: int, level: float
+) -> None:
     check_int(n, "n", 1)
     check_int(n_boot, "n_boot", 1)
     check_choice(cross, "cross", ("model", "implementation"))
     check_choice(ties, "ties", ("half", "own", "other"))
+    if not tie_atol >= 0.0:
+        raise ValueError(f"tie_atol must be >= 0; got {tie_atol}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1); got {level}")
 
@@ -210,6 +216,7 @@ def congruity(
     reprs: Reprs | None = None,
     cross: Cross = "implementation",
     ties: Ties = "half",
+    tie_atol: float = 1e-6,
     seed: int = 0,
     n_boot: int = 2000,
     level: float = 0.95,
@@ -241,8 +248,13 @@ def congruity(
         score about 1; see the module docstring) or the other model itself (the paper's literal
         indicator; undefined when both models have identical representations).
     ties : {"half", "own", "other"}
-        An exact tie counts 1/2 (default: a tie is no evidence either way, so identical
+        A tie counts 1/2 (default: a tie is no evidence either way, so identical
         implementation sets score 1), 1 (the literal <=), or 0.
+    tie_atol : float
+        Distances closer than this (or than 1e-9 relative) are a tie. Distances are computed to
+        finite precision (``repr_distance`` to a certified optimisation tolerance), and a
+        difference at the level of that precision is no evidence: exactly function-preserving
+        implementations otherwise look distinguishable by rounding alone.
     seed : int
         Seeds the implementation draws and the bootstrap.
     n_boot, level : int, float
@@ -256,7 +268,7 @@ def congruity(
     """
     from mechequiv.equivalence.reprs import hidden_representations
 
-    _check_common(n, cross, ties, n_boot, level)
+    _check_common(n, cross, ties, tie_atol, n_boot, level)
     name, dist = resolve_distance(distance)
     s1, s2 = _pair_samplers(sampler if sampler is not None else _default_sampler())
     reprs = reprs or hidden_representations
@@ -264,7 +276,7 @@ def congruity(
     rng = np.random.default_rng(seed)
     a = _prepare(h1, s1, (h1, h2), n, cache, rng, "model 1", _disable(progress))
     b = _prepare(h2, s2, (h1, h2), n, cache, rng, "model 2", _disable(progress))
-    return _score_pair(a, b, cache.distance, cross, ties, n_boot, level, rng, name, seed)
+    return _score_pair(a, b, cache.distance, cross, ties, tie_atol, n_boot, level, rng, name, seed)
 
 
 def _default_sampler() -> Sampler:
@@ -331,6 +343,7 @@ def congruity_matrix(
     reprs: Reprs | None = None,
     cross: Cross = "implementation",
     ties: Ties = "half",
+    tie_atol: float = 1e-6,
     seed: int = 0,
     n_boot: int = 2000,
     level: float = 0.95,
@@ -352,7 +365,7 @@ def congruity_matrix(
     """
     from mechequiv.equivalence.reprs import hidden_representations
 
-    _check_common(n, cross, ties, n_boot, level)
+    _check_common(n, cross, ties, tie_atol, n_boot, level)
     m = len(models)
     if m < 1:
         raise ValueError("congruity_matrix needs at least one model")
@@ -363,9 +376,9 @@ def congruity_matrix(
     job = _PairJob(
         models=list(models), samplers=_per_model(sampler, m), names=names, n=n,
         cache=_Cache(reprs or hidden_representations, _inputs(task), dist), distance=name,
-        cross=cross, ties=ties, seed=seed, n_boot=n_boot, level=level,
+        cross=cross, ties=ties, tie_atol=tie_atol, seed=seed, n_boot=n_boot, level=level,
     )  # fmt: skip
-    settings = {"names": names, "n": n, "distance": name, "cross": cross, "ties": ties,
+    settings = {"names": names, "n": n, "distance": name, "cross": cross, "ties": ties, "tie_atol": tie_atol,
                 "seed": seed, "n_boot": n_boot, "level": level}  # fmt: skip
     store = None if results_path is None else JsonStore(results_path, settings)
     pairs = [(i, j) for i in range(m) for j in range(i if diagonal else i + 1, m)]
@@ -388,6 +401,7 @@ class _PairJob:
     distance: str
     cross: str
     ties: str
+    tie_atol: float
     seed: int
     n_boot: int
     level: float
@@ -404,8 +418,8 @@ class _PairJob:
         )
         mode = "implementation" if i == j else self.cross
         return _score_pair(
-            a, b, self.cache.distance, mode, self.ties, self.n_boot, self.level, rng,
-            self.distance, self.seed,
+            a, b, self.cache.distance, mode, self.ties, self.tie_atol, self.n_boot, self.level,
+            rng, self.distance, self.seed,
         ).to_dict()  # fmt: skip
 
 

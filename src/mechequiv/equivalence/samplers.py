@@ -17,6 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from mechequiv.equivalence import residual
+from mechequiv.equivalence._units import (
+    ELEMENTWISE,
+    HOMOGENEOUS,
+    ODD,
+    canonical_signs,
+    incoming_norms,
+    log_uniform,
+)
+
 
 @runtime_checkable
 class Sampler(Protocol):
@@ -27,13 +37,6 @@ class Sampler(Protocol):
     ) -> nn.Module: ...
 
 
-# Activations that commute with a positive rescaling: f(c x) = c f(x) for c > 0.
-_HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity)
-# Activations that commute with a sign flip: f(-x) = -f(x).
-_ODD = (nn.Tanh, nn.Identity, nn.Hardtanh, nn.Softsign)
-_ELEMENTWISE = (*_HOMOGENEOUS, *_ODD, nn.GELU, nn.SiLU, nn.Sigmoid, nn.ELU, nn.Softplus)
-
-
 class SymmetryTransform:
     """Exact function-preserving reparameterisations: the positive control of Congruity.
 
@@ -42,6 +45,11 @@ class SymmetryTransform:
     activation allows it, a random positive rescaling (ReLU, LeakyReLU, Identity: scale each
     unit's incoming weights and bias by c and its outgoing weights by 1/c) and random sign flips
     (odd activations such as tanh). The output function is unchanged up to float rounding.
+
+    Residual-stream models of the zoo without LayerNorm (the token transformer and the residual
+    bilinear network) get a random rotation of the residual stream, permutations and rescalings
+    of MLP neurons, permutations of attention heads, and the bilinear units' permutations, L/R
+    swaps and factor rescalings: see :mod:`mechequiv.equivalence.residual`.
 
     Before the random draw each unit is brought to a canonical representative of its orbit
     (incoming weights and bias scaled to unit norm for homogeneous activations; the sign that
@@ -75,6 +83,10 @@ class SymmetryTransform:
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module:
         """A transformed deep copy of ``model`` (always a new object, so ``exclude`` holds)."""
+        if residual.is_residual_model(model):
+            new = copy.deepcopy(model)
+            residual.transform(new, rng, self.scale_range if self.rescale else (1.0, 1.0))
+            return new
         _mlp_layers(model)  # validate before copying
         new = copy.deepcopy(model)
         new_layers = _mlp_layers(new)
@@ -84,11 +96,10 @@ class SymmetryTransform:
                 width = lin.out_features
                 perm = rng.permutation(width) if self.permute else np.arange(width)
                 factor = np.ones(width)
-                if self.rescale and isinstance(act, _HOMOGENEOUS):
-                    factor /= _incoming_norms(lin)
-                    factor *= np.exp(rng.uniform(*np.log(self.scale_range), size=width))
-                if self.flip_signs and isinstance(act, _ODD):
-                    factor *= _canonical_signs(lin)
+                if self.rescale and isinstance(act, HOMOGENEOUS):
+                    factor *= log_uniform(rng, self.scale_range, width) / incoming_norms(lin)
+                if self.flip_signs and isinstance(act, ODD):
+                    factor *= canonical_signs(lin)
                     factor *= rng.choice([-1.0, 1.0], size=width)
                 _transform_unit_axis(lin, nxt, perm, factor)
         return new
@@ -98,14 +109,15 @@ def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
     """(Linear, following activation) pairs of a Sequential MLP; refuse anything else."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(
-            f"SymmetryTransform supports nn.Sequential MLPs; got {type(model).__name__}. "
+            f"SymmetryTransform supports nn.Sequential MLPs and the zoo's residual models; got "
+            f"{type(model).__name__}. "
             "Use another sampler (Retrained, ResampleAblation) for this architecture."
         )
     out: list[tuple[nn.Linear, nn.Module | None]] = []
     for i, m in enumerate(model):
         if isinstance(m, nn.Linear):
             out.append((m, None))
-        elif isinstance(m, _ELEMENTWISE) and out and out[-1][1] is None:
+        elif isinstance(m, ELEMENTWISE) and out and out[-1][1] is None:
             out[-1] = (out[-1][0], m)
         else:
             raise TypeError(
@@ -114,24 +126,6 @@ def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
     if len(out) < 2:
         raise ValueError("the MLP has no hidden layer to transform")
     return out
-
-
-def _incoming(lin: nn.Linear) -> np.ndarray:
-    w = lin.weight.detach().double().cpu().numpy()
-    if lin.bias is not None:
-        w = np.hstack([w, lin.bias.detach().double().cpu().numpy()[:, None]])
-    return w
-
-
-def _incoming_norms(lin: nn.Linear) -> np.ndarray:
-    norms = np.linalg.norm(_incoming(lin), axis=1)
-    return np.where(norms > 0, norms, 1.0)  # a dead unit keeps its (zero) weights
-
-
-def _canonical_signs(lin: nn.Linear) -> np.ndarray:
-    w = _incoming(lin)
-    lead = w[np.arange(len(w)), np.abs(w).argmax(1)]
-    return np.where(lead < 0, -1.0, 1.0)
 
 
 def _transform_unit_axis(

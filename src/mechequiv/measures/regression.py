@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
+from mechequiv.measures._linalg import small_problem_threads
 from mechequiv.measures._validate import (
     ArrayLike,
     centre,
@@ -170,11 +171,19 @@ def bounded_map_error(
     check_choice(normalize, "normalize", ("frobenius", "none"))
     x, y = check_pair(X, Y)
     xh, yh = _normalise(x, normalize, "X"), _normalise(y, normalize, "Y")
-    c0 = float((yh * yh).sum())
-    lam, V = torch.linalg.eigh(xh.T @ xh)
+    gram, cross = xh.T @ xh, xh.T @ yh
+    with small_problem_threads(max(gram.shape[0], cross.shape[1])):
+        return _solve_bounded(gram, cross, float((yh * yh).sum()), tol, max_iter)
+
+
+def _solve_bounded(
+    gram: torch.Tensor, cross: torch.Tensor, c0: float, tol: float, max_iter: int
+) -> BoundedMapFit:
+    """FISTA on min ||X W - Y||^2 s.t. ||W||_op <= 1 given X^T X, X^T Y and ||Y||^2."""
+    lam, V = torch.linalg.eigh(gram)
     keep = lam > 1e-12 * float(lam.max())
     lam, V = lam[keep], V[:, keep]
-    B = V.T @ (xh.T @ yh)  # (r, d2)
+    B = V.T @ cross  # (r, d2)
     U, S, _ = torch.linalg.svd(B, full_matrices=False)
     s_keep = S > 1e-12 * float(S.max()) if float(S.max()) > 0 else S > 0  # noqa: SIM300
     US = U[:, s_keep] * S[s_keep]  # (r, s): the problem restricted to W = V N Q^T
@@ -205,17 +214,20 @@ def bounded_map_error(
     if float(torch.linalg.matrix_norm(N, 2)) <= 1.0:
         return result(N, 0)
     step = 1.0 / (2.0 * float(lam.max()))
-    N = _project(N)
+    N = _project(N)  # often already optimal (e.g. an exact rotation, rounded just above 1)
+    if gap(N) <= tol * c0:
+        return result(N, 0)
     Z, t, prev = N.clone(), 1.0, f(N)
     for it in range(1, max_iter + 1):
         N_new = _project(Z - step * grad(Z))
         val = f(N_new)
         if val > prev:  # adaptive restart keeps FISTA monotone in practice
             t, Z = 1.0, N.clone()
-            continue
-        t_new = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
-        Z = N_new + ((t - 1.0) / t_new) * (N_new - N)
-        N, t, prev = N_new, t_new, val
+        else:
+            t_new = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
+            Z = N_new + ((t - 1.0) / t_new) * (N_new - N)
+            N, t, prev = N_new, t_new, val
+        # checked after restarts too: at the optimum rounding alone can trigger them every step
         if it % 10 == 0 and gap(N) <= tol * c0:
             return result(N, it)
     if gap(N) <= tol * c0:

@@ -1,0 +1,61 @@
+"""Identifiability audits (Méloux et al., ICLR 2025): how many explanations fit one network?
+
+``audit(model, task)`` runs both strategies of the paper on a Boolean MLP:
+
+* where-then-what: every circuit that reproduces the task exactly (:mod:`.circuits`), and the
+  number of logic-gate interpretations of each, counted without enumerating them
+  (:mod:`.interpretations`);
+* what-then-where: every candidate AND/OR/NOT algorithm (:mod:`.algorithms`) and its minimal
+  neuron-set mappings passing interchange interventions (:mod:`.alignment`).
+
+:func:`study_widths` trains a seed zoo per width and :func:`plot_counts` draws the paper's
+width figure.
+"""
+
+from mechequiv.identifiability.algorithms import Algorithm, Formula, candidate_algorithms
+from mechequiv.identifiability.alignment import Mapping
+from mechequiv.identifiability.audit import (
+    IdentifiabilityReport,
+    audit,
+    estimate_candidates,
+    paper_min_node_sparsity,
+)
+from mechequiv.identifiability.circuits import Circuit, count_candidates, find_circuits
+from mechequiv.identifiability.interpretations import count_interpretations
+from mechequiv.identifiability.network import Activation, MLPNet, as_mlp
+from mechequiv.identifiability.study import WidthStudy, plot_counts, study_widths
+from mechequiv.identifiability.tasks import (
+    GATES,
+    BooleanTask,
+    TrainedMLP,
+    boolean_task,
+    make_mlp,
+    train_mlp,
+)
+
+__all__ = [
+    "GATES",
+    "Activation",
+    "Algorithm",
+    "BooleanTask",
+    "Circuit",
+    "Formula",
+    "IdentifiabilityReport",
+    "MLPNet",
+    "Mapping",
+    "TrainedMLP",
+    "WidthStudy",
+    "as_mlp",
+    "audit",
+    "boolean_task",
+    "candidate_algorithms",
+    "count_candidates",
+    "count_interpretations",
+    "estimate_candidates",
+    "find_circuits",
+    "make_mlp",
+    "paper_min_node_sparsity",
+    "plot_counts",
+    "study_widths",
+    "train_mlp",
+]

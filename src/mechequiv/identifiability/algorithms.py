@@ -1,0 +1,267 @@
+"""What: candidate algorithms, i.e. AND/OR formula trees with NOT gates that compute the target.
+
+Generation follows Méloux et al.'s code so that the candidate family is the same (56 formulas for
+XOR at depth 3):
+
+* A *skeleton* is an AND/OR tree over the input variables ``A, B, ...``. Depth 0 skeletons are
+  single variables; a depth-``d`` skeleton has a left child of depth exactly ``d - 1`` and a right
+  child of any depth ``< d``, the left child's string strictly smaller than the right child's
+  (strings over ``*`` = AND and ``+`` = OR, outer parentheses dropped; this canonical order means
+  a skeleton with two identical children is never generated). All depths ``0..max_depth``.
+* NOT gates may sit on any set of skeleton nodes (preorder ids); sets are tried smallest first, in
+  lexicographic order within a size, and the **first** placement computing the target is kept, so
+  each skeleton yields at most one algorithm.
+* The variables to localise are the internal nodes other than the root, where a NOT and its child
+  form one variable (the NOT's output); a NOT on an input (``¬A``) is a variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_SYMBOL = {"and": "∧", "or": "∨"}
+_KEY_SYMBOL = {"and": "*", "or": "+"}  # the reference's ASCII order decides which skeletons exist
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A Boolean formula tree: ``op`` is ``"var"`` (input ``var``), ``"not"``, ``"and"`` or
+    ``"or"``."""
+
+    op: str
+    children: tuple[Formula, ...] = ()
+    var: int = -1
+
+    def table(self, inputs: np.ndarray, fixed: dict[tuple[int, ...], int] | None = None,
+              path: tuple[int, ...] = ()) -> int:
+        """Truth table as a bitmask (bit ``r`` = value on row ``r`` of ``inputs``).
+
+        ``fixed`` maps node paths (child indices from the root) to a constant 0/1 that replaces
+        the node's output (an intervention).
+        """
+        m = inputs.shape[0]
+        if fixed and path in fixed:
+            return (1 << m) - 1 if fixed[path] else 0
+        if self.op == "var":
+            return int((inputs[:, self.var].astype(np.int64) << np.arange(m)).sum())
+        vals = [c.table(inputs, fixed, (*path, i)) for i, c in enumerate(self.children)]
+        if self.op == "not":
+            return ((1 << m) - 1) ^ vals[0]
+        if self.op == "and":
+            return vals[0] & vals[1]
+        return vals[0] | vals[1]
+
+    def node(self, path: tuple[int, ...]) -> Formula:
+        node = self
+        for i in path:
+            node = node.children[i]
+        return node
+
+    def __str__(self) -> str:
+        s = self._str()
+        return s[1:-1] if s.startswith("(") else s
+
+    def _str(self) -> str:
+        if self.op == "var":
+            return string.ascii_uppercase[self.var]
+        if self.op == "not":
+            return "¬" + self.children[0]._str()
+        return f"({self.children[0]._str()}{_SYMBOL[self.op]}{self.children[1]._str()})"
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A candidate algorithm: a formula and the paths of its intermediate variables (preorder)."""
+
+    formula: Formula
+    variables: tuple[tuple[int, ...], ...]
+
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(str(self.formula.node(p)) for p in self.variables)
+
+    def __str__(self) -> str:
+        return str(self.formula)
+
+    def to_dict(self) -> dict:
+        return {"formula": str(self), "variables": list(self.variable_names())}
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    op: str  # "var", "and", "or"
+    children: tuple[_Skeleton, ...]
+    var: int
+    key: str  # the reference's string, used only for the canonical order
+
+
+def _stripped(key: str) -> str:
+    return key[1:-1] if key.startswith("(") else key
+
+
+@functools.lru_cache(maxsize=32)
+def _skeletons(depth: int, n_vars: int) -> tuple[_Skeleton, ...]:
+    """Skeletons of depth exactly ``depth`` in the reference's generation order."""
+    if depth == 0:
+        return tuple(_Skeleton("var", (), i, string.ascii_uppercase[i]) for i in range(n_vars))
+    out = []
+    for left in _skeletons(depth - 1, n_vars):
+        for d in range(depth):
+            for right in _skeletons(d, n_vars):
+                if _stripped(left.key) < _stripped(right.key):
+                    for op in ("and", "or"):
+                        key = f"({left.key}{_KEY_SYMBOL[op]}{right.key})"
+                        out.append(_Skeleton(op, (left, right), -1, key))
+    return tuple(out)
+
+
+def _flat(skel: _Skeleton) -> list[tuple[str, int, int, int]]:
+    """Preorder list of ``(op, left id, right id, var)``; children have larger ids."""
+    out: list[tuple[str, int, int, int]] = []
+
+    def visit(node: _Skeleton) -> int:
+        me = len(out)
+        out.append((node.op, -1, -1, node.var))
+        if node.op != "var":
+            left = visit(node.children[0])
+            right = visit(node.children[1])
+            out[me] = (node.op, left, right, -1)
+        return me
+
+    visit(skel)
+    return out
+
+
+def _root_table(flat: list[tuple[str, int, int, int]], negated: tuple[int, ...],
+                columns: Sequence[int], full: int) -> int:
+    values = [0] * len(flat)
+    for i in range(len(flat) - 1, -1, -1):
+        op, left, right, var = flat[i]
+        if op == "var":
+            t = columns[var]
+        elif op == "and":
+            t = values[left] & values[right]
+        else:
+            t = values[left] | values[right]
+        values[i] = full ^ t if i in negated else t
+    return values[0]
+
+
+def _fewest_nots(flat: list[tuple[str, int, int, int]], columns: Sequence[int], full: int,
+                 decided: Sequence[bool] = ()) -> dict[int, int]:
+    """For every table the skeleton can compute, the fewest NOT gates needed (a min-plus DP);
+    ids below ``len(decided)`` carry a NOT exactly when ``decided[id]``."""
+    best: list[dict[int, int]] = [{} for _ in flat]
+    for i in range(len(flat) - 1, -1, -1):
+        op, left, right, var = flat[i]
+        if op == "var":
+            base = {columns[var]: 0}
+        else:
+            base = {}
+            for ta, ca in best[left].items():
+                for tb, cb in best[right].items():
+                    t = ta & tb if op == "and" else ta | tb
+                    if ca + cb < base.get(t, 1 << 30):
+                        base[t] = ca + cb
+        if i < len(decided):
+            best[i] = {full ^ t: c + 1 for t, c in base.items()} if decided[i] else base
+            continue
+        cur = dict(base)
+        for t, c in base.items():
+            if c + 1 < cur.get(full ^ t, 1 << 30):
+                cur[full ^ t] = c + 1
+        best[i] = cur
+    return best[0]
+
+
+def _build(skel: _Skeleton, negated: frozenset[int], start: int = 0) -> tuple[Formula, int]:
+    if skel.op == "var":
+        node, size = Formula("var", (), skel.var), 1
+    else:
+        a, na = _build(skel.children[0], negated, start + 1)
+        b, nb = _build(skel.children[1], negated, start + 1 + na)
+        node, size = Formula(skel.op, (a, b)), 1 + na + nb
+    return (Formula("not", (node,)) if start in negated else node), size
+
+
+def _variables(f: Formula, path: tuple[int, ...] = (), parent_op: str | None = None
+               ) -> Iterator[tuple[int, ...]]:
+    if f.op != "var" and path and parent_op != "not":
+        yield path
+    for i, c in enumerate(f.children):
+        yield from _variables(c, (*path, i), f.op)
+
+
+def _first_placement(flat: list[tuple[str, int, int, int]], size: int, columns: Sequence[int],
+                     full: int, target: int) -> frozenset[int]:
+    """The first NOT placement in the reference's order (by size, then lexicographic) that
+    computes ``target``; no placement smaller than ``size`` (the fewest) does."""
+    if math.comb(len(flat), size) <= 256:
+        return frozenset(next(
+            neg for neg in itertools.combinations(range(len(flat)), size)
+            if _root_table(flat, neg, columns, full) == target
+        ))
+    # lexicographically first = take each id, in order, whenever the target stays reachable
+    # with ``size`` NOTs in all
+    decided: list[bool] = []
+    for _ in flat:
+        if sum(decided) == size:
+            take = False
+        else:
+            take = _fewest_nots(flat, columns, full, [*decided, True]).get(target) == size
+        decided.append(take)
+    return frozenset(i for i, d in enumerate(decided) if d)
+
+
+@functools.lru_cache(maxsize=64)
+def _candidate_algorithms(table: tuple[int, ...], n_vars: int, max_depth: int
+                          ) -> tuple[Algorithm, ...]:
+    m = len(table)
+    rows = np.array(list(itertools.product((0, 1), repeat=n_vars)), dtype=np.int64)
+    columns = [int((rows[:, i] << np.arange(m)).sum()) for i in range(n_vars)]
+    target = sum(bit << r for r, bit in enumerate(table))
+    full = (1 << m) - 1
+    out = []
+    for depth in range(max_depth + 1):
+        for skel in _skeletons(depth, n_vars):
+            flat = _flat(skel)
+            fewest = _fewest_nots(flat, columns, full).get(target)
+            if fewest is None:
+                continue
+            found = _first_placement(flat, fewest, columns, full, target)
+            formula = _build(skel, found)[0]
+            out.append(Algorithm(formula, tuple(_variables(formula))))
+    return tuple(out)
+
+
+def candidate_algorithms(truth_table: Sequence[int] | np.ndarray, max_depth: int
+                         ) -> tuple[Algorithm, ...]:
+    """Every candidate algorithm for a Boolean target, in the reference's order.
+
+    Parameters
+    ----------
+    truth_table
+        Target bits on the ``2**n`` input rows in lexicographic order (``A`` most significant,
+        i.e. rows ``00, 01, 10, 11`` for two inputs).
+    max_depth
+        Largest AND/OR depth of a skeleton (NOTs do not count); the paper uses the number of
+        hidden layers plus one.
+    """
+    bits = tuple(int(b) for b in np.asarray(truth_table).ravel())
+    n_vars = len(bits).bit_length() - 1 if bits else 0
+    if len(bits) < 2 or 2**n_vars != len(bits) or any(b not in (0, 1) for b in bits):
+        raise ValueError(
+            f"truth_table must hold 2**n bits (0/1) for n >= 1 inputs, got {len(bits)} entries "
+            f"{bits[:8]}"
+        )
+    if n_vars > len(string.ascii_uppercase):
+        raise ValueError(f"at most 26 inputs are supported, got {n_vars}")
+    if max_depth < 0:
+        raise ValueError(f"max_depth must be >= 0, got {max_depth}")
+    return _candidate_algorithms(bits, n_vars, int(max_depth))

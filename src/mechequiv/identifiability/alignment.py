@@ -1,0 +1,167 @@
+"""Where (after what): localise an algorithm's variables by interchange interventions.
+
+Conventions (Méloux et al.'s code, with the pair direction made explicit):
+
+* A variable's candidate location is a non-empty set of neurons of **one** hidden layer.
+* Test of variable ``V`` at neurons ``N`` on a pair (source ``s``, base ``b``): run the full
+  network on ``b`` with ``N``'s activations replaced by their values on ``s``; the output bit
+  (``output > 0.5``) must equal the algorithm's output on ``b`` with ``V`` fixed to its value on
+  ``s``. ``V`` passes at ``N`` when every pair agrees (interchange-intervention accuracy 1).
+  Variables are intervened on one at a time.
+* Pairs: ``"forward"`` uses each unordered pair of distinct task rows once, source = earlier row
+  in task order (rows ``00, 01, 10, 11``), base = later row: the reference code's choice when
+  Python's string hashing orders ``A`` before ``B`` (its direction otherwise depends on
+  ``PYTHONHASHSEED``). ``"both"`` uses all ordered pairs of distinct rows (stricter).
+* A mapping assigns every variable a passing location, locations pairwise disjoint; it is
+  minimal when no other mapping's locations are all contained in its own. Because each test
+  involves one variable only, the minimal mappings are exactly the disjoint choices of one
+  inclusion-minimal passing location per variable; they are counted by a memoised recursion over
+  variables and used neurons. An algorithm without intermediate variables has exactly one
+  (empty) mapping.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mechequiv.identifiability.algorithms import Algorithm
+from mechequiv.identifiability.network import MLPNet
+
+PAIR_CONVENTIONS = ("forward", "both")
+
+
+def input_pairs(m: int, pairs: str) -> list[tuple[int, int]]:
+    """(source, base) row pairs for ``m`` task rows under the convention ``pairs``."""
+    if pairs == "forward":
+        return [(s, b) for s in range(m) for b in range(s + 1, m)]
+    if pairs == "both":
+        return [(s, b) for s in range(m) for b in range(m) if s != b]
+    raise ValueError(f"pairs must be one of {PAIR_CONVENTIONS}, got {pairs!r}")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One minimal mapping: per variable (in ``algorithm.variables`` order) a hidden layer index
+    (0 = first hidden layer) and the neurons of that layer."""
+
+    algorithm: Algorithm
+    locations: tuple[tuple[int, tuple[int, ...]], ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "algorithm": str(self.algorithm),
+            "locations": [
+                {"variable": name, "layer": layer, "neurons": list(neurons)}
+                for name, (layer, neurons) in zip(
+                    self.algorithm.variable_names(), self.locations, strict=True
+                )
+            ],
+        }
+
+    def __repr__(self) -> str:
+        locs = ", ".join(
+            f"{name}->L{layer}{list(neurons)}"
+            for name, (layer, neurons) in zip(
+                self.algorithm.variable_names(), self.locations, strict=True
+            )
+        )
+        return f"Mapping({self.algorithm}: {locs or 'no variables'})"
+
+
+def patched_bits(net: MLPNet, x: np.ndarray, pairs: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """Per hidden layer, the output bits ``(2**w - 1, len(pairs))`` after patching neuron set
+    ``code + 1`` (bit ``j`` = neuron ``j``) from each pair's source into its base."""
+    acts = net.forward(x)
+    src = np.array([s for s, _ in pairs])
+    base = np.array([b for _, b in pairs])
+    out = []
+    for layer, h in enumerate(acts[1:-1]):
+        w = h.shape[1]
+        codes = np.arange(1, 2**w)
+        mask = ((codes[:, None] >> np.arange(w)) & 1).astype(bool)  # (S, w)
+        patched = np.where(mask[:, None, :], h[src][None], h[base][None])  # (S, P, w)
+        y = net.run_from(layer + 1, patched)[..., 0]
+        out.append(y > 0.5)
+    return out
+
+
+def _minimal_codes(passing: np.ndarray) -> list[int]:
+    """Inclusion-minimal sets among the passing neuron sets (codes are bitmasks)."""
+    codes = sorted((int(c) for c in passing), key=lambda c: (c.bit_count(), c))
+    minimal: list[int] = []
+    for c in codes:
+        if not any(t & c == t for t in minimal):
+            minimal.append(c)
+    return minimal
+
+
+def variable_locations(
+    algorithm: Algorithm,
+    inputs: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    bits: Sequence[np.ndarray],
+) -> list[list[tuple[int, int]]]:
+    """Per variable, its inclusion-minimal passing locations as ``(layer, neuron bitmask)``.
+
+    ``bits`` come from :func:`patched_bits` for the same ``inputs`` rows and ``pairs``.
+    """
+    src = np.array([s for s, _ in pairs])
+    base = np.array([b for _, b in pairs])
+    out = []
+    for path in algorithm.variables:
+        value = algorithm.formula.node(path).table(inputs)
+        tables = [algorithm.formula.table(inputs, {path: v}) for v in (0, 1)]
+        expected = np.array(
+            [(tables[(value >> s) & 1] >> b) & 1 for s, b in zip(src, base, strict=True)],
+            dtype=bool,
+        )
+        locs = []
+        for layer, layer_bits in enumerate(bits):
+            passing = np.nonzero((layer_bits == expected[None]).all(axis=1))[0] + 1
+            locs.extend((layer, c) for c in _minimal_codes(passing))
+        out.append(locs)
+    return out
+
+
+def count_mappings(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """Number of choices of one location per variable with pairwise disjoint neuron sets."""
+    n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
+
+    @functools.cache
+    def count(i: int, used: tuple[int, ...]) -> int:
+        if i == len(locations):
+            return 1
+        total = 0
+        for layer, code in locations[i]:
+            if used[layer] & code:
+                continue
+            nxt = list(used)
+            nxt[layer] |= code
+            total += count(i + 1, tuple(nxt))
+        return total
+
+    return count(0, (0,) * n_layers)
+
+
+def list_mappings(
+    algorithm: Algorithm, locations: Sequence[Sequence[tuple[int, int]]]
+) -> list[Mapping]:
+    """Every minimal mapping (the disjoint choices counted by :func:`count_mappings`)."""
+    found: list[Mapping] = []
+
+    def walk(i: int, used: dict[int, int], chosen: list[tuple[int, tuple[int, ...]]]) -> None:
+        if i == len(locations):
+            found.append(Mapping(algorithm, tuple(chosen)))
+            return
+        for layer, code in locations[i]:
+            if used.get(layer, 0) & code:
+                continue
+            neurons = tuple(j for j in range(code.bit_length()) if (code >> j) & 1)
+            walk(i + 1, {**used, layer: used.get(layer, 0) | code}, [*chosen, (layer, neurons)])
+
+    walk(0, {}, [])
+    return found

@@ -1,0 +1,127 @@
+"""Run a study: each enabled step in order, each result cached on disk by a hash of its settings.
+
+A step is a function ``(ctx, settings) -> dict`` (JSON-safe) registered in
+:mod:`mechequiv.study.steps`. Its result is written atomically to
+``out/cache/<step>-<hash>.json``; a rerun with the same settings (and the same mechequiv
+version) reads it back instead of recomputing, and an interrupted study resumes at the first
+unfinished step. Trained models live under ``out/zoo/`` in the zoo's own resumable checkpoints,
+so even a changed analysis setting reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mechequiv._io import atomic_write_json
+from mechequiv.study.config import StudyConfig
+
+
+@dataclass
+class StudyContext:
+    """What a step may use: the config, the output folder, and objects shared between steps."""
+
+    config: StudyConfig
+    out: Path
+    progress: bool | None = None
+    log: Callable[[str], None] = print
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, key: str, build: Callable[[], Any]) -> Any:
+        """``build()`` once per study run (e.g. a trained zoo several steps compare)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced the results."""
+    import numpy
+    import torch
+
+    import mechequiv
+
+    return {"mechequiv": mechequiv.__version__, "torch": torch.__version__,
+            "numpy": numpy.__version__, "python": platform.python_version()}  # fmt: skip
+
+
+def _key(name: str, config: StudyConfig) -> str:
+    from mechequiv import __version__
+    from mechequiv.study.steps import DEPENDS
+
+    inputs = {s: config.steps[s] for s in (name, *DEPENDS.get(name, ()))}
+    blob = json.dumps([name, inputs, config.seed, __version__], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_study(
+    config: StudyConfig,
+    out: str | Path,
+    *,
+    progress: bool | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every enabled step of ``config`` into ``out`` and write ``out/results.json``.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        From :func:`mechequiv.study.load_config`.
+    out : path
+        Output folder (created). Holds ``results.json``, ``cache/`` and ``zoo/``.
+    progress : bool or None
+        Progress bars: None shows them only on a terminal.
+    force : bool
+        Recompute every step even when a cached result exists (trained models are still reused).
+    log : callable
+        Receives one line per step (started, cached, finished with its wall time).
+
+    Returns
+    -------
+    dict
+        The content of ``results.json`` (the schema of :mod:`mechequiv.report.schema`):
+        ``title``, ``created``, ``config``, ``versions``, ``timings`` (seconds per step, as
+        first computed), ``cached`` (steps read from the cache this run), ``wall_time`` (this
+        run) and one entry per step with that step's result.
+    """
+    from mechequiv.study.steps import STEPS, summarise
+
+    out = Path(out)
+    (out / "cache").mkdir(parents=True, exist_ok=True)
+    unknown = [s for s in config.enabled() if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown study steps {unknown}; expected some of {sorted(STEPS)}")
+    ctx = StudyContext(config, out, progress, log)
+    results: dict[str, Any] = {
+        "title": config.title, "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "config": config.to_dict(), "versions": versions(), "timings": {}, "cached": [],
+    }  # fmt: skip
+    start = time.perf_counter()
+    for name in config.enabled():
+        settings = config.steps[name]
+        path = out / "cache" / f"{name}-{_key(name, config)}.json"
+        if path.exists() and not force:
+            saved = json.loads(path.read_text())
+            results["cached"].append(name)
+            log(f"{name}: cached ({saved['seconds']:.1f} s when computed)")
+        else:
+            log(f"{name}: running")
+            t0 = time.perf_counter()
+            result = STEPS[name](ctx, settings)
+            saved = {"result": result, "seconds": time.perf_counter() - t0}
+            atomic_write_json(path, saved)
+            log(f"{name}: done in {saved['seconds']:.1f} s")
+        results[name] = saved["result"]
+        results["timings"][name] = saved["seconds"]
+    results["summary"] = summarise(results)
+    results["wall_time"] = time.perf_counter() - start
+    atomic_write_json(out / "results.json", results)
+    return results

@@ -1,0 +1,231 @@
+"""The study's steps: each ``(ctx, settings) -> dict`` in the report's results schema
+(:mod:`mechequiv.report.schema`). ``DEPENDS`` names the steps whose settings a step's cached
+result also depends on (the equivalence step compares the zoo step's models).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from mechequiv.study.run import StudyContext
+
+GROUP_NAMES = {"pizza": "Pizza", "clock": "Clock"}
+
+
+def _zoos(ctx: StudyContext) -> dict[str, Any]:
+    """The Pizza and Clock zoos of the ``zoo`` settings (trained once, resumable on disk)."""
+    from mechequiv.zoo.presets import pizza_clock
+
+    s = ctx.config.steps["zoo"]
+    return ctx.shared(
+        "zoos",
+        lambda: pizza_clock(
+            seeds=range(s["seeds"]), out_dir=ctx.out / "zoo", progress=ctx.progress,
+            steps=s["steps"], eval_every=s["eval_every"],
+        ),
+    )  # fmt: skip
+
+
+def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.nn.Module]]:
+    names, groups, models = [], [], []
+    for kind, zoo in _zoos(ctx).items():
+        for seed, model in zip(zoo.seeds, zoo.models(), strict=True):
+            names.append(f"{kind}-{seed}")
+            groups.append(GROUP_NAMES[kind])
+            models.append(model)
+    return names, groups, models
+
+
+def zoo_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
+    """Train Pizza (attention rate 0) and Clock (rate 1) transformers; label their mechanisms."""
+    rows, curves = [], {}
+    for kind, zoo in _zoos(ctx).items():
+        history = zoo.history
+        for i, (seed, lab) in enumerate(zip(zoo.seeds, zoo.labels(), strict=True)):
+            name = f"{kind}-{seed}"
+            rows.append({"name": name, "group": GROUP_NAMES[kind], "seed": seed,
+                         "test_accuracy": lab.test_accuracy,
+                         "gradient_symmetricity": lab.gradient_symmetricity,
+                         "distance_irrelevance": lab.distance_irrelevance,
+                         "mechanism": lab.kind})  # fmt: skip
+            curves[name] = {"steps": history.steps.tolist(),
+                            "train_loss": history.train_loss[:, i].tolist(),
+                            "test_accuracy": history.test_acc[:, i].tolist()}  # fmt: skip
+    return {"models": rows, "curves": curves}
+
+
+def _group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
+    g = np.array(groups)
+    off = ~np.eye(len(g), dtype=bool)
+    out = {f"{k} vs {k}": float(np.nanmean(matrix[(g[:, None] == k) & (g[None, :] == k) & off]))
+           for k in dict.fromkeys(groups)}  # fmt: skip
+    out["across"] = float(np.nanmean(matrix[g[:, None] != g[None, :]]))
+    return out
+
+
+def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
+    """Congruity of every pair of zoo models (implementations: other seeds of the same recipe),
+    and the baseline measures on the same representations."""
+    from mechequiv import measures
+    from mechequiv.equivalence import Retrained, congruity_matrix, hidden_representations
+
+    names, groups, models = _named_models(ctx)
+    task = next(iter(_zoos(ctx).values())).task
+    recipes = [[m for m, g in zip(models, groups, strict=True) if g == k]
+               for k in dict.fromkeys(groups)]  # fmt: skip
+    mat = congruity_matrix(
+        models, task, names=names, n=s["n"], sampler=Retrained(*recipes), distance=s["distance"],
+        seed=ctx.config.seed, results_path=str(ctx.out / "cache" / "congruity_pairs.json"),
+        progress=ctx.progress,
+    )  # fmt: skip
+    reps = [hidden_representations(m, task.inputs) for m in models]
+    baselines = {}
+    for name in s["baselines"]:
+        fn = measures.get(name)
+        grid = np.full((len(models), len(models)), np.nan)
+        for i, j in itertools.combinations_with_replacement(range(len(models)), 2):
+            grid[i, j] = grid[j, i] = fn(reps[i], reps[j])
+        baselines[name] = grid
+    p = np.full_like(mat.scores, np.nan)
+    for (i, j), r in mat.results.items():
+        p[i, j] = p[j, i] = r.p_value
+
+    def rows(a: np.ndarray) -> list[list[float | None]]:
+        return [[None if np.isnan(v) else float(v) for v in row] for row in a]
+
+    return {
+        "names": names, "groups": groups, "score": rows(mat.scores),
+        "ci_low": rows(mat.ci_low), "ci_high": rows(mat.ci_high), "p_value": rows(p),
+        "n": s["n"], "level": 0.95, "task": task.name, "distance": s["distance"],
+        "cross": "implementation",
+        "sampler": "Retrained: other seeds of the same recipe (attention rate)",
+        "baselines": {k: rows(v) for k, v in baselines.items()},
+    }  # fmt: skip
+
+
+def tensorsim_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
+    """Tensor similarity over training: grokking of a bilinear layer, and a backdoor insertion."""
+    from mechequiv.tensorsim.experiments import backdoor, grokking
+
+    g = grokking(s["grokking"], progress=ctx.progress).to_dict()
+    out = {
+        "model": f"one bilinear layer, modular addition p={g['setting']['p']}",
+        "steps": g["steps"], "matrix": g["tensor"]["matrix"], "baselines": g["baselines"],
+        "curves": {"train_accuracy": g["train_acc"], "test_accuracy": g["test_acc"]},
+    }  # fmt: skip
+    if s["backdoor"]:
+        b = backdoor(s["backdoor"], progress=ctx.progress).to_dict()
+        target = b["setting"]["target"]
+        shift = np.asarray(b["slice_shift"], dtype=float)
+        out["backdoor"] = {
+            "model": f"one bilinear layer, blob images, a trigger relabelled to class {target}",
+            "steps": b["steps"], "matrix": b["tensor"]["matrix"], "baselines": b["baselines"],
+            "curves": {"clean_accuracy": b["clean_acc"], "attack_success": b["attack_success"]},
+            "poison_step": b["steps"][b["clean_index"]],
+            "delta": {**b["delta"], f"slice shift, class {target} (poisoned)": float(shift[target]),
+                      "slice shift, largest other class": float(np.nanmax(np.delete(shift, target)))},
+        }  # fmt: skip
+    return out
+
+
+def identifiability_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
+    """Audit converged MLPs per hidden width: circuits, interpretations, mappings."""
+    from mechequiv.identifiability.study import study_widths
+
+    study = study_widths(s["task"], widths=s["widths"], seeds=range(s["seeds"]))
+    rows = []
+    for r, seed in zip(study.reports, study.seeds, strict=True):
+        counts = {"circuits": r.n_circuits, "interpretations": r.n_interpretations,
+                  "mappings": r.n_mappings}  # fmt: skip
+        rows.append({"width": r.hidden_width, "seed": seed,
+                     **{k: int(v) for k, v in counts.items() if v is not None}})  # fmt: skip
+    return {"task": study.task, "widths": list(s["widths"]), "per_seed": rows}
+
+
+def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
+    """Every representational measure on a within-Pizza, a within-Clock and a cross pair."""
+    from mechequiv import measures
+    from mechequiv.equivalence import hidden_representations
+
+    names, _, models = _named_models(ctx)
+    task = next(iter(_zoos(ctx).values())).task
+    index = {n: i for i, n in enumerate(names)}
+    pairs = []
+    for a, b in s["pairs"]:
+        ra = hidden_representations(models[index[a]], task.inputs)
+        rb = hidden_representations(models[index[b]], task.inputs)
+        values: dict[str, float | None] = {}
+        for name in measures.names(functional=False):
+            try:
+                values[name] = measures.get(name)(ra, rb)
+            except ValueError:  # does not apply to this pair (e.g. CCA with n <= d)
+                values[name] = None
+        pairs.append({"a": a, "b": b, "values": values})
+    return {"description": f"residual stream after each block, last token, all {len(task.inputs)} "
+                           f"{task.name} inputs", "pairs": pairs}  # fmt: skip
+
+
+def _fmt_means(matrix: Any, groups: list[str]) -> str:
+    a = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
+    return ", ".join(f"{k} {v:.2f}" for k, v in _group_means(a, groups).items())
+
+
+def summarise(results: dict[str, Any]) -> list[str]:
+    """Key findings, one sentence per method, from the step results present."""
+    out = []
+    if "zoo" in results:
+        by: dict[str, list[dict]] = {}
+        for row in results["zoo"]["models"]:
+            by.setdefault(row["group"], []).append(row)
+        parts = []
+        for group, rows in by.items():
+            gs = [r["gradient_symmetricity"] for r in rows]
+            acc = min(r["test_accuracy"] for r in rows)
+            parts.append(f"{group}: gradient symmetricity {min(gs):.2f}-{max(gs):.2f}, "
+                         f"test accuracy >= {acc:.1%}")  # fmt: skip
+        out.append("Zoo. " + "; ".join(parts) + ".")
+    if "equivalence" in results:
+        e = results["equivalence"]
+        line = (f"Congruity (n={e['n']} rounds per pair), mean within and across recipes: "
+                f"{_fmt_means(e['score'], e['groups'])}.")  # fmt: skip
+        for name, m in e.get("baselines", {}).items():
+            line += f" {name}: {_fmt_means(m, e['groups'])}."
+        out.append(line)
+    if "tensorsim" in results:
+        t = results["tensorsim"]
+        acc = np.asarray(t["curves"]["test_accuracy"], dtype=float)
+        jump = next((st for st, a in zip(t["steps"], acc, strict=True) if a >= 0.5), None)
+        sim = np.asarray(t["matrix"], dtype=float)
+        out.append(f"Tensor similarity: test accuracy passes 50% at step {jump}; the first and "
+                   f"last checkpoints have similarity {sim[0, -1]:.2f}.")  # fmt: skip
+        if "backdoor" in t:
+            d = ", ".join(f"{k} {v:.3g}" for k, v in t["backdoor"].get("delta", {}).items())
+            out.append(f"Backdoor: change detected in the poisoned class's slice ({d}).")
+    if "identifiability" in results:
+        rows = results["identifiability"]["per_seed"]
+        parts = []
+        for k in results["identifiability"]["widths"]:
+            at = [r for r in rows if r["width"] == k]
+            if at:
+                med = {c: float(np.median([r[c] for r in at if c in r]))
+                       for c in ("circuits", "interpretations", "mappings") if c in at[0]}  # fmt: skip
+                parts.append(f"k={k}: " + ", ".join(f"{v:.0f} {c}" for c, v in med.items()))
+        out.append(f"Identifiability ({results['identifiability']['task']}, median per network): "
+                   + "; ".join(parts) + ".")  # fmt: skip
+    return out
+
+
+Step = Callable[[StudyContext, dict[str, Any]], dict[str, Any]]
+STEPS: dict[str, Step] = {
+    "zoo": zoo_step,
+    "equivalence": equivalence_step,
+    "tensorsim": tensorsim_step,
+    "identifiability": identifiability_step,
+    "measures": measures_step,
+}
+DEPENDS: dict[str, tuple[str, ...]] = {"equivalence": ("zoo",), "measures": ("zoo",)}
