@@ -143,7 +143,7 @@ def test_matrix_is_symmetric_resumable_and_separates_tasks(zoo, tmp_path):
     same = np.add.outer(np.arange(6) < 3, np.arange(6) < 3) != 1
     assert s[same].mean() > s[~same].mean() + 0.4
     saved = json.loads(path.read_text())
-    assert len(saved["pairs"]) == 21
+    assert len(saved["results"]) == 21
     # A rerun resumes: nothing is recomputed, results are identical.
     again = congruity_matrix(models, zoo["stimuli"], **kw)
     assert np.array_equal(again.scores, s)

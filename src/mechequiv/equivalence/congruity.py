@@ -21,7 +21,6 @@ coin and the score concentrates at 1.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -39,6 +38,7 @@ from mechequiv.equivalence.stats import (
     z_test_distinguishable,
 )
 from mechequiv.measures._validate import check_choice, check_int
+from mechequiv.parallel import Backend, JsonStore, get_backend
 
 Cross = Literal["model", "implementation"]
 Ties = Literal["half", "own", "other"]
@@ -352,16 +352,19 @@ def congruity_matrix(
     diagonal: bool = True,
     results_path: str | None = None,
     progress: bool | None = None,
+    backend: str | Backend = "local",
 ) -> CongruityMatrix:
     """Congruity for every pair of models (and each model with itself when ``diagonal``).
 
     Each pair is scored as :func:`congruity` scores it, with seeds derived from ``seed`` and the
-    pair's indices; representations and distances of repeatedly drawn models are shared across
-    pairs. ``sampler`` may be one sampler or one per model. With ``results_path`` every
-    finished pair is written atomically to that JSON file, and a rerun with the same settings
-    resumes from it (a file written under other settings is refused).
+    pair's indices, so the result does not depend on the backend or on the order pairs finish.
+    ``sampler`` may be one sampler or one per model. With ``results_path`` every finished pair
+    is written atomically to that JSON file (a :class:`~mechequiv.parallel.JsonStore`, keys
+    ``"i,j"``), and a rerun with the same settings resumes from it (a file written under other
+    settings is refused). ``backend``: ``"local"`` (default: pairs run in this process and share
+    representations and distances of repeatedly drawn models), ``"ray"``, or a
+    :class:`~mechequiv.parallel.Backend` such as ``RayBackend(address=...)``: pairs become tasks.
     """
-    from mechequiv._io import atomic_write_json
     from mechequiv.equivalence.reprs import hidden_representations
 
     _check_common(n, cross, ties, tie_atol, n_boot, level)
@@ -371,30 +374,55 @@ def congruity_matrix(
     names = list(names) if names is not None else [f"model {i}" for i in range(m)]
     if len(names) != m:
         raise ValueError(f"{len(names)} names for {m} models")
-    samplers = _per_model(sampler, m)
     name, dist = resolve_distance(distance)
-    cache = _Cache(reprs or hidden_representations, _inputs(task), dist)
+    job = _PairJob(
+        models=list(models), samplers=_per_model(sampler, m), names=names, n=n,
+        cache=_Cache(reprs or hidden_representations, _inputs(task), dist), distance=name,
+        cross=cross, ties=ties, tie_atol=tie_atol, seed=seed, n_boot=n_boot, level=level,
+    )  # fmt: skip
     settings = {"names": names, "n": n, "distance": name, "cross": cross, "ties": ties, "tie_atol": tie_atol,
                 "seed": seed, "n_boot": n_boot, "level": level}  # fmt: skip
-    done = _load(results_path, settings)
+    store = None if results_path is None else JsonStore(results_path, settings)
     pairs = [(i, j) for i in range(m) for j in range(i if diagonal else i + 1, m)]
-    results = dict(done)
-    for i, j in track(
-        [p for p in pairs if p not in done], "congruity pairs", disable=_disable(progress)
-    ):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, i, j]))
-        pair = (models[i], models[j])
-        a = _prepare(models[i], samplers[i], pair, n, cache, rng, names[i], True)
-        b = _prepare(models[j], samplers[j], pair, n, cache, rng, names[j], True)
-        mode = "implementation" if i == j else cross
-        results[(i, j)] = _score_pair(
-            a, b, cache.distance, mode, ties, tie_atol, n_boot, level, rng, name, seed
+    found = get_backend(backend).map(
+        job, pairs, keys=[f"{i},{j}" for i, j in pairs], store=store, progress=progress,
+        description="congruity pairs",
+    )  # fmt: skip
+    return CongruityMatrix(names, {p: _from_dict(d) for p, d in zip(pairs, found, strict=True)})
+
+
+@dataclass
+class _PairJob:
+    """One pair of :func:`congruity_matrix` as a task: ``job((i, j)) -> result.to_dict()``."""
+
+    models: list[torch.nn.Module]
+    samplers: list[Sampler]
+    names: list[str]
+    n: int
+    cache: _Cache
+    distance: str
+    cross: str
+    ties: str
+    tie_atol: float
+    seed: int
+    n_boot: int
+    level: float
+
+    def __call__(self, pair: tuple[int, int]) -> dict[str, Any]:
+        i, j = pair
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, i, j]))
+        models = (self.models[i], self.models[j])
+        a = _prepare(
+            models[0], self.samplers[i], models, self.n, self.cache, rng, self.names[i], True
         )
-        if results_path is not None:
-            atomic_write_json(
-                results_path, {"settings": settings, **CongruityMatrix(names, results).to_dict()}
-            )
-    return CongruityMatrix(names, results)
+        b = _prepare(
+            models[1], self.samplers[j], models, self.n, self.cache, rng, self.names[j], True
+        )
+        mode = "implementation" if i == j else self.cross
+        return _score_pair(
+            a, b, self.cache.distance, mode, self.ties, self.tie_atol, self.n_boot, self.level,
+            rng, self.distance, self.seed,
+        ).to_dict()  # fmt: skip
 
 
 def _per_model(sampler: Any, m: int) -> list[Sampler]:
@@ -407,23 +435,10 @@ def _per_model(sampler: Any, m: int) -> list[Sampler]:
     return [sampler] * m
 
 
-def _load(path: str | None, settings: dict) -> dict[tuple[int, int], CongruityResult]:
-    from pathlib import Path
-
-    if path is None or not Path(path).exists():
-        return {}
-    saved = json.loads(Path(path).read_text())
-    if saved.get("settings") != settings:
-        raise ValueError(
-            f"{path} holds results computed under other settings; use another results_path"
-        )
-    out = {}
-    for p in saved["pairs"]:
-        p = dict(p)
-        i, j = p.pop("i"), p.pop("j")
-        p.pop("distinguishable")
-        out[(i, j)] = CongruityResult(**p)
-    return out
+def _from_dict(d: dict[str, Any]) -> CongruityResult:
+    d = dict(d)
+    d.pop("distinguishable")  # a property, recorded for readers of the JSON
+    return CongruityResult(**d)
 
 
 __all__ = ["CongruityMatrix", "CongruityResult", "congruity", "congruity_matrix"]

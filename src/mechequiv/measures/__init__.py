@@ -18,6 +18,7 @@ from mechequiv.measures.cca import cca, pwcca, svcca
 from mechequiv.measures.cka import angular_cka, debiased_cka, linear_cka, rbf_cka
 from mechequiv.measures.functional import jensen_shannon, logit_cosine, prediction_agreement
 from mechequiv.measures.neighbors import knn_jaccard, mutual_knn
+from mechequiv.measures.pairwise import PairwiseMatrix, pairwise
 from mechequiv.measures.procrustes import permutation_distance, procrustes
 from mechequiv.measures.registry import INVARIANCES, MeasureInfo, get, names
 from mechequiv.measures.regression import (
@@ -51,6 +52,7 @@ def compare(
 __all__ = [
     "INVARIANCES",
     "MeasureInfo",
+    "PairwiseMatrix",
     "StreamingCKA",
     "StreamingMeasure",
     "angular_cka",
@@ -66,6 +68,7 @@ __all__ = [
     "logit_cosine",
     "mutual_knn",
     "names",
+    "pairwise",
     "permutation_distance",
     "pool_tokens",
     "prediction_agreement",
