@@ -162,3 +162,16 @@ def test_seed_chunks_return_state_dicts_to_a_directory_store(backend, tmp_path):
         assert a.keys() == b.keys()
         assert all(torch.equal(a[s][k], b[s][k]) for s in a for k in a[s])
     assert isinstance(get_backend(backend), RayBackend)
+
+
+def test_train_zoo_on_ray_equals_the_local_zoo(backend, tmp_path):
+    from mechequiv.zoo import mlp, train_zoo
+    from mechequiv.zoo.tasks import boolean
+
+    task, arch = boolean("XOR"), mlp((8, 8), activation="leaky_relu")
+    kw = dict(steps=30, eval_every=10, lr=1e-2, progress=False)
+    local = train_zoo(task, arch, seeds=range(4), **kw)
+    remote = train_zoo(task, arch, seeds=range(4), backend=backend, out_dir=tmp_path, **kw)
+    assert len(list(tmp_path.iterdir())) == 2  # one resumable folder per chunk (2 CPUs)
+    for k, v in local.params.items():
+        torch.testing.assert_close(remote.params[k], v, rtol=1e-5, atol=1e-6)

@@ -117,6 +117,8 @@ def train_zoo(
     checkpoint_every: int | None = None,
     out_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
+    backend: Any = "local",
+    chunks: int | None = None,
 ) -> Zoo:
     """Train one model per seed on ``task``, all seeds at once.
 
@@ -143,6 +145,12 @@ def train_zoo(
         :class:`~mechequiv.zoo.checkpoints.CheckpointMismatchError`.
     progress : bool or None
         Progress bar with mean loss and accuracy over seeds; ``None``: only on a terminal.
+    backend, chunks : str or Backend, int or None
+        ``"local"`` (default) trains every seed in this process in one run. ``"ray"`` (or a
+        :mod:`mechequiv.parallel` backend) or a ``chunks`` count splits the seeds into chunks,
+        each a vectorised run and a task (see :mod:`mechequiv.zoo.distributed`); with
+        ``out_dir`` each chunk resumes from its own folder ``out_dir/seeds-<first>-<last>``, and
+        the returned zoo stacks all seeds (checkpoints in memory).
 
     Returns
     -------
@@ -173,6 +181,13 @@ def train_zoo(
     )
     if batch_size is not None and batch_size > len(task.train_idx):
         raise ValueError(f"batch_size={batch_size} exceeds the {len(task.train_idx)} training rows")
+    if backend != "local" or chunks is not None:
+        from mechequiv.zoo.distributed import train_zoo_on
+
+        kwargs = {k: v for k, v in config.to_dict().items()
+                  if k in ("steps", "lr", "weight_decay", "betas", "eps", "batch_size",
+                           "warmup_steps", "eval_every", "checkpoint_steps", "checkpoint_every")}  # fmt: skip
+        return train_zoo_on(backend, task, arch, config, chunks, out_dir, kwargs)
     return _Trainer(task, arch, config, out_dir).run(progress)
 
 
