@@ -21,6 +21,23 @@ def median_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> 
     return statistics.median(times)
 
 
+def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each case over ``repeats`` rounds after one warm-up round.
+
+    Each round runs every case once, so load from other processes on a shared machine hits
+    all cases alike instead of whichever case happened to run during it.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(repeats + 1):
+        for name, fn in cases.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     """A plain fixed-width table (markdown-compatible) on stdout."""
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}

@@ -20,19 +20,16 @@ Prints tables of medians; writes benchmarks/results/capture.json.
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import shutil
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from _timing import interleaved_medians
 from mechequiv._io import atomic_write_json
 from mechequiv.capture import (
     StoreWriter,
@@ -42,23 +39,6 @@ from mechequiv.capture import (
     paired_batches,
     run_with_patches,
 )
-
-
-def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time of each case over ``repeats`` rounds after one warm-up round.
-
-    Each round runs every case once, so load from other processes on a shared machine hits
-    all cases alike instead of whichever case happened to run during it.
-    """
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for r in range(repeats + 1):
-        for name, fn in cases.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            if r:
-                times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class PreLNBlock(nn.Module):

@@ -41,8 +41,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=8, help="seeds per width for k = 2..4")
     p.add_argument("--seeds-k5", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path,
-                   default=Path(__file__).parent / "results" / "identifiability.json")
+    p.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "identifiability.json"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -59,51 +60,91 @@ def main() -> None:
                 continue
             trained_models[(k, seed)] = trained.model
             t0 = time.perf_counter()
-            rep = audit(trained.model, "XOR", min_node_sparsity=sparsity,
-                        name=f"XOR k={k} seed={seed}")
+            rep = audit(
+                trained.model, "XOR", min_node_sparsity=sparsity, name=f"XOR k={k} seed={seed}"
+            )
             wall = time.perf_counter() - t0
-            plain = audit(trained.model, "XOR", min_node_sparsity=sparsity,
-                          completions="none", what_then_where=False).n_interpretations
+            plain = audit(
+                trained.model,
+                "XOR",
+                min_node_sparsity=sparsity,
+                completions="none",
+                what_then_where=False,
+            ).n_interpretations
             reports.append((rep, wall))
             plain_counts.append(plain)
-            per_network.append({"k": k, "seed": seed, "audit_s": round(wall, 3),
-                                **{f"{part}_s": round(v, 3) for part, v in rep.seconds.items()},
-                                "candidates": rep.n_candidates, "circuits": rep.n_circuits,
-                                "interpretations": rep.n_interpretations,
-                                "interpretations_no_completions": plain,
-                                "algorithms": rep.n_algorithms, "mappings": rep.n_mappings})
+            per_network.append(
+                {
+                    "k": k,
+                    "seed": seed,
+                    "audit_s": round(wall, 3),
+                    **{f"{part}_s": round(v, 3) for part, v in rep.seconds.items()},
+                    "candidates": rep.n_candidates,
+                    "circuits": rep.n_circuits,
+                    "interpretations": rep.n_interpretations,
+                    "interpretations_no_completions": plain,
+                    "algorithms": rep.n_algorithms,
+                    "mappings": rep.n_mappings,
+                }
+            )
             print(f"  k={k} seed={seed}: {rep!r} in {wall:.2f} s", flush=True)
         med_i = _median([r.n_interpretations for r, _ in reports])
         med_m = _median([r.n_mappings for r, _ in reports])
-        rows.append({
-            "k": k, "converged": f"{len(reports)}/{n_seeds}",
-            "filter": "none" if sparsity is None else f"> {sparsity}",
-            "audit_s": round(_median([w for _, w in reports]), 3),
-            "circuits_s": round(_median([r.seconds["circuits"] for r, _ in reports]), 3),
-            "interp_s": round(_median([r.seconds["interpretations"] for r, _ in reports]), 3),
-            "mappings_s": round(_median([r.seconds["mappings"] for r, _ in reports]), 3),
-            "train_s": round(_median(train_s), 3),
-            "circuits": _median([r.n_circuits for r, _ in reports]),
-            "interpretations": med_i,
-            "paper_interp": PAPER_MEDIANS["interpretations"][k],
-            "interp_ratio": round(med_i / PAPER_MEDIANS["interpretations"][k], 3),
-            "algorithms": _median([r.n_algorithms for r, _ in reports]),
-            "mappings": med_m,
-            "paper_mappings": PAPER_MEDIANS["mappings"][k],
-            "mappings_ratio": round(med_m / PAPER_MEDIANS["mappings"][k], 3),
-            "interp_nonzero": _median([r.n_interpretations for r, _ in reports
-                                       if r.n_interpretations]),
-            "interp_no_completions": _median(plain_counts),
-            "mappings_nonzero": _median([r.n_mappings for r, _ in reports if r.n_mappings]),
-            "nets_with_mappings": sum(bool(r.n_mappings) for r, _ in reports),
-        })
+        rows.append(
+            {
+                "k": k,
+                "converged": f"{len(reports)}/{n_seeds}",
+                "filter": "none" if sparsity is None else f"> {sparsity}",
+                "audit_s": round(_median([w for _, w in reports]), 3),
+                "circuits_s": round(_median([r.seconds["circuits"] for r, _ in reports]), 3),
+                "interp_s": round(_median([r.seconds["interpretations"] for r, _ in reports]), 3),
+                "mappings_s": round(_median([r.seconds["mappings"] for r, _ in reports]), 3),
+                "train_s": round(_median(train_s), 3),
+                "circuits": _median([r.n_circuits for r, _ in reports]),
+                "interpretations": med_i,
+                "paper_interp": PAPER_MEDIANS["interpretations"][k],
+                "interp_ratio": round(med_i / PAPER_MEDIANS["interpretations"][k], 3),
+                "algorithms": _median([r.n_algorithms for r, _ in reports]),
+                "mappings": med_m,
+                "paper_mappings": PAPER_MEDIANS["mappings"][k],
+                "mappings_ratio": round(med_m / PAPER_MEDIANS["mappings"][k], 3),
+                "interp_nonzero": _median(
+                    [r.n_interpretations for r, _ in reports if r.n_interpretations]
+                ),
+                "interp_no_completions": _median(plain_counts),
+                "mappings_nonzero": _median([r.n_mappings for r, _ in reports if r.n_mappings]),
+                "nets_with_mappings": sum(bool(r.n_mappings) for r, _ in reports),
+            }
+        )
     print("\nMedians per converged network (XOR, depth 2, paper filter, pairs='forward')")
-    print_table(rows, ["k", "converged", "filter", "audit_s", "circuits_s", "interp_s",
-                       "mappings_s", "train_s"])
-    print_table(rows, ["k", "circuits", "interpretations", "paper_interp", "interp_ratio",
-                       "interp_nonzero", "interp_no_completions"])
-    print_table(rows, ["k", "algorithms", "mappings", "paper_mappings", "mappings_ratio",
-                       "mappings_nonzero", "nets_with_mappings"])
+    print_table(
+        rows,
+        ["k", "converged", "filter", "audit_s", "circuits_s", "interp_s", "mappings_s", "train_s"],
+    )
+    print_table(
+        rows,
+        [
+            "k",
+            "circuits",
+            "interpretations",
+            "paper_interp",
+            "interp_ratio",
+            "interp_nonzero",
+            "interp_no_completions",
+        ],
+    )
+    print_table(
+        rows,
+        [
+            "k",
+            "algorithms",
+            "mappings",
+            "paper_mappings",
+            "mappings_ratio",
+            "mappings_nonzero",
+            "nets_with_mappings",
+        ],
+    )
 
     # unfiltered k = 4 (the package default): all 1,067,648 candidates
     unfiltered = []
@@ -111,10 +152,15 @@ def main() -> None:
         if k == 4:
             t0 = time.perf_counter()
             rep = audit(model, "XOR")
-            unfiltered.append({"seed": seed, "audit_s": round(time.perf_counter() - t0, 3),
-                               "circuits": rep.n_circuits,
-                               "interpretations": rep.n_interpretations,
-                               "mappings": rep.n_mappings})
+            unfiltered.append(
+                {
+                    "seed": seed,
+                    "audit_s": round(time.perf_counter() - t0, 3),
+                    "circuits": rep.n_circuits,
+                    "interpretations": rep.n_interpretations,
+                    "mappings": rep.n_mappings,
+                }
+            )
     print("\nk = 4 without the sparsity filter (1,067,648 candidates)")
     print_table(unfiltered, ["seed", "audit_s", "circuits", "interpretations", "mappings"])
 
@@ -123,10 +169,16 @@ def main() -> None:
         if k == 5 and not loose:
             t0 = time.perf_counter()
             rep = audit(model, "XOR", min_node_sparsity=0.2)
-            loose.append({"seed": seed, "candidates": rep.n_candidates,
-                          "audit_s": round(time.perf_counter() - t0, 3),
-                          **{f"{p}_s": round(v, 3) for p, v in rep.seconds.items()},
-                          "circuits": rep.n_circuits, "interpretations": rep.n_interpretations})
+            loose.append(
+                {
+                    "seed": seed,
+                    "candidates": rep.n_candidates,
+                    "audit_s": round(time.perf_counter() - t0, 3),
+                    **{f"{p}_s": round(v, 3) for p, v in rep.seconds.items()},
+                    "circuits": rep.n_circuits,
+                    "interpretations": rep.n_interpretations,
+                }
+            )
     print("\nk = 5 with node sparsity > 0.2")
     print_table(loose, list(loose[0]) if loose else ["seed"])
 
@@ -135,20 +187,43 @@ def main() -> None:
         if k == 3:
             fwd = audit(model, "XOR", where_then_what=False)
             both = audit(model, "XOR", where_then_what=False, pairs="both")
-            pair_rows.append({"seed": seed, "forward_algs": fwd.n_algorithms,
-                              "forward_maps": fwd.n_mappings, "both_algs": both.n_algorithms,
-                              "both_maps": both.n_mappings})
+            pair_rows.append(
+                {
+                    "seed": seed,
+                    "forward_algs": fwd.n_algorithms,
+                    "forward_maps": fwd.n_mappings,
+                    "both_algs": both.n_algorithms,
+                    "both_maps": both.n_mappings,
+                }
+            )
     print("\nPair convention at k = 3: aligned algorithms / minimal mappings")
     print_table(pair_rows, list(pair_rows[0]) if pair_rows else ["seed"])
 
-    env = {"python": platform.python_version(), "torch": torch.__version__,
-           "machine": platform.machine(), "threads": args.threads}
-    atomic_write_json(args.out, {
-        "settings": {"task": "XOR", "depth": 2, "seeds": args.seeds, "seeds_k5": args.seeds_k5,
-                     "pairs": "forward", "ablation": "zero"},
-        "env": env, "medians": rows, "networks": per_network,
-        "unfiltered_k4": unfiltered, "k5_sparsity_0.2": loose, "pair_convention_k3": pair_rows,
-    })
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "threads": args.threads,
+    }
+    atomic_write_json(
+        args.out,
+        {
+            "settings": {
+                "task": "XOR",
+                "depth": 2,
+                "seeds": args.seeds,
+                "seeds_k5": args.seeds_k5,
+                "pairs": "forward",
+                "ablation": "zero",
+            },
+            "env": env,
+            "medians": rows,
+            "networks": per_network,
+            "unfiltered_k4": unfiltered,
+            "k5_sparsity_0.2": loose,
+            "pair_convention_k3": pair_rows,
+        },
+    )
     print(f"\nwrote {args.out}")
 
 

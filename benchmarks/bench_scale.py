@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _timing import median_time
+from _timing import interleaved_medians, median_time
 from mechequiv._io import atomic_write_json
 
 WIDTH = 128  # features per array: streaming costs O(rows * width^2), bytes are rows * width
@@ -204,7 +204,6 @@ def _overhead(backend, repeats: int) -> dict:
 def bench_ray(quick: bool, repeats: int) -> dict:
     import ray
 
-    from bench_capture import interleaved_medians
     from mechequiv.equivalence import Retrained, congruity_matrix
     from mechequiv.parallel import LocalBackend, RayBackend
 

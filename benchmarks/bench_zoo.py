@@ -20,31 +20,16 @@ Prints tables; writes benchmarks/results/zoo.json.
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from _timing import interleaved_medians
 from mechequiv._io import atomic_write_json
 from mechequiv.zoo import boolean, mlp, modular_addition, train_zoo, transformer
 from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
-
-
-def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time per case; each round runs every case once (shared-machine fairness)."""
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for r in range(repeats + 1):
-        for name, fn in cases.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            if r:  # round 0 warms up
-                times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def seeds_at_once(steps: int, repeats: int) -> list[dict]:
