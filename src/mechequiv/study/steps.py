@@ -220,8 +220,15 @@ def summarise(results: dict[str, Any]) -> list[str]:
         out.append(f"Tensor similarity: test accuracy passes 50% at step {jump}; the first and "
                    f"last checkpoints have similarity {sim[0, -1]:.2f}.")  # fmt: skip
         if "backdoor" in t:
-            d = ", ".join(f"{k} {v:.3g}" for k, v in t["backdoor"].get("delta", {}).items())
-            out.append(f"Backdoor: change detected in the poisoned class's slice ({d}).")
+            delta = dict(t["backdoor"].get("delta", {}))
+            poisoned = next((k for k in delta if k.endswith("(poisoned)")), None)
+            other = delta.pop("slice shift, largest other class", None)
+            line = "Backdoor:"
+            if poisoned is not None and other is not None:
+                line += (f" the poisoned class's tensor slice moved {delta.pop(poisoned):.3f}, "
+                         f"every other class at most {other:.3f};")  # fmt: skip
+            whole = ", ".join(f"{k} {v:.3g}" for k, v in delta.items())
+            out.append(f"{line} whole-model change detectors: {whole}.")
     if "identifiability" in results:
         rows = results["identifiability"]["per_seed"]
         parts = []
