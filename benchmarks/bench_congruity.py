@@ -21,7 +21,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from _timing import print_table
@@ -29,19 +28,10 @@ from mechequiv import measures
 from mechequiv._io import atomic_write_json
 from mechequiv.equivalence import Retrained, congruity, congruity_matrix, hidden_representations
 from mechequiv.report.figures import congruity_heatmap
+from mechequiv.study.steps import group_means
 from mechequiv.zoo.presets import pizza_clock
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
-    """Mean off-diagonal value within each group and across groups."""
-    g = np.array(groups)
-    off = ~np.eye(len(g), dtype=bool)
-    out = {f"{k}-{k}": float(matrix[(g[:, None] == k) & (g[None, :] == k) & off].mean())
-           for k in dict.fromkeys(groups)}  # fmt: skip
-    out["across"] = float(matrix[g[:, None] != g[None, :]].mean())
-    return out
 
 
 def main() -> None:
@@ -73,13 +63,8 @@ def main() -> None:
     per_pair_s = matrix_s / (m * (m + 1) // 2)
 
     reps = [hidden_representations(model, task.inputs) for model in models]
-    base = {}
-    for measure in ("linear_cka", "procrustes"):
-        fn = measures.get(measure)
-        grid = np.eye(m) if fn.kind == "similarity" else np.zeros((m, m))
-        for i, j in itertools.combinations(range(m), 2):
-            grid[i, j] = grid[j, i] = fn(reps[i], reps[j])
-        base[measure] = grid
+    base = {name: measures.pairwise(reps, name, progress=False).values
+            for name in ("linear_cka", "procrustes")}  # fmt: skip
 
     ci_vs_n = []
     for label, (i, j) in {"pizza-pizza": (0, 1), "pizza-clock": (0, args.seeds)}.items():
@@ -110,7 +95,7 @@ def main() -> None:
                             ("linear CKA", group_means(base["linear_cka"], kinds)),
                             ("Procrustes distance", group_means(base["procrustes"], kinds)))]  # fmt: skip
     print()
-    print_table(rows, ["statistic", "pizza-pizza", "clock-clock", "across"])
+    print_table(rows, ["statistic", "pizza vs pizza", "clock vs clock", "across"])
     print()
     print_table(ci_vs_n, ["pair", "n", "score", "ci", "ci_width", "seconds"])
     print(f"\nmatrix wall time {matrix_s:.1f} s for {m * (m + 1) // 2} pairs "

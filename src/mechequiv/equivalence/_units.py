@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 # Activations that commute with a positive rescaling: f(c x) = c f(x) for c > 0.
@@ -35,3 +36,15 @@ def log_uniform(
 ) -> np.ndarray:
     """Positive factors drawn log-uniformly from ``scale_range``."""
     return np.exp(rng.uniform(*np.log(scale_range), size=size))
+
+
+def transform_units(lin: nn.Linear, nxt: nn.Linear, perm: np.ndarray, factor: np.ndarray) -> None:
+    """Permute ``lin``'s units by ``perm`` and scale unit j's incoming weights and bias by
+    ``factor[perm[j]]``, dividing its outgoing weights in ``nxt``: the function is unchanged
+    across a homogeneous (or, for signs, odd) activation."""
+    p = torch.as_tensor(perm, device=lin.weight.device)
+    c = torch.as_tensor(factor[perm], dtype=lin.weight.dtype, device=lin.weight.device)
+    lin.weight.copy_(lin.weight[p] * c[:, None])
+    if lin.bias is not None:
+        lin.bias.copy_(lin.bias[p] * c)
+    nxt.weight.copy_(nxt.weight[:, p] / c[None, :])

@@ -22,7 +22,12 @@ import torch
 from scipy.stats import ortho_group
 from torch import nn
 
-from mechequiv.equivalence._units import HOMOGENEOUS, incoming_norms, log_uniform
+from mechequiv.equivalence._units import (
+    HOMOGENEOUS,
+    incoming_norms,
+    log_uniform,
+    transform_units,
+)
 
 
 def is_residual_model(model: nn.Module) -> bool:
@@ -86,12 +91,7 @@ def _mlp_neurons(mlp: nn.Module, rng: np.random.Generator, scale_range: tuple[fl
     factor = np.ones(width)
     if isinstance(mlp.act, HOMOGENEOUS):
         factor = log_uniform(rng, scale_range, width) / incoming_norms(mlp.fc_in)
-    p, c = torch.as_tensor(rng.permutation(width)), torch.as_tensor(factor)
-    c = c[p]
-    mlp.fc_in.weight.copy_(mlp.fc_in.weight[p] * c[:, None].to(mlp.fc_in.weight.dtype))
-    if mlp.fc_in.bias is not None:
-        mlp.fc_in.bias.copy_(mlp.fc_in.bias[p] * c.to(mlp.fc_in.bias.dtype))
-    mlp.fc_out.weight.copy_(mlp.fc_out.weight[:, p] / c[None, :].to(mlp.fc_out.weight.dtype))
+    transform_units(mlp.fc_in, mlp.fc_out, rng.permutation(width), factor)
 
 
 def _heads(attn: nn.Module, rng: np.random.Generator) -> None:
@@ -111,23 +111,19 @@ def _bilinear_units(block: nn.Module, rng: np.random.Generator, scale_range) -> 
     a = log_uniform(rng, scale_range, width) * rng.choice([-1.0, 1.0], width) / nl
     b = log_uniform(rng, scale_range, width) * rng.choice([-1.0, 1.0], width) / nr
     p = torch.as_tensor(rng.permutation(width))
-    s = torch.as_tensor(swap)[p]
+    swapped = torch.as_tensor(swap)[p]
     a_t, b_t = torch.as_tensor(a)[p], torch.as_tensor(b)[p]
-    new = {}
-    for lin, f in ((L, a_t), (R, b_t)):
-        new[lin] = [(lin.weight.double()[p] * f[:, None])]
-        if lin.bias is not None:
-            new[lin].append(lin.bias.double()[p] * f)
-    for k in range(len(new[L])):
-        lk, rk = new[L][k], new[R][k]
-        mask = s.view(-1, *([1] * (lk.ndim - 1)))
-        new[L][k], new[R][k] = torch.where(mask, rk, lk), torch.where(mask, lk, rk)
+    for attr in ("weight", "bias"):  # biases: all of L, R, D or none
+        left, right = getattr(L, attr), getattr(R, attr)
+        if left is None:
+            continue
+        shape = (-1,) + (1,) * (left.ndim - 1)
+        new_l, new_r = left.double()[p] * a_t.view(shape), right.double()[p] * b_t.view(shape)
+        mask = swapped.view(shape)
+        left.copy_(torch.where(mask, new_r, new_l).to(left.dtype))
+        right.copy_(torch.where(mask, new_l, new_r).to(right.dtype))
     # the product scales by a_j b_j whichever factor holds which; D's column undoes it
     D.weight.copy_((D.weight.double()[:, p] / (a_t * b_t)[None, :]).to(D.weight.dtype))
-    for lin in (L, R):
-        lin.weight.copy_(new[lin][0].to(lin.weight.dtype))
-        if lin.bias is not None:
-            lin.bias.copy_(new[lin][1].to(lin.bias.dtype))
 
 
 def transform(model: nn.Module, rng: np.random.Generator, scale_range: tuple[float, float]) -> None:

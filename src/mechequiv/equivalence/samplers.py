@@ -25,6 +25,7 @@ from mechequiv.equivalence._units import (
     canonical_signs,
     incoming_norms,
     log_uniform,
+    transform_units,
 )
 
 
@@ -101,7 +102,7 @@ class SymmetryTransform:
                 if self.flip_signs and isinstance(act, ODD):
                     factor *= canonical_signs(lin)
                     factor *= rng.choice([-1.0, 1.0], size=width)
-                _transform_unit_axis(lin, nxt, perm, factor)
+                transform_units(lin, nxt, perm, factor)
         return new
 
 
@@ -126,17 +127,6 @@ def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
     if len(out) < 2:
         raise ValueError("the MLP has no hidden layer to transform")
     return out
-
-
-def _transform_unit_axis(
-    lin: nn.Linear, nxt: nn.Linear, perm: np.ndarray, factor: np.ndarray
-) -> None:
-    p = torch.as_tensor(perm, device=lin.weight.device)
-    c = torch.as_tensor(factor[perm], dtype=lin.weight.dtype, device=lin.weight.device)
-    lin.weight.copy_(lin.weight[p] * c[:, None])
-    if lin.bias is not None:
-        lin.bias.copy_(lin.bias[p] * c)
-    nxt.weight.copy_(nxt.weight[:, p] / c[None, :])
 
 
 class Retrained:

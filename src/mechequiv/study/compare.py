@@ -103,6 +103,22 @@ class Comparison:
                 "congruity": self.congruity.to_dict(), "skipped": self.skipped}  # fmt: skip
 
 
+def representational_measures(
+    ra: Any, rb: Any, names: list[str] | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Every representational measure (or ``names``) on one pair: ``(values, skipped)``, where
+    ``skipped`` maps a measure that does not apply (e.g. CCA with n <= d) to the reason."""
+    from mechequiv import measures as M
+
+    values, skipped = {}, {}
+    for name in names or M.names(functional=False):
+        try:
+            values[name] = M.get(name)(ra, rb)
+        except ValueError as e:
+            skipped[name] = str(e)
+    return values, skipped
+
+
 def _outputs(model: nn.Module, inputs: Any) -> torch.Tensor:
     from mechequiv.capture import run_with_patches
 
@@ -141,12 +157,7 @@ def compare_models(
         )
     x = task_inputs(task, forms.pop())
     ra, rb = hidden_representations(model_a, x), hidden_representations(model_b, x)
-    rep, skipped = {}, {}
-    for name in measures or M.names(functional=False):
-        try:
-            rep[name] = M.get(name)(ra, rb)
-        except ValueError as e:  # a measure that does not apply to this pair: say why
-            skipped[name] = str(e)
+    rep, skipped = representational_measures(ra, rb, measures)
     oa, ob = _outputs(model_a, x), _outputs(model_b, x)
     func = {name: M.get(name)(oa, ob) for name in M.names(functional=True)}
     samplers = (_sampler(sampler, model_a, x, seed), _sampler(sampler, model_b, x, seed))

@@ -5,7 +5,6 @@ result also depends on (the equivalence step compares the zoo step's models).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +40,17 @@ def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.n
     return names, groups, models
 
 
+def _representations(ctx: StudyContext) -> list[torch.Tensor]:
+    """Every zoo model's hidden representation of all task inputs (computed once per run)."""
+    from mechequiv.equivalence import hidden_representations
+
+    def build() -> list[torch.Tensor]:
+        task = next(iter(_zoos(ctx).values())).task
+        return [hidden_representations(m, task.inputs) for m in _named_models(ctx)[2]]
+
+    return ctx.shared("representations", build)
+
+
 def zoo_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Train Pizza (attention rate 0) and Clock (rate 1) transformers; label their mechanisms."""
     rows, curves = [], {}
@@ -59,7 +69,8 @@ def zoo_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     return {"models": rows, "curves": curves}
 
 
-def _group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
+def group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
+    """Mean off-diagonal value within each group (``"A vs A"``) and across groups (NaN-aware)."""
     g = np.array(groups)
     off = ~np.eye(len(g), dtype=bool)
     out = {f"{k} vs {k}": float(np.nanmean(matrix[(g[:, None] == k) & (g[None, :] == k) & off]))
@@ -72,7 +83,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Congruity of every pair of zoo models (implementations: other seeds of the same recipe),
     and the baseline measures on the same representations."""
     from mechequiv import measures
-    from mechequiv.equivalence import Retrained, congruity_matrix, hidden_representations
+    from mechequiv.equivalence import Retrained, congruity_matrix
 
     names, groups, models = _named_models(ctx)
     task = next(iter(_zoos(ctx).values())).task
@@ -83,14 +94,9 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         seed=ctx.config.seed, results_path=str(ctx.partial_path("congruity-pairs")),
         progress=ctx.progress,
     )  # fmt: skip
-    reps = [hidden_representations(m, task.inputs) for m in models]
-    baselines = {}
-    for name in s["baselines"]:
-        fn = measures.get(name)
-        grid = np.full((len(models), len(models)), np.nan)
-        for i, j in itertools.combinations_with_replacement(range(len(models)), 2):
-            grid[i, j] = grid[j, i] = fn(reps[i], reps[j])
-        baselines[name] = grid
+    reps = _representations(ctx)
+    baselines = {name: measures.pairwise(reps, name, progress=False).values
+                 for name in s["baselines"]}  # fmt: skip
     p = np.full_like(mat.scores, np.nan)
     for (i, j), r in mat.results.items():
         p[i, j] = p[j, i] = r.p_value
@@ -165,30 +171,22 @@ def identifiability_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]
 
 def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Every representational measure on a within-Pizza, a within-Clock and a cross pair."""
-    from mechequiv import measures
-    from mechequiv.equivalence import hidden_representations
+    from mechequiv.study.compare import representational_measures
 
-    names, _, models = _named_models(ctx)
+    names = _named_models(ctx)[0]
     task = next(iter(_zoos(ctx).values())).task
-    index = {n: i for i, n in enumerate(names)}
+    reps = dict(zip(names, _representations(ctx), strict=True))
     pairs = []
     for a, b in s["pairs"]:
-        ra = hidden_representations(models[index[a]], task.inputs)
-        rb = hidden_representations(models[index[b]], task.inputs)
-        values: dict[str, float | None] = {}
-        for name in measures.names(functional=False):
-            try:
-                values[name] = measures.get(name)(ra, rb)
-            except ValueError:  # does not apply to this pair (e.g. CCA with n <= d)
-                values[name] = None
-        pairs.append({"a": a, "b": b, "values": values})
+        values, skipped = representational_measures(reps[a], reps[b])
+        pairs.append({"a": a, "b": b, "values": values | dict.fromkeys(skipped)})
     return {"description": f"residual stream after each block, last token, all {len(task.inputs)} "
                            f"{task.name} inputs", "pairs": pairs}  # fmt: skip
 
 
 def _fmt_means(matrix: Any, groups: list[str]) -> str:
     a = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
-    return ", ".join(f"{k} {v:.2f}" for k, v in _group_means(a, groups).items())
+    return ", ".join(f"{k} {v:.2f}" for k, v in group_means(a, groups).items())
 
 
 def summarise(results: dict[str, Any]) -> list[str]:
