@@ -1,16 +1,18 @@
 """Congruity on the zoo's Pizza and Clock transformers, against plain CKA and Procrustes.
 
-Trains ``--seeds`` Pizza (attention rate 0) and Clock (attention rate 1) transformers with the
-zoo's recipe (cached in ``--zoo-dir``), then
-1. the Congruity matrix over all of them (implementations: other seeds of the same recipe,
-   distance: the two-way norm-bounded linear distance on the residual stream, last token),
-   with 95% bootstrap intervals, as a table and a heatmap PNG;
-2. how the interval narrows with n for one within-recipe and one across-recipe pair;
-3. wall time per pair;
-4. linear CKA and angular Procrustes on the same representations and pairs (the baselines).
-Writes benchmarks/results/congruity.json and benchmarks/results/congruity_heatmap.png.
+Trains ``--seeds`` Pizza (attention rate 0) and Clock (attention rate 1) transformers (cached in
+``--zoo-dir``; ``--paper`` uses Zhong et al.'s size, p = 59 and d_model = 128, 1500 steps), then
+1. the Congruity matrix over all of them (implementations: other seeds of the same recipe;
+   distance: the two-way norm-bounded linear distance) on two representations: Fourier modules
+   moved to frequency 1 (:class:`FourierModuleReprs`: attention outputs and MLP neurons), and
+   the raw residual stream (last token), with 95% bootstrap intervals, as tables and a heatmap;
+2. which part of the representation carries the separation (hook points, harmonics);
+3. how the interval narrows with n (within- and across-recipe pairs, both representations);
+4. wall time per pair;
+5. linear CKA and angular Procrustes on the same representations and pairs (the baselines).
+Writes benchmarks/results/congruity{_p59}.json and congruity{_p59}_heatmap.png.
 
-Usage: python benchmarks/bench_congruity.py [--seeds 4] [--n 40] [--threads 1]
+Usage: python benchmarks/bench_congruity.py [--seeds 5] [--n 40] [--threads 1] [--paper]
 """
 
 from __future__ import annotations
@@ -26,26 +28,51 @@ import torch
 from _timing import print_table
 from mechequiv import measures
 from mechequiv._io import atomic_write_json
-from mechequiv.equivalence import Retrained, congruity, congruity_matrix, hidden_representations
+from mechequiv.equivalence import (
+    FourierModuleReprs,
+    Retrained,
+    congruity,
+    congruity_matrix,
+    hidden_representations,
+)
 from mechequiv.report.figures import congruity_heatmap
 from mechequiv.study.steps import group_means
-from mechequiv.zoo.presets import pizza_clock
+from mechequiv.zoo import Zoo, modular_addition, train_zoo, transformer
+from mechequiv.zoo.presets import ALPHAS, pizza_clock
 
 RESULTS = Path(__file__).parent / "results"
+GROUPS = ("pizza vs pizza", "clock vs clock", "across")
+
+
+def paper_zoos(seeds: int, out_dir: Path) -> dict[str, Zoo]:
+    """Zhong et al.'s model size: p = 59, d_model = 128 (4 heads, d_mlp = 512), 1500 steps."""
+    task = modular_addition(59, train_fraction=0.8)
+    return {kind: train_zoo(task, transformer(alpha=alpha, d_model=128, n_heads=4), range(seeds),
+                            out_dir=out_dir / kind, lr=1e-2, weight_decay=1.0, steps=1500,
+                            progress=False)
+            for kind, alpha in ALPHAS.items()}  # fmt: skip
+
+
+def means_row(label: str, matrix, kinds: list[str]) -> dict[str, str]:
+    return {"statistic": label, **{k: f"{v:.3f}" for k, v in group_means(matrix, kinds).items()}}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=4, help="models per recipe (>= 3)")
+    ap.add_argument("--seeds", type=int, default=5, help="models per recipe (>= 3)")
     ap.add_argument("--n", type=int, default=40, help="Congruity rounds per pair")
     ap.add_argument("--ns", type=int, nargs="+", default=[5, 10, 20, 40, 80])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--zoo-dir", default=str(RESULTS.parent / ".cache" / "pizza_clock"))
+    ap.add_argument("--paper", action="store_true", help="p = 59, d_model = 128, 1500 steps")
+    ap.add_argument("--zoo-dir", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    suffix = "_p59" if args.paper else ""
+    cache = Path(args.zoo_dir or RESULTS.parent / ".cache" / f"pizza_clock{suffix}")
 
     t0 = time.perf_counter()
-    zoos = pizza_clock(seeds=range(args.seeds), out_dir=args.zoo_dir, progress=False)
+    zoos = (paper_zoos(args.seeds, cache) if args.paper
+            else pizza_clock(seeds=range(args.seeds), out_dir=cache, progress=False))  # fmt: skip
     train_s = time.perf_counter() - t0
     groups = {k: z.models() for k, z in zoos.items()}
     labels = {k: [lab.gradient_symmetricity for lab in z.labels()] for k, z in zoos.items()}
@@ -54,60 +81,96 @@ def main() -> None:
     names = [f"{k}-{s}" for k in groups for s in range(args.seeds)]
     kinds = [k for k in groups for _ in range(args.seeds)]
     task = zoos["pizza"].task
+    p = task.n_outputs
     sampler = Retrained(groups["pizza"], groups["clock"])
+    reprs = {"Fourier modules": FourierModuleReprs(p), "residual stream": hidden_representations}
 
-    t0 = time.perf_counter()
-    mat = congruity_matrix(models, task, names=names, n=args.n, sampler=sampler, progress=False)
-    matrix_s = time.perf_counter() - t0
+    mats, seconds, frequencies = {}, {}, []
+    for label, fn in reprs.items():
+        t0 = time.perf_counter()
+        mats[label] = congruity_matrix(models, task, names=names, n=args.n, sampler=sampler,
+                                       reprs=fn, progress=False)  # fmt: skip
+        seconds[label] = time.perf_counter() - t0
+    for model in models:
+        reprs["Fourier modules"](model, task.inputs)
+        frequencies.append(reprs["Fourier modules"].last_frequencies)
     m = len(models)
-    per_pair_s = matrix_s / (m * (m + 1) // 2)
+    n_pairs = m * (m + 1) // 2
 
-    reps = [hidden_representations(model, task.inputs) for model in models]
-    base = {name: measures.pairwise(reps, name, progress=False).values
-            for name in ("linear_cka", "procrustes")}  # fmt: skip
+    ablation = []
+    variants = {
+        "attention output, J=1": FourierModuleReprs(p, points=["blocks.0.attn"]),
+        "MLP neurons, J=1": FourierModuleReprs(p, points=["blocks.0.mlp.act"]),
+        "residual stream, J=1": FourierModuleReprs(p, points=["blocks.0"]),
+        "attention + neurons, J=2": FourierModuleReprs(p, harmonics=2),
+    }
+    for label, fn in variants.items():
+        mat = congruity_matrix(models, task, n=args.n, sampler=sampler, reprs=fn,
+                               diagonal=False, progress=False)  # fmt: skip
+        ablation.append(means_row(label, mat.scores, kinds))
 
+    reps = {label: [torch.as_tensor(fn(model, task.inputs)) for model in models]
+            for label, fn in reprs.items()}  # fmt: skip
+    base = {f"{name} ({label})": measures.pairwise(reps[label], name, progress=False).values
+            for label in reprs for name in ("linear_cka", "procrustes")}  # fmt: skip
+
+    # Within a recipe, both anchors usually rank the shared pool alike, so each round's two
+    # indicators sum to exactly 1 and the interval has width 0 at any n; the paper's literal
+    # indicator (cross="model") and the residual stream's across pair show the narrowing.
     ci_vs_n = []
-    for label, (i, j) in {"pizza-pizza": (0, 1), "pizza-clock": (0, args.seeds)}.items():
+    cases = {"pizza-pizza, Fourier modules": (1, "Fourier modules", "implementation"),
+             "pizza-pizza, Fourier modules, cross=model": (1, "Fourier modules", "model"),
+             "pizza-clock, Fourier modules": (args.seeds, "Fourier modules", "implementation"),
+             "pizza-clock, residual stream": (args.seeds, "residual stream", "implementation")}  # fmt: skip
+    for label, (j, rep, cross) in cases.items():
         for n in args.ns:
             t = time.perf_counter()
-            r = congruity(models[i], models[j], task, n=n, sampler=sampler, seed=1)
+            r = congruity(models[0], models[j], task, n=n, sampler=sampler, reprs=reprs[rep],
+                          cross=cross, seed=1)  # fmt: skip
             ci_vs_n.append({"pair": label, "n": n, "score": f"{r.score:.3f}",
                             "ci": f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
                             "ci_width": f"{r.ci_high - r.ci_low:.3f}",
                             "seconds": f"{time.perf_counter() - t:.2f}"})  # fmt: skip
 
     RESULTS.mkdir(exist_ok=True)
-    fig = congruity_heatmap(
-        names, mat.scores, mat.ci_low, mat.ci_high, groups=[k.title() for k in kinds]
-    )
-    fig.savefig(RESULTS / "congruity_heatmap.png", dpi=120, bbox_inches="tight")
+    head = mats["Fourier modules"]
+    fig = congruity_heatmap(names, head.scores, head.ci_low, head.ci_high,
+                            groups=[k.title() for k in kinds],
+                            title="Congruity on Fourier modules (1 = indistinguishable)")  # fmt: skip
+    fig.savefig(RESULTS / f"congruity{suffix}_heatmap.png", dpi=120, bbox_inches="tight")
 
-    print(f"zoo: {args.seeds} Pizza + {args.seeds} Clock, trained or loaded in {train_s:.1f} s")
+    print(f"zoo: {args.seeds} Pizza + {args.seeds} Clock, p={p}, ready in {train_s:.1f} s")
     print("gradient symmetricity:", {k: [round(v, 3) for v in vs] for k, vs in labels.items()})
     print("test accuracy:", {k: [round(v, 3) for v in vs] for k, vs in acc.items()})
-    print(mat)
-    print("\nCongruity 95% intervals:")
+    print("key frequencies found:", dict(zip(names, frequencies, strict=True)))
+    for label, mat in mats.items():
+        print(f"\n{label}: {mat}")
+    print("\nCongruity on Fourier modules, 95% intervals:")
     for i, j in itertools.combinations_with_replacement(range(m), 2):
-        r = mat.results[(i, j)]
+        r = head.results[(i, j)]
         print(f"  {names[i]:>8} {names[j]:>8}  {r.score:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]")
-    rows = [{"statistic": f"mean {k}", **{name: f"{v:.3f}" for name, v in vals.items()}}
-            for k, vals in (("Congruity", group_means(mat.scores, kinds)),
-                            ("linear CKA", group_means(base["linear_cka"], kinds)),
-                            ("Procrustes distance", group_means(base["procrustes"], kinds)))]  # fmt: skip
+    rows = [means_row(f"Congruity ({label})", mat.scores, kinds) for label, mat in mats.items()]
+    rows += [means_row(label, mat, kinds) for label, mat in base.items()]
     print()
-    print_table(rows, ["statistic", "pizza vs pizza", "clock vs clock", "across"])
+    print_table(rows, ["statistic", *GROUPS])
+    print("\nWhich representation carries the separation (mean Congruity):")
+    print_table(ablation, ["statistic", *GROUPS])
     print()
     print_table(ci_vs_n, ["pair", "n", "score", "ci", "ci_width", "seconds"])
-    print(f"\nmatrix wall time {matrix_s:.1f} s for {m * (m + 1) // 2} pairs "
-          f"({per_pair_s:.2f} s per pair, n={args.n}, {args.threads} thread(s))")  # fmt: skip
+    for label, s in seconds.items():
+        print(f"{label}: matrix wall time {s:.1f} s for {n_pairs} pairs ({s / n_pairs:.2f} s "
+              f"per pair, n={args.n}, {args.threads} thread(s))")  # fmt: skip
     atomic_write_json(
-        RESULTS / "congruity.json",
+        RESULTS / f"congruity{suffix}.json",
         {
-            "machine": platform.platform(), "threads": args.threads, "n": args.n,
-            "seeds": args.seeds, "train_seconds": train_s, "matrix_seconds": matrix_s,
-            "seconds_per_pair": per_pair_s, "gradient_symmetricity": labels,
-            "test_accuracy": acc, "matrix": mat.to_dict(), "group_means": rows,
-            "baselines": {k: v.tolist() for k, v in base.items()}, "ci_vs_n": ci_vs_n,
+            "machine": platform.platform(), "threads": args.threads, "n": args.n, "p": p,
+            "seeds": args.seeds, "train_seconds": train_s,
+            "seconds_per_pair": {k: s / n_pairs for k, s in seconds.items()},
+            "gradient_symmetricity": labels, "test_accuracy": acc,
+            "key_frequencies": dict(zip(names, frequencies, strict=True)),
+            "matrices": {k: mat.to_dict() for k, mat in mats.items()}, "group_means": rows,
+            "ablation": ablation, "baselines": {k: v.tolist() for k, v in base.items()},
+            "ci_vs_n": ci_vs_n,
         },
     )  # fmt: skip
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mechequiv.cli import app
+from mechequiv.errors import MechequivError
 from mechequiv.report import validate_results
 from mechequiv.study import load_config, run_study
 
@@ -48,6 +49,8 @@ def test_every_step_runs_into_the_report_schema(tiny):
     eq = results["equivalence"]
     assert eq["names"] == [f"pizza-{s}" for s in range(4)] + [f"clock-{s}" for s in range(4)]
     assert set(eq["baselines"]) == {"linear_cka", "procrustes"}
+    assert eq["representation"].startswith("Fourier modules")
+    assert results["measures"]["description"].startswith("residual stream")
     assert json.loads((d / "out" / "results.json").read_text())["summary"] == results["summary"]
     assert all(line.endswith(("running", "s")) for line in logs)
 
@@ -62,6 +65,13 @@ def test_second_run_reads_the_cache_and_a_changed_setting_recomputes_only_its_st
                         log=lambda m: None)  # fmt: skip
     assert "equivalence" not in changed["cached"] and "zoo" in changed["cached"]
     assert changed["equivalence"]["n"] == 5
+
+
+def test_an_unknown_representation_is_refused_by_name(tiny):
+    d, _, _ = tiny
+    (d / "bad.toml").write_text(TINY.replace("n = 4\n", 'n = 4\nrepresentation = "raw"\n'))
+    with pytest.raises(MechequivError, match="representation must be one of.*'raw'"):
+        run_study(load_config(d / "bad.toml"), d / "out", progress=False, log=lambda m: None)
 
 
 def test_cli_study_writes_the_report(tiny):

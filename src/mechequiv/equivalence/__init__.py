@@ -20,6 +20,7 @@ from mechequiv.equivalence.congruity import (
     congruity_matrix,
 )
 from mechequiv.equivalence.distance import resolve_distance, ridge_distance
+from mechequiv.equivalence.fourier import FourierModuleReprs
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points, hidden_representations
 from mechequiv.equivalence.samplers import Retrained, Sampler, SymmetryTransform
@@ -30,6 +31,7 @@ __all__ = [
     "Component",
     "CongruityMatrix",
     "CongruityResult",
+    "FourierModuleReprs",
     "LayerReprs",
     "PatchedModel",
     "ResampleAblation",

@@ -113,6 +113,7 @@ def _equivalence(page: _Page, results: Mapping[str, Any]) -> str:
         ("models", m),
         ("rounds per pair (n)", sec.get("n")),
         ("confidence level", f"{sec['level']:.0%}" if "level" in sec else None),
+        ("representation", sec.get("representation")),
         ("representation distance", sec.get("distance")),
         ("comparison", sec.get("cross")),
         ("implementation sampler", sec.get("sampler")),

@@ -23,7 +23,8 @@ blank cell). Unknown keys are refused, so that a typo cannot silently drop a sec
         "score": [[...]], "ci_low": [[...]], "ci_high": [[...]],  # m x m, in [0, 1]
         "p_value": [[...]],                        # optional m x m: binomial test, small = distinct
         "n": 20, "level": 0.95,                    # rounds per pair, CI level (optional)
-        "task": "...", "distance": "repr_distance", "cross": "implementation",
+        "task": "...", "distance": "repr_distance", "representation": "...",
+        "cross": "implementation",
         "sampler": "...",                          # optional descriptions of the settings
         "baselines": {"linear_cka": [[...]], "procrustes": [[...]]}   # registered measures, m x m
       },
@@ -184,12 +185,15 @@ def _zoo(sec: Mapping[str, Any], where: str) -> None:
         _curves(curve, f"{where}['curves'][{name!r}]", length=None, need_steps=True)
 
 
+_DESCRIPTIONS = ("task", "distance", "representation", "cross", "sampler")
+
+
 def _equivalence(sec: Mapping[str, Any], where: str) -> None:
     check_keys(
         sec,
         where,
         ("names", "score", "ci_low", "ci_high"),
-        ("groups", "p_value", "n", "level", "task", "distance", "cross", "sampler", "baselines"),
+        ("groups", "p_value", "n", "level", *_DESCRIPTIONS, "baselines"),
     )
     m = len(as_names(sec["names"], f"{where}['names']"))
     if m == 0:
@@ -220,7 +224,7 @@ def _equivalence(sec: Mapping[str, Any], where: str) -> None:
         level = _number(sec["level"], f"{where}['level']", low=0.0)
         if not level < 1.0:
             raise ValueError(f"{where}['level']: expected a value in (0, 1), found {level}")
-    for k in ("task", "distance", "cross", "sampler"):
+    for k in _DESCRIPTIONS:
         if k in sec:
             _string(sec[k], f"{where}[{k!r}]")
     for name, mat in as_mapping(sec.get("baselines", {}), f"{where}['baselines']").items():

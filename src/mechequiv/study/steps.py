@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mechequiv.errors import MechequivError
 from mechequiv.study.run import StudyContext
 
 GROUP_NAMES = {"pizza": "Pizza", "clock": "Clock"}
@@ -40,15 +41,33 @@ def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.n
     return names, groups, models
 
 
-def _representations(ctx: StudyContext) -> list[torch.Tensor]:
-    """Every zoo model's hidden representation of all task inputs (computed once per run)."""
-    from mechequiv.equivalence import hidden_representations
+#: GetReprs choices of the study (``representation`` in [equivalence] and [measures]).
+REPRESENTATIONS = {
+    "fourier": "Fourier modules of each block's attention output and MLP neurons, moved to "
+    "frequency 1 (FourierModuleReprs)",
+    "residual": "residual stream after each block, last token",
+}
+
+
+def _get_reprs(kind: str, task: Any) -> Callable[[torch.nn.Module, Any], Any]:
+    from mechequiv.equivalence import FourierModuleReprs, hidden_representations
+
+    if kind == "fourier":
+        return FourierModuleReprs(task.n_outputs)
+    if kind == "residual":
+        return hidden_representations
+    raise MechequivError(f"representation must be one of {sorted(REPRESENTATIONS)}, got {kind!r}")
+
+
+def _representations(ctx: StudyContext, kind: str) -> list[torch.Tensor]:
+    """Every zoo model's ``kind`` representation of all task inputs (computed once per run)."""
 
     def build() -> list[torch.Tensor]:
         task = next(iter(_zoos(ctx).values())).task
-        return [hidden_representations(m, task.inputs) for m in _named_models(ctx)[2]]
+        fn = _get_reprs(kind, task)
+        return [torch.as_tensor(fn(m, task.inputs)) for m in _named_models(ctx)[2]]
 
-    return ctx.shared("representations", build)
+    return ctx.shared(f"representations-{kind}", build)
 
 
 def zoo_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
@@ -91,10 +110,10 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
                for k in dict.fromkeys(groups)]  # fmt: skip
     mat = congruity_matrix(
         models, task, names=names, n=s["n"], sampler=Retrained(*recipes), distance=s["distance"],
-        seed=ctx.config.seed, results_path=str(ctx.partial_path("congruity-pairs")),
-        progress=ctx.progress,
+        reprs=_get_reprs(s["representation"], task), seed=ctx.config.seed,
+        results_path=str(ctx.partial_path("congruity-pairs")), progress=ctx.progress,
     )  # fmt: skip
-    reps = _representations(ctx)
+    reps = _representations(ctx, s["representation"])
     baselines = {name: measures.pairwise(reps, name, progress=False).values
                  for name in s["baselines"]}  # fmt: skip
     p = np.full_like(mat.scores, np.nan)
@@ -108,6 +127,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         "names": names, "groups": groups, "score": rows(mat.scores),
         "ci_low": rows(mat.ci_low), "ci_high": rows(mat.ci_high), "p_value": rows(p),
         "n": s["n"], "level": 0.95, "task": task.name, "distance": s["distance"],
+        "representation": REPRESENTATIONS[s["representation"]],
         "cross": "implementation",
         "sampler": "Retrained: other seeds of the same recipe (attention rate)",
         "baselines": {k: rows(v) for k, v in baselines.items()},
@@ -175,13 +195,14 @@ def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
 
     names = _named_models(ctx)[0]
     task = next(iter(_zoos(ctx).values())).task
-    reps = dict(zip(names, _representations(ctx), strict=True))
+    reps = dict(zip(names, _representations(ctx, s["representation"]), strict=True))
     pairs = []
     for a, b in s["pairs"]:
         values, skipped = representational_measures(reps[a], reps[b])
         pairs.append({"a": a, "b": b, "values": values | dict.fromkeys(skipped)})
-    return {"description": f"residual stream after each block, last token, all {len(task.inputs)} "
-                           f"{task.name} inputs", "pairs": pairs}  # fmt: skip
+    where = REPRESENTATIONS[s["representation"]]
+    return {"description": f"{where}, all {len(task.inputs)} {task.name} inputs",
+            "pairs": pairs}  # fmt: skip
 
 
 def _fmt_means(matrix: Any, groups: list[str]) -> str:
