@@ -27,6 +27,7 @@ test: $(VENV)/.installed-dev
 	@# the report's browser test needs Debian's chromium; without it that test skips, saying why
 	-@scripts/ensure_chromium.sh
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-dev

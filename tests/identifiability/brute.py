@@ -119,8 +119,11 @@ def interpretations(nodes, edges, acts, completions="all"):
         for (l, i), tt in chosen.items():
             if l == 1:
                 continue
-            parents = [(l - 1, j) for j in range(len(nodes[l - 1]))
-                       if nodes[l - 1][j] and edges[l - 1][i, j] and (l - 1, j) in chosen]
+            parents = [
+                (l - 1, j)
+                for j in range(len(nodes[l - 1]))
+                if nodes[l - 1][j] and edges[l - 1][i, j] and (l - 1, j) in chosen
+            ]
             table = {}
             for r in range(m):
                 key = tuple(chosen[p][r] for p in parents)
@@ -128,13 +131,14 @@ def interpretations(nodes, edges, acts, completions="all"):
                     count = 0
             if count == 0:
                 break
-            missing = [p for p in itertools.product((0, 1), repeat=len(parents))
-                       if p not in table]
+            missing = [p for p in itertools.product((0, 1), repeat=len(parents)) if p not in table]
             n_ok = 0
             for fill in itertools.product((0, 1), repeat=len(missing)):
                 full = {**table, **dict(zip(missing, fill, strict=False))}
-                if len(parents) == 2 and (all(full[(a, b)] == a ^ b for a, b in full)
-                                          or all(full[(a, b)] != a ^ b for a, b in full)):
+                if len(parents) == 2 and (
+                    all(full[(a, b)] == a ^ b for a, b in full)
+                    or all(full[(a, b)] != a ^ b for a, b in full)
+                ):
                     continue
                 n_ok += 1
             count *= n_ok if completions == "all" else min(n_ok, 1)
@@ -180,8 +184,12 @@ def minimal_mappings(model, inputs, algorithm, pairs):
     """Every minimal mapping (tuple of (layer, neuron tuple) per variable) by exhaustive search
     over all disjoint complete assignments."""
     hidden = [lin.out_features for lin, _ in layers(model)][:-1]
-    sets = [(l, s) for l, w in enumerate(hidden) for r in range(1, w + 1)
-            for s in itertools.combinations(range(w), r)]
+    sets = [
+        (l, s)
+        for l, w in enumerate(hidden)
+        for r in range(1, w + 1)
+        for s in itertools.combinations(range(w), r)
+    ]
     f = algorithm.formula
     passing = []
     for path in algorithm.variables:
@@ -213,7 +221,9 @@ def minimal_mappings(model, inputs, algorithm, pairs):
     walk(0, set(), [])
 
     def within(a, b):
-        return all(la == lb and set(sa) <= set(sb) for (la, sa), (lb, sb) in zip(a, b, strict=False))
+        return all(
+            la == lb and set(sa) <= set(sb) for (la, sa), (lb, sb) in zip(a, b, strict=False)
+        )
 
     return [m for m in complete if not any(o != m and within(o, m) for o in complete)]
 

@@ -17,8 +17,10 @@ def test_xor_family_is_the_reference_list():
     # the 56 formulas printed by the reference demo notebook (demo_xor.ipynb), in its order,
     # written with * = AND and + = OR
     expected = (Path(__file__).parent / "reference_xor_formulas.txt").read_text().split()
-    got = [str(a).replace("∧", "*").replace("∨", "+") for a in candidate_algorithms(
-        GATES["XOR"], max_depth=3)]
+    got = [
+        str(a).replace("∧", "*").replace("∨", "+")
+        for a in candidate_algorithms(GATES["XOR"], max_depth=3)
+    ]
     assert got == expected
 
 
@@ -34,8 +36,9 @@ def test_variables_merge_not_with_its_child():
     first = candidate_algorithms(GATES["XOR"], max_depth=3)[0]
     assert str(first) == "¬(A∧B)∧(A∨B)"
     assert first.variable_names() == ("¬(A∧B)", "A∨B")
-    with_input_not = next(a for a in candidate_algorithms(GATES["XOR"], 3)
-                          if str(a) == "¬((A∧B)∧B)∧¬(¬A∧¬B)")
+    with_input_not = next(
+        a for a in candidate_algorithms(GATES["XOR"], 3) if str(a) == "¬((A∧B)∧B)∧¬(¬A∧¬B)"
+    )
     assert with_input_not.variable_names() == ("¬((A∧B)∧B)", "A∧B", "¬(¬A∧¬B)", "¬A", "¬B")
 
 

@@ -139,13 +139,18 @@ def test_errors(xor_nets):
     with pytest.raises(TypeError, match="task must be"):
         audit(xor_nets[(2, 3)], 3)
     with pytest.raises(TypeError, match=r"expected nn\.Linear"):
-        audit(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(), torch.nn.Linear(2, 1)),
-              "XOR")
+        audit(
+            torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(), torch.nn.Linear(2, 1)),
+            "XOR",
+        )
 
 
 def test_too_wide_is_refused_with_the_count_unless_forced():
-    wide = [(np.zeros((6, 2)), np.zeros(6)), (np.zeros((6, 6)), np.zeros(6)),
-            (np.zeros((1, 6)), np.array([0.0]))]
+    wide = [
+        (np.zeros((6, 2)), np.zeros(6)),
+        (np.zeros((6, 6)), np.zeros(6)),
+        (np.zeros((1, 6)), np.array([0.0])),
+    ]
     n = estimate_candidates((2, 6, 6, 1))
     assert n == estimate_candidates(as_mlp(wide))
     # it refuses before touching the network (whose zero output does not even solve XOR)
@@ -178,6 +183,7 @@ def test_width_study_and_plot():
 
 def test_trainer_is_deterministic(xor_nets):
     again = train_mlp("XOR", (3, 3), seed=0)
-    for a, b in zip(again.model.state_dict().values(), xor_nets[(3, 0)].state_dict().values(),
-                    strict=True):
+    for a, b in zip(
+        again.model.state_dict().values(), xor_nets[(3, 0)].state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)

@@ -22,12 +22,17 @@ def test_candidate_count_matches_enumeration(widths):
 
 def test_candidate_counts_of_the_paper_and_filter():
     assert [count_candidates((2, k, k, 1)) for k in (2, 3, 4, 5)] == [
-        20, 3_000, 1_067_648, 1_247_432_400]
+        20,
+        3_000,
+        1_067_648,
+        1_247_432_400,
+    ]
     assert count_candidates((2, 4, 4, 1), min_node_sparsity=0.2) == 168_672
     # strictly above 0.3 keeps at most 6 of 10 neurons (the reference's `<=` skip)
     assert count_candidates((2, 5, 5, 1), min_node_sparsity=0.3) == 1_092_035
     assert count_candidates((2, 3, 3, 1), min_node_sparsity=0.4) == sum(
-        1 for _ in brute.candidates((2, 3, 3, 1), 0.4))
+        1 for _ in brute.candidates((2, 3, 3, 1), 0.4)
+    )
 
 
 @pytest.mark.parametrize("p,q", [(1, 1), (2, 3), (3, 2), (3, 3)])
@@ -99,9 +104,15 @@ def test_hand_built_two_circuits():
 
 
 def test_refuses_too_many_candidates_with_the_number():
-    net = as_mlp(torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.LeakyReLU(),
-                                     torch.nn.Linear(5, 5), torch.nn.LeakyReLU(),
-                                     torch.nn.Linear(5, 1)))
+    net = as_mlp(
+        torch.nn.Sequential(
+            torch.nn.Linear(2, 5),
+            torch.nn.LeakyReLU(),
+            torch.nn.Linear(5, 5),
+            torch.nn.LeakyReLU(),
+            torch.nn.Linear(5, 1),
+        )
+    )
     x, y = XOR.inputs.astype(float), XOR.targets[:, 0]
     with pytest.raises(MechequivError, match="1,247,432,400 candidate circuits"):
         find_circuits(net, x, y, max_candidates=10**6)

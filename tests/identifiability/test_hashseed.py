@@ -23,10 +23,14 @@ def test_mappings_do_not_depend_on_the_hash_seed():
     src = str(Path(__file__).resolve().parents[2] / "src")
     outs = []
     for seed in ("0", "12345"):
-        env = {**os.environ, "PYTHONHASHSEED": seed,
-               "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        res = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                             text=True, check=True)
+        env = {
+            **os.environ,
+            "PYTHONHASHSEED": seed,
+            "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
+        res = subprocess.run(
+            [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True
+        )
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1]
     assert outs[0]  # this network has minimal mappings

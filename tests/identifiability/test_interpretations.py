@@ -27,8 +27,11 @@ def test_counts_match_explicit_enumeration(xor_nets, brute_xor_circuits, key):
         nodes, edges, acts = expected[k]
         counts.append(count_interpretations(net, c, x, means))
         assert counts[-1] == brute.interpretations(nodes, edges, acts)
-        assert count_interpretations(net, c, x, means, "none") == brute.interpretations(
-            nodes, edges, acts, "none") <= counts[-1]
+        assert (
+            count_interpretations(net, c, x, means, "none")
+            == brute.interpretations(nodes, edges, acts, "none")
+            <= counts[-1]
+        )
     assert len(counts) >= min(len(found), 20)
     assert max(counts) > 1
 
@@ -40,14 +43,21 @@ def test_binarizations_are_midpoint_thresholds():
 
 def _single_path_net():
     # h = relu(a + b - 1) is AND; out = h: one circuit, one interpretation (AND, then identity)
-    return as_mlp([(np.array([[1.0, 1.0]]), np.array([-1.0])),
-                   (np.array([[1.0]]), np.array([0.0]))], activation=["relu", "identity"])
+    return as_mlp(
+        [(np.array([[1.0, 1.0]]), np.array([-1.0])), (np.array([[1.0]]), np.array([0.0]))],
+        activation=["relu", "identity"],
+    )
 
 
 def test_hand_built_known_count():
     task = boolean_task("AND")
-    net = as_mlp([(np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([-1.0, -1.0])),
-                  (np.array([[1.0, 0.2]]), np.array([0.0]))], activation=["relu", "identity"])
+    net = as_mlp(
+        [
+            (np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([-1.0, -1.0])),
+            (np.array([[1.0, 0.2]]), np.array([0.0])),
+        ],
+        activation=["relu", "identity"],
+    )
     x, y = task.inputs.astype(float), task.targets[:, 0]
     (c,) = find_circuits(net, x, y)[0]
     assert count_interpretations(net, c, x, ablation_means(net, x, "zero")) == 1

@@ -70,7 +70,7 @@ def test_second_run_reads_the_cache_and_a_changed_setting_recomputes_only_its_st
 def test_an_unknown_representation_is_refused_by_name(tiny):
     d, _, _ = tiny
     (d / "bad.toml").write_text(TINY.replace("n = 4\n", 'n = 4\nrepresentation = "raw"\n'))
-    with pytest.raises(MechequivError, match="representation must be one of.*'raw'"):
+    with pytest.raises(MechequivError, match=r"representation must be one of.*'raw'"):
         run_study(load_config(d / "bad.toml"), d / "out", progress=False, log=lambda m: None)
 
 

@@ -39,8 +39,12 @@ class Formula:
     children: tuple[Formula, ...] = ()
     var: int = -1
 
-    def table(self, inputs: np.ndarray, fixed: dict[tuple[int, ...], int] | None = None,
-              path: tuple[int, ...] = ()) -> int:
+    def table(
+        self,
+        inputs: np.ndarray,
+        fixed: dict[tuple[int, ...], int] | None = None,
+        path: tuple[int, ...] = (),
+    ) -> int:
         """Truth table as a bitmask (bit ``r`` = value on row ``r`` of ``inputs``).
 
         ``fixed`` maps node paths (child indices from the root) to a constant 0/1 that replaces
@@ -138,8 +142,12 @@ def _flat(skel: _Skeleton) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _root_table(flat: list[tuple[str, int, int, int]], negated: tuple[int, ...],
-                columns: Sequence[int], full: int) -> int:
+def _root_table(
+    flat: list[tuple[str, int, int, int]],
+    negated: tuple[int, ...],
+    columns: Sequence[int],
+    full: int,
+) -> int:
     values = [0] * len(flat)
     for i in range(len(flat) - 1, -1, -1):
         op, left, right, var = flat[i]
@@ -153,8 +161,12 @@ def _root_table(flat: list[tuple[str, int, int, int]], negated: tuple[int, ...],
     return values[0]
 
 
-def _fewest_nots(flat: list[tuple[str, int, int, int]], columns: Sequence[int], full: int,
-                 decided: Sequence[bool] = ()) -> dict[int, int]:
+def _fewest_nots(
+    flat: list[tuple[str, int, int, int]],
+    columns: Sequence[int],
+    full: int,
+    decided: Sequence[bool] = (),
+) -> dict[int, int]:
     """For every table the skeleton can compute, the fewest NOT gates needed (a min-plus DP);
     ids below ``len(decided)`` carry a NOT exactly when ``decided[id]``."""
     best: list[dict[int, int]] = [{} for _ in flat]
@@ -190,23 +202,28 @@ def _build(skel: _Skeleton, negated: frozenset[int], start: int = 0) -> tuple[Fo
     return (Formula("not", (node,)) if start in negated else node), size
 
 
-def _variables(f: Formula, path: tuple[int, ...] = (), parent_op: str | None = None
-               ) -> Iterator[tuple[int, ...]]:
+def _variables(
+    f: Formula, path: tuple[int, ...] = (), parent_op: str | None = None
+) -> Iterator[tuple[int, ...]]:
     if f.op != "var" and path and parent_op != "not":
         yield path
     for i, c in enumerate(f.children):
         yield from _variables(c, (*path, i), f.op)
 
 
-def _first_placement(flat: list[tuple[str, int, int, int]], size: int, columns: Sequence[int],
-                     full: int, target: int) -> frozenset[int]:
+def _first_placement(
+    flat: list[tuple[str, int, int, int]], size: int, columns: Sequence[int], full: int, target: int
+) -> frozenset[int]:
     """The first NOT placement in the reference's order (by size, then lexicographic) that
     computes ``target``; no placement smaller than ``size`` (the fewest) does."""
     if math.comb(len(flat), size) <= 256:
-        return frozenset(next(
-            neg for neg in itertools.combinations(range(len(flat)), size)
-            if _root_table(flat, neg, columns, full) == target
-        ))
+        return frozenset(
+            next(
+                neg
+                for neg in itertools.combinations(range(len(flat)), size)
+                if _root_table(flat, neg, columns, full) == target
+            )
+        )
     # lexicographically first = take each id, in order, whenever the target stays reachable
     # with ``size`` NOTs in all
     decided: list[bool] = []
@@ -220,8 +237,9 @@ def _first_placement(flat: list[tuple[str, int, int, int]], size: int, columns: 
 
 
 @functools.lru_cache(maxsize=64)
-def _candidate_algorithms(table: tuple[int, ...], n_vars: int, max_depth: int
-                          ) -> tuple[Algorithm, ...]:
+def _candidate_algorithms(
+    table: tuple[int, ...], n_vars: int, max_depth: int
+) -> tuple[Algorithm, ...]:
     m = len(table)
     rows = np.array(list(itertools.product((0, 1), repeat=n_vars)), dtype=np.int64)
     columns = [int((rows[:, i] << np.arange(m)).sum()) for i in range(n_vars)]
@@ -240,8 +258,9 @@ def _candidate_algorithms(table: tuple[int, ...], n_vars: int, max_depth: int
     return tuple(out)
 
 
-def candidate_algorithms(truth_table: Sequence[int] | np.ndarray, max_depth: int
-                         ) -> tuple[Algorithm, ...]:
+def candidate_algorithms(
+    truth_table: Sequence[int] | np.ndarray, max_depth: int
+) -> tuple[Algorithm, ...]:
     """Every candidate algorithm for a Boolean target, in the reference's order.
 
     Parameters

@@ -88,8 +88,7 @@ class IdentifiabilityReport:
 
     @property
     def n_mappings(self) -> int | None:
-        return (None if self.mappings_per_algorithm is None
-                else sum(self.mappings_per_algorithm))
+        return None if self.mappings_per_algorithm is None else sum(self.mappings_per_algorithm)
 
     @property
     def hidden_width(self) -> int:
@@ -107,7 +106,9 @@ class IdentifiabilityReport:
             "n_algorithms_tested": self.n_algorithms_tested,
             "n_algorithms": self.n_algorithms,
             "n_mappings": self.n_mappings,
-            "algorithms": None if self.algorithms is None else [
+            "algorithms": None
+            if self.algorithms is None
+            else [
                 {"formula": a, "mappings": n}
                 for a, n in zip(self.algorithms, self.mappings_per_algorithm or (), strict=True)
             ],
@@ -127,16 +128,20 @@ class IdentifiabilityReport:
             lines.append(
                 f"  where-then-what: {self.n_circuits:,} circuits of {self.n_candidates:,} "
                 f"candidates reproduce the task; {self.n_interpretations:,} interpretations"
-                + (f" (per circuit: median {int(np.median(per)):,}, max {max(per):,})"
-                   if per else "")
+                + (
+                    f" (per circuit: median {int(np.median(per)):,}, max {max(per):,})"
+                    if per
+                    else ""
+                )
             )
         if self.algorithms is not None:
             lines.append(
                 f"  what-then-where: {self.n_algorithms} of {self.n_algorithms_tested} candidate "
                 f"algorithms align, {self.n_mappings:,} minimal mappings"
             )
-            for a, n in list(zip(self.algorithms, self.mappings_per_algorithm or (),
-                                 strict=True))[:5]:
+            for a, n in list(zip(self.algorithms, self.mappings_per_algorithm or (), strict=True))[
+                :5
+            ]:
                 lines.append(f"    {a}: {n} mapping(s)")
             if len(self.algorithms) > 5:
                 lines.append(f"    ... {len(self.algorithms) - 5} more")
@@ -151,8 +156,7 @@ class IdentifiabilityReport:
         )
 
 
-def _single_output(net: MLPNet, task: BooleanTask, output: int | None
-                   ) -> tuple[MLPNet, np.ndarray]:
+def _single_output(net: MLPNet, task: BooleanTask, output: int | None) -> tuple[MLPNet, np.ndarray]:
     if net.widths[0] != task.n_inputs:
         raise ValueError(
             f"the network takes {net.widths[0]} inputs but the task has {task.n_inputs}"
@@ -181,8 +185,10 @@ def _check_solved(net: MLPNet, x: np.ndarray, target: np.ndarray, name: str) -> 
     out = net.forward(x)[-1][:, 0]
     wrong = np.nonzero(np.rint(out) != target)[0]
     if len(wrong):
-        rows = ", ".join(f"{x[r].astype(int).tolist()}: {out[r]:.3f} (target {int(target[r])})"
-                         for r in wrong[:4])
+        rows = ", ".join(
+            f"{x[r].astype(int).tolist()}: {out[r]:.3f} (target {int(target[r])})"
+            for r in wrong[:4]
+        )
         raise MechequivError(
             f"the network does not solve task {name!r} (rounded output must equal the target on "
             f"every row); wrong rows: {rows}"
@@ -288,7 +294,8 @@ def audit(
     net, target = _single_output(full_net, task, output)
     x = task.inputs.astype(np.float64)
     label = name or f"{task.name} MLP{list(net.widths)}" + (
-        "" if output is None else f" output {output}")
+        "" if output is None else f" output {output}"
+    )
     if pairs not in ("forward", "both"):
         raise ValueError(f"pairs must be 'forward' or 'both', got {pairs!r}")
     if completions not in COMPLETIONS:
@@ -305,17 +312,26 @@ def audit(
     _check_solved(net, x, target, task.name)
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
     settings = {
-        "ablation": ablation, "include_full": include_full,
-        "min_node_sparsity": min_node_sparsity, "completions": completions,
-        "max_depth": depth, "pairs": pairs,
+        "ablation": ablation,
+        "include_full": include_full,
+        "min_node_sparsity": min_node_sparsity,
+        "completions": completions,
+        "max_depth": depth,
+        "pairs": pairs,
     }
     seconds: dict[str, float] = {}
     n_candidates = interpretations = circuits = None
     if where_then_what:
         t0 = time.perf_counter()
         found, n_candidates = find_circuits(
-            net, x, target, ablation=ablation, include_full=include_full,
-            min_node_sparsity=min_node_sparsity, max_candidates=max_candidates, force=force,
+            net,
+            x,
+            target,
+            ablation=ablation,
+            include_full=include_full,
+            min_node_sparsity=min_node_sparsity,
+            max_candidates=max_candidates,
+            force=force,
         )
         seconds["circuits"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -345,8 +361,15 @@ def audit(
         mapping_list = tuple(kept_maps) if keep_lists else None
         seconds["mappings"] = time.perf_counter() - t0
     return IdentifiabilityReport(
-        name=label, widths=net.widths, n_candidates=n_candidates,
-        interpretations=interpretations, n_algorithms_tested=n_tested, algorithms=algorithms,
-        mappings_per_algorithm=per_algorithm, settings=settings, seconds=seconds,
-        circuits=circuits, mappings=mapping_list,
+        name=label,
+        widths=net.widths,
+        n_candidates=n_candidates,
+        interpretations=interpretations,
+        n_algorithms_tested=n_tested,
+        algorithms=algorithms,
+        mappings_per_algorithm=per_algorithm,
+        settings=settings,
+        seconds=seconds,
+        circuits=circuits,
+        mappings=mapping_list,
     )

@@ -250,9 +250,7 @@ def find_circuits(
     target = np.asarray(target, dtype=np.float64).ravel()
     hidden = list(widths[1:-1])
     n_layers = len(hidden)
-    size_ok = {
-        s: True for s in _node_size_tuples(hidden, include_full, min_node_sparsity)
-    }
+    size_ok = {s: True for s in _node_size_tuples(hidden, include_full, min_node_sparsity)}
     w_out = net.weights[-1][0]
     accepted: list[_Accepted] = []
 

@@ -78,8 +78,14 @@ def _local_counts(
 
 
 @functools.lru_cache(maxsize=1 << 15)
-def _factor(prev_options: tuple[tuple[int, ...], ...], par: tuple[int, ...],
-            own: tuple[int, ...], m: int, exact: bool, completions: str) -> np.ndarray:
+def _factor(
+    prev_options: tuple[tuple[int, ...], ...],
+    par: tuple[int, ...],
+    own: tuple[int, ...],
+    m: int,
+    exact: bool,
+    completions: str,
+) -> np.ndarray:
     """Number of local gates ``(S_prev, O)`` of a neuron with options ``own`` and parents at
     positions ``par`` of the previous layer (whose joint states come from ``prev_options``)."""
     prev_codes = _joint_states(prev_options)[0]
@@ -101,8 +107,9 @@ def _joint_states(options: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.
     if not options:
         return np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.int64)
     index = np.array(list(itertools.product(*[range(len(o)) for o in options])), dtype=np.int64)
-    codes = np.stack([np.asarray(o, dtype=np.int64)[index[:, i]] for i, o in enumerate(options)],
-                     axis=1)
+    codes = np.stack(
+        [np.asarray(o, dtype=np.int64)[index[:, i]] for i, o in enumerate(options)], axis=1
+    )
     return codes, index
 
 

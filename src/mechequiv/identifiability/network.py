@@ -78,9 +78,7 @@ class MLPNet:
         """The single-output network that keeps only output ``index`` (hidden layers shared)."""
         w_last = self.weights[-1][index : index + 1]
         b_last = self.biases[-1][index : index + 1]
-        return MLPNet(
-            (*self.weights[:-1], w_last), (*self.biases[:-1], b_last), self.activations
-        )
+        return MLPNet((*self.weights[:-1], w_last), (*self.biases[:-1], b_last), self.activations)
 
 
 def _activation_from_module(module: nn.Module) -> Activation | None:
@@ -185,11 +183,12 @@ def as_mlp(
         )
     for i, (w, b) in enumerate(pairs):
         if w.ndim != 2 or b.shape != (w.shape[0],):
-            raise ValueError(f"layer {i}: W must be (n_out, n_in) and b (n_out,), got "
-                             f"{w.shape} and {b.shape}")
+            raise ValueError(
+                f"layer {i}: W must be (n_out, n_in) and b (n_out,), got {w.shape} and {b.shape}"
+            )
         if i and w.shape[1] != pairs[i - 1][0].shape[0]:
-            raise ValueError(f"layer {i} expects {w.shape[1]} inputs but layer {i - 1} has "
-                             f"{pairs[i - 1][0].shape[0]} outputs")
-    return MLPNet(
-        tuple(w for w, _ in pairs), tuple(b for _, b in pairs), tuple(layer_acts)
-    )
+            raise ValueError(
+                f"layer {i} expects {w.shape[1]} inputs but layer {i - 1} has "
+                f"{pairs[i - 1][0].shape[0]} outputs"
+            )
+    return MLPNet(tuple(w for w, _ in pairs), tuple(b for _, b in pairs), tuple(layer_acts))

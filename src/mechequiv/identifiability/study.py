@@ -46,6 +46,7 @@ class WidthStudy:
         mappings and audit seconds (NaN where no network converged)."""
         out = {}
         for k, reps in self.by_width().items():
+
             def med(values: list[float]) -> float:
                 return float(np.median(values)) if values else float("nan")
 
@@ -54,7 +55,8 @@ class WidthStudy:
                 "converged": len(reps),
                 "circuits": med([r.n_circuits for r in reps if r.n_circuits is not None]),
                 "interpretations": med(
-                    [r.n_interpretations for r in reps if r.n_interpretations is not None]),
+                    [r.n_interpretations for r in reps if r.n_interpretations is not None]
+                ),
                 "algorithms": med([r.n_algorithms for r in reps if r.n_algorithms is not None]),
                 "mappings": med([r.n_mappings for r in reps if r.n_mappings is not None]),
                 "seconds": med([sum(r.seconds.values()) for r in reps]),
@@ -71,8 +73,10 @@ class WidthStudy:
         }
 
     def summary(self) -> str:
-        lines = [f"Width study on {self.task}: median counts per converged network",
-                 "  k  conv/tried  circuits  interpretations  algorithms  mappings  seconds"]
+        lines = [
+            f"Width study on {self.task}: median counts per converged network",
+            "  k  conv/tried  circuits  interpretations  algorithms  mappings  seconds",
+        ]
         for k, m in self.medians().items():
             lines.append(
                 f"  {k}  {m['converged']:>4}/{m['tried']:<5} {m['circuits']:>9.0f}  "
@@ -82,8 +86,9 @@ class WidthStudy:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"WidthStudy({self.task!r}, widths={sorted(self.tried)}, "
-                f"networks={len(self.reports)})")
+        return (
+            f"WidthStudy({self.task!r}, widths={sorted(self.tried)}, networks={len(self.reports)})"
+        )
 
     def plot(self, paper: bool = True):
         """See :func:`plot_counts`."""
@@ -118,8 +123,9 @@ def study_widths(
         for seed in seeds:
             trained = train_mlp(task, (k,) * depth, seed=seed)
             if trained.converged:
-                reports.append(audit(trained.model, task, name=f"{task.name} k={k} seed={seed}",
-                                     **kwargs))
+                reports.append(
+                    audit(trained.model, task, name=f"{task.name} k={k} seed={seed}", **kwargs)
+                )
                 kept.append(seed)
     return WidthStudy(task.name, tuple(reports), tried, tuple(kept))
 
@@ -139,10 +145,13 @@ def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True)
     fig = Figure(figsize=(9, 3.6))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
-    for ax, key, attr in ((axes[0], "interpretations", "n_interpretations"),
-                          (axes[1], "mappings", "n_mappings")):
-        points = [(r.hidden_width, getattr(r, attr)) for r in reports
-                  if getattr(r, attr) is not None]
+    for ax, key, attr in (
+        (axes[0], "interpretations", "n_interpretations"),
+        (axes[1], "mappings", "n_mappings"),
+    ):
+        points = [
+            (r.hidden_width, getattr(r, attr)) for r in reports if getattr(r, attr) is not None
+        ]
         if points:
             ks = sorted({k for k, _ in points})
             values = [v for _, v in points]
@@ -158,11 +167,19 @@ def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True)
                 ax.text(min(ks), floor, f" {n_zero} network(s) with 0", va="bottom", fontsize=7)
         if paper:
             pk = sorted(PAPER_MEDIANS[key])
-            ax.plot(pk, [PAPER_MEDIANS[key][k] for k in pk], "x--", color="tab:red",
-                    label="paper median")
+            ax.plot(
+                pk,
+                [PAPER_MEDIANS[key][k] for k in pk],
+                "x--",
+                color="tab:red",
+                label="paper median",
+            )
         ax.set_yscale("log")
-        ax.set_xticks(sorted({r.hidden_width for r in reports} | (set(PAPER_MEDIANS[key])
-                                                                    if paper else set())))
+        ax.set_xticks(
+            sorted(
+                {r.hidden_width for r in reports} | (set(PAPER_MEDIANS[key]) if paper else set())
+            )
+        )
         ax.set_xlabel("hidden width k")
         ax.set_ylabel(f"{key} per network")
         ax.legend(fontsize=7)

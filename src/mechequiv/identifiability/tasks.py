@@ -120,8 +120,9 @@ def as_task(task: BooleanTask | str | Sequence[str]) -> BooleanTask:
     """A :class:`BooleanTask` from a task or a (list of) two-input gate name(s)."""
     if isinstance(task, BooleanTask):
         return task
-    if isinstance(task, str) or (isinstance(task, list | tuple) and task
-                                 and all(isinstance(t, str) for t in task)):
+    if isinstance(task, str) or (
+        isinstance(task, list | tuple) and task and all(isinstance(t, str) for t in task)
+    ):
         return boolean_task(task)
     raise TypeError(f"task must be a BooleanTask or gate name(s), got {type(task).__name__}")
 
@@ -153,8 +154,10 @@ class TrainedMLP:
     seed: int
 
     def __repr__(self) -> str:
-        return (f"TrainedMLP(seed={self.seed}, loss={self.loss:.2e}, epochs={self.epochs}, "
-                f"converged={self.converged})")
+        return (
+            f"TrainedMLP(seed={self.seed}, loss={self.loss:.2e}, epochs={self.epochs}, "
+            f"converged={self.converged})"
+        )
 
 
 def train_mlp(
