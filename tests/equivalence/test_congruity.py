@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mechequiv.equivalence import (
+    LayerReprs,
     Retrained,
     SymmetryTransform,
     congruity,
@@ -149,6 +150,9 @@ def test_matrix_is_symmetric_resumable_and_separates_tasks(zoo, tmp_path):
     assert np.array_equal(again.scores, s)
     with pytest.raises(ValueError, match="other settings"):
         congruity_matrix(models, zoo["stimuli"], **{**kw, "n": 7})
+    with pytest.raises(ValueError, match="other settings"):  # another GetReprs
+        congruity_matrix(models, zoo["stimuli"], **kw, reprs=LayerReprs(points=["1"]))
+    assert m.results[(0, 1)].reprs == "hidden_representations"
     assert "CongruityMatrix" in repr(m)
 
 

@@ -55,6 +55,7 @@ class CongruityResult:
     ``rate_1`` / ``rate_2``: the fraction of rounds in which model 1's (model 2's) own
     implementation was at least as close to it as the other model (ties per ``ties``).
     ``distances``: per-round d(h1, h1*), d(h1, h2 or h2*), d(h2, h2*), d(h2, h1 or h1*).
+    ``reprs``: which GetReprs produced the representations (its ``repr`` or function name).
     """
 
     score: float
@@ -67,6 +68,7 @@ class CongruityResult:
     distinguishable_z: bool
     distances: dict[str, list[float]] = field(repr=False)
     distance: str = "repr_distance"
+    reprs: str = "hidden_representations"
     cross: str = "implementation"
     ties: str = "half"
     tie_atol: float = 1e-5
@@ -152,10 +154,16 @@ def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> 
     return _Model(rep, impls, [cache.distance(rep, r) for r in impls])
 
 
+def _describe(reprs: Reprs) -> str:
+    """A GetReprs' name for results and resume checks: a function's name, else its ``repr``."""
+    return getattr(reprs, "__qualname__", None) or repr(reprs)
+
+
 def _score_pair(
-    a: _Model, b: _Model, dist: Callable[[Any, Any], float], cross: str, ties: str,
-    tie_atol: float, n_boot: int, level: float, rng: np.random.Generator, name: str, seed: int,
+    a: _Model, b: _Model, cache: _Cache, cross: str, ties: str, tie_atol: float, n_boot: int,
+    level: float, rng: np.random.Generator, name: str, seed: int,
 ) -> CongruityResult:  # fmt: skip
+    dist = cache.distance
     n = len(a.impls)
     if cross == "model":
         if torch.equal(torch.as_tensor(a.rep), torch.as_tensor(b.rep)):
@@ -182,7 +190,8 @@ def _score_pair(
         rate_1=float(ind[:, 0].mean()), rate_2=float(ind[:, 1].mean()),
         p_value=binomial_p_value(ind), distinguishable_z=z_test_distinguishable(p, 2 * n),
         distances={"d11": list(a.own), "d12": list(cross_a), "d22": list(b.own), "d21": list(cross_b)},
-        distance=name, cross=cross, ties=ties, tie_atol=tie_atol, level=level, seed=seed,
+        distance=name, reprs=_describe(cache.reprs), cross=cross, ties=ties, tie_atol=tie_atol,
+        level=level, seed=seed,
     )  # fmt: skip
 
 
@@ -278,7 +287,7 @@ def congruity(
     rng = np.random.default_rng(seed)
     a = _prepare(h1, s1, (h1, h2), n, cache, rng, "model 1", _disable(progress))
     b = _prepare(h2, s2, (h1, h2), n, cache, rng, "model 2", _disable(progress))
-    return _score_pair(a, b, cache.distance, cross, ties, tie_atol, n_boot, level, rng, name, seed)
+    return _score_pair(a, b, cache, cross, ties, tie_atol, n_boot, level, rng, name, seed)
 
 
 def _default_sampler() -> Sampler:
@@ -380,8 +389,9 @@ def congruity_matrix(
         cache=_Cache(reprs or hidden_representations, _inputs(task), dist), distance=name,
         cross=cross, ties=ties, tie_atol=tie_atol, seed=seed, n_boot=n_boot, level=level,
     )  # fmt: skip
-    settings = {"names": names, "n": n, "distance": name, "cross": cross, "ties": ties, "tie_atol": tie_atol,
-                "seed": seed, "n_boot": n_boot, "level": level}  # fmt: skip
+    settings = {"names": names, "n": n, "distance": name, "reprs": _describe(job.cache.reprs),
+                "cross": cross, "ties": ties, "tie_atol": tie_atol, "seed": seed,
+                "n_boot": n_boot, "level": level}  # fmt: skip
     store = None if results_path is None else JsonStore(results_path, settings)
     pairs = [(i, j) for i in range(m) for j in range(i if diagonal else i + 1, m)]
     found = get_backend(backend).map(
@@ -420,7 +430,7 @@ class _PairJob:
         )
         mode = "implementation" if i == j else self.cross
         return _score_pair(
-            a, b, self.cache.distance, mode, self.ties, self.tie_atol, self.n_boot, self.level,
+            a, b, self.cache, mode, self.ties, self.tie_atol, self.n_boot, self.level,
             rng, self.distance, self.seed,
         ).to_dict()  # fmt: skip
 

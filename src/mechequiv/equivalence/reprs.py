@@ -74,6 +74,9 @@ class LayerReprs:
             feats.append(a.reshape(a.shape[0], -1))
         return torch.cat(feats, dim=1).double()
 
+    def __repr__(self) -> str:
+        return f"LayerReprs(points={self.points}, tokens={self.tokens!r})"
+
 
 def hidden_representations(model: nn.Module, inputs: Any) -> torch.Tensor:
     """The default GetReprs: :class:`LayerReprs` with default points and the last token."""
