@@ -62,3 +62,44 @@ def canonical_correlations(
 def nuclear_norm(A: torch.Tensor) -> float:
     """Sum of singular values."""
     return float(torch.linalg.svdvals(A).sum())
+
+
+# Below this (smaller side) a representation is used as it is; the Gram is cheap enough.
+LOW_RANK_MIN_DIM = 512
+# Directions a low-rank factor may have, and the relative error it must reproduce x to.
+LOW_RANK_MAX = 64
+LOW_RANK_RTOL = 1e-12
+
+
+def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """An (n, r) matrix equal to ``x @ V`` for some V with orthonormal columns, when x (n, d) has
+    rank r <= 64; otherwise ``x`` itself.
+
+    Measures invariant to orthogonal maps of features give the same value on the factor, at
+    O(n d r) cost instead of O(n d²): wide activations of low rank (e.g.
+    :class:`~mechequiv.equivalence.FourierModuleReprs`, rank at most 8 whatever its width)
+    become cheap. A seeded randomized range finder proposes 64 directions Q; four more random
+    probes reject a full-rank x cheaply (about 7% of one Gram when d = 1000), and a proposal is
+    accepted only if ``||x - Q Q^T x||_F <= 1e-12 ||x||_F``, so the factor is exact to
+    rounding, never an approximation. Tried only when min(n, d) >= 512.
+    """
+    n, d = x.shape
+    if min(n, d) < LOW_RANK_MIN_DIM:
+        return x
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    omega = torch.randn(d, LOW_RANK_MAX + 4, generator=gen, dtype=x.dtype, device=x.device)
+    sketch = x @ omega
+    q, _ = torch.linalg.qr(sketch[:, :LOW_RANK_MAX])
+    probe = sketch[:, LOW_RANK_MAX:]
+    if float(torch.linalg.matrix_norm(probe - q @ (q.T @ probe))) > LOW_RANK_RTOL * float(
+        torch.linalg.matrix_norm(probe)
+    ):
+        return x
+    b = q.T @ x  # (r, d)
+    if float(torch.linalg.matrix_norm(x - q @ b)) > LOW_RANK_RTOL * float(
+        torch.linalg.matrix_norm(x)
+    ):
+        return x
+    u, s, _ = torch.linalg.svd(b, full_matrices=False)
+    keep = s > LOW_RANK_RTOL * s[0]
+    return q @ (u[:, keep] * s[keep])

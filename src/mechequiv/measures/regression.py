@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.measures._linalg import small_problem_threads
+from mechequiv.measures._linalg import low_rank_factor, small_problem_threads
 from mechequiv.measures._validate import (
     ArrayLike,
     centre,
@@ -144,9 +144,17 @@ class BoundedMapFit:
 
 
 def _normalise(x: torch.Tensor, how: str, name: str) -> torch.Tensor:
+    """Centred, scaled as ``how`` says, and reduced to its low-rank factor where it has one (the
+    problem is invariant to orthogonal maps of either side's features)."""
     xc = centre(x)
     check_not_constant(xc, x, name)
-    return xc / xc.norm() if how == "frobenius" else xc
+    return low_rank_factor(xc / xc.norm() if how == "frobenius" else xc)
+
+
+def _bounded(xh: torch.Tensor, yh: torch.Tensor, tol: float, max_iter: int) -> BoundedMapFit:
+    gram, cross = xh.T @ xh, xh.T @ yh
+    with small_problem_threads(max(gram.shape[0], cross.shape[1])):
+        return _solve_bounded(gram, cross, float((yh * yh).sum()), tol, max_iter)
 
 
 def bounded_map_error(
@@ -170,10 +178,7 @@ def bounded_map_error(
     """
     check_choice(normalize, "normalize", ("frobenius", "none"))
     x, y = check_pair(X, Y)
-    xh, yh = _normalise(x, normalize, "X"), _normalise(y, normalize, "Y")
-    gram, cross = xh.T @ xh, xh.T @ yh
-    with small_problem_threads(max(gram.shape[0], cross.shape[1])):
-        return _solve_bounded(gram, cross, float((yh * yh).sum()), tol, max_iter)
+    return _bounded(_normalise(x, normalize, "X"), _normalise(y, normalize, "Y"), tol, max_iter)
 
 
 def _solve_bounded(
@@ -275,6 +280,7 @@ def repr_distance(
     other, e.g. equal up to rotation and scale). Each side is solved exactly
     (:func:`bounded_map_error`). Widths may differ.
     """
-    fwd = bounded_map_error(X, Y, normalize, tol, max_iter).error
-    bwd = bounded_map_error(Y, X, normalize, tol, max_iter).error
-    return max(fwd, bwd)
+    check_choice(normalize, "normalize", ("frobenius", "none"))
+    x, y = check_pair(X, Y)
+    xh, yh = _normalise(x, normalize, "X"), _normalise(y, normalize, "Y")
+    return max(_bounded(xh, yh, tol, max_iter).error, _bounded(yh, xh, tol, max_iter).error)

@@ -1,0 +1,45 @@
+"""The exact low-rank factor that makes wide, low-rank representations cheap."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mechequiv import measures
+from mechequiv.measures import _linalg
+
+
+def _low_rank(n: int, d: int, r: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, r, generator=g, dtype=torch.float64) @ torch.randn(
+        r, d, generator=g, dtype=torch.float64
+    )
+
+
+@pytest.mark.parametrize("rank", [1, 8, 40])
+def test_factor_has_the_same_gram_and_the_rank(rank):
+    x = _low_rank(600, 900, rank, 0)
+    f = _linalg.low_rank_factor(x)
+    assert f.shape == (600, rank)
+    torch.testing.assert_close(f @ f.T, x @ x.T, rtol=1e-10, atol=1e-10 * float(x.abs().max()) ** 2)
+
+
+def test_full_rank_or_small_inputs_are_returned_as_they_are():
+    x = torch.randn(700, 600, dtype=torch.float64)
+    assert _linalg.low_rank_factor(x) is x
+    rank_100 = _low_rank(700, 600, 100, 1)
+    assert _linalg.low_rank_factor(rank_100) is rank_100  # more than 64 directions
+    small = _low_rank(300, 2000, 3, 2)
+    assert _linalg.low_rank_factor(small) is small
+
+
+def test_repr_distance_is_unchanged_by_the_factor(monkeypatch):
+    x = _low_rank(600, 1000, 6, 3)
+    y = x[:, :700] @ torch.randn(700, 800, dtype=torch.float64) / 30 + _low_rank(600, 800, 5, 4)
+    fast = measures.repr_distance(x, y)
+    fit = measures.bounded_map_error(x, y)
+    monkeypatch.setattr(_linalg, "LOW_RANK_MIN_DIM", 10**9)
+    assert fast == pytest.approx(measures.repr_distance(x, y), abs=1e-6)
+    slow_fit = measures.bounded_map_error(x, y)
+    assert fit.error == pytest.approx(slow_fit.error, abs=1e-6)
+    assert fit.op_norm == pytest.approx(slow_fit.op_norm, abs=1e-4)
