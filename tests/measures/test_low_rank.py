@@ -43,3 +43,25 @@ def test_repr_distance_is_unchanged_by_the_factor(monkeypatch):
     slow_fit = measures.bounded_map_error(x, y)
     assert fit.error == pytest.approx(slow_fit.error, abs=1e-6)
     assert fit.op_norm == pytest.approx(slow_fit.op_norm, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "measure",
+    [
+        measures.linear_cka,
+        measures.procrustes,
+        lambda x, y: measures.procrustes(x, y, score="euclidean"),
+    ],
+)
+def test_wide_cka_and_procrustes_are_unchanged_by_the_factor(measure, monkeypatch):
+    x = _low_rank(520, 2100, 7, 5) + 3.0  # offset: the factor is taken after centring
+    y = torch.cat([x[:, :1000] * 2, _low_rank(520, 1500, 4, 6)], dim=1)
+    assert _linalg.reduce_wide(x).shape == (520, 7)
+    fast = measure(x, y)
+    monkeypatch.setattr(_linalg, "WIDE_DIM", 10**9)
+    assert fast == pytest.approx(measure(x, y), rel=1e-9, abs=1e-9)
+
+
+def test_a_constant_wide_representation_is_still_refused():
+    with pytest.raises(ValueError, match="zero variance"):
+        measures.linear_cka(torch.ones(600, 2100, dtype=torch.float64), torch.randn(600, 5))

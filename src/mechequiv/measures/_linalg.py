@@ -84,7 +84,7 @@ def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     rounding, never an approximation. Tried only when min(n, d) >= 512.
     """
     n, d = x.shape
-    if min(n, d) < LOW_RANK_MIN_DIM:
+    if min(n, d) < LOW_RANK_MIN_DIM or not bool(x.any()):
         return x
     gen = torch.Generator(device=x.device).manual_seed(seed)
     omega = torch.randn(d, LOW_RANK_MAX + 4, generator=gen, dtype=x.dtype, device=x.device)
@@ -103,3 +103,19 @@ def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     u, s, _ = torch.linalg.svd(b, full_matrices=False)
     keep = s > LOW_RANK_RTOL * s[0]
     return q @ (u[:, keep] * s[keep])
+
+
+# Feature count from which CKA and Procrustes look for a low-rank factor: the probe costs about
+# 70 / d of the d x d moments they would otherwise form (under 4% here).
+WIDE_DIM = 2048
+
+
+def reduce_wide(x: torch.Tensor) -> torch.Tensor:
+    """``x``, or the exact low-rank factor of its centred form when x has at least 2048 features
+    and rank at most 64 (see :func:`low_rank_factor`); for measures invariant to translation and
+    to orthogonal maps of features."""
+    if x.shape[1] < WIDE_DIM:
+        return x
+    xc = x - x.mean(dim=0, keepdim=True)
+    factor = low_rank_factor(xc)
+    return x if factor is xc else factor

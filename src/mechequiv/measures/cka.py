@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from mechequiv.measures._linalg import reduce_wide
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import (
     ArrayLike,
@@ -101,6 +102,8 @@ def cka_gram(K: torch.Tensor, L: torch.Tensor, debiased: bool = False) -> float:
 
 def _linear(X: ArrayLike, Y: ArrayLike, debiased: bool) -> float:
     x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    if not debiased:  # the U-statistic is not translation invariant term by term
+        x, y = reduce_wide(x), reduce_wide(y)
     n, d1, d2 = x.shape[0], x.shape[1], y.shape[1]
     if n * (d1 * d1 + d1 * d2 + d2 * d2) <= n * n * (d1 + d2):
         return cka_from_moments(moments_of(x, y, quartic=debiased), debiased)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm
+from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import ArrayLike, check_choice, check_pair, safe_arccos
 from mechequiv.measures.registry import register
@@ -95,6 +95,8 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
     """
     x, y = check_pair(X, Y)
+    if alpha == 1.0:  # whitening would weigh the null space of a factor differently
+        x, y = reduce_wide(x), reduce_wide(y)
     return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score)
 
 
