@@ -64,3 +64,20 @@ def test_symmetry_transformed_transformer_scores_one(zoos):
     clock = zoos["clock"].models()[0]
     copy = SymmetryTransform().sample(clock, np.random.default_rng(0))
     assert congruity(clock, copy, zoos["clock"].task, n=10).score == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_pizza_attention_adds_and_clock_attention_multiplies(zoos):
+    # In the canonical frame a Pizza's attention output (a function of E_a + E_b) has no energy
+    # on the modes (±1, ±1); a Clock's, built from products of E_a and E_b, has some.
+    task = zoos["pizza"].task
+    p = task.n_outputs
+    reprs = FourierModuleReprs(p, points=["blocks.0.attn"])
+
+    def diagonal_share(model) -> float:
+        f = np.fft.fft2(reprs(model, task.inputs).numpy().reshape(p, p, -1), axes=(0, 1))
+        power = (np.abs(f) ** 2).sum(axis=2)
+        return power[np.ix_([1, p - 1], [1, p - 1])].sum() / power.sum()
+
+    assert max(diagonal_share(m) for m in zoos["pizza"].models()) < 1e-6
+    assert min(diagonal_share(m) for m in zoos["clock"].models()) > 0.03

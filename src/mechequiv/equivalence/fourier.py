@@ -18,6 +18,15 @@ also enters re-indexed by a -> -w⁻¹ a. Modules and orientations are concatena
 features, so the representation is (p², 2 K D) for K key frequencies and D captured features,
 rows in the grid's order. Any distance then compares
 *what each module computes* rather than *at which frequency*.
+
+Every module lives on the same (2J + 1)² - 1 real Fourier modes of the canonical grid, so the
+representation has rank at most 8 for J = 1, whatever its width: a distance compares how each
+feature's module spreads its energy over those modes (a Pizza's attention output has energy
+only on (±1, 0) and (0, ±1), since it adds E_a and E_b; a Clock's also on (±1, ±1), since it
+multiplies them: measured on the zoo recipe, 0.000 of the Pizzas' and 7-11% of the Clocks'
+attention-output energy sits on those diagonal modes). The norm-bounded distance, and CKA and Procrustes on wide inputs, use an
+exact low-rank factor (:func:`mechequiv.measures._linalg.low_rank_factor`), so the width costs
+little.
 """
 
 from __future__ import annotations
