@@ -50,6 +50,7 @@ def test_every_step_runs_into_the_report_schema(tiny):
     assert eq["names"] == [f"pizza-{s}" for s in range(4)] + [f"clock-{s}" for s in range(4)]
     assert set(eq["baselines"]) == {"linear_cka", "procrustes"}
     assert eq["representation"].startswith("Fourier modules")
+    assert eq["baseline_representation"].startswith("residual stream")
     assert results["measures"]["description"].startswith("residual stream")
     assert json.loads((d / "out" / "results.json").read_text())["summary"] == results["summary"]
     assert all(line.endswith(("running", "s")) for line in logs)

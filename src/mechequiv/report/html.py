@@ -115,6 +115,7 @@ def _equivalence(page: _Page, results: Mapping[str, Any]) -> str:
         ("confidence level", f"{sec['level']:.0%}" if "level" in sec else None),
         ("representation", sec.get("representation")),
         ("representation distance", sec.get("distance")),
+        ("baselines compare", sec.get("baseline_representation")),
         ("comparison", sec.get("cross")),
         ("implementation sampler", sec.get("sampler")),
     ]

@@ -24,6 +24,7 @@ blank cell). Unknown keys are refused, so that a typo cannot silently drop a sec
         "p_value": [[...]],                        # optional m x m: binomial test, small = distinct
         "n": 20, "level": 0.95,                    # rounds per pair, CI level (optional)
         "task": "...", "distance": "repr_distance", "representation": "...",
+        "baseline_representation": "...",          # what the baselines compare
         "cross": "implementation",
         "sampler": "...",                          # optional descriptions of the settings
         "baselines": {"linear_cka": [[...]], "procrustes": [[...]]}   # registered measures, m x m
@@ -185,7 +186,14 @@ def _zoo(sec: Mapping[str, Any], where: str) -> None:
         _curves(curve, f"{where}['curves'][{name!r}]", length=None, need_steps=True)
 
 
-_DESCRIPTIONS = ("task", "distance", "representation", "cross", "sampler")
+_DESCRIPTIONS = (
+    "task",
+    "distance",
+    "representation",
+    "baseline_representation",
+    "cross",
+    "sampler",
+)
 
 
 def _equivalence(sec: Mapping[str, Any], where: str) -> None:

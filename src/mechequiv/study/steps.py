@@ -41,7 +41,7 @@ def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.n
     return names, groups, models
 
 
-#: GetReprs choices of the study (``representation`` in [equivalence] and [measures]).
+#: GetReprs choices of the study (the ``representation`` keys of [equivalence] and [measures]).
 REPRESENTATIONS = {
     "fourier": "Fourier modules of each block's attention output and MLP neurons, moved to "
     "frequency 1 (FourierModuleReprs)",
@@ -100,7 +100,7 @@ def group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
 
 def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Congruity of every pair of zoo models (implementations: other seeds of the same recipe),
-    and the baseline measures on the same representations."""
+    and the baseline measures on the same pairs (on ``baseline_representation``)."""
     from mechequiv import measures
     from mechequiv.equivalence import Retrained, congruity_matrix
 
@@ -113,7 +113,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         reprs=_get_reprs(s["representation"], task), seed=ctx.config.seed,
         results_path=str(ctx.partial_path("congruity-pairs")), progress=ctx.progress,
     )  # fmt: skip
-    reps = _representations(ctx, s["representation"])
+    reps = _representations(ctx, s["baseline_representation"])
     baselines = {name: measures.pairwise(reps, name, progress=False).values
                  for name in s["baselines"]}  # fmt: skip
     p = np.full_like(mat.scores, np.nan)
@@ -128,6 +128,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         "ci_low": rows(mat.ci_low), "ci_high": rows(mat.ci_high), "p_value": rows(p),
         "n": s["n"], "level": 0.95, "task": task.name, "distance": s["distance"],
         "representation": REPRESENTATIONS[s["representation"]],
+        "baseline_representation": REPRESENTATIONS[s["baseline_representation"]],
         "cross": "implementation",
         "sampler": "Retrained: other seeds of the same recipe (attention rate)",
         "baselines": {k: rows(v) for k, v in baselines.items()},
