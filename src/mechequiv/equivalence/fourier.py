@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mechequiv._fourier import strongest_covering
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points
 from mechequiv.errors import MechequivError
@@ -79,12 +80,9 @@ def module_power(grid_fft: np.ndarray) -> np.ndarray:
 
 def key_frequencies(power: np.ndarray, coverage: float) -> tuple[int, ...]:
     """The fewest frequencies, strongest first, whose module power holds ``coverage`` of the total."""
-    total = power.sum()
-    if total <= 0:
+    if power.sum() <= 0:
         raise MechequivError("the representation is constant over the grid: no Fourier module")
-    order = np.argsort(-power, kind="stable")
-    n_key = int(np.searchsorted(np.cumsum(power[order]) / total, coverage - 1e-12) + 1)
-    return tuple(sorted(int(i) + 1 for i in order[:n_key]))
+    return tuple(i + 1 for i in strongest_covering(power, coverage))
 
 
 class FourierModuleReprs:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.func import jacrev, vmap
 
+from mechequiv._fourier import strongest_covering
 from mechequiv.errors import MechequivError
 from mechequiv.zoo.models import MLP, BilinearMLP, TokenTransformer
 from mechequiv.zoo.tasks import Task
@@ -193,9 +194,7 @@ def fourier_spectrum(embeddings: Any, coverage: float = 0.9) -> FourierSpectrum:
     if total == 0:
         raise MechequivError("the embeddings are constant over numbers: no Fourier power")
     frac = power / total
-    order = np.argsort(-frac, kind="stable")
-    n_key = int(np.searchsorted(np.cumsum(frac[order]), coverage - 1e-12) + 1)
-    key = tuple(sorted(int(ks[i]) for i in order[:n_key]))
+    key = tuple(int(ks[i]) for i in strongest_covering(frac, coverage))
     return FourierSpectrum(p=p, power=tuple(frac.tolist()), key=key, coverage=coverage)
 
 
