@@ -85,15 +85,12 @@ def main() -> None:
     sampler = Retrained(groups["pizza"], groups["clock"])
     reprs = {"Fourier modules": FourierModuleReprs(p), "residual stream": hidden_representations}
 
-    mats, seconds, frequencies = {}, {}, []
+    mats, seconds = {}, {}
     for label, fn in reprs.items():
         t0 = time.perf_counter()
         mats[label] = congruity_matrix(models, task, names=names, n=args.n, sampler=sampler,
                                        reprs=fn, progress=False)  # fmt: skip
         seconds[label] = time.perf_counter() - t0
-    for model in models:
-        reprs["Fourier modules"](model, task.inputs)
-        frequencies.append(reprs["Fourier modules"].last_frequencies)
     m = len(models)
     n_pairs = m * (m + 1) // 2
 
@@ -109,8 +106,11 @@ def main() -> None:
                                diagonal=False, progress=False)  # fmt: skip
         ablation.append(means_row(label, mat.scores, kinds))
 
-    reps = {label: [torch.as_tensor(fn(model, task.inputs)) for model in models]
-            for label, fn in reprs.items()}  # fmt: skip
+    reps, frequencies = {label: [] for label in reprs}, []
+    for model in models:
+        for label, fn in reprs.items():
+            reps[label].append(torch.as_tensor(fn(model, task.inputs)))
+        frequencies.append(reprs["Fourier modules"].last_frequencies)
     base = {f"{name} ({label})": measures.pairwise(reps[label], name, progress=False).values
             for label in reprs for name in ("linear_cka", "procrustes")}  # fmt: skip
 

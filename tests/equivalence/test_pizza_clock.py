@@ -13,6 +13,7 @@ from mechequiv.equivalence import (
     congruity,
     congruity_matrix,
 )
+from mechequiv.study.steps import group_means
 from mechequiv.zoo.presets import pizza_clock
 
 
@@ -25,11 +26,12 @@ def zoos():
     return zoos
 
 
+GROUPS = ["pizza"] * 4 + ["clock"] * 4
+
+
 def _means(scores: np.ndarray) -> tuple[float, float, float]:
-    group = np.array([0] * 4 + [1] * 4)
-    off = ~np.eye(8, dtype=bool)
-    within = [scores[(group[:, None] == g) & (group[None, :] == g) & off].mean() for g in (0, 1)]
-    return within[0], within[1], scores[group[:, None] != group[None, :]].mean()
+    means = group_means(scores, GROUPS)
+    return means["pizza vs pizza"], means["clock vs clock"], means["across"]
 
 
 @pytest.mark.slow
@@ -41,7 +43,7 @@ def test_pizza_against_clock_scores_near_zero_on_fourier_modules(zoos):
     pizza, clock, across = _means(m.scores)
     assert across <= 0.1
     assert pizza >= 0.8 and clock >= 0.8
-    group = np.array([0] * 4 + [1] * 4)
+    group = np.array(GROUPS)
     across_pairs = group[:, None] != group[None, :]
     assert (m.ci_high[across_pairs] < 0.5).all()  # every Pizza-Clock pair, not just the mean
     assert m.results[(0, 4)].distinguishable and not m.results[(0, 1)].distinguishable

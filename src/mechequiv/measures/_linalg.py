@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import torch
 
+from mechequiv.measures._validate import centre
+
 # Below this size a dense decomposition is faster on one thread: OpenMP start-up and spin-waits
 # dominate, and on a loaded machine they cost 10-50x (measured: eigh of 32 x 32 took 46 ms on two
 # threads beside other processes, 1 ms on one).
@@ -116,6 +118,6 @@ def reduce_wide(x: torch.Tensor) -> torch.Tensor:
     to orthogonal maps of features."""
     if x.shape[1] < WIDE_DIM:
         return x
-    xc = x - x.mean(dim=0, keepdim=True)
+    xc = centre(x)
     factor = low_rank_factor(xc)
     return x if factor is xc else factor
