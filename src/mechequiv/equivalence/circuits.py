@@ -18,6 +18,7 @@ from torch import nn
 
 from mechequiv.capture import capture, run_with_patches
 from mechequiv.equivalence.patched import PatchedModel, output_distribution
+from mechequiv.equivalence.samplers import Draw
 from mechequiv.errors import MechequivError
 
 
@@ -107,7 +108,8 @@ class ResampleAblation:
         resampled by a random derangement on each draw
     check : BehaviourCheck
         Draws that change behaviour more than allowed are rejected and redrawn, up to
-        ``max_tries`` per implementation; ``rejected`` counts them. If no draw passes, a
+        ``max_tries`` per implementation; :meth:`draw` reports how many were rejected and the
+        accepted draw's statistics (Congruity records them in its result). If no draw passes, a
         :class:`MechequivError` says so (the circuit is missing something).
     """
 
@@ -132,12 +134,15 @@ class ResampleAblation:
         self.inputs, self.source = inputs, source
         self.check = check or BehaviourCheck()
         self.max_tries = max_tries
-        self.rejected = 0
-        self.accepted_stats: list[dict[str, float]] = []
 
     def sample(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module:
+        return self.draw(model, rng, exclude).model
+
+    def draw(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> Draw:
         points = sorted({c.point for c in self.ablate})
         clean = capture(model, self.inputs, points, progress=False)
         src_inputs = self.inputs if self.source is None else self.source
@@ -145,7 +150,7 @@ class ResampleAblation:
         n, n_src = next(iter(clean.values())).shape[0], next(iter(src.values())).shape[0]
         clean_out = run_with_patches(model, self.inputs, {}, progress=False)
         last = None
-        for _ in range(self.max_tries):
+        for rejected in range(self.max_tries):
             rows = (
                 _derangement(n, rng)
                 if self.source is None
@@ -155,9 +160,7 @@ class ResampleAblation:
             impl = PatchedModel(model, patches)
             last = self.check.measure(clean_out, impl(self.inputs))
             if self.check.passes(last):
-                self.accepted_stats.append(last)
-                return impl
-            self.rejected += 1
+                return Draw(impl, rejected, last)
         raise MechequivError(
             f"ResampleAblation could not preserve behaviour in {self.max_tries} draws (last: "
             f"{', '.join(f'{k} {v:.4g}' for k, v in last.items())}; allowed KL {self.check.max_kl}): "

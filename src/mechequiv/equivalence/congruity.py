@@ -30,7 +30,7 @@ import torch
 
 from mechequiv._progress import track
 from mechequiv.equivalence.distance import Distance, resolve_distance
-from mechequiv.equivalence.samplers import Sampler
+from mechequiv.equivalence.samplers import Sampler, draw
 from mechequiv.equivalence.stats import (
     binomial_p_value,
     bootstrap_ci,
@@ -56,6 +56,8 @@ class CongruityResult:
     implementation was at least as close to it as the other model (ties per ``ties``).
     ``distances``: per-round d(h1, h1*), d(h1, h2 or h2*), d(h2, h2*), d(h2, h1 or h1*).
     ``reprs``: which GetReprs produced the representations (its ``repr`` or function name).
+    ``rejected_1`` / ``rejected_2``: candidate implementations the sampler rejected (behaviour
+    checks) while drawing model 1's (model 2's) ``n`` implementations.
     """
 
     score: float
@@ -74,6 +76,8 @@ class CongruityResult:
     tie_atol: float = 1e-5
     level: float = 0.95
     seed: int = 0
+    rejected_1: int = 0
+    rejected_2: int = 0
 
     @property
     def distinguishable(self) -> bool:
@@ -122,6 +126,7 @@ class _Model:
     rep: Any
     impls: list[Any]
     own: list[float]  # d(rep, impl_k)
+    rejected: int = 0  # candidate draws the sampler rejected
 
 
 class _Cache:
@@ -148,10 +153,12 @@ class _Cache:
 
 def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> _Model:
     rep = cache.rep(model)
-    impls = []
+    impls, rejected = [], 0
     for _ in track(range(n), f"implementations of {label}", disable=disable):
-        impls.append(cache.rep(sampler.sample(model, rng, exclude=exclude)))
-    return _Model(rep, impls, [cache.distance(rep, r) for r in impls])
+        got = draw(sampler, model, rng, exclude)
+        impls.append(cache.rep(got.model))
+        rejected += got.rejected
+    return _Model(rep, impls, [cache.distance(rep, r) for r in impls], rejected)
 
 
 def _describe(reprs: Reprs) -> str:
@@ -191,7 +198,7 @@ def _score_pair(
         p_value=binomial_p_value(ind), distinguishable_z=z_test_distinguishable(p, 2 * n),
         distances={"d11": list(a.own), "d12": list(cross_a), "d22": list(b.own), "d21": list(cross_b)},
         distance=name, reprs=_describe(cache.reprs), cross=cross, ties=ties, tie_atol=tie_atol,
-        level=level, seed=seed,
+        level=level, seed=seed, rejected_1=a.rejected, rejected_2=b.rejected,
     )  # fmt: skip
 
 

@@ -5,12 +5,19 @@ implementing the same interpretation (it changes only what lies outside the mech
 nothing at all functionally). ``exclude`` lists models that must not be returned as they are
 (Congruity passes the pair under comparison, so that a pool never hands back the anchor as
 "an implementation of the other model").
+
+A sampler that rejects candidate draws (a behaviour check) also offers
+``draw(model, rng, exclude=()) -> Draw``, which returns the implementation together with how many
+candidates it rejected and the accepted draw's behaviour statistics. Congruity records those in
+its result: nothing is recorded on the sampler itself, so the numbers survive Ray and do not
+depend on the order in which pairs run.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -36,6 +43,25 @@ class Sampler(Protocol):
     def sample(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module: ...
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One implementation drawn by a sampler: the model, the candidates rejected before it, and
+    the accepted candidate's behaviour statistics (for example ``{"kl": ...}``)."""
+
+    model: nn.Module
+    rejected: int = 0
+    stats: Mapping[str, float] = field(default_factory=dict)
+
+
+def draw(
+    sampler: Sampler, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+) -> Draw:
+    """Draw one implementation: ``sampler.draw`` where the sampler has one, else ``sample``."""
+    if hasattr(sampler, "draw"):
+        return sampler.draw(model, rng, exclude=exclude)
+    return Draw(sampler.sample(model, rng, exclude=exclude))
 
 
 class SymmetryTransform:
