@@ -97,3 +97,12 @@ def test_bad_input_is_one_line_and_exit_2(npy_pair, args, message):
     assert message in res.output
     assert "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_bracketed_text_in_messages_is_shown_verbatim(tmp_path):
+    """Rich markup must not eat ``[layer]`` from a path in an error message."""
+    missing = tmp_path / "acts[layer].npy"
+    res = runner.invoke(app, ["measure", str(missing), str(missing)])
+    assert res.exit_code == 2
+    assert f"file not found: {missing}" in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -6,12 +6,20 @@ Bad input (missing file, wrong shapes, unknown measure) prints one line and exit
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from mechequiv.errors import MechequivError
+
+if TYPE_CHECKING:
+    from mechequiv.study import StudyConfig
 
 app = typer.Typer(
     help=(
@@ -27,9 +35,36 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def _fail(message: str) -> NoReturn:
+    """Print ``message`` as one line on stderr and exit with code 2.
+
+    The message is escaped: text from the user or the library (``acts[layer].npy``) must not be
+    read as rich markup; newlines inside it are folded so that the error stays one line.
+    """
+    one_line = " ".join(str(message).split())
+    err.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+#: Exceptions that mean bad input (a file, a value, a config), answered with one line and exit
+#: code 2. Anything else is a bug in mechequiv and keeps its traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    MechequivError,
+    ValueError,
+    TypeError,
+    KeyError,
+    OSError,
+)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the :data:`USER_ERRORS` raised inside into :func:`_fail`."""
+    try:
+        yield
+    except USER_ERRORS as e:
+        # KeyError's str() is the repr of its argument; the registry's message is the argument.
+        _fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:
@@ -226,31 +261,59 @@ def study(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "mechequiv-study"
     ),
-    quick: Annotated[bool, typer.Option(help="Small settings (minutes; what CI runs).")] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(help="Small settings (minutes; what CI runs). Keys your file sets win."),
+    ] = False,
     force: Annotated[
         bool, typer.Option(help="Recompute cached steps (trained models are kept).")
     ] = False,
     show_config: Annotated[
-        bool, typer.Option("--show-config", help="Print the default config and exit.")
+        bool,
+        typer.Option(
+            "--show-config",
+            help="Print the configuration that would run (the default, or CONFIG resolved) as "
+            "TOML and exit.",
+        ),
     ] = False,
 ) -> None:
     """Run the end-to-end study: train a zoo, compare it every way, write an HTML report."""
-    from mechequiv.errors import MechequivError
     from mechequiv.report import write_report
-    from mechequiv.study import default_config_text, load_config, run_study
+    from mechequiv.study import load_config, run_study
 
-    if show_config:
-        console.print(default_config_text(), highlight=False, markup=False)
-        return
-    try:
+    with _user_errors():
         cfg = load_config(config, quick=quick)
+    if show_config:
+        # Plain text, not rich: rich would wrap long lines and the TOML would no longer parse.
+        typer.echo(cfg.to_toml(), nl=False)
+        _quick_notice(cfg, err)
+        return
+    _quick_notice(cfg, console)
+    with _user_errors():
         results = run_study(
-            cfg, out, force=force, log=lambda m: console.print(f"[bold]study[/] {m}")
+            cfg,
+            out,
+            force=force,
+            log=lambda m: console.print(f"[bold]study[/] {escape(m)}", highlight=False),
         )
         report = write_report(results, out / "report.html", title=cfg.title)
-    except (FileNotFoundError, MechequivError, ValueError) as e:
-        _fail(str(e))
-    console.print(f"[bold green]report:[/] {report}   results: {out / 'results.json'}")
+    console.print(
+        f"[bold green]report:[/] {escape(str(report))}   "
+        f"results: {escape(str(out / 'results.json'))}",
+        highlight=False,
+    )
+
+
+def _quick_notice(cfg: StudyConfig, where: Console) -> None:
+    """Say which ``--quick`` defaults a study took and which of the user's values it kept."""
+    if not cfg.quick:
+        return
+    applied = ", ".join(f"{k} = {json.dumps(v)}" for k, v in cfg.quick_applied.items())
+    line = f"quick: applied {applied or 'nothing'}"
+    if cfg.quick_kept:
+        kept = ", ".join(f"{k} = {json.dumps(v)}" for k, v in cfg.quick_kept.items())
+        line += f"; kept your {kept} (set them in [quick.<step>] to change them with --quick)"
+    where.print(escape(line), highlight=False, soft_wrap=True)
 
 
 @app.callback()

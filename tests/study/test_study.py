@@ -4,6 +4,7 @@ cache on a second run, the HTML report, and the CLI's one-line errors."""
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from mechequiv.cli import app
 from mechequiv.errors import MechequivError
 from mechequiv.report import validate_results
-from mechequiv.study import load_config, run_study
+from mechequiv.study import default_config_text, load_config, run_study
 
 TINY = """
 [zoo]
@@ -68,11 +69,12 @@ def test_second_run_reads_the_cache_and_a_changed_setting_recomputes_only_its_st
     assert changed["equivalence"]["n"] == 5
 
 
-def test_an_unknown_representation_is_refused_by_name(tiny):
-    d, _, _ = tiny
-    (d / "bad.toml").write_text(TINY.replace("n = 4\n", 'n = 4\nrepresentation = "raw"\n'))
-    with pytest.raises(MechequivError, match=r"representation must be one of.*'raw'"):
-        run_study(load_config(d / "bad.toml"), d / "out", progress=False, log=lambda m: None)
+def test_a_bad_value_is_refused_before_any_step_runs(tmp_path):
+    (tmp_path / "bad.toml").write_text(TINY + '\n[quick.measures]\nrepresentation = "raw"\n')
+    with pytest.raises(MechequivError, match=r"quick.measures.representation must be one of"):
+        run_study(load_config(tmp_path / "bad.toml"), tmp_path / "out", progress=False,
+                  log=lambda m: None)  # fmt: skip
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_study_writes_the_report(tiny):
@@ -84,15 +86,55 @@ def test_cli_study_writes_the_report(tiny):
 
 
 @pytest.mark.parametrize(
-    "args, message",
-    [(["nope.toml"], "study config not found"), (["bad.toml"], "unknown key")],
+    "text, message",
+    [
+        (None, "study config not found"),
+        ("[zoo]\nsedes = 3\n", "unknown key zoo.sedes; did you mean 'seeds'?"),
+        ('[zoo]\nenabled = "no"\n', "zoo.enabled must be true or false, got 'no'"),
+        ('[zoo]\nseeds = "6"\n', "zoo.seeds must be an integer, got '6' (a string)"),
+        ('[equivalence]\nbaselines = ["cka"]\n', "equivalence.baselines[0]: unknown measure 'cka'"),
+        ('[measures]\npairs = [["pizza-0", "clock-9"]]\n', "unknown model 'clock-9'"),
+        ("[zoo\n", "is not valid TOML"),
+    ],
 )
-def test_cli_study_bad_input_is_one_line(tmp_path, args, message):
-    (tmp_path / "bad.toml").write_text("[zoo]\nsedes = 3\n")
-    res = CliRunner().invoke(app, ["study", *[str(tmp_path / a) for a in args]])
-    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+@pytest.mark.parametrize("show", [False, True])
+def test_cli_study_bad_input_is_one_line_and_exit_2(tmp_path, text, message, show):
+    f = tmp_path / "acts[layer].toml"  # brackets must survive rich's markup
+    if text is not None:
+        f.write_text(text)
+    res = CliRunner().invoke(
+        app, ["study", str(f), "--out", str(tmp_path / "out")] + (["--show-config"] if show else [])
+    )
+    assert res.exit_code == 2, res.output
+    assert message in res.output and str(f) in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
-def test_show_config_prints_the_default():
-    res = CliRunner().invoke(app, ["study", "--show-config"])
-    assert res.exit_code == 0 and "[equivalence]" in res.output
+def test_show_config_prints_the_default_verbatim():
+    res = CliRunner().invoke(app, ["study", "--show-config"], terminal_width=60)
+    assert res.exit_code == 0
+    assert res.stdout == default_config_text()
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_show_config_round_trips_through_a_file(tmp_path, quick):
+    runner = CliRunner()
+    flags = ["--quick"] if quick else []
+    first = runner.invoke(app, ["study", "--show-config", *flags], terminal_width=40)
+    assert first.exit_code == 0
+    (tmp_path / "my.toml").write_text(first.stdout)
+    tomllib.loads(first.stdout)
+    again = runner.invoke(app, ["study", str(tmp_path / "my.toml"), "--show-config", *flags],
+                          terminal_width=40)  # fmt: skip
+    assert again.exit_code == 0 and again.stdout == first.stdout
+    assert load_config(tmp_path / "my.toml", quick=quick).steps == load_config(quick=quick).steps
+
+
+def test_quick_says_what_it_applied_and_what_it_kept(tmp_path):
+    (tmp_path / "my.toml").write_text("[zoo]\nsteps = 300\n")
+    res = CliRunner().invoke(app, ["study", str(tmp_path / "my.toml"), "--quick", "--show-config"])
+    assert res.exit_code == 0
+    assert "quick: applied zoo.seeds = 4" in res.stderr
+    assert "kept your zoo.steps = 300" in res.stderr
+    assert "steps = 300" in res.stdout and "quick:" not in res.stdout

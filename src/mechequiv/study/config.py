@@ -1,34 +1,37 @@
 """Study configuration: a TOML file with one table per step and a ``[quick]`` table of overrides.
 
 The default study ships with the package (``default.toml``). A user's file is merged over it,
-so it only needs the keys it changes; unknown steps or keys are refused with their names, since
-a misspelt key that silently keeps its default would produce a study nobody asked for.
+so it only needs the keys it changes. The whole result is checked against
+:data:`mechequiv.study.settings.SCHEMA` before anything runs: unknown tables and keys (with a
+did-you-mean), wrong types and values, and rules across steps are all reported together, in one
+:class:`ConfigError`, since a misspelt key that silently keeps its default, or a wrong type
+found after an hour of training, would waste the run.
+
+``--quick`` (``quick=True``) applies the default's ``[quick]`` tables, but never over the user's
+own choices: a key the user's file sets to a value other than the default keeps the user's
+value. (A key set *to* the default, as in a file written by ``--show-config``, counts as not
+chosen.) The user's own ``[quick.<step>]`` tables are applied last and always win. The
+:class:`StudyConfig` records which quick defaults were applied and which user values were kept.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import math
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mechequiv.errors import MechequivError
+from mechequiv.study.settings import check_tables, cross_check
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if key not in base:
-            raise MechequivError(f"unknown key {where}{key!r}; expected one of {sorted(base)}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise MechequivError(f"{where}{key!r} must be a table, got {value!r}")
-            out[key] = _merge(base[key], value, f"{where}{key}.")
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+class ConfigError(MechequivError):
+    """A study configuration that cannot run; the message lists every problem on one line."""
 
 
 def default_config_text() -> str:
@@ -41,12 +44,18 @@ class StudyConfig:
     """A resolved study configuration: ``steps[name]`` holds that step's settings.
 
     ``steps`` keeps the file's order; a step whose table has ``enabled = false`` is skipped.
+    ``quick_tables`` are the ``[quick.<step>]`` overrides (default merged with the user's),
+    ``quick_applied`` the ``"step.key"`` quick values this configuration took, and
+    ``quick_kept`` the user's values that a quick default did not replace.
     """
 
     title: str
     seed: int
     steps: dict[str, dict[str, Any]]
     quick: bool = False
+    quick_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quick_applied: dict[str, Any] = field(default_factory=dict)
+    quick_kept: dict[str, Any] = field(default_factory=dict)
 
     def enabled(self) -> list[str]:
         """The steps that run, in order."""
@@ -57,42 +66,164 @@ class StudyConfig:
         return {"title": self.title, "seed": self.seed, "quick": self.quick,
                 "steps": copy.deepcopy(self.steps)}  # fmt: skip
 
+    def to_toml(self) -> str:
+        """This configuration as a TOML file in the default's layout, comments included.
+
+        Loading the text back (with the same ``quick``) gives the same configuration, and the
+        text of that is byte-identical; for the unchanged default it is ``default.toml``.
+        """
+        tree = {"study": {"title": self.title, "seed": self.seed}, **self.steps}
+        return _render(default_config_text(), tree, self.quick_tables)
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where} is not valid TOML: {e}") from e
+
 
 def load_config(path: str | Path | None = None, quick: bool = False) -> StudyConfig:
-    """The default study, overridden by the TOML file at ``path`` and, with ``quick``, by its
-    ``[quick]`` tables (the file's own ``[quick]`` wins over the default's).
+    """The default study, overridden by the TOML file at ``path`` and, with ``quick``, by the
+    ``[quick]`` tables (see the module docstring for which value wins).
 
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
-    MechequivError
-        The file is not valid TOML, or names a step or key the default does not have.
+    ConfigError
+        The file is not valid TOML, or has unknown tables or keys, values of the wrong type or
+        out of range, or settings that contradict each other (all listed in one message).
     """
-    base = tomllib.loads(default_config_text())
+    base = _parse(default_config_text(), "the default study")
     quick_over = base.pop("quick", {})
+    user: dict[str, Any] = {}
+    user_quick: Any = {}
+    where = "study config"
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"study config not found: {path}")
-        try:
-            user = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise MechequivError(f"{path} is not valid TOML: {e}") from e
-        quick_over = _update(quick_over, user.pop("quick", {}))
-        base = _merge(base, user, "")
-    quick_cfg = _merge(base, quick_over, "quick.")  # validated even when not used
-    merged = quick_cfg if quick else base
-    study = merged.pop("study")
-    return StudyConfig(title=study["title"], seed=int(study["seed"]), steps=merged, quick=quick)
+        where = f"study config {path}"
+        user = _parse(path.read_text(), str(path))
+        user_quick = user.pop("quick", {})
+    problems = check_tables(user) + check_tables(user_quick, "quick.")
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    quick_tables = _merge(quick_over, user_quick)
+    # A [quick] value equal to the default's (as --show-config writes them) is not a choice.
+    user_quick = {
+        t: {k: v for k, v in keys.items() if not _same(v, quick_over.get(t, {}).get(k))}
+        for t, keys in user_quick.items()
+    }
+    resolved = _merge(base, user)
+    applied: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
+    if quick:
+        for table, keys in quick_over.items():
+            for key, value in keys.items():
+                mine = user.get(table, {}).get(key, base[table][key])
+                if not _same(mine, base[table][key]) and key not in user_quick.get(table, {}):
+                    kept[f"{table}.{key}"] = mine
+                else:
+                    resolved[table][key] = copy.deepcopy(value)
+                    applied[f"{table}.{key}"] = value
+        for table, keys in user_quick.items():
+            for key, value in keys.items():
+                resolved[table][key] = copy.deepcopy(value)
+                applied[f"{table}.{key}"] = value
+    study = resolved.pop("study")
+    problems = cross_check(resolved)
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return StudyConfig(title=study["title"], seed=study["seed"], steps=resolved, quick=quick,
+                       quick_tables=quick_tables, quick_applied=applied, quick_kept=kept)  # fmt: skip
 
 
-def _update(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Recursive update without validation (the result is validated when applied)."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over``'s tables merged key by key into a copy of ``base`` (both already checked)."""
     out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _update(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
+    for table, keys in over.items():
+        out.setdefault(table, {}).update(copy.deepcopy(keys))
     return out
+
+
+# ---------------------------------------------------------------- TOML output
+
+_HEADER = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s*(#.*)?$")
+_KEY = re.compile(r"^([A-Za-z0-9_-]+)\s*=")
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _render(template: str, tree: dict[str, dict[str, Any]], quick: dict[str, dict]) -> str:
+    """``template`` (the default TOML) with each value replaced by ``tree``'s (or ``quick``'s
+    for ``[quick.*]`` tables) where it differs, keys the template lacks added after the last key
+    of their table, and tables it lacks appended. Lines whose value is unchanged are kept
+    verbatim, comments included."""
+    defaults = tomllib.loads(template)
+    wanted = {**tree, **{f"quick.{t}": keys for t, keys in quick.items()}}
+    lines = template.splitlines()
+    out: list[str] = []
+    done: set[str] = set()
+    table: str | None = None
+    last_key_at: dict[str, int] = {}
+    for line in lines:
+        if m := _HEADER.match(line):
+            table = m.group(1)
+            done.add(table)
+            last_key_at[table] = len(out)
+            out.append(line)
+            continue
+        if table is not None and (m := _KEY.match(line)):
+            key = m.group(1)
+            old = _lookup(defaults, table).get(key)
+            new = wanted.get(table, {}).get(key, old)
+            out.append(line if _same(new, old) else f"{key} = {_toml_value(new)}")
+            last_key_at[table] = len(out) - 1
+            continue
+        out.append(line)
+    # Keys the template lacks, inserted bottom-up so earlier positions stay valid.
+    for t in sorted(last_key_at, key=last_key_at.__getitem__, reverse=True):
+        have = _lookup(defaults, t)
+        extra = [f"{k} = {_toml_value(v)}" for k, v in wanted.get(t, {}).items() if k not in have]
+        out[last_key_at[t] + 1 : last_key_at[t] + 1] = extra
+    for t, keys in wanted.items():
+        if t not in done and keys:
+            out += ["", f"[{t}]"] + [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
+    return "\n".join(out) + "\n"
+
+
+def _lookup(tree: dict[str, Any], dotted: str) -> dict[str, Any]:
+    node: Any = tree
+    for part in dotted.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same TOML type (``1`` and ``1.0``, ``1`` and ``true`` differ)."""
+    return type(a) is type(b) and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _toml_value(v: Any) -> str:
+    """One TOML value on one line (inline arrays and tables)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        items = (
+            f"{k if _BARE.match(k) else json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} as a TOML value")

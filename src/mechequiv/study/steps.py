@@ -13,6 +13,7 @@ import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.study.run import StudyContext
+from mechequiv.study.settings import REPRESENTATIONS
 
 GROUP_NAMES = {"pizza": "Pizza", "clock": "Clock"}
 
@@ -39,14 +40,6 @@ def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.n
             groups.append(GROUP_NAMES[kind])
             models.append(model)
     return names, groups, models
-
-
-#: GetReprs choices of the study (the ``representation`` keys of [equivalence] and [measures]).
-REPRESENTATIONS = {
-    "fourier": "Fourier modules of each block's attention output and MLP neurons, moved to "
-    "frequency 1 (FourierModuleReprs)",
-    "residual": "residual stream after each block, last token",
-}
 
 
 def _get_reprs(kind: str, task: Any) -> Callable[[torch.nn.Module, Any], Any]:
