@@ -2,9 +2,10 @@
 
 A step is a function ``(ctx, settings) -> dict`` (JSON-safe) registered in
 :mod:`mechequiv.study.steps`. Its result is written atomically to
-``out/cache/<step>-<hash>.json``; a rerun with the same settings (and the same mechequiv
-version) reads it back instead of recomputing, and an interrupted study resumes at the first
-unfinished step. Trained models live under ``out/zoo/`` in the zoo's own resumable checkpoints,
+``out/cache/<step>-<key>.json``, where the key hashes the step's settings, the seed, the step's
+version and a fingerprint of the code it runs (:mod:`mechequiv.study.fingerprint`); a rerun with
+the same settings and the same code reads it back instead of recomputing, and an interrupted
+study resumes at the first unfinished step. Trained models live under ``out/zoo/`` in the zoo's own resumable checkpoints,
 so even a changed analysis setting reuses them.
 """
 
@@ -57,12 +58,23 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__, "python": platform.python_version()}  # fmt: skip
 
 
-def _key(name: str, config: StudyConfig) -> str:
-    from mechequiv import __version__
-    from mechequiv.study.steps import DEPENDS
+def step_key(name: str, config: StudyConfig) -> str:
+    """The cache key of step ``name``: a hash of its settings and the study seed, and of the
+    version and code fingerprint (:func:`~mechequiv.study.fingerprint.code_fingerprint`) of the
+    step and of the steps it depends on, so that changed code never returns an old result."""
+    from mechequiv.study.fingerprint import code_fingerprint
+    from mechequiv.study.steps import STEPS
 
-    inputs = {s: config.steps[s] for s in (name, *DEPENDS.get(name, ()))}
-    blob = json.dumps([name, inputs, config.seed, __version__], sort_keys=True)
+    names = (name, *STEPS[name].depends)
+    blob = json.dumps(
+        {
+            "step": name,
+            "settings": {s: config.steps[s] for s in names},
+            "seed": config.seed,
+            "code": {s: [STEPS[s].version, code_fingerprint(STEPS[s].run)] for s in names},
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -112,7 +124,7 @@ def run_study(
     start = time.perf_counter()
     for name in config.enabled():
         settings = config.steps[name]
-        ctx.step_key = _key(name, config)
+        ctx.step_key = step_key(name, config)
         path = out / "cache" / f"{name}-{ctx.step_key}.json"
         if path.exists() and not force:
             saved = json.loads(path.read_text())

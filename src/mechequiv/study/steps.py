@@ -1,11 +1,13 @@
 """The study's steps: each ``(ctx, settings) -> dict`` in the report's results schema
-(:mod:`mechequiv.report.schema`). ``DEPENDS`` names the steps whose settings a step's cached
-result also depends on (the equivalence step compares the zoo step's models).
+(:mod:`mechequiv.report.schema`), registered in ``STEPS`` with a version and the steps whose
+settings and code its cached result also depends on (the equivalence step compares the zoo
+step's models).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -256,12 +258,29 @@ def summarise(results: dict[str, Any]) -> list[str]:
     return out
 
 
-Step = Callable[[StudyContext, dict[str, Any]], dict[str, Any]]
+@dataclass(frozen=True)
+class Step:
+    """A study step: ``run(ctx, settings) -> dict`` in the results schema.
+
+    ``version`` is raised by hand when the meaning of the result changes in a way the code
+    fingerprint cannot see (a changed default elsewhere, data files); ``depends`` names the steps
+    whose settings and code the result also depends on (the models the zoo step trained). Both
+    enter the cache key with :func:`mechequiv.study.fingerprint.code_fingerprint` of ``run``.
+    """
+
+    run: Callable[[StudyContext, dict[str, Any]], dict[str, Any]]
+    version: int = 1
+    depends: tuple[str, ...] = ()
+
+    def __call__(self, ctx: StudyContext, settings: dict[str, Any]) -> dict[str, Any]:
+        return self.run(ctx, settings)
+
+
 STEPS: dict[str, Step] = {
-    "zoo": zoo_step,
-    "equivalence": equivalence_step,
-    "tensorsim": tensorsim_step,
-    "identifiability": identifiability_step,
-    "measures": measures_step,
+    "zoo": Step(zoo_step),
+    "equivalence": Step(equivalence_step, depends=("zoo",)),
+    "tensorsim": Step(tensorsim_step),
+    "identifiability": Step(identifiability_step),
+    "measures": Step(measures_step, depends=("zoo",)),
 }
-DEPENDS: dict[str, tuple[str, ...]] = {"equivalence": ("zoo",), "measures": ("zoo",)}
+DEPENDS: dict[str, tuple[str, ...]] = {k: s.depends for k, s in STEPS.items() if s.depends}
