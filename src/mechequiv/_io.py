@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place.
 
     The rename is atomic on POSIX file systems, so an interrupt leaves either the previous file
-    or the finished new one.
+    or the finished new one. The file gets the permissions of any other new file (``0o666``
+    less the process umask), not ``tempfile.mkstemp``'s private ``0o600``: results are meant
+    to be shared with the group like the rest of an output folder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temporary(path)
     try:
         write(tmp_path)
         os.replace(tmp_path, path)
@@ -30,11 +30,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     return path
 
 
+def _create_temporary(path: Path) -> Path:
+    """Create an empty, new, uniquely named file next to ``path`` with mode 0o666 & ~umask
+    (the kernel applies the umask, so nothing reads or changes the process-wide umask)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"could not create a temporary file next to {path}")
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically (NaN/inf are refused)."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False))
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, sort_keys: bool = True) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically (NaN/inf are refused).
+
+    ``sort_keys=False`` keeps the mappings' order, for results whose order is meaningful (the
+    columns and series of a report).
+    """
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, allow_nan=False)
+    return atomic_write_text(path, text)

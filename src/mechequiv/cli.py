@@ -296,7 +296,7 @@ def study(
             force=force,
             log=lambda m: console.print(f"[bold]study[/] {escape(m)}", highlight=False),
         )
-        report = write_report(results, out / "report.html", title=cfg.title)
+        report = write_report(results, out / "report.html")
     console.print(
         f"[bold green]report:[/] {escape(str(report))}   "
         f"results: {escape(str(out / 'results.json'))}",

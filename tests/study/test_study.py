@@ -4,6 +4,7 @@ cache on a second run, the HTML report, and the CLI's one-line errors."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 
 import pytest
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from mechequiv.cli import app
 from mechequiv.errors import MechequivError
-from mechequiv.report import validate_results
+from mechequiv.report import render_report, validate_results
 from mechequiv.study import default_config_text, load_config, run_study
 
 TINY = """
@@ -138,3 +139,36 @@ def test_quick_says_what_it_applied_and_what_it_kept(tmp_path):
     assert "quick: applied zoo.seeds = 4" in res.stderr
     assert "kept your zoo.steps = 300" in res.stderr
     assert "steps = 300" in res.stdout and "quick:" not in res.stdout
+
+
+def _without_run_details(html: str) -> str:
+    """The report minus what legitimately differs between runs: the creation time and the
+    run details (which steps this run read from the cache, this run's wall time)."""
+    html = re.sub(r" · \d{4}-\d\d-\d\dT[\d:]+Z", "", html)
+    return re.sub(r"<section id='run'>.*?</section>", "", html, flags=re.S)
+
+
+def test_the_report_is_the_same_whether_steps_ran_or_were_resumed(tiny):
+    d, fresh, _ = tiny
+    resumed = run_study(load_config(d / "tiny.toml"), d / "out", progress=False,
+                        log=lambda m: None)  # fmt: skip
+    assert resumed["cached"] == list(fresh["timings"])
+    from_file = json.loads((d / "out" / "results.json").read_text())
+    pages = [_without_run_details(render_report(r)) for r in (fresh, resumed, from_file)]
+    assert pages[0] == pages[1] == pages[2]
+    assert "(cached)" in render_report(resumed) and "(cached)" not in render_report(fresh)
+
+
+def test_the_title_names_only_the_steps_that_ran(tiny, tmp_path):
+    _, fresh, _ = tiny
+    assert fresh["title"] == (
+        "mechequiv study: Pizza vs Clock, grokking, backdoors and XOR circuits"
+    )
+    f = tmp_path / "s.toml"
+    f.write_text("[tensorsim]\nenabled = false\n[identifiability]\nenabled = false\n")
+    assert load_config(f).heading() == "mechequiv study: Pizza vs Clock"
+    f.write_text('[tensorsim]\nbackdoor = false\n[zoo]\nenabled = false\n[equivalence]\n'
+                 'enabled = false\n[measures]\nenabled = false\n[identifiability]\ntask = "AND"\n')  # fmt: skip
+    assert load_config(f).heading() == "mechequiv study: grokking and AND circuits"
+    f.write_text('[study]\ntitle = "my own"\n[tensorsim]\nenabled = false\n')
+    assert load_config(f).heading() == "my own"

@@ -3,12 +3,13 @@
 The figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state, no GUI
 backend); ``fig.savefig(...)`` renders them with Agg. Inputs may be lists (``None`` for a value
 that was not computed), numpy arrays or torch tensors. Colour conventions: in every heatmap the
-darker colour means *more similar*, so distance measures use the reversed colour map.
+darker colour means *more similar*, so distance measures use the reversed colour map; a series
+(a model group, a curve) gets its colour from its name (:func:`colours`), not its position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -182,10 +183,9 @@ def similarity_over_training(
             ax.axvline(mark, color="#d62728", ls="--", lw=1)
             ax.axhline(mark, color="#d62728", ls="--", lw=1)
         bottom = axes[rows - 1, col]
-        for c, (name, y) in enumerate(lines.items()):
-            bottom.plot(
-                np.arange(k), y, color=_PALETTE[c % len(_PALETTE)], lw=1.5, label=_plain(name)
-            )
+        line_colour = colours(lines)
+        for name, y in lines.items():
+            bottom.plot(np.arange(k), y, color=line_colour[name], lw=1.5, label=_plain(name))
         if lines:
             bottom.set_ylabel("value" if col == 0 else "")
             bottom.grid(alpha=0.3)
@@ -237,6 +237,7 @@ def identifiability_counts(
     fig = Figure(figsize=(3.4 * len(counts) + 0.4, 3.4))
     axes = fig.subplots(1, len(counts), squeeze=False)[0]
     n_per = [sum(int(r["width"]) == w for r in rows) for w in widths]
+    count_colour = colours(counts)
     for c, (ax, key) in enumerate(zip(axes, counts, strict=True)):
         medians = []
         for x, w in enumerate(widths):
@@ -245,7 +246,7 @@ def identifiability_counts(
             )
             if vals.size:
                 spread = np.linspace(-0.18, 0.18, vals.size) if vals.size > 1 else np.zeros(1)
-                ax.scatter(x + spread, vals, s=14, alpha=0.6, color=_PALETTE[c % len(_PALETTE)],
+                ax.scatter(x + spread, vals, s=14, alpha=0.6, color=count_colour[key],
                            edgecolors="none")  # fmt: skip
             medians.append(float(np.median(vals)) if vals.size else np.nan)
         ax.plot(range(len(widths)), medians, "D-", color="black", ms=5, lw=1.5, label="median")
@@ -299,7 +300,7 @@ def training_curves(
         raise ValueError("curves: expected at least one metric besides 'steps', found none")
     groups = dict(groups or {})
     labels = list(dict.fromkeys(groups.get(run, run) for run in data))
-    colour = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(labels)}
+    colour = colours(labels)
     fig = Figure(figsize=(3.8 * len(metrics) + 0.4, 3.2))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
@@ -333,6 +334,13 @@ def training_curves(
     return fig
 
 
+def colours(labels: Iterable[str]) -> dict[str, str]:
+    """A colour per series label, from the labels' sorted order: the same series gets the same
+    colour in every figure, whatever order a results file lists them in."""
+    present = sorted(set(labels))
+    return {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(present)}
+
+
 def _label_matrix(
     ax: Axes, names: list[str], groups: Sequence[str] | None, fontsize: float = 8
 ) -> None:
@@ -345,7 +353,7 @@ def _label_matrix(
         return
     groups = as_names(groups, "groups", m)
     order = list(dict.fromkeys(groups))
-    colour = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(order)}
+    colour = colours(order)
     for tick_set in (ax.get_xticklabels(), ax.get_yticklabels()):
         for tick, g in zip(tick_set, groups, strict=True):
             tick.set_color(colour[g])

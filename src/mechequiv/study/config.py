@@ -61,6 +61,27 @@ class StudyConfig:
         """The steps that run, in order."""
         return [s for s, c in self.steps.items() if c.get("enabled", True)]
 
+    def heading(self) -> str:
+        """The report's title: ``title``, or when that is empty, one naming the enabled steps
+        only (a disabled step is not announced)."""
+        if self.title:
+            return self.title
+        on = self.enabled()
+        parts = []
+        if {"zoo", "equivalence", "measures"} & set(on):
+            parts.append("Pizza vs Clock")
+        if "tensorsim" in on:
+            parts.append("grokking")
+            if self.steps["tensorsim"].get("backdoor") is not False:
+                parts.append("backdoors")
+        if "identifiability" in on:
+            task = self.steps["identifiability"]["task"]
+            parts.append(f"{'+'.join(task) if isinstance(task, list) else task} circuits")
+        if not parts:
+            return "mechequiv study"
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"mechequiv study: {listed}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (what ``results.json`` records as the config used)."""
         return {"title": self.title, "seed": self.seed, "quick": self.quick,

@@ -118,7 +118,7 @@ def run_study(
         raise ValueError(f"unknown study steps {unknown}; expected some of {sorted(STEPS)}")
     ctx = StudyContext(config, out, progress, log)
     results: dict[str, Any] = {
-        "title": config.title, "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": config.heading(), "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": config.to_dict(), "versions": versions(), "timings": {}, "cached": [],
     }  # fmt: skip
     start = time.perf_counter()
@@ -135,11 +135,14 @@ def run_study(
             t0 = time.perf_counter()
             result = STEPS[name](ctx, settings)
             saved = {"result": result, "seconds": time.perf_counter() - t0}
-            atomic_write_json(path, saved)
+            # Order is kept (a report's columns and colours follow it), and the fresh result is
+            # the JSON round trip of what was saved, so a resumed run reports the same thing.
+            atomic_write_json(path, saved, sort_keys=False)
+            saved = json.loads(path.read_text())
             log(f"{name}: done in {saved['seconds']:.1f} s")
         results[name] = saved["result"]
         results["timings"][name] = saved["seconds"]
     results["summary"] = summarise(results)
     results["wall_time"] = time.perf_counter() - start
-    atomic_write_json(out / "results.json", results)
+    atomic_write_json(out / "results.json", results, sort_keys=False)
     return results
