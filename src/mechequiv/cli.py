@@ -6,6 +6,7 @@ Bad input (missing file, wrong shapes, unknown measure) prints one line and exit
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from rich.table import Table
 from mechequiv.errors import MechequivError
 
 if TYPE_CHECKING:
+    from mechequiv.measures.registry import MeasureInfo
     from mechequiv.study import StudyConfig
 
 app = typer.Typer(
@@ -82,30 +84,145 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
 
 @app.command("measures")
 def list_measures(
+    name: Annotated[
+        str | None, typer.Argument(help="Show one measure in full (options included).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
 ) -> None:
-    """List every registered measure with its properties and exact convention."""
+    """List the registered measures, one line each; NAME shows one in full."""
     from mechequiv import measures
 
-    infos = [measures.get(n) for n in measures.names()]
+    with _user_errors():
+        infos = [measures.get(n) for n in ([name] if name else measures.names())]
     if as_json:
-        console.print_json(json.dumps([i.to_dict() for i in infos]))
+        entries = [i.to_dict() | {"options": _measure_options(i)} for i in infos]
+        typer.echo(json.dumps(entries[0] if name else entries, indent=2, default=repr))
         return
-    table = Table(title="mechequiv measures", show_lines=True)
-    table.add_column("name", no_wrap=True)
-    for col in ("kind", "range", "metric", "symmetric", "invariant to", "convention"):
-        table.add_column(col, overflow="fold")
-    for i in infos:
-        table.add_row(
-            i.name + (" (functional)" if i.functional else ""),
-            i.kind,
-            f"[{i.range[0]:.4g}, {i.range[1]:.4g}]",
-            "yes" if i.metric else "no",
-            "yes" if i.symmetric else "no",
-            ", ".join(sorted(i.invariances)) or "-",
-            i.convention,
+    if name:
+        _measure_detail(infos[0])
+        return
+    # One line per measure, cut to the terminal's width: the convention is shortened with an
+    # ellipsis (`mechequiv measures NAME` shows it in full); names are never cut.
+    kinds = {"similarity": "sim", "distance": "dist"}
+    rows = [("name", "kind", "range", "on", "convention")] + [
+        (i.name, kinds.get(i.kind, i.kind), _range(i.range),
+         "logits" if i.functional else "reprs", _first_clause(i.convention))
+        for i in infos
+    ]  # fmt: skip
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    width = shutil.get_terminal_size(fallback=(80, 24)).columns
+    for r in rows:
+        line = "  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True))
+        room = width - len(line) - 2
+        if room >= 12:  # too little room for a useful convention: leave it out
+            line += "  " + (r[4] if len(r[4]) <= room else r[4][: room - 1] + "…")
+        typer.echo(line.rstrip())
+    typer.echo("sim: higher = more similar; dist: lower = more similar.")
+    typer.echo("mechequiv measures NAME: full convention and options.")
+
+
+def _first_clause(text: str) -> str:
+    """A convention's headline: up to its first ';' or parenthesis (the full text is one
+    ``mechequiv measures NAME`` away)."""
+    import re
+
+    return re.split(r";| \(", text, maxsplit=1)[0].strip()
+
+
+def _range(bounds: tuple[float, float]) -> str:
+    import math
+
+    def one(v: float) -> str:
+        return ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:.4g}"
+
+    return f"[{one(bounds[0])}, {one(bounds[1])}]"
+
+
+def _measure_options(info: MeasureInfo) -> dict[str, object]:
+    """The keyword options of a measure with their defaults (its signature after X and Y)."""
+    import inspect
+
+    params = list(inspect.signature(info.fn).parameters.values())[2:]
+    return {
+        p.name: (None if p.default is inspect.Parameter.empty else p.default)
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def _measure_detail(info: MeasureInfo) -> None:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    options = _measure_options(info)
+    rows = [
+        ("name", info.name),
+        ("kind", info.kind + (" (higher = more similar)" if info.kind == "similarity"
+                              else " (lower = more similar)")),
+        ("range", _range(info.range)),
+        ("compares", "model outputs (logits)" if info.functional else "representations"),
+        ("metric", "yes" if info.metric else "no"),
+        ("symmetric", "yes" if info.symmetric else "no"),
+        ("invariant to", ", ".join(sorted(info.invariances)) or "none"),
+        ("family", info.family),
+        ("convention", info.convention),
+        ("options", ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"),
+    ]  # fmt: skip
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    console.print(table, highlight=False)
+    if options:
+        example = next(iter(options))
+        console.print(
+            escape(
+                f"set one with: mechequiv measure X.npy Y.npy -m {info.name} "
+                f"-o {info.name}.{example}=VALUE"
+            ),
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
+
+
+def _options_per_measure(
+    pairs: list[str], chosen: list[str], infos: dict[str, MeasureInfo]
+) -> dict[str, dict[str, object]]:
+    """``-o MEASURE.key=value`` for one measure, or ``-o key=value`` for the one chosen measure
+    that takes ``key`` (refused when several do: the option would be ambiguous)."""
+    out: dict[str, dict[str, object]] = {m: {} for m in chosen}
+    takes = {m: _measure_options(infos[m]) for m in chosen}
+    for key, value in _parse_options(pairs).items():
+        target, dot, option = key.partition(".")
+        if dot:
+            if target not in out:
+                _fail(f"option {key!r} is for measure {target!r}, which is not chosen "
+                      f"(chosen: {', '.join(chosen)}; add -m {target})")  # fmt: skip
+            targets = [target]
+        else:
+            option = key
+            targets = [m for m in chosen if option in takes[m]]
+            if not targets:
+                listed = "; ".join(f"{m}: {', '.join(takes[m]) or 'none'}" for m in chosen)
+                _fail(f"no chosen measure takes option {option!r} ({listed})")
+            if len(targets) > 1:
+                _fail(f"option {option!r} is taken by {', '.join(targets)}: write "
+                      f"{' or '.join(f'{m}.{option}=...' for m in targets)}")  # fmt: skip
+        for m in targets:
+            if option not in takes[m]:
+                _fail(f"{m} has no option {option!r}; its options: "
+                      f"{', '.join(takes[m]) or 'none'}")  # fmt: skip
+            out[m][option] = value
+    return out
+
+
+def _load_npy(path: Path) -> object:
+    import numpy as np
+
+    if not path.is_file():
+        _fail(f"file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        _fail(f"cannot read {path} as a .npy array: {e}")
 
 
 @app.command("measure")
@@ -118,46 +235,55 @@ def measure_files(
     option: Annotated[
         list[str],
         typer.Option(
-            "--option", "-o", help="Option key=value (JSON value) passed to every chosen measure."
+            "--option",
+            "-o",
+            help="MEASURE.key=value (JSON value) for one measure, e.g. rbf_cka.debiased=true; "
+            "plain key=value when exactly one chosen measure takes that key.",
         ),
     ] = [],  # noqa: B006
     tokens: Annotated[
         str | None,
         typer.Option(help="Token policy for (n, t, d) arrays: last, mean, all, concat or an int."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Compare two activation arrays stored as .npy files."""
-    import numpy as np
+    import math
 
     from mechequiv import measures
     from mechequiv.tokens import pool_tokens
 
-    arrays = []
-    for p in (x_path, y_path):
-        if not p.is_file():
-            _fail(f"file not found: {p}")
-        try:
-            arrays.append(np.load(p, allow_pickle=False))
-        except ValueError as e:
-            _fail(f"cannot read {p} as a .npy array: {e}")
-    X, Y = arrays
-    opts = _parse_options(option)
-    table = Table(title=f"{x_path.name} vs {y_path.name}")
+    X, Y = _load_npy(x_path), _load_npy(y_path)
+    chosen = list(dict.fromkeys(measure))
+    with _user_errors():
+        infos = {m: measures.get(m) for m in chosen}
+    opts = _options_per_measure(option, chosen, infos)
+    rows = []
+    with _user_errors():
+        policy: object = None
+        if tokens is not None:
+            policy = int(tokens) if tokens.lstrip("-").isdigit() else tokens
+            X, Y = pool_tokens(X, policy), pool_tokens(Y, policy)
+        for name in chosen:
+            value = float(infos[name](X, Y, **opts[name]))
+            rows.append({"measure": name, "value": value if math.isfinite(value) else None,
+                         "kind": infos[name].kind, "options": opts[name]})  # fmt: skip
+    if as_json:
+        shapes = [list(getattr(a, "shape", ())) for a in (X, Y)]
+        out = {"x": str(x_path), "y": str(y_path), "tokens": policy, "shapes": shapes,
+               "results": rows}  # fmt: skip
+        typer.echo(json.dumps(out, indent=2, default=repr))
+        return
+    table = Table(title=escape(f"{x_path.name} vs {y_path.name}"))
     table.add_column("measure", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("kind")
-    try:
-        if tokens is not None:
-            policy: object = int(tokens) if tokens.lstrip("-").isdigit() else tokens
-            X, Y = pool_tokens(X, policy), pool_tokens(Y, policy)
-        for name in measure:
-            info = measures.get(name)
-            table.add_row(name, f"{info(X, Y, **opts):.6f}", info.kind)
-    except KeyError as e:
-        _fail(str(e.args[0]))
-    except (ValueError, TypeError) as e:
-        _fail(str(e))
-    console.print(table)
+    table.add_column("options")
+    for r in rows:
+        value = "nan" if r["value"] is None else f"{r['value']:.6f}"
+        shown = ", ".join(f"{k}={v!r}" for k, v in r["options"].items())
+        table.add_row(r["measure"], value, r["kind"], escape(shown))
+    console.print(table, highlight=False)
 
 
 @app.command("demo")
