@@ -78,6 +78,10 @@ def step_key(name: str, config: StudyConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _counted(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda message: log(f"{prefix}: {message}")
+
+
 def run_study(
     config: StudyConfig,
     out: str | Path,
@@ -99,7 +103,8 @@ def run_study(
     force : bool
         Recompute every step even when a cached result exists (trained models are still reused).
     log : callable
-        Receives one line per step (started, cached, finished with its wall time).
+        Receives one line per step (started, cached, finished with its wall time), prefixed
+        with its position among the enabled steps (``[2/5] equivalence: running``).
 
     Returns
     -------
@@ -122,16 +127,18 @@ def run_study(
         "config": config.to_dict(), "versions": versions(), "timings": {}, "cached": [],
     }  # fmt: skip
     start = time.perf_counter()
-    for name in config.enabled():
+    enabled = config.enabled()
+    for i, name in enumerate(enabled, 1):
+        step_log = _counted(log, f"[{i}/{len(enabled)}] {name}")
         settings = config.steps[name]
         ctx.step_key = step_key(name, config)
         path = out / "cache" / f"{name}-{ctx.step_key}.json"
         if path.exists() and not force:
             saved = json.loads(path.read_text())
             results["cached"].append(name)
-            log(f"{name}: cached ({saved['seconds']:.1f} s when computed)")
+            step_log(f"cached ({saved['seconds']:.1f} s when computed)")
         else:
-            log(f"{name}: running")
+            step_log("running")
             t0 = time.perf_counter()
             result = STEPS[name](ctx, settings)
             saved = {"result": result, "seconds": time.perf_counter() - t0}
@@ -139,7 +146,7 @@ def run_study(
             # the JSON round trip of what was saved, so a resumed run reports the same thing.
             atomic_write_json(path, saved, sort_keys=False)
             saved = json.loads(path.read_text())
-            log(f"{name}: done in {saved['seconds']:.1f} s")
+            step_log(f"done in {saved['seconds']:.1f} s")
         results[name] = saved["result"]
         results["timings"][name] = saved["seconds"]
     results["summary"] = summarise(results)

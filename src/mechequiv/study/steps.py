@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mechequiv._progress import make_progress, track
 from mechequiv.errors import MechequivError
 from mechequiv.study.run import StudyContext
 from mechequiv.study.settings import REPRESENTATIONS
@@ -60,9 +61,16 @@ def _representations(ctx: StudyContext, kind: str) -> list[torch.Tensor]:
     def build() -> list[torch.Tensor]:
         task = next(iter(_zoos(ctx).values())).task
         fn = _get_reprs(kind, task)
-        return [torch.as_tensor(fn(m, task.inputs)) for m in _named_models(ctx)[2]]
+        models = _named_models(ctx)[2]
+        return [torch.as_tensor(fn(m, task.inputs))
+                for m in track(models, f"{kind} representations", disable=_quiet(ctx))]  # fmt: skip
 
     return ctx.shared(f"representations-{kind}", build)
+
+
+def _quiet(ctx: StudyContext) -> bool | None:
+    """``disable`` for a progress bar: None shows it only on a terminal."""
+    return None if ctx.progress is None else not ctx.progress
 
 
 def zoo_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +117,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         results_path=str(ctx.partial_path("congruity-pairs")), progress=ctx.progress,
     )  # fmt: skip
     reps = _representations(ctx, s["baseline_representation"])
-    baselines = {name: measures.pairwise(reps, name, progress=False).values
+    baselines = {name: measures.pairwise(reps, name, progress=ctx.progress).values
                  for name in s["baselines"]}  # fmt: skip
     p = np.full_like(mat.scores, np.nan)
     for (i, j), r in mat.results.items():
@@ -134,14 +142,20 @@ def tensorsim_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Tensor similarity over training: grokking of a bilinear layer, and a backdoor insertion."""
     from mechequiv.tensorsim.experiments import backdoor, grokking
 
-    g = grokking(s["grokking"], progress=ctx.progress).to_dict()
+    # The experiments train without a bar of their own; this one counts them and shows the time.
+    with make_progress(_quiet(ctx)) as bar:
+        job = bar.add_task("tensorsim experiments", total=1 + bool(s["backdoor"]),
+                           status="grokking")  # fmt: skip
+        g = grokking(s["grokking"], progress=ctx.progress).to_dict()
+        bar.update(job, advance=1, status="backdoor" if s["backdoor"] else "")
+        b = backdoor(s["backdoor"], progress=ctx.progress).to_dict() if s["backdoor"] else None
+        bar.update(job, advance=1 if b is not None else 0, status="")
     out = {
         "model": f"one bilinear layer, modular addition p={g['setting']['p']}",
         "steps": g["steps"], "matrix": g["tensor"]["matrix"], "baselines": g["baselines"],
         "curves": {"train_accuracy": g["train_acc"], "test_accuracy": g["test_acc"]},
     }  # fmt: skip
-    if s["backdoor"]:
-        b = backdoor(s["backdoor"], progress=ctx.progress).to_dict()
+    if b is not None:
         target = b["setting"]["target"]
         shift = np.asarray(b["slice_shift"], dtype=float)
         delta = {
@@ -162,21 +176,27 @@ def tensorsim_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
 def identifiability_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Audit ``seeds`` converged MLPs per hidden width (seeds tried in order, at most
     ``max_tries`` per width): circuits, interpretations, mappings."""
-    from mechequiv.errors import MechequivError
     from mechequiv.identifiability.study import study_widths
 
     rows, tried = [], {}
-    for k in s["widths"]:
-        found, seed = 0, 0
-        while found < s["seeds"] and seed < s["max_tries"]:
-            study = study_widths(s["task"], widths=[k], seeds=[seed])
-            for r in study.reports:
-                rows.append({"width": k, "seed": seed, "circuits": int(r.n_circuits),
-                             "interpretations": int(r.n_interpretations),
-                             "mappings": int(r.n_mappings)})  # fmt: skip
-                found += 1
-            seed += 1
-        tried[k] = seed
+    with make_progress(_quiet(ctx)) as bar:
+        # counts converged networks: the ETA holds while the convergence rate does
+        job = bar.add_task(f"identifiability {s['task']}", total=s["seeds"] * len(s["widths"]),
+                           status="")  # fmt: skip
+        for k in s["widths"]:
+            found, seed = 0, 0
+            while found < s["seeds"] and seed < s["max_tries"]:
+                bar.update(job, status=f"width {k}, seed {seed} ({seed - found} not converged)")
+                study = study_widths(s["task"], widths=[k], seeds=[seed])
+                for r in study.reports:
+                    rows.append({"width": k, "seed": seed, "circuits": int(r.n_circuits),
+                                 "interpretations": int(r.n_interpretations),
+                                 "mappings": int(r.n_mappings)})  # fmt: skip
+                    found += 1
+                    bar.advance(job)
+                seed += 1
+            bar.advance(job, s["seeds"] - found)  # this width gave up: its share is done
+            tried[k] = seed
     if not rows:
         raise MechequivError(
             f"no {s['task']} network converged in {s['max_tries']} seeds per width; "
@@ -193,7 +213,7 @@ def measures_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     task = next(iter(_zoos(ctx).values())).task
     reps = dict(zip(names, _representations(ctx, s["representation"]), strict=True))
     pairs = []
-    for a, b in s["pairs"]:
+    for a, b in track(s["pairs"], "measures on model pairs", disable=_quiet(ctx)):
         values, skipped = representational_measures(reps[a], reps[b])
         pairs.append({"a": a, "b": b, "values": values | dict.fromkeys(skipped)})
     where = REPRESENTATIONS[s["representation"]]
