@@ -66,3 +66,19 @@ def test_written_files_follow_the_umask(tmp_path, umask):
 def test_json_keeps_order_when_asked(tmp_path):
     path = atomic_write_json(tmp_path / "r.json", {"b": 1, "a": 2}, sort_keys=False)
     assert path.read_text().index('"b"') < path.read_text().index('"a"')
+
+
+def test_the_introduction_names_only_the_methods_present():
+    from mechequiv.report import render_report
+
+    full = render_report(synthetic_results())
+    assert "three complementary methods" in full and "identifiability audit" in full
+    r = synthetic_results()
+    for key in ("tensorsim", "identifiability"):
+        del r[key]
+    page = render_report(r)
+    intro = page[page.index('<p class="intro">') : page.index("</p>", page.index('class="intro"'))]
+    assert "one method: interpretive equivalence (Congruity)" in intro
+    assert "tensor similarity" not in intro and "identifiability" not in intro
+    only = render_report({"measures": synthetic_results()["measures"]})
+    assert "compares them with the classical representational similarity measures" in only

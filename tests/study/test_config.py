@@ -131,6 +131,11 @@ def test_quick_keeps_the_users_own_values_and_says_so(tmp_path):
     # a value equal to the default (e.g. from --show-config) is not a choice: quick applies
     assert cfg.steps["equivalence"]["n"] == 10 and "equivalence.n" in cfg.quick_applied
     assert "zoo.steps" not in cfg.quick_applied
+    recorded = cfg.to_dict()
+    assert (
+        recorded["quick_kept"] == {"zoo.steps": 300} and recorded["quick_applied"]["zoo.seeds"] == 4
+    )
+    assert "quick_applied" not in load_config(f).to_dict()
 
 
 def test_the_users_quick_table_wins_in_quick_mode(tmp_path):

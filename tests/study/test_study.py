@@ -172,3 +172,37 @@ def test_the_title_names_only_the_steps_that_ran(tiny, tmp_path):
     assert load_config(f).heading() == "mechequiv study: grokking and AND circuits"
     f.write_text('[study]\ntitle = "my own"\n[tensorsim]\nenabled = false\n')
     assert load_config(f).heading() == "my own"
+
+
+ONLY_IDENTIFIABILITY = """
+[zoo]
+enabled = false
+[equivalence]
+enabled = false
+[tensorsim]
+enabled = false
+[measures]
+enabled = false
+[identifiability]
+widths = [2]
+seeds = 1
+max_tries = 1
+"""
+
+
+def test_cli_study_errors_during_the_run_are_one_line(tmp_path):
+    """A step that fails (no network converged) and an output folder that is a file."""
+    (tmp_path / "s.toml").write_text(ONLY_IDENTIFIABILITY)
+    res = CliRunner().invoke(app, ["study", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "no XOR network converged in 1 seeds per width" in res.output
+    assert "Traceback" not in res.output
+    assert [line for line in res.output.splitlines() if "error" in line] == [
+        res.output.strip().splitlines()[-1]
+    ]
+    (tmp_path / "file").write_text("")
+    res = CliRunner().invoke(
+        app, ["study", str(tmp_path / "s.toml"), "--out", str(tmp_path / "file")]
+    )
+    assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -52,7 +52,7 @@ def render_report(results: Mapping[str, Any], *, title: str | None = None) -> st
     if title is None:
         title = results.get("title", "mechequiv report")
     page = _Page()
-    intro = page.prose(texts.INTRO)
+    intro = page.prose(texts.intro([key for key in results if key in _SECTION_KEYS]))
     sections: list[tuple[str, str, str]] = []
     for anchor, key, heading, build in _SECTIONS:
         if key in results:
@@ -253,6 +253,7 @@ _SECTIONS: tuple[tuple[str, str, str, Callable[[_Page, Mapping[str, Any]], str]]
     ("identifiability", "identifiability", "Identifiability audit", _identifiability),
     ("measures", "measures", "Representational measures", _measures),
 )
+_SECTION_KEYS = frozenset(key for _, key, _, _ in _SECTIONS)
 
 
 def _run_details(results: Mapping[str, Any]) -> str:

@@ -6,6 +6,7 @@ Texts are plain strings (escaped when rendered); ``{cite:key}`` marks a citation
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import NamedTuple
 
 
@@ -108,6 +109,31 @@ INTRO = (
     "identifiability audit — next to the classical representational similarity measures "
     "{cite:klabunde2025}."
 )
+
+# The methods the introduction names, by results key, in page order.
+_METHODS = {
+    "equivalence": "interpretive equivalence (Congruity)",
+    "tensorsim": "tensor similarity",
+    "identifiability": "an identifiability audit",
+}
+_NUMBERS = {1: "one method", 2: "two complementary methods", 3: "three complementary methods"}
+
+
+def intro(present: Collection[str]) -> str:
+    """The introduction, naming only the methods whose results are ``present`` (a report of
+    a study with disabled steps does not announce them)."""
+    methods = [text for key, text in _METHODS.items() if key in present]
+    measures = "measures" in present or "equivalence" in present  # baselines sit beside Congruity
+    if (len(methods) == len(_METHODS) and measures) or not (methods or measures):
+        return INTRO  # everything, or nothing to be specific about
+    question = "Do these neural networks implement the same mechanism?"
+    classical = "the classical representational similarity measures {cite:klabunde2025}"
+    if not methods:
+        return f"{question} This report compares them with {classical}."
+    listed = methods[0] if len(methods) == 1 else ", ".join(methods[:-1]) + " and " + methods[-1]
+    beside = f", next to {classical}" if measures else ""
+    return f"{question} This report answers with {_NUMBERS[len(methods)]}: {listed}{beside}."
+
 
 ZOO = (
     "The models compared below. Modular-addition transformers can learn the 'Pizza' or the "

@@ -84,8 +84,12 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (what ``results.json`` records as the config used)."""
-        return {"title": self.title, "seed": self.seed, "quick": self.quick,
-                "steps": copy.deepcopy(self.steps)}  # fmt: skip
+        out = {"title": self.title, "seed": self.seed, "quick": self.quick,
+               "steps": copy.deepcopy(self.steps)}  # fmt: skip
+        if self.quick:  # provenance: which values came from --quick, which the user kept
+            out["quick_applied"] = copy.deepcopy(self.quick_applied)
+            out["quick_kept"] = copy.deepcopy(self.quick_kept)
+        return out
 
     def to_toml(self) -> str:
         """This configuration as a TOML file in the default's layout, comments included.
