@@ -66,7 +66,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as e:
         # KeyError's str() is the repr of its argument; the registry's message is the argument.
-        _fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+        message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        _fail(message or type(e).__name__)
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:

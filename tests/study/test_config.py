@@ -175,3 +175,10 @@ def test_a_resolved_config_round_trips_byte_identical(tmp_path, quick):
     assert again.quick_tables == first.quick_tables
     assert again.to_toml() == text
     assert "# Pizza (attention rate 0)" in text  # the default's comments are kept
+
+
+def test_a_user_value_equal_to_the_quick_one_is_not_reported_as_kept(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text("[zoo]\nseeds = 4\nsteps = 300\n")
+    cfg = load_config(f, quick=True)
+    assert cfg.quick_kept == {"zoo.steps": 300} and "zoo.seeds" not in cfg.quick_applied

@@ -149,7 +149,8 @@ def load_config(path: str | Path | None = None, quick: bool = False) -> StudyCon
             for key, value in keys.items():
                 mine = user.get(table, {}).get(key, base[table][key])
                 if not _same(mine, base[table][key]) and key not in user_quick.get(table, {}):
-                    kept[f"{table}.{key}"] = mine
+                    if not _same(mine, value):  # the same value is no conflict to report
+                        kept[f"{table}.{key}"] = mine
                 else:
                     resolved[table][key] = copy.deepcopy(value)
                     applied[f"{table}.{key}"] = value
