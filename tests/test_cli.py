@@ -209,3 +209,25 @@ def test_an_empty_file_is_one_line_and_exit_2(npy_pair):
     res = runner.invoke(app, ["measure", str(d / "x.npy"), str(d / "empty.npy")])
     assert res.exit_code == 2 and "cannot read" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["measure"], "Missing argument 'x_path'. (see 'mechequiv measure --help')"),
+        (["measure", "a.npy", "b.npy", "--bogus"], "No such option: --bogus"),
+        (["nosuch"], "No such command 'nosuch'."),
+        (["study", "--out"], "Option '--out' requires an argument."),
+        (["demo", "--seed", "x"], "Invalid value for '--seed'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, message):
+    res = runner.invoke(app, args, prog_name="mechequiv")
+    assert res.exit_code == 2
+    assert res.output.startswith("error: ") and message in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
+def test_help_still_exits_0():
+    res = runner.invoke(app, ["measure", "--help"], prog_name="mechequiv")
+    assert res.exit_code == 0 and "MEASURE.key=value" in " ".join(res.output.split())

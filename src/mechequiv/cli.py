@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from mechequiv.errors import MechequivError
 
@@ -23,7 +25,36 @@ if TYPE_CHECKING:
     from mechequiv.measures.registry import MeasureInfo
     from mechequiv.study import StudyConfig
 
+
+class _OneLineErrors(TyperGroup):
+    """The command group, with usage errors (a missing argument, an unknown option, a bad
+    value) answered like every other error: one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            _print_error("aborted")
+            sys.exit(1)
+        except Exception as e:
+            # Click's exceptions (vendored by typer, so matched by what they offer): a usage
+            # error has exit code 2 and the context of the command it concerns.
+            exit_code = getattr(e, "exit_code", None)
+            if not (hasattr(e, "format_message") and isinstance(exit_code, int)):
+                raise
+            ctx = getattr(e, "ctx", None)
+            hint = (
+                f" (see '{ctx.command_path} --help')" if ctx is not None and exit_code == 2 else ""
+            )
+            _print_error(e.format_message() + hint)
+            sys.exit(exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help=(
         "mechequiv: do these two neural networks implement the same mechanism?\n\n"
         "Similarity measures with exact conventions, interpretive equivalence (Congruity), "
@@ -43,9 +74,13 @@ def _fail(message: str) -> NoReturn:
     The message is escaped: text from the user or the library (``acts[layer].npy``) must not be
     read as rich markup; newlines inside it are folded so that the error stays one line.
     """
+    _print_error(message)
+    raise typer.Exit(2)
+
+
+def _print_error(message: str) -> None:
     one_line = " ".join(str(message).split())
     err.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 #: Exceptions that mean bad input (a file, a value, a config), answered with one line and exit
