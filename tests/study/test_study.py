@@ -206,3 +206,18 @@ def test_cli_study_errors_during_the_run_are_one_line(tmp_path):
     )
     assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_every_key_a_step_writes_is_declared_in_the_report_schema(tiny):
+    """The study -> report contract cannot drift: each section's TypedDict names its keys."""
+    from typing import get_type_hints
+
+    from mechequiv.report import schema
+
+    _, results, _ = tiny
+    sections = get_type_hints(schema.Results)
+    for key in ("zoo", "equivalence", "tensorsim", "identifiability", "measures"):
+        declared = set(get_type_hints(sections[key]))
+        assert set(results[key]) <= declared, (key, set(results[key]) - declared)
+    backdoor = set(get_type_hints(schema.TrainingSimilarity))
+    assert set(results["tensorsim"]["backdoor"]) <= backdoor

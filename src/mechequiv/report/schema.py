@@ -86,6 +86,8 @@ class EquivalenceSection(TypedDict, total=False):
     level: float
     task: str
     distance: str
+    representation: str
+    baseline_representation: str
     cross: str
     sampler: str
     baselines: dict[str, list[list[float | None]]]
