@@ -45,10 +45,13 @@ def test_an_unchanged_rerun_reuses_the_result(toy):
 
 
 def test_a_new_step_version_recomputes(toy, monkeypatch):
-    toy()
+    first = toy()
+    assert first["versions"]["toy step"].startswith("version 1, code ")
     monkeypatch.setitem(study_steps.STEPS, "toy", study_steps.Step(_toy_step, version=2))
     assert toy()["cached"] == [] and _toy_step.calls == 2
-    assert toy()["cached"] == ["toy"] and _toy_step.calls == 2
+    again = toy()
+    assert again["cached"] == ["toy"] and _toy_step.calls == 2
+    assert again["versions"]["toy step"].startswith("version 2, code ")
 
 
 def test_changed_code_the_step_reaches_recomputes(toy, monkeypatch):

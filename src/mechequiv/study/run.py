@@ -5,8 +5,8 @@ A step is a function ``(ctx, settings) -> dict`` (JSON-safe) registered in
 ``out/cache/<step>-<key>.json``, where the key hashes the step's settings, the seed, the step's
 version and a fingerprint of the code it runs (:mod:`mechequiv.study.fingerprint`); a rerun with
 the same settings and the same code reads it back instead of recomputing, and an interrupted
-study resumes at the first unfinished step. Trained models live under ``out/zoo/`` in the zoo's own resumable checkpoints,
-so even a changed analysis setting reuses them.
+study resumes at the first unfinished step. Trained models live under ``out/zoo/`` in the zoo's
+own resumable checkpoints, so even a changed analysis setting reuses them.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def run_study(
         first computed), ``cached`` (steps read from the cache this run), ``wall_time`` (this
         run) and one entry per step with that step's result.
     """
+    from mechequiv.study.fingerprint import code_fingerprint
     from mechequiv.study.steps import STEPS, summarise
 
     out = Path(out)
@@ -149,6 +150,10 @@ def run_study(
             step_log(f"done in {saved['seconds']:.1f} s")
         results[name] = saved["result"]
         results["timings"][name] = saved["seconds"]
+        # provenance: the code that produced this result (the same whether it ran or was read)
+        results["versions"][f"{name} step"] = (
+            f"version {STEPS[name].version}, code {code_fingerprint(STEPS[name].run)}"
+        )
     results["summary"] = summarise(results)
     results["wall_time"] = time.perf_counter() - start
     atomic_write_json(out / "results.json", results, sort_keys=False)
