@@ -85,3 +85,17 @@ def test_a_step_depends_on_its_own_helpers():
     roots, sources = fingerprint._function_roots(study_steps.measures_step)
     assert "mechequiv.zoo.presets" in roots  # reached through _named_models -> _zoos
     assert len(sources) >= 3
+
+
+def test_a_step_without_readable_source_still_gets_a_fingerprint(monkeypatch):
+    import functools
+
+    wrapped = functools.partial(study_steps.identifiability_step)
+    assert fingerprint.code_fingerprint(wrapped) == fingerprint.code_fingerprint(
+        study_steps.identifiability_step
+    )
+    step = study_steps.Step(study_steps.identifiability_step)  # a callable object
+    first = fingerprint.code_fingerprint(step)
+    assert first == fingerprint.code_fingerprint(step)
+    _patched_source(monkeypatch, "mechequiv.study.steps")  # its module is what it reaches
+    assert fingerprint.code_fingerprint(step) != first

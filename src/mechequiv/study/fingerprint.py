@@ -13,6 +13,7 @@ never the reverse. Third-party code is not hashed (its versions are recorded in 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import sys
@@ -135,8 +136,17 @@ def code_fingerprint(fn: Callable[..., Any]) -> str:
     ``fn``'s own module is represented by the functions ``fn`` uses, not by its whole source, so
     editing one study step leaves the other steps' cache valid.
     """
-    roots, sources = _function_roots(fn)
-    roots.discard(fn.__module__)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    try:
+        roots, sources = _function_roots(fn)
+        roots.discard(fn.__module__)
+    except (OSError, TypeError, KeyError, AttributeError):
+        # No source to read (a callable object, code without a file): count the whole module
+        # that defines it, which is never less than what it can reach.
+        owner = fn if hasattr(fn, "__code__") else type(fn)
+        roots = {owner.__module__}
+        sources = [f"{owner.__module__}.{owner.__qualname__}"]
     h = hashlib.sha256()
     for src in sources:
         h.update(src.encode())
