@@ -182,3 +182,23 @@ def test_a_user_value_equal_to_the_quick_one_is_not_reported_as_kept(tmp_path):
     f.write_text("[zoo]\nseeds = 4\nsteps = 300\n")
     cfg = load_config(f, quick=True)
     assert cfg.quick_kept == {"zoo.steps": 300} and "zoo.seeds" not in cfg.quick_applied
+
+
+def test_an_explicit_quick_value_wins_even_when_it_equals_the_default_quick_value(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text("[zoo]\nseeds = 5\n[quick.zoo]\nseeds = 4\n")
+    assert load_config(f, quick=True).steps["zoo"]["seeds"] == 4
+    f.write_text("[zoo]\nseeds = 5\n")
+    assert load_config(f, quick=True).steps["zoo"]["seeds"] == 5
+
+
+@pytest.mark.parametrize(
+    "text", ["[zoo]\nseeds = 5\n", "[zoo]\nseeds = 5\n[quick.zoo]\nseeds = 4\n"]
+)
+def test_a_printed_config_resolves_like_its_source_in_both_modes(tmp_path, text):
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    printed = tmp_path / "printed.toml"
+    printed.write_text(load_config(f).to_toml())
+    for quick in (False, True):
+        assert load_config(printed, quick=quick).steps == load_config(f, quick=quick).steps

@@ -135,29 +135,38 @@ def load_config(path: str | Path | None = None, quick: bool = False) -> StudyCon
     problems = check_tables(user) + check_tables(user_quick, "quick.")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
-    quick_tables = _merge(quick_over, user_quick)
-    # A [quick] value equal to the default's (as --show-config writes them) is not a choice.
-    user_quick = {
-        t: {k: v for k, v in keys.items() if not _same(v, quick_over.get(t, {}).get(k))}
-        for t, keys in user_quick.items()
-    }
     resolved = _merge(base, user)
+    # What --quick would take for each key: the default's [quick] value unless the user's file
+    # chose another value for that key, and the user's own [quick] values always.
+    quick_values: dict[str, dict[str, Any]] = {}
+    kept: dict[str, Any] = {}  # the user's values that differ from the quick default
+    own: set[str] = set()  # keys whose quick-mode value is the user's main-table value
+    for table, keys in quick_over.items():
+        for key, value in keys.items():
+            mine = resolved[table][key]
+            if not _same(mine, base[table][key]):
+                own.add(f"{table}.{key}")
+                if not _same(mine, value):
+                    kept[f"{table}.{key}"] = mine
+                value = mine
+            quick_values.setdefault(table, {})[key] = value
+    for table, keys in user_quick.items():
+        for key, value in keys.items():
+            own.discard(f"{table}.{key}")
+            kept.pop(f"{table}.{key}", None)
+            quick_values.setdefault(table, {})[key] = value
     applied: dict[str, Any] = {}
-    kept: dict[str, Any] = {}
     if quick:
-        for table, keys in quick_over.items():
+        for table, keys in quick_values.items():
             for key, value in keys.items():
-                mine = user.get(table, {}).get(key, base[table][key])
-                if not _same(mine, base[table][key]) and key not in user_quick.get(table, {}):
-                    if not _same(mine, value):  # the same value is no conflict to report
-                        kept[f"{table}.{key}"] = mine
-                else:
+                if f"{table}.{key}" not in own:
                     resolved[table][key] = copy.deepcopy(value)
                     applied[f"{table}.{key}"] = value
-        for table, keys in user_quick.items():
-            for key, value in keys.items():
-                resolved[table][key] = copy.deepcopy(value)
-                applied[f"{table}.{key}"] = value
+    else:
+        kept = {}
+    # The [quick] tables a file needs to reproduce this: with the kept values written in, a
+    # file printed by --show-config resolves the same with and without --quick.
+    quick_tables = copy.deepcopy(quick_values)
     study = resolved.pop("study")
     problems = cross_check(resolved)
     if problems:
