@@ -70,15 +70,19 @@ def test_json_keeps_order_when_asked(tmp_path):
 
 def test_the_introduction_names_only_the_methods_present():
     from mechequiv.report import render_report
+    from mechequiv.report.texts import INTRO, intro
 
-    full = render_report(synthetic_results())
-    assert "three complementary methods" in full and "identifiability audit" in full
+    assert intro(["zoo", "equivalence", "tensorsim", "identifiability", "measures"]) == INTRO
+    assert "three complementary methods" in INTRO
     r = synthetic_results()
-    for key in ("tensorsim", "identifiability"):
-        del r[key]
-    page = render_report(r)
-    intro = page[page.index('<p class="intro">') : page.index("</p>", page.index('class="intro"'))]
-    assert "one method: interpretive equivalence (Congruity)" in intro
-    assert "tensor similarity" not in intro and "identifiability" not in intro
-    only = render_report({"measures": synthetic_results()["measures"]})
-    assert "compares them with the classical representational similarity measures" in only
+    page = render_report({"summary": r["summary"], "equivalence": r["equivalence"]})
+    start = page.index('<p class="intro">')
+    text = page[start : page.index("</p>", start)]
+    assert "one method: interpretive equivalence (Congruity)" in text
+    assert "tensor similarity" not in text and "identifiability" not in text
+    assert intro(["measures"]).endswith(
+        "compares them with the classical representational similarity measures {cite:klabunde2025}."
+    )
+    assert intro(["tensorsim", "identifiability"]).endswith(
+        "two complementary methods: tensor similarity and an identifiability audit."
+    )

@@ -6,6 +6,11 @@ the last table is reported before the first step trains anything. Each check ret
 problems, one short phrase each, naming the key path (``zoo.seeds``) and what was expected.
 TOML booleans are Python ``bool``, a subclass of ``int``: integer keys refuse them explicitly,
 and boolean keys accept nothing else (``enabled = "no"`` is refused, not read as true).
+
+The registries the checks consult (measures, gates, tensorsim settings) are imported inside the
+checks: they pull in torch and the methods, which ``--show-config`` and a refused file should not
+wait for (every check runs on each :func:`~mechequiv.study.load_config`, so the tests exercise
+these imports).
 """
 
 from __future__ import annotations
