@@ -9,8 +9,7 @@ and boolean keys accept nothing else (``enabled = "no"`` is refused, not read as
 
 The registries the checks consult (measures, gates, tensorsim settings) are imported inside the
 checks: they pull in torch and the methods, which ``--show-config`` and a refused file should not
-wait for (every check runs on each :func:`~mechequiv.study.load_config`, so the tests exercise
-these imports).
+wait for (the tests run every check on the default study, so these imports are exercised).
 """
 
 from __future__ import annotations
