@@ -170,9 +170,12 @@ def _task(spec: str) -> object:
 @app.command("compare")
 def compare(
     model_a: Annotated[
-        Path, typer.Argument(help="First model: .pt, .safetensors (zoo) or HF folder.")
+        str,
+        typer.Argument(
+            help="First model: HF folder, weights + config .json, zoo PATH:seed=S, .pt."
+        ),
     ],
-    model_b: Annotated[Path, typer.Argument(help="Second model, same formats.")],
+    model_b: Annotated[str, typer.Argument(help="Second model, same formats.")],
     task: Annotated[
         str,
         typer.Option(
@@ -188,14 +191,36 @@ def compare(
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow .pt files that pickle whole modules (unpickling runs code from the file).",
+        ),
+    ] = False,
+    transformer_lens: Annotated[
+        bool,
+        typer.Option(
+            "--transformer-lens",
+            help="Wrap Hugging Face folders in TransformerLens 4's TransformerBridge.",
+        ),
+    ] = False,
 ) -> None:
-    """Compare two of your models: similarity measures and the Congruity score with its CI."""
+    """Compare two of your models: similarity measures and the Congruity score with its CI.
+
+    Models: a Hugging Face folder (save_pretrained), weights (.safetensors or a .pt state dict)
+    beside their config .json (TransformerLens cfg, Hugging Face or zoo config), a zoo folder
+    or checkpoint (PATH:seed=S), or with --trust-pickle a whole module saved with torch.save.
+    """
     from mechequiv.errors import MechequivError
     from mechequiv.study.compare import compare_models, load_model
 
     try:
         stimuli = _task(task)
-        a, b = load_model(model_a), load_model(model_b)
+        a, b = (
+            load_model(m, trust_pickle=trust_pickle, transformer_lens=transformer_lens)
+            for m in (model_a, model_b)
+        )
         with console.status("comparing ..."):
             result = compare_models(a, b, stimuli, n=n, sampler=sampler, seed=seed)
     except (FileNotFoundError, MechequivError, ValueError, TypeError) as e:
@@ -203,7 +228,7 @@ def compare(
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
         return
-    table = Table(title=f"{model_a.name} vs {model_b.name}")
+    table = Table(title=f"{Path(model_a).name} vs {Path(model_b).name}")
     for col in ("measure", "kind", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
     from mechequiv import measures

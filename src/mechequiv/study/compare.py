@@ -1,57 +1,22 @@
 """Compare a user's two models: every representational measure on their hidden representations,
 the functional measures on their outputs, and Congruity with its interval.
 
-Models load from local files only (no hub access):
-- ``*.pt`` / ``*.pth``: a whole module saved with ``torch.save(model, path)`` (unpickling runs
-  code: load only files you trust);
-- ``*.safetensors`` with its zoo JSON config beside it (a zoo checkpoint);
-- a folder with a Hugging Face ``config.json``: ``transformers.AutoModel`` with
-  ``local_files_only=True`` (TransformerLens models are saved as whole modules, ``*.pt``).
+Models load from local files only (see :mod:`mechequiv.study.loading` for the formats): weights
+with a declared architecture by default, pickled whole modules only with ``trust_pickle=True``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from mechequiv.errors import MechequivError
+from mechequiv.study.loading import load_model
 
-
-def load_model(path: str | Path) -> nn.Module:
-    """Load a model from a local file or folder (see the module docstring for the formats)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise MechequivError(f"{path} is a folder without a Hugging Face config.json")
-        try:
-            from transformers import AutoModel
-        except ImportError as e:
-            raise MechequivError(
-                "loading a Hugging Face folder needs transformers: pip install mechequiv[hf]"
-            ) from e
-        return AutoModel.from_pretrained(path, local_files_only=True).eval()
-    if path.suffix == ".safetensors":
-        from mechequiv.zoo import load_model as load_zoo_model
-
-        return load_zoo_model(path).eval()
-    if path.suffix in (".pt", ".pth"):
-        model = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(model, nn.Module):
-            raise MechequivError(
-                f"{path} holds a {type(model).__name__}, not a module: save the whole model "
-                "with torch.save(model, path), or a zoo checkpoint (.safetensors + config)"
-            )
-        return model.eval()
-    raise MechequivError(
-        f"unknown model format {path.suffix or path.name!r}: expected .pt/.pth, .safetensors "
-        "(with its config) or a Hugging Face folder"
-    )
+__all__ = ["Comparison", "compare_models", "load_model"]  # load_model: re-exported
 
 
 def input_form(model: nn.Module) -> str:
