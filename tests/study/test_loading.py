@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from pathlib import Path
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 from mechequiv.cli import app
 from mechequiv.errors import MechequivError
 from mechequiv.study import load_model
+
+from .families import save_bert, save_gpt2, save_transformer_lens, tokens
 
 runner = CliRunner()
 
@@ -91,3 +94,107 @@ def test_class_not_importable_is_one_clear_error(tmp_path: Path, monkeypatch) ->
         load_model(tmp_path / "gone.pt")
     with pytest.raises(MechequivError, match=r"cannot unpickle.*gone_package"):
         load_model(tmp_path / "gone.pt", trust_pickle=True)
+
+
+# -- weights with a declared architecture -------------------------------------------------------
+
+
+def test_hf_folders_load_through_their_head_class(tmp_path: Path) -> None:
+    gpt2 = save_gpt2(tmp_path / "gpt2")
+    bert = save_bert(tmp_path / "bert")
+    cls = save_bert(tmp_path / "cls", head="BertForSequenceClassification")
+    headless = save_bert(tmp_path / "base", head="BertModel")
+    x = tokens(4)
+    for folder, ref, name in (
+        ("gpt2", gpt2, "GPT2LMHeadModel"),
+        ("bert", bert, "BertForMaskedLM"),
+        ("cls", cls, "BertForSequenceClassification"),
+        ("base", headless, "BertModel"),
+    ):
+        back = load_model(tmp_path / folder)
+        assert type(back).__name__ == name and not back.training
+        out, want = back(x), ref(x)
+        key = "last_hidden_state" if name == "BertModel" else "logits"
+        torch.testing.assert_close(out[key], want[key])
+
+
+def test_hf_folder_without_architectures_gets_a_head(tmp_path: Path) -> None:
+    save_gpt2(tmp_path / "gpt2")
+    cfg = json.loads((tmp_path / "gpt2" / "config.json").read_text())
+    del cfg["architectures"]
+    (tmp_path / "gpt2" / "config.json").write_text(json.dumps(cfg))
+    assert type(load_model(tmp_path / "gpt2")).__name__ == "GPT2LMHeadModel"
+
+
+def test_transformer_lens_cfg_and_state_dict(tmp_path: Path) -> None:
+    ref = save_transformer_lens(tmp_path / "tl")
+    x = tokens(4)
+    for path in (tmp_path / "tl", tmp_path / "tl" / "model.safetensors"):
+        back = load_model(path)
+        assert type(back).__name__ == "TransformerBridge"
+        torch.testing.assert_close(back(x), ref(x))
+    # a .pt state dict beside <stem>.json works the same, with weights_only=True
+    torch.save(ref.state_dict(), tmp_path / "w.pt")
+    (tmp_path / "w.json").write_text((tmp_path / "tl" / "config.json").read_text())
+    torch.testing.assert_close(load_model(tmp_path / "w.pt")(x), ref(x))
+
+
+def test_hf_folder_as_transformer_bridge(tmp_path: Path) -> None:
+    ref = save_gpt2(tmp_path / "gpt2")
+    bridge = load_model(tmp_path / "gpt2", transformer_lens=True)
+    assert type(bridge).__name__ == "TransformerBridge" and "blocks.1.hook_out" in bridge.hook_dict
+    x = tokens(4)
+    torch.testing.assert_close(bridge(x), ref(x).logits, atol=1e-4, rtol=1e-4)
+
+
+def test_zoo_folder_and_checkpoint(tmp_path: Path) -> None:
+    from mechequiv.zoo import boolean, mlp, train_zoo
+
+    task = boolean("XOR")
+    zoo = train_zoo(task, mlp(hidden=(4,)), seeds=[0, 1], steps=5, out_dir=tmp_path / "z")
+    x = task.features() if hasattr(task, "features") else task.inputs
+    want = zoo.model(1)(x)
+    torch.testing.assert_close(load_model(f"{tmp_path / 'z'}:seed=1")(x), want)
+    step = tmp_path / "z" / "checkpoints" / "step_00000005.safetensors"
+    torch.testing.assert_close(load_model(f"{step}:seed=1")(x), want)
+    with pytest.raises(MechequivError, match=r"seeds \[0, 1\].*:seed=S"):
+        load_model(tmp_path / "z")
+    with pytest.raises(MechequivError, match="seed 7 is not in"):
+        load_model(tmp_path / "z", seed=7)
+
+
+# -- bad files: one line each -------------------------------------------------------------------
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    save_gpt2(tmp_path / "trunc")
+    weights = tmp_path / "trunc" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:300])
+    save_gpt2(tmp_path / "badjson")
+    (tmp_path / "badjson" / "config.json").write_text("{not json")
+    save_gpt2(tmp_path / "shape")
+    cfg = json.loads((tmp_path / "shape" / "config.json").read_text())
+    (tmp_path / "shape" / "config.json").write_text(json.dumps({**cfg, "n_embd": 32}))
+    save_transformer_lens(tmp_path / "tlshape")
+    cfg = json.loads((tmp_path / "tlshape" / "config.json").read_text())
+    (tmp_path / "tlshape" / "config.json").write_text(json.dumps({**cfg, "d_mlp": 64}))
+    (tmp_path / "lonely.safetensors").write_bytes(weights.read_bytes())
+    (tmp_path / "corrupt.pt").write_bytes(b"\x80\x02garbage")
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "config.json").write_text('{"hidden": 3}')
+    return {
+        "truncated model.safetensors": (tmp_path / "trunc", "cannot load the Hugging Face"),
+        "invalid config.json": (tmp_path / "badjson", "invalid config"),
+        "wrong shapes (HF)": (tmp_path / "shape", "do not fit"),
+        "wrong shapes (TransformerLens)": (tmp_path / "tlshape", "does not fit"),
+        "weights without config": (tmp_path / "lonely.safetensors", "without an architecture"),
+        "corrupt .pt": (tmp_path / "corrupt.pt", "cannot read"),
+        "unknown config": (tmp_path / "odd", "not a config mechequiv knows"),
+    }
+
+
+def test_bad_files_raise_one_line(tmp_path: Path) -> None:
+    for what, (path, message) in _bad_files(tmp_path).items():
+        with pytest.raises(MechequivError, match=message) as info:
+            load_model(path)
+        assert "\n" not in str(info.value), what

@@ -186,6 +186,7 @@ def _load_weights_file(
                     f"{path} is not a zoo checkpoint (step_<8 digits>.safetensors)"
                 )
             return _load_zoo(path.parent.parent, seed, int(found[1]) if step is None else step)
+    _config_beside(path)  # the missing-architecture message before reading any weights
     return _load_with_config(path, _state_dict(path), transformer_lens)
 
 
@@ -388,20 +389,33 @@ def load_hf_folder(path: str | Path, *, transformer_lens: bool = False) -> nn.Mo
             raise MechequivError(f"invalid config {path / 'config.json'}: {_first_line(e)}") from e
         cls = _head_class(transformers, config, path)
         try:
+            # Mismatches are reported (and refused) below, with the tensors named.
             model, info = cls.from_pretrained(
-                path, config=config, local_files_only=True, output_loading_info=True
+                path,
+                config=config,
+                local_files_only=True,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,
             )
         except Exception as e:  # truncated or corrupt weights, missing files
             raise MechequivError(
                 f"cannot load the Hugging Face model in {path}: {_first_line(e)}"
             ) from e
-    bad = sorted(info.get("missing_keys", ())) + sorted(
-        str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ())
+    shapes = sorted(
+        f"{k[0]} {tuple(k[1])} in the file, {tuple(k[2])} in the config"
+        if isinstance(k, tuple) and len(k) == 3
+        else str(k)
+        for k in info.get("mismatched_keys", ())
     )
-    if bad:
+    if shapes:
         raise MechequivError(
-            f"the weights in {path} do not fit {cls.__name__} (missing or mis-shaped: "
-            f"{bad[:3]}{'...' if len(bad) > 3 else ''}); they would be initialised at random"
+            f"the weights in {path} do not fit its config.json ({len(shapes)} tensors): {shapes[0]}"
+        )
+    missing = sorted(info.get("missing_keys", ()))
+    if missing:
+        raise MechequivError(
+            f"the weights in {path} do not fit {cls.__name__}: {len(missing)} tensors missing "
+            f"({missing[:3]}{'...' if len(missing) > 3 else ''}) would be initialised at random"
         )
     if transformer_lens:
         return _bridge(model, path)
