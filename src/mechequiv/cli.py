@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     help=(
@@ -157,14 +158,21 @@ def _task(spec: str) -> object:
     if path.suffix in (".npy", ".pt"):
         if not path.is_file():
             _fail(f"file not found: {path}")
-        if path.suffix == ".npy":
-            return torch.from_numpy(np.load(path, allow_pickle=False))
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            if path.suffix == ".npy":
+                return torch.from_numpy(np.load(path, allow_pickle=False))
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # numpy and torch raise many kinds for unreadable files
+            _fail(f"cannot read the stimuli {path}: {str(e).strip().splitlines()[0]}")
     from mechequiv.zoo import get_task
 
     name, _, rest = spec.partition(":")
     kwargs = _parse_options([kv for kv in rest.split(",") if kv]) if rest else {}
     return get_task(name, **kwargs)
+
+
+def _token_policy(raw: str) -> str | int:
+    return int(raw) if raw.lstrip("-").isdigit() else raw
 
 
 @app.command("compare")
@@ -190,6 +198,22 @@ def compare(
         typer.Option(help="Implementations: auto, symmetry (MLPs) or circuit (resample ablation)."),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
+    points: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--points",
+            "-p",
+            help="Hook point of both models (repeat for several), e.g. blocks.0.attn.hook_z or "
+            "transformer.h.1[0]. Default: the output of every block / hidden layer.",
+        ),
+    ] = None,
+    tokens: Annotated[
+        str, typer.Option(help="Token policy for sequences: last, mean, all, concat or a position.")
+    ] = "last",
+    measure: Annotated[
+        list[str] | None,
+        typer.Option("--measure", "-m", help="Measure to run (repeat for several). Default: all."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     trust_pickle: Annotated[
         bool,
@@ -211,9 +235,12 @@ def compare(
     Models: a Hugging Face folder (save_pretrained), weights (.safetensors or a .pt state dict)
     beside their config .json (TransformerLens cfg, Hugging Face or zoo config), a zoo folder
     or checkpoint (PATH:seed=S), or with --trust-pickle a whole module saved with torch.save.
+    Exit code 0 when every part ran, 1 when a part failed (its error is printed with the rest),
+    2 for bad input (checked before any work).
     """
+    from mechequiv import measures
     from mechequiv.errors import MechequivError
-    from mechequiv.study.compare import compare_models, load_model
+    from mechequiv.study.compare import CONGRUITY_MEANING, compare_models, load_model
 
     try:
         stimuli = _task(task)
@@ -221,26 +248,48 @@ def compare(
             load_model(m, trust_pickle=trust_pickle, transformer_lens=transformer_lens)
             for m in (model_a, model_b)
         )
-        with console.status("comparing ..."):
-            result = compare_models(a, b, stimuli, n=n, sampler=sampler, seed=seed)
+        result = compare_models(
+            a,
+            b,
+            stimuli,
+            n=n,
+            sampler=sampler,
+            seed=seed,
+            points=points or None,
+            tokens=_token_policy(tokens),
+            measures=measure or None,
+            progress=None if not as_json else False,
+        )
+    except KeyError as e:
+        _fail(str(e.args[0]) if e.args else str(e))
     except (FileNotFoundError, MechequivError, ValueError, TypeError) as e:
         _fail(str(e))
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
-        return
+        raise typer.Exit(1 if result.errors else 0)
     table = Table(title=f"{Path(model_a).name} vs {Path(model_b).name}")
     for col in ("measure", "kind", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
-    from mechequiv import measures
-
     for group in (result.representational, result.functional):
         for name, value in group.items():
             table.add_row(name, measures.get(name).kind, f"{value:.4f}")
     c = result.congruity
-    table.add_row("Congruity", "similarity", f"{c.score:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]")
+    if c is not None:
+        table.add_row("Congruity", "similarity", f"{c.score:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]")
+    for part, why in result.errors.items():
+        table.add_row(part, "error", Text(why, justify="left"))  # Text: brackets stay literal
     console.print(table)
     for name, why in result.skipped.items():
-        console.print(f"[dim]{name} skipped: {why}[/]")
+        console.print(f"{name} skipped: {why}", style="dim", markup=False, highlight=False)
+    for label, used in result.points.items():
+        console.print(f"model {label} read at: {', '.join(used)} (tokens={result.tokens})",
+                      markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"sampler: {result.sampler}", markup=False, highlight=False, soft_wrap=True)
+    if result.verdict is not None:
+        console.print(f"verdict: {result.verdict}", markup=False, highlight=False, soft_wrap=True)
+    console.print(CONGRUITY_MEANING, style="dim", markup=False, highlight=False, soft_wrap=True)
+    if result.errors:
+        raise typer.Exit(1)
 
 
 @app.command("study")

@@ -77,3 +77,31 @@ class EncoderClassifier(nn.Module):
 def encoder_classifier(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return EncoderClassifier().eval()
+
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Broken model files of every kind, with the message each must get."""
+    save_gpt2(tmp_path / "trunc")
+    weights = tmp_path / "trunc" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:300])
+    save_gpt2(tmp_path / "badjson")
+    (tmp_path / "badjson" / "config.json").write_text("{not json")
+    save_gpt2(tmp_path / "shape")
+    cfg = json.loads((tmp_path / "shape" / "config.json").read_text())
+    (tmp_path / "shape" / "config.json").write_text(json.dumps({**cfg, "n_embd": 32}))
+    save_transformer_lens(tmp_path / "tlshape")
+    cfg = json.loads((tmp_path / "tlshape" / "config.json").read_text())
+    (tmp_path / "tlshape" / "config.json").write_text(json.dumps({**cfg, "d_mlp": 64}))
+    (tmp_path / "lonely.safetensors").write_bytes(weights.read_bytes())
+    (tmp_path / "corrupt.pt").write_bytes(b"\x80\x02garbage")
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "config.json").write_text('{"hidden": 3}')
+    return {
+        "truncated model.safetensors": (tmp_path / "trunc", "cannot load the Hugging Face"),
+        "invalid config.json": (tmp_path / "badjson", "invalid config"),
+        "wrong shapes (HF)": (tmp_path / "shape", "do not fit"),
+        "wrong shapes (TransformerLens)": (tmp_path / "tlshape", "does not fit"),
+        "weights without config": (tmp_path / "lonely.safetensors", "without an architecture"),
+        "corrupt .pt": (tmp_path / "corrupt.pt", "cannot read"),
+        "unknown config": (tmp_path / "odd", "not a config mechequiv knows"),
+    }

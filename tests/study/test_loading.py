@@ -16,7 +16,7 @@ from mechequiv.cli import app
 from mechequiv.errors import MechequivError
 from mechequiv.study import load_model
 
-from .families import save_bert, save_gpt2, save_transformer_lens, tokens
+from .families import bad_files, save_bert, save_gpt2, save_transformer_lens, tokens
 
 runner = CliRunner()
 
@@ -145,6 +145,12 @@ def test_hf_folder_as_transformer_bridge(tmp_path: Path) -> None:
     assert type(bridge).__name__ == "TransformerBridge" and "blocks.1.hook_out" in bridge.hook_dict
     x = tokens(4)
     torch.testing.assert_close(bridge(x), ref(x).logits, atol=1e-4, rtol=1e-4)
+    # the bridge's default points (blocks.i.hook_out) read what the HF blocks output
+    from mechequiv.equivalence import hidden_representations
+
+    torch.testing.assert_close(
+        hidden_representations(bridge, x), hidden_representations(ref, x), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_zoo_folder_and_checkpoint(tmp_path: Path) -> None:
@@ -166,35 +172,8 @@ def test_zoo_folder_and_checkpoint(tmp_path: Path) -> None:
 # -- bad files: one line each -------------------------------------------------------------------
 
 
-def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    save_gpt2(tmp_path / "trunc")
-    weights = tmp_path / "trunc" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:300])
-    save_gpt2(tmp_path / "badjson")
-    (tmp_path / "badjson" / "config.json").write_text("{not json")
-    save_gpt2(tmp_path / "shape")
-    cfg = json.loads((tmp_path / "shape" / "config.json").read_text())
-    (tmp_path / "shape" / "config.json").write_text(json.dumps({**cfg, "n_embd": 32}))
-    save_transformer_lens(tmp_path / "tlshape")
-    cfg = json.loads((tmp_path / "tlshape" / "config.json").read_text())
-    (tmp_path / "tlshape" / "config.json").write_text(json.dumps({**cfg, "d_mlp": 64}))
-    (tmp_path / "lonely.safetensors").write_bytes(weights.read_bytes())
-    (tmp_path / "corrupt.pt").write_bytes(b"\x80\x02garbage")
-    (tmp_path / "odd").mkdir()
-    (tmp_path / "odd" / "config.json").write_text('{"hidden": 3}')
-    return {
-        "truncated model.safetensors": (tmp_path / "trunc", "cannot load the Hugging Face"),
-        "invalid config.json": (tmp_path / "badjson", "invalid config"),
-        "wrong shapes (HF)": (tmp_path / "shape", "do not fit"),
-        "wrong shapes (TransformerLens)": (tmp_path / "tlshape", "does not fit"),
-        "weights without config": (tmp_path / "lonely.safetensors", "without an architecture"),
-        "corrupt .pt": (tmp_path / "corrupt.pt", "cannot read"),
-        "unknown config": (tmp_path / "odd", "not a config mechequiv knows"),
-    }
-
-
 def test_bad_files_raise_one_line(tmp_path: Path) -> None:
-    for what, (path, message) in _bad_files(tmp_path).items():
+    for what, (path, message) in bad_files(tmp_path).items():
         with pytest.raises(MechequivError, match=message) as info:
             load_model(path)
         assert "\n" not in str(info.value), what

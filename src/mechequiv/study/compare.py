@@ -7,21 +7,31 @@ with a declared architecture by default, pickled whole modules only with ``trust
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from mechequiv._progress import track
 from mechequiv.errors import MechequivError
 from mechequiv.study.loading import load_model
+from mechequiv.tokens import POLICIES, TokenPolicy, pool_tokens
 
 __all__ = ["Comparison", "compare_models", "load_model"]  # load_model: re-exported
 
 
 def input_form(model: nn.Module) -> str:
-    """``"tokens"`` for a model whose first leaf module is an embedding, else ``"features"``."""
-    first = next((m for m in model.modules() if not list(m.children())), None)
+    """``"tokens"`` for a model whose first leaf module with weights is an embedding, else
+    ``"features"`` (leaves without weights, such as TransformerLens hook points, are skipped)."""
+    first = next(
+        (
+            m
+            for m in model.modules()
+            if not list(m.children()) and next(m.parameters(recurse=False), None) is not None
+        ),
+        None,
+    )
     return "tokens" if isinstance(first, nn.Embedding) else "features"
 
 
@@ -33,7 +43,12 @@ def task_inputs(task: Any, form: str) -> Any:
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
 
-def _sampler(kind: str, model: nn.Module, inputs: Any, seed: int) -> Any:
+SAMPLER_KINDS = ("auto", "symmetry", "circuit")
+
+
+def _sampler(
+    kind: str, model: nn.Module, inputs: Any, seed: int, points: list[Any] | None = None
+) -> Any:
     from mechequiv.equivalence import (
         ResampleAblation,
         SymmetryTransform,
@@ -47,36 +62,85 @@ def _sampler(kind: str, model: nn.Module, inputs: Any, seed: int) -> Any:
     if kind == "symmetry":
         return SymmetryTransform()
     if kind == "circuit":
-        comps = [c for p in default_points(model) for c in neurons(model, inputs, p)]
+        comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
         scan = scan_components(model, inputs, comps, seed=seed)
         return ResampleAblation(scan.circuit, comps, inputs)
     raise ValueError(f"sampler must be 'auto', 'symmetry' or 'circuit', got {kind!r}")
 
 
+PARTS = ("representational", "functional", "congruity")
+
+CONGRUITY_MEANING = (
+    "Congruity is about 1 when each model's own implementations (drawn by the sampler) are no "
+    "closer to it than the other model's, i.e. the models are not told apart at the level of "
+    "mechanism, and falls towards 0 when they always are; the exact binomial p-value tests "
+    "'own implementations are closer' (distinguishable when p < 1 - level)."
+)
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Measures and Congruity for one pair of models; ``skipped`` maps a measure that does not
-    apply (e.g. CCA with fewer stimuli than features) to the reason."""
+    """Measures and Congruity for one pair of models.
+
+    Each part (``"representational"``, ``"functional"``, ``"congruity"``) either has its
+    results or its one-line error in ``errors``: a failing part never discards the others.
+    ``skipped`` maps a measure that does not apply (e.g. CCA with fewer stimuli than features)
+    to the reason. ``sampler`` names the implementation sampler each model got, ``points`` the
+    hook points read from each model, ``tokens`` the token policy.
+    """
 
     representational: dict[str, float]
     functional: dict[str, float]
     congruity: Any
     skipped: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    sampler: str = ""
+    points: dict[str, list[str]] = field(default_factory=dict)
+    tokens: str | int = "last"
+
+    @property
+    def verdict(self) -> str | None:
+        """One line: distinguishable or not, with the binomial p-value (None without Congruity)."""
+        c = self.congruity
+        if c is None:
+            return None
+        if c.distinguishable:
+            return (
+                f"distinguishable (binomial p={c.p_value:.3g} < {1 - c.level:.2g}): each model's "
+                f"own implementations are closer to it; different mechanisms under {self.sampler}"
+            )
+        return (
+            f"not distinguishable (binomial p={c.p_value:.3g}, n={c.n} rounds): no evidence "
+            f"of different mechanisms under {self.sampler}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"representational": self.representational, "functional": self.functional,
-                "congruity": self.congruity.to_dict(), "skipped": self.skipped}  # fmt: skip
+        """JSON-safe dictionary (``congruity`` is None when that part failed)."""
+        return {
+            "representational": self.representational,
+            "functional": self.functional,
+            "congruity": None if self.congruity is None else self.congruity.to_dict(),
+            "verdict": self.verdict,
+            "p_value": None if self.congruity is None else self.congruity.p_value,
+            "meaning": CONGRUITY_MEANING,
+            "sampler": self.sampler,
+            "points": self.points,
+            "tokens": self.tokens,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
 
 
 def representational_measures(
-    ra: Any, rb: Any, names: list[str] | None = None
+    ra: Any, rb: Any, names: list[str] | None = None, progress: bool | None = False
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Every representational measure (or ``names``) on one pair: ``(values, skipped)``, where
     ``skipped`` maps a measure that does not apply (e.g. CCA with n <= d) to the reason."""
     from mechequiv import measures as M
 
+    names = names or M.names(functional=False)
     values, skipped = {}, {}
-    for name in names or M.names(functional=False):
+    for name in track(names, "measures", disable=None if progress is None else not progress):
         try:
             values[name] = M.get(name)(ra, rb)
         except ValueError as e:
@@ -84,14 +148,88 @@ def representational_measures(
     return values, skipped
 
 
-def _outputs(model: nn.Module, inputs: Any) -> torch.Tensor:
+def _outputs(model: nn.Module, inputs: Any, tokens: TokenPolicy) -> torch.Tensor:
     from mechequiv.capture import run_with_patches
 
     out = run_with_patches(model, inputs, {}, progress=False)
-    out = getattr(out, "logits", out)
-    if not isinstance(out, torch.Tensor):
-        raise MechequivError(f"the model returned {type(out).__name__}, not logits")
-    return out[:, -1] if out.ndim == 3 else out
+    logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
+    if not isinstance(logits, torch.Tensor):
+        kind = type(out).__name__
+        raise MechequivError(
+            f"{type(model).__name__} returns {kind} without logits (a model without an output "
+            "head): functional measures need outputs; save the model with its head"
+        )
+    return pool_tokens(logits, tokens) if logits.ndim >= 3 else logits
+
+
+class _BlockReprs:
+    """GetReprs for Congruity: each model (or implementation) read at its own hook points
+    (``points``, else its default points), blocks that return tuples at their hidden state."""
+
+    def __init__(self, points: list[Any] | None, tokens: TokenPolicy) -> None:
+        self.points, self.tokens = points, tokens
+
+    def resolve(self, model: nn.Module, inputs: Any) -> list[Any]:
+        from mechequiv.capture.blocks import hidden_state_points
+        from mechequiv.equivalence import default_points
+        from mechequiv.equivalence.patched import PatchedModel
+
+        base = model.model if isinstance(model, PatchedModel) else model
+        return hidden_state_points(base, inputs, self.points or default_points(base))
+
+    def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
+        from mechequiv.equivalence import LayerReprs
+
+        return LayerReprs(self.resolve(model, inputs), self.tokens)(model, inputs)
+
+    def __repr__(self) -> str:
+        where = "default points" if self.points is None else f"points={self.points}"
+        return f"LayerReprs({where}, tokens={self.tokens!r})"
+
+
+def _check_request(
+    models: tuple[nn.Module, nn.Module],
+    measures: list[str] | None,
+    n: int,
+    sampler: str,
+    points: list[Any] | None,
+    tokens: TokenPolicy,
+) -> None:
+    """Every argument checked before any work starts (ValueError / TypeError)."""
+    from mechequiv import measures as M
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point, resolve_modules
+    from mechequiv.equivalence import default_points
+    from mechequiv.measures._validate import check_int
+
+    check_int(n, "n", 1)
+    if sampler not in SAMPLER_KINDS:
+        raise ValueError(f"sampler must be one of {SAMPLER_KINDS}, got {sampler!r}")
+    for name in measures or []:
+        if name not in M.names():
+            raise ValueError(f"unknown measure {name!r}; `mechequiv measures` lists them")
+    if isinstance(tokens, bool) or not (isinstance(tokens, int) or tokens in POLICIES):
+        raise ValueError(f"token policy must be one of {POLICIES} or an int, got {tokens!r}")
+    for label, model in zip("ab", models, strict=True):
+        if points is not None:
+            parsed = [as_point(p) for p in points]
+            try:
+                resolve_modules(parsed, named_hook_modules(model))
+            except ValueError as e:
+                raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
+        else:
+            try:
+                default_points(model)
+            except ValueError as e:
+                raise ValueError(f"model {label}: {e}") from e
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    if isinstance(e, (MechequivError, ValueError, TypeError)):
+        return text or type(e).__name__
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def compare_models(
@@ -103,17 +241,40 @@ def compare_models(
     n: int = 20,
     sampler: str = "auto",
     seed: int = 0,
+    points: list[Any] | None = None,
+    tokens: TokenPolicy = "last",
+    progress: bool | None = False,
 ) -> Comparison:
-    """Every representational measure (or ``measures``) on the models' hidden representations
-    (:func:`mechequiv.equivalence.hidden_representations`: every hidden layer or residual-stream
-    block, last token), the functional measures on their outputs, and :func:`congruity` with
-    ``n`` rounds. ``sampler``: ``"symmetry"`` (function-preserving reparameterisations; MLPs),
-    ``"circuit"`` (resample ablation outside a circuit found by a patching scan) or ``"auto"``
-    (symmetry for ``nn.Sequential`` MLPs, circuit otherwise).
+    """Representational measures on the models' hidden representations, functional measures on
+    their outputs, and :func:`~mechequiv.equivalence.congruity` with ``n`` rounds.
+
+    Parameters
+    ----------
+    measures : names, optional
+        Registered measures to run (representational ones on the representations, functional
+        ones on the outputs). Default: every measure.
+    points : hook point names, optional
+        Where to read both models (``"blocks.0.attn.hook_z"``, ``"transformer.h.3[0]"``...).
+        Default: each model's :func:`~mechequiv.equivalence.default_points` (zoo blocks,
+        TransformerLens residual stream, Hugging Face blocks, ``nn.TransformerEncoder`` layers,
+        MLP hidden layers); blocks returning tuples are read at their hidden state.
+    tokens : token policy
+        For sequence activations and outputs (n, t, ...): ``"last"`` (default), ``"mean"``,
+        ``"all"``, ``"concat"`` or a position (see :func:`mechequiv.tokens.pool_tokens`).
+    sampler : ``"symmetry"`` (function-preserving reparameterisations; MLPs and the zoo's
+        residual models), ``"circuit"`` (resample ablation outside a circuit found by a
+        patching scan) or ``"auto"``.
+    progress : bool or None
+        Progress bars with counts and ETA for the measures and the Congruity rounds (``None``:
+        on an interactive terminal).
+
+    Bad arguments raise before any work starts. After that, each part that fails records its
+    one-line error in :attr:`Comparison.errors` and the others still run.
     """
     from mechequiv import measures as M
-    from mechequiv.equivalence import congruity, hidden_representations
+    from mechequiv.equivalence import congruity
 
+    _check_request((model_a, model_b), measures, n, sampler, points, tokens)
     forms = {input_form(model_a), input_form(model_b)}
     if len(forms) > 1 and hasattr(task, "inputs"):
         raise MechequivError(
@@ -121,10 +282,52 @@ def compare_models(
             "stimuli that both read"
         )
     x = task_inputs(task, forms.pop())
-    ra, rb = hidden_representations(model_a, x), hidden_representations(model_b, x)
-    rep, skipped = representational_measures(ra, rb, measures)
-    oa, ob = _outputs(model_a, x), _outputs(model_b, x)
-    func = {name: M.get(name)(oa, ob) for name in M.names(functional=True)}
-    samplers = (_sampler(sampler, model_a, x, seed), _sampler(sampler, model_b, x, seed))
-    result = congruity(model_a, model_b, x, n=n, sampler=samplers, seed=seed, progress=False)
-    return Comparison(rep, func, result, skipped)
+    reprs = _BlockReprs(points, tokens)
+    wanted = set(measures or M.names())
+    errors: dict[str, str] = {}
+    rep: dict[str, float] = {}
+    func: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    used_points: dict[str, list[str]] = {}
+    resolved: list[list[Any] | None] = [None, None]
+
+    names = [m for m in M.names(functional=False) if m in wanted]
+    try:
+        resolved = [reprs.resolve(m, x) for m in (model_a, model_b)]
+        used_points = {k: [str(p) for p in r] for k, r in zip("ab", resolved, strict=True)}
+        if names:
+            ra, rb = (reprs(m, x) for m in (model_a, model_b))
+            rep, skipped = representational_measures(ra, rb, names, progress)
+    except Exception as e:
+        errors["representational"] = _one_line(e)
+
+    names = [m for m in M.names(functional=True) if m in wanted]
+    if names:
+        try:
+            oa, ob = _outputs(model_a, x, tokens), _outputs(model_b, x, tokens)
+            for name in names:
+                try:
+                    func[name] = M.get(name)(oa, ob)
+                except ValueError as e:
+                    skipped[name] = str(e)
+        except Exception as e:
+            errors["functional"] = _one_line(e)
+
+    result, used = None, f"{sampler} (not built)"
+    try:
+        # a circuit sampler runs a patching scan per model: the slow step before the rounds
+        models = track(
+            list(zip((model_a, model_b), resolved, strict=True)),
+            "implementation samplers",
+            disable=None if progress is None else not progress,
+        )
+        pair = tuple(_sampler(sampler, m, x, seed, r) for m, r in models)
+        kinds = [type(s).__name__ for s in pair]
+        used = kinds[0] if kinds[0] == kinds[1] else f"{kinds[0]} (a) / {kinds[1]} (b)"
+        used += f" (sampler={sampler})"
+        result = congruity(
+            model_a, model_b, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress
+        )
+    except Exception as e:
+        errors["congruity"] = _one_line(e)
+    return Comparison(rep, func, result, skipped, errors, used, used_points, tokens)

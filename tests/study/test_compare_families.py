@@ -1,0 +1,164 @@
+"""`mechequiv compare` end to end on every model family, built and saved in the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from typer.testing import CliRunner
+
+from mechequiv.cli import app
+from mechequiv.study import compare_models
+
+from .families import (
+    bad_files,
+    encoder_classifier,
+    save_bert,
+    save_gpt2,
+    save_transformer_lens,
+    tokens,
+)
+
+runner = CliRunner()
+QUICK = ["--n", "3", "-m", "linear_cka", "-m", "procrustes", "-m", "prediction_agreement"]
+
+
+def _ids(tmp_path: Path) -> str:
+    np.save(tmp_path / "ids.npy", tokens(24).numpy())
+    return str(tmp_path / "ids.npy")
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = runner.invoke(app, ["compare", *args])
+    return res.exit_code, res.output
+
+
+def _assert_complete(output: str, points: str) -> None:
+    for line in ("linear_cka", "prediction_agreement", "Congruity", "sampler: ", "verdict: "):
+        assert line in output, (line, output)
+    assert "distinguishable (binomial p=" in output
+    assert f"model a read at: {points}" in output
+    assert "Congruity is about 1 when" in output
+
+
+def test_gpt2_folders(tmp_path: Path) -> None:
+    save_gpt2(tmp_path / "a", 0)
+    save_gpt2(tmp_path / "b", 1)
+    code, out = _run(str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK)
+    assert code == 0, out
+    _assert_complete(out, "transformer.h.0, transformer.h.1")
+    assert "sampler: ResampleAblation" in out
+
+
+def test_bert_folders_and_json(tmp_path: Path) -> None:
+    save_bert(tmp_path / "a", 0)
+    save_bert(tmp_path / "b", 1)
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK]
+    code, out = _run(*args, "--json", "--tokens", "mean")
+    assert code == 0, out
+    got = json.loads(out)
+    assert got["points"]["a"] == ["bert.encoder.layer.0", "bert.encoder.layer.1"]
+    assert got["tokens"] == "mean" and got["errors"] == {}
+    assert set(got["representational"]) == {"linear_cka", "procrustes"}
+    assert set(got["functional"]) == {"prediction_agreement"}
+    assert got["sampler"].startswith("ResampleAblation")
+    assert got["p_value"] == got["congruity"]["p_value"] and "distinguishable" in got["verdict"]
+
+
+def test_transformer_lens_cfg_with_head_activations(tmp_path: Path) -> None:
+    save_transformer_lens(tmp_path / "a", 0)
+    save_transformer_lens(tmp_path / "b", 1)
+    points = ["-p", "blocks.0.attn.hook_z", "-p", "blocks.1.hook_resid_post"]
+    code, out = _run(
+        str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK, *points
+    )
+    assert code == 0, out
+    _assert_complete(out, "blocks.0.attn.hook_z, blocks.1.hook_resid_post")
+
+
+def test_hf_folder_as_transformer_bridge(tmp_path: Path) -> None:
+    save_gpt2(tmp_path / "a", 0)
+    save_gpt2(tmp_path / "b", 1)
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK]
+    code, out = _run(*args, "--transformer-lens")
+    assert code == 0, out
+    _assert_complete(out, "blocks.0.hook_out, blocks.1.hook_out")
+
+
+def test_transformer_encoder_module(tmp_path: Path) -> None:
+    # seeds 0/1 draw a pair on which ResampleAblation's behaviour check fails (a Congruity
+    # error, tested below); 2/3 let all three parts run
+    for seed in (2, 3):
+        torch.save(encoder_classifier(seed), tmp_path / f"m{seed}.pt")
+    args = [str(tmp_path / "m2.pt"), str(tmp_path / "m3.pt"), "--task", _ids(tmp_path), *QUICK]
+    code, out = _run(*args)
+    assert code == 2 and "--trust-pickle" in out
+    code, out = _run(*args, "--trust-pickle")
+    assert code == 0, out
+    _assert_complete(out, "encoder.layers.0, encoder.layers.1")
+
+
+def test_zoo_mlp_folder(tmp_path: Path) -> None:
+    from mechequiv.zoo import boolean, mlp, train_zoo
+
+    task = boolean("XOR")
+    train_zoo(task, mlp(hidden=(8,)), seeds=[0, 1], steps=20, out_dir=tmp_path / "z")
+    z = str(tmp_path / "z")
+    code, out = _run(f"{z}:seed=0", f"{z}:seed=1", "--task", "boolean:n_repeats=10", *QUICK)
+    assert code == 0, out
+    _assert_complete(out, "1")
+    assert "sampler: SymmetryTransform" in out
+
+
+def test_a_failing_part_keeps_the_others(tmp_path: Path) -> None:
+    # A headless BertModel has no logits: the functional part reports it, the rest still runs.
+    save_bert(tmp_path / "a", 0, head="BertModel")
+    save_bert(tmp_path / "b", 1, head="BertModel")
+    code, out = _run(str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK)
+    assert code == 1, out
+    flat = " ".join(out.split())
+    assert "BertModel returns" in flat and "without logits" in flat and "linear_cka" in flat
+    assert "│ functional │ error" in out and "Congruity is about 1" in flat
+    # and a sampler that cannot work keeps the measures: the error is in the result
+    x = tokens(16)
+    from mechequiv.study import load_model
+
+    a, b = load_model(tmp_path / "a"), load_model(tmp_path / "b")
+    result = compare_models(a, b, x, n=2, sampler="symmetry", measures=["linear_cka"])
+    assert "congruity" in result.errors and result.congruity is None
+    assert "linear_cka" in result.representational
+    assert result.to_dict()["verdict"] is None
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    save_gpt2(tmp_path / "good", 0)
+    ids = _ids(tmp_path)
+    good = str(tmp_path / "good")
+    cases = {what: [str(path), good] for what, (path, _) in bad_files(tmp_path).items()}
+    messages = {what: message for what, (_, message) in bad_files(tmp_path / "again").items()}
+    (tmp_path / "bad.npy").write_text("not an array")
+    cases |= {
+        "unknown measure": [good, good, "-m", "cka"],
+        "unknown point": [good, good, "-p", "transformer.h.9"],
+        "bad token policy": [good, good, "--tokens", "first"],
+        "bad stimuli file": [good, good, "--task", str(tmp_path / "bad.npy")],
+        "missing model": [str(tmp_path / "nothere"), good],
+        "zero rounds": [good, good, "--n", "0"],
+    }
+    messages |= {
+        "unknown measure": "unknown measure",
+        "unknown point": "no module named 'transformer.h.9'",
+        "bad token policy": "token policy",
+        "bad stimuli file": "cannot read the stimuli",
+        "missing model": "model not found",
+        "zero rounds": "n must be >= 1",
+    }
+    for what, args in cases.items():
+        if "--task" not in args:
+            args = [*args, "--task", ids]
+        code, out = _run(*args)
+        assert code == 2, (what, out)
+        assert messages[what] in " ".join(out.split()), (what, out)
+        assert "Traceback" not in out and len(out.strip().splitlines()) == 1, (what, out)
