@@ -60,6 +60,31 @@ def save_transformer_lens(folder: Path, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def hooked_transformer_available() -> bool:
+    """Whether TransformerLens 2/3's HookedTransformer is importable (TransformerLens 4 removed it)."""
+    try:
+        from transformer_lens import HookedTransformer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def save_hooked_transformer(folder: Path, seed: int = 0) -> nn.Module:
+    """A TransformerLens 2/3 HookedTransformer saved as its cfg JSON + safetensors state dict."""
+    if not hooked_transformer_available():
+        pytest.skip("HookedTransformer needs TransformerLens < 4")
+    from safetensors.torch import save_file
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    model = HookedTransformer(HookedTransformerConfig(**TL_SIZE, seed=seed))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.cfg.to_dict(), default=str))
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors"
+    )
+    return model.eval()
+
+
 class EncoderClassifier(nn.Module):
     """A user's own nn.TransformerEncoder model over token ids."""
 

@@ -17,6 +17,7 @@ from .families import (
     encoder_classifier,
     save_bert,
     save_gpt2,
+    save_hooked_transformer,
     save_transformer_lens,
     tokens,
 )
@@ -76,6 +77,20 @@ def test_transformer_lens_cfg_with_head_activations(tmp_path: Path) -> None:
     )
     assert code == 0, out
     _assert_complete(out, "blocks.0.attn.hook_z, blocks.1.hook_resid_post")
+
+
+def test_hooked_transformer_cfg(tmp_path: Path) -> None:
+    """TransformerLens 2/3 (skips under TransformerLens 4, which removed HookedTransformer)."""
+    save_hooked_transformer(tmp_path / "a", 0)
+    save_hooked_transformer(tmp_path / "b", 1)
+    points = ["-p", "blocks.0.attn.hook_z", "-p", "blocks.1.hook_resid_post"]
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK]
+    code, out = _run(*args, *points)
+    assert code == 0, out
+    _assert_complete(out, "blocks.0.attn.hook_z, blocks.1.hook_resid_post")
+    code, out = _run(*args)
+    assert code == 0, out
+    _assert_complete(out, "blocks.0.hook_resid_post, blocks.1.hook_resid_post")
 
 
 def test_hf_folder_as_transformer_bridge(tmp_path: Path) -> None:

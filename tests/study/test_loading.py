@@ -16,7 +16,14 @@ from mechequiv.cli import app
 from mechequiv.errors import MechequivError
 from mechequiv.study import load_model
 
-from .families import bad_files, save_bert, save_gpt2, save_transformer_lens, tokens
+from .families import (
+    bad_files,
+    save_bert,
+    save_gpt2,
+    save_hooked_transformer,
+    save_transformer_lens,
+    tokens,
+)
 
 runner = CliRunner()
 
@@ -139,6 +146,18 @@ def test_transformer_lens_cfg_and_state_dict(tmp_path: Path) -> None:
     torch.testing.assert_close(load_model(tmp_path / "w.pt")(x), ref(x))
 
 
+def test_hooked_transformer_cfg_and_state_dict(tmp_path: Path) -> None:
+    """TransformerLens 2/3 (skips under TransformerLens 4, which removed HookedTransformer)."""
+    ref = save_hooked_transformer(tmp_path / "ht")
+    back = load_model(tmp_path / "ht")
+    assert type(back).__name__ == "HookedTransformer"
+    x = tokens(4)
+    torch.testing.assert_close(back(x), ref(x))
+    from mechequiv.equivalence import default_points
+
+    assert default_points(back) == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
+
+
 def test_hf_folder_as_transformer_bridge(tmp_path: Path) -> None:
     ref = save_gpt2(tmp_path / "gpt2")
     bridge = load_model(tmp_path / "gpt2", transformer_lens=True)
@@ -177,3 +196,15 @@ def test_bad_files_raise_one_line(tmp_path: Path) -> None:
         with pytest.raises(MechequivError, match=message) as info:
             load_model(path)
         assert "\n" not in str(info.value), what
+
+
+def test_hooked_transformer_weights_under_transformer_lens_4(tmp_path: Path) -> None:
+    tl = pytest.importorskip("transformer_lens")
+    if not hasattr(tl, "TransformerBridgeConfig"):
+        pytest.skip("TransformerLens < 4 loads these itself")
+    from safetensors.torch import save_file
+
+    save_transformer_lens(tmp_path / "tl")
+    save_file({"blocks.0.attn.W_Q": torch.zeros(4, 16, 4)}, tmp_path / "tl" / "model.safetensors")
+    with pytest.raises(MechequivError, match=r"HookedTransformer.*transformer-lens<4"):
+        load_model(tmp_path / "tl")

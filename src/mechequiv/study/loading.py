@@ -327,11 +327,18 @@ def _load_transformer_lens(
         raise MechequivError(
             f"{weights} has a TransformerLens config: pip install mechequiv[transformer-lens]"
         ) from e
+    tl4 = hasattr(tl, "TransformerBridgeConfig")
+    if tl4 and any(k.endswith(".attn.W_Q") for k in state):
+        raise MechequivError(
+            f"{weights} holds a TransformerLens 2/3 HookedTransformer (W_Q, W_K...), which "
+            "TransformerLens 4 removed: load it with transformer-lens<4, or save the Hugging Face "
+            "model and pass --transformer-lens"
+        )
     cfg = {k: _dtype(v) if k == "dtype" else v for k, v in config.items() if k != "device"}
     try:
-        if hasattr(tl, "TransformerBridgeConfig"):  # TransformerLens 4
+        if tl4:
             model = tl.TransformerBridge.boot_native(tl.TransformerBridgeConfig.from_dict(cfg))
-        else:  # pragma: no cover - TransformerLens 2/3 (not installed in CI)
+        else:  # TransformerLens 2/3; CI installs 4, so its tests skip there
             model = tl.HookedTransformer(tl.HookedTransformerConfig.from_dict(cfg))
     except Exception as e:
         raise MechequivError(
