@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from mechequiv.cli import app
-from mechequiv.study import compare_models
+from mechequiv.study import Comparison, compare_models
 
 from .families import (
     bad_files,
@@ -66,6 +66,7 @@ def test_bert_folders_and_json(tmp_path: Path) -> None:
     assert set(got["functional"]) == {"prediction_agreement"}
     assert got["sampler"].startswith("ResampleAblation")
     assert got["p_value"] == got["congruity"]["p_value"] and "distinguishable" in got["verdict"]
+    assert Comparison.from_dict(got).to_dict() == got
 
 
 def test_transformer_lens_cfg_with_head_activations(tmp_path: Path) -> None:

@@ -114,6 +114,29 @@ class Comparison:
             f"of different mechanisms under {self.sampler}"
         )
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Comparison:
+        """Inverse of :meth:`to_dict` (derived entries such as ``verdict`` are recomputed)."""
+        from dataclasses import fields
+
+        from mechequiv.equivalence import CongruityResult
+
+        c = d.get("congruity")
+        if c is not None:
+            c = CongruityResult(
+                **{f.name: c[f.name] for f in fields(CongruityResult) if f.name in c}
+            )
+        return cls(
+            representational=dict(d["representational"]),
+            functional=dict(d["functional"]),
+            congruity=c,
+            skipped=dict(d.get("skipped", {})),
+            errors=dict(d.get("errors", {})),
+            sampler=d.get("sampler", ""),
+            points={k: list(v) for k, v in d.get("points", {}).items()},
+            tokens=d.get("tokens", "last"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (``congruity`` is None when that part failed)."""
         return {
