@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -148,8 +151,13 @@ def test_a_failing_part_keeps_the_others(tmp_path: Path) -> None:
     assert result.to_dict()["verdict"] is None
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
     save_gpt2(tmp_path / "good", 0)
+    gone = types.ModuleType("gone_package")  # a class whose code is gone by load time
+    exec("import torch\nclass Net(torch.nn.Linear):\n    pass\n", gone.__dict__)
+    monkeypatch.setitem(sys.modules, "gone_package", gone)
+    torch.save(gone.Net(2, 2), tmp_path / "gone.pt")
+    monkeypatch.delitem(sys.modules, "gone_package")
     ids = _ids(tmp_path)
     good = str(tmp_path / "good")
     cases = {what: [str(path), good] for what, (path, _) in bad_files(tmp_path).items()}
@@ -162,6 +170,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "bad stimuli file": [good, good, "--task", str(tmp_path / "bad.npy")],
         "missing model": [str(tmp_path / "nothere"), good],
         "zero rounds": [good, good, "--n", "0"],
+        "class not importable": [str(tmp_path / "gone.pt"), good, "--trust-pickle"],
+        "pickle without opt-in": [str(tmp_path / "gone.pt"), good],
     }
     messages |= {
         "unknown measure": "unknown measure",
@@ -170,6 +180,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "bad stimuli file": "cannot read the stimuli",
         "missing model": "model not found",
         "zero rounds": "n must be >= 1",
+        "class not importable": "cannot unpickle",
+        "pickle without opt-in": "--trust-pickle",
     }
     for what, args in cases.items():
         if "--task" not in args:
@@ -178,3 +190,23 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert code == 2, (what, out)
         assert messages[what] in " ".join(out.split()), (what, out)
         assert "Traceback" not in out and len(out.strip().splitlines()) == 1, (what, out)
+
+
+def test_padded_batches_pool_over_real_tokens(tmp_path: Path) -> None:
+    # Right-padded sequences of a causal model: the last real token's state and logits equal
+    # those of the unpadded sequence run alone.
+    model = save_gpt2(tmp_path / "a", 0)
+    x = tokens(6)
+    lengths = [6, 4, 3, 6, 2, 5]
+    mask = torch.tensor([[1] * k + [0] * (6 - k) for k in lengths])
+    padded = {"input_ids": torch.where(mask.bool(), x, 0), "attention_mask": mask}
+    result = compare_models(model, model, padded, n=2, measures=["linear_cka", "logit_cosine"])
+    assert result.errors == {} and result.representational["linear_cka"] == pytest.approx(1.0)
+    from mechequiv.study.compare import _BlockReprs, _outputs
+
+    reps = _BlockReprs(None, "last")(model, padded)
+    logits = _outputs(model, padded, "last")
+    for i, k in enumerate(lengths):
+        alone = x[i : i + 1, :k]
+        torch.testing.assert_close(reps[i : i + 1], _BlockReprs(None, "last")(model, alone))
+        torch.testing.assert_close(logits[i], model(alone).logits[0, -1], atol=1e-5, rtol=1e-5)

@@ -182,7 +182,15 @@ def _outputs(model: nn.Module, inputs: Any, tokens: TokenPolicy) -> torch.Tensor
             f"{type(model).__name__} returns {kind} without logits (a model without an output "
             "head): functional measures need outputs; save the model with its head"
         )
-    return pool_tokens(logits, tokens) if logits.ndim >= 3 else logits
+    if logits.ndim < 3:
+        return logits
+    return pool_tokens(logits, tokens, _padding_mask(inputs))
+
+
+def _padding_mask(inputs: Any) -> torch.Tensor | None:
+    """The ``attention_mask`` of dict inputs (padded token batches), else None."""
+    mask = inputs.get("attention_mask") if isinstance(inputs, dict) else None
+    return None if mask is None else torch.as_tensor(mask)
 
 
 class _BlockReprs:
@@ -201,9 +209,19 @@ class _BlockReprs:
         return hidden_state_points(base, inputs, self.points or default_points(base))
 
     def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
+        from mechequiv.capture import capture
         from mechequiv.equivalence import LayerReprs
+        from mechequiv.equivalence.patched import PatchedModel
 
-        return LayerReprs(self.resolve(model, inputs), self.tokens)(model, inputs)
+        points = self.resolve(model, inputs)
+        if _padding_mask(inputs) is None:
+            return LayerReprs(points, self.tokens)(model, inputs)
+        # Padded batches: pool each sequence over its real tokens (capture reads the mask).
+        base, patches = (
+            (model.model, model.patches) if isinstance(model, PatchedModel) else (model, None)
+        )
+        acts = capture(base, inputs, points, patches=patches, tokens=self.tokens, progress=False)
+        return torch.cat([acts[p].reshape(acts[p].shape[0], -1) for p in points], 1).double()
 
     def __repr__(self) -> str:
         where = "default points" if self.points is None else f"points={self.points}"
