@@ -163,6 +163,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
     cases = {what: [str(path), good] for what, (path, _) in bad_files(tmp_path).items()}
     messages = {what: message for what, (_, message) in bad_files(tmp_path / "again").items()}
     (tmp_path / "bad.npy").write_text("not an array")
+    np.save(tmp_path / "big.npy", tokens(4).numpy() + 100)  # ids beyond the vocabulary
+    np.save(tmp_path / "floats.npy", np.zeros((4, 3), dtype=np.float32))
     cases |= {
         "unknown measure": [good, good, "-m", "cka"],
         "unknown point": [good, good, "-p", "transformer.h.9"],
@@ -171,6 +173,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
         "missing model": [str(tmp_path / "nothere"), good],
         "zero rounds": [good, good, "--n", "0"],
         "class not importable": [str(tmp_path / "gone.pt"), good, "--trust-pickle"],
+        "ids beyond the vocabulary": [good, good, "--task", str(tmp_path / "big.npy")],
+        "features for a token model": [good, good, "--task", str(tmp_path / "floats.npy")],
         "pickle without opt-in": [str(tmp_path / "gone.pt"), good],
     }
     messages |= {
@@ -181,6 +185,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
         "missing model": "model not found",
         "zero rounds": "n must be >= 1",
         "class not importable": "cannot unpickle",
+        "ids beyond the vocabulary": "model a (GPT2LMHeadModel) cannot read the stimuli",
+        "features for a token model": "cannot read the stimuli",
         "pickle without opt-in": "--trust-pickle",
     }
     for what, args in cases.items():

@@ -265,6 +265,20 @@ def _check_request(
                 raise ValueError(f"model {label}: {e}") from e
 
 
+def _check_runs(model: nn.Module, inputs: Any, label: str) -> None:
+    """Run the model on the first stimulus, so stimuli it cannot read fail before any work."""
+    from mechequiv.capture import run_with_patches
+    from mechequiv.capture.batches import Batches
+
+    try:
+        first = next(iter(Batches(inputs, 1).chunks(0))).batch
+        run_with_patches(model, first, {}, progress=False)
+    except (MechequivError, ValueError, TypeError) as e:
+        raise MechequivError(
+            f"model {label} ({type(model).__name__}) cannot read the stimuli: {_one_line(e)}"
+        ) from e
+
+
 def _one_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     text = lines[0] if lines else ""
@@ -323,6 +337,8 @@ def compare_models(
             "stimuli that both read"
         )
     x = task_inputs(task, forms.pop())
+    for label, model in zip("ab", (model_a, model_b), strict=True):
+        _check_runs(model, x, label)
     reprs = _BlockReprs(points, tokens)
     wanted = set(measures or M.names())
     errors: dict[str, str] = {}
