@@ -208,3 +208,19 @@ def test_hooked_transformer_weights_under_transformer_lens_4(tmp_path: Path) -> 
     save_file({"blocks.0.attn.W_Q": torch.zeros(4, 16, 4)}, tmp_path / "tl" / "model.safetensors")
     with pytest.raises(MechequivError, match=r"HookedTransformer.*transformer-lens<4"):
         load_model(tmp_path / "tl")
+
+
+def test_bridge_over_hf_model_saved_by_cfg_gets_a_hint(tmp_path: Path) -> None:
+    tl = pytest.importorskip("transformer_lens")
+    if not hasattr(tl, "TransformerBridgeConfig"):
+        pytest.skip("TransformerLens 4 only")
+    save_gpt2(tmp_path / "gpt2")
+    bridge = load_model(tmp_path / "gpt2", transformer_lens=True)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(bridge.cfg.to_dict(), default=str))
+    torch.save(bridge.state_dict(), folder / "model.pt")
+    with pytest.raises(
+        MechequivError, match=r"GPT2LMHeadModel.*original_model.*--transformer-lens"
+    ):
+        load_model(folder)

@@ -334,6 +334,13 @@ def _load_transformer_lens(
             "TransformerLens 4 removed: load it with transformer-lens<4, or save the Hugging Face "
             "model and pass --transformer-lens"
         )
+    arch = config.get("architecture")
+    if tl4 and arch not in (None, "TransformerLensNative"):
+        raise MechequivError(
+            f"{weights} is a TransformerBridge over a Hugging Face {arch}, which its TransformerLens "
+            "config cannot rebuild: save bridge.original_model.save_pretrained(DIR) and load DIR "
+            "with --transformer-lens"
+        )
     cfg = {k: _dtype(v) if k == "dtype" else v for k, v in config.items() if k != "device"}
     try:
         if tl4:
