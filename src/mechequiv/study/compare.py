@@ -20,6 +20,8 @@ from mechequiv.tokens import POLICIES, TokenPolicy, pool_tokens
 
 __all__ = ["Comparison", "compare_models", "load_model"]  # load_model: re-exported
 
+Pair = tuple[nn.Module, nn.Module]
+
 
 def input_form(model: nn.Module) -> str:
     """``"tokens"`` for a model whose first leaf module with weights is an embedding, else
@@ -327,7 +329,6 @@ def compare_models(
     one-line error in :attr:`Comparison.errors` and the others still run.
     """
     from mechequiv import measures as M
-    from mechequiv.equivalence import congruity
 
     _check_request((model_a, model_b), measures, n, sampler, points, tokens)
     forms = {input_form(model_a), input_form(model_b)}
@@ -342,49 +343,80 @@ def compare_models(
     reprs = _BlockReprs(points, tokens)
     wanted = set(measures or M.names())
     errors: dict[str, str] = {}
-    rep: dict[str, float] = {}
-    func: dict[str, float] = {}
+    rep, skipped, resolved = _representational_part(
+        (model_a, model_b), x, reprs, [m for m in M.names(functional=False) if m in wanted],
+        progress, errors,
+    )  # fmt: skip
+    func, func_skipped = _functional_part(
+        (model_a, model_b), x, tokens, [m for m in M.names(functional=True) if m in wanted], errors
+    )
+    result, used = _congruity_part(
+        (model_a, model_b), x, resolved, reprs, n, sampler, seed, progress, errors
+    )
+    used_points = {k: [str(p) for p in r] for k, r in zip("ab", resolved, strict=True) if r}
+    return Comparison(rep, func, result, skipped | func_skipped, errors, used, used_points, tokens)
+
+
+def _representational_part(
+    models: Pair, x: Any, reprs: _BlockReprs, names: list[str], progress: bool | None,
+    errors: dict[str, str],
+) -> tuple[dict[str, float], dict[str, str], list[list[Any] | None]]:  # fmt: skip
+    """(values, skipped, each model's resolved points); a failure goes to ``errors``."""
+    values: dict[str, float] = {}
     skipped: dict[str, str] = {}
-    used_points: dict[str, list[str]] = {}
     resolved: list[list[Any] | None] = [None, None]
-
-    names = [m for m in M.names(functional=False) if m in wanted]
     try:
-        resolved = [reprs.resolve(m, x) for m in (model_a, model_b)]
-        used_points = {k: [str(p) for p in r] for k, r in zip("ab", resolved, strict=True)}
+        resolved = [reprs.resolve(m, x) for m in models]
         if names:
-            ra, rb = (reprs(m, x) for m in (model_a, model_b))
-            rep, skipped = representational_measures(ra, rb, names, progress)
-    except Exception as e:
+            ra, rb = (reprs(m, x) for m in models)
+            values, skipped = representational_measures(ra, rb, names, progress)
+    except Exception as e:  # the part's own error; the other parts still run
         errors["representational"] = _one_line(e)
+    return values, skipped, resolved
 
-    names = [m for m in M.names(functional=True) if m in wanted]
-    if names:
-        try:
-            oa, ob = _outputs(model_a, x, tokens), _outputs(model_b, x, tokens)
-            for name in names:
-                try:
-                    func[name] = M.get(name)(oa, ob)
-                except ValueError as e:
-                    skipped[name] = str(e)
-        except Exception as e:
-            errors["functional"] = _one_line(e)
+
+def _functional_part(
+    models: Pair, x: Any, tokens: TokenPolicy, names: list[str], errors: dict[str, str]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(values, skipped) of the functional measures on the models' outputs."""
+    from mechequiv import measures as M
+
+    values: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    if not names:
+        return values, skipped
+    try:
+        oa, ob = (_outputs(m, x, tokens) for m in models)
+        for name in names:
+            try:
+                values[name] = M.get(name)(oa, ob)
+            except ValueError as e:
+                skipped[name] = str(e)
+    except Exception as e:  # the part's own error; the other parts still run
+        errors["functional"] = _one_line(e)
+    return values, skipped
+
+
+def _congruity_part(
+    models: Pair, x: Any, resolved: list[list[Any] | None], reprs: _BlockReprs, n: int,
+    sampler: str, seed: int, progress: bool | None, errors: dict[str, str],
+) -> tuple[Any, str]:  # fmt: skip
+    """(CongruityResult or None, the samplers used)."""
+    from mechequiv.equivalence import congruity
 
     result, used = None, f"{sampler} (not built)"
     try:
         # a circuit sampler runs a patching scan per model: the slow step before the rounds
-        models = track(
-            list(zip((model_a, model_b), resolved, strict=True)),
+        todo = track(
+            list(zip(models, resolved, strict=True)),
             "implementation samplers",
             disable=None if progress is None else not progress,
         )
-        pair = tuple(_sampler(sampler, m, x, seed, r) for m, r in models)
+        pair = tuple(_sampler(sampler, m, x, seed, r) for m, r in todo)
         kinds = [type(s).__name__ for s in pair]
         used = kinds[0] if kinds[0] == kinds[1] else f"{kinds[0]} (a) / {kinds[1]} (b)"
         used += f" (sampler={sampler})"
-        result = congruity(
-            model_a, model_b, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress
-        )
-    except Exception as e:
+        result = congruity(*models, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress)
+    except Exception as e:  # the part's own error; the measures are kept
         errors["congruity"] = _one_line(e)
-    return Comparison(rep, func, result, skipped, errors, used, used_points, tokens)
+    return result, used
