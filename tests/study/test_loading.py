@@ -186,6 +186,9 @@ def test_zoo_folder_and_checkpoint(tmp_path: Path) -> None:
         load_model(tmp_path / "z")
     with pytest.raises(MechequivError, match="seed 7 is not in"):
         load_model(tmp_path / "z", seed=7)
+    step.write_bytes(step.read_bytes()[:100])  # a truncated checkpoint
+    with pytest.raises(MechequivError, match="cannot .* the zoo in"):
+        load_model(tmp_path / "z", seed=1)
 
 
 # -- bad files: one line each -------------------------------------------------------------------

@@ -444,7 +444,8 @@ def _head_class(transformers: Any, config: Any, path: Path) -> Any:
         if cls is None:
             raise MechequivError(
                 f"{path / 'config.json'} names architecture {names[0]!r}, which transformers "
-                f"{transformers.__version__} does not have"
+                f"{transformers.__version__} does not have (mechequiv never runs a folder's "
+                "own model code)"
             )
         return cls
     for auto in ("AutoModelForCausalLM", "AutoModelForMaskedLM", "AutoModel"):
