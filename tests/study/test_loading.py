@@ -187,7 +187,7 @@ def test_zoo_folder_and_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(MechequivError, match="seed 7 is not in"):
         load_model(tmp_path / "z", seed=7)
     step.write_bytes(step.read_bytes()[:100])  # a truncated checkpoint
-    with pytest.raises(MechequivError, match="cannot .* the zoo in"):
+    with pytest.raises(MechequivError, match=r"cannot read the zoo in"):
         load_model(tmp_path / "z", seed=1)
 
 
