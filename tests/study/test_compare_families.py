@@ -140,6 +140,13 @@ def test_a_failing_part_keeps_the_others(tmp_path: Path) -> None:
     flat = " ".join(out.split())
     assert "BertModel returns" in flat and "without logits" in flat and "linear_cka" in flat
     assert "│ functional │ error" in out and "Congruity is about 1" in flat
+    code, out = _run(
+        str(tmp_path / "a"), str(tmp_path / "b"), "--task", _ids(tmp_path), *QUICK, "--json"
+    )
+    got = json.loads(out)
+    assert code == 1 and set(got["errors"]) == {"functional", "congruity"}
+    assert "output logits, which BertModel, BertModel lacks" in got["errors"]["congruity"]
+    assert got["representational"]["linear_cka"] > 0 and got["verdict"] is None
     # and a sampler that cannot work keeps the measures: the error is in the result
     x = tokens(16)
     from mechequiv.study import load_model

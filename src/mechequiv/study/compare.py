@@ -418,5 +418,21 @@ def _congruity_part(
         used += f" (sampler={sampler})"
         result = congruity(*models, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress)
     except Exception as e:  # the part's own error; the measures are kept
-        errors["congruity"] = _one_line(e)
+        headless = [type(m).__name__ for m in models if not _has_logits(m, x)]
+        errors["congruity"] = (
+            f"the sampler checks behaviour on output logits, which {', '.join(headless)} "
+            f"lacks ({_one_line(e)})"
+            if headless
+            else _one_line(e)
+        )
     return result, used
+
+
+def _has_logits(model: nn.Module, inputs: Any) -> bool:
+    from mechequiv.capture.batches import Batches
+
+    try:
+        _outputs(model, next(iter(Batches(inputs, 1).chunks(0))).batch, "last")
+    except MechequivError:
+        return False
+    return True
