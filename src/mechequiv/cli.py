@@ -207,6 +207,13 @@ def compare(
             "transformer.h.1[0]. Default: the output of every block / hidden layer.",
         ),
     ] = None,
+    points_b: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--points-b",
+            help="Hook points of model b when its module names differ (default: --points).",
+        ),
+    ] = None,
     tokens: Annotated[
         str, typer.Option(help="Token policy for sequences: last, mean, all, concat or a position.")
     ] = "last",
@@ -256,6 +263,7 @@ def compare(
             sampler=sampler,
             seed=seed,
             points=points or None,
+            points_b=points_b or None,
             tokens=_token_policy(tokens),
             measures=measure or None,
             progress=None if not as_json else False,

@@ -223,3 +223,26 @@ def test_padded_batches_pool_over_real_tokens(tmp_path: Path) -> None:
         alone = x[i : i + 1, :k]
         torch.testing.assert_close(reps[i : i + 1], _BlockReprs(None, "last")(model, alone))
         torch.testing.assert_close(logits[i], model(alone).logits[0, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_points_per_model_across_libraries(tmp_path: Path) -> None:
+    # The same GPT-2 read through transformers and through a TransformerLens bridge: different
+    # names for the same residual stream, so the representations must agree exactly.
+    from mechequiv.study import load_model
+
+    save_gpt2(tmp_path / "a", 0)
+    hf = load_model(tmp_path / "a")
+    bridge = load_model(tmp_path / "a", transformer_lens=True)
+    x = tokens(24)
+    result = compare_models(
+        hf, bridge, x, n=2, measures=["linear_cka", "procrustes"],
+        points=["transformer.h.1"], points_b=["blocks.1.hook_out"],
+    )  # fmt: skip
+    assert result.points == {"a": ["transformer.h.1"], "b": ["blocks.1.hook_out"]}
+    assert result.representational["linear_cka"] == pytest.approx(1.0, abs=1e-6)
+    assert result.representational["procrustes"] == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="both point lists"):
+        compare_models(hf, hf, x, points=["transformer.h.0"], points_b=["transformer.h.1"])
+    args = [str(tmp_path / "a"), str(tmp_path / "a"), "--task", _ids(tmp_path), *QUICK]
+    code, out = _run(*args, "-p", "transformer.h.1", "--points-b", "blocks.9.hook_out")
+    assert code == 2 and "model b" in out and "blocks.9.hook_out" in out

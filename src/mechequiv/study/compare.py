@@ -196,19 +196,46 @@ def _padding_mask(inputs: Any) -> torch.Tensor | None:
 
 
 class _BlockReprs:
-    """GetReprs for Congruity: each model (or implementation) read at its own hook points
-    (``points``, else its default points), blocks that return tuples at their hidden state."""
+    """GetReprs for Congruity: each model (or implementation) read at its own hook points,
+    blocks that return tuples at their hidden state.
 
-    def __init__(self, points: list[Any] | None, tokens: TokenPolicy) -> None:
+    ``points`` (model a) and ``points_b`` (model b; default ``points``); None means a model's
+    default points. When the two lists differ, a model (or an implementation of it, which may
+    be a new copy) is recognised by which list names its modules; :func:`_check_request`
+    makes sure that is never ambiguous.
+    """
+
+    def __init__(
+        self, points: list[Any] | None, tokens: TokenPolicy, points_b: list[Any] | None = None
+    ) -> None:
         self.points, self.tokens = points, tokens
+        self.points_b = points if points_b is None else points_b
+
+    def select(self, model: nn.Module) -> list[Any]:
+        """The hook points of ``model``: its list, else its default points."""
+        from mechequiv.equivalence import default_points
+
+        a, b = self.points, self.points_b
+        if a == b:
+            return list(a) if a is not None else default_points(model)
+        fits_a, fits_b = _fits(model, a), _fits(model, b)
+        if fits_a and fits_b:
+            raise ValueError(
+                f"{type(model).__name__} has the modules of both point lists ({a} and {b}): "
+                "give one list for both models"
+            )
+        if fits_a or fits_b:
+            return list(a if fits_a else b)  # type: ignore[arg-type]
+        if a is None or b is None:
+            return default_points(model)
+        raise ValueError(f"{type(model).__name__} has neither the points {a} nor {b}")
 
     def resolve(self, model: nn.Module, inputs: Any) -> list[Any]:
         from mechequiv.capture.blocks import hidden_state_points
-        from mechequiv.equivalence import default_points
         from mechequiv.equivalence.patched import PatchedModel
 
         base = model.model if isinstance(model, PatchedModel) else model
-        return hidden_state_points(base, inputs, self.points or default_points(base))
+        return hidden_state_points(base, inputs, self.select(base))
 
     def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
         from mechequiv.capture import capture
@@ -227,7 +254,20 @@ class _BlockReprs:
 
     def __repr__(self) -> str:
         where = "default points" if self.points is None else f"points={self.points}"
+        if self.points_b != self.points:
+            where += f", points_b={self.points_b}"
         return f"LayerReprs({where}, tokens={self.tokens!r})"
+
+
+def _fits(model: nn.Module, points: list[Any] | None) -> bool:
+    """Whether ``model`` has every module that ``points`` names."""
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point
+
+    if points is None:
+        return False
+    names = named_hook_modules(model)
+    return all(as_point(p).module in names for p in points)
 
 
 def _check_request(
@@ -237,6 +277,7 @@ def _check_request(
     sampler: str,
     points: list[Any] | None,
     tokens: TokenPolicy,
+    points_b: list[Any] | None = None,
 ) -> None:
     """Every argument checked before any work starts (ValueError / TypeError)."""
     from mechequiv import measures as M
@@ -253,18 +294,19 @@ def _check_request(
             raise ValueError(f"unknown measure {name!r}; `mechequiv measures` lists them")
     if isinstance(tokens, bool) or not (isinstance(tokens, int) or tokens in POLICIES):
         raise ValueError(f"token policy must be one of {POLICIES} or an int, got {tokens!r}")
-    for label, model in zip("ab", models, strict=True):
-        if points is not None:
-            parsed = [as_point(p) for p in points]
-            try:
-                resolve_modules(parsed, named_hook_modules(model))
-            except ValueError as e:
-                raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
-        else:
-            try:
-                default_points(model)
-            except ValueError as e:
-                raise ValueError(f"model {label}: {e}") from e
+    reprs = _BlockReprs(points, tokens, points_b)
+    for label, model, own in zip("ab", models, (reprs.points, reprs.points_b), strict=True):
+        try:
+            if own is not None:
+                resolve_modules([as_point(p) for p in own], named_hook_modules(model))
+            wanted = list(own) if own is not None else default_points(model)
+            if reprs.select(model) != wanted:
+                raise ValueError(
+                    "it also has every module of the other model's points: give the same "
+                    "--points for both models"
+                )
+        except ValueError as e:
+            raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
 
 
 def _check_runs(model: nn.Module, inputs: Any, label: str) -> None:
@@ -301,6 +343,7 @@ def compare_models(
     points: list[Any] | None = None,
     tokens: TokenPolicy = "last",
     progress: bool | None = False,
+    points_b: list[Any] | None = None,
 ) -> Comparison:
     """Representational measures on the models' hidden representations, functional measures on
     their outputs, and :func:`~mechequiv.equivalence.congruity` with ``n`` rounds.
@@ -315,6 +358,8 @@ def compare_models(
         Default: each model's :func:`~mechequiv.equivalence.default_points` (zoo blocks,
         TransformerLens residual stream, Hugging Face blocks, ``nn.TransformerEncoder`` layers,
         MLP hidden layers); blocks returning tuples are read at their hidden state.
+    points_b : hook point names, optional
+        Model b's points when its module names differ from model a's (default: ``points``).
     tokens : token policy
         For sequence activations and outputs (n, t, ...): ``"last"`` (default), ``"mean"``,
         ``"all"``, ``"concat"`` or a position (see :func:`mechequiv.tokens.pool_tokens`).
@@ -330,7 +375,7 @@ def compare_models(
     """
     from mechequiv import measures as M
 
-    _check_request((model_a, model_b), measures, n, sampler, points, tokens)
+    _check_request((model_a, model_b), measures, n, sampler, points, tokens, points_b)
     forms = {input_form(model_a), input_form(model_b)}
     if len(forms) > 1 and hasattr(task, "inputs"):
         raise MechequivError(
@@ -340,7 +385,7 @@ def compare_models(
     x = task_inputs(task, forms.pop())
     for label, model in zip("ab", (model_a, model_b), strict=True):
         _check_runs(model, x, label)
-    reprs = _BlockReprs(points, tokens)
+    reprs = _BlockReprs(points, tokens, points_b)
     wanted = set(measures or M.names())
     errors: dict[str, str] = {}
     rep, skipped, resolved = _representational_part(
