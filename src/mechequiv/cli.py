@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from mechequiv.errors import MechequivError
@@ -354,9 +355,12 @@ def _task(spec: str) -> object:
     if path.suffix in (".npy", ".pt"):
         if not path.is_file():
             _fail(f"file not found: {path}")
-        if path.suffix == ".npy":
-            return torch.from_numpy(np.load(path, allow_pickle=False))
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            if path.suffix == ".npy":
+                return torch.from_numpy(np.load(path, allow_pickle=False))
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # numpy and torch raise many kinds for unreadable files
+            _fail(f"cannot read the stimuli {path}: {str(e).strip().splitlines()[0]}")
     from mechequiv.zoo import get_task
 
     name, _, rest = spec.partition(":")
@@ -364,12 +368,19 @@ def _task(spec: str) -> object:
     return get_task(name, **kwargs)
 
 
+def _token_policy(raw: str) -> str | int:
+    return int(raw) if raw.lstrip("-").isdigit() else raw
+
+
 @app.command("compare")
 def compare(
     model_a: Annotated[
-        Path, typer.Argument(help="First model: .pt, .safetensors (zoo) or HF folder.")
+        str,
+        typer.Argument(
+            help="First model: HF folder, weights + config .json, zoo PATH:seed=S, .pt."
+        ),
     ],
-    model_b: Annotated[Path, typer.Argument(help="Second model, same formats.")],
+    model_b: Annotated[str, typer.Argument(help="Second model, same formats.")],
     task: Annotated[
         str,
         typer.Option(
@@ -384,35 +395,101 @@ def compare(
         typer.Option(help="Implementations: auto, symmetry (MLPs) or circuit (resample ablation)."),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
+    points: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--points",
+            "-p",
+            help="Hook point of both models (repeat for several), e.g. blocks.0.attn.hook_z or "
+            "transformer.h.1[0]. Default: the output of every block / hidden layer.",
+        ),
+    ] = None,
+    points_b: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--points-b",
+            help="Hook points of model b when its module names differ (default: --points).",
+        ),
+    ] = None,
+    tokens: Annotated[
+        str, typer.Option(help="Token policy for sequences: last, mean, all, concat or a position.")
+    ] = "last",
+    measure: Annotated[
+        list[str] | None,
+        typer.Option("--measure", "-m", help="Measure to run (repeat for several). Default: all."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow .pt files that pickle whole modules (unpickling runs code from the file).",
+        ),
+    ] = False,
+    transformer_lens: Annotated[
+        bool,
+        typer.Option(
+            "--transformer-lens",
+            help="Wrap Hugging Face folders in TransformerLens 4's TransformerBridge.",
+        ),
+    ] = False,
 ) -> None:
-    """Compare two of your models: similarity measures and the Congruity score with its CI."""
-    from mechequiv.errors import MechequivError
-    from mechequiv.study.compare import compare_models, load_model
+    """Compare two of your models: similarity measures and the Congruity score with its CI.
 
-    try:
+    Models: a Hugging Face folder (save_pretrained), weights (.safetensors or a .pt state dict)
+    beside their config .json (TransformerLens cfg, Hugging Face or zoo config), a zoo folder
+    or checkpoint (PATH:seed=S), or with --trust-pickle a whole module saved with torch.save.
+    Exit code 0 when every part ran, 1 when a part failed (its error is printed with the rest),
+    2 for bad input (checked before any work).
+    """
+    from mechequiv import measures
+    from mechequiv.study.compare import CONGRUITY_MEANING, compare_models, load_model
+
+    with _user_errors():
         stimuli = _task(task)
-        a, b = load_model(model_a), load_model(model_b)
-        with console.status("comparing ..."):
-            result = compare_models(a, b, stimuli, n=n, sampler=sampler, seed=seed)
-    except (FileNotFoundError, MechequivError, ValueError, TypeError) as e:
-        _fail(str(e))
+        a, b = (
+            load_model(m, trust_pickle=trust_pickle, transformer_lens=transformer_lens)
+            for m in (model_a, model_b)
+        )
+        result = compare_models(
+            a,
+            b,
+            stimuli,
+            n=n,
+            sampler=sampler,
+            seed=seed,
+            points=points or None,
+            points_b=points_b or None,
+            tokens=_token_policy(tokens),
+            measures=measure or None,
+            progress=None if not as_json else False,
+        )
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
-        return
-    table = Table(title=f"{model_a.name} vs {model_b.name}")
+        raise typer.Exit(1 if result.errors else 0)
+    table = Table(title=f"{Path(model_a).name} vs {Path(model_b).name}")
     for col in ("measure", "kind", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
-    from mechequiv import measures
-
     for group in (result.representational, result.functional):
         for name, value in group.items():
             table.add_row(name, measures.get(name).kind, f"{value:.4f}")
     c = result.congruity
-    table.add_row("Congruity", "similarity", f"{c.score:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]")
+    if c is not None:
+        table.add_row("Congruity", "similarity", f"{c.score:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]")
+    for part, why in result.errors.items():
+        table.add_row(part, "error", Text(why, justify="left"))  # Text: brackets stay literal
     console.print(table)
     for name, why in result.skipped.items():
-        console.print(f"[dim]{name} skipped: {why}[/]")
+        console.print(f"{name} skipped: {why}", style="dim", markup=False, highlight=False)
+    for label, used in result.points.items():
+        console.print(f"model {label} read at: {', '.join(used)} (tokens={result.tokens})",
+                      markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"sampler: {result.sampler}", markup=False, highlight=False, soft_wrap=True)
+    if result.verdict is not None:
+        console.print(f"verdict: {result.verdict}", markup=False, highlight=False, soft_wrap=True)
+    console.print(CONGRUITY_MEANING, style="dim", markup=False, highlight=False, soft_wrap=True)
+    if result.errors:
+        raise typer.Exit(1)
 
 
 @app.command("study")

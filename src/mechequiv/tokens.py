@@ -26,8 +26,10 @@ def pool_tokens(
 
     Parameters
     ----------
-    x : array (n, t, d)
-        Activations of n sequences of t positions.
+    x : array (n, t, d) or (n, t, d1, d2, ...)
+        Activations of n sequences of t positions. Each position's features may have several
+        axes, such as attention heads (n, t, heads, d_head) (TransformerLens ``hook_z``); they
+        are flattened in C order into d = d1 * d2 * ... features before pooling.
     policy : {"last", "mean", "all", "concat"} or int
         - ``"last"``: the last *valid* position of each sequence -> (n, d).
         - ``"mean"``: the mean over valid positions -> (n, d).
@@ -43,10 +45,13 @@ def pool_tokens(
     torch.Tensor, 2-D, on the input's device (numpy input gives a CPU tensor).
     """
     t = torch.as_tensor(x)
-    if t.ndim != 3:
+    if t.ndim < 3:
         raise ValueError(
-            f"pool_tokens expects activations of shape (n, t, d); got shape {tuple(t.shape)}"
+            f"pool_tokens expects activations of shape (n, t, d) or (n, t, heads, d_head); got "
+            f"shape {tuple(t.shape)}"
         )
+    if t.ndim > 3:  # per-position feature axes (heads, d_head) become one feature axis
+        t = t.reshape(*t.shape[:2], -1)
     n, steps, _ = t.shape
     if mask is None:
         m = torch.ones(n, steps, dtype=torch.bool, device=t.device)

@@ -36,7 +36,7 @@ def saved(tmp_path_factory):
 
 def test_load_model_round_trips_a_saved_module(saved):
     d, nets, stimuli = saved
-    back = load_model(d / "a.pt")
+    back = load_model(d / "a.pt", trust_pickle=True)
     assert torch.equal(back(stimuli), nets["a"](stimuli))
 
 
@@ -54,7 +54,14 @@ def test_compare_models_reports_every_measure_and_congruity(saved):
 
 def test_compare_cli_table_and_json(saved):
     d, _, _ = saved
-    args = ["compare", str(d / "a.pt"), str(d / "b.pt"), "--task", str(d / "stimuli.npy")]
+    args = [
+        "compare",
+        str(d / "a.pt"),
+        str(d / "b.pt"),
+        "--task",
+        str(d / "stimuli.npy"),
+        "--trust-pickle",
+    ]
     res = runner.invoke(app, [*args, "--n", "4"])
     assert res.exit_code == 0, res.output
     assert "Congruity" in res.output and "linear_cka" in res.output
@@ -78,7 +85,8 @@ def test_compare_cli_bad_input_is_one_line(saved, args, message):
     d, nets, _ = saved
     torch.save(nets["a"].state_dict(), d / "weights.pt")
     (d / "a.txt").write_text("x")
-    res = runner.invoke(app, ["compare", *[str(d / a) if "." in a else a for a in args]])
+    args = [str(d / a) if "." in a else a for a in args]
+    res = runner.invoke(app, ["compare", *args, "--trust-pickle"])
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
 

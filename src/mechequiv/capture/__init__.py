@@ -8,6 +8,8 @@
 - :func:`capture_to_store`, :func:`open_store`, :func:`paired_batches`: a zarr activation store
   written atomically and resumably, read back in batches.
 - :mod:`mechequiv.capture.adapters`: TransformerLens, Hugging Face ``transformers``, nnsight.
+- :mod:`mechequiv.capture.blocks`: default hook points of common model families (the output of
+  each block or hidden layer) and tuple-returning blocks read at their hidden state.
 
 Conventions: points are module names (``model.named_modules()``; ``""`` is the model) or
 :class:`Point` objects; inputs are batched along dim 0 (a tensor, a tuple of positional tensors,

@@ -40,8 +40,19 @@ def is_own(e: BaseException) -> bool:
 
 
 def named_hook_modules(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """Module names -> modules, as hook points see them (``""`` is the model itself)."""
-    return dict(model.named_modules(remove_duplicate=False))
+    """Module names -> modules, as hook points see them (``""`` is the model itself).
+
+    TransformerLens models add their ``hook_dict`` names: TransformerLens 4's bridge calls
+    many hook points by aliases (``blocks.0.hook_resid_post``, ``blocks.0.attn.hook_z``) that
+    are not module names.
+    """
+    names = dict(model.named_modules(remove_duplicate=False))
+    hook_dict = getattr(model, "hook_dict", None)
+    if isinstance(hook_dict, Mapping):
+        for name, module in hook_dict.items():
+            if isinstance(name, str) and isinstance(module, torch.nn.Module):
+                names.setdefault(name, module)
+    return names
 
 
 class HookSet:

@@ -9,6 +9,7 @@ times per forward pass (a shared module).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -95,12 +96,26 @@ class Point:
         return key
 
 
+_SELECT_SUFFIX = re.compile(r"^(?P<module>[^\[\]]*)\[(?P<select>-?\d+|'[^']*')\]$")
+
+
 def as_point(point: str | Point) -> Point:
-    """A :class:`Point` for a module name or a Point (returned unchanged)."""
+    """A :class:`Point` for a module name or a Point (returned unchanged).
+
+    A name may end in a selector written as :attr:`Point.key` writes it, so that plain strings
+    (command-line options, circuit components) can pick a tensor inside a tuple or dict output:
+    ``"transformer.h.0[0]"`` is ``Point("transformer.h.0", select=0)`` and ``"m['logits']"`` is
+    ``Point("m", select="logits")``, each keeping the string as its name.
+    """
     if isinstance(point, Point):
         return point
     if isinstance(point, str):
-        return Point(point)
+        found = _SELECT_SUFFIX.match(point)
+        if found is None:
+            return Point(point)
+        raw = found["select"]
+        select: int | str = raw[1:-1] if raw.startswith("'") else int(raw)
+        return Point(found["module"], select=select, name=point)
     raise TypeError(f"a hook point must be a module name (str) or a Point; got {point!r}")
 
 

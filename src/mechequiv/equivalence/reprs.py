@@ -14,12 +14,15 @@ import torch
 from torch import nn
 
 from mechequiv.capture import capture
+from mechequiv.capture.blocks import block_points
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.tokens import TokenPolicy, pool_tokens
 
 
 def default_points(model: nn.Module) -> list[str]:
-    """Hidden layers of a Sequential MLP, or ``blocks.{i}`` of a model with a ``blocks`` list."""
+    """Hidden layers of a Sequential MLP, else the blocks of
+    :func:`mechequiv.capture.blocks.block_points` (zoo ``blocks.{i}``, TransformerLens,
+    Hugging Face, ``nn.TransformerEncoder``, activation modules of other MLPs)."""
     if isinstance(model, nn.Sequential):
         points = [
             name
@@ -29,13 +32,7 @@ def default_points(model: nn.Module) -> list[str]:
         if not points:
             raise ValueError("the MLP has no hidden layer")
         return points
-    blocks = getattr(model, "blocks", None)
-    if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
-        return [f"blocks.{i}" for i in range(len(blocks))]
-    raise ValueError(
-        f"no default representation for {type(model).__name__}: pass "
-        "reprs=LayerReprs(points=[module names]) to choose hook points"
-    )
+    return block_points(model)
 
 
 class LayerReprs:
@@ -46,9 +43,9 @@ class LayerReprs:
     points : sequence of module names / capture Points, optional
         Default: :func:`default_points` of the model.
     tokens : token policy
-        Applied to (n, t, d) activations (see :func:`mechequiv.tokens.pool_tokens`); 2-D
-        activations are used as they are. Higher-rank activations are flattened per row after
-        pooling.
+        Applied to (n, t, ...) activations such as (n, t, d) or head activations
+        (n, t, heads, d_head) (see :func:`mechequiv.tokens.pool_tokens`); 2-D activations are
+        used as they are.
 
     Returns float64 CPU tensors (n, total features). A :class:`PatchedModel` is captured with
     its patches applied, so implementations made by patching are read at the same points.
@@ -69,7 +66,7 @@ class LayerReprs:
         feats = []
         for p in points:
             a = acts[p]
-            if a.ndim == 3:
+            if a.ndim >= 3:  # (n, t, d) or (n, t, heads, d_head)
                 a = pool_tokens(a, self.tokens)
             feats.append(a.reshape(a.shape[0], -1))
         return torch.cat(feats, dim=1).double()

@@ -1,62 +1,39 @@
 """Compare a user's two models: every representational measure on their hidden representations,
 the functional measures on their outputs, and Congruity with its interval.
 
-Models load from local files only (no hub access):
-- ``*.pt`` / ``*.pth``: a whole module saved with ``torch.save(model, path)`` (unpickling runs
-  code: load only files you trust);
-- ``*.safetensors`` with its zoo JSON config beside it (a zoo checkpoint);
-- a folder with a Hugging Face ``config.json``: ``transformers.AutoModel`` with
-  ``local_files_only=True`` (TransformerLens models are saved as whole modules, ``*.pt``).
+Models load from local files only (see :mod:`mechequiv.study.loading` for the formats): weights
+with a declared architecture by default, pickled whole modules only with ``trust_pickle=True``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from mechequiv._progress import track
 from mechequiv.errors import MechequivError
+from mechequiv.study.loading import load_model
+from mechequiv.tokens import POLICIES, TokenPolicy, pool_tokens
 
+__all__ = ["Comparison", "compare_models", "load_model"]  # load_model: re-exported
 
-def load_model(path: str | Path) -> nn.Module:
-    """Load a model from a local file or folder (see the module docstring for the formats)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise MechequivError(f"{path} is a folder without a Hugging Face config.json")
-        try:
-            from transformers import AutoModel
-        except ImportError as e:
-            raise MechequivError(
-                "loading a Hugging Face folder needs transformers: pip install mechequiv[hf]"
-            ) from e
-        return AutoModel.from_pretrained(path, local_files_only=True).eval()
-    if path.suffix == ".safetensors":
-        from mechequiv.zoo import load_model as load_zoo_model
-
-        return load_zoo_model(path).eval()
-    if path.suffix in (".pt", ".pth"):
-        model = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(model, nn.Module):
-            raise MechequivError(
-                f"{path} holds a {type(model).__name__}, not a module: save the whole model "
-                "with torch.save(model, path), or a zoo checkpoint (.safetensors + config)"
-            )
-        return model.eval()
-    raise MechequivError(
-        f"unknown model format {path.suffix or path.name!r}: expected .pt/.pth, .safetensors "
-        "(with its config) or a Hugging Face folder"
-    )
+Pair = tuple[nn.Module, nn.Module]
 
 
 def input_form(model: nn.Module) -> str:
-    """``"tokens"`` for a model whose first leaf module is an embedding, else ``"features"``."""
-    first = next((m for m in model.modules() if not list(m.children())), None)
+    """``"tokens"`` for a model whose first leaf module with weights is an embedding, else
+    ``"features"`` (leaves without weights, such as TransformerLens hook points, are skipped)."""
+    first = next(
+        (
+            m
+            for m in model.modules()
+            if not list(m.children()) and next(m.parameters(recurse=False), None) is not None
+        ),
+        None,
+    )
     return "tokens" if isinstance(first, nn.Embedding) else "features"
 
 
@@ -68,7 +45,12 @@ def task_inputs(task: Any, form: str) -> Any:
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
 
-def _sampler(kind: str, model: nn.Module, inputs: Any, seed: int) -> Any:
+SAMPLER_KINDS = ("auto", "symmetry", "circuit")
+
+
+def _sampler(
+    kind: str, model: nn.Module, inputs: Any, seed: int, points: list[Any] | None = None
+) -> Any:
     from mechequiv.equivalence import (
         ResampleAblation,
         SymmetryTransform,
@@ -82,36 +64,108 @@ def _sampler(kind: str, model: nn.Module, inputs: Any, seed: int) -> Any:
     if kind == "symmetry":
         return SymmetryTransform()
     if kind == "circuit":
-        comps = [c for p in default_points(model) for c in neurons(model, inputs, p)]
+        comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
         scan = scan_components(model, inputs, comps, seed=seed)
         return ResampleAblation(scan.circuit, comps, inputs)
     raise ValueError(f"sampler must be 'auto', 'symmetry' or 'circuit', got {kind!r}")
 
 
+PARTS = ("representational", "functional", "congruity")
+
+CONGRUITY_MEANING = (
+    "Congruity is about 1 when each model's own implementations (drawn by the sampler) are no "
+    "closer to it than the other model's, i.e. the models are not told apart at the level of "
+    "mechanism, and falls towards 0 when they always are; the exact binomial p-value tests "
+    "'own implementations are closer' (distinguishable when p < 1 - level)."
+)
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Measures and Congruity for one pair of models; ``skipped`` maps a measure that does not
-    apply (e.g. CCA with fewer stimuli than features) to the reason."""
+    """Measures and Congruity for one pair of models.
+
+    Each part (``"representational"``, ``"functional"``, ``"congruity"``) either has its
+    results or its one-line error in ``errors``: a failing part never discards the others.
+    ``skipped`` maps a measure that does not apply (e.g. CCA with fewer stimuli than features)
+    to the reason. ``sampler`` names the implementation sampler each model got, ``points`` the
+    hook points read from each model, ``tokens`` the token policy.
+    """
 
     representational: dict[str, float]
     functional: dict[str, float]
     congruity: Any
     skipped: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    sampler: str = ""
+    points: dict[str, list[str]] = field(default_factory=dict)
+    tokens: str | int = "last"
+
+    @property
+    def verdict(self) -> str | None:
+        """One line: distinguishable or not, with the binomial p-value (None without Congruity)."""
+        c = self.congruity
+        if c is None:
+            return None
+        if c.distinguishable:
+            return (
+                f"distinguishable (binomial p={c.p_value:.3g} < {1 - c.level:.2g}): each model's "
+                f"own implementations are closer to it; different mechanisms under {self.sampler}"
+            )
+        return (
+            f"not distinguishable (binomial p={c.p_value:.3g}, n={c.n} rounds): no evidence "
+            f"of different mechanisms under {self.sampler}"
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Comparison:
+        """Inverse of :meth:`to_dict` (derived entries such as ``verdict`` are recomputed)."""
+        from dataclasses import fields
+
+        from mechequiv.equivalence import CongruityResult
+
+        c = d.get("congruity")
+        if c is not None:
+            c = CongruityResult(
+                **{f.name: c[f.name] for f in fields(CongruityResult) if f.name in c}
+            )
+        return cls(
+            representational=dict(d["representational"]),
+            functional=dict(d["functional"]),
+            congruity=c,
+            skipped=dict(d.get("skipped", {})),
+            errors=dict(d.get("errors", {})),
+            sampler=d.get("sampler", ""),
+            points={k: list(v) for k, v in d.get("points", {}).items()},
+            tokens=d.get("tokens", "last"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"representational": self.representational, "functional": self.functional,
-                "congruity": self.congruity.to_dict(), "skipped": self.skipped}  # fmt: skip
+        """JSON-safe dictionary (``congruity`` is None when that part failed)."""
+        return {
+            "representational": self.representational,
+            "functional": self.functional,
+            "congruity": None if self.congruity is None else self.congruity.to_dict(),
+            "verdict": self.verdict,
+            "p_value": None if self.congruity is None else self.congruity.p_value,
+            "meaning": CONGRUITY_MEANING,
+            "sampler": self.sampler,
+            "points": self.points,
+            "tokens": self.tokens,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
 
 
 def representational_measures(
-    ra: Any, rb: Any, names: list[str] | None = None
+    ra: Any, rb: Any, names: list[str] | None = None, progress: bool | None = False
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Every representational measure (or ``names``) on one pair: ``(values, skipped)``, where
     ``skipped`` maps a measure that does not apply (e.g. CCA with n <= d) to the reason."""
     from mechequiv import measures as M
 
+    names = names or M.names(functional=False)
     values, skipped = {}, {}
-    for name in names or M.names(functional=False):
+    for name in track(names, "measures", disable=None if progress is None else not progress):
         try:
             values[name] = M.get(name)(ra, rb)
         except ValueError as e:
@@ -119,14 +173,162 @@ def representational_measures(
     return values, skipped
 
 
-def _outputs(model: nn.Module, inputs: Any) -> torch.Tensor:
+def _outputs(model: nn.Module, inputs: Any, tokens: TokenPolicy) -> torch.Tensor:
     from mechequiv.capture import run_with_patches
 
     out = run_with_patches(model, inputs, {}, progress=False)
-    out = getattr(out, "logits", out)
-    if not isinstance(out, torch.Tensor):
-        raise MechequivError(f"the model returned {type(out).__name__}, not logits")
-    return out[:, -1] if out.ndim == 3 else out
+    logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
+    if not isinstance(logits, torch.Tensor):
+        kind = type(out).__name__
+        raise MechequivError(
+            f"{type(model).__name__} returns {kind} without logits (a model without an output "
+            "head): functional measures need outputs; save the model with its head"
+        )
+    if logits.ndim < 3:
+        return logits
+    return pool_tokens(logits, tokens, _padding_mask(inputs))
+
+
+def _padding_mask(inputs: Any) -> torch.Tensor | None:
+    """The ``attention_mask`` of dict inputs (padded token batches), else None."""
+    mask = inputs.get("attention_mask") if isinstance(inputs, dict) else None
+    return None if mask is None else torch.as_tensor(mask)
+
+
+class _BlockReprs:
+    """GetReprs for Congruity: each model (or implementation) read at its own hook points,
+    blocks that return tuples at their hidden state.
+
+    ``points`` (model a) and ``points_b`` (model b; default ``points``); None means a model's
+    default points. When the two lists differ, a model (or an implementation of it, which may
+    be a new copy) is recognised by which list names its modules; :func:`_check_request`
+    makes sure that is never ambiguous.
+    """
+
+    def __init__(
+        self, points: list[Any] | None, tokens: TokenPolicy, points_b: list[Any] | None = None
+    ) -> None:
+        self.points, self.tokens = points, tokens
+        self.points_b = points if points_b is None else points_b
+
+    def select(self, model: nn.Module) -> list[Any]:
+        """The hook points of ``model``: its list, else its default points."""
+        from mechequiv.equivalence import default_points
+
+        a, b = self.points, self.points_b
+        if a == b:
+            return list(a) if a is not None else default_points(model)
+        fits_a, fits_b = _fits(model, a), _fits(model, b)
+        if fits_a and fits_b:
+            raise ValueError(
+                f"{type(model).__name__} has the modules of both point lists ({a} and {b}): "
+                "give one list for both models"
+            )
+        if fits_a or fits_b:
+            return list(a if fits_a else b)  # type: ignore[arg-type]
+        if a is None or b is None:
+            return default_points(model)
+        raise ValueError(f"{type(model).__name__} has neither the points {a} nor {b}")
+
+    def resolve(self, model: nn.Module, inputs: Any) -> list[Any]:
+        from mechequiv.capture.blocks import hidden_state_points
+        from mechequiv.equivalence.patched import PatchedModel
+
+        base = model.model if isinstance(model, PatchedModel) else model
+        return hidden_state_points(base, inputs, self.select(base))
+
+    def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
+        from mechequiv.capture import capture
+        from mechequiv.equivalence import LayerReprs
+        from mechequiv.equivalence.patched import PatchedModel
+
+        points = self.resolve(model, inputs)
+        if _padding_mask(inputs) is None:
+            return LayerReprs(points, self.tokens)(model, inputs)
+        # Padded batches: pool each sequence over its real tokens (capture reads the mask).
+        base, patches = (
+            (model.model, model.patches) if isinstance(model, PatchedModel) else (model, None)
+        )
+        acts = capture(base, inputs, points, patches=patches, tokens=self.tokens, progress=False)
+        return torch.cat([acts[p].reshape(acts[p].shape[0], -1) for p in points], 1).double()
+
+    def __repr__(self) -> str:
+        where = "default points" if self.points is None else f"points={self.points}"
+        if self.points_b != self.points:
+            where += f", points_b={self.points_b}"
+        return f"LayerReprs({where}, tokens={self.tokens!r})"
+
+
+def _fits(model: nn.Module, points: list[Any] | None) -> bool:
+    """Whether ``model`` has every module that ``points`` names."""
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point
+
+    if points is None:
+        return False
+    names = named_hook_modules(model)
+    return all(as_point(p).module in names for p in points)
+
+
+def _check_request(
+    models: tuple[nn.Module, nn.Module],
+    measures: list[str] | None,
+    n: int,
+    sampler: str,
+    points: list[Any] | None,
+    tokens: TokenPolicy,
+    points_b: list[Any] | None = None,
+) -> None:
+    """Every argument checked before any work starts (ValueError / TypeError)."""
+    from mechequiv import measures as M
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point, resolve_modules
+    from mechequiv.equivalence import default_points
+    from mechequiv.measures._validate import check_int
+
+    check_int(n, "n", 1)
+    if sampler not in SAMPLER_KINDS:
+        raise ValueError(f"sampler must be one of {SAMPLER_KINDS}, got {sampler!r}")
+    for name in measures or []:
+        if name not in M.names():
+            raise ValueError(f"unknown measure {name!r}; `mechequiv measures` lists them")
+    if isinstance(tokens, bool) or not (isinstance(tokens, int) or tokens in POLICIES):
+        raise ValueError(f"token policy must be one of {POLICIES} or an int, got {tokens!r}")
+    reprs = _BlockReprs(points, tokens, points_b)
+    for label, model, own in zip("ab", models, (reprs.points, reprs.points_b), strict=True):
+        try:
+            if own is not None:
+                resolve_modules([as_point(p) for p in own], named_hook_modules(model))
+            wanted = list(own) if own is not None else default_points(model)
+            if reprs.select(model) != wanted:
+                raise ValueError(
+                    "it also has every module of the other model's points: give the same "
+                    "--points for both models"
+                )
+        except ValueError as e:
+            raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
+
+
+def _check_runs(model: nn.Module, inputs: Any, label: str) -> None:
+    """Run the model on the first stimulus, so stimuli it cannot read fail before any work."""
+    from mechequiv.capture import run_with_patches
+    from mechequiv.capture.batches import Batches
+
+    try:
+        first = next(iter(Batches(inputs, 1).chunks(0))).batch
+        run_with_patches(model, first, {}, progress=False)
+    except (MechequivError, ValueError, TypeError) as e:
+        raise MechequivError(
+            f"model {label} ({type(model).__name__}) cannot read the stimuli: {_one_line(e)}"
+        ) from e
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    if isinstance(e, (MechequivError, ValueError, TypeError)):
+        return text or type(e).__name__
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def compare_models(
@@ -138,17 +340,42 @@ def compare_models(
     n: int = 20,
     sampler: str = "auto",
     seed: int = 0,
+    points: list[Any] | None = None,
+    tokens: TokenPolicy = "last",
+    progress: bool | None = False,
+    points_b: list[Any] | None = None,
 ) -> Comparison:
-    """Every representational measure (or ``measures``) on the models' hidden representations
-    (:func:`mechequiv.equivalence.hidden_representations`: every hidden layer or residual-stream
-    block, last token), the functional measures on their outputs, and :func:`congruity` with
-    ``n`` rounds. ``sampler``: ``"symmetry"`` (function-preserving reparameterisations; MLPs),
-    ``"circuit"`` (resample ablation outside a circuit found by a patching scan) or ``"auto"``
-    (symmetry for ``nn.Sequential`` MLPs, circuit otherwise).
+    """Representational measures on the models' hidden representations, functional measures on
+    their outputs, and :func:`~mechequiv.equivalence.congruity` with ``n`` rounds.
+
+    Parameters
+    ----------
+    measures : names, optional
+        Registered measures to run (representational ones on the representations, functional
+        ones on the outputs). Default: every measure.
+    points : hook point names, optional
+        Where to read both models (``"blocks.0.attn.hook_z"``, ``"transformer.h.3[0]"``...).
+        Default: each model's :func:`~mechequiv.equivalence.default_points` (zoo blocks,
+        TransformerLens residual stream, Hugging Face blocks, ``nn.TransformerEncoder`` layers,
+        MLP hidden layers); blocks returning tuples are read at their hidden state.
+    points_b : hook point names, optional
+        Model b's points when its module names differ from model a's (default: ``points``).
+    tokens : token policy
+        For sequence activations and outputs (n, t, ...): ``"last"`` (default), ``"mean"``,
+        ``"all"``, ``"concat"`` or a position (see :func:`mechequiv.tokens.pool_tokens`).
+    sampler : ``"symmetry"`` (function-preserving reparameterisations; MLPs and the zoo's
+        residual models), ``"circuit"`` (resample ablation outside a circuit found by a
+        patching scan) or ``"auto"``.
+    progress : bool or None
+        Progress bars with counts and ETA for the measures and the Congruity rounds (``None``:
+        on an interactive terminal).
+
+    Bad arguments raise before any work starts. After that, each part that fails records its
+    one-line error in :attr:`Comparison.errors` and the others still run.
     """
     from mechequiv import measures as M
-    from mechequiv.equivalence import congruity, hidden_representations
 
+    _check_request((model_a, model_b), measures, n, sampler, points, tokens, points_b)
     forms = {input_form(model_a), input_form(model_b)}
     if len(forms) > 1 and hasattr(task, "inputs"):
         raise MechequivError(
@@ -156,10 +383,101 @@ def compare_models(
             "stimuli that both read"
         )
     x = task_inputs(task, forms.pop())
-    ra, rb = hidden_representations(model_a, x), hidden_representations(model_b, x)
-    rep, skipped = representational_measures(ra, rb, measures)
-    oa, ob = _outputs(model_a, x), _outputs(model_b, x)
-    func = {name: M.get(name)(oa, ob) for name in M.names(functional=True)}
-    samplers = (_sampler(sampler, model_a, x, seed), _sampler(sampler, model_b, x, seed))
-    result = congruity(model_a, model_b, x, n=n, sampler=samplers, seed=seed, progress=False)
-    return Comparison(rep, func, result, skipped)
+    for label, model in zip("ab", (model_a, model_b), strict=True):
+        _check_runs(model, x, label)
+    reprs = _BlockReprs(points, tokens, points_b)
+    wanted = set(measures or M.names())
+    errors: dict[str, str] = {}
+    rep, skipped, resolved = _representational_part(
+        (model_a, model_b), x, reprs, [m for m in M.names(functional=False) if m in wanted],
+        progress, errors,
+    )  # fmt: skip
+    func, func_skipped = _functional_part(
+        (model_a, model_b), x, tokens, [m for m in M.names(functional=True) if m in wanted], errors
+    )
+    result, used = _congruity_part(
+        (model_a, model_b), x, resolved, reprs, n, sampler, seed, progress, errors
+    )
+    used_points = {k: [str(p) for p in r] for k, r in zip("ab", resolved, strict=True) if r}
+    return Comparison(rep, func, result, skipped | func_skipped, errors, used, used_points, tokens)
+
+
+def _representational_part(
+    models: Pair, x: Any, reprs: _BlockReprs, names: list[str], progress: bool | None,
+    errors: dict[str, str],
+) -> tuple[dict[str, float], dict[str, str], list[list[Any] | None]]:  # fmt: skip
+    """(values, skipped, each model's resolved points); a failure goes to ``errors``."""
+    values: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    resolved: list[list[Any] | None] = [None, None]
+    try:
+        resolved = [reprs.resolve(m, x) for m in models]
+        if names:
+            ra, rb = (reprs(m, x) for m in models)
+            values, skipped = representational_measures(ra, rb, names, progress)
+    except Exception as e:  # the part's own error; the other parts still run
+        errors["representational"] = _one_line(e)
+    return values, skipped, resolved
+
+
+def _functional_part(
+    models: Pair, x: Any, tokens: TokenPolicy, names: list[str], errors: dict[str, str]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(values, skipped) of the functional measures on the models' outputs."""
+    from mechequiv import measures as M
+
+    values: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    if not names:
+        return values, skipped
+    try:
+        oa, ob = (_outputs(m, x, tokens) for m in models)
+        for name in names:
+            try:
+                values[name] = M.get(name)(oa, ob)
+            except ValueError as e:
+                skipped[name] = str(e)
+    except Exception as e:  # the part's own error; the other parts still run
+        errors["functional"] = _one_line(e)
+    return values, skipped
+
+
+def _congruity_part(
+    models: Pair, x: Any, resolved: list[list[Any] | None], reprs: _BlockReprs, n: int,
+    sampler: str, seed: int, progress: bool | None, errors: dict[str, str],
+) -> tuple[Any, str]:  # fmt: skip
+    """(CongruityResult or None, the samplers used)."""
+    from mechequiv.equivalence import congruity
+
+    result, used = None, f"{sampler} (not built)"
+    try:
+        # a circuit sampler runs a patching scan per model: the slow step before the rounds
+        todo = track(
+            list(zip(models, resolved, strict=True)),
+            "implementation samplers",
+            disable=None if progress is None else not progress,
+        )
+        pair = tuple(_sampler(sampler, m, x, seed, r) for m, r in todo)
+        kinds = [type(s).__name__ for s in pair]
+        used = kinds[0] if kinds[0] == kinds[1] else f"{kinds[0]} (a) / {kinds[1]} (b)"
+        used += f" (sampler={sampler})"
+        result = congruity(*models, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress)
+    except Exception as e:  # the part's own error; the measures are kept
+        headless = [type(m).__name__ for m in models if not _has_logits(m, x)]
+        errors["congruity"] = (
+            f"the sampler checks behaviour on output logits, which {', '.join(headless)} "
+            f"lacks ({_one_line(e)})"
+            if headless
+            else _one_line(e)
+        )
+    return result, used
+
+
+def _has_logits(model: nn.Module, inputs: Any) -> bool:
+    from mechequiv.capture.batches import Batches
+
+    try:
+        _outputs(model, next(iter(Batches(inputs, 1).chunks(0))).batch, "last")
+    except MechequivError:
+        return False
+    return True
