@@ -25,7 +25,7 @@ import torch
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.network import TensorNet
 
-__all__ = ["MAX_PAIR_ENTRIES", "two_layer_full_inner"]
+__all__ = ["MAX_PAIR_ENTRIES", "two_layer_full_inner", "two_layer_full_pair"]
 
 MAX_PAIR_ENTRIES = 2**26
 
@@ -59,9 +59,7 @@ def _pair(fa, fb) -> np.ndarray:
     return torch.einsum("ku,uv,kv->k", Da, K, Db).numpy().copy()
 
 
-def two_layer_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-output (ab, aa, bb) inner products of the fully symmetrised tensors of two nets with
-    exactly two bilinear layers each (unscaled)."""
+def _check(a: TensorNet, b: TensorNet) -> None:
     for name, net in (("model_a", a), ("model_b", b)):
         if net.n_bilinear != 2:
             raise ValueError(f"{name} has {net.n_bilinear} bilinear layers; this form needs 2")
@@ -69,9 +67,23 @@ def two_layer_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.nda
     entries = max(h_a, h_b) ** 2 * (a.d_in + 1) ** 2
     if entries > MAX_PAIR_ENTRIES:
         raise MechequivError(
-            f"the fully symmetrised form needs {entries:.3g} entries per array (limit "
-            f"{MAX_PAIR_ENTRIES}; second-layer widths {h_a}, {h_b}, padded input width "
-            f"{a.d_in + 1}); use symmetrize='layer'"
+            f"the fully symmetrised form needs {entries:.3g} entries per array and ~"
+            f"{2.0 * h_a * h_b * (a.d_in + 1) ** 3:.2g} flops (limit {MAX_PAIR_ENTRIES} entries; "
+            f"second-layer widths {h_a}, {h_b}, padded input width {a.d_in + 1}); use "
+            "symmetrize='layer' (fast, but not a same-function test at this depth)"
         )
+
+
+def two_layer_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+    """Per-output inner products of the fully symmetrised tensors of two nets with exactly two
+    bilinear layers each (unscaled)."""
+    _check(a, b)
+    return _pair(_factors(a), _factors(b))
+
+
+def two_layer_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-output (ab, aa, bb) inner products of the fully symmetrised tensors of two nets with
+    exactly two bilinear layers each (unscaled)."""
+    _check(a, b)
     fa, fb = _factors(a), _factors(b)
     return _pair(fa, fb), _pair(fa, fa), _pair(fb, fb)

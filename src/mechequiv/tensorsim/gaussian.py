@@ -1,40 +1,121 @@
-"""The Gaussian-input form: expected output inner product under ``x ~ N(0, I)``.
+"""The Gaussian-input form: expected output inner product under ``x ~ N(mu, Sigma)``.
 
-``E_x[<f_a(x), f_b(x)>]`` (per output coordinate, summed for the total), with the raw input
-``x ~ N(0, I_d)`` and the padded coordinate fixed at 1, so ``x~ = [1; x]`` has mean ``e_0`` and
-covariance ``P = diag(0, 1, ..., 1)``.
+``E_x[<f_a(x), f_b(x)>]`` per output coordinate (summed for the total); by default
+``x ~ N(0, I)``. :func:`standardize` folds ``x = mu + C z`` (``C C^T = Sigma``) into the first
+linear map, after which the input is ``z ~ N(0, I)``: the padded ``z~ = [1; z]`` has mean
+``e_0`` and covariance ``P = diag(0, 1, ..., 1)``. Everything below is exact (float64); no
+Monte Carlo in any default path.
 
-Exact relation to the weight inner product (tested):
+* **No or one bilinear layer**: Isserlis with means in closed form (``_one_layer``). For a
+  homogeneous layer ``E[f_a,k f_b,k] = tr(B~_a,k) tr(B~_b,k) + 2 <B~_a,k, B~_b,k>``.
+* **Two bilinear layers**: each second-layer unit multiplies two quadratic forms
+  ``p_u = x~^T M_u x~`` and ``q_u = x~^T N_u x~`` of the Gaussian ``x~ = W_1 z~ ~ N(m, S)``, so
+  ``E[f_a,k f_b,k] = sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]``. The fourth moment of
+  quadratic forms is the sum over the 15 set partitions of the product of joint cumulants,
+  ``kappa(Q_1..Q_j) = 2^(j-1) [sum over the (j-1)! cycles tr(A_1 S A_2 S ... A_j S)
+  + sum over the j! orderings m^T A_1 S A_2 S ... S A_j m]`` (the Wick pairings of the 8 legs
+  grouped by the cycles they close, with the means as open chains). Cost ``O(h_a h_b n^3)``
+  (``h``: second-layer units, ``n``: padded width entering the first bilinear layer), from the
+  cycles ``tr(M_u S M'_v S N_u S N'_v S)`` that alternate between the two models.
+* **Three or more**: exact through the monomial coefficients in the reduced input coordinates
+  (:mod:`mechequiv.tensorsim.dense`), for small models; refused with the size beyond.
 
-* no bilinear layer: equal to the weight (Frobenius) inner product.
-* one bilinear layer, homogeneous model (no biases, no residual): for each output ``k``,
-  ``E[f_a,k f_b,k] = tr(B~_a,k) tr(B~_b,k) + 2 <B~_a,k, B~_b,k>``, with ``B~_k`` the symmetrised
-  interaction matrix (Isserlis); the second term is twice the "layer" weight inner product.
-* with biases/residuals the lower-degree parts enter with their own Wick weights; computed
-  exactly here by the full mean/covariance expansion of ``E[x1 x2 x3 x4]``.
-
-Exact closed forms exist here for models with at most one bilinear layer (degree <= 2); deeper
-models are refused (their Gaussian moments need all Wick pairings of 2**k legs);
-:func:`gaussian_inner_monte_carlo` estimates any model.
+Why no polynomial algorithm exists for general depth: the product of ``N = 2^k`` linear forms
+is a ``k``-layer bilinear net of width ``N/2``. For ``f_a = prod_i x_i`` and
+``f_b = prod_j (q_j . x)`` with ``Q`` a real orthogonal ``N x N`` matrix every Wick pairing
+inside one model vanishes (``e_i . e_j = q_i . q_j = 0``), so ``E[f_a f_b] = perm(Q)``;
+computing permanents of real orthogonal matrices is #P-hard (Grier and Schaeffer 2018, "New
+hardness results for the permanent using linear optics"). The same nets with arbitrary rows
+``q_j`` give ``<Sym T_a, Sym T_b> = perm(Q) / N!`` (Valiant 1979), so the fully symmetrised
+form is #P-hard too. For a fixed depth both are polynomial (degree growing with depth).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Iterator
+
 import numpy as np
+import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.network import BilinearOp, TensorNet
+from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
+from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
-__all__ = ["gaussian_inner", "gaussian_inner_monte_carlo"]
+__all__ = [
+    "MAX_FLOPS",
+    "gaussian_inner",
+    "gaussian_inner_monte_carlo",
+    "gaussian_pair",
+    "standardize",
+    "two_layer_cost",
+]
+
+MAX_FLOPS = 2e11
+
+
+def standardize(
+    net: TensorNet, mean: np.ndarray | None = None, cov: np.ndarray | None = None
+) -> TensorNet:
+    """``net`` rewritten so that its input is ``z ~ N(0, I)`` where it had ``x ~ N(mean, cov)``
+    (``x = mean + C z``, ``C = U sqrt(lambda)`` from the eigendecomposition of ``cov``)."""
+    if mean is None and cov is None:
+        return net
+    d = net.d_in
+    mu = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
+    if mu.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},); got {mu.shape}")
+    if cov is None:
+        C = np.eye(d)
+    else:
+        S = np.asarray(cov, dtype=np.float64)
+        if S.shape != (d, d) or not np.allclose(S, S.T, rtol=1e-10, atol=1e-12):
+            raise ValueError(f"cov must be a symmetric ({d}, {d}) matrix; got shape {S.shape}")
+        lam, U = np.linalg.eigh(S)
+        if lam.min() < -1e-10 * max(1.0, lam.max()):
+            raise ValueError(
+                f"cov must be positive semi-definite; smallest eigenvalue {lam.min():.3g}"
+            )
+        C = U * np.sqrt(np.clip(lam, 0.0, None))
+    T = np.zeros((d + 1, d + 1))
+    T[0, 0] = 1.0
+    T[1:, 0] = mu
+    T[1:, 1:] = C
+    first = LinearOp(net.ops[0].W @ T)
+    return TensorNet((first, *net.ops[1:]), d, net.d_out)
+
+
+def gaussian_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+    """Per-output ``E[f_a,k(z) f_b,k(z)]`` for ``z ~ N(0, I)`` (standardize first for other
+    Gaussians); the nets must have the same number of bilinear layers."""
+    if a.n_bilinear != b.n_bilinear:
+        raise ValueError(f"the nets have {a.n_bilinear} and {b.n_bilinear} bilinear layers")
+    if a.d_in != b.d_in:
+        raise ValueError(f"input widths differ: {a.d_in} and {b.d_in}")
+    if a.n_bilinear <= 1:
+        return _one_layer(_pieces(a), _pieces(b))
+    ra, rb = reduce_inputs(a, b)
+    if a.n_bilinear == 2:
+        return _two_layers(ra, rb)
+    try:
+        return dense_gaussian_inner(ra, rb)[0]
+    except MechequivError as e:
+        raise MechequivError(
+            f"the exact Gaussian form of {a.n_bilinear} bilinear layers is computed from the "
+            f"polynomial's coefficients, which is too large here ({e}); no polynomial-time "
+            "algorithm exists for general depth (see mechequiv.tensorsim.gaussian); use "
+            "symmetrize='layer' or gaussian_inner_monte_carlo"
+        ) from None
+
+
+def gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-output ``E[f_a,k f_b,k]``, ``E[f_a,k^2]``, ``E[f_b,k^2]`` for ``x ~ N(0, I)``."""
+    return gaussian_pair(a, b), gaussian_pair(a, a), gaussian_pair(b, b)
 
 
 def _pieces(net: TensorNet):
     """(pre, op, post): one bilinear op between two composed linear maps, or (W, None, None)."""
-    if net.n_bilinear > 1:
-        raise MechequivError(
-            f"the exact Gaussian form is implemented for at most one bilinear layer; this model "
-            f"has {net.n_bilinear} — use gaussian_inner_monte_carlo or form='weight'"
-        )
     pre, op, post = net.ops[0].W, None, None
     for x in net.ops[1:]:
         if isinstance(x, BilinearOp):
@@ -46,15 +127,7 @@ def _pieces(net: TensorNet):
     return pre, op, post
 
 
-def gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-output ``E[f_a,k f_b,k]``, ``E[f_a,k^2]``, ``E[f_b,k^2]`` for ``x ~ N(0, I)``."""
-    pa, pb = _pieces(a), _pieces(b)
-    if (pa[1] is None) != (pb[1] is None):
-        raise ValueError("both models must have the same number of bilinear layers (0 or 1)")
-    return _pair(pa, pb), _pair(pa, pa), _pair(pb, pb)
-
-
-def _pair(pa, pb) -> np.ndarray:
+def _one_layer(pa, pb) -> np.ndarray:
     P = np.eye(pa[0].shape[1])
     P[0, 0] = 0.0
     if pa[1] is None:
@@ -83,10 +156,138 @@ def _pair(pa, pb) -> np.ndarray:
     return np.einsum("ku,uv,kv->k", Aa, E, Ab)
 
 
+# ---- two bilinear layers: joint cumulants of quadratic forms --------------------------------
+
+
+def _quadratic_forms(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(M, N, D): the second layer's input forms (h2, n, n) on the first bilinear layer's input
+    ``x~`` and the output map (d_out, h2)."""
+    t = torch.from_numpy
+    _, B1, W2, B2, W3 = net.ops
+    L1, R1 = t(B1.L), t(B1.R)
+    S = 0.5 * (torch.einsum("si,sj->sij", L1, R1) + torch.einsum("si,sj->sij", R1, L1))
+    A, B = t(B2.L @ W2.W @ B1.D), t(B2.R @ W2.W @ B1.D)
+    M = torch.einsum("us,sij->uij", A, S)
+    N = torch.einsum("us,sij->uij", B, S)
+    return M, N, t(W3.W @ B2.D)[1:]
+
+
+def _set_partitions(items: list[int]) -> Iterator[list[tuple[int, ...]]]:
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _set_partitions(rest):
+        yield [(first,), *part]
+        for i in range(len(part)):
+            yield [*part[:i], (first, *part[i]), *part[i + 1 :]]
+
+
+def _distinct_cycles(block: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]]:
+    """Cyclic orders of ``block`` up to reversal, with how many directed cycles each stands for
+    (a trace of symmetric matrices is unchanged by reversing the cycle)."""
+    first, rest = block[0], block[1:]
+    seen: dict[tuple[int, ...], int] = {}
+    for p in itertools.permutations(rest):
+        cyc = (first, *p)
+        rev = (first, *reversed(p))
+        key = min(cyc, rev)
+        seen[key] = seen.get(key, 0) + 1
+    return list(seen.items())
+
+
+def _distinct_chains(block: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]]:
+    """Orderings of ``block`` up to reversal (``m^T A_1 S ... A_j m`` is a scalar and its
+    transpose reverses the order), with multiplicities."""
+    seen: dict[tuple[int, ...], int] = {}
+    for p in itertools.permutations(block):
+        key = min(p, tuple(reversed(p)))
+        seen[key] = seen.get(key, 0) + 1
+    return list(seen.items())
+
+
+_OWNER = "uuvv"  # slots 0, 1: model a's M_u, N_u; slots 2, 3: model b's M'_v, N'_v
+_LETTERS = "ijklmnopqrst"
+
+
+def _output(slots: tuple[int, ...]) -> str:
+    return "".join(sorted({_OWNER[s] for s in slots}))
+
+
+def _broadcast(x: torch.Tensor, owners: str) -> torch.Tensor:
+    return {"uv": x, "u": x[:, None], "v": x[None, :], "": x}[owners]
+
+
+def _cumulant(block, AS, A, m) -> torch.Tensor:
+    """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
+    j, out = len(block), _output(block)
+    total = 0.0
+    for cyc, mult in _distinct_cycles(block):
+        ops = [f"{_OWNER[s]}{_LETTERS[i]}{_LETTERS[(i + 1) % j]}" for i, s in enumerate(cyc)]
+        total = total + mult * torch.einsum(",".join(ops) + "->" + out, *(AS[s] for s in cyc))
+    for chain, mult in _distinct_chains(block):
+        ops = ["i"] + [f"{_OWNER[s]}{_LETTERS[i]}{_LETTERS[i + 1]}" for i, s in enumerate(chain)]
+        ops.append(_LETTERS[j])
+        tensors = [m, *(AS[s] for s in chain[:-1]), A[chain[-1]], m]
+        total = total + mult * torch.einsum(",".join(ops) + "->" + out, *tensors)
+    return _broadcast(2.0 ** (j - 1) * total, out)
+
+
+_PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
+
+
+def two_layer_cost(h_a: int, h_b: int, n: int) -> float:
+    """Approximate floating-point operations of the two-layer exact Gaussian form."""
+    return 4.0 * h_a * h_b * n**3
+
+
+def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
+    """Both nets on the same reduced input (:func:`~mechequiv.tensorsim.dense.reduce_inputs`)."""
+    n = a.d_in + 1
+    h_a, h_b = a.ops[3].L.shape[0], b.ops[3].L.shape[0]
+    cost = two_layer_cost(h_a, h_b, n)
+    if cost > MAX_FLOPS:
+        raise MechequivError(
+            f"the exact Gaussian form of two bilinear layers needs ~{cost:.2g} flops here "
+            f"(second-layer units {h_a} x {h_b}, padded input rank {n}; limit {MAX_FLOPS:.0g}, about "
+            "ten seconds of one core); use symmetrize='layer' (not a same-function test)"
+        )
+    W1a, W1b = (torch.from_numpy(net.ops[0].W) for net in (a, b))
+    # Both models read the same z but through different first maps, so the forms are written
+    # on z~ (x~^T M x~ = z~^T W1^T M W1 z~), whose mean is e0 and covariance P.
+    Ma, Na, Da = _quadratic_forms(a)
+    Mb, Nb, Db = _quadratic_forms(b)
+
+    def fold(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("ai,uab,bj->uij", W, X, W)
+
+    Ma, Na, Mb, Nb = fold(Ma, W1a), fold(Na, W1a), fold(Mb, W1b), fold(Nb, W1b)
+    d = Ma.shape[1]
+    S = torch.eye(d, dtype=torch.float64)
+    S[0, 0] = 0.0
+    m = torch.zeros(d, dtype=torch.float64)
+    m[0] = 1.0
+    out = torch.zeros(Da.shape[0], dtype=torch.float64)
+    chunk = max(1, int(2**23 // max(1, h_b * d * d)))
+    for lo in range(0, h_a, chunk):
+        sl = slice(lo, lo + chunk)
+        A = [Ma[sl], Na[sl], Mb, Nb]
+        AS = [x @ S for x in A]
+        kappa = {
+            blk: _cumulant(blk, AS, A, m)
+            for blk in {tuple(sorted(b)) for part in _PARTITIONS for b in part}
+        }
+        E = sum(math.prod(kappa[tuple(sorted(b))] for b in part) for part in _PARTITIONS)
+        E = torch.broadcast_to(torch.as_tensor(E), (A[0].shape[0], h_b))
+        out += torch.einsum("ku,uv,kv->k", Da[:, sl], E, Db)
+    return out.numpy()
+
+
 def gaussian_inner_monte_carlo(
     a: TensorNet, b: TensorNet, n_samples: int = 100_000, seed: int = 0, batch: int = 10_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Monte Carlo estimate of :func:`gaussian_inner` (any depth), from ``n_samples`` inputs."""
+    """Monte Carlo estimate of :func:`gaussian_inner` (any depth), from ``n_samples`` inputs;
+    a check, not used by any default path."""
     if a.d_in != b.d_in:
         raise ValueError(f"input widths differ: {a.d_in} and {b.d_in}")
     rng = np.random.default_rng(seed)

@@ -19,6 +19,7 @@ from torch import nn
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.attention import PolynomialAttention
+from mechequiv.tensorsim.layers import BilinearFactors, bilinear_factors_of
 from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
 
 __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
@@ -46,12 +47,27 @@ class LinearOp:
 
 @dataclass(frozen=True, eq=False)
 class BilinearOp:
-    """``x~ -> D ((L x~) * (R x~))``; L, R: (h, d_in + 1), D: (d_out + 1, h)."""
+    """``x~ -> D ((L x~) * (R x~))``; L, R: (h, d_in + 1), D: (d_out + 1, h).
+
+    Unit layout (as built by :func:`pad_bilinear`): the layer's own ("block") units first
+    (``n_block`` of them), then the skip units ``x_i * 1`` of a residual connection, then the
+    constant unit ``1 * 1`` (last; column ``D[:, -1]`` = (1, block output bias)).
+    ``n_block=None``: every unit but the last belongs to the block (no skip path).
+    """
 
     L: np.ndarray
     R: np.ndarray
     D: np.ndarray
+    n_block: int | None = None
     degree: ClassVar[int] = 2
+
+    def skip_op(self) -> BilinearOp:
+        """This layer with its block's output set to zero (units and output bias dropped):
+        only the skip units and the constant unit remain."""
+        n = self.L.shape[0] - 1 if self.n_block is None else self.n_block
+        D = self.D[:, n:].copy()
+        D[1:, -1] = 0.0
+        return BilinearOp(self.L[n:], self.R[n:], D, 0)
 
     @property
     def d_in(self) -> int:
@@ -87,6 +103,23 @@ class TensorNet:
         """Polynomial degree in ``x~`` (each bilinear layer doubles it)."""
         return 2**self.n_bilinear
 
+    def skip_net(self) -> TensorNet:
+        """The network with every bilinear block's output set to zero: the identity (residual)
+        path and the biases after it, in the same layer layout (so it pairs with this net)."""
+        ops = tuple(op.skip_op() if isinstance(op, BilinearOp) else op for op in self.ops)
+        return TensorNet(ops, self.d_in, self.d_out)
+
+    def raised_to(self, n_bilinear: int) -> TensorNet:
+        """The same function with identity bilinear layers (``x_i * 1``) appended until it has
+        ``n_bilinear`` of them: a degree-``2^n_bilinear`` tensor in ``x~`` (for comparing the
+        fully symmetrised or Gaussian forms of models of different depth)."""
+        ops = list(self.ops)
+        for _ in range(n_bilinear - self.n_bilinear):
+            eye = np.eye(self.d_out)
+            ops += [pad_bilinear(eye[:0], eye[:0], eye[:, :0], (None, None, None), True),
+                    LinearOp(np.eye(self.d_out + 1))]  # fmt: skip
+        return TensorNet(tuple(ops), self.d_in, self.d_out)
+
     def initial_gram(self) -> None:
         """The input metric of the recursion, ``I`` on ``[1; x]`` (``None`` = identity)."""
         return None
@@ -116,14 +149,16 @@ def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
     return LinearOp(W)
 
 
-def _pad_bilinear(
+def pad_bilinear(
     L: np.ndarray,
     R: np.ndarray,
     D: np.ndarray,
     biases: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
     residual: bool,
+    skip_scale: float = 1.0,
 ) -> BilinearOp:
-    """Active units, then (if residual) one unit ``x_i * 1`` per stream coordinate, then ``1 * 1``."""
+    """Block units, then (if residual) one unit ``x_i * 1`` per stream coordinate (weight
+    ``skip_scale``), then ``1 * 1``."""
     h, d = L.shape
     d_out = D.shape[0]
     if R.shape != L.shape or D.shape[1] != h:
@@ -145,11 +180,11 @@ def _pad_bilinear(
     idx = np.arange(n_res)
     Lp[h + idx, 1 + idx] = 1.0
     Rp[h + idx, 0] = 1.0
-    Dp[1 + idx, h + idx] = 1.0
+    Dp[1 + idx, h + idx] = skip_scale
     Lp[-1, 0] = Rp[-1, 0] = Dp[0, -1] = 1.0
     if bD is not None:
         Dp[1:, -1] = bD
-    return BilinearOp(Lp, Rp, Dp)
+    return BilinearOp(Lp, Rp, Dp, h)
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
@@ -160,20 +195,27 @@ def _linear_module(m: nn.Linear) -> LinearOp:
     return _pad_linear(_np(m.weight), _np(m.bias))
 
 
-def _bilinear_module(m: Bilinear, residual: bool, name: str) -> BilinearOp:
-    _only_children(m, {"L", "R", "D"}, name)
-    for part in ("L", "R", "D"):
-        if type(getattr(m, part)) is not nn.Linear:
-            raise TypeError(
-                f"{_join(name, part)} must be nn.Linear; found {type(getattr(m, part))}"
-            )
-    return _pad_bilinear(
-        _np(m.L.weight),
-        _np(m.R.weight),
-        _np(m.D.weight),
-        (_np(m.L.bias), _np(m.R.bias), _np(m.D.bias)),
-        residual,
-    )
+def _factors_op(f: BilinearFactors, residual: bool | None = None) -> BilinearOp:
+    """A padded op from protocol factors (``residual`` overrides ``f.residual``)."""
+    res = f.residual if residual is None else residual
+    if res and f.down.shape[0] != f.left.shape[1]:
+        raise ValueError(
+            f"a residual bilinear layer needs d_out == d_in; got {f.down.shape[0]} != "
+            f"{f.left.shape[1]}"
+        )
+    biases = (_np(f.left_bias), _np(f.right_bias), _np(f.down_bias))
+    return pad_bilinear(_np(f.left), _np(f.right), _np(f.down), biases, res, float(f.skip_scale))
+
+
+def _bilinear_module(m: nn.Module, name: str, residual: bool | None = None) -> BilinearOp:
+    if type(m) is Bilinear:  # the zoo class: nothing may hide inside it
+        _only_children(m, {"L", "R", "D"}, name)
+    try:
+        factors = bilinear_factors_of(m)
+    except TypeError as e:
+        raise TypeError(f"{name or 'model'}: {e}") from None
+    assert factors is not None
+    return _factors_op(factors, residual)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -183,8 +225,10 @@ def _join(prefix: str, name: str) -> str:
 def _refuse(m: nn.Module, name: str) -> MechequivError:
     return MechequivError(
         f"{name or 'model'} ({type(m).__name__}) is not tensor-based: only nn.Linear, "
-        "nn.Embedding, Bilinear, BilinearMLP, nn.Identity and nn.Sequential of these are "
-        "supported (no elementwise nonlinearity, softmax or normalisation)"
+        "nn.Embedding, nn.Identity, bilinear layers (a bilinear_factors() method or a "
+        "register_bilinear reader, see mechequiv.tensorsim.layers), BilinearMLP and "
+        "nn.Sequential / nn.ModuleList of these are supported (no elementwise nonlinearity, "
+        "softmax or normalisation)"
     )
 
 
@@ -202,18 +246,18 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
         return [_pad_linear(_np(m.weight).T, None)]
     if type(m) is nn.Identity:
         return []
-    if type(m) is Bilinear:
-        return [_bilinear_module(m, residual=False, name=name)]
     if type(m) is BilinearMLP:
         _only_children(m, {"embed", "blocks", "unembed"}, name)
         ops: list[Op] = _walk(m.embed, _join(name, "embed"))
         for i, block in enumerate(m.blocks):
             block_name = _join(name, f"blocks.{i}")
-            if type(block) is not Bilinear:
+            if bilinear_factors_of(block) is None:
                 raise _refuse(block, block_name)
-            ops.append(_bilinear_module(block, residual=m.residual, name=block_name))
+            ops.append(_bilinear_module(block, block_name, residual=m.residual))
         return ops + _walk(m.unembed, _join(name, "unembed"))
-    if type(m) is nn.Sequential:
+    if bilinear_factors_of(m) is not None:
+        return [_bilinear_module(m, name)]
+    if type(m) in (nn.Sequential, nn.ModuleList):
         return [
             op
             for child_name, child in m.named_children()
@@ -230,7 +274,18 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
 _BILINEAR_KEYS = {f"{p}.{w}" for p in "LRD" for w in ("weight", "bias")}
 
 
-def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]:
+def _need_residual(residual: bool | None) -> bool:
+    if residual is None:
+        raise ValueError(
+            "a state dict does not record whether its bilinear blocks are residual "
+            "(x + block(x)) or not (block(x)): pass residual=True or residual=False"
+        )
+    if not isinstance(residual, bool):
+        raise TypeError(f"residual must be True or False; got {residual!r}")
+    return residual
+
+
+def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool | None) -> list[Op]:
     """A :class:`BilinearMLP` state dict (keys ``embed.weight``, ``blocks.i.{L,R,D}.*``,
     ``unembed.*``) or a :class:`Bilinear` one (keys ``{L,R,D}.weight``, optional biases)."""
     keys = set(sd)
@@ -240,7 +295,8 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]
 
     if {"L.weight", "R.weight", "D.weight"} <= keys <= _BILINEAR_KEYS:
         biases = tuple(get(f"{x}.bias") for x in "LRD")
-        return [_pad_bilinear(get("L.weight"), get("R.weight"), get("D.weight"), biases, False)]
+        weights = (get("L.weight"), get("R.weight"), get("D.weight"))
+        return [pad_bilinear(*weights, biases, _need_residual(residual))]
     if "embed.weight" not in keys or "unembed.weight" not in keys:
         raise ValueError(
             "a state dict must be a Bilinear's (keys 'L.weight', 'R.weight', 'D.weight') or a "
@@ -259,28 +315,32 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]
             f"state dict has entries that are not part of a BilinearMLP: {sorted(keys - known)}"
         )
     ops: list[Op] = [_pad_linear(get("embed.weight"), None)]
+    if n_layers:
+        residual = _need_residual(residual)
     for i in range(n_layers):
         p = f"blocks.{i}."
         parts = [get(p + f"{x}.weight") for x in "LRD"]
         if any(w is None for w in parts):
             raise ValueError(f"state dict block {i} lacks one of L, R, D weights")
         biases = tuple(get(p + f"{x}.bias") for x in "LRD")
-        ops.append(_pad_bilinear(*parts, biases, residual))
+        ops.append(pad_bilinear(*parts, biases, residual))
     ops.append(_pad_linear(get("unembed.weight"), get("unembed.bias")))
     return ops
 
 
-def to_tensor_net(model: object, residual: bool = True) -> TensorNet:
+def to_tensor_net(model: object, residual: bool | None = None) -> TensorNet:
     """Convert a tensor-based model into its padded op chain.
 
     Parameters
     ----------
-    model : nn.Module, Mapping[str, Tensor] or TensorNet
-        ``BilinearMLP``, ``Bilinear``, ``nn.Linear``, ``nn.Embedding``, ``nn.Identity`` or an
-        ``nn.Sequential`` of these; or a ``Bilinear`` or ``BilinearMLP`` state dict.
+    model : nn.Module, list of modules, Mapping[str, Tensor] or TensorNet
+        ``nn.Linear``, ``nn.Embedding``, ``nn.Identity``, any bilinear layer (the zoo's
+        ``Bilinear``, or a module following the protocol of :mod:`mechequiv.tensorsim.layers`),
+        ``BilinearMLP``, or an ``nn.Sequential`` / ``nn.ModuleList`` / list of these, applied in
+        order; or a ``Bilinear`` or ``BilinearMLP`` state dict.
     residual : bool
-        Only for ``BilinearMLP`` state dicts (which do not record it): whether the blocks are
-        residual.
+        Required for state dicts with bilinear blocks (they do not record it): whether each
+        block adds its output to its input. Ignored for modules, which know it.
 
     Raises
     ------
@@ -293,6 +353,8 @@ def to_tensor_net(model: object, residual: bool = True) -> TensorNet:
     """
     if isinstance(model, TensorNet):
         return model
+    if isinstance(model, (list, tuple)) and model and all(isinstance(m, nn.Module) for m in model):
+        model = nn.ModuleList(model)
     if isinstance(model, nn.Module):
         ops = _walk(model, "")
     elif isinstance(model, Mapping):
