@@ -25,6 +25,7 @@ import functools
 import math
 
 import numpy as np
+import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.expand import MAX_ENTRIES, expand
@@ -50,14 +51,14 @@ def reduce_inputs(a: TensorNet, b: TensorNet) -> tuple[TensorNet, TensorNet]:
     tensors and the ``N(0, I)`` form are unchanged (``Q`` is an isometry on the part of the
     input either net reads, and ``Q x ~ N(0, I_r)``).
     """
-    Wa, Wb = a.ops[0].W, b.ops[0].W
-    stacked = np.concatenate([Wa[1:, 1:], Wb[1:, 1:]])
-    _, s, vt = np.linalg.svd(stacked, full_matrices=False)
-    tol = max(stacked.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    Wa, Wb = a.ops[0].W, b.ops[0].W.to(a.device)
+    stacked = torch.cat([Wa[1:, 1:], Wb[1:, 1:]])
+    _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
+    tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
     Q = vt[: int((s > tol).sum())]
 
-    def rewrite(net: TensorNet, W: np.ndarray) -> TensorNet:
-        W2 = np.concatenate([W[:, :1], W[:, 1:] @ Q.T], axis=1)
+    def rewrite(net: TensorNet, W: torch.Tensor) -> TensorNet:
+        W2 = torch.cat([W[:, :1], W[:, 1:] @ Q.T], dim=1)
         return TensorNet((LinearOp(W2), *net.ops[1:]), Q.shape[0], net.d_out)
 
     return rewrite(a, Wa), rewrite(b, Wb)

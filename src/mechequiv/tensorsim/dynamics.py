@@ -10,6 +10,7 @@ import numpy as np
 
 from mechequiv._io import atomic_write
 from mechequiv._progress import track
+from mechequiv.tensorsim.network import TensorNet
 from mechequiv.tensorsim.similarity import (
     FORMS,
     SYMMETRIZE,
@@ -128,6 +129,8 @@ def similarity_over_training(
     check_choice(symmetrize, "symmetrize", SYMMETRIZE)
     check_choice(form, "form", FORMS)
     nets = [as_net(getattr(c, "state", c), residual, n_ctx) for c in checkpoints]
+    if isinstance(nets[0], TensorNet):  # all on the first checkpoint's device
+        nets = [net.to(nets[0].device) if isinstance(net, TensorNet) else net for net in nets]
     check_seq_options(nets[0], symmetrize, form)
     for net in nets[1:]:
         check_dims(nets[0], net)

@@ -32,14 +32,13 @@ MAX_PAIR_ENTRIES = 2**26
 
 def _factors(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(M, N, D): symmetric second-layer input forms (h2, d+1, d+1) and the output map."""
-    t = torch.from_numpy
     W1, B1, W2, B2, W3 = net.ops
-    lw, rw = t(B1.L @ W1.W), t(B1.R @ W1.W)
+    lw, rw = B1.L @ W1.W, B1.R @ W1.W
     S = torch.einsum("si,sj->sij", lw, rw)
     S = 0.5 * (S + S.transpose(1, 2))
-    A, B = t(B2.L @ W2.W @ B1.D), t(B2.R @ W2.W @ B1.D)
+    A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
     M, N = torch.einsum("us,sij->uij", A, S), torch.einsum("us,sij->uij", B, S)
-    return M, N, t(W3.W @ B2.D)[1:]
+    return M, N, (W3.W @ B2.D)[1:]
 
 
 def _pair(fa, fb) -> np.ndarray:
@@ -56,7 +55,7 @@ def _pair(fa, fb) -> np.ndarray:
     layer = 0.5 * (frob(Ma, Mb) * frob(Na, Nb) + frob(Ma, Nb) * frob(Na, Mb))
     cross = 0.5 * (trace4(Ma, Mb, Na, Nb) + trace4(Ma, Nb, Na, Mb))
     K = (layer + 2 * cross) / 3
-    return torch.einsum("ku,uv,kv->k", Da, K, Db).numpy().copy()
+    return torch.einsum("ku,uv,kv->k", Da, K, Db).cpu().numpy().copy()
 
 
 def _check(a: TensorNet, b: TensorNet) -> None:

@@ -82,7 +82,8 @@ def standardize(
     T[0, 0] = 1.0
     T[1:, 0] = mu
     T[1:, 1:] = C
-    first = LinearOp(net.ops[0].W @ T)
+    W = net.ops[0].W
+    first = LinearOp(W @ torch.as_tensor(T, dtype=W.dtype, device=W.device))
     return TensorNet((first, *net.ops[1:]), d, net.d_out)
 
 
@@ -119,7 +120,7 @@ def _pieces(net: TensorNet):
     pre, op, post = net.ops[0].W, None, None
     for x in net.ops[1:]:
         if isinstance(x, BilinearOp):
-            op, post = x, np.eye(x.d_out + 1)
+            op, post = x, torch.eye(x.d_out + 1, dtype=pre.dtype, device=pre.device)
         elif op is None:
             pre = x.W @ pre
         else:
@@ -128,32 +129,33 @@ def _pieces(net: TensorNet):
 
 
 def _one_layer(pa, pb) -> np.ndarray:
-    P = np.eye(pa[0].shape[1])
-    P[0, 0] = 0.0
     if pa[1] is None:
         Wa, Wb = pa[0][1:], pb[0][1:]
         # mean part W[:,0] W'[:,0] plus covariance part: together the plain row inner product.
-        return (Wa * Wb).sum(1)
+        return (Wa * Wb).sum(1).cpu().numpy()
     (pre_a, op_a, post_a), (pre_b, op_b, post_b) = pa, pb
+    P = torch.eye(pre_a.shape[1], dtype=pre_a.dtype, device=pre_a.device)
+    P[0, 0] = 0.0
     l1, r2 = op_a.L @ pre_a, op_a.R @ pre_a  # legs 1, 2 (units of a)
     l3, r4 = op_b.L @ pre_b, op_b.R @ pre_b  # legs 3, 4 (units of b)
     m1, m2, m3, m4 = l1[:, 0], r2[:, 0], l3[:, 0], r4[:, 0]
-    c12 = np.einsum("ui,ij,uj->u", l1, P, r2)
-    c34 = np.einsum("vi,ij,vj->v", l3, P, r4)
+    c12 = torch.einsum("ui,ij,uj->u", l1, P, r2)
+    c34 = torch.einsum("vi,ij,vj->v", l3, P, r4)
     c13, c14 = l1 @ P @ l3.T, l1 @ P @ r4.T
     c23, c24 = r2 @ P @ l3.T, r2 @ P @ r4.T
+    outer = torch.outer
     # Isserlis with means: all ways to split 4 legs into pairs (covariances) and singletons (means).
     E = (
-        np.outer(m1 * m2 + c12, m3 * m4 + c34)
-        + c13 * np.outer(m2, m4)
-        + c14 * np.outer(m2, m3)
-        + c23 * np.outer(m1, m4)
-        + c24 * np.outer(m1, m3)
+        outer(m1 * m2 + c12, m3 * m4 + c34)
+        + c13 * outer(m2, m4)
+        + c14 * outer(m2, m3)
+        + c23 * outer(m1, m4)
+        + c24 * outer(m1, m3)
         + c13 * c24
         + c14 * c23
     )
     Aa, Ab = (post_a @ op_a.D)[1:], (post_b @ op_b.D)[1:]
-    return np.einsum("ku,uv,kv->k", Aa, E, Ab)
+    return torch.einsum("ku,uv,kv->k", Aa, E, Ab).cpu().numpy()
 
 
 # ---- two bilinear layers: joint cumulants of quadratic forms --------------------------------
@@ -162,14 +164,13 @@ def _one_layer(pa, pb) -> np.ndarray:
 def _quadratic_forms(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(M, N, D): the second layer's input forms (h2, n, n) on the first bilinear layer's input
     ``x~`` and the output map (d_out, h2)."""
-    t = torch.from_numpy
     _, B1, W2, B2, W3 = net.ops
-    L1, R1 = t(B1.L), t(B1.R)
+    L1, R1 = B1.L, B1.R
     S = 0.5 * (torch.einsum("si,sj->sij", L1, R1) + torch.einsum("si,sj->sij", R1, L1))
-    A, B = t(B2.L @ W2.W @ B1.D), t(B2.R @ W2.W @ B1.D)
+    A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
     M = torch.einsum("us,sij->uij", A, S)
     N = torch.einsum("us,sij->uij", B, S)
-    return M, N, t(W3.W @ B2.D)[1:]
+    return M, N, (W3.W @ B2.D)[1:]
 
 
 def _set_partitions(items: list[int]) -> Iterator[list[tuple[int, ...]]]:
@@ -267,7 +268,7 @@ def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
             f"(second-layer units {h_a} x {h_b}, padded input rank {n}; limit {MAX_MULTIPLY_ADDS:.0g}); "
             "use symmetrize='layer' (fast, but not a same-function test at this depth)"
         )
-    W1a, W1b = (torch.from_numpy(net.ops[0].W) for net in (a, b))
+    W1a, W1b = a.ops[0].W, b.ops[0].W
     # Both models read the same z but through different first maps, so the forms are written
     # on z~ (x~^T M x~ = z~^T W1^T M W1 z~), whose mean is e0 and covariance P.
     Ma, Na, Da = _quadratic_forms(a)
@@ -278,11 +279,11 @@ def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
 
     Ma, Na, Mb, Nb = fold(Ma, W1a), fold(Na, W1a), fold(Mb, W1b), fold(Nb, W1b)
     d = Ma.shape[1]
-    S = torch.eye(d, dtype=torch.float64)
+    S = torch.eye(d, dtype=Ma.dtype, device=Ma.device)
     S[0, 0] = 0.0
-    m = torch.zeros(d, dtype=torch.float64)
+    m = torch.zeros_like(S[0])
     m[0] = 1.0
-    out = torch.zeros(Da.shape[0], dtype=torch.float64)
+    out = torch.zeros(Da.shape[0], dtype=Ma.dtype, device=Ma.device)
     chunk = max(1, int(2**23 // max(1, h_b * d * d)))
     for lo in range(0, h_a, chunk):
         sl = slice(lo, lo + chunk)
@@ -293,9 +294,9 @@ def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
             for blk in {tuple(sorted(b)) for part in _PARTITIONS for b in part}
         }
         E = sum(math.prod(kappa[tuple(sorted(b))] for b in part) for part in _PARTITIONS)
-        E = torch.broadcast_to(torch.as_tensor(E), (A[0].shape[0], h_b))
+        E = torch.broadcast_to(torch.as_tensor(E, device=out.device), (A[0].shape[0], h_b))
         out += torch.einsum("ku,uv,kv->k", Da[:, sl], E, Db)
-    return out.numpy()
+    return out.cpu().numpy()
 
 
 def gaussian_inner_monte_carlo(

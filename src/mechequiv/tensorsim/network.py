@@ -5,6 +5,9 @@ coordinate, ``x~ = [1; x]``. A bias becomes column 0 of a weight, and a residual
 becomes extra hidden units of the bilinear map (unit ``i`` computes ``x_i * 1``), so that each
 layer is a homogeneous linear or bilinear map of ``x~`` and the network is one homogeneous tensor
 in ``x~``. Output coordinate 0 is the constant; it is never compared.
+
+Weights are float64 torch tensors on the model's device (a CUDA model stays on the GPU; all
+recursions run there); results come back as small numpy arrays.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
 class LinearOp:
     """``x~ -> W x~`` with ``W`` of shape (d_out + 1, d_in + 1), ``W[0] = e_0``."""
 
-    W: np.ndarray
+    W: torch.Tensor
     degree: ClassVar[int] = 1
 
     @property
@@ -38,7 +41,7 @@ class LinearOp:
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """Rows of ``h`` are padded activations (float64)."""
-        return h @ torch.from_numpy(self.W).T
+        return h @ self.W.T
 
     @property
     def d_out(self) -> int:
@@ -55,9 +58,9 @@ class BilinearOp:
     ``n_block=None``: every unit but the last belongs to the block (no skip path).
     """
 
-    L: np.ndarray
-    R: np.ndarray
-    D: np.ndarray
+    L: torch.Tensor
+    R: torch.Tensor
+    D: torch.Tensor
     n_block: int | None = None
     degree: ClassVar[int] = 2
 
@@ -65,7 +68,7 @@ class BilinearOp:
         """This layer with its block's output set to zero (units and output bias dropped):
         only the skip units and the constant unit remain."""
         n = self.L.shape[0] - 1 if self.n_block is None else self.n_block
-        D = self.D[:, n:].copy()
+        D = self.D[:, n:].clone()
         D[1:, -1] = 0.0
         return BilinearOp(self.L[n:], self.R[n:], D, 0)
 
@@ -75,8 +78,7 @@ class BilinearOp:
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """Rows of ``h`` are padded activations (float64)."""
-        L, R, D = (torch.from_numpy(m) for m in (self.L, self.R, self.D))
-        return ((h @ L.T) * (h @ R.T)) @ D.T
+        return ((h @ self.L.T) * (h @ self.R.T)) @ self.D.T
 
     @property
     def d_out(self) -> int:
@@ -88,7 +90,7 @@ Op = LinearOp | BilinearOp
 
 @dataclass(frozen=True, eq=False)
 class TensorNet:
-    """A tensor-based model as a chain of padded ops (float64 numpy arrays)."""
+    """A tensor-based model as a chain of padded ops (float64 torch tensors on one device)."""
 
     ops: tuple[Op, ...]
     d_in: int
@@ -115,10 +117,26 @@ class TensorNet:
         fully symmetrised or Gaussian forms of models of different depth)."""
         ops = list(self.ops)
         for _ in range(n_bilinear - self.n_bilinear):
-            eye = np.eye(self.d_out)
+            eye = _eye(self.d_out, self.device)
             ops += [pad_bilinear(eye[:0], eye[:0], eye[:, :0], (None, None, None), True),
-                    LinearOp(np.eye(self.d_out + 1))]  # fmt: skip
+                    LinearOp(_eye(self.d_out + 1, self.device))]  # fmt: skip
         return TensorNet(tuple(ops), self.d_in, self.d_out)
+
+    @property
+    def device(self) -> torch.device:
+        return self.ops[0].W.device
+
+    def to(self, device: torch.device | str) -> TensorNet:
+        """The same net with its weights on ``device``."""
+        if torch.device(device) == self.device:
+            return self
+
+        def move(op: Op) -> Op:
+            if isinstance(op, LinearOp):
+                return LinearOp(op.W.to(device))
+            return BilinearOp(op.L.to(device), op.R.to(device), op.D.to(device), op.n_block)
+
+        return TensorNet(tuple(move(op) for op in self.ops), self.d_in, self.d_out)
 
     def initial_gram(self) -> None:
         """The input metric of the recursion, ``I`` on ``[1; x]`` (``None`` = identity)."""
@@ -126,22 +144,26 @@ class TensorNet:
 
     def slices(self, G: torch.Tensor) -> np.ndarray:
         """Per-output inner products from a final Gram: ``diag(G)[1:]``."""
-        return G.diagonal()[1:].numpy().copy()
+        return G.diagonal()[1:].cpu().numpy().copy()
 
     def forward(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column), float64."""
-        h = torch.as_tensor(x).detach().to("cpu", torch.float64)
+        h = torch.as_tensor(x).detach().to(self.device, torch.float64)
         if h.ndim != 2 or h.shape[1] != self.d_in:
             raise ValueError(f"expected inputs of shape (n, {self.d_in}); got {tuple(h.shape)}")
-        h = torch.cat([torch.ones(h.shape[0], 1, dtype=torch.float64), h], dim=1)
+        h = torch.cat([h.new_ones(h.shape[0], 1), h], dim=1)
         for op in self.ops:
             h = op.apply(h)
-        return h[:, 1:].numpy()
+        return h[:, 1:].cpu().numpy()
 
 
-def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
+def _eye(n: int, device: torch.device) -> torch.Tensor:
+    return torch.eye(n, dtype=torch.float64, device=device)
+
+
+def _pad_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> LinearOp:
     d_out, d_in = weight.shape
-    W = np.zeros((d_out + 1, d_in + 1))
+    W = weight.new_zeros((d_out + 1, d_in + 1))
     W[0, 0] = 1.0
     W[1:, 1:] = weight
     if bias is not None:
@@ -150,10 +172,10 @@ def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
 
 
 def pad_bilinear(
-    L: np.ndarray,
-    R: np.ndarray,
-    D: np.ndarray,
-    biases: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+    L: torch.Tensor,
+    R: torch.Tensor,
+    D: torch.Tensor,
+    biases: tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None],
     residual: bool,
     skip_scale: float = 1.0,
 ) -> BilinearOp:
@@ -163,7 +185,8 @@ def pad_bilinear(
     d_out = D.shape[0]
     if R.shape != L.shape or D.shape[1] != h:
         raise ValueError(
-            f"bilinear factors disagree: L {L.shape}, R {R.shape}, D {D.shape} (expected R like L "
+            f"bilinear factors disagree: L {tuple(L.shape)}, R {tuple(R.shape)}, D "
+            f"{tuple(D.shape)} (expected R like L "
             "and D with one column per hidden unit)"
         )
     if residual and d_out != d:
@@ -171,13 +194,13 @@ def pad_bilinear(
     bL, bR, bD = biases
     n_res = d if residual else 0
     hp = h + n_res + 1
-    Lp, Rp, Dp = np.zeros((hp, d + 1)), np.zeros((hp, d + 1)), np.zeros((d_out + 1, hp))
+    Lp, Rp, Dp = L.new_zeros((hp, d + 1)), L.new_zeros((hp, d + 1)), L.new_zeros((d_out + 1, hp))
     Lp[:h, 1:], Rp[:h, 1:], Dp[1:, :h] = L, R, D
     if bL is not None:
         Lp[:h, 0] = bL
     if bR is not None:
         Rp[:h, 0] = bR
-    idx = np.arange(n_res)
+    idx = torch.arange(n_res, device=L.device)
     Lp[h + idx, 1 + idx] = 1.0
     Rp[h + idx, 0] = 1.0
     Dp[1 + idx, h + idx] = skip_scale
@@ -187,8 +210,12 @@ def pad_bilinear(
     return BilinearOp(Lp, Rp, Dp, h)
 
 
-def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().to("cpu", torch.float64).numpy()
+def _np(t: torch.Tensor | None, device: torch.device | None = None) -> torch.Tensor | None:
+    """float64 copy of a weight, on its own device (or ``device``)."""
+    if t is None:
+        return None
+    t = torch.as_tensor(t).detach()
+    return t.to(t.device if device is None else device, torch.float64)
 
 
 def _linear_module(m: nn.Linear) -> LinearOp:
@@ -290,7 +317,7 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool | None) -> l
     ``unembed.*``) or a :class:`Bilinear` one (keys ``{L,R,D}.weight``, optional biases)."""
     keys = set(sd)
 
-    def get(key: str) -> np.ndarray | None:
+    def get(key: str) -> torch.Tensor | None:
         return _np(torch.as_tensor(sd[key])) if key in sd else None
 
     if {"L.weight", "R.weight", "D.weight"} <= keys <= _BILINEAR_KEYS:
@@ -384,9 +411,9 @@ def _canonical(ops: list[Op]) -> tuple[Op, ...]:
         if isinstance(op, LinearOp) and out and isinstance(out[-1], LinearOp):
             out[-1] = LinearOp(op.W @ out[-1].W)
         elif isinstance(op, BilinearOp) and (not out or isinstance(out[-1], BilinearOp)):
-            out += [LinearOp(np.eye(op.d_in + 1)), op]
+            out += [LinearOp(_eye(op.d_in + 1, op.L.device)), op]
         else:
             out.append(op)
     if isinstance(out[-1], BilinearOp):
-        out.append(LinearOp(np.eye(out[-1].d_out + 1)))
+        out.append(LinearOp(_eye(out[-1].d_out + 1, out[-1].L.device)))
     return tuple(out)

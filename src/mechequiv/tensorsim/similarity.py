@@ -238,6 +238,8 @@ def as_nets(model_a: object, model_b: object, residual: bool | None, n_ctx: int 
     a, b = as_net(model_a, residual, n_ctx), as_net(model_b, residual, n_ctx)
     if type(a) is not type(b):
         raise TypeError("cannot compare a sequence model with a non-sequence model")
+    if isinstance(a, TensorNet):
+        b = b.to(a.device)  # the computation runs where model_a's weights are
     if isinstance(a, SeqNet) and a.n_ctx != b.n_ctx:
         raise ValueError(f"the sequence nets have n_ctx {a.n_ctx} and {b.n_ctx}")
     return a, b
