@@ -4,9 +4,16 @@ and depth.
 * expansion: tiny BilinearMLPs whose dense tensors fit (``expand`` + Frobenius inner product,
   symmetrize="layer" both ways, so the two compute the same number; checked);
 * width: a two-layer residual BilinearMLP (input 784, residual stream ``--d-model``, output 10)
-  with hidden width 64 .. 2048; the issue's target is hidden width 1024 in well under a second;
-* depth: 1 .. 16 bilinear layers at hidden width 512;
+  with hidden width 64 .. 2048, symmetrize="layer" (the same-function forms do not fit at
+  d_model 128); target: hidden width 1024 in < 0.5 s of CPU time;
+* depth: 1 .. 16 bilinear layers at hidden width 512 (symmetrize="layer");
 * full: the closed-form fully symmetrised inner product (two bilinear layers) vs the recursion;
+* gaussian: the exact Gaussian form (x ~ N(mu, Sigma)) at depth 1, 2, 3 against the brute-force
+  polynomial coefficients (mechequiv.tensorsim.dense), a tensor Gauss-Hermite rule with
+  2^depth + 1 nodes per coordinate (exact for these degrees) and, for scale, Monte Carlo with
+  10^5 samples; values, largest differences, times and ratios;
+* exact two-layer scaling: the default "full" and the Gaussian form at residual width 16 / 32
+  and hidden width 32 .. 256 (cost ~ h^2 n^3);
 * attention: a polynomial-attention sequence model at n_ctx 2, 4, 8.
 
 One ``tensor_similarity`` call = three recursions (a-b, a-a, b-b); ``similarity_over_training``
@@ -32,8 +39,16 @@ from torch import nn
 
 from _timing import median_time, print_table
 from mechequiv._io import atomic_write_json
-from mechequiv.tensorsim import PolynomialAttention, tensor_similarity, to_seq_net, to_tensor_net
+from mechequiv.tensorsim import (
+    PolynomialAttention,
+    tensor_inner,
+    tensor_similarity,
+    to_seq_net,
+    to_tensor_net,
+)
+from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.expand import expand
+from mechequiv.tensorsim.gaussian import gaussian_inner_monte_carlo, standardize
 from mechequiv.zoo.models.bilinear import BilinearMLP
 
 
@@ -65,8 +80,8 @@ def bench_expansion(repeats: int) -> list[dict]:
     for d, n_layers in [(20, 1), (60, 1), (3, 2), (5, 2), (8, 2), (3, 3)]:
         kw = dict(d_in=d, d_model=d, d_hidden=2 * d, d_out=3, n_layers=n_layers)
         a, b = model(0, **kw), model(1, **kw)
-        assert abs(brute_force(a, b) - tensor_similarity(a, b)) < 1e-9
-        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        assert abs(brute_force(a, b) - tensor_similarity(a, b, symmetrize="layer")) < 1e-9
+        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="layer"), repeats)
         t_bf = median_time(lambda a=a, b=b: brute_force(a, b), repeats)
         entries = 4 * (d + 1) ** (2**n_layers)
         rows.append(
@@ -84,8 +99,8 @@ def bench_width(repeats: int, d_model: int) -> list[dict]:
         kw = dict(d_in=784, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
         a, b = model(0, **kw), model(1, **kw)
         na, nb = to_tensor_net(a), to_tensor_net(b)
-        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
-        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t = median_time(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
         t_conv = median_time(lambda a=a: to_tensor_net(a), repeats)
         base = base or cpu
         rows.append(
@@ -101,8 +116,8 @@ def bench_depth(repeats: int, d_model: int) -> list[dict]:
     for n_layers in (1, 2, 4, 8, 16):
         kw = dict(d_in=784, d_model=d_model, d_hidden=512, d_out=10, n_layers=n_layers)
         na, nb = to_tensor_net(model(0, **kw)), to_tensor_net(model(1, **kw))
-        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
-        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t = median_time(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
         base = base or cpu
         rows.append(
             dict(case="depth", d_hidden=512, d_model=d_model, n_layers=n_layers,
@@ -123,7 +138,7 @@ def bench_attention(repeats: int) -> list[dict]:
                 nn.Linear(32, 64, bias=False),
             ).double()  # fmt: skip
             nets.append(to_seq_net(m, n_ctx))
-        t = median_time(lambda nets=nets: tensor_similarity(*nets), repeats)
+        t = median_time(lambda nets=nets: tensor_similarity(*nets, symmetrize="layer"), repeats)
         rows.append(dict(case="attention", n_ctx=n_ctx, d_model=32, heads=4, d_head=8,
                          seconds=round(t, 4)))  # fmt: skip
     return rows
@@ -137,9 +152,78 @@ def bench_full(repeats: int) -> list[dict]:
         kw = dict(d_in=d_in, d_model=16, d_hidden=32, d_out=10, n_layers=2)
         a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
         t_full = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="full"), repeats)
-        t_layer = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        t_layer = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="layer"), repeats)
         rows.append(dict(case="full_symmetric", d_in=d_in, full_s=round(t_full, 4),
                          layer_s=round(t_layer, 4), ratio=round(t_full / t_layer, 1)))  # fmt: skip
+    return rows
+
+
+def cubature(a, b, mean: np.ndarray, cov: np.ndarray, points: int) -> float:
+    """Sum over outputs of E[f_a f_b] by a tensor Gauss-Hermite rule (points^d nodes)."""
+    t, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / np.sqrt(2 * np.pi)
+    d = mean.shape[0]
+    grid = np.stack(np.meshgrid(*([t] * d), indexing="ij"), -1).reshape(-1, d)
+    weight = np.prod(np.stack(np.meshgrid(*([w] * d), indexing="ij"), -1).reshape(-1, d), 1)
+    lam, U = np.linalg.eigh(cov)
+    x = mean + grid @ (U * np.sqrt(np.clip(lam, 0, None))).T
+    return float((weight[:, None] * a.forward(x) * b.forward(x)).sum())
+
+
+def bench_gaussian(repeats: int) -> list[dict]:
+    rows = []
+    for n_layers, d in [(1, 4), (2, 3), (2, 4), (3, 2)]:
+        kw = dict(d_in=d, d_model=d, d_hidden=4, d_out=3, n_layers=n_layers, bias=True)
+        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
+        rng = np.random.default_rng(n_layers)
+        A = rng.normal(size=(d, d)) / np.sqrt(d)
+        mean, cov = 0.5 * rng.normal(size=d), A @ A.T + 0.3 * np.eye(d)
+
+        def exact(a=a, b=b, mean=mean, cov=cov) -> float:
+            return float(tensor_inner(a, b, form="gaussian", mean=mean, cov=cov).ab.sum())
+
+        def brute(a=a, b=b, mean=mean, cov=cov) -> float:
+            sa, sb = standardize(a, mean, cov), standardize(b, mean, cov)
+            return float(dense_gaussian_inner(*reduce_inputs(sa, sb))[0].sum())
+
+        points = 2**n_layers + 1
+        e, bf, cu = exact(), brute(), cubature(a, b, mean, cov, points)
+        mc = float(
+            gaussian_inner_monte_carlo(
+                standardize(a, mean, cov), standardize(b, mean, cov), n_samples=100_000
+            )[0].sum()
+        )
+        t_e = median_time(exact, repeats)
+        t_b = median_time(brute, repeats)
+        t_c = median_time(
+            lambda a=a, b=b, m=mean, c=cov, p=points: cubature(a, b, m, c, p), repeats
+        )
+        rows.append(dict(
+            case="gaussian", n_layers=n_layers, d_in=d, exact=e, brute_force=bf, cubature=cu,
+            monte_carlo_1e5=mc, max_abs_diff=max(abs(e - bf), abs(e - cu)),
+            mc_rel_error=abs(mc - e) / abs(e), cubature_nodes=points**d,
+            exact_s=round(t_e, 5), brute_force_s=round(t_b, 5), cubature_s=round(t_c, 5),
+            brute_vs_exact=round(t_b / t_e, 2), cubature_vs_exact=round(t_c / t_e, 2),
+        ))  # fmt: skip
+        assert rows[-1]["max_abs_diff"] < 1e-8 * max(1.0, abs(e))
+    return rows
+
+
+def bench_exact_two_layer(repeats: int) -> list[dict]:
+    """The same-function forms of two-layer residual models against the layer recursion."""
+    rows = []
+    for d_model, h in [(16, 32), (16, 128), (32, 64), (32, 256)]:
+        kw = dict(d_in=64, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
+        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
+        out = dict(case="exact_two_layer", d_model=d_model, d_hidden=h)
+        for name, opts in (("layer", dict(symmetrize="layer")), ("full", {}),
+                           ("gaussian", dict(form="gaussian"))):  # fmt: skip
+            r = tensor_inner(a, b, **opts)
+            out[f"{name}_similarity"] = round(r.similarity, 6)
+            cpu = median_cpu(lambda a=a, b=b, o=opts: tensor_inner(a, b, **o), 1)
+            out[f"{name}_cpu_s"] = round(cpu, 4)
+        out["full_vs_layer"] = round(out["full_cpu_s"] / out["layer_cpu_s"], 1)
+        rows.append(out)
     return rows
 
 
@@ -160,9 +244,13 @@ def main() -> None:
     print_table(depth, list(depth[0]))
     full = bench_full(args.repeats)
     print_table(full, list(full[0]))
+    gauss = bench_gaussian(args.repeats)
+    print_table(gauss, list(gauss[0]))
+    exact2 = bench_exact_two_layer(args.repeats)
+    print_table(exact2, list(exact2[0]))
     attn = bench_attention(args.repeats)
     print_table(attn, list(attn[0]))
-    rows = exp + width + depth + full + attn
+    rows = exp + width + depth + full + gauss + exact2 + attn
     atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
                                  "threads": torch.get_num_threads()})  # fmt: skip
 

@@ -208,15 +208,52 @@ def _distinct_chains(block: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]
 
 
 _OWNER = "uuvv"  # slots 0, 1: model a's M_u, N_u; slots 2, 3: model b's M'_v, N'_v
-_LETTERS = "ijklmnopqrst"
 
 
-def _output(slots: tuple[int, ...]) -> str:
-    return "".join(sorted({_OWNER[s] for s in slots}))
+def _runs(slots: tuple[int, ...]) -> list[tuple[str, list[int]]]:
+    out: list[tuple[str, list[int]]] = []
+    for s in slots:
+        if out and out[-1][0] == _OWNER[s]:
+            out[-1][1].append(s)
+        else:
+            out.append((_OWNER[s], [s]))
+    return out
 
 
-def _broadcast(x: torch.Tensor, owners: str) -> torch.Tensor:
-    return {"uv": x, "u": x[:, None], "v": x[None, :], "": x}[owners]
+def _product(mats: list[torch.Tensor]) -> torch.Tensor:
+    out = mats[0]
+    for m in mats[1:]:
+        out = out @ m
+    return out
+
+
+def _cycle(slots: tuple[int, ...], AS: list[torch.Tensor]) -> torch.Tensor:
+    """``tr(A_1 S A_2 S ... A_j S)`` over the slots, as a (u, v)-broadcastable array."""
+    owners = [_OWNER[s] for s in slots]
+    if len(set(owners)) == 1:
+        tr = _product([AS[s] for s in slots]).diagonal(dim1=-2, dim2=-1).sum(-1)
+        return tr[:, None] if owners[0] == "u" else tr[None, :]
+    # Rotate so that a run of one model's matrices starts the cycle, and it is model a's.
+    k = next(i for i in range(len(slots)) if owners[i] != owners[i - 1] and owners[i] == "u")
+    runs = _runs(slots[k:] + slots[:k])
+    P = [_product([AS[s] for s in run]) for _, run in runs]
+    if len(runs) == 2:  # tr(P_u Q_v): one matrix product over the flattened n x n
+        return torch.einsum("uij,vji->uv", P[0], P[1])
+    return _alternating_trace(*P)
+
+
+def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor):
+    """``m^T A_1 S A_2 S ... S A_j m`` over the slots, as a (u, v)-broadcastable array."""
+    R, dims = m, ""  # a row vector; dims: which of u, v it carries so far
+    for owner, run in _runs(slots):
+        mats = [AS[s] for s in run]
+        if run[-1] == slots[-1]:
+            mats[-1] = A[run[-1]]
+        out = "".join(sorted(set(dims + owner)))
+        R = torch.einsum(f"{dims}j,{owner}jk->{out}k", R, _product(mats))
+        dims = out
+    value = R @ m
+    return value[:, None] if dims == "u" else value[None, :] if dims == "v" else value
 
 
 def _alternating_trace(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
@@ -226,27 +263,17 @@ def _alternating_trace(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: tor
     h = B.shape[0]
     P = (A.reshape(c * n, n) @ B.permute(1, 0, 2).reshape(n, h * n)).view(c, n, h, n)
     Q = (C.reshape(c * n, n) @ D.permute(1, 0, 2).reshape(n, h * n)).view(c, n, h, n)
-    return torch.einsum("uivk,ukvi->uv", P, Q)
+    return (P * Q.permute(0, 3, 2, 1)).sum((1, 3))
 
 
 def _cumulant(block, AS, A, m) -> torch.Tensor:
     """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
-    j, out = len(block), _output(block)
     total = 0.0
     for cyc, mult in _distinct_cycles(block):
-        if j == 4 and "".join(_OWNER[s] for s in cyc) in ("uvuv", "vuvu"):
-            if _OWNER[cyc[0]] == "v":
-                cyc = (*cyc[1:], cyc[0])
-            total = total + mult * _alternating_trace(*(AS[s] for s in cyc))
-            continue
-        ops = [f"{_OWNER[s]}{_LETTERS[i]}{_LETTERS[(i + 1) % j]}" for i, s in enumerate(cyc)]
-        total = total + mult * torch.einsum(",".join(ops) + "->" + out, *(AS[s] for s in cyc))
+        total = total + mult * _cycle(cyc, AS)
     for chain, mult in _distinct_chains(block):
-        ops = ["i"] + [f"{_OWNER[s]}{_LETTERS[i]}{_LETTERS[i + 1]}" for i, s in enumerate(chain)]
-        ops.append(_LETTERS[j])
-        tensors = [m, *(AS[s] for s in chain[:-1]), A[chain[-1]], m]
-        total = total + mult * torch.einsum(",".join(ops) + "->" + out, *tensors)
-    return _broadcast(2.0 ** (j - 1) * total, out)
+        total = total + mult * _chain(chain, AS, A, m)
+    return 2.0 ** (len(block) - 1) * total
 
 
 _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))

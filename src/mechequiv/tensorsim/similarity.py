@@ -284,8 +284,9 @@ class Engine:
             return cross_diag(x, y, gx, gy, recursion_mode(self.symmetrize))
         if self.form == "gaussian":
             return gaussian_pair(x, y)
+        # Both same-function forms work on the joint row space of the first maps (isometric).
         if x.n_bilinear == 2:
-            return two_layer_full_pair(x, y)
+            return two_layer_full_pair(*reduce_inputs(x, y))
         return dense_full_pair(*reduce_inputs(x, y))
 
     def prepare(self, net: TensorNet | SeqNet) -> Prepared:
