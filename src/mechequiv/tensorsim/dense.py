@@ -12,11 +12,15 @@ occurs, ``|alpha| = N``), which determine the function. From them, exactly:
   ``sum_{alpha, beta} c_alpha c'_beta prod_{i >= 1} m(alpha_i + beta_i)`` with ``m(j)`` the
   standard normal moments ``(j - 1)!!`` (even ``j``), 0 (odd ``j``).
 
-Cost: the dense tree tensor has ``(d_out + 1) n^N`` entries (``n`` padded input width) and the
-Gaussian sum is over pairs of monomials, so this is for small models only; it serves as the
-brute-force reference and as the exact engine beyond two bilinear layers, where no
-polynomial-time algorithm can exist in general (see :mod:`mechequiv.tensorsim.gaussian`). Run
-:func:`reduce_inputs` first: it rewrites both nets on the joint row space of their first maps.
+Cost: building the tree tensor takes ``O(d_out n^N)`` time and memory (``n``: padded input
+width after :func:`reduce_inputs`, which rewrites both nets on the joint row space of their
+first maps); then ``O(d_out M)`` for the symmetrised form and ``O(d_out M^2)`` for the Gaussian
+form, ``M = C(n + N - 1, N)`` monomials. Refused beyond ``MAX_ENTRIES`` tensor entries or
+``MAX_MONOMIALS`` monomials, with the size in the message. It serves as the brute-force
+reference and as the exact engine beyond two bilinear layers, where no polynomial-time
+algorithm can exist in general (see :mod:`mechequiv.tensorsim.gaussian`). A faster exact route
+for depth >= 3 would multiply the units' polynomials directly in the graded monomial basis
+(``O(h M_{N/2}^2)`` for the last layer instead of ``n^N``); not implemented.
 """
 
 from __future__ import annotations

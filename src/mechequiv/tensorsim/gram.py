@@ -65,7 +65,16 @@ def _update(
 
     if isinstance(op_a, LinearOp):
         return left(op_a.W) @ op_b.W.T
-    La, Ra, Lb, Rb = left(op_a.L), left(op_a.R), op_b.L, op_b.R
+    La, Ra = left(op_a.L), left(op_a.R)
+    sel_b = op_b.selections()
+    if sel_b is not None and not same:
+        # A skip op's units read single coordinates: products with it are column gathers.
+        sL, sR = sel_b
+        K = La[:, sL] * Ra[:, sR]
+        if sym:
+            K = 0.5 * (K + La[:, sR] * Ra[:, sL])
+        return op_a.D @ K @ op_b.D.T
+    Lb, Rb = op_b.L, op_b.R
     K = (La @ Lb.T) * (Ra @ Rb.T)
     if sym:
         LR = La @ Rb.T

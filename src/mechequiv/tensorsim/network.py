@@ -72,6 +72,19 @@ class BilinearOp:
         D[1:, -1] = 0.0
         return BilinearOp(self.L[n:], self.R[n:], D, 0)
 
+    def selections(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """For an op whose every unit reads one coordinate on each side with weight 1 (the
+        skip ops): the coordinates read by L and by R; else None."""
+        if self.n_block != 0:
+            return None
+        out = []
+        for M in (self.L, self.R):
+            nz = M != 0
+            if not bool((nz.sum(1) == 1).all()) or not bool((M[nz] == 1).all()):
+                return None
+            out.append(nz.to(torch.int8).argmax(1))
+        return out[0], out[1]
+
     @property
     def d_in(self) -> int:
         return self.L.shape[1] - 1
