@@ -71,7 +71,7 @@ def test_intractable_requests():
     with pytest.raises(MechequivError, match="entries"):
         expand(to_tensor_net(deep))
     wide = random_mlp(0, d_in=100, d_model=100, d_hidden=4, n_layers=2)
-    with pytest.raises(MechequivError, match="fully symmetrised form needs"):
+    with pytest.raises(MechequivError, match="fully symmetrised form of two bilinear layers needs"):
         tensor_similarity(wide, wide, symmetrize="full")
     with pytest.raises(MechequivError, match=r"Gaussian form of 3 bilinear layers.*too large"):
         tensor_similarity(deep, deep, form="gaussian")

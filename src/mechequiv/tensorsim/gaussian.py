@@ -41,6 +41,7 @@ import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
+from mechequiv.tensorsim.fullsym import MAX_MULTIPLY_ADDS, alternating_traces, two_layer_cost
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
 __all__ = [
@@ -49,10 +50,7 @@ __all__ = [
     "gaussian_inner_monte_carlo",
     "gaussian_pair",
     "standardize",
-    "two_layer_cost",
 ]
-
-MAX_MULTIPLY_ADDS = 1e10
 
 
 def standardize(
@@ -239,7 +237,7 @@ def _cycle(slots: tuple[int, ...], AS: list[torch.Tensor]) -> torch.Tensor:
     P = [_product([AS[s] for s in run]) for _, run in runs]
     if len(runs) == 2:  # tr(P_u Q_v): one matrix product over the flattened n x n
         return torch.einsum("uij,vji->uv", P[0], P[1])
-    return _alternating_trace(*P)
+    return alternating_traces(*P)
 
 
 def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor):
@@ -256,16 +254,6 @@ def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor
     return value[:, None] if dims == "u" else value[None, :] if dims == "v" else value
 
 
-def _alternating_trace(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
-    """``tr(A_u B_v C_u D_v)`` for all (u, v) with two large matrix products, ``2 h_a h_b n^3``
-    multiply-adds (the cost of the exact two-layer forms)."""
-    c, n, _ = A.shape
-    h = B.shape[0]
-    P = (A.reshape(c * n, n) @ B.permute(1, 0, 2).reshape(n, h * n)).view(c, n, h, n)
-    Q = (C.reshape(c * n, n) @ D.permute(1, 0, 2).reshape(n, h * n)).view(c, n, h, n)
-    return (P * Q.permute(0, 3, 2, 1)).sum((1, 3))
-
-
 def _cumulant(block, AS, A, m) -> torch.Tensor:
     """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
     total = 0.0
@@ -277,11 +265,6 @@ def _cumulant(block, AS, A, m) -> torch.Tensor:
 
 
 _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
-
-
-def two_layer_cost(h_a: int, h_b: int, n: int) -> float:
-    """Multiply-adds of the dominant step of the two-layer exact forms, ``2 h_a h_b n^3``."""
-    return 2.0 * h_a * h_b * n**3
 
 
 def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
