@@ -153,7 +153,7 @@ def tensor_inner(
         * "layer" — each bilinear layer symmetrised in its two inputs, the composed tree as
           is (Gram recursion, exact, linear in depth, any size). NOT a same-function test
           with two or more bilinear layers: the same function with its quadratic computed in
-          the first rather than the second layer scores below 1 (0.65-0.83 in tests). It is
+          the first rather than the second layer scores below 1. It is
           invariant to hidden permutations, factor rescalings, L/R swaps and basis changes.
         * "none" — no symmetrisation (not invariant to swapping L and R).
     form : {"weight", "gaussian"}
