@@ -4,9 +4,16 @@ and depth.
 * expansion: tiny BilinearMLPs whose dense tensors fit (``expand`` + Frobenius inner product,
   symmetrize="layer" both ways, so the two compute the same number; checked);
 * width: a two-layer residual BilinearMLP (input 784, residual stream ``--d-model``, output 10)
-  with hidden width 64 .. 2048; the issue's target is hidden width 1024 in well under a second;
-* depth: 1 .. 16 bilinear layers at hidden width 512;
+  with hidden width 64 .. 2048, symmetrize="layer" (the same-function forms do not fit at
+  d_model 128); target: hidden width 1024 in < 0.5 s of CPU time;
+* depth: 1 .. 16 bilinear layers at hidden width 512 (symmetrize="layer");
 * full: the closed-form fully symmetrised inner product (two bilinear layers) vs the recursion;
+* gaussian: the exact Gaussian form (x ~ N(mu, Sigma)) at depth 1, 2, 3 against the brute-force
+  polynomial coefficients (mechequiv.tensorsim.dense), a tensor Gauss-Hermite rule with
+  2^depth + 1 nodes per coordinate (exact for these degrees) and, for scale, Monte Carlo with
+  10^5 samples; values, largest differences, times and ratios;
+* exact two-layer scaling: the default "full" and the Gaussian form at residual width 16 / 32
+  and hidden width 32 .. 256 (cost ~ h^2 n^3);
 * attention: a polynomial-attention sequence model at n_ctx 2, 4, 8.
 
 One ``tensor_similarity`` call = three recursions (a-b, a-a, b-b); ``similarity_over_training``
@@ -32,8 +39,17 @@ from torch import nn
 
 from _timing import median_time, print_table
 from mechequiv._io import atomic_write_json
-from mechequiv.tensorsim import PolynomialAttention, tensor_similarity, to_seq_net, to_tensor_net
+from mechequiv.errors import MechequivError
+from mechequiv.tensorsim import (
+    PolynomialAttention,
+    tensor_inner,
+    tensor_similarity,
+    to_seq_net,
+    to_tensor_net,
+)
+from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.expand import expand
+from mechequiv.tensorsim.gaussian import gaussian_inner_monte_carlo, gaussian_pair, standardize
 from mechequiv.zoo.models.bilinear import BilinearMLP
 
 
@@ -65,8 +81,8 @@ def bench_expansion(repeats: int) -> list[dict]:
     for d, n_layers in [(20, 1), (60, 1), (3, 2), (5, 2), (8, 2), (3, 3)]:
         kw = dict(d_in=d, d_model=d, d_hidden=2 * d, d_out=3, n_layers=n_layers)
         a, b = model(0, **kw), model(1, **kw)
-        assert abs(brute_force(a, b) - tensor_similarity(a, b)) < 1e-9
-        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        assert abs(brute_force(a, b) - tensor_similarity(a, b, symmetrize="layer")) < 1e-9
+        t_rec = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="layer"), repeats)
         t_bf = median_time(lambda a=a, b=b: brute_force(a, b), repeats)
         entries = 4 * (d + 1) ** (2**n_layers)
         rows.append(
@@ -84,8 +100,8 @@ def bench_width(repeats: int, d_model: int) -> list[dict]:
         kw = dict(d_in=784, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
         a, b = model(0, **kw), model(1, **kw)
         na, nb = to_tensor_net(a), to_tensor_net(b)
-        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
-        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t = median_time(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
         t_conv = median_time(lambda a=a: to_tensor_net(a), repeats)
         base = base or cpu
         rows.append(
@@ -101,8 +117,8 @@ def bench_depth(repeats: int, d_model: int) -> list[dict]:
     for n_layers in (1, 2, 4, 8, 16):
         kw = dict(d_in=784, d_model=d_model, d_hidden=512, d_out=10, n_layers=n_layers)
         na, nb = to_tensor_net(model(0, **kw)), to_tensor_net(model(1, **kw))
-        t = median_time(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
-        cpu = median_cpu(lambda na=na, nb=nb: tensor_similarity(na, nb), repeats)
+        t = median_time(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
+        cpu = median_cpu(lambda na=na, nb=nb: tensor_inner(na, nb, symmetrize="layer"), repeats)
         base = base or cpu
         rows.append(
             dict(case="depth", d_hidden=512, d_model=d_model, n_layers=n_layers,
@@ -123,7 +139,7 @@ def bench_attention(repeats: int) -> list[dict]:
                 nn.Linear(32, 64, bias=False),
             ).double()  # fmt: skip
             nets.append(to_seq_net(m, n_ctx))
-        t = median_time(lambda nets=nets: tensor_similarity(*nets), repeats)
+        t = median_time(lambda nets=nets: tensor_similarity(*nets, symmetrize="layer"), repeats)
         rows.append(dict(case="attention", n_ctx=n_ctx, d_model=32, heads=4, d_head=8,
                          seconds=round(t, 4)))  # fmt: skip
     return rows
@@ -137,9 +153,99 @@ def bench_full(repeats: int) -> list[dict]:
         kw = dict(d_in=d_in, d_model=16, d_hidden=32, d_out=10, n_layers=2)
         a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
         t_full = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="full"), repeats)
-        t_layer = median_time(lambda a=a, b=b: tensor_similarity(a, b), repeats)
+        t_layer = median_time(lambda a=a, b=b: tensor_similarity(a, b, symmetrize="layer"), repeats)
         rows.append(dict(case="full_symmetric", d_in=d_in, full_s=round(t_full, 4),
                          layer_s=round(t_layer, 4), ratio=round(t_full / t_layer, 1)))  # fmt: skip
+    return rows
+
+
+def cubature(a, b, mean: np.ndarray, cov: np.ndarray, points: int) -> float:
+    """Sum over outputs of E[f_a f_b] by a tensor Gauss-Hermite rule (points^d nodes)."""
+    t, w = np.polynomial.hermite_e.hermegauss(points)
+    w = w / np.sqrt(2 * np.pi)
+    d = mean.shape[0]
+    grid = np.stack(np.meshgrid(*([t] * d), indexing="ij"), -1).reshape(-1, d)
+    weight = np.prod(np.stack(np.meshgrid(*([w] * d), indexing="ij"), -1).reshape(-1, d), 1)
+    lam, U = np.linalg.eigh(cov)
+    x = mean + grid @ (U * np.sqrt(np.clip(lam, 0, None))).T
+    return float((weight[:, None] * a.forward(x) * b.forward(x)).sum())
+
+
+def bench_gaussian(repeats: int) -> list[dict]:
+    """E[<f_a, f_b>] (summed over outputs) under N(mu, Sigma): the exact form against the
+    brute-force coefficients and cubature where they fit (None where they do not)."""
+    rows = []
+    cases = [(1, 4), (2, 3), (2, 4), (3, 2), (3, 3), (2, 8), (2, 12), (2, 32), (2, 64)]
+    for n_layers, d in cases:
+        kw = dict(d_in=d, d_model=d, d_hidden=4, d_out=3, n_layers=n_layers, bias=True)
+        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
+        rng = np.random.default_rng(n_layers)
+        A = rng.normal(size=(d, d)) / np.sqrt(d)
+        mean, cov = 0.5 * rng.normal(size=d), A @ A.T + 0.3 * np.eye(d)
+        sa, sb = standardize(a, mean, cov), standardize(b, mean, cov)
+
+        def exact(sa=sa, sb=sb) -> float:
+            return float(gaussian_pair(sa, sb).sum())
+
+        def brute(sa=sa, sb=sb) -> float:
+            return float(dense_gaussian_inner(*reduce_inputs(sa, sb))[0].sum())
+
+        points = 2**n_layers + 1
+        e, t_e = exact(), median_time(exact, repeats)
+        row = dict(case="gaussian", n_layers=n_layers, d_in=d, exact=e, exact_s=round(t_e, 5))
+        try:
+            if d > 12:  # a minute at d = 16, refused (too many monomials) from d = 32 on
+                raise MechequivError("skipped")
+            row["brute_force"] = brute()
+            row["brute_force_s"] = round(median_time(brute, repeats), 5)
+        except MechequivError:
+            row["brute_force"] = row["brute_force_s"] = None
+        if points**d <= 200_000:
+            row["cubature"] = cubature(a, b, mean, cov, points)
+            row["cubature_s"] = round(
+                median_time(
+                    lambda a=a, b=b, m=mean, c=cov, p=points: cubature(a, b, m, c, p), repeats
+                ),
+                5,
+            )
+        else:
+            row["cubature"] = row["cubature_s"] = None
+        row["cubature_nodes"] = points**d
+        row["monte_carlo_1e5"] = float(
+            gaussian_inner_monte_carlo(sa, sb, n_samples=100_000)[0].sum()
+        )
+        row["mc_rel_error"] = abs(row["monte_carlo_1e5"] - e) / abs(e)
+        refs = [row[k] for k in ("brute_force", "cubature") if row[k] is not None]
+        row["max_abs_diff"] = max((abs(e - r) for r in refs), default=None)
+        for k in ("brute_force", "cubature"):
+            row[f"{k}_vs_exact"] = None if row[f"{k}_s"] is None else round(row[f"{k}_s"] / t_e, 2)
+        if refs:
+            assert row["max_abs_diff"] < 1e-8 * max(1.0, abs(e))
+        rows.append(row)  # fmt: skip
+    return rows
+
+
+def bench_exact_two_layer(repeats: int) -> list[dict]:
+    """The same-function forms of two-layer residual models against the layer recursion."""
+    rows = []
+    for d_model, h in [(16, 32), (16, 128), (32, 64), (32, 96), (32, 256)]:
+        kw = dict(d_in=64, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
+        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
+        out = dict(case="exact_two_layer", d_model=d_model, d_hidden=h)
+        for name, opts in (("layer", dict(symmetrize="layer")), ("full", {}),
+                           ("gaussian", dict(form="gaussian"))):  # fmt: skip
+            try:
+                r = tensor_inner(a, b, **opts)
+            except MechequivError as e:  # beyond the multiply-add limit: the estimate
+                out[f"{name}_similarity"] = out[f"{name}_cpu_s"] = None
+                out[f"{name}_refused"] = str(e).split(" here")[0].split("needs ")[-1]
+                continue
+            out[f"{name}_similarity"] = round(r.similarity, 6)
+            cpu = median_cpu(lambda a=a, b=b, o=opts: tensor_inner(a, b, **o), 1)
+            out[f"{name}_cpu_s"] = round(cpu, 4)
+        full = out["full_cpu_s"]
+        out["full_vs_layer"] = None if full is None else round(full / out["layer_cpu_s"], 1)
+        rows.append(out)
     return rows
 
 
@@ -160,9 +266,13 @@ def main() -> None:
     print_table(depth, list(depth[0]))
     full = bench_full(args.repeats)
     print_table(full, list(full[0]))
+    gauss = bench_gaussian(args.repeats)
+    print_table(gauss, list(gauss[0]))
+    exact2 = bench_exact_two_layer(args.repeats)
+    print_table(exact2, list(exact2[0]))
     attn = bench_attention(args.repeats)
     print_table(attn, list(attn[0]))
-    rows = exp + width + depth + full + attn
+    rows = exp + width + depth + full + gauss + exact2 + attn
     atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
                                  "threads": torch.get_num_threads()})  # fmt: skip
 

@@ -141,24 +141,27 @@ def test_symmetries_leave_similarity_at_one(seed, n_layers, causal):
     other = _gauges(_swap_scores(m, seed % 2), seed)
     x = torch.randn(2, 3, 2, dtype=torch.float64)
     torch.testing.assert_close(m(x), other(x))
-    assert tensor_similarity(m, other, n_ctx=3) == pytest.approx(1.0, abs=1e-6)
+    assert tensor_similarity(m, other, n_ctx=3, symmetrize="layer") == pytest.approx(1.0, abs=1e-6)
     perturbed = copy.deepcopy(m)
     with torch.no_grad():
         perturbed[1].V.weight.add_(0.5)
-    assert tensor_similarity(m, perturbed, n_ctx=3) < 1 - 1e-6
+    assert tensor_similarity(m, perturbed, n_ctx=3, symmetrize="layer") < 1 - 1e-6
 
 
 def test_score_swap_needs_symmetrisation():
     m = attn_model(5)
     other = _swap_scores(m, 0)
-    assert tensor_similarity(m, other, n_ctx=3) == pytest.approx(1.0, abs=1e-12)
+    assert tensor_similarity(m, other, n_ctx=3, symmetrize="layer") == pytest.approx(1.0, abs=1e-12)
     assert tensor_similarity(m, other, n_ctx=3, symmetrize="none") < 0.999
 
 
 def test_over_training_and_errors():
     models = [attn_model(s) for s in range(3)]
-    r = similarity_over_training(models, n_ctx=2)
-    assert r.matrix[0, 1] == pytest.approx(tensor_similarity(models[0], models[1], n_ctx=2))
+    r = similarity_over_training(models, n_ctx=2, symmetrize="layer")
+    want = tensor_similarity(models[0], models[1], n_ctx=2, symmetrize="layer")
+    assert r.matrix[0, 1] == pytest.approx(want)
+    with pytest.raises(MechequivError, match="not a same-function test"):
+        tensor_similarity(models[0], models[1], n_ctx=2)  # the default "full" is refused
     with pytest.raises(MechequivError, match="pass n_ctx"):
         tensor_similarity(models[0], models[1])
     with pytest.raises(MechequivError, match="form='weight'"):
@@ -172,6 +175,6 @@ def test_over_training_and_errors():
     with pytest.raises(ValueError, match="n_ctx must be >= 1"):
         to_seq_net(models[0], 0)
     with pytest.raises(ValueError, match="input widths differ"):
-        tensor_similarity(models[0], attn_model(0, d_in=3), n_ctx=2)
+        tensor_similarity(models[0], attn_model(0, d_in=3), n_ctx=2, symmetrize="layer")
     with pytest.raises(ValueError, match="expected inputs of shape"):
         to_seq_net(models[0], 2).forward(np.zeros((1, 3, 2)))

@@ -25,14 +25,15 @@ def checkpoints() -> list[Checkpoint]:
 
 @pytest.mark.parametrize("symmetrize", ["layer", "none"])
 def test_matrix_matches_pairwise_similarity(checkpoints, symmetrize):
-    r = similarity_over_training(checkpoints, per_class=True, symmetrize=symmetrize)
+    r = similarity_over_training(checkpoints, per_class=True, symmetrize=symmetrize, residual=True)
     assert r.steps == (0, 10, 20, 30)
     np.testing.assert_allclose(r.matrix, r.matrix.T)
     np.testing.assert_allclose(np.diag(r.matrix), 1.0)
     for i, j in [(0, 1), (2, 3), (1, 3)]:
         a, b = checkpoints[i].state, checkpoints[j].state
-        assert r.matrix[i, j] == pytest.approx(tensor_similarity(a, b, symmetrize=symmetrize))
-        want = tensor_similarity(a, b, per_class=True, symmetrize=symmetrize)
+        want = tensor_similarity(a, b, symmetrize=symmetrize, residual=True)
+        assert r.matrix[i, j] == pytest.approx(want)
+        want = tensor_similarity(a, b, per_class=True, symmetrize=symmetrize, residual=True)
         np.testing.assert_allclose(r.per_class[i, j], want, rtol=1e-10)
 
 
@@ -44,9 +45,13 @@ def test_gaussian_form_and_plain_models(checkpoints):
 
 
 def test_to_dict_is_json_and_plot_is_a_figure(checkpoints, tmp_path):
-    r = similarity_over_training(checkpoints, per_class=True)
+    r = similarity_over_training(checkpoints, per_class=True, residual=True)
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert len(d["matrix"]) == 4 and d["steps"] == [0, 10, 20, 30]
+    back = type(r).from_dict(d)
+    np.testing.assert_allclose(back.matrix, r.matrix)
+    np.testing.assert_allclose(back.block_matrix, r.block_matrix)
+    assert back.steps == r.steps and back.symmetrize == "full"
     fig = r.plot(tmp_path / "m.png", marks=[2], curves={"acc": [0.1, 0.2, 0.3, 0.4]})
     assert isinstance(fig, matplotlib.figure.Figure)
     assert (tmp_path / "m.png").stat().st_size > 0
@@ -59,7 +64,9 @@ def test_bad_checkpoint_lists(checkpoints):
     with pytest.raises(ValueError, match="2 step labels for 4 checkpoints"):
         similarity_over_training(checkpoints, steps=[0, 1])
     with pytest.raises(ValueError, match="input widths differ"):
-        similarity_over_training([checkpoints[0], random_mlp(0, n_layers=1, d_in=4)])
+        similarity_over_training([checkpoints[0], random_mlp(0, n_layers=1, d_in=4)], residual=True)
+    with pytest.raises(ValueError, match="pass residual=True or residual=False"):
+        similarity_over_training(checkpoints)
 
 
 def test_segment_phases_recovers_planted_blocks():
@@ -80,7 +87,7 @@ def test_segment_phases_recovers_planted_blocks():
 
 def test_baselines_agree_with_the_measures(checkpoints):
     x = torch.randn(50, 3, dtype=torch.float64)
-    mats = baseline_matrices(checkpoints, x)
+    mats = baseline_matrices(checkpoints, x, residual=True)
     assert set(mats) == {"weight_cosine", "logit_cosine", "cka", "agreement"}
     models = [random_mlp(i, n_layers=1) for i in range(4)]
     la, lb = models[0](x).detach(), models[2](x).detach()

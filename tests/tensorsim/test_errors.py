@@ -57,7 +57,7 @@ def test_mismatched_dimensions():
 def test_different_depths_and_bad_options():
     a, b = random_mlp(0, n_layers=1), random_mlp(1, n_layers=2)
     with pytest.raises(ValueError, match="1 and 2 bilinear layers"):
-        tensor_similarity(a, b)
+        tensor_similarity(a, b, symmetrize="layer")
     with pytest.raises(ValueError, match="symmetrize must be one of"):
         tensor_similarity(a, a, symmetrize="all")
     with pytest.raises(ValueError, match="form must be one of"):
@@ -71,10 +71,13 @@ def test_intractable_requests():
     with pytest.raises(MechequivError, match="entries"):
         expand(to_tensor_net(deep))
     wide = random_mlp(0, d_in=100, d_model=100, d_hidden=4, n_layers=2)
-    with pytest.raises(MechequivError, match="fully symmetrised form needs"):
+    with pytest.raises(MechequivError, match="fully symmetrised form of two bilinear layers needs"):
         tensor_similarity(wide, wide, symmetrize="full")
-    with pytest.raises(MechequivError, match="at most one bilinear layer"):
+    with pytest.raises(MechequivError, match=r"Gaussian form of 3 bilinear layers.*too large"):
         tensor_similarity(deep, deep, form="gaussian")
+    with pytest.raises(MechequivError, match=r"10\^.*no polynomial-time algorithm"):
+        tensor_similarity(*(random_mlp(s, n_layers=10) for s in (0, 1)))
+    assert tensor_similarity(deep, deep, symmetrize="layer") == pytest.approx(1.0)
 
 
 def test_wrong_kinds_and_zero_models():
@@ -92,7 +95,7 @@ def test_wrong_kinds_and_zero_models():
         "D.weight": torch.zeros(2, 4),
     }
     with pytest.raises(ValueError, match="bilinear factors disagree"):
-        to_tensor_net(bad)
+        to_tensor_net(bad, residual=False)
     zero = random_mlp(0, residual=False)
     with torch.no_grad():
         zero.unembed.weight.zero_()

@@ -71,3 +71,16 @@ def test_backdoor_moves_the_poisoned_slice_most(tmp_path):
     json.dumps(r.to_dict(), allow_nan=False)
     assert r.summary()["slice_shift"][t] == pytest.approx(r.slice_shift[t], abs=1e-3)
     assert isinstance(r.plot(tmp_path / "b.png"), matplotlib.figure.Figure)
+
+
+def test_jump_offset_and_target_rank():
+    from mechequiv.tensorsim.experiments import jump_offset, target_rank
+
+    assert jump_offset((3, 8, 12), 8) == 0
+    assert jump_offset((3, 8, 12), 10) == -2  # nearest boundary two checkpoints before
+    assert jump_offset((3, 8, 12), 11) == 1
+    assert jump_offset((4, 8), 6) == -2  # a tie goes to the earlier boundary
+    assert jump_offset((3,), None) is None and jump_offset((), 4) is None
+    shift = np.array([0.1, np.nan, 0.5, 0.3])
+    assert target_rank(shift, 2) == 1 and target_rank(shift, 3) == 2
+    assert target_rank(shift, 1) == 4  # a nan slice ranks last

@@ -126,7 +126,7 @@ def test_recursion_is_exact_at_depth_where_values_overflow():
     with torch.no_grad():
         for p in a.parameters():
             p.mul_(8.0)
-    r = tensor_inner(a, a)
+    r = tensor_inner(a, a, symmetrize="layer")
     assert r.similarity == pytest.approx(1.0, abs=1e-9)
     assert np.isfinite(r.ab).all()
 
@@ -145,14 +145,15 @@ def test_embedding_is_the_linear_map_of_one_hot_inputs():
 def test_state_dicts_give_the_same_result_as_modules():
     a, b = random_mlp(7, bias=True), random_mlp(8, bias=True)
     want = tensor_similarity(a, b)
-    assert tensor_similarity(a.state_dict(), b.state_dict()) == pytest.approx(want, rel=1e-12)
+    got = tensor_similarity(a.state_dict(), b.state_dict(), residual=True)
+    assert got == pytest.approx(want, rel=1e-12)
     na = random_mlp(7, residual=False)
     nb = random_mlp(8, residual=False)
     got = tensor_similarity(na.state_dict(), nb.state_dict(), residual=False)
     assert got == pytest.approx(tensor_similarity(na, nb), rel=1e-12)
     torch.manual_seed(0)
     single = Bilinear(3, 4, 2, bias=True)
-    assert tensor_similarity(single.state_dict(), single) == pytest.approx(1.0)
+    assert tensor_similarity(single.state_dict(), single, residual=False) == pytest.approx(1.0)
 
 
 def test_residual_blocks_differ_from_plain_blocks():
@@ -177,5 +178,6 @@ def test_two_layer_full_form_scales_past_expansion():
     a = random_mlp(32, d_in=6, d_model=16, d_hidden=24, n_layers=2, bias=True)
     b = random_mlp(33, d_in=6, d_model=16, d_hidden=24, n_layers=2, bias=True)
     full = tensor_similarity(a, b, symmetrize="full")
-    assert -1 <= full <= 1 and full != pytest.approx(tensor_similarity(a, b), abs=1e-6)
+    layer = tensor_similarity(a, b, symmetrize="layer")
+    assert -1 <= full <= 1 and full != pytest.approx(layer, abs=1e-6)
     assert tensor_similarity(a, a, symmetrize="full") == pytest.approx(1.0)

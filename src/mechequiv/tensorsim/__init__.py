@@ -3,14 +3,18 @@
 After Nissen Gonzalez, Albuquerque, Wroe, Cohen, Riggs Smith and Dooms (2026), "When Are Two
 Networks the Same? Tensor Similarity for Mechanistic Interpretability". A model built only from
 linear and bilinear layers (or polynomial attention) is one tensor; two models are compared by
-the cosine of their tensors, computed layer by layer by a Gram recursion without ever building
-the tensor.
+the cosine of their tensors, from the weights alone. The default compares the fully
+symmetrised tensors (1 exactly for the same function); ``symmetrize="layer"`` is the fast
+layer-by-layer Gram recursion (not a same-function test from two bilinear layers on).
 
-Modules: ``network`` (reading models into padded op chains), ``gram`` (the recursion),
-``expand`` (brute-force dense tensors, full symmetrisation), ``gaussian`` (expected output inner
-product under Gaussian input), ``attention`` (polynomial attention, sequence models),
-``similarity`` (public entry points), ``baselines``, ``dynamics`` (checkpoint matrices, phases,
-plots), ``training`` and ``experiments`` (grokking and backdoor reproductions).
+Modules: ``layers`` (the bilinear layer protocol), ``network`` (reading models into padded op
+chains), ``gram`` (the recursion), ``fullsym`` (the fully symmetrised form of two layers),
+``gaussian`` (exact expected output inner product under Gaussian input, and why no
+polynomial algorithm exists for general depth), ``dense`` (exact forms from the polynomial's
+coefficients, small models), ``expand`` (brute-force dense tensors), ``attention``
+(polynomial attention, sequence models), ``similarity`` (public entry points), ``baselines``,
+``dynamics`` (checkpoint matrices, phases, plots), ``training`` and ``experiments`` (grokking
+and backdoor reproductions).
 """
 
 from torch.nn import Embedding, Linear
@@ -24,12 +28,14 @@ from mechequiv.tensorsim.dynamics import (
     segment_phases,
     similarity_over_training,
 )
+from mechequiv.tensorsim.layers import BilinearFactors, register_bilinear
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
 from mechequiv.tensorsim.similarity import TensorInner, tensor_inner, tensor_similarity
 from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
 
 __all__ = [
     "Bilinear",
+    "BilinearFactors",
     "BilinearMLP",
     "Embedding",
     "Linear",
@@ -42,6 +48,7 @@ __all__ = [
     "block_means",
     "output_baselines",
     "plot_matrix",
+    "register_bilinear",
     "segment_phases",
     "similarity_over_training",
     "tensor_inner",

@@ -68,7 +68,7 @@ class OutputBaselines:
 
 
 def output_baselines(
-    model_a: object, model_b: object, x: np.ndarray | torch.Tensor, residual: bool = True
+    model_a: object, model_b: object, x: np.ndarray | torch.Tensor, residual: bool | None = None
 ) -> OutputBaselines:
     """Baselines on data ``x`` (n, d_in), in the models' tensor input space (one-hot for an
     embedding), evaluated exactly (float64) through the padded tensor net."""
@@ -76,7 +76,7 @@ def output_baselines(
     return OutputBaselines(logit_cosine(la, lb), linear_cka(la, lb), prediction_agreement(la, lb))
 
 
-def _logits(model: object, x: np.ndarray | torch.Tensor, residual: bool) -> np.ndarray:
+def _logits(model: object, x: np.ndarray | torch.Tensor, residual: bool | None) -> np.ndarray:
     return to_tensor_net(getattr(model, "state", model), residual).forward(
         np.asarray(torch.as_tensor(x).double())
     )
@@ -86,7 +86,7 @@ def baseline_matrices(
     checkpoints: Sequence,
     x: np.ndarray | torch.Tensor,
     *,
-    residual: bool = True,
+    residual: bool | None = None,
     progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Checkpoint-by-checkpoint matrices of every baseline, logits computed once per checkpoint.

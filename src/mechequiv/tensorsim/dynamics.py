@@ -10,21 +10,17 @@ import numpy as np
 
 from mechequiv._io import atomic_write
 from mechequiv._progress import track
-from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.attention import SeqNet
-from mechequiv.tensorsim.gram import cross_diag, self_gram
+from mechequiv.tensorsim.network import TensorNet
 from mechequiv.tensorsim.similarity import (
     FORMS,
     SYMMETRIZE,
-    TensorInner,
+    Engine,
     as_net,
     check_choice,
     check_dims,
-    from_parts,
+    check_seq_options,
     json_floats,
-    recursion_mode,
-    tensor_inner,
-    uses_recursion,
+    same_depth,
 )
 
 __all__ = [
@@ -39,13 +35,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TrainingSimilarity:
-    """``matrix[i, j]`` = similarity of checkpoints i and j; ``per_class[i, j, k]`` per output."""
+    """``matrix[i, j]`` = similarity of checkpoints i and j; ``per_class[i, j, k]`` per output.
+
+    ``block_matrix[i, j]``: the block-only similarity (skip path removed) and
+    ``skip_share[i]``: checkpoint i's share of the squared tensor norm in the skip path (see
+    :class:`~mechequiv.tensorsim.similarity.TensorInner`); None where not computed.
+    """
 
     matrix: np.ndarray
     per_class: np.ndarray | None
     steps: tuple[int, ...]
     symmetrize: str
     form: str
+    block_matrix: np.ndarray | None = None
+    skip_share: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -54,7 +57,22 @@ class TrainingSimilarity:
             "steps": list(self.steps),
             "symmetrize": self.symmetrize,
             "form": self.form,
+            "block_matrix": None if self.block_matrix is None else json_floats(self.block_matrix),
+            "skip_share": None if self.skip_share is None else json_floats(self.skip_share),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainingSimilarity:
+        """Inverse of :meth:`to_dict`."""
+
+        def arr(x):
+            return None if x is None else np.array(np.where(np.equal(x, None), np.nan, x), float)
+
+        return cls(
+            arr(d["matrix"]), arr(d["per_class"]), tuple(int(s) for s in d["steps"]),
+            str(d["symmetrize"]), str(d["form"]), arr(d.get("block_matrix")),
+            arr(d.get("skip_share")),
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"TrainingSimilarity(n={len(self.steps)}, symmetrize={self.symmetrize!r}, form={self.form!r})"
@@ -89,9 +107,9 @@ def similarity_over_training(
     *,
     steps: Sequence[int] | None = None,
     per_class: bool = False,
-    symmetrize: str = "layer",
+    symmetrize: str = "full",
     form: str = "weight",
-    residual: bool = True,
+    residual: bool | None = None,
     n_ctx: int | None = None,
     progress: bool | None = None,
 ) -> TrainingSimilarity:
@@ -111,39 +129,32 @@ def similarity_over_training(
     check_choice(symmetrize, "symmetrize", SYMMETRIZE)
     check_choice(form, "form", FORMS)
     nets = [as_net(getattr(c, "state", c), residual, n_ctx) for c in checkpoints]
-    if isinstance(nets[0], SeqNet) and (form != "weight" or symmetrize == "full"):
-        raise MechequivError("sequence models support form='weight' with 'layer' or 'none'")
+    if isinstance(nets[0], TensorNet):  # all on the first checkpoint's device
+        nets = [net.to(nets[0].device) if isinstance(net, TensorNet) else net for net in nets]
+    check_seq_options(nets[0], symmetrize, form)
     for net in nets[1:]:
         check_dims(nets[0], net)
+    nets = same_depth(nets, symmetrize, form)
+    engine = Engine(symmetrize, form)
+    # Each checkpoint is prepared once (self inner products, skip path); one cross per pair.
+    prepared = [engine.prepare(net) for net in nets]
     n = len(nets)
-    if form == "weight" and all(uses_recursion(nets[0], net, symmetrize) for net in nets):
-        # Self-recursions once per checkpoint; one cross recursion per pair.
-        mode = recursion_mode(symmetrize)
-        selfs = [self_gram(net, mode) for net in nets]
-
-        def pair(i: int, j: int) -> TensorInner:
-            ab = cross_diag(nets[i], nets[j], selfs[i], selfs[j], mode)
-            return from_parts(ab, selfs[i].diag, selfs[j].diag, symmetrize, form, scaled=True)
-    else:
-
-        def pair(i: int, j: int) -> TensorInner:
-            return tensor_inner(nets[i], nets[j], symmetrize=symmetrize, form=form)
-
-    matrix = np.eye(n)
+    matrix, block = np.eye(n), np.eye(n)
     pc = np.ones((n, n, nets[0].d_out)) if per_class else None
-    for i in track(
-        range(n), "checkpoint pairs", total=n, disable=None if progress is None else not progress
-    ):
-        for j in range(i + 1, n):
-            r = pair(i, j)
-            matrix[i, j] = matrix[j, i] = r.similarity
+    disable = None if progress is None else not progress
+    for i in track(range(n), "checkpoint pairs", total=n, disable=disable):
+        for j in range(i, n):
+            r = engine.result(prepared[i], prepared[j])
+            if j > i:
+                matrix[i, j] = matrix[j, i] = r.similarity
+            # The diagonal of the block matrix is nan where a checkpoint's blocks are zero.
+            block[i, j] = block[j, i] = r.block_similarity
             if pc is not None:
+                # A slice that is zero in a checkpoint has no cosine, not even with itself.
                 pc[i, j] = pc[j, i] = r.per_class
-    if pc is not None:
-        # A slice that is zero in a checkpoint has no cosine, not even with itself.
-        for i in range(n):
-            pc[i, i] = pair(i, i).per_class
-    return TrainingSimilarity(matrix, pc, tuple(int(s) for s in steps), symmetrize, form)
+    skip = np.array([float(p.ss.sum() / p.tt.sum()) for p in prepared])
+    steps_t = tuple(int(s) for s in steps)
+    return TrainingSimilarity(matrix, pc, steps_t, symmetrize, form, block, skip)
 
 
 def block_means(matrix: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
@@ -202,17 +213,14 @@ def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
 
     ``marks``: checkpoint indices at which to draw separating lines; ``curves``: optional
     ``{label: values per checkpoint}`` drawn in a panel below (e.g. test accuracy).
-    Uses the Agg backend; saved as PNG when ``path`` is given.
+    A pyplot-free Figure (no backend is selected, nothing global changes); saved as PNG when
+    ``path`` is given.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if curves:
-        fig, (ax, ax2) = plt.subplots(
-            2, 1, figsize=(5.2, 6.2), gridspec_kw={"height_ratios": [3, 1]}
-        )
+        fig = Figure(figsize=(5.2, 6.2))
+        ax, ax2 = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
         for label, values in curves.items():
             ax2.plot(np.arange(len(steps)), values, label=label)
         for m in marks:
@@ -221,7 +229,8 @@ def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
         ax2.set_xlabel("checkpoint index")
         ax2.legend(fontsize=7)
     else:
-        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+        fig = Figure(figsize=(5.2, 4.4))
+        ax = fig.subplots()
     im = ax.imshow(matrix, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0, cmap="viridis")
     ticks = np.linspace(0, len(steps) - 1, min(len(steps), 8)).round().astype(int)
     ax.set_xticks(ticks, [str(steps[t]) for t in ticks], rotation=45, fontsize=7)

@@ -43,13 +43,13 @@ def expand(net: TensorNet, symmetrize: str = "layer") -> np.ndarray:
     T = np.eye(n)  # (width, flattened input legs)
     for op in net.ops:
         if isinstance(op, LinearOp):
-            T = op.W @ T
+            T = op.W.cpu().numpy() @ T
             continue
-        A, B = op.L @ T, op.R @ T
+        A, B = op.L.cpu().numpy() @ T, op.R.cpu().numpy() @ T
         P = A[:, :, None] * B[:, None, :]
         if symmetrize != "none":
             P = 0.5 * (P + P.transpose(0, 2, 1))
-        T = op.D @ P.reshape(P.shape[0], -1)
+        T = op.D.cpu().numpy() @ P.reshape(P.shape[0], -1)
     T = T.reshape((net.d_out + 1,) + (n,) * net.degree)
     return symmetrize_legs(T) if symmetrize == "full" else T
 

@@ -1,10 +1,15 @@
 """CPU-scale reproductions of the two headline uses of tensor similarity.
 
 * :func:`grokking`: one bilinear layer on modular addition; the checkpoint-by-checkpoint tensor
-  similarity matrix splits into phases, and a phase boundary sits at the jump in test accuracy.
+  similarity matrix is split into phases (:func:`~mechequiv.tensorsim.dynamics.segment_phases`)
+  and :func:`jump_offset` measures how far the test-accuracy jump lies from the nearest phase
+  boundary. Whether a boundary sits at the jump is not claimed here: across seeds it does not
+  hold exactly (``benchmarks/bench_tensorsim_experiments.py --seeds``, results in
+  ``benchmarks/results/tensorsim_experiments_seeds.json``).
 * :func:`backdoor`: one bilinear layer on locally generated blob images; after clean training
-  a trigger patch relabelled to one class is inserted, and that class's tensor slice moves much
-  more than the others.
+  a trigger patch relabelled to one class is inserted, and the poisoned class's tensor slice
+  moves more than any other class's (:func:`target_rank`; it ranked first in every seed of the
+  quick setting tested by the same benchmark).
 
 Each takes ``setting="quick"`` (well under a minute on one CPU core) or ``"full"`` (minutes),
 or a dict overriding fields of the quick setting. Results are frozen dataclasses with
@@ -38,7 +43,26 @@ __all__ = [
     "GrokkingResult",
     "backdoor",
     "grokking",
+    "jump_offset",
+    "target_rank",
 ]
+
+
+def jump_offset(boundaries: tuple[int, ...] | list[int], jump_index: int | None) -> int | None:
+    """Signed distance in checkpoints from the accuracy jump to the nearest phase boundary
+    (``boundary - jump``; 0: a phase starts exactly at the jump). None without a jump or
+    without boundaries; ties go to the earlier boundary."""
+    if jump_index is None or len(boundaries) == 0:
+        return None
+    offsets = sorted((int(b) - int(jump_index) for b in boundaries), key=lambda o: (abs(o), o))
+    return offsets[0]
+
+
+def target_rank(shift: np.ndarray, target: int) -> int:
+    """Rank of the poisoned class by slice movement, 1 = moved most (nan slices last)."""
+    values = np.where(np.isnan(shift), -np.inf, np.asarray(shift, dtype=np.float64))
+    return int(1 + (values > values[target]).sum())
+
 
 GROKKING_SETTINGS: dict[str, dict] = {
     "quick": dict(
@@ -175,6 +199,7 @@ class GrokkingResult:
             "train_acc_at_phase_starts": [round(float(self.train_acc[b]), 3) for b in marks],
             "test_acc_at_phase_starts": [round(float(self.test_acc[b]), 3) for b in marks],
             "jump_step": None if self.jump_index is None else self.steps[self.jump_index],
+            "jump_to_nearest_boundary": jump_offset(self.boundaries, self.jump_index),
             "final_test_acc": round(float(self.test_acc[-1]), 3),
             "phase_means": json_floats(np.round(self.phase_means, 3)),
             "to_final_at_phase_starts": {
@@ -299,6 +324,7 @@ class BackdoorResult:
                 round(float(self.attack_success[i]), 3) for i in (c, -1)
             ],
             "slice_shift": json_floats(np.round(self.slice_shift, 3)),
+            "target_rank_by_shift": target_rank(self.slice_shift, t),
             "slice_delta": json_floats(np.round(self.slice_delta, 3)),
             "head_row_shift": json_floats(np.round(self.head_row_shift, 3)),
             "delta": {k: round(v, 3) for k, v in self.delta.items()},

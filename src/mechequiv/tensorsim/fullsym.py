@@ -12,9 +12,10 @@ give the same value:
     <Sym T_a, Sym T_b> = (<T_a, T_b> + 2 X) / 3,
     X[k, l] = sum_{u, v} D_a[k, u] D_b[l, v] (tr(M_u M'_v N_u N'_v) + tr(M_u N'_v N_u M'_v)) / 2,
 
-``X`` being the inner product after exchanging legs 2 and 3. Cost O(h^2 d^3), memory
-O(h^2 d^2) (``h``: second-layer width, ``d``: padded input width): tractable for small inputs
-(tens of coordinates), not for images.
+``X`` being the inner product after exchanging legs 2 and 3. Cost ``2 h_a h_b n^3``
+multiply-adds (``h``: second-layer units, ``n``: padded rank of the joint input, see
+:func:`~mechequiv.tensorsim.dense.reduce_inputs`), memory bounded by chunking; refused beyond
+``MAX_MULTIPLY_ADDS`` with the estimate.
 """
 
 from __future__ import annotations
@@ -25,21 +26,44 @@ import torch
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.network import TensorNet
 
-__all__ = ["MAX_PAIR_ENTRIES", "two_layer_full_inner"]
+__all__ = [
+    "MAX_MULTIPLY_ADDS",
+    "alternating_traces",
+    "two_layer_cost",
+    "two_layer_full_inner",
+    "two_layer_full_pair",
+]
 
-MAX_PAIR_ENTRIES = 2**26
+MAX_MULTIPLY_ADDS = 1e10  # about ten seconds of one core
+CHUNK_ENTRIES = 2**23  # float64 entries per intermediate (64 MiB)
 
 
 def _factors(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(M, N, D): symmetric second-layer input forms (h2, d+1, d+1) and the output map."""
-    t = torch.from_numpy
     W1, B1, W2, B2, W3 = net.ops
-    lw, rw = t(B1.L @ W1.W), t(B1.R @ W1.W)
+    lw, rw = B1.L @ W1.W, B1.R @ W1.W
     S = torch.einsum("si,sj->sij", lw, rw)
     S = 0.5 * (S + S.transpose(1, 2))
-    A, B = t(B2.L @ W2.W @ B1.D), t(B2.R @ W2.W @ B1.D)
+    A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
     M, N = torch.einsum("us,sij->uij", A, S), torch.einsum("us,sij->uij", B, S)
-    return M, N, t(W3.W @ B2.D)[1:]
+    return M, N, (W3.W @ B2.D)[1:]
+
+
+def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
+    """``tr(A_u B_v C_u D_v)`` for all (u, v): two large matrix products per chunk of u,
+    ``2 h_a h_b n^3`` multiply-adds in all, memory bounded by chunking over u."""
+    h_a, n, _ = A.shape
+    h_b = B.shape[0]
+    Bt, Dt = B.permute(1, 0, 2).reshape(n, h_b * n), D.permute(1, 0, 2).reshape(n, h_b * n)
+    chunk = max(1, CHUNK_ENTRIES // max(1, n * h_b * n))
+    out = []
+    for lo in range(0, h_a, chunk):
+        a, c = A[lo : lo + chunk], C[lo : lo + chunk]
+        k = a.shape[0]
+        P = (a.reshape(k * n, n) @ Bt).view(k, n, h_b, n)
+        Q = (c.reshape(k * n, n) @ Dt).view(k, n, h_b, n)
+        out.append((P * Q.permute(0, 3, 2, 1)).sum((1, 3)))
+    return torch.cat(out)
 
 
 def _pair(fa, fb) -> np.ndarray:
@@ -48,30 +72,42 @@ def _pair(fa, fb) -> np.ndarray:
     def frob(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         return torch.einsum("uij,vij->uv", X, Y)
 
-    def trace4(P: torch.Tensor, Q: torch.Tensor, R: torch.Tensor, S: torch.Tensor):
-        # tr(P_u Q_v R_u S_v) for all (u, v)
-        return torch.einsum("uvik,uvki->uv", torch.einsum("uij,vjk->uvik", P, Q),
-                            torch.einsum("uij,vjk->uvik", R, S))  # fmt: skip
-
     layer = 0.5 * (frob(Ma, Mb) * frob(Na, Nb) + frob(Ma, Nb) * frob(Na, Mb))
-    cross = 0.5 * (trace4(Ma, Mb, Na, Nb) + trace4(Ma, Nb, Na, Mb))
+    cross = 0.5 * (alternating_traces(Ma, Mb, Na, Nb) + alternating_traces(Ma, Nb, Na, Mb))
     K = (layer + 2 * cross) / 3
-    return torch.einsum("ku,uv,kv->k", Da, K, Db).numpy().copy()
+    return torch.einsum("ku,uv,kv->k", Da, K, Db).cpu().numpy().copy()
+
+
+def two_layer_cost(h_a: int, h_b: int, n: int) -> float:
+    """Multiply-adds of the dominant step of the two-layer exact forms, ``2 h_a h_b n^3``."""
+    return 2.0 * h_a * h_b * n**3
+
+
+def _check(a: TensorNet, b: TensorNet) -> None:
+    for name, net in (("model_a", a), ("model_b", b)):
+        if net.n_bilinear != 2:
+            raise ValueError(f"{name} has {net.n_bilinear} bilinear layers; this form needs 2")
+    h_a, h_b, n = a.ops[3].L.shape[0], b.ops[3].L.shape[0], a.d_in + 1
+    cost = two_layer_cost(h_a, h_b, n)
+    if cost > MAX_MULTIPLY_ADDS:
+        raise MechequivError(
+            f"the fully symmetrised form of two bilinear layers needs ~{cost:.2g} multiply-adds "
+            f"here (second-layer units {h_a} x {h_b}, padded input rank {n}; limit "
+            f"{MAX_MULTIPLY_ADDS:.0g}); use symmetrize='layer' (fast, but not a same-function "
+            "test at this depth)"
+        )
+
+
+def two_layer_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+    """Per-output inner products of the fully symmetrised tensors of two nets with exactly two
+    bilinear layers each (unscaled)."""
+    _check(a, b)
+    return _pair(_factors(a), _factors(b))
 
 
 def two_layer_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output (ab, aa, bb) inner products of the fully symmetrised tensors of two nets with
     exactly two bilinear layers each (unscaled)."""
-    for name, net in (("model_a", a), ("model_b", b)):
-        if net.n_bilinear != 2:
-            raise ValueError(f"{name} has {net.n_bilinear} bilinear layers; this form needs 2")
-    h_a, h_b = a.ops[3].L.shape[0], b.ops[3].L.shape[0]
-    entries = max(h_a, h_b) ** 2 * (a.d_in + 1) ** 2
-    if entries > MAX_PAIR_ENTRIES:
-        raise MechequivError(
-            f"the fully symmetrised form needs {entries:.3g} entries per array (limit "
-            f"{MAX_PAIR_ENTRIES}; second-layer widths {h_a}, {h_b}, padded input width "
-            f"{a.d_in + 1}); use symmetrize='layer'"
-        )
+    _check(a, b)
     fa, fb = _factors(a), _factors(b)
     return _pair(fa, fb), _pair(fa, fa), _pair(fb, fb)

@@ -59,20 +59,27 @@ def _update(
 ) -> torch.Tensor:
     """One layer of the recursion; ``G is None`` stands for the identity (the input metric),
     ``same`` for a self-recursion (G symmetric, so ``K_RL = K_LR^T``)."""
-    # torch (zero-copy views of the float64 weights) so that torch.set_num_threads governs it.
-    t = torch.from_numpy
 
-    def left(M: np.ndarray) -> torch.Tensor:
-        return t(M) if G is None else t(M) @ G
+    def left(M: torch.Tensor) -> torch.Tensor:
+        return M if G is None else M @ G
 
     if isinstance(op_a, LinearOp):
-        return left(op_a.W) @ t(op_b.W).T
-    La, Ra, Lb, Rb = left(op_a.L), left(op_a.R), t(op_b.L), t(op_b.R)
+        return left(op_a.W) @ op_b.W.T
+    La, Ra = left(op_a.L), left(op_a.R)
+    sel_b = op_b.selections()
+    if sel_b is not None and not same:
+        # A skip op's units read single coordinates: products with it are column gathers.
+        sL, sR = sel_b
+        K = La[:, sL] * Ra[:, sR]
+        if sym:
+            K = 0.5 * (K + La[:, sR] * Ra[:, sL])
+        return op_a.D @ K @ op_b.D.T
+    Lb, Rb = op_b.L, op_b.R
     K = (La @ Lb.T) * (Ra @ Rb.T)
     if sym:
         LR = La @ Rb.T
         K = 0.5 * (K + LR * (LR.T if same else Ra @ Lb.T))
-    return t(op_a.D) @ K @ t(op_b.D).T
+    return op_a.D @ K @ op_b.D.T
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ coordinate, ``x~ = [1; x]``. A bias becomes column 0 of a weight, and a residual
 becomes extra hidden units of the bilinear map (unit ``i`` computes ``x_i * 1``), so that each
 layer is a homogeneous linear or bilinear map of ``x~`` and the network is one homogeneous tensor
 in ``x~``. Output coordinate 0 is the constant; it is never compared.
+
+Weights are float64 torch tensors on the model's device (a CUDA model stays on the GPU; all
+recursions run there); results come back as small numpy arrays.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import nn
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.attention import PolynomialAttention
+from mechequiv.tensorsim.layers import BilinearFactors, bilinear_factors_of
 from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
 
 __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
@@ -28,7 +32,7 @@ __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
 class LinearOp:
     """``x~ -> W x~`` with ``W`` of shape (d_out + 1, d_in + 1), ``W[0] = e_0``."""
 
-    W: np.ndarray
+    W: torch.Tensor
     degree: ClassVar[int] = 1
 
     @property
@@ -37,7 +41,7 @@ class LinearOp:
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """Rows of ``h`` are padded activations (float64)."""
-        return h @ torch.from_numpy(self.W).T
+        return h @ self.W.T
 
     @property
     def d_out(self) -> int:
@@ -46,12 +50,40 @@ class LinearOp:
 
 @dataclass(frozen=True, eq=False)
 class BilinearOp:
-    """``x~ -> D ((L x~) * (R x~))``; L, R: (h, d_in + 1), D: (d_out + 1, h)."""
+    """``x~ -> D ((L x~) * (R x~))``; L, R: (h, d_in + 1), D: (d_out + 1, h).
 
-    L: np.ndarray
-    R: np.ndarray
-    D: np.ndarray
+    Unit layout (as built by :func:`pad_bilinear`): the layer's own ("block") units first
+    (``n_block`` of them), then the skip units ``x_i * 1`` of a residual connection, then the
+    constant unit ``1 * 1`` (last; column ``D[:, -1]`` = (1, block output bias)).
+    ``n_block=None``: every unit but the last belongs to the block (no skip path).
+    """
+
+    L: torch.Tensor
+    R: torch.Tensor
+    D: torch.Tensor
+    n_block: int | None = None
     degree: ClassVar[int] = 2
+
+    def skip_op(self) -> BilinearOp:
+        """This layer with its block's output set to zero (units and output bias dropped):
+        only the skip units and the constant unit remain."""
+        n = self.L.shape[0] - 1 if self.n_block is None else self.n_block
+        D = self.D[:, n:].clone()
+        D[1:, -1] = 0.0
+        return BilinearOp(self.L[n:], self.R[n:], D, 0)
+
+    def selections(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """For an op whose every unit reads one coordinate on each side with weight 1 (the
+        skip ops): the coordinates read by L and by R; else None."""
+        if self.n_block != 0:
+            return None
+        out = []
+        for M in (self.L, self.R):
+            nz = M != 0
+            if not bool((nz.sum(1) == 1).all()) or not bool((M[nz] == 1).all()):
+                return None
+            out.append(nz.to(torch.int8).argmax(1))
+        return out[0], out[1]
 
     @property
     def d_in(self) -> int:
@@ -59,8 +91,7 @@ class BilinearOp:
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """Rows of ``h`` are padded activations (float64)."""
-        L, R, D = (torch.from_numpy(m) for m in (self.L, self.R, self.D))
-        return ((h @ L.T) * (h @ R.T)) @ D.T
+        return ((h @ self.L.T) * (h @ self.R.T)) @ self.D.T
 
     @property
     def d_out(self) -> int:
@@ -72,7 +103,7 @@ Op = LinearOp | BilinearOp
 
 @dataclass(frozen=True, eq=False)
 class TensorNet:
-    """A tensor-based model as a chain of padded ops (float64 numpy arrays)."""
+    """A tensor-based model as a chain of padded ops (float64 torch tensors on one device)."""
 
     ops: tuple[Op, ...]
     d_in: int
@@ -87,28 +118,65 @@ class TensorNet:
         """Polynomial degree in ``x~`` (each bilinear layer doubles it)."""
         return 2**self.n_bilinear
 
+    def skip_net(self) -> TensorNet:
+        """The network with every bilinear block's output set to zero: the identity (residual)
+        path and the biases after it, in the same layer layout (so it pairs with this net)."""
+        ops = tuple(op.skip_op() if isinstance(op, BilinearOp) else op for op in self.ops)
+        return TensorNet(ops, self.d_in, self.d_out)
+
+    def raised_to(self, n_bilinear: int) -> TensorNet:
+        """The same function with identity bilinear layers (``x_i * 1``) appended until it has
+        ``n_bilinear`` of them: a degree-``2^n_bilinear`` tensor in ``x~`` (for comparing the
+        fully symmetrised or Gaussian forms of models of different depth)."""
+        ops = list(self.ops)
+        for _ in range(n_bilinear - self.n_bilinear):
+            eye = _eye(self.d_out, self.device)
+            ops += [pad_bilinear(eye[:0], eye[:0], eye[:, :0], (None, None, None), True),
+                    LinearOp(_eye(self.d_out + 1, self.device))]  # fmt: skip
+        return TensorNet(tuple(ops), self.d_in, self.d_out)
+
+    @property
+    def device(self) -> torch.device:
+        return self.ops[0].W.device
+
+    def to(self, device: torch.device | str) -> TensorNet:
+        """The same net with its weights on ``device``."""
+        if torch.device(device) == self.device:
+            return self
+
+        def move(op: Op) -> Op:
+            if isinstance(op, LinearOp):
+                return LinearOp(op.W.to(device))
+            return BilinearOp(op.L.to(device), op.R.to(device), op.D.to(device), op.n_block)
+
+        return TensorNet(tuple(move(op) for op in self.ops), self.d_in, self.d_out)
+
     def initial_gram(self) -> None:
         """The input metric of the recursion, ``I`` on ``[1; x]`` (``None`` = identity)."""
         return None
 
     def slices(self, G: torch.Tensor) -> np.ndarray:
         """Per-output inner products from a final Gram: ``diag(G)[1:]``."""
-        return G.diagonal()[1:].numpy().copy()
+        return G.diagonal()[1:].cpu().numpy().copy()
 
     def forward(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Outputs (n, d_out) for raw inputs ``x`` (n, d_in) (no constant column), float64."""
-        h = torch.as_tensor(x).detach().to("cpu", torch.float64)
+        h = torch.as_tensor(x).detach().to(self.device, torch.float64)
         if h.ndim != 2 or h.shape[1] != self.d_in:
             raise ValueError(f"expected inputs of shape (n, {self.d_in}); got {tuple(h.shape)}")
-        h = torch.cat([torch.ones(h.shape[0], 1, dtype=torch.float64), h], dim=1)
+        h = torch.cat([h.new_ones(h.shape[0], 1), h], dim=1)
         for op in self.ops:
             h = op.apply(h)
-        return h[:, 1:].numpy()
+        return h[:, 1:].cpu().numpy()
 
 
-def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
+def _eye(n: int, device: torch.device) -> torch.Tensor:
+    return torch.eye(n, dtype=torch.float64, device=device)
+
+
+def _pad_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> LinearOp:
     d_out, d_in = weight.shape
-    W = np.zeros((d_out + 1, d_in + 1))
+    W = weight.new_zeros((d_out + 1, d_in + 1))
     W[0, 0] = 1.0
     W[1:, 1:] = weight
     if bias is not None:
@@ -116,19 +184,22 @@ def _pad_linear(weight: np.ndarray, bias: np.ndarray | None) -> LinearOp:
     return LinearOp(W)
 
 
-def _pad_bilinear(
-    L: np.ndarray,
-    R: np.ndarray,
-    D: np.ndarray,
-    biases: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
+def pad_bilinear(
+    L: torch.Tensor,
+    R: torch.Tensor,
+    D: torch.Tensor,
+    biases: tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None],
     residual: bool,
+    skip_scale: float = 1.0,
 ) -> BilinearOp:
-    """Active units, then (if residual) one unit ``x_i * 1`` per stream coordinate, then ``1 * 1``."""
+    """Block units, then (if residual) one unit ``x_i * 1`` per stream coordinate (weight
+    ``skip_scale``), then ``1 * 1``."""
     h, d = L.shape
     d_out = D.shape[0]
     if R.shape != L.shape or D.shape[1] != h:
         raise ValueError(
-            f"bilinear factors disagree: L {L.shape}, R {R.shape}, D {D.shape} (expected R like L "
+            f"bilinear factors disagree: L {tuple(L.shape)}, R {tuple(R.shape)}, D "
+            f"{tuple(D.shape)} (expected R like L "
             "and D with one column per hidden unit)"
         )
     if residual and d_out != d:
@@ -136,44 +207,55 @@ def _pad_bilinear(
     bL, bR, bD = biases
     n_res = d if residual else 0
     hp = h + n_res + 1
-    Lp, Rp, Dp = np.zeros((hp, d + 1)), np.zeros((hp, d + 1)), np.zeros((d_out + 1, hp))
+    Lp, Rp, Dp = L.new_zeros((hp, d + 1)), L.new_zeros((hp, d + 1)), L.new_zeros((d_out + 1, hp))
     Lp[:h, 1:], Rp[:h, 1:], Dp[1:, :h] = L, R, D
     if bL is not None:
         Lp[:h, 0] = bL
     if bR is not None:
         Rp[:h, 0] = bR
-    idx = np.arange(n_res)
+    idx = torch.arange(n_res, device=L.device)
     Lp[h + idx, 1 + idx] = 1.0
     Rp[h + idx, 0] = 1.0
-    Dp[1 + idx, h + idx] = 1.0
+    Dp[1 + idx, h + idx] = skip_scale
     Lp[-1, 0] = Rp[-1, 0] = Dp[0, -1] = 1.0
     if bD is not None:
         Dp[1:, -1] = bD
-    return BilinearOp(Lp, Rp, Dp)
+    return BilinearOp(Lp, Rp, Dp, h)
 
 
-def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().to("cpu", torch.float64).numpy()
+def _np(t: torch.Tensor | None, device: torch.device | None = None) -> torch.Tensor | None:
+    """float64 copy of a weight, on its own device (or ``device``)."""
+    if t is None:
+        return None
+    t = torch.as_tensor(t).detach()
+    return t.to(t.device if device is None else device, torch.float64)
 
 
 def _linear_module(m: nn.Linear) -> LinearOp:
     return _pad_linear(_np(m.weight), _np(m.bias))
 
 
-def _bilinear_module(m: Bilinear, residual: bool, name: str) -> BilinearOp:
-    _only_children(m, {"L", "R", "D"}, name)
-    for part in ("L", "R", "D"):
-        if type(getattr(m, part)) is not nn.Linear:
-            raise TypeError(
-                f"{_join(name, part)} must be nn.Linear; found {type(getattr(m, part))}"
-            )
-    return _pad_bilinear(
-        _np(m.L.weight),
-        _np(m.R.weight),
-        _np(m.D.weight),
-        (_np(m.L.bias), _np(m.R.bias), _np(m.D.bias)),
-        residual,
-    )
+def _factors_op(f: BilinearFactors, residual: bool | None = None) -> BilinearOp:
+    """A padded op from protocol factors (``residual`` overrides ``f.residual``)."""
+    res = f.residual if residual is None else residual
+    if res and f.down.shape[0] != f.left.shape[1]:
+        raise ValueError(
+            f"a residual bilinear layer needs d_out == d_in; got {f.down.shape[0]} != "
+            f"{f.left.shape[1]}"
+        )
+    biases = (_np(f.left_bias), _np(f.right_bias), _np(f.down_bias))
+    return pad_bilinear(_np(f.left), _np(f.right), _np(f.down), biases, res, float(f.skip_scale))
+
+
+def _bilinear_module(m: nn.Module, name: str, residual: bool | None = None) -> BilinearOp:
+    if type(m) is Bilinear:  # the zoo class: nothing may hide inside it
+        _only_children(m, {"L", "R", "D"}, name)
+    try:
+        factors = bilinear_factors_of(m)
+    except TypeError as e:
+        raise TypeError(f"{name or 'model'}: {e}") from None
+    assert factors is not None
+    return _factors_op(factors, residual)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -183,8 +265,10 @@ def _join(prefix: str, name: str) -> str:
 def _refuse(m: nn.Module, name: str) -> MechequivError:
     return MechequivError(
         f"{name or 'model'} ({type(m).__name__}) is not tensor-based: only nn.Linear, "
-        "nn.Embedding, Bilinear, BilinearMLP, nn.Identity and nn.Sequential of these are "
-        "supported (no elementwise nonlinearity, softmax or normalisation)"
+        "nn.Embedding, nn.Identity, bilinear layers (a bilinear_factors() method or a "
+        "register_bilinear reader, see mechequiv.tensorsim.layers), BilinearMLP and "
+        "nn.Sequential / nn.ModuleList of these are supported (no elementwise nonlinearity, "
+        "softmax or normalisation)"
     )
 
 
@@ -202,18 +286,18 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
         return [_pad_linear(_np(m.weight).T, None)]
     if type(m) is nn.Identity:
         return []
-    if type(m) is Bilinear:
-        return [_bilinear_module(m, residual=False, name=name)]
     if type(m) is BilinearMLP:
         _only_children(m, {"embed", "blocks", "unembed"}, name)
         ops: list[Op] = _walk(m.embed, _join(name, "embed"))
         for i, block in enumerate(m.blocks):
             block_name = _join(name, f"blocks.{i}")
-            if type(block) is not Bilinear:
+            if bilinear_factors_of(block) is None:
                 raise _refuse(block, block_name)
-            ops.append(_bilinear_module(block, residual=m.residual, name=block_name))
+            ops.append(_bilinear_module(block, block_name, residual=m.residual))
         return ops + _walk(m.unembed, _join(name, "unembed"))
-    if type(m) is nn.Sequential:
+    if bilinear_factors_of(m) is not None:
+        return [_bilinear_module(m, name)]
+    if type(m) in (nn.Sequential, nn.ModuleList):
         return [
             op
             for child_name, child in m.named_children()
@@ -230,17 +314,29 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
 _BILINEAR_KEYS = {f"{p}.{w}" for p in "LRD" for w in ("weight", "bias")}
 
 
-def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]:
+def _need_residual(residual: bool | None) -> bool:
+    if residual is None:
+        raise ValueError(
+            "a state dict does not record whether its bilinear blocks are residual "
+            "(x + block(x)) or not (block(x)): pass residual=True or residual=False"
+        )
+    if not isinstance(residual, bool):
+        raise TypeError(f"residual must be True or False; got {residual!r}")
+    return residual
+
+
+def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool | None) -> list[Op]:
     """A :class:`BilinearMLP` state dict (keys ``embed.weight``, ``blocks.i.{L,R,D}.*``,
     ``unembed.*``) or a :class:`Bilinear` one (keys ``{L,R,D}.weight``, optional biases)."""
     keys = set(sd)
 
-    def get(key: str) -> np.ndarray | None:
+    def get(key: str) -> torch.Tensor | None:
         return _np(torch.as_tensor(sd[key])) if key in sd else None
 
     if {"L.weight", "R.weight", "D.weight"} <= keys <= _BILINEAR_KEYS:
         biases = tuple(get(f"{x}.bias") for x in "LRD")
-        return [_pad_bilinear(get("L.weight"), get("R.weight"), get("D.weight"), biases, False)]
+        weights = (get("L.weight"), get("R.weight"), get("D.weight"))
+        return [pad_bilinear(*weights, biases, _need_residual(residual))]
     if "embed.weight" not in keys or "unembed.weight" not in keys:
         raise ValueError(
             "a state dict must be a Bilinear's (keys 'L.weight', 'R.weight', 'D.weight') or a "
@@ -259,28 +355,32 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool) -> list[Op]
             f"state dict has entries that are not part of a BilinearMLP: {sorted(keys - known)}"
         )
     ops: list[Op] = [_pad_linear(get("embed.weight"), None)]
+    if n_layers:
+        residual = _need_residual(residual)
     for i in range(n_layers):
         p = f"blocks.{i}."
         parts = [get(p + f"{x}.weight") for x in "LRD"]
         if any(w is None for w in parts):
             raise ValueError(f"state dict block {i} lacks one of L, R, D weights")
         biases = tuple(get(p + f"{x}.bias") for x in "LRD")
-        ops.append(_pad_bilinear(*parts, biases, residual))
+        ops.append(pad_bilinear(*parts, biases, residual))
     ops.append(_pad_linear(get("unembed.weight"), get("unembed.bias")))
     return ops
 
 
-def to_tensor_net(model: object, residual: bool = True) -> TensorNet:
+def to_tensor_net(model: object, residual: bool | None = None) -> TensorNet:
     """Convert a tensor-based model into its padded op chain.
 
     Parameters
     ----------
-    model : nn.Module, Mapping[str, Tensor] or TensorNet
-        ``BilinearMLP``, ``Bilinear``, ``nn.Linear``, ``nn.Embedding``, ``nn.Identity`` or an
-        ``nn.Sequential`` of these; or a ``Bilinear`` or ``BilinearMLP`` state dict.
+    model : nn.Module, list of modules, Mapping[str, Tensor] or TensorNet
+        ``nn.Linear``, ``nn.Embedding``, ``nn.Identity``, any bilinear layer (the zoo's
+        ``Bilinear``, or a module following the protocol of :mod:`mechequiv.tensorsim.layers`),
+        ``BilinearMLP``, or an ``nn.Sequential`` / ``nn.ModuleList`` / list of these, applied in
+        order; or a ``Bilinear`` or ``BilinearMLP`` state dict.
     residual : bool
-        Only for ``BilinearMLP`` state dicts (which do not record it): whether the blocks are
-        residual.
+        Required for state dicts with bilinear blocks (they do not record it): whether each
+        block adds its output to its input. Ignored for modules, which know it.
 
     Raises
     ------
@@ -293,6 +393,8 @@ def to_tensor_net(model: object, residual: bool = True) -> TensorNet:
     """
     if isinstance(model, TensorNet):
         return model
+    if isinstance(model, (list, tuple)) and model and all(isinstance(m, nn.Module) for m in model):
+        model = nn.ModuleList(model)
     if isinstance(model, nn.Module):
         ops = _walk(model, "")
     elif isinstance(model, Mapping):
@@ -322,9 +424,9 @@ def _canonical(ops: list[Op]) -> tuple[Op, ...]:
         if isinstance(op, LinearOp) and out and isinstance(out[-1], LinearOp):
             out[-1] = LinearOp(op.W @ out[-1].W)
         elif isinstance(op, BilinearOp) and (not out or isinstance(out[-1], BilinearOp)):
-            out += [LinearOp(np.eye(op.d_in + 1)), op]
+            out += [LinearOp(_eye(op.d_in + 1, op.L.device)), op]
         else:
             out.append(op)
     if isinstance(out[-1], BilinearOp):
-        out.append(LinearOp(np.eye(out[-1].d_out + 1)))
+        out.append(LinearOp(_eye(out[-1].d_out + 1, out[-1].L.device)))
     return tuple(out)

@@ -1,0 +1,169 @@
+"""Exact forms of any depth through the polynomial's monomial coefficients (small models).
+
+A net with ``k`` bilinear layers is a homogeneous polynomial of degree ``N = 2^k`` in the
+padded input ``x~ = [1; x]``. Grouping the entries of its (tree) tensor by their sorted index
+gives the monomial coefficients ``c_alpha`` (``alpha``: how often each padded coordinate
+occurs, ``|alpha| = N``), which determine the function. From them, exactly:
+
+* the fully symmetrised inner product: ``<Sym T_a, Sym T_b> = sum_alpha c_alpha c'_alpha /
+  mult(alpha)``, ``mult(alpha) = N! / prod_i alpha_i!`` (each coefficient is spread evenly over
+  the ``mult`` entries of the symmetric tensor);
+* the Gaussian form ``E[p_a(x) p_b(x)]`` for ``x ~ N(0, I)`` (coordinate 0 is the constant):
+  ``sum_{alpha, beta} c_alpha c'_beta prod_{i >= 1} m(alpha_i + beta_i)`` with ``m(j)`` the
+  standard normal moments ``(j - 1)!!`` (even ``j``), 0 (odd ``j``).
+
+Cost: building the tree tensor takes ``O(d_out n^N)`` time and memory (``n``: padded input
+width after :func:`reduce_inputs`, which rewrites both nets on the joint row space of their
+first maps); then ``O(d_out M)`` for the symmetrised form and ``O(d_out M^2)`` for the Gaussian
+form, ``M = C(n + N - 1, N)`` monomials. Refused beyond ``MAX_ENTRIES`` tensor entries or
+``MAX_MONOMIALS`` monomials, with the size in the message. It serves as the brute-force
+reference and as the exact engine beyond two bilinear layers, where no polynomial-time
+algorithm can exist in general (see :mod:`mechequiv.tensorsim.gaussian`). A faster exact route
+for depth >= 3 would multiply the units' polynomials directly in the graded monomial basis
+(``O(h M_{N/2}^2)`` for the last layer instead of ``n^N``); not implemented.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+
+from mechequiv.errors import MechequivError
+from mechequiv.tensorsim.expand import MAX_ENTRIES, expand
+from mechequiv.tensorsim.network import LinearOp, TensorNet
+
+__all__ = [
+    "MAX_MONOMIALS",
+    "dense_full_inner",
+    "dense_full_pair",
+    "dense_gaussian_inner",
+    "monomials",
+    "reduce_inputs",
+]
+
+MAX_MONOMIALS = 6000
+
+
+def reduce_inputs(a: TensorNet, b: TensorNet) -> tuple[TensorNet, TensorNet]:
+    """Both nets rewritten on ``r`` input coordinates, ``r`` = rank of their stacked first
+    linear maps (without the constant column), by an orthonormal basis ``Q`` of that row space.
+
+    The function of ``x`` becomes a function of ``Q x``; the Frobenius form of the symmetric
+    tensors and the ``N(0, I)`` form are unchanged (``Q`` is an isometry on the part of the
+    input either net reads, and ``Q x ~ N(0, I_r)``).
+    """
+    Wa, Wb = a.ops[0].W, b.ops[0].W.to(a.device)
+    stacked = torch.cat([Wa[1:, 1:], Wb[1:, 1:]])
+    _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
+    tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
+    Q = vt[: int((s > tol).sum())]
+
+    def rewrite(net: TensorNet, W: torch.Tensor) -> TensorNet:
+        W2 = torch.cat([W[:, :1], W[:, 1:] @ Q.T], dim=1)
+        return TensorNet((LinearOp(W2), *net.ops[1:]), Q.shape[0], net.d_out)
+
+    return rewrite(a, Wa), rewrite(b, Wb)
+
+
+def monomials(net: TensorNet) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha, c)``: exponents (n_mono, n) over the padded coordinates and coefficients
+    (d_out, n_mono) of the net's homogeneous polynomial (outputs 1..)."""
+    n, N = net.d_in + 1, net.degree
+    log10_entries = math.log10(net.d_out + 1) + N * math.log10(n)
+    if log10_entries > math.log10(MAX_ENTRIES):
+        raise MechequivError(
+            f"the exact dense form needs ~10^{log10_entries:.1f} tensor entries ({N} input legs "
+            f"of width {n}; limit {MAX_ENTRIES})"
+        )
+    T = expand(net, "none").reshape(net.d_out + 1, -1)[1:]
+    alpha, inverse = _monomial_index(n, N)
+    c = np.stack([np.bincount(inverse, weights=row, minlength=alpha.shape[0]) for row in T])
+    return alpha, c
+
+
+@functools.lru_cache(maxsize=8)
+def _monomial_index(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exponents of the monomials of degree N in n variables and, for every index tuple of
+    the dense tensor (row-major), the monomial it belongs to."""
+    counts = np.zeros((n**N, n), dtype=np.int64)
+    idx = np.arange(n**N)
+    for _ in range(N):  # peel one leg (base-n digit) at a time
+        counts[np.arange(n**N), idx % n] += 1
+        idx //= n
+    code = (counts * (N + 1) ** np.arange(n)).sum(1)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    alpha = counts[first]
+    alpha.setflags(write=False)
+    return alpha, inverse.ravel()
+
+
+def _multiplicity(alpha: np.ndarray) -> np.ndarray:
+    f = np.vectorize(math.factorial, otypes=[float])
+    return f(alpha.sum(1)) / f(alpha).prod(1)
+
+
+def _check_same_degree(a: TensorNet, b: TensorNet) -> None:
+    if a.degree != b.degree or a.d_in != b.d_in:
+        raise ValueError(f"the nets have degrees {a.degree}, {b.degree}; raise them to one first")
+
+
+def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-output (ab, aa, bb) Frobenius inner products of the fully symmetrised tensors."""
+    _check_same_degree(a, b)
+    (al_a, ca), (al_b, cb) = monomials(a), monomials(b)
+    alpha = np.unique(np.concatenate([al_a, al_b]), axis=0)
+    pos = {tuple(x): i for i, x in enumerate(alpha)}
+
+    def spread(al: np.ndarray, c: np.ndarray) -> np.ndarray:
+        out = np.zeros((c.shape[0], alpha.shape[0]))
+        out[:, [pos[tuple(x)] for x in al]] = c
+        return out
+
+    A, B = spread(al_a, ca), spread(al_b, cb)
+    w = 1.0 / _multiplicity(alpha)
+    return (A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)
+
+
+def dense_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+    """Per-output Frobenius inner products of the fully symmetrised tensors."""
+    try:
+        return dense_full_inner(a, b)[0]
+    except MechequivError as e:
+        raise MechequivError(
+            f"the fully symmetrised form of {a.n_bilinear} bilinear layers is computed from the "
+            f"polynomial's coefficients, which is too large here ({e}); no polynomial-time "
+            "algorithm exists for general depth (see mechequiv.tensorsim.gaussian); use "
+            "symmetrize='layer' (fast, but not a same-function test at this depth)"
+        ) from None
+
+
+def _normal_moments(max_order: int) -> np.ndarray:
+    m = np.zeros(max_order + 1)
+    m[0] = 1.0
+    for j in range(2, max_order + 1, 2):
+        m[j] = m[j - 2] * (j - 1)
+    return m
+
+
+def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``."""
+    _check_same_degree(a, b)
+    (al_a, ca), (al_b, cb) = monomials(a), monomials(b)
+    if max(al_a.shape[0], al_b.shape[0]) > MAX_MONOMIALS:
+        raise MechequivError(
+            f"the exact dense Gaussian form has {max(al_a.shape[0], al_b.shape[0])} monomials "
+            f"(limit {MAX_MONOMIALS})"
+        )
+    mom = _normal_moments(2 * a.degree)
+
+    def moment_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # E[z^x z^y] over the random coordinates 1..; coordinate 0 is the constant 1.
+        return mom[x[:, None, 1:] + y[None, :, 1:]].prod(-1)
+
+    def pair(x, cx, y, cy) -> np.ndarray:
+        return np.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
+
+    return pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca), pair(al_b, cb, al_b, cb)
