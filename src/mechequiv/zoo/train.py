@@ -29,7 +29,7 @@ from mechequiv._progress import make_progress
 from mechequiv.zoo.batched import SeedBatched
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, prepare_dir, save_stacked
 from mechequiv.zoo.config import ZooConfig
-from mechequiv.zoo.models import Architecture, as_architecture
+from mechequiv.zoo.models import Architecture, TokenTransformer, as_architecture
 from mechequiv.zoo.result import METRICS, Zoo
 from mechequiv.zoo.tasks import Task
 
@@ -219,8 +219,11 @@ class _Trainer:
         n_seeds = len(self.config.seeds)
         if x.ndim == self.task.inputs.ndim:
             x = x.expand(n_seeds, *x.shape)
+        # The transformer computes only the positions its readout uses (same logits and
+        # gradients, about half the work); hooks do not matter here.
+        kwargs = {"readout_only": True} if isinstance(self.base, TokenTransformer) else {}
         with SeedBatched():
-            return functional_call(self.base, (self.params, self.buffers), (x,))
+            return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
 
     def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
         n_seeds = len(self.config.seeds)
