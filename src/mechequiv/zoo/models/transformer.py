@@ -57,10 +57,17 @@ class Attention(nn.Module):
 
         Keys and values still come from every position; queries, the pattern row and ``W_O``
         only from the last, so a last-position readout costs a fraction of the full forward.
+        Heads stay in the ``(..., T, heads, d_head)`` layout the projections produce: no
+        transposed views, so every elementwise product and reduction runs on contiguous memory.
         """
-        pattern = self._pattern(self._heads(self.W_Q(x[..., -1:, :])), self._heads(self.W_K(x)))
-        z = (pattern.unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
-        return self.W_O(z.reshape(*x.shape[:-2], x.shape[-1]))
+        lead, n_pos = x.shape[:-2], x.shape[-2]
+        q = self.W_Q(x[..., -1, :]).reshape(*lead, 1, self.n_heads, self.d_head)
+        k = self.W_K(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
+        v = self.W_V(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
+        scores = (q * k).sum(-1) / math.sqrt(self.d_head)  # (..., key, heads)
+        pattern = self.alpha * scores.softmax(-2) + (1.0 - self.alpha)
+        z = (pattern.unsqueeze(-1) * v).sum(-3)  # (..., heads, d_head)
+        return self.W_O(z.reshape(*lead, x.shape[-1]))
 
     def _heads(self, y: torch.Tensor) -> torch.Tensor:
         # (..., T, d) -> (..., heads, T, d_head)
