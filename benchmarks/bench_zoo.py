@@ -20,23 +20,92 @@ Prints tables; writes benchmarks/results/zoo.json.
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from _timing import interleaved_medians
 from mechequiv._io import atomic_write_json
-from mechequiv.zoo import boolean, mlp, modular_addition, train_zoo, transformer
+from mechequiv.zoo import bilinear, boolean, mlp, modular_addition, train_zoo, transformer
 from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
 
 
-def seeds_at_once(steps: int, repeats: int) -> list[dict]:
+def interleaved_cpu_wall(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict]:
+    """Median process CPU time and wall time of each case, rounds interleaved after a warm-up
+    round (load from other processes then hits every case alike)."""
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(repeats + 1):
+        for name, fn in cases.items():
+            gc.collect()
+            c0, w0 = time.process_time(), time.perf_counter()
+            fn()
+            if r:
+                cpu[name].append(time.process_time() - c0)
+                wall[name].append(time.perf_counter() - w0)
+    return {
+        n: {"cpu": statistics.median(cpu[n]), "wall": statistics.median(wall[n])} for n in cases
+    }
+
+
+def matmul_floor(task, arch, n_seeds: int, steps: int) -> Callable[[], None]:
+    """``steps`` times the batched matrix products of one training step of ``n_seeds`` seeds
+    (each seed-batched linear layer's forward product and its two backward products), nothing
+    else: what a step would cost if per-operation overhead and elementwise work were free."""
+    from torch.func import functional_call, stack_module_state
+
+    from mechequiv.zoo.batched import SeedBatched
+
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+
+    class Record(SeedBatched):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+            if func is torch.nn.functional.linear and args[1].ndim == 3:
+                shapes.append((tuple(args[0].shape), tuple(args[1].shape)))
+            return super().__torch_function__(func, types, args, kwargs)
+
+    models = [arch.build(task, s) for s in range(n_seeds)]
+    params, buffers = stack_module_state(models)
+    x = task.inputs[task.train_idx]
+    x = x.expand(n_seeds, *x.shape)
+    kwargs = {"readout_only": True} if arch.name == "transformer" else {}
+    with torch.no_grad(), Record():
+        try:
+            functional_call(models[0], (params, buffers), (x,), kwargs)
+        except TypeError:  # a library without the readout_only forward
+            functional_call(models[0], (params, buffers), (x,))
+    operands = []
+    for xs, (s, d_out, d_in) in shapes:
+        a = torch.randn(s, int(np.prod(xs[1:-1])), d_in)
+        w = torch.randn(s, d_out, d_in)
+        g = torch.randn(s, a.shape[1], d_out)
+        operands.append((a, w, g))
+
+    def run() -> None:
+        for _ in range(steps):
+            for a, w, g in operands:
+                torch.bmm(a, w.transpose(1, 2))  # forward
+                torch.bmm(g, w)  # gradient of the input
+                torch.bmm(g.transpose(1, 2), a)  # gradient of the weight
+
+    return run
+
+
+def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
     settings = {
         f"transformer p={RECIPE['p']} d_model={RECIPE['d_model']}": (
             modular_addition(RECIPE["p"], train_fraction=RECIPE["train_fraction"]),
             transformer(alpha=1.0, d_model=RECIPE["d_model"], n_heads=RECIPE["n_heads"]),
+        ),
+        "bilinear() on modular_addition(23, one_hot) (README)": (
+            modular_addition(23, encoding="one_hot"),
+            bilinear(),
         ),
         "mlp (8, 8) leaky_relu, XOR+AND": (
             boolean(["XOR", "AND"], n_inputs=2, n_repeats=250),
@@ -52,17 +121,23 @@ def seeds_at_once(steps: int, repeats: int) -> list[dict]:
         cases = {
             "1 seed": lambda run=run: run([0]),
             "16 seeds vectorised": lambda run=run: run(range(16)),
-            "16 seeds sequential": lambda run=run: [run([s]) for s in range(16)],
+            "matmul floor, 1 seed": matmul_floor(task, arch, 1, steps),
+            "matmul floor, 16 seeds": matmul_floor(task, arch, 16, steps),
         }
-        medians = interleaved_medians(cases, repeats)
+        if sequential:
+            cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
+        medians = interleaved_cpu_wall(cases, repeats)
+        one = medians["1 seed"]
         for case, t in medians.items():
             rows.append(
                 {
                     "setting": name,
                     "case": case,
                     "steps": steps,
-                    "median_s": round(t, 3),
-                    "ratio_vs_1_seed": round(t / medians["1 seed"], 2),
+                    "cpu_s": round(t["cpu"], 3),
+                    "wall_s": round(t["wall"], 3),
+                    "cpu_ratio_vs_1_seed": round(t["cpu"] / one["cpu"], 2),
+                    "wall_ratio_vs_1_seed": round(t["wall"] / one["wall"], 2),
                 }
             )
     return rows
@@ -104,29 +179,36 @@ def print_rows(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--sequential", action="store_true", help="also time 16 one-seed runs")
+    ap.add_argument("--no-generalisation", action="store_true", help="skip part 2")
+    ap.add_argument("--label", default="current", help="key of this run in the results file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    import mechequiv
+
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or 'cpu'}")
-    speed = seeds_at_once(args.steps, args.repeats)
-    print("Seeds at once (median wall time):")
+    print(f"mechequiv from {Path(mechequiv.__file__).parent}")
+    speed = seeds_at_once(args.steps, args.repeats, args.sequential)
+    print("Seeds at once (median process CPU time and wall time):")
     print_rows(speed)
-    gen = generalisation()
+    gen = [] if args.no_generalisation else generalisation()
     print("Pizza / Clock generalisation (recipe of mechequiv.zoo.presets):")
     print_rows(gen)
     out = Path(__file__).parent / "results" / "zoo.json"
-    atomic_write_json(
-        out,
-        {
-            "threads": args.threads,
-            "torch": torch.__version__,
-            "repeats": args.repeats,
-            "seeds_at_once": speed,
-            "generalisation": gen,
-        },
-    )
+    data = json.loads(out.read_text()) if out.exists() else {}
+    if "seeds_at_once" in data:  # the layout before runs were labelled
+        data = {"previous": data}
+    data[args.label] = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "repeats": args.repeats,
+        "seeds_at_once": speed,
+        **({"generalisation": gen} if gen else {}),
+    }
+    atomic_write_json(out, data)
     print(f"wrote {out}")
 
 

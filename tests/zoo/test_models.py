@@ -11,7 +11,7 @@ from torch.func import functional_call, stack_module_state
 
 from mechequiv.zoo import bilinear, boolean, histogram, mlp, modular_addition, transformer
 from mechequiv.zoo.batched import SeedBatched
-from mechequiv.zoo.models import MLP, Architecture, BilinearMLP, as_architecture
+from mechequiv.zoo.models import MLP, Architecture, BilinearMLP, TokenTransformer, as_architecture
 
 CASES = [
     (lambda: modular_addition(7), transformer(alpha=0.5, d_model=16, n_layers=2)),
@@ -108,3 +108,39 @@ def test_architecture_errors():
         mlp().check(histogram())
     with pytest.raises(ValueError, match="divisible"):
         transformer(d_model=10, n_heads=4).build(modular_addition(5), 0)
+
+
+@pytest.mark.parametrize(
+    ("alpha", "n_layers", "layer_norm"), [(0.0, 1, False), (1.0, 1, False), (0.4, 2, True)]
+)
+def test_readout_only_forward_matches_the_full_forward(alpha, n_layers, layer_norm):
+    # Training computes only the readout position; logits and every gradient must be the full
+    # forward's up to float rounding.
+    torch.manual_seed(0)
+    model = TokenTransformer(
+        vocab_size=11, n_ctx=3, n_outputs=7, d_model=16, n_heads=4, n_layers=n_layers,
+        alpha=alpha, layer_norm=layer_norm,
+    )  # fmt: skip
+    tokens = torch.randint(0, 11, (40, 3))
+    labels = torch.randint(0, 7, (40,))
+    results = []
+    for readout_only in (False, True):
+        model.zero_grad()
+        logits = model(tokens, readout_only=readout_only)
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        results.append((logits.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}))
+    (full, full_grads), (fast, fast_grads) = results
+    assert fast.shape == full.shape == (40, 7)
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-6)
+    for name, g in full_grads.items():
+        if alpha > 0 or not name.endswith(("W_Q.weight", "W_K.weight")):  # constant attention
+            assert g.abs().max() > 0, name  # every parameter is exercised
+        torch.testing.assert_close(fast_grads[name], g, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_readout_only_is_ignored_for_an_every_position_readout():
+    torch.manual_seed(0)
+    model = TokenTransformer(vocab_size=5, n_ctx=4, n_outputs=3, d_model=8, n_heads=2,
+                             readout="all")  # fmt: skip
+    tokens = torch.randint(0, 5, (6, 4))
+    assert torch.equal(model(tokens, readout_only=True), model(tokens))

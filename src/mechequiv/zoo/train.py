@@ -6,10 +6,13 @@ every seed's loss, and the summed loss is minimised by one AdamW over the stacke
 AdamW is elementwise and the seeds' losses share no parameters, so this is exactly N independent
 AdamW runs (up to floating-point reassociation in batched matrix products).
 
-Speed (benchmarks/bench_zoo.py, 2 CPU threads): a small model's step is mostly per-operation
-overhead, paid once for all stacked seeds (16 Boolean MLPs train in ~2x the time of one); a
-full-batch transformer on all p² pairs is compute-bound, so 16 seeds cost ~7x one seed (~13x on
-one thread), still 1.4-2x faster than 16 separate runs.
+Speed: a training step has no per-seed Python work (one forward, one backward and one AdamW
+step over the stacked tensors, whatever the number of seeds), so S seeds cost what S times the
+arithmetic costs: a tiny model's step is mostly per-operation overhead, paid once for all
+seeds; a full-batch transformer or bilinear model is compute-bound already at one seed, so its
+cost grows with the seeds' arithmetic (batched matrix products, elementwise activations). The
+transformer trains through its ``readout_only`` forward (only the positions the logits read).
+benchmarks/bench_zoo.py measures the ratios against that matmul floor (results/zoo.json).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from mechequiv._progress import make_progress
 from mechequiv.zoo.batched import SeedBatched
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, prepare_dir, save_stacked
 from mechequiv.zoo.config import ZooConfig
-from mechequiv.zoo.models import Architecture, as_architecture
+from mechequiv.zoo.models import Architecture, TokenTransformer, as_architecture
 from mechequiv.zoo.result import METRICS, Zoo
 from mechequiv.zoo.tasks import Task
 
@@ -219,8 +222,11 @@ class _Trainer:
         n_seeds = len(self.config.seeds)
         if x.ndim == self.task.inputs.ndim:
             x = x.expand(n_seeds, *x.shape)
+        # The transformer computes only the positions its readout uses (same logits and
+        # gradients, about half the work); hooks do not matter here.
+        kwargs = {"readout_only": True} if isinstance(self.base, TokenTransformer) else {}
         with SeedBatched():
-            return functional_call(self.base, (self.params, self.buffers), (x,))
+            return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
 
     def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
         n_seeds = len(self.config.seeds)

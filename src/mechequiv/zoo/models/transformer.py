@@ -39,8 +39,9 @@ class Attention(nn.Module):
 
     def pattern(self, x: torch.Tensor) -> torch.Tensor:
         """Attention pattern ``(..., heads, query, key)`` for residual input ``x`` of ``(..., T, d)``."""
-        q = self._heads(self.W_Q(x))
-        k = self._heads(self.W_K(x))
+        return self._pattern(self._heads(self.W_Q(x)), self._heads(self.W_K(x)))
+
+    def _pattern(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         # Broadcast-and-sum instead of matmul: with a handful of positions, batched matmuls of
         # 2x2 blocks are far slower on CPU than elementwise products.
         scores = (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) / math.sqrt(self.d_head)
@@ -50,6 +51,23 @@ class Attention(nn.Module):
         z = (self.pattern(x).unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
         z = z.transpose(-2, -3).reshape(*x.shape)
         return self.W_O(z)
+
+    def forward_last(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)[..., -1, :]`` computed for the last query only: ``(..., T, d) -> (..., d)``.
+
+        Keys and values still come from every position; queries, the pattern row and ``W_O``
+        only from the last, so a last-position readout costs a fraction of the full forward.
+        Heads stay in the ``(..., T, heads, d_head)`` layout the projections produce: no
+        transposed views, so every elementwise product and reduction runs on contiguous memory.
+        """
+        lead, n_pos = x.shape[:-2], x.shape[-2]
+        q = self.W_Q(x[..., -1, :]).reshape(*lead, 1, self.n_heads, self.d_head)
+        k = self.W_K(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
+        v = self.W_V(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
+        scores = (q * k).sum(-1) / math.sqrt(self.d_head)  # (..., key, heads)
+        pattern = self.alpha * scores.softmax(-2) + (1.0 - self.alpha)
+        z = (pattern.unsqueeze(-1) * v).sum(-3)  # (..., heads, d_head)
+        return self.W_O(z.reshape(*lead, x.shape[-1]))
 
     def _heads(self, y: torch.Tensor) -> torch.Tensor:
         # (..., T, d) -> (..., heads, T, d_head)
@@ -89,6 +107,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+    def forward_last(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)[..., -1, :]`` without the work for other positions: the residual stream
+        at the last position, ``(..., T, d) -> (..., d)``."""
+        x = x[..., -1, :] + self.attn.forward_last(self.ln1(x))
         return x + self.mlp(self.ln2(x))
 
 
@@ -132,15 +156,29 @@ class TokenTransformer(nn.Module):
         self.ln_final = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
         self.unembed = nn.Linear(d_model, n_outputs, bias=False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.forward_from_embeddings(self.embed(tokens))
+    def forward(self, tokens: torch.Tensor, readout_only: bool = False) -> torch.Tensor:
+        """Logits of ``tokens`` ``(N, T)``; see :meth:`forward_from_embeddings` for ``readout_only``."""
+        return self.forward_from_embeddings(self.embed(tokens), readout_only)
 
-    def forward_from_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
-        """Logits from token embeddings ``(N, T, d)`` (the output of ``embed``)."""
+    def forward_from_embeddings(
+        self, emb: torch.Tensor, readout_only: bool = False
+    ) -> torch.Tensor:
+        """Logits from token embeddings ``(N, T, d)`` (the output of ``embed``).
+
+        ``readout_only=True`` (with ``readout="last"``) computes the last block only at the last
+        position, the one position the logits read: the same logits (up to float rounding) and
+        gradients with about half the operations, which is what training uses. The last block's
+        ``attn`` and ``mlp`` then see only that position, and forward hooks on the last block and
+        its attention do not fire, so activation capture must use the default.
+        """
         # Indexing from the right keeps this valid when weights carry a leading seed axis.
         x = emb + self.pos_embed[..., : emb.shape[-2], :].unsqueeze(-3)
-        for block in self.blocks:
+        last_only = readout_only and self.readout == "last"
+        blocks = list(self.blocks)
+        for block in blocks[:-1] if last_only else blocks:
             x = block(x)
-        if self.readout == "last":
+        if last_only:
+            x = blocks[-1].forward_last(x)
+        elif self.readout == "last":
             x = x[..., -1, :]
         return self.unembed(self.ln_final(x))
