@@ -79,7 +79,7 @@ def cca(
     Invariant to any invertible linear map of either representation (hence to orthogonal maps,
     scaling and permutations) and, when centred, to translation.
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     return cca_from_moments(moments_of(x, y), statistic, centred)
 
 
@@ -144,7 +144,7 @@ def svcca(
     of the two projections. Invariant to orthogonal maps, isotropic scaling, permutation and
     translation; not to general invertible maps (the PCA step is not).
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     return svcca_from_moments(moments_of(x, y), variance_kept, keep)
 
 
@@ -177,7 +177,7 @@ def pwcca(X: ArrayLike, Y: ArrayLike) -> float:
     Not symmetric, and not invariant to rotations of the weighted side (the weights depend on
     the neuron basis).
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     if x.shape[1] > y.shape[1]:
         x, y = y, x
     m = moments_of(x, y)

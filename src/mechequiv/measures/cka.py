@@ -101,7 +101,7 @@ def cka_gram(K: torch.Tensor, L: torch.Tensor, debiased: bool = False) -> float:
 
 
 def _linear(X: ArrayLike, Y: ArrayLike, debiased: bool) -> float:
-    x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True)
     if not debiased:  # the U-statistic is not translation invariant term by term
         x, y = reduce_wide(x), reduce_wide(y)
     n, d1, d2 = x.shape[0], x.shape[1], y.shape[1]
@@ -232,7 +232,7 @@ def rbf_cka(X: ArrayLike, Y: ArrayLike, bandwidth: float = 1.0, debiased: bool =
     """
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0; got {bandwidth}")
-    x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True)
     check_not_constant(centre(x), x, "X")
     check_not_constant(centre(y), y, "Y")
     return cka_gram(rbf_gram(x, bandwidth), rbf_gram(y, bandwidth), debiased)

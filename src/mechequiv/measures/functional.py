@@ -109,7 +109,7 @@ def logit_cosine(A: ArrayLike, B: ArrayLike) -> float:
 
     Logits are centred over classes first because a softmax ignores a per-input constant shift.
     """
-    a, b = check_pair(A, B, min_samples=1, names=("A", "B"))
+    a, b = check_pair(A, B, min_samples=1, names=("A", "B"), rescale=True)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"A and B must have the same number of classes; got {a.shape[1]}, {b.shape[1]}"

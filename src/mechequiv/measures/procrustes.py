@@ -7,6 +7,7 @@ narrower one, which leaves every quantity below unchanged (nuclear norms of d1 x
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide
 from mechequiv.measures._moments import CrossMoments, moments_of
-from mechequiv.measures._validate import ArrayLike, check_choice, check_pair, safe_arccos
+from mechequiv.measures._validate import ArrayLike, check_choice, check_pair_scaled, safe_arccos
 from mechequiv.measures.registry import register
 
 Score = Literal["angular", "euclidean"]
@@ -50,20 +51,46 @@ def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.T
     return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
 
 
-def _score(nxx: float, nyy: float, inner: float, score: str) -> float:
+def _score(
+    nxx: float, nyy: float, inner: float, score: str, exponents: tuple[int, int] = (0, 0)
+) -> float:
+    """The angle or the Euclidean distance from the aligned terms of x = X / 2^e_x and
+    y = Y / 2^e_y (``exponents``; (0, 0) unless an input was brought back from an extreme scale).
+
+    The angle is scale free. The distance is put together at the scale 2^max(e_x, e_y), where
+    every term is representable, and multiplied back; a distance beyond float64 is refused.
+    """
     check_choice(score, "score", _SCORES)
     if score == "angular":
         return safe_arccos(inner / (nxx * nyy) ** 0.5)
+    ex, ey = exponents
+    top = max(ex, ey)
+    nxx, nyy, inner = (
+        nxx * 2.0 ** (2 * (ex - top)),
+        nyy * 2.0 ** (2 * (ey - top)),
+        inner * 2.0 ** (ex + ey - 2 * top),
+    )
     sq = nxx + nyy - 2.0 * inner
     if sq < -1e-9 * (nxx + nyy):
         raise ValueError(f"squared Euclidean shape distance {sq:.3g} < 0 beyond rounding error")
-    return max(sq, 0.0) ** 0.5
+    try:
+        return math.ldexp(max(sq, 0.0) ** 0.5, top)
+    except OverflowError:
+        raise ValueError(
+            f"the Euclidean shape distance, {max(sq, 0.0) ** 0.5:.6g} * 2^{top}, exceeds the "
+            "float64 range; use score='angular' or rescale the inputs"
+        ) from None
 
 
-def procrustes_from_moments(m: CrossMoments, alpha: float = 1.0, score: Score = "angular") -> float:
+def procrustes_from_moments(
+    m: CrossMoments,
+    alpha: float = 1.0,
+    score: Score = "angular",
+    exponents: tuple[int, int] = (0, 0),
+) -> float:
     """Shape metric from accumulated moments; see :func:`procrustes`."""
     nxx, nyy, cxy = _aligned_terms(m, alpha)
-    return _score(nxx, nyy, nuclear_norm(cxy), score)
+    return _score(nxx, nyy, nuclear_norm(cxy), score, exponents)
 
 
 @register(
@@ -94,18 +121,20 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     permutation and translation; the Euclidean one is not scale invariant. For 0 < alpha < 1
     netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
     """
-    x, y = check_pair(X, Y)
+    x, y, ex, ey = check_pair_scaled(X, Y)
     if alpha == 1.0:  # whitening would weigh the null space of a factor differently
         x, y = reduce_wide(x), reduce_wide(y)
-    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score)
+    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score, (ex, ey))
 
 
-def permutation_from_moments(m: CrossMoments, score: Score = "angular") -> float:
+def permutation_from_moments(
+    m: CrossMoments, score: Score = "angular", exponents: tuple[int, int] = (0, 0)
+) -> float:
     """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
     nxx, nyy, cxy = _aligned_terms(m, 1.0)
     c = cxy.cpu().numpy()
     rows, cols = linear_sum_assignment(c, maximize=True)
-    return _score(nxx, nyy, float(c[rows, cols].sum()), score)
+    return _score(nxx, nyy, float(c[rows, cols].sum()), score, exponents)
 
 
 @register(
@@ -126,5 +155,5 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     ||Xc P - Yc||_F with ``score="euclidean"``. Invariant to unit permutations, isotropic
     scaling (angular) and translation, but not to rotations.
     """
-    x, y = check_pair(X, Y)
-    return permutation_from_moments(moments_of(x, y, auto=False), score)
+    x, y, ex, ey = check_pair_scaled(X, Y)
+    return permutation_from_moments(moments_of(x, y, auto=False), score, (ex, ey))

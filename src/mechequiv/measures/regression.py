@@ -57,7 +57,7 @@ def ridge_cv(
     R^2 = 1 - sum of squared out-of-fold errors / sum of squared deviations from the mean of Y,
     pooled over all target features (variance weighted). It can be negative.
     """
-    x, y = check_pair(X, Y, names=("source", "target"))
+    x, y = check_pair(X, Y, names=("source", "target"), rescale=True)
     folds = check_int(folds, "folds", 2)
     n = x.shape[0]
     if n < 2 * folds:

@@ -12,7 +12,13 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechequiv.measures._validate import ArrayLike, as_matrix, check_choice, check_pair
+from mechequiv.measures._validate import (
+    ArrayLike,
+    as_matrix_scaled,
+    check_choice,
+    check_pair,
+    times_power_of_two,
+)
 from mechequiv.measures.registry import register
 
 RDMKind = Literal["correlation", "euclidean", "cosine"]
@@ -30,10 +36,15 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     - ``"cosine"``: 1 - cosine similarity between rows.
     """
     check_choice(kind, "rdm", _RDMS)
-    x = as_matrix(X)
+    x, e = as_matrix_scaled(X)  # correlation and cosine are scale free; Euclidean scales by 4^e
     if kind == "euclidean":
         sq = (x * x).sum(1)
-        return (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+        d = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+        if e:
+            d = times_power_of_two(d, 2 * e)
+            if not bool(torch.isfinite(d).all()):
+                raise ValueError("the squared Euclidean distances of X exceed the float64 range")
+        return d
     if kind == "correlation":
         x = x - x.mean(1, keepdim=True)
     norms = x.norm(dim=1)
@@ -105,5 +116,5 @@ def rsa(
 
     Needs n >= 3 stimuli. O(n^2) memory.
     """
-    x, y = check_pair(X, Y, min_samples=3)
+    x, y = check_pair(X, Y, min_samples=3, rescale=True)
     return compare_rdms(_upper(rdm(x, rdm_kind)), _upper(rdm(y, rdm_kind)), compare)
