@@ -29,8 +29,15 @@ def test_full_rank_or_small_inputs_are_returned_as_they_are():
     assert _linalg.low_rank_factor(x) is x
     rank_100 = _low_rank(700, 600, 100, 1)
     assert _linalg.low_rank_factor(rank_100) is rank_100  # more than 64 directions
-    small = _low_rank(300, 2000, 3, 2)
+    small = _low_rank(300, 200, 3, 2)
     assert _linalg.low_rank_factor(small) is small
+
+
+def test_a_wide_input_too_small_to_sketch_gets_its_row_space_factor():
+    wide = _low_rank(300, 2000, 3, 2)
+    f = _linalg.low_rank_factor(wide)
+    assert f.shape == (300, 300)
+    torch.testing.assert_close(f @ f.T, wide @ wide.T, rtol=1e-10, atol=1e-9)
 
 
 def test_repr_distance_is_unchanged_by_the_factor(monkeypatch):

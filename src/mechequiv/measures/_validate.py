@@ -11,7 +11,7 @@ import torch
 ArrayLike = np.ndarray | torch.Tensor
 
 # Relative threshold below which a representation's total variance counts as zero.
-_ZERO_VARIANCE_RTOL = 1e-12
+ZERO_VARIANCE_RTOL = 1e-12
 
 
 # Entries of magnitude within [2^-64, 2^64] keep every quantity a measure forms (up to products
@@ -197,7 +197,7 @@ def check_not_constant(xc: torch.Tensor, x: torch.Tensor, name: str) -> None:
     """Refuse a representation whose centred total variance is (numerically) zero."""
     total = float((xc * xc).sum())
     scale = float((x * x).sum())
-    if total <= _ZERO_VARIANCE_RTOL * max(scale, 1e-300):
+    if total <= ZERO_VARIANCE_RTOL * max(scale, 1e-300):
         raise ValueError(
             f"{name} has zero variance across samples (every row is the same): "
             "the measure is undefined"

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from mechequiv.measures._linalg import reduce_wide
+from mechequiv.measures._linalg import WIDE_DIM, centred_gram, reduce_wide
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import (
+    ZERO_VARIANCE_RTOL,
     ArrayLike,
     centre,
     check_not_constant,
@@ -101,20 +102,32 @@ def cka_gram(K: torch.Tensor, L: torch.Tensor, debiased: bool = False) -> float:
 
 
 def _linear(X: ArrayLike, Y: ArrayLike, debiased: bool) -> float:
-    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True)
-    if not debiased:  # the U-statistic is not translation invariant term by term
-        x, y = reduce_wide(x), reduce_wide(y)
+    # float32 input stays float32: the moments convert it block by block to float64.
+    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True, keep_float=True)
+    if not debiased and max(x.shape[1], y.shape[1]) >= WIDE_DIM:
+        # the U-statistic is not translation invariant term by term: biased only
+        x, y = x.to(torch.float64), y.to(torch.float64)
+        x, y = reduce_wide(x, row_space=False), reduce_wide(y, row_space=False)
     n, d1, d2 = x.shape[0], x.shape[1], y.shape[1]
     if n * (d1 * d1 + d1 * d2 + d2 * d2) <= n * n * (d1 + d2):
         return cka_from_moments(moments_of(x, y, quartic=debiased), debiased)
-    xc, yc = centre(x), centre(y)
-    check_not_constant(xc, x, "X")
-    check_not_constant(yc, y, "Y")
-    K, L = xc @ xc.T, yc @ yc.T
+    K, total_x, raw_x = centred_gram(x)
+    L, total_y, raw_y = centred_gram(y)
+    for total, raw, name in ((total_x, raw_x, "X"), (total_y, raw_y, "Y")):
+        if total <= ZERO_VARIANCE_RTOL * max(raw, 1e-300):
+            raise ValueError(
+                f"{name} has zero variance across samples (every row is the same): "
+                "the measure is undefined"
+            )
     if debiased:
         return cka_gram(K, L, debiased=True)
     # Grams of centred data are already double-centred: HSIC is the plain Frobenius product.
-    return _ratio(float((K * L).sum()), float((K * K).sum()), float((L * L).sum()), "linear CKA")
+    return _ratio(_dot(K, L), _dot(K, K), _dot(L, L), "linear CKA")
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frobenius inner product without an elementwise temporary."""
+    return float(torch.dot(a.reshape(-1), b.reshape(-1)))
 
 
 @register(

@@ -14,31 +14,47 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide
+from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide, row_space_factor
 from mechequiv.measures._moments import CrossMoments, moments_of
-from mechequiv.measures._validate import ArrayLike, check_choice, check_pair_scaled, safe_arccos
+from mechequiv.measures._validate import (
+    ArrayLike,
+    centre,
+    check_choice,
+    check_pair_scaled,
+    safe_arccos,
+)
 from mechequiv.measures.registry import register
 
 Score = Literal["angular", "euclidean"]
 _SCORES = ("angular", "euclidean")
 
 
-def _partial_whitening(c: torch.Tensor, alpha: float) -> torch.Tensor:
+def _partial_whitening(c: torch.Tensor, alpha: float, null: int = 0) -> torch.Tensor:
     """netrep's regularised whitening Z for covariance-like C = Xc^T Xc (not divided by n).
 
     Z = V diag(d) V^T with d = alpha + (1 - alpha) lam^{-1/2}, rescaled so that the total
     variance tr(Z C Z) equals tr(C). Eigenvalues are floored at 1e-10 times the largest.
+    ``null`` counts further zero eigenvalues of the full feature space when C is the covariance
+    of a row-space factor: they enter only the rescaling (at the floor), exactly as they would
+    in the d x d eigendecomposition, whose directions carry no data.
     """
     lam, V = torch.linalg.eigh(c)
-    lam = lam.clamp_min(RANK_RTOL * float(lam.max()))
+    floor = RANK_RTOL * float(lam.max())
+    lam = lam.clamp_min(floor)
     d = alpha + (1 - alpha) * lam.rsqrt()
     new_var = (alpha**2 * lam + 2 * alpha * (1 - alpha) * lam.sqrt() + (1 - alpha) ** 2).sum()
-    d = d * (lam.sum() / new_var).sqrt()
+    new_var = new_var + null * (
+        alpha**2 * floor + 2 * alpha * (1 - alpha) * floor**0.5 + (1 - alpha) ** 2
+    )
+    d = d * ((lam.sum() + null * floor) / new_var).sqrt()
     return (V * d) @ V.T
 
 
-def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.Tensor]:
-    """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening."""
+def _aligned_terms(
+    m: CrossMoments, alpha: float, null: tuple[int, int] = (0, 0)
+) -> tuple[float, float, torch.Tensor]:
+    """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening; ``null``
+    counts the feature directions each side's row-space factor dropped."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
     nxx, cxy, nyy = m.centred_traces()
@@ -47,7 +63,7 @@ def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.T
     if alpha == 1.0:
         return nxx, nyy, cxy
     cxx, _, cyy = m.centred()
-    zx, zy = _partial_whitening(cxx, alpha), _partial_whitening(cyy, alpha)
+    zx, zy = _partial_whitening(cxx, alpha, null[0]), _partial_whitening(cyy, alpha, null[1])
     return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
 
 
@@ -87,9 +103,10 @@ def procrustes_from_moments(
     alpha: float = 1.0,
     score: Score = "angular",
     exponents: tuple[int, int] = (0, 0),
+    null: tuple[int, int] = (0, 0),
 ) -> float:
     """Shape metric from accumulated moments; see :func:`procrustes`."""
-    nxx, nyy, cxy = _aligned_terms(m, alpha)
+    nxx, nyy, cxy = _aligned_terms(m, alpha, null)
     return _score(nxx, nyy, nuclear_norm(cxy), score, exponents)
 
 
@@ -122,15 +139,38 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
     """
     x, y, ex, ey = check_pair_scaled(X, Y)
-    if alpha == 1.0:  # whitening would weigh the null space of a factor differently
+    d1, d2 = x.shape[1], y.shape[1]
+    if alpha == 1.0:
         x, y = reduce_wide(x), reduce_wide(y)
-    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score, (ex, ey))
+    else:  # the whitening also counts the null directions a factor drops: passed on below
+        x = row_space_factor(centre(x)) if d1 > x.shape[0] else x
+        y = row_space_factor(centre(y)) if d2 > y.shape[0] else y
+    null = (d1 - x.shape[1], d2 - y.shape[1])
+    m = moments_of(x, y, auto=alpha != 1.0)
+    return procrustes_from_moments(m, alpha, score, (ex, ey), null)
+
+
+# Widest side a one-to-one matching of units may have: the Hungarian algorithm takes O(d^3) time
+# on a dense d1 x d2 cross-product (8192 units: 0.5 GB and minutes; 50,000 would take days).
+MAX_MATCHED_UNITS = 8192
+
+
+def _check_matching_size(d1: int, d2: int) -> None:
+    if max(d1, d2) > MAX_MATCHED_UNITS:
+        raise ValueError(
+            f"permutation_distance matches units one to one: a {d1} x {d2} assignment problem "
+            f"(O(d^3) time, {d1 * d2 * 8 / 2**30:.2g} GiB of cross-products) is beyond its limit of "
+            f"{MAX_MATCHED_UNITS} units per side; use procrustes (rotation-invariant) or reduce "
+            "the widths first"
+        )
 
 
 def permutation_from_moments(
     m: CrossMoments, score: Score = "angular", exponents: tuple[int, int] = (0, 0)
 ) -> float:
     """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
+    s = m.sums()
+    _check_matching_size(s.sx.shape[0], s.sy.shape[0])
     nxx, nyy, cxy = _aligned_terms(m, 1.0)
     c = cxy.cpu().numpy()
     rows, cols = linear_sum_assignment(c, maximize=True)
@@ -156,4 +196,5 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     scaling (angular) and translation, but not to rotations.
     """
     x, y, ex, ey = check_pair_scaled(X, Y)
+    _check_matching_size(x.shape[1], y.shape[1])
     return permutation_from_moments(moments_of(x, y, auto=False), score, (ex, ey))
