@@ -46,11 +46,15 @@ def centred_gram(x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
     cols = max(1, BLOCK_ELEMENTS // max(n, 1))
     K = torch.zeros(n, n, dtype=torch.float64, device=x.device)
     raw = 0.0
+    buffers: dict[int, torch.Tensor] = {}  # one reused buffer per block width (at most two)
     for j in range(0, d, cols):
-        b = x[:, j : j + cols].to(torch.float64)
+        w = min(cols, d - j)
+        if w not in buffers:
+            buffers[w] = torch.empty(n, w, dtype=torch.float64, device=x.device)
+        b = buffers[w].copy_(x[:, j : j + w])
         raw += float(torch.linalg.vector_norm(b).square())
-        bc = b - b.mean(0, keepdim=True)
-        self_product_into(K, bc, gram=True)
+        b.sub_(b.mean(0, keepdim=True))
+        self_product_into(K, b, gram=True)
     K = symmetrised(K)
     return K, float(K.diagonal().sum()), raw
 

