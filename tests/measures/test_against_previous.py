@@ -15,6 +15,7 @@ from mechequiv.measures._moments import CrossMoments, _Sums
 from mechequiv.measures.cca import cca_from_moments, svcca_from_moments
 from mechequiv.measures.cka import cka_from_moments
 from mechequiv.measures.procrustes import procrustes_from_moments
+from tests.measures import reference_impls as ref
 
 
 def legacy_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool) -> CrossMoments:
@@ -107,4 +108,46 @@ def test_gram_route_equals_the_previous_full_centred_gram(case):
     assert M.linear_cka(X, Y) == pytest.approx(old, rel=1e-12)
     assert M.linear_cka(X.astype(np.float32), Y) == pytest.approx(
         M.linear_cka(X.astype(np.float32).astype(np.float64), Y), rel=1e-12
+    )
+
+
+def legacy_rbf_cka(X: np.ndarray, Y: np.ndarray, bandwidth: float = 1.0) -> float:
+    """The previous rbf_cka: full sort for the median, each kernel centred for every HSIC."""
+
+    def gram(x: torch.Tensor) -> torch.Tensor:
+        sq = (x * x).sum(1)
+        d2 = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0)
+        srt = d2.flatten().sort().values
+        k = srt.numel()
+        med = float(srt[k // 2]) if k % 2 else float(srt[k // 2 - 1 : k // 2 + 1].mean())
+        return torch.exp(-d2 / (2.0 * bandwidth**2 * med))
+
+    def centred(K: torch.Tensor) -> torch.Tensor:
+        K = K - K.mean(0, keepdim=True)
+        return K - K.mean(1, keepdim=True)
+
+    K, L = gram(torch.from_numpy(X)), gram(torch.from_numpy(Y))
+
+    def hsic(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((centred(a) * centred(b)).sum())
+
+    return hsic(K, L) / (hsic(K, K) * hsic(L, L)) ** 0.5
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("n", [2, 3, 40, 41])
+def test_rbf_cka_selection_median_equals_the_previous_sort(case, n):
+    X, Y = CASES[case]
+    # The previous code lost 1e-8 to an offset (distances from uncentred Grams); there the
+    # reference is the independent cdist formula, which subtracts rows directly.
+    reference = legacy_rbf_cka
+    if case == "huge_offset":  # 1e8 on unit variance is refused as constant by both
+        X, Y = X - 1e8 + 1e4, Y + 1e6 - 1e3
+        reference = lambda a, b, w=1.0: ref.cka_gram(ref.rbf(a, w), ref.rbf(b, w))  # noqa: E731
+    X, Y = X[:n].copy(), Y[:n]
+    if n > 3:
+        X[n // 2 :: 3] = X[0]  # tied distances around the median
+    assert M.rbf_cka(X, Y) == pytest.approx(reference(X, Y), rel=1e-12, abs=1e-12)
+    assert M.rbf_cka(X, Y, bandwidth=0.3) == pytest.approx(
+        reference(X, Y, 0.3), rel=1e-12, abs=1e-12
     )

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from scipy.linalg.blas import dsyrk
+from scipy.spatial.distance import squareform
 
 from mechequiv.measures._validate import centre
 
@@ -57,6 +58,27 @@ def centred_gram(x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
         self_product_into(K, b, gram=True)
     K = symmetrised(K)
     return K, float(K.diagonal().sum()), raw
+
+
+def upper_triangle(d: torch.Tensor) -> torch.Tensor:
+    """The strict upper triangle (i < j) of a square matrix, row by row, as a new vector:
+    the condensed form of scipy's ``pdist``, built without any n^2 index array (CPU: scipy's C
+    ``squareform``; elsewhere a boolean mask of n^2 bytes on the device)."""
+    n = d.shape[0]
+    if d.device.type == "cpu" and d.dtype == torch.float64:
+        return torch.from_numpy(squareform(d.contiguous().numpy(), checks=False))
+    mask = torch.ones(n, n, dtype=torch.bool, device=d.device).triu_(1)
+    return d[mask]
+
+
+def order_statistics(v: torch.Tensor, ks: list[int]) -> list[float]:
+    """The values of rank ``ks`` (0-based) in ascending order of ``v``, by selection (linear
+    time), not a sort. ``v`` is reordered in place (on the CPU)."""
+    if v.device.type == "cpu" and v.dtype == torch.float64:
+        a = v.numpy()
+        a.partition(sorted(set(ks)))
+        return [float(a[k]) for k in ks]
+    return [float(torch.kthvalue(v, k + 1).values) for k in ks]
 
 
 # Below this size a dense decomposition is faster on one thread: OpenMP start-up and spin-waits

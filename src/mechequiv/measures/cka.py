@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import torch
 
-from mechequiv.measures._linalg import WIDE_DIM, centred_gram, reduce_wide
+from mechequiv.measures._linalg import (
+    WIDE_DIM,
+    centred_gram,
+    order_statistics,
+    reduce_wide,
+    upper_triangle,
+)
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import (
     ZERO_VARIANCE_RTOL,
@@ -203,21 +209,44 @@ def angular_cka(X: ArrayLike, Y: ArrayLike) -> float:
     return safe_arccos(linear_cka(X, Y))
 
 
-def _median(v: torch.Tensor) -> float:
-    """numpy's median convention: the mean of the two middle values for an even count."""
-    srt = v.sort().values
-    k = srt.numel()
-    return float(srt[k // 2]) if k % 2 else float(srt[k // 2 - 1 : k // 2 + 1].mean())
+def _full_matrix_median(d2: torch.Tensor) -> float:
+    """numpy's median of all n^2 entries of a symmetric matrix with a zero diagonal (for an
+    even count, the mean of the two middle values), by selection on its upper triangle.
+
+    Sorted, the n^2 entries are the n diagonal zeros followed by each off-diagonal value twice
+    (all are >= 0), so entry k >= n of the full order is entry (k - n) // 2 of the triangle's.
+    """
+    n = d2.shape[0]
+    total = n * n
+    middle = [total // 2] if total % 2 else [total // 2 - 1, total // 2]
+    upper = [k for k in middle if k >= n]
+    ranks = [(k - n) // 2 for k in upper]
+    values = dict(zip(upper, order_statistics(upper_triangle(d2), ranks), strict=True))
+    picked = [values.get(k, 0.0) for k in middle]
+    return sum(picked) / len(picked)
 
 
 def rbf_gram(x: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """Gaussian kernel with sigma^2 = bandwidth^2 * median of squared distances (full n x n matrix)."""
+    """Gaussian kernel with sigma^2 = bandwidth^2 * median of squared distances (full n x n matrix).
+
+    Built in place on one n x n buffer: the Gram, then squared distances (diagonal exactly 0),
+    then the kernel; the median is a selection on the distances' upper triangle.
+    """
     sq = (x * x).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0)
-    med = _median(d2.flatten())
+    d2 = x @ x.T
+    d2.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :]).clamp_min_(0.0)
+    d2.fill_diagonal_(0.0)
+    med = _full_matrix_median(d2)
     if med <= 0.0:
         raise ValueError("median squared distance is 0 (more than half the rows coincide)")
-    return torch.exp(-d2 / (2.0 * bandwidth**2 * med))
+    return d2.mul_(-1.0 / (2.0 * bandwidth**2 * med)).exp_()
+
+
+def _centre_gram_(K: torch.Tensor) -> torch.Tensor:
+    """H K H for a symmetric K, in place: two passes (row means equal column means)."""
+    means = K.mean(0)
+    means -= means.mean() / 2.0
+    return K.sub_(means[:, None]).sub_(means[None, :])
 
 
 @register(
@@ -246,6 +275,14 @@ def rbf_cka(X: ArrayLike, Y: ArrayLike, bandwidth: float = 1.0, debiased: bool =
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0; got {bandwidth}")
     x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True)
-    check_not_constant(centre(x), x, "X")
-    check_not_constant(centre(y), y, "Y")
-    return cka_gram(rbf_gram(x, bandwidth), rbf_gram(y, bandwidth), debiased)
+    xc, yc = centre(x), centre(y)
+    check_not_constant(xc, x, "X")
+    check_not_constant(yc, y, "Y")
+    # Distances are translation invariant; from centred rows the Gram formula does not cancel
+    # an offset (|x_i|^2 + |x_j|^2 - 2 x_i.x_j loses 1e-8 of a distance to an offset of 1e4).
+    K, L = rbf_gram(xc, bandwidth), rbf_gram(yc, bandwidth)
+    if debiased:
+        return cka_gram(K, L, debiased=True)
+    # Biased HSIC: each kernel centred once, in place; then three inner products.
+    K, L = _centre_gram_(K), _centre_gram_(L)
+    return _ratio(_dot(K, L), _dot(K, K), _dot(L, L), "kernel CKA")
