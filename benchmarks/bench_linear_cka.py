@@ -1,7 +1,8 @@
 """linear_cka against its floors (issue 19 rows 3-4): memory on float32 input, time at d >= 512.
 
-Memory: a fresh subprocess per case loads float32 (or float64) X, Y of shape (n, d), records
-ru_maxrss, runs the measure and reports the added peak RSS as a multiple of the input's bytes.
+Memory: a fresh subprocess per case builds float32 (or float64) X, Y of shape (n, d), resets
+the kernel's peak-RSS counter (/proc/self/clear_refs; ru_maxrss where that is refused), runs the
+measure and reports the peak RSS it added as a multiple of the input's bytes.
 "previous" converts to float64 whole first, as the replaced implementation did.
 
 Time (float64, one thread): three floors measured in the same run, interleaved, CPU and wall:
@@ -35,14 +36,25 @@ _MEMORY_CHILD = """
 import resource, sys, numpy as np, torch
 from mechequiv import measures as M
 n, d, dtype, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-rng = np.random.default_rng(0)
-X = torch.from_numpy(rng.standard_normal((n, d), dtype=np.float32)).to(getattr(torch, dtype))
-Y = (X[:, : d // 2] * 2).tanh()
-Y = torch.cat([Y, torch.from_numpy(rng.standard_normal((n, d - d // 2), dtype=np.float32)).to(Y.dtype)], 1)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+g = torch.Generator().manual_seed(0)
+X = torch.empty(n, d, dtype=getattr(torch, dtype))
+Y = torch.empty(n, d, dtype=X.dtype)
+X.normal_(generator=g)
+Y.normal_(generator=g)
+for i in range(0, n, 4096):  # Y depends on X, filled in blocks: no input-sized temporary
+    Y[i : i + 4096, : d // 2].add_(X[i : i + 4096, : d // 2].tanh())
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+try:  # reset the peak RSS to the current RSS (Linux), so only the measure's peak counts
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before, peak = status("VmRSS:"), lambda: status("VmHWM:")
+except OSError:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 value = M.linear_cka(X.double(), Y.double()) if how == "previous" else M.linear_cka(X, Y)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024, X.numel() * X.element_size() + Y.numel() * Y.element_size(), repr(value))
+print(peak() - before, X.numel() * X.element_size() + Y.numel() * Y.element_size(), repr(value))
 """
 
 
