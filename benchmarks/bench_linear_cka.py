@@ -20,20 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.linalg.blas import dsyrk
 
+from _memory import added_peak_rss
 from _timing import interleaved_wall_cpu, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
 
-_MEMORY_CHILD = """
-import resource, sys, numpy as np, torch
+_SETUP = """
+import sys, torch
 from mechequiv import measures as M
 n, d, dtype, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 g = torch.Generator().manual_seed(0)
@@ -43,27 +42,16 @@ X.normal_(generator=g)
 Y.normal_(generator=g)
 for i in range(0, n, 4096):  # Y depends on X, filled in blocks: no input-sized temporary
     Y[i : i + 4096, : d // 2].add_(X[i : i + 4096, : d // 2].tanh())
-def status(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
-try:  # reset the peak RSS to the current RSS (Linux), so only the measure's peak counts
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before, peak = status("VmRSS:"), lambda: status("VmHWM:")
-except OSError:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+"""
+_MEASURE = """
 value = M.linear_cka(X.double(), Y.double()) if how == "previous" else M.linear_cka(X, Y)
-print(peak() - before, X.numel() * X.element_size() + Y.numel() * Y.element_size(), repr(value))
+print(X.numel() * X.element_size() + Y.numel() * Y.element_size(), repr(value))
 """
 
 
 def memory_row(n: int, d: int, dtype: str, how: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(n), str(d), dtype, how],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    added, inputs, value = int(out[0]), int(out[1]), float(out[2])
+    added, out = added_peak_rss(_SETUP, _MEASURE, [str(n), str(d), dtype, how])
+    inputs, value = int(out.split()[0]), float(out.split()[1])
     return {"input": f"{dtype} {n}x{d} (X and Y)", "route": how, "input_MB": inputs / 1e6,
             "added_peak_RSS_MB": added / 1e6, "added/input": added / inputs, "value": value}  # fmt: skip
 

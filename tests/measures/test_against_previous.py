@@ -151,3 +151,25 @@ def test_rbf_cka_selection_median_equals_the_previous_sort(case, n):
     assert M.rbf_cka(X, Y, bandwidth=0.3) == pytest.approx(
         reference(X, Y, 0.3), rel=1e-12, abs=1e-12
     )
+
+
+@pytest.mark.parametrize("kind", ["correlation", "euclidean", "cosine"])
+@pytest.mark.parametrize("compare", ["spearman", "pearson", "kendall_tau_a"])
+def test_rsa_condensed_rdms_equal_the_previous_index_arrays(kind, compare, monkeypatch):
+    from mechequiv.measures.rsa import compare_rdms
+
+    X, Y = CASES["random"]
+    X, Y = X[:50], Y[:50]
+
+    def previous(Z: np.ndarray) -> np.ndarray:
+        d = M.rdm(Z, kind)
+        i, j = torch.triu_indices(50, 50, offset=1)
+        return d[i, j].numpy()
+
+    old = compare_rdms(previous(X), previous(Y), compare)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an n^2 index array was built")
+
+    monkeypatch.setattr(torch, "triu_indices", forbidden)
+    assert M.rsa(X, Y, rdm_kind=kind, compare=compare) == pytest.approx(old, abs=1e-15)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from mechequiv.measures._linalg import upper_triangle
 from mechequiv.measures._validate import (
     ArrayLike,
     as_matrix_scaled,
@@ -55,9 +56,9 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     return 1.0 - u @ u.T
 
 
-def _upper(d: torch.Tensor) -> np.ndarray:
-    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1, device=d.device)
-    return d[i, j].cpu().numpy()
+def _condensed_rdm(x: torch.Tensor, kind: RDMKind) -> np.ndarray:
+    """The RDM's upper triangle (i < j) as a vector; the n x n matrix is freed on return."""
+    return upper_triangle(rdm(x, kind)).cpu().numpy()
 
 
 def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> float:
@@ -114,7 +115,10 @@ def rsa(
         Spearman rank correlation (ties averaged), Pearson correlation, or Kendall's tau-a
         (rsatoolbox's recommendation for RDMs with tied entries).
 
-    Needs n >= 3 stimuli. O(n^2) memory.
+    Needs n >= 3 stimuli. Memory, for n stimuli and N = n (n - 1) / 2 pairs: one n x n
+    float64 RDM at a time (8 n^2 bytes) and the two condensed RDMs (8 N bytes each); the
+    comparison adds scipy's ranks (a few float64 vectors of N). No index arrays are built.
     """
     x, y = check_pair(X, Y, min_samples=3, rescale=True)
-    return compare_rdms(_upper(rdm(x, rdm_kind)), _upper(rdm(y, rdm_kind)), compare)
+    a = _condensed_rdm(x, rdm_kind)
+    return compare_rdms(a, _condensed_rdm(y, rdm_kind), compare)
