@@ -29,7 +29,7 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         t = x.detach()
     elif isinstance(x, np.ndarray):
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        if x.dtype.kind not in "biufc":  # bool, ints, floats, complex (refused below)
             raise TypeError(f"{name} must be a numeric array; got dtype {x.dtype}")
         t = torch.from_numpy(np.ascontiguousarray(x))
     else:
