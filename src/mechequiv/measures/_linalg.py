@@ -17,11 +17,18 @@ from mechequiv.measures._validate import centre
 BLOCK_ELEMENTS = 1 << 20
 
 
+def host_float64(t: torch.Tensor) -> bool:
+    """Whether ``t`` is a float64 CPU tensor, for which numpy/scipy routines (BLAS syrk, C
+    loops, selection) run on its memory directly; every other tensor takes the torch route on
+    its own device (tests force that route on the CPU to check it gives the same values)."""
+    return t.device.type == "cpu" and t.dtype == torch.float64
+
+
 def self_product_into(acc: torch.Tensor, b: torch.Tensor, gram: bool = False) -> None:
     """acc += b^T b (or b b^T with ``gram``), exact on acc's lower triangle only; see
     :func:`symmetrised`. On the CPU this is a BLAS symmetric rank-k update (syrk): half the
     flops of the matrix product, written in place."""
-    if b.device.type != "cpu" or b.dtype != torch.float64 or acc.dtype != torch.float64:
+    if not (host_float64(b) and host_float64(acc)):
         acc.addmm_(b, b.T) if gram else acc.addmm_(b.T, b)
         return
     # .numpy().T of a C-ordered tensor is a Fortran-ordered view of the same memory, so syrk
@@ -65,7 +72,7 @@ def upper_triangle(d: torch.Tensor) -> torch.Tensor:
     the condensed form of scipy's ``pdist``, built without any n^2 index array (CPU: scipy's C
     ``squareform``; elsewhere a boolean mask of n^2 bytes on the device)."""
     n = d.shape[0]
-    if d.device.type == "cpu" and d.dtype == torch.float64:
+    if host_float64(d):
         return torch.from_numpy(squareform(d.contiguous().numpy(), checks=False))
     mask = torch.ones(n, n, dtype=torch.bool, device=d.device).triu_(1)
     return d[mask]
@@ -74,7 +81,7 @@ def upper_triangle(d: torch.Tensor) -> torch.Tensor:
 def order_statistics(v: torch.Tensor, ks: list[int]) -> list[float]:
     """The values of rank ``ks`` (0-based) in ascending order of ``v``, by selection (linear
     time), not a sort. ``v`` is reordered in place (on the CPU)."""
-    if v.device.type == "cpu" and v.dtype == torch.float64:
+    if host_float64(v):
         a = v.numpy()
         a.partition(sorted(set(ks)))
         return [float(a[k]) for k in ks]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechequiv.measures._linalg import upper_triangle
+from mechequiv.measures._linalg import host_float64, upper_triangle
 from mechequiv.measures._validate import (
     ArrayLike,
     as_matrix_scaled,
@@ -56,9 +56,41 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     return 1.0 - u @ u.T
 
 
-def _condensed_rdm(x: torch.Tensor, kind: RDMKind) -> np.ndarray:
+def _condensed_rdm(x: torch.Tensor, kind: RDMKind) -> torch.Tensor:
     """The RDM's upper triangle (i < j) as a vector; the n x n matrix is freed on return."""
-    return upper_triangle(rdm(x, kind)).cpu().numpy()
+    return upper_triangle(rdm(x, kind))
+
+
+def average_ranks(v: torch.Tensor) -> torch.Tensor:
+    """Ranks 1..N of ``v`` with ties given their average rank (scipy's ``rankdata``), in torch
+    on v's device."""
+    order = torch.argsort(v)
+    _, inverse, counts = torch.unique_consecutive(v[order], return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).to(torch.float64)
+    mean_rank = ends - (counts.to(torch.float64) - 1.0) / 2.0
+    ranks = torch.empty_like(v, dtype=torch.float64)
+    ranks[order] = mean_rank[inverse]
+    return ranks
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two vectors, centred in float64 on their device."""
+    a = a - a.mean()
+    b = b - b.mean()
+    return float(torch.dot(a, b) / (torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)))
+
+
+def _compare_on_device(a: torch.Tensor, b: torch.Tensor, comparison: str) -> float:
+    """:func:`compare_rdms` for condensed RDMs that stay on an accelerator (Pearson and
+    Spearman; Kendall's tau-a, an O(N log N) merge count, runs in scipy on the host)."""
+    check_choice(comparison, "compare", _COMPARISONS)
+    if comparison == "kendall_tau_a":
+        return compare_rdms(a.cpu().numpy(), b.cpu().numpy(), comparison)
+    if bool(a.min() == a.max()) or bool(b.min() == b.max()):
+        raise ValueError("an RDM has all off-diagonal entries equal: rank correlation undefined")
+    if comparison == "spearman":
+        a, b = average_ranks(a), average_ranks(b)
+    return pearson(a, b)
 
 
 def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> float:
@@ -121,4 +153,7 @@ def rsa(
     """
     x, y = check_pair(X, Y, min_samples=3, rescale=True)
     a = _condensed_rdm(x, rdm_kind)
-    return compare_rdms(a, _condensed_rdm(y, rdm_kind), compare)
+    b = _condensed_rdm(y, rdm_kind)
+    if host_float64(a):
+        return compare_rdms(a.numpy(), b.numpy(), compare)
+    return _compare_on_device(a, b, compare)
