@@ -80,13 +80,17 @@ class CrossMoments:
         rows = max(1, min(rows, x.shape[0]))
         bx = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
         by = torch.empty(rows, y.shape[1], dtype=torch.float64, device=x.device)
+        # Centred on its own exact mean, a first batch sums to zero up to rounding, whose square
+        # enters the final centring at ~1e-32 relative: its column sums are not accumulated
+        # (a pass over the data saved). Later batches, centred on that pivot, are.
+        column_sums = self._sums.n > 0 or self.quartic
         for i in range(0, x.shape[0], rows):
             r = min(rows, x.shape[0] - i)
             # copy_ converts float32 in place and sub_ centres in place: no temporaries, whose
             # freed pages the allocator would keep (RSS grew by 1.3x the input with them)
             bx[:r].copy_(x[i : i + r]).sub_(cx)
             by[:r].copy_(y[i : i + r]).sub_(cy)
-            _accumulate(self._sums, bx[:r], by[:r])
+            _accumulate(self._sums, bx[:r], by[:r], column_sums)
         return self
 
     def sums(self) -> _Sums:
@@ -210,11 +214,12 @@ def _zero_sums(d1: int, d2: int, quartic: bool, auto: bool, device: torch.device
     return _Sums(0, z(d1), z(d2), sxx, z(d1, d2), syy, q)
 
 
-def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor) -> None:
+def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, column_sums: bool = True) -> None:
     """Add a centred float64 block to the sums, in place."""
     s.n += x.shape[0]
-    s.sx += x.sum(0)
-    s.sy += y.sum(0)
+    if column_sums:
+        s.sx += x.sum(0)
+        s.sy += y.sum(0)
     s.sxy.addmm_(x.T, y)
     if s.sxx.ndim == 2:
         self_product_into(s.sxx, x)
