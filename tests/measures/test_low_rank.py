@@ -72,3 +72,19 @@ def test_wide_cka_and_procrustes_are_unchanged_by_the_factor(measure, monkeypatc
 def test_a_constant_wide_representation_is_still_refused():
     with pytest.raises(ValueError, match="zero variance"):
         measures.linear_cka(torch.ones(600, 2100, dtype=torch.float64), torch.randn(600, 5))
+
+
+def test_ranks_beyond_64_are_revealed_and_factored_exactly(monkeypatch):
+    x = _low_rank(600, 2050, 72, 7) + 5.0  # rank 72: beyond the 64 sketch, within 600 / 8
+    mix = torch.randn(1000, 1100, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    y = torch.cat([torch.tanh(x[:, :100] / 30), x[:, 1000:2000] @ mix], dim=1)
+    assert _linalg.reduce_wide(x).shape == (600, 72)
+    assert _linalg.reduce_wide(y).shape[1] > 75  # beyond the cap: no factor
+    fast = [measures.linear_cka(x, y), measures.procrustes(x, y)]
+    monkeypatch.setattr(_linalg, "WIDE_DIM", 10**9)
+    assert fast == pytest.approx([measures.linear_cka(x, y), measures.procrustes(x, y)], rel=1e-10)
+
+
+def test_a_full_rank_wide_input_is_not_factored_by_the_sketch():
+    x = torch.randn(600, 2100, dtype=torch.float64)
+    assert _linalg._sketched_factor(x, 0) is None

@@ -167,7 +167,8 @@ def row_space_factor(x: torch.Tensor) -> torch.Tensor:
 def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """A narrow matrix equal to ``x @ V`` for some V with orthonormal columns, or ``x`` itself.
 
-    - rank r <= 64 (tried when min(n, d) >= 512): the (n, r) factor from a sketch;
+    - rank r <= 64, or r <= min(n, d) / 8 as revealed by the Gram of a random row sample
+      (tried when min(n, d) >= 512): the (n, r) factor from a sketch;
     - otherwise, when x is wide (d > n): the (n, n) :func:`row_space_factor`;
     - otherwise ``x``.
 
@@ -188,17 +189,42 @@ def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 
 def _sketched_factor(x: torch.Tensor, seed: int) -> torch.Tensor | None:
+    """An exact (n, r) factor of x when its rank r is at most 64, or at most min(n, d) / 8 as
+    revealed by a row sample; None otherwise (see :func:`low_rank_factor`)."""
+    factor = _verified_factor(x, LOW_RANK_MAX, seed)
+    if factor is not None:
+        return factor
+    n, d = x.shape
+    cap = min(n, d) // 8
+    if cap <= LOW_RANK_MAX:
+        return None
+    # Rank revealed by the Gram of 2 * cap random rows: (2 cap)^2 d / 2 flops, at most 3% of
+    # the d x d moments the factor would replace. It only proposes a size: the sketch below
+    # accepts a factor on the exact residual test alone.
+    gen = torch.Generator(device=x.device).manual_seed(seed + 1)
+    rows = torch.randperm(n, generator=gen, device=x.device)[: 2 * cap]
+    sample = x[rows]
+    lam = torch.linalg.eigvalsh(sample @ sample.T)
+    rank = int((lam > 1e-12 * float(lam[-1])).sum())
+    if rank > cap:
+        return None
+    return _verified_factor(x, rank + 8, seed + 2)
+
+
+def _verified_factor(x: torch.Tensor, size: int, seed: int) -> torch.Tensor | None:
+    """A seeded range finder with ``size`` directions, accepted only if it reproduces x to
+    1e-12 (four extra random probes reject a larger rank before the full residual is formed)."""
     d = x.shape[1]
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    omega = torch.randn(d, LOW_RANK_MAX + 4, generator=gen, dtype=x.dtype, device=x.device)
+    omega = torch.randn(d, size + 4, generator=gen, dtype=x.dtype, device=x.device)
     sketch = x @ omega
-    q, _ = torch.linalg.qr(sketch[:, :LOW_RANK_MAX])
-    probe = sketch[:, LOW_RANK_MAX:]
+    q, _ = torch.linalg.qr(sketch[:, :size])
+    probe = sketch[:, size:]
     if float(torch.linalg.matrix_norm(probe - q @ (q.T @ probe))) > LOW_RANK_RTOL * float(
         torch.linalg.matrix_norm(probe)
     ):
         return None
-    b = q.T @ x  # (r, d)
+    b = q.T @ x  # (size, d)
     if float(torch.linalg.matrix_norm(x - q @ b)) > LOW_RANK_RTOL * float(
         torch.linalg.matrix_norm(x)
     ):
