@@ -140,3 +140,16 @@ def test_every_measure_at_n300_d50000_completes_or_refuses_in_bounded_memory():
     assert refused == {"cca", "pwcca", "permutation_distance"}
     # Inputs are 192 MB; no d x d matrix (20 GB for X) may appear.
     assert int(lines["PEAK_ADDED_KIB"]) < 2 * 2**20
+
+
+def test_streaming_permutation_refuses_on_the_first_batch():
+    s = M.StreamingMeasure("permutation_distance")
+    with pytest.raises(ValueError, match="assignment problem"):
+        s.update(np.zeros((2, MAX_MATCHED_UNITS + 1)), np.zeros((2, 3)))
+    assert s.n == 0
+
+
+def test_streaming_refuses_an_extreme_batch_by_name():
+    s = M.StreamingMeasure("linear_cka")
+    with pytest.raises(ValueError, match="magnitude up to"):
+        s.update(np.ones((3, 2)) * 1e100, np.ones((3, 2)))

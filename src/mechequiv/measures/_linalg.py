@@ -249,11 +249,13 @@ def reduce_wide(x: torch.Tensor, row_space: bool = True) -> torch.Tensor:
     CKA, passes ``row_space=False``).
     """
     n, d = x.shape
-    if d < WIDE_DIM and not (row_space and d > n):
+    try_sketch = d >= WIDE_DIM and min(n, d) >= LOW_RANK_MIN_DIM
+    use_rows = row_space and d > n
+    if not (try_sketch or use_rows):  # no centred copy unless it will be used
         return x
     xc = centre(x)
-    if d >= WIDE_DIM and min(n, d) >= LOW_RANK_MIN_DIM and bool(xc.any()):
+    if try_sketch and bool(xc.any()):
         factor = _sketched_factor(xc, 0)
         if factor is not None:
             return factor
-    return row_space_factor(xc) if row_space and d > n else x
+    return row_space_factor(xc) if use_rows else x

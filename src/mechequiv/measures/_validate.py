@@ -1,4 +1,9 @@
-"""Shared input checks: every measure validates once, here, and computes in float64."""
+"""Shared input checks: every measure validates once, here, and computes in float64.
+
+One pass over each input (``aminmax``) proves it finite and gives its largest magnitude, which
+decides the scale handling (see ``SAFE_EXPONENT``): nothing else is copied unless an input is
+converted to float64 or lies outside the float64-safe window.
+"""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
 MAX_MATCHED_UNITS = 8192
 
 
-def _check_matching_size(d1: int, d2: int) -> None:
+def check_matching_size(d1: int, d2: int) -> None:
     if max(d1, d2) > MAX_MATCHED_UNITS:
         raise ValueError(
             f"permutation_distance matches units one to one: a {d1} x {d2} assignment problem "
@@ -170,7 +170,7 @@ def permutation_from_moments(
 ) -> float:
     """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
     s = m.sums()
-    _check_matching_size(s.sx.shape[0], s.sy.shape[0])
+    check_matching_size(s.sx.shape[0], s.sy.shape[0])
     nxx, nyy, cxy = _aligned_terms(m, 1.0)
     c = cxy.cpu().numpy()
     rows, cols = linear_sum_assignment(c, maximize=True)
@@ -196,5 +196,5 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     scaling (angular) and translation, but not to rotations.
     """
     x, y, ex, ey = check_pair_scaled(X, Y)
-    _check_matching_size(x.shape[1], y.shape[1])
+    check_matching_size(x.shape[1], y.shape[1])
     return permutation_from_moments(moments_of(x, y, auto=False), score, (ex, ey))
