@@ -45,3 +45,24 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("|" + "|".join("-" * (widths[c] + 2) for c in columns) + "|")
     for r in rows:
         print("| " + " | ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) + " |")
+
+
+def interleaved_wall_cpu(
+    cases: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, dict[str, float]]:
+    """Median wall and process-CPU seconds of each case, interleaved as
+    :func:`interleaved_medians` (CPU time is what a loaded, shared machine does not inflate)."""
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(repeats + 1):
+        for name, fn in cases.items():
+            gc.collect()
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            if r:
+                wall[name].append(time.perf_counter() - w0)
+                cpu[name].append(time.process_time() - c0)
+    return {
+        name: {"wall_s": statistics.median(wall[name]), "cpu_s": statistics.median(cpu[name])}
+        for name in cases
+    }

@@ -122,3 +122,23 @@ def ridge_r2_bruteforce(X, Y, alphas, folds):
         best = alphas[int(np.argmin(errs))]
         sse += np.sum((fit(Xt, Yt, best * scale)(X[test]) - Y[test]) ** 2)
     return 1 - sse / np.sum((Y - Y.mean(0)) ** 2)
+
+
+def partial_whitened_svd(X, alpha, rtol=1e-10):
+    """netrep-style partial whitening of centred X from a full SVD: the null space of a wide X
+    gets exactly zero variance (floored at rtol times the largest), never rounding noise."""
+    Xc = X - X.mean(0)
+    U, S, Vt = np.linalg.svd(Xc, full_matrices=True)
+    lam = np.zeros(X.shape[1])
+    lam[: len(S)] = S**2
+    lam = np.maximum(lam, rtol * lam.max())
+    d = alpha + (1 - alpha) / np.sqrt(lam)
+    new_var = np.sum(alpha**2 * lam + 2 * alpha * (1 - alpha) * np.sqrt(lam) + (1 - alpha) ** 2)
+    d = d * np.sqrt(lam.sum() / new_var)
+    return (U * (S * d[: len(S)])) @ Vt[: len(S)]
+
+
+def procrustes_angle_whitened(X, Y, alpha):
+    A, B = partial_whitened_svd(X, alpha), partial_whitened_svd(Y, alpha)
+    nuc = np.linalg.svd(A.T @ B, compute_uv=False).sum()
+    return np.arccos(min(1.0, nuc / (np.linalg.norm(A) * np.linalg.norm(B))))

@@ -2,7 +2,17 @@
 
 Every measure is a function ``name(X, Y, **options) -> float`` on numpy arrays or torch tensors
 of shape (n, d1) and (n, d2) with rows paired by stimulus, computed in float64 on the input's
-device. The registry holds each measure's properties::
+device (CUDA tensors stay there; float32 input is converted block by block, never copied whole).
+
+- Extreme scales: a scale-invariant measure brings an input whose entries lie outside
+  [2^-64, 2^64] back by an exact power of two, so X * 1e150 gives the value of X; the others
+  refuse entries beyond 2^+-200 with one error naming the magnitude.
+- Wide inputs (d > n): measures invariant to orthogonal maps of features work on an exact
+  n x n row-space factor (or an exact low-rank factor), never on d x d moments; CCA and PWCCA
+  refuse n <= d before computing anything, and the permutation distance refuses matchings
+  beyond 8192 units per side.
+
+The registry holds each measure's properties::
 
     >>> from mechequiv import measures
     >>> info = measures.get("linear_cka")

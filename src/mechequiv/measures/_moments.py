@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from mechequiv.measures._linalg import BLOCK_ELEMENTS as _BLOCK_ELEMENTS
+from mechequiv.measures._linalg import self_product_into, symmetrised
 from mechequiv.measures._validate import check_pair
-
-# Rows per centring block, as a number of float64 entries (8 MB: cache-sized, reused).
-_BLOCK_ELEMENTS = 1 << 20
 
 
 @dataclass
@@ -60,31 +59,53 @@ class CrossMoments:
 
     def update(self, X, Y) -> CrossMoments:
         """Add a batch of paired rows; returns ``self`` so calls can chain."""
-        return self.add_validated(*check_pair(X, Y, min_samples=1))
+        return self.add_validated(*check_pair(X, Y, min_samples=1, keep_float=True))
 
     def add_validated(self, x: torch.Tensor, y: torch.Tensor) -> CrossMoments:
-        """:meth:`update` for float64 tensors that already passed ``check_pair``."""
+        """:meth:`update` for tensors that already passed ``check_pair`` (float64, or float32
+        converted here block by block: no float64 copy of the whole input is made)."""
         if self._sums is None:
-            self._cx, self._cy = x.mean(0), y.mean(0)
+            self._cx, self._cy = _column_mean(x), _column_mean(y)
+            self._sums = _zero_sums(x.shape[1], y.shape[1], self.quartic, self.auto, x.device)
         elif x.shape[1] != self._sums.sx.shape[0] or y.shape[1] != self._sums.sy.shape[0]:
             raise ValueError(
                 f"batch feature sizes {x.shape[1]}, {y.shape[1]} differ from earlier batches "
                 f"({self._sums.sx.shape[0]}, {self._sums.sy.shape[0]})"
             )
         cx, cy = self._cx.to(x.device), self._cy.to(x.device)
-        # Centre block by block: a centred copy of a large input costs more than the products
-        # (fresh pages: 0.28 s for 1e5 x 128 against 0.04 s for X^T Y); small blocks reuse memory.
+        # Centre block by block into two reused buffers: a centred copy of a large input costs
+        # more than the products (fresh pages: 0.28 s for 1e5 x 128 against 0.04 s for X^T Y).
         width = max(x.shape[1], y.shape[1], 1)
-        rows = x.shape[0] if x.is_cuda else max(1, _BLOCK_ELEMENTS // width)
+        # Self-products are BLAS-bound and want long blocks; without them (Procrustes) the work
+        # is a few passes over memory, fastest on blocks that stay in cache (0.5 MB; see
+        # benchmarks/bench_procrustes.py).
+        block = _BLOCK_ELEMENTS if self.auto else _BLOCK_ELEMENTS // 16
+        rows = x.shape[0] if x.is_cuda else max(1, block // width)
+        rows = max(1, min(rows, x.shape[0]))
+        bx = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
+        by = torch.empty(rows, y.shape[1], dtype=torch.float64, device=x.device)
+        # Centred on its own exact mean, a first batch sums to zero up to rounding, whose square
+        # enters the final centring at ~1e-32 relative: its column sums are not accumulated
+        # (a pass over the data saved). Later batches, centred on that pivot, are.
+        column_sums = self._sums.n > 0 or self.quartic
         for i in range(0, x.shape[0], rows):
-            b = _batch_sums(x[i : i + rows] - cx, y[i : i + rows] - cy, self.quartic, self.auto)
-            self._sums = b if self._sums is None else _add(self._sums, b)
+            r = min(rows, x.shape[0] - i)
+            # copy_ converts float32 in place and sub_ centres in place: no temporaries, whose
+            # freed pages the allocator would keep (RSS grew by 1.3x the input with them)
+            bx[:r].copy_(x[i : i + r]).sub_(cx)
+            by[:r].copy_(y[i : i + r]).sub_(cy)
+            _accumulate(self._sums, bx[:r], by[:r], column_sums)
         return self
 
     def sums(self) -> _Sums:
-        if self._sums is None:
+        """The accumulated sums, self-products made whole (only their lower triangles are
+        accumulated: a symmetric rank-k update does half the work of a matrix product)."""
+        if self._sums is None or self._sums.n == 0:
             raise ValueError("no data: call update() with at least one batch first")
-        return self._sums
+        s = self._sums
+        if not self.auto:
+            return s
+        return _Sums(s.n, s.sx, s.sy, symmetrised(s.sxx), s.sxy, symmetrised(s.syy), s.quartic)
 
     def centred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Centred cross-products (Xc^T Xc, Xc^T Y_c, Yc^T Yc), each summed (not divided by n)."""
@@ -172,34 +193,57 @@ def _expand_product_sum(qq, qa_vb, qb_va, sab, sa, sb, sqa, sqb, mu_a, mu_b, na,
     )
 
 
-def _batch_sums(x: torch.Tensor, y: torch.Tensor, quartic: bool, auto: bool) -> _Sums:
+def _column_mean(x: torch.Tensor) -> torch.Tensor:
+    """Float64 column means; a float32 input is summed block by block (no float64 copy)."""
+    if x.dtype == torch.float64:
+        return x.mean(0)
+    rows = max(1, min(x.shape[0], _BLOCK_ELEMENTS // max(x.shape[1], 1)))
+    total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+    block = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
+    for i in range(0, x.shape[0], rows):
+        r = min(rows, x.shape[0] - i)
+        total += block[:r].copy_(x[i : i + r]).sum(0)
+    return total / x.shape[0]
+
+
+def _zero_sums(d1: int, d2: int, quartic: bool, auto: bool, device: torch.device) -> _Sums:
+    def z(*shape: int) -> torch.Tensor:
+        return torch.zeros(shape, dtype=torch.float64, device=device)
+
     q = None
     if quartic:
+        q = {k: z() for k in ("qx", "qy", "qxqy", "qxqx", "qyqy")}
+        q.update(qy_x=z(d1), qx_y=z(d2), qx_x=z(d1), qy_y=z(d2))
+    sxx, syy = (z(d1, d1), z(d2, d2)) if auto else (z(d1), z(d2))
+    return _Sums(0, z(d1), z(d2), sxx, z(d1, d2), syy, q)
+
+
+def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, column_sums: bool = True) -> None:
+    """Add a centred float64 block to the sums, in place."""
+    s.n += x.shape[0]
+    if column_sums:
+        s.sx += x.sum(0)
+        s.sy += y.sum(0)
+    s.sxy.addmm_(x.T, y)
+    if s.sxx.ndim == 2:
+        self_product_into(s.sxx, x)
+        self_product_into(s.syy, y)
+    else:
+        s.sxx += (x * x).sum(0)  # a block-sized temporary: 4x faster than a strided norm
+        s.syy += (y * y).sum(0)
+    if s.quartic is not None:
+        q = s.quartic
         qx = torch.linalg.vector_norm(x, dim=1).square()
         qy = torch.linalg.vector_norm(y, dim=1).square()
-        q = {
-            "qx": qx.sum(),
-            "qy": qy.sum(),
-            "qxqy": qx @ qy,
-            "qxqx": qx @ qx,
-            "qyqy": qy @ qy,
-            "qy_x": qy @ x,  # sum_i qy_i x_i
-            "qx_y": qx @ y,
-            "qx_x": qx @ x,
-            "qy_y": qy @ y,
-        }
-    if auto:
-        sxx, syy = x.T @ x, y.T @ y
-    else:
-        sxx, syy = (x * x).sum(0), (y * y).sum(0)
-    return _Sums(x.shape[0], x.sum(0), y.sum(0), sxx, x.T @ y, syy, q)
-
-
-def _add(a: _Sums, b: _Sums) -> _Sums:
-    q = None if a.quartic is None else {k: a.quartic[k] + b.quartic[k] for k in a.quartic}
-    return _Sums(
-        a.n + b.n, a.sx + b.sx, a.sy + b.sy, a.sxx + b.sxx, a.sxy + b.sxy, a.syy + b.syy, q
-    )
+        q["qx"] += qx.sum()
+        q["qy"] += qy.sum()
+        q["qxqy"] += qx @ qy
+        q["qxqx"] += qx @ qx
+        q["qyqy"] += qy @ qy
+        q["qy_x"] += qy @ x  # sum_i qy_i x_i
+        q["qx_y"] += qx @ y
+        q["qx_x"] += qx @ x
+        q["qy_y"] += qy @ y
 
 
 def moments_of(

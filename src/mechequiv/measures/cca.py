@@ -13,7 +13,7 @@ from typing import Literal
 
 import torch
 
-from mechequiv.measures._linalg import canonical_correlations, inv_sqrt_psd
+from mechequiv.measures._linalg import canonical_correlations, inv_sqrt_psd, reduce_wide
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import ArrayLike, check_choice, check_int, check_pair
 from mechequiv.measures.registry import register
@@ -79,7 +79,8 @@ def cca(
     Invariant to any invertible linear map of either representation (hence to orthogonal maps,
     scaling and permutations) and, when centred, to translation.
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
+    _check_enough(x.shape[0], x.shape[1], y.shape[1], centred)  # before any d x d moment
     return cca_from_moments(moments_of(x, y), statistic, centred)
 
 
@@ -144,7 +145,10 @@ def svcca(
     of the two projections. Invariant to orthogonal maps, isotropic scaling, permutation and
     translation; not to general invertible maps (the PCA step is not).
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
+    # PCA is equivariant to orthogonal maps: a wide side is replaced by its exact n x n
+    # row-space factor, so no d x d covariance is formed.
+    x, y = reduce_wide(x), reduce_wide(y)
     return svcca_from_moments(moments_of(x, y), variance_kept, keep)
 
 
@@ -177,11 +181,11 @@ def pwcca(X: ArrayLike, Y: ArrayLike) -> float:
     Not symmetric, and not invariant to rotations of the weighted side (the weights depend on
     the neuron basis).
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     if x.shape[1] > y.shape[1]:
         x, y = y, x
+    _check_enough(x.shape[0], x.shape[1], y.shape[1], True)  # before any d x d moment
     m = moments_of(x, y)
-    _check_enough(m.n, x.shape[1], y.shape[1], True)
     cxx, cxy, cyy = m.centred()
     wx, _ = inv_sqrt_psd(cxx)
     wy, _ = inv_sqrt_psd(cyy)

@@ -15,9 +15,18 @@ from __future__ import annotations
 
 import torch
 
-from mechequiv.measures._linalg import reduce_wide
+from mechequiv.measures._linalg import (
+    WIDE_DIM,
+    centred_gram,
+    order_statistics,
+    reduce_wide,
+    self_product_into,
+    symmetrised,
+    upper_triangle,
+)
 from mechequiv.measures._moments import CrossMoments, moments_of
 from mechequiv.measures._validate import (
+    ZERO_VARIANCE_RTOL,
     ArrayLike,
     centre,
     check_not_constant,
@@ -101,20 +110,32 @@ def cka_gram(K: torch.Tensor, L: torch.Tensor, debiased: bool = False) -> float:
 
 
 def _linear(X: ArrayLike, Y: ArrayLike, debiased: bool) -> float:
-    x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
-    if not debiased:  # the U-statistic is not translation invariant term by term
-        x, y = reduce_wide(x), reduce_wide(y)
+    # float32 input stays float32: the moments convert it block by block to float64.
+    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True, keep_float=True)
+    if not debiased and max(x.shape[1], y.shape[1]) >= WIDE_DIM:
+        # the U-statistic is not translation invariant term by term: biased only
+        x, y = x.to(torch.float64), y.to(torch.float64)
+        x, y = reduce_wide(x, row_space=False), reduce_wide(y, row_space=False)
     n, d1, d2 = x.shape[0], x.shape[1], y.shape[1]
     if n * (d1 * d1 + d1 * d2 + d2 * d2) <= n * n * (d1 + d2):
         return cka_from_moments(moments_of(x, y, quartic=debiased), debiased)
-    xc, yc = centre(x), centre(y)
-    check_not_constant(xc, x, "X")
-    check_not_constant(yc, y, "Y")
-    K, L = xc @ xc.T, yc @ yc.T
+    K, total_x, raw_x = centred_gram(x)
+    L, total_y, raw_y = centred_gram(y)
+    for total, raw, name in ((total_x, raw_x, "X"), (total_y, raw_y, "Y")):
+        if total <= ZERO_VARIANCE_RTOL * max(raw, 1e-300):
+            raise ValueError(
+                f"{name} has zero variance across samples (every row is the same): "
+                "the measure is undefined"
+            )
     if debiased:
         return cka_gram(K, L, debiased=True)
     # Grams of centred data are already double-centred: HSIC is the plain Frobenius product.
-    return _ratio(float((K * L).sum()), float((K * K).sum()), float((L * L).sum()), "linear CKA")
+    return _ratio(_dot(K, L), _dot(K, K), _dot(L, L), "linear CKA")
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frobenius inner product without an elementwise temporary."""
+    return float(torch.dot(a.reshape(-1), b.reshape(-1)))
 
 
 @register(
@@ -190,21 +211,46 @@ def angular_cka(X: ArrayLike, Y: ArrayLike) -> float:
     return safe_arccos(linear_cka(X, Y))
 
 
-def _median(v: torch.Tensor) -> float:
-    """numpy's median convention: the mean of the two middle values for an even count."""
-    srt = v.sort().values
-    k = srt.numel()
-    return float(srt[k // 2]) if k % 2 else float(srt[k // 2 - 1 : k // 2 + 1].mean())
+def _full_matrix_median(d2: torch.Tensor) -> float:
+    """numpy's median of all n^2 entries of a symmetric matrix with a zero diagonal (for an
+    even count, the mean of the two middle values), by selection on its upper triangle.
+
+    Sorted, the n^2 entries are the n diagonal zeros followed by each off-diagonal value twice
+    (all are >= 0), so entry k >= n of the full order is entry (k - n) // 2 of the triangle's.
+    """
+    n = d2.shape[0]
+    total = n * n
+    middle = [total // 2] if total % 2 else [total // 2 - 1, total // 2]
+    upper = [k for k in middle if k >= n]
+    ranks = [(k - n) // 2 for k in upper]
+    values = dict(zip(upper, order_statistics(upper_triangle(d2), ranks), strict=True))
+    picked = [values.get(k, 0.0) for k in middle]
+    return sum(picked) / len(picked)
 
 
 def rbf_gram(x: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """Gaussian kernel with sigma^2 = bandwidth^2 * median of squared distances (full n x n matrix)."""
-    sq = (x * x).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0)
-    med = _median(d2.flatten())
+    """Gaussian kernel with sigma^2 = bandwidth^2 * median of squared distances (full n x n matrix).
+
+    Built in place on one n x n buffer: the Gram, then squared distances (diagonal exactly 0),
+    then the kernel; the median is a selection on the distances' upper triangle.
+    """
+    d2 = torch.zeros(x.shape[0], x.shape[0], dtype=x.dtype, device=x.device)
+    self_product_into(d2, x, gram=True)  # syrk: half the flops of x @ x.T
+    d2 = symmetrised(d2)
+    sq = d2.diagonal().clone()
+    d2.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :]).clamp_min_(0.0)
+    d2.fill_diagonal_(0.0)
+    med = _full_matrix_median(d2)
     if med <= 0.0:
         raise ValueError("median squared distance is 0 (more than half the rows coincide)")
-    return torch.exp(-d2 / (2.0 * bandwidth**2 * med))
+    return d2.mul_(-1.0 / (2.0 * bandwidth**2 * med)).exp_()
+
+
+def _centre_gram_(K: torch.Tensor) -> torch.Tensor:
+    """H K H for a symmetric K, in place: two passes (row means equal column means)."""
+    means = K.mean(0)
+    means -= means.mean() / 2.0
+    return K.sub_(means[:, None]).sub_(means[None, :])
 
 
 @register(
@@ -232,7 +278,15 @@ def rbf_cka(X: ArrayLike, Y: ArrayLike, bandwidth: float = 1.0, debiased: bool =
     """
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0; got {bandwidth}")
-    x, y = check_pair(X, Y, min_samples=4 if debiased else 2)
-    check_not_constant(centre(x), x, "X")
-    check_not_constant(centre(y), y, "Y")
-    return cka_gram(rbf_gram(x, bandwidth), rbf_gram(y, bandwidth), debiased)
+    x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True)
+    xc, yc = centre(x), centre(y)
+    check_not_constant(xc, x, "X")
+    check_not_constant(yc, y, "Y")
+    # Distances are translation invariant; from centred rows the Gram formula does not cancel
+    # an offset (|x_i|^2 + |x_j|^2 - 2 x_i.x_j loses 1e-8 of a distance to an offset of 1e4).
+    K, L = rbf_gram(xc, bandwidth), rbf_gram(yc, bandwidth)
+    if debiased:
+        return cka_gram(K, L, debiased=True)
+    # Biased HSIC: each kernel centred once, in place; then three inner products.
+    K, L = _centre_gram_(K), _centre_gram_(L)
+    return _ratio(_dot(K, L), _dot(K, K), _dot(L, L), "kernel CKA")

@@ -6,6 +6,7 @@ an option says so. Rows are paired by input.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -53,13 +54,15 @@ def prediction_agreement(A: ArrayLike, B: ArrayLike) -> float:
     return float((a == b.to(a.device)).double().mean())
 
 
-def _probabilities(s: torch.Tensor, inputs: str, name: str) -> torch.Tensor:
+def _log_probabilities(s: torch.Tensor, inputs: str, name: str) -> torch.Tensor:
+    """Natural-log probabilities; finite for every class when computed from logits (a softmax
+    can underflow to 0 where its logarithm is still exact)."""
     check_choice(inputs, "inputs", ("logits", "probs"))
     if inputs == "logits":
-        return torch.softmax(s, dim=1)
+        return torch.log_softmax(s, dim=1)
     if bool((s < 0).any()) or not torch.allclose(s.sum(1), torch.ones_like(s[:, 0]), atol=1e-6):
         raise ValueError(f"{name} must hold probability rows (non-negative, summing to 1)")
-    return s
+    return torch.log(s)
 
 
 @register(
@@ -85,13 +88,15 @@ def jensen_shannon(A: ArrayLike, B: ArrayLike, inputs: Scores = "logits") -> flo
         raise ValueError(
             f"A and B must have the same number of classes; got {a.shape[1]}, {b.shape[1]}"
         )
-    p, q = _probabilities(a, inputs, "A"), _probabilities(b, inputs, "B")
-    m = 0.5 * (p + q)
+    # In log space: m = (p + q) / 2 never underflows to 0 where p or q is positive.
+    lp, lq = _log_probabilities(a, inputs, "A"), _log_probabilities(b, inputs, "B")
+    lm = torch.logaddexp(lp, lq) - math.log(2.0)
 
-    def kl(u: torch.Tensor) -> torch.Tensor:
-        return torch.where(u > 0, u * (torch.log2(u) - torch.log2(m)), torch.zeros_like(u)).sum(1)
+    def kl(lu: torch.Tensor) -> torch.Tensor:
+        u = lu.exp()
+        return torch.where(u > 0, u * (lu - lm), torch.zeros_like(u)).sum(1) / math.log(2.0)
 
-    return float((0.5 * (kl(p) + kl(q))).clamp_min(0.0).mean())
+    return float((0.5 * (kl(lp) + kl(lq))).clamp_min(0.0).mean())
 
 
 @register(
@@ -109,7 +114,7 @@ def logit_cosine(A: ArrayLike, B: ArrayLike) -> float:
 
     Logits are centred over classes first because a softmax ignores a per-input constant shift.
     """
-    a, b = check_pair(A, B, min_samples=1, names=("A", "B"))
+    a, b = check_pair(A, B, min_samples=1, names=("A", "B"), rescale=True)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"A and B must have the same number of classes; got {a.shape[1]}, {b.shape[1]}"

@@ -47,7 +47,7 @@ def knn_indices(x: torch.Tensor, k: int, metric: Metric = "cosine") -> torch.Ten
 
 
 def _overlaps(X: ArrayLike, Y: ArrayLike, k: int, metric: Metric) -> tuple[torch.Tensor, int]:
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, rescale=True)
     n = x.shape[0]
     check_int(k, "k", 1)
     # A constant representation makes every neighbour a tie: refuse rather than break ties.

@@ -7,37 +7,54 @@ narrower one, which leaves every quantity below unchanged (nuclear norms of d1 x
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide
+from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide, row_space_factor
 from mechequiv.measures._moments import CrossMoments, moments_of
-from mechequiv.measures._validate import ArrayLike, check_choice, check_pair, safe_arccos
+from mechequiv.measures._validate import (
+    ArrayLike,
+    centre,
+    check_choice,
+    check_pair_scaled,
+    safe_arccos,
+)
 from mechequiv.measures.registry import register
 
 Score = Literal["angular", "euclidean"]
 _SCORES = ("angular", "euclidean")
 
 
-def _partial_whitening(c: torch.Tensor, alpha: float) -> torch.Tensor:
+def _partial_whitening(c: torch.Tensor, alpha: float, null: int = 0) -> torch.Tensor:
     """netrep's regularised whitening Z for covariance-like C = Xc^T Xc (not divided by n).
 
     Z = V diag(d) V^T with d = alpha + (1 - alpha) lam^{-1/2}, rescaled so that the total
     variance tr(Z C Z) equals tr(C). Eigenvalues are floored at 1e-10 times the largest.
+    ``null`` counts further zero eigenvalues of the full feature space when C is the covariance
+    of a row-space factor: they enter only the rescaling (at the floor), exactly as they would
+    in the d x d eigendecomposition, whose directions carry no data.
     """
     lam, V = torch.linalg.eigh(c)
-    lam = lam.clamp_min(RANK_RTOL * float(lam.max()))
+    floor = RANK_RTOL * float(lam.max())
+    lam = lam.clamp_min(floor)
     d = alpha + (1 - alpha) * lam.rsqrt()
     new_var = (alpha**2 * lam + 2 * alpha * (1 - alpha) * lam.sqrt() + (1 - alpha) ** 2).sum()
-    d = d * (lam.sum() / new_var).sqrt()
+    new_var = new_var + null * (
+        alpha**2 * floor + 2 * alpha * (1 - alpha) * floor**0.5 + (1 - alpha) ** 2
+    )
+    d = d * ((lam.sum() + null * floor) / new_var).sqrt()
     return (V * d) @ V.T
 
 
-def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.Tensor]:
-    """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening."""
+def _aligned_terms(
+    m: CrossMoments, alpha: float, null: tuple[int, int] = (0, 0)
+) -> tuple[float, float, torch.Tensor]:
+    """(||X~||_F^2, ||Y~||_F^2, X~^T Y~) after centring and alpha-partial whitening; ``null``
+    counts the feature directions each side's row-space factor dropped."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
     nxx, cxy, nyy = m.centred_traces()
@@ -46,24 +63,51 @@ def _aligned_terms(m: CrossMoments, alpha: float) -> tuple[float, float, torch.T
     if alpha == 1.0:
         return nxx, nyy, cxy
     cxx, _, cyy = m.centred()
-    zx, zy = _partial_whitening(cxx, alpha), _partial_whitening(cyy, alpha)
+    zx, zy = _partial_whitening(cxx, alpha, null[0]), _partial_whitening(cyy, alpha, null[1])
     return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
 
 
-def _score(nxx: float, nyy: float, inner: float, score: str) -> float:
+def _score(
+    nxx: float, nyy: float, inner: float, score: str, exponents: tuple[int, int] = (0, 0)
+) -> float:
+    """The angle or the Euclidean distance from the aligned terms of x = X / 2^e_x and
+    y = Y / 2^e_y (``exponents``; (0, 0) unless an input was brought back from an extreme scale).
+
+    The angle is scale free. The distance is put together at the scale 2^max(e_x, e_y), where
+    every term is representable, and multiplied back; a distance beyond float64 is refused.
+    """
     check_choice(score, "score", _SCORES)
     if score == "angular":
         return safe_arccos(inner / (nxx * nyy) ** 0.5)
+    ex, ey = exponents
+    top = max(ex, ey)
+    nxx, nyy, inner = (
+        nxx * 2.0 ** (2 * (ex - top)),
+        nyy * 2.0 ** (2 * (ey - top)),
+        inner * 2.0 ** (ex + ey - 2 * top),
+    )
     sq = nxx + nyy - 2.0 * inner
     if sq < -1e-9 * (nxx + nyy):
         raise ValueError(f"squared Euclidean shape distance {sq:.3g} < 0 beyond rounding error")
-    return max(sq, 0.0) ** 0.5
+    try:
+        return math.ldexp(max(sq, 0.0) ** 0.5, top)
+    except OverflowError:
+        raise ValueError(
+            f"the Euclidean shape distance, {max(sq, 0.0) ** 0.5:.6g} * 2^{top}, exceeds the "
+            "float64 range; use score='angular' or rescale the inputs"
+        ) from None
 
 
-def procrustes_from_moments(m: CrossMoments, alpha: float = 1.0, score: Score = "angular") -> float:
+def procrustes_from_moments(
+    m: CrossMoments,
+    alpha: float = 1.0,
+    score: Score = "angular",
+    exponents: tuple[int, int] = (0, 0),
+    null: tuple[int, int] = (0, 0),
+) -> float:
     """Shape metric from accumulated moments; see :func:`procrustes`."""
-    nxx, nyy, cxy = _aligned_terms(m, alpha)
-    return _score(nxx, nyy, nuclear_norm(cxy), score)
+    nxx, nyy, cxy = _aligned_terms(m, alpha, null)
+    return _score(nxx, nyy, nuclear_norm(cxy), score, exponents)
 
 
 @register(
@@ -94,18 +138,43 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     permutation and translation; the Euclidean one is not scale invariant. For 0 < alpha < 1
     netrep's whitening mixes scales, so scale invariance holds only at alpha in {0, 1}.
     """
-    x, y = check_pair(X, Y)
-    if alpha == 1.0:  # whitening would weigh the null space of a factor differently
+    x, y, ex, ey = check_pair_scaled(X, Y)
+    d1, d2 = x.shape[1], y.shape[1]
+    if alpha == 1.0:
         x, y = reduce_wide(x), reduce_wide(y)
-    return procrustes_from_moments(moments_of(x, y, auto=alpha != 1.0), alpha, score)
+    else:  # the whitening also counts the null directions a factor drops: passed on below
+        x = row_space_factor(centre(x)) if d1 > x.shape[0] else x
+        y = row_space_factor(centre(y)) if d2 > y.shape[0] else y
+    null = (d1 - x.shape[1], d2 - y.shape[1])
+    m = moments_of(x, y, auto=alpha != 1.0)
+    return procrustes_from_moments(m, alpha, score, (ex, ey), null)
 
 
-def permutation_from_moments(m: CrossMoments, score: Score = "angular") -> float:
+# Widest side a one-to-one matching of units may have: the Hungarian algorithm takes O(d^3) time
+# on a dense d1 x d2 cross-product (8192 units: 0.5 GB and minutes; 50,000 would take days).
+MAX_MATCHED_UNITS = 8192
+
+
+def check_matching_size(d1: int, d2: int) -> None:
+    if max(d1, d2) > MAX_MATCHED_UNITS:
+        raise ValueError(
+            f"permutation_distance matches units one to one: a {d1} x {d2} assignment problem "
+            f"(O(d^3) time, {d1 * d2 * 8 / 2**30:.2g} GiB of cross-products) is beyond its limit of "
+            f"{MAX_MATCHED_UNITS} units per side; use procrustes (rotation-invariant) or reduce "
+            "the widths first"
+        )
+
+
+def permutation_from_moments(
+    m: CrossMoments, score: Score = "angular", exponents: tuple[int, int] = (0, 0)
+) -> float:
     """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
+    s = m.sums()
+    check_matching_size(s.sx.shape[0], s.sy.shape[0])
     nxx, nyy, cxy = _aligned_terms(m, 1.0)
     c = cxy.cpu().numpy()
     rows, cols = linear_sum_assignment(c, maximize=True)
-    return _score(nxx, nyy, float(c[rows, cols].sum()), score)
+    return _score(nxx, nyy, float(c[rows, cols].sum()), score, exponents)
 
 
 @register(
@@ -126,5 +195,6 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     ||Xc P - Yc||_F with ``score="euclidean"``. Invariant to unit permutations, isotropic
     scaling (angular) and translation, but not to rotations.
     """
-    x, y = check_pair(X, Y)
-    return permutation_from_moments(moments_of(x, y, auto=False), score)
+    x, y, ex, ey = check_pair_scaled(X, Y)
+    check_matching_size(x.shape[1], y.shape[1])
+    return permutation_from_moments(moments_of(x, y, auto=False), score, (ex, ey))

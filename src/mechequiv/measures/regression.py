@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.measures._linalg import low_rank_factor, small_problem_threads
+from mechequiv.measures._linalg import low_rank_factor, row_space_factor, small_problem_threads
 from mechequiv.measures._validate import (
     ArrayLike,
     centre,
@@ -57,7 +57,7 @@ def ridge_cv(
     R^2 = 1 - sum of squared out-of-fold errors / sum of squared deviations from the mean of Y,
     pooled over all target features (variance weighted). It can be negative.
     """
-    x, y = check_pair(X, Y, names=("source", "target"))
+    x, y = check_pair(X, Y, names=("source", "target"), rescale=True)
     folds = check_int(folds, "folds", 2)
     n = x.shape[0]
     if n < 2 * folds:
@@ -66,7 +66,16 @@ def ridge_cv(
         raise ValueError("alphas must be a non-empty sequence of positive numbers")
     yc_all = centre(y)
     check_not_constant(yc_all, y, "target")
-    check_not_constant(centre(x), x, "source")
+    xc_all = centre(x)
+    check_not_constant(xc_all, x, "source")
+    # Ridge with an isotropic penalty and pooled R^2 are invariant to orthogonal maps of either
+    # side's features: a wide side (d > n) is replaced by its exact n x n row-space factor, so
+    # no d x d eigendecomposition is formed. The penalty keeps the source's own width below.
+    width = x.shape[1]
+    if width > n:
+        x = row_space_factor(xc_all)
+    if y.shape[1] > n:
+        y = yc_all = row_space_factor(yc_all)
     grid = torch.tensor(alphas, dtype=torch.float64, device=x.device)
     sse, chosen = 0.0, []
     for test in _folds(n, folds, seed):
@@ -78,7 +87,7 @@ def ridge_cv(
         lam = lam.clamp_min(0.0)
         z = (xtr - mx) @ V
         zy = V.T @ ((xtr - mx).T @ (ytr - my))
-        pens = grid * lam.mean()
+        pens = grid * (lam.sum() / width)  # the mean over all `width` eigenvalues
         inv = 1.0 / (lam[None, :] + pens[:, None])  # (n_alphas, d)
         # Exact leave-one-out residuals: r_i / (1 - h_ii), h including the intercept's 1/n.
         h = (z * z) @ inv.T + 1.0 / xtr.shape[0]  # (n_train, n_alphas)

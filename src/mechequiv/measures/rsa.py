@@ -12,7 +12,14 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechequiv.measures._validate import ArrayLike, as_matrix, check_choice, check_pair
+from mechequiv.measures._linalg import host_float64, upper_triangle
+from mechequiv.measures._validate import (
+    ArrayLike,
+    as_matrix_scaled,
+    check_choice,
+    check_pair,
+    times_power_of_two,
+)
 from mechequiv.measures.registry import register
 
 RDMKind = Literal["correlation", "euclidean", "cosine"]
@@ -30,10 +37,15 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     - ``"cosine"``: 1 - cosine similarity between rows.
     """
     check_choice(kind, "rdm", _RDMS)
-    x = as_matrix(X)
+    x, e = as_matrix_scaled(X)  # correlation and cosine are scale free; Euclidean scales by 4^e
     if kind == "euclidean":
         sq = (x * x).sum(1)
-        return (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+        d = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+        if e:
+            d = times_power_of_two(d, 2 * e)
+            if not bool(torch.isfinite(d).all()):
+                raise ValueError("the squared Euclidean distances of X exceed the float64 range")
+        return d
     if kind == "correlation":
         x = x - x.mean(1, keepdim=True)
     norms = x.norm(dim=1)
@@ -44,9 +56,41 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     return 1.0 - u @ u.T
 
 
-def _upper(d: torch.Tensor) -> np.ndarray:
-    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1, device=d.device)
-    return d[i, j].cpu().numpy()
+def _condensed_rdm(x: torch.Tensor, kind: RDMKind) -> torch.Tensor:
+    """The RDM's upper triangle (i < j) as a vector; the n x n matrix is freed on return."""
+    return upper_triangle(rdm(x, kind))
+
+
+def average_ranks(v: torch.Tensor) -> torch.Tensor:
+    """Ranks 1..N of ``v`` with ties given their average rank (scipy's ``rankdata``), in torch
+    on v's device."""
+    order = torch.argsort(v)
+    _, inverse, counts = torch.unique_consecutive(v[order], return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).to(torch.float64)
+    mean_rank = ends - (counts.to(torch.float64) - 1.0) / 2.0
+    ranks = torch.empty_like(v, dtype=torch.float64)
+    ranks[order] = mean_rank[inverse]
+    return ranks
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two vectors, centred in float64 on their device."""
+    a = a - a.mean()
+    b = b - b.mean()
+    return float(torch.dot(a, b) / (torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)))
+
+
+def _compare_on_device(a: torch.Tensor, b: torch.Tensor, comparison: str) -> float:
+    """:func:`compare_rdms` for condensed RDMs that stay on an accelerator (Pearson and
+    Spearman; Kendall's tau-a, an O(N log N) merge count, runs in scipy on the host)."""
+    check_choice(comparison, "compare", _COMPARISONS)
+    if comparison == "kendall_tau_a":
+        return compare_rdms(a.cpu().numpy(), b.cpu().numpy(), comparison)
+    if bool(a.min() == a.max()) or bool(b.min() == b.max()):
+        raise ValueError("an RDM has all off-diagonal entries equal: rank correlation undefined")
+    if comparison == "spearman":
+        a, b = average_ranks(a), average_ranks(b)
+    return pearson(a, b)
 
 
 def kendall_tau_a(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,7 +147,13 @@ def rsa(
         Spearman rank correlation (ties averaged), Pearson correlation, or Kendall's tau-a
         (rsatoolbox's recommendation for RDMs with tied entries).
 
-    Needs n >= 3 stimuli. O(n^2) memory.
+    Needs n >= 3 stimuli. Memory, for n stimuli and N = n (n - 1) / 2 pairs: one n x n
+    float64 RDM at a time (8 n^2 bytes) and the two condensed RDMs (8 N bytes each); the
+    comparison adds scipy's ranks (a few float64 vectors of N). No index arrays are built.
     """
-    x, y = check_pair(X, Y, min_samples=3)
-    return compare_rdms(_upper(rdm(x, rdm_kind)), _upper(rdm(y, rdm_kind)), compare)
+    x, y = check_pair(X, Y, min_samples=3, rescale=True)
+    a = _condensed_rdm(x, rdm_kind)
+    b = _condensed_rdm(y, rdm_kind)
+    if host_float64(a):
+        return compare_rdms(a.numpy(), b.numpy(), compare)
+    return _compare_on_device(a, b, compare)

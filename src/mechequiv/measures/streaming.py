@@ -15,7 +15,11 @@ from mechequiv.measures._moments import CrossMoments
 from mechequiv.measures._validate import ArrayLike, safe_arccos
 from mechequiv.measures.cca import cca_from_moments, svcca_from_moments
 from mechequiv.measures.cka import cka_from_moments
-from mechequiv.measures.procrustes import permutation_from_moments, procrustes_from_moments
+from mechequiv.measures.procrustes import (
+    check_matching_size,
+    permutation_from_moments,
+    procrustes_from_moments,
+)
 
 # name -> (needs quartic terms, function of (moments, **options))
 _FROM_MOMENTS: dict[str, tuple[bool, Callable[..., float]]] = {
@@ -27,6 +31,11 @@ _FROM_MOMENTS: dict[str, tuple[bool, Callable[..., float]]] = {
     "procrustes": (False, procrustes_from_moments),
     "permutation_distance": (False, permutation_from_moments),
 }
+
+
+def _width(a: ArrayLike) -> int:
+    shape = getattr(a, "shape", ())
+    return int(shape[-1]) if len(shape) else 0
 
 
 def streamable() -> list[str]:
@@ -74,7 +83,15 @@ class StreamingMeasure:
         return self._moments.n
 
     def update(self, X: ArrayLike, Y: ArrayLike) -> StreamingMeasure:
-        """Add a batch of paired rows (any batch size, including 1)."""
+        """Add a batch of paired rows (any batch size, including 1).
+
+        Batches are float64 or float32 (converted block by block) with entries within
+        [2^-200, 2^200]; a batch outside that window is refused (no common rescaling is known
+        while streaming). A permutation distance beyond its matching limit is refused on the
+        first batch, before any d1 x d2 moment is allocated.
+        """
+        if self.name == "permutation_distance" and self._moments.n == 0:
+            check_matching_size(_width(X), _width(Y))
         self._moments.update(X, Y)
         return self
 
