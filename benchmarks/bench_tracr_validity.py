@@ -10,6 +10,10 @@ sort_alt, max, max_alt, above_first, count_smaller). Pairs, always within one se
   these are identical weights: the floor every measure must pass);
 - ``rotated`` (same mechanism): the program and an exact reparameterisation (Haar rotation of the
   residual stream, permuted heads and MLP units), ``--rotations`` seeds per program;
+- ``distractor`` (same mechanism): the program and a model running it side by side with another
+  program of the set whose output is never read (``with_distractor``: block-diagonal weights, the
+  output circuit unchanged, extra components that vary with the input but are irrelevant);
+  reported with and without these pairs (``exact_copies_vs_all`` / ``distractor_vs_all``);
 - ``same_function`` (DIFFERENT mechanism): a program and another RASP program computing the same
   input-output map through a different computation graph (verified on every input). Sun &
   Toneva's interpretation is a causal abstraction of the circuit, which must hold under
@@ -48,6 +52,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from mechequiv import measures
@@ -62,7 +67,7 @@ from mechequiv.equivalence import (
     scan_components,
 )
 from mechequiv.zoo.rasp_programs import PROGRAMS
-from mechequiv.zoo.tracr import CompiledProgram, TracrCircuit, compile_program
+from mechequiv.zoo.tracr import CompiledProgram, TracrCircuit, compile_program, with_distractor
 from mechequiv.zoo.tracr_pairs import (
     ALTERNATIVES,
     SAME_FUNCTION,
@@ -78,7 +83,7 @@ SETS = {
     "letters": (["length", "histogram", "histogram_alt", "reverse", "reverse_alt", "frac_prevs"], False),
     "numbers": (["sort", "sort_alt", "max", "max_alt", "above_first", "count_smaller"], True),
 }  # fmt: skip
-SAME = ("compiled_twice", "rotated")
+SAME = ("compiled_twice", "rotated", "distractor")
 # Every position its own row: with all positions concatenated into features instead, any
 # program that only moves tokens between positions (reverse) is a linear map of the input and
 # looks identical to the input itself (measured: "concat" rows of the results).
@@ -136,7 +141,7 @@ def plugin(spec: str) -> tuple[str, Factory]:
     return name, lambda model, inputs, truth: fn(model, inputs)
 
 
-def build_pairs(rotations: int) -> tuple[list[dict], dict[str, torch.Tensor]]:
+def build_pairs(rotations: int, distractors: bool) -> tuple[list[dict], dict[str, torch.Tensor]]:
     """Pairs (dicts with models, kind, same) and each set's inputs; function checks asserted."""
     pairs, inputs = [], {}
     for set_name, (names, distinct) in SETS.items():
@@ -151,6 +156,11 @@ def build_pairs(rotations: int) -> tuple[list[dict], dict[str, torch.Tensor]]:
                 rot = transformed_program(c, np.random.default_rng([s, len(pairs)]))
                 assert decoded_outputs(rot.model, seqs) == outs[n], f"{n}: rotation changed outputs"
                 pairs.append(dict(set=set_name, kind="rotated", a=c, b=rot, seed=s))
+        for i, n in enumerate(names) if distractors else ():
+            other = names[(i + 2) % len(names)]  # never its same-function partner (adjacent)
+            both = with_distractor(compiled[n], compiled[other])
+            assert decoded_outputs(both.model, seqs) == outs[n], f"{both.name}: outputs changed"
+            pairs.append(dict(set=set_name, kind="distractor", a=compiled[n], b=both))
         for i, n in enumerate(names):
             for m in names[i + 1 :]:
                 same_fn = SAME_FUNCTION.get(m) == n or SAME_FUNCTION.get(n) == m
@@ -170,7 +180,11 @@ def auc_with_null(scores: list[float], same: list[bool], rng: np.random.Generato
     s, y = s[ok], y[ok]
     if y.all() or not y.any():
         return {"auc": None, "n_pairs": int(ok.sum()), "reason": "one class only"}
-    null = np.array([roc_auc_score(rng.permutation(y), s) for _ in range(1000)])
+    # The null by Mann-Whitney on midranks (the AUC with ties counted 1/2, as roc_auc_score):
+    # one ranking, 1000 label shuffles, vectorised.
+    ranks, n1 = rankdata(s), int(y.sum())
+    shuffled = np.array([rng.permutation(y) for _ in range(1000)])
+    null = ((shuffled * ranks).sum(1) - n1 * (n1 + 1) / 2) / (n1 * (len(y) - n1))
     return {"auc": float(roc_auc_score(y, s)), "null_mean": float(null.mean()),
             "null_q95": float(np.quantile(null, 0.95)), "n_pairs": int(ok.sum()),
             "n_same": int(y.sum()), "n_different": int((~y).sum())}  # fmt: skip
@@ -179,13 +193,16 @@ def auc_with_null(scores: list[float], same: list[bool], rng: np.random.Generato
 def summarise(rows: list[dict], key: str, higher: bool, rng: np.random.Generator) -> dict:
     sign = 1.0 if higher else -1.0
     out = {}
-    subsets = {"all": lambda r: True, "same_vs_same_function": lambda r: r["kind"] != "other_function",
+    subsets = {"all": lambda r: True,
+               "exact_copies_vs_all": lambda r: r["kind"] != "distractor",
+               "distractor_vs_all": lambda r: r["kind"] not in ("compiled_twice", "rotated"),
+               "same_vs_same_function": lambda r: r["kind"] != "other_function",
                "same_vs_other_function": lambda r: r["kind"] != "same_function"}  # fmt: skip
     for name, keep in subsets.items():
         sel = [r for r in rows if keep(r)]
         vals = [sign * r[key] if r.get(key) is not None else np.nan for r in sel]
         out[name] = auc_with_null(vals, [r["same"] for r in sel], rng)
-    for kind in ("compiled_twice", "rotated", "same_function", "other_function"):
+    for kind in ("compiled_twice", "rotated", "distractor", "same_function", "other_function"):
         v = [r[key] for r in rows if r["kind"] == kind and r.get(key) is not None]
         out[f"mean_{kind}"] = float(np.mean(v)) if v else None
         out[f"range_{kind}"] = [float(np.min(v)), float(np.max(v))] if v else None
@@ -233,6 +250,12 @@ def calibration(rows: list[dict], key: str, level: float = 0.05) -> dict:
     return out
 
 
+def _rep(cache: dict, reprs: LayerReprs, model: Any, x: torch.Tensor, key: int) -> torch.Tensor:
+    if key not in cache:
+        cache[key] = reprs(model, x)
+    return cache[key]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rotations", type=int, default=4)
@@ -240,6 +263,7 @@ def main() -> None:
     ap.add_argument("--congruity-inputs", type=int, default=256)
     ap.add_argument("--samplers", default="symmetry,tracr_symmetry,resample_truth,resample_scan")
     ap.add_argument("--plugin", action="append", default=[], help="NAME=package.module:factory")
+    ap.add_argument("--no-distractors", action="store_true", help="leave out the distractor pairs")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     factories = {k: SAMPLERS[k] for k in args.samplers.split(",") if k}
@@ -247,7 +271,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     t0 = time.perf_counter()
-    pairs, inputs = build_pairs(args.rotations)
+    pairs, inputs = build_pairs(args.rotations, not args.no_distractors)
     print(f"{len(pairs)} pairs built in {time.perf_counter() - t0:.1f}s")
     subset = {k: v[np.sort(np.random.default_rng(1).choice(len(v), min(args.congruity_inputs, len(v)), replace=False))]
               for k, v in inputs.items()}  # fmt: skip
@@ -255,12 +279,10 @@ def main() -> None:
     rows = []
     for p in pairs:
         x = inputs[p["set"]]
-        ra = reps.setdefault(id(p["a"].model), REPRS(p["a"].model, x))
-        rb = reps.setdefault(id(p["b"].model), REPRS(p["b"].model, x))
+        ra, rb = (_rep(reps, REPRS, p[k].model, x, id(p[k].model)) for k in "ab")
         row = {"set": p["set"], "kind": p["kind"], "same": p["same"], "a": p["a"].name,
                "b": p["b"].name, "seed": p.get("seed"), "width_a": ra.shape[1], "width_b": rb.shape[1]}  # fmt: skip
-        ca = reps.setdefault(-id(p["a"].model), CONCAT(p["a"].model, x))
-        cb = reps.setdefault(-id(p["b"].model), CONCAT(p["b"].model, x))
+        ca, cb = (_rep(reps, CONCAT, p[k].model, x, -id(p[k].model)) for k in "ab")
         for m, (fn, _) in MEASURES.items():
             row[m] = float(fn(ra, rb))
             row[f"{m}_concat"] = float(fn(ca, cb))
@@ -305,7 +327,7 @@ def main() -> None:
               f"{fmt(v['same_vs_same_function'].get('auc'))} {fmt(v['same_vs_other_function'].get('auc'))}  {cal_s}")  # fmt: skip
     atomic_write_json(args.out, {
         "benchmark": "tracr_validity",
-        "config": {"rotations": args.rotations, "n": args.n, "congruity_inputs": args.congruity_inputs,
+        "config": {"rotations": args.rotations, "distractors": not args.no_distractors, "n": args.n, "congruity_inputs": args.congruity_inputs,
                    "samplers": list(factories), "plugins": args.plugin, "reprs": repr(REPRS),
                    "distance": "repr_distance", "cross": "implementation", "ties": "half",
                    "sets": {k: v[0] for k, v in SETS.items()},
