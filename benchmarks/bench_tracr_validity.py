@@ -100,8 +100,9 @@ Factory = Callable[[torch.nn.Module, torch.Tensor, TracrCircuit], Sampler]
 
 def components(model: Any) -> list[Component]:
     """Every head (axis 2 of hook_result) and every MLP output of a Tracr model."""
+    # per layer: a model with a distractor has layers with different numbers of heads
     heads = [Component(f"blocks.{layer}.attn.hook_result", h, axis=2)
-             for layer in range(model.n_layers) for h in range(model.n_heads)]  # fmt: skip
+             for layer, block in enumerate(model.blocks) for h in range(block.attn.n_heads)]  # fmt: skip
     return heads + [Component(f"blocks.{layer}.hook_mlp_out") for layer in range(model.n_layers)]
 
 
@@ -202,6 +203,8 @@ def summarise(rows: list[dict], key: str, higher: bool, rng: np.random.Generator
         sel = [r for r in rows if keep(r)]
         vals = [sign * r[key] if r.get(key) is not None else np.nan for r in sel]
         out[name] = auc_with_null(vals, [r["same"] for r in sel], rng)
+        # pairs a sampler could not score are left out of the AUC: say how many were scored
+        out[name]["n_total"] = len(sel)
     for kind in ("compiled_twice", "rotated", "distractor", "same_function", "other_function"):
         v = [r[key] for r in rows if r["kind"] == kind and r.get(key) is not None]
         out[f"mean_{kind}"] = float(np.mean(v)) if v else None
