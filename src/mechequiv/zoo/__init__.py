@@ -13,6 +13,9 @@
 - Mechanism labels (:mod:`mechequiv.zoo.labels`): gradient symmetricity, distance irrelevance,
   key Fourier frequencies; ``zoo.labels()``.
 - Presets: :func:`pizza_clock` trains Pizza (alpha=0) and Clock (alpha=1) transformers.
+- Compiled ground truth (:mod:`mechequiv.zoo.tracr`, needs ``tracr-pypi``): RASP programs
+  (:data:`~mechequiv.zoo.rasp_programs.PROGRAMS`) compiled by Tracr into torch transformers with
+  hook points and their known circuit; :func:`compile_program`, :func:`with_distractor`.
 """
 
 from mechequiv.zoo.checkpoints import CheckpointMismatchError
@@ -22,18 +25,31 @@ from mechequiv.zoo.models import Architecture, bilinear, mlp, transformer
 from mechequiv.zoo.presets import pizza_clock, pizza_clock_recipe
 from mechequiv.zoo.result import History, Zoo, load_checkpoint, load_zoo
 from mechequiv.zoo.tasks import Task, boolean, get_task, histogram, modular_addition
+from mechequiv.zoo.tracr import (
+    CompiledProgram,
+    Program,
+    TracrCircuit,
+    TracrTransformer,
+    compile_program,
+    with_distractor,
+)
 from mechequiv.zoo.train import train_zoo
 
 __all__ = [
     "Architecture",
     "CheckpointMismatchError",
+    "CompiledProgram",
     "History",
     "MechanismLabels",
+    "Program",
     "Task",
+    "TracrCircuit",
+    "TracrTransformer",
     "Zoo",
     "ZooConfig",
     "bilinear",
     "boolean",
+    "compile_program",
     "get_task",
     "histogram",
     "load_checkpoint",
@@ -45,4 +61,5 @@ __all__ = [
     "pizza_clock_recipe",
     "train_zoo",
     "transformer",
+    "with_distractor",
 ]
