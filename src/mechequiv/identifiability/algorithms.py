@@ -23,6 +23,7 @@ import math
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -144,55 +145,92 @@ def _root_table(
     return values[0]
 
 
+_UNREACHABLE = 1 << 30
+#: Up to this many distinct truth tables (3 inputs), NOT counts are dense arrays over all
+#: tables and a min-plus combination is one vectorised gather-and-reduce; above, sparse dicts.
+_DENSE_TABLES = 256
+
+
 class _NotCounts:
     """Fewest NOT gates per computable table, memoised across skeletons.
 
-    For a node, ``best`` maps every truth table the node's subtree can output to the fewest NOT
-    gates achieving it (a min-plus DP over the tree). A subtree with no decided NOT gates has
-    the same ``best`` wherever it occurs, so it is memoised by its key: skeletons of one depth
-    share their subtrees, and each new skeleton costs one combination at its root. During the
-    greedy search for the first placement only the nodes on the path to the next undecided id
-    change; fully decided subtrees are cached per search.
+    For a node, ``best`` gives, for every truth table the node's subtree can output, the fewest
+    NOT gates achieving it (a min-plus DP over the tree; ``_UNREACHABLE`` or absent otherwise).
+    A subtree with no decided NOT gates has the same ``best`` wherever it occurs, so it is
+    memoised by its key: skeletons of one depth share their subtrees, and each new skeleton
+    costs one combination at its root. During the greedy search for the first placement only
+    the nodes on the path to the next undecided id change; fully decided subtrees are cached
+    per search.
     """
 
     def __init__(self, columns: Sequence[int], full: int) -> None:
         self.columns, self.full = columns, full
-        self.memo: dict[str, dict[int, int]] = {}
+        self.memo: dict[str, Any] = {}
+        self.dense = full + 1 <= _DENSE_TABLES
+        if self.dense:
+            tables = np.arange(full + 1)
+            self.neg = full ^ tables
+            self.groups = {}
+            for op, fn in (("and", np.bitwise_and), ("or", np.bitwise_or)):
+                result = fn.outer(tables, tables).ravel()
+                order = np.argsort(result, kind="stable")
+                starts = np.searchsorted(result[order], tables)
+                self.groups[op] = (order, starts)  # every table is reached (a op a = a)
 
-    def _combine(self, op: str, left: dict[int, int], right: dict[int, int]) -> dict[int, int]:
+    def leaf(self, var: int) -> Any:
+        if self.dense:
+            out = np.full(self.full + 1, _UNREACHABLE, dtype=np.int64)
+            out[self.columns[var]] = 0
+            return out
+        return {self.columns[var]: 0}
+
+    def get(self, best: Any, table: int) -> int | None:
+        c = int(best[table]) if self.dense else best.get(table, _UNREACHABLE)
+        return None if c >= _UNREACHABLE else c
+
+    def combine(self, op: str, left: Any, right: Any) -> Any:
+        if self.dense:
+            order, starts = self.groups[op]
+            sums = (left[:, None] + right[None, :]).ravel()
+            return np.minimum(np.minimum.reduceat(sums[order], starts), _UNREACHABLE)
         base: dict[int, int] = {}
         for ta, ca in left.items():
             for tb, cb in right.items():
                 t = ta & tb if op == "and" else ta | tb
-                c = ca + cb
-                if c < base.get(t, 1 << 30):
-                    base[t] = c
+                if ca + cb < base.get(t, _UNREACHABLE):
+                    base[t] = ca + cb
         return base
 
-    def _with_optional_not(self, base: dict[int, int]) -> dict[int, int]:
+    def negated(self, base: Any) -> Any:
+        if self.dense:
+            return np.minimum(base[self.neg] + 1, _UNREACHABLE)
+        return {self.full ^ t: c + 1 for t, c in base.items()}
+
+    def with_optional_not(self, base: Any) -> Any:
+        if self.dense:
+            return np.minimum(base, self.negated(base))
         cur = dict(base)
-        full = self.full
         for t, c in base.items():
-            if c + 1 < cur.get(full ^ t, 1 << 30):
-                cur[full ^ t] = c + 1
+            if c + 1 < cur.get(self.full ^ t, _UNREACHABLE):
+                cur[self.full ^ t] = c + 1
         return cur
 
-    def free(self, skel: _Skeleton) -> dict[int, int]:
+    def free(self, skel: _Skeleton) -> Any:
         """``best`` of a subtree whose NOT gates are all free."""
         hit = self.memo.get(skel.key)
         if hit is None:
             if skel.op == "var":
-                base = {self.columns[skel.var]: 0}
+                base = self.leaf(skel.var)
             else:
-                base = self._combine(
+                base = self.combine(
                     skel.op, self.free(skel.children[0]), self.free(skel.children[1])
                 )
-            hit = self.memo[skel.key] = self._with_optional_not(base)
+            hit = self.memo[skel.key] = self.with_optional_not(base)
         return hit
 
     def constrained(
-        self, flat: _Flat, decided: Sequence[bool], cache: dict[int, dict[int, int]], i: int = 0
-    ) -> dict[int, int]:
+        self, flat: _Flat, decided: Sequence[bool], cache: dict[int, Any], i: int = 0
+    ) -> Any:
         """``best`` of node ``i`` when ids below ``len(decided)`` carry a NOT exactly when
         ``decided[id]``; ``cache`` holds fully decided subtrees of this search."""
         if i >= len(decided):
@@ -202,15 +240,15 @@ class _NotCounts:
             return cache[i]
         node = flat.nodes[i]
         if node.op == "var":
-            base = {self.columns[node.var]: 0}
+            base = self.leaf(node.var)
         else:
             left, right = flat.children[i]
-            base = self._combine(
+            base = self.combine(
                 node.op,
                 self.constrained(flat, decided, cache, left),
                 self.constrained(flat, decided, cache, right),
             )
-        out = {self.full ^ t: c + 1 for t, c in base.items()} if decided[i] else base
+        out = self.negated(base) if decided[i] else base
         if done:
             cache[i] = out
         return out
@@ -290,7 +328,7 @@ def _first_placement(flat: _Flat, size: int, counts: _NotCounts, target: int) ->
             take = False
         else:
             trial = [*decided, True]
-            take = counts.constrained(flat, trial, dict(cache)).get(target) == size
+            take = counts.get(counts.constrained(flat, trial, dict(cache)), target) == size
         decided.append(take)
         counts.constrained(flat, decided, cache)  # fill the cache for the decided prefix
     return frozenset(i for i, d in enumerate(decided) if d)
@@ -309,7 +347,7 @@ def _candidate_algorithms(
     out = []
     for depth in range(max_depth + 1):
         for skel in _skeletons(depth, n_vars):
-            fewest = counts.free(skel).get(target)
+            fewest = counts.get(counts.free(skel), target)
             if fewest is None:
                 continue
             found = _first_placement(_Flat.of(skel), fewest, counts, target)

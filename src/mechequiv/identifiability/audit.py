@@ -18,6 +18,7 @@ from mechequiv.identifiability.alignment import (
     count_mappings,
     input_pairs,
     list_mappings,
+    passing_index,
     patched_bits,
     variable_locations,
 )
@@ -348,9 +349,10 @@ def audit(
         algs = candidate_algorithms(_truth_table(task.inputs, target), depth)
         pair_list = input_pairs(len(x), pairs)
         bits = patched_bits(net, x, pair_list)
+        index = passing_index(bits)  # shared by every candidate algorithm
         kept_algs, counts, kept_maps = [], [], []
         for alg in algs:
-            locs = variable_locations(alg, task.inputs, pair_list, bits)
+            locs = variable_locations(alg, task.inputs, pair_list, bits, index)
             n = count_mappings(locs)
             if n:
                 kept_algs.append(str(alg))
