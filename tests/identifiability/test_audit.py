@@ -187,3 +187,10 @@ def test_trainer_is_deterministic(xor_nets):
         again.model.state_dict().values(), xor_nets[(3, 0)].state_dict().values(), strict=True
     ):
         assert torch.equal(a, b)
+
+
+def test_oversized_algorithm_search_is_refused_with_an_estimate(xor_nets):
+    with pytest.raises(MechequivError, match=r"58,576,060 candidate formula skeletons.*hours"):
+        audit(xor_nets[(2, 3)], "XOR", max_depth=5, where_then_what=False)
+    with pytest.raises(MechequivError, match="max_skeletons=50"):
+        audit(xor_nets[(2, 3)], "XOR", max_skeletons=50, where_then_what=False)

@@ -16,7 +16,12 @@ interpretations, algorithms and alignments modulo hidden-neuron relabelling): th
 that interpretive-equivalence estimators such as Congruity can be checked against.
 """
 
-from mechequiv.identifiability.algorithms import Algorithm, Formula, candidate_algorithms
+from mechequiv.identifiability.algorithms import (
+    Algorithm,
+    Formula,
+    candidate_algorithms,
+    count_skeletons,
+)
 from mechequiv.identifiability.alignment import Mapping
 from mechequiv.identifiability.audit import (
     IdentifiabilityReport,
@@ -65,6 +70,7 @@ __all__ = [
     "compare_classes",
     "count_candidates",
     "count_interpretations",
+    "count_skeletons",
     "estimate_candidates",
     "exact_equivalence",
     "explanation_classes",

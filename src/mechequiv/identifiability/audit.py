@@ -12,7 +12,7 @@ from torch import nn
 
 from mechequiv._progress import track
 from mechequiv.errors import MechequivError
-from mechequiv.identifiability.algorithms import candidate_algorithms
+from mechequiv.identifiability.algorithms import candidate_algorithms, count_skeletons
 from mechequiv.identifiability.alignment import (
     Mapping,
     count_mappings,
@@ -36,6 +36,13 @@ from mechequiv.identifiability.tasks import BooleanTask, as_task
 
 #: Most task rows (truth tables are int64 bitmasks).
 MAX_ROWS = 62
+#: Default refusal threshold on candidate formula skeletons (7,654 at depth 4 for two inputs;
+#: depth 5 has 58,576,060).
+MAX_SKELETONS = 100_000
+#: Rough single-core cost per skeleton (generation and alignment, measured at depth 4), used only
+#: to say how long a refused search would take.
+_SECONDS_PER_SKELETON = 3e-3
+
 #: Widest hidden layer the alignment search accepts without ``force`` (2**w subsets per layer).
 MAX_ALIGNMENT_WIDTH = 16
 
@@ -210,6 +217,22 @@ def _truth_table(inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
     return table
 
 
+def _check_skeletons(depth: int, n_inputs: int, max_skeletons: int) -> None:
+    try:
+        n = count_skeletons(depth, n_inputs)
+        what = f"{n:,}"
+    except ValueError as err:  # too many even to count exactly
+        n, what = max_skeletons + 1, str(err).split(" skeletons")[0]
+    if n > max_skeletons:
+        hours = n * _SECONDS_PER_SKELETON / 3600
+        raise MechequivError(
+            f"what-then-where would test {what} candidate formula skeletons (AND/OR depth <= "
+            f"{depth} over {n_inputs} inputs) > max_skeletons={max_skeletons:,}: roughly "
+            f"{hours:,.1f} hours on one core at ~{_SECONDS_PER_SKELETON * 1e3:.0f} ms each; lower "
+            "max_depth, pass what_then_where=False, or force=True"
+        )
+
+
 def estimate_candidates(
     model: nn.Module | MLPNet | Sequence[int],
     *,
@@ -240,6 +263,7 @@ def audit(
     what_then_where: bool = True,
     keep_lists: bool = False,
     max_candidates: int = MAX_CANDIDATES,
+    max_skeletons: int = MAX_SKELETONS,
     force: bool = False,
     name: str | None = None,
     progress: bool | None = False,
@@ -280,10 +304,12 @@ def audit(
         Label of the report (default: task and widths).
     progress
         Show a progress bar over circuits (``None``: only on an interactive terminal).
-    max_candidates, force
+    max_candidates, max_skeletons, force
         Refuse (:class:`~mechequiv.errors.MechequivError`) when more than ``max_candidates``
-        candidate circuits would be examined, or a hidden layer is wider than
-        ``MAX_ALIGNMENT_WIDTH`` for the alignment search, unless ``force``.
+        candidate circuits would be examined, more than ``max_skeletons`` candidate formula
+        skeletons tested (counted first, :func:`~.algorithms.count_skeletons`; the message
+        estimates the time), or a hidden layer is wider than ``MAX_ALIGNMENT_WIDTH`` for the
+        alignment search, unless ``force``.
     """
     task = as_task(task)
     if len(task.inputs) > MAX_ROWS:
@@ -310,8 +336,10 @@ def audit(
             f"the alignment search tries 2**{widest} = {2**widest:,} neuron sets per layer "
             f"(widest hidden layer {widest} > {MAX_ALIGNMENT_WIDTH}); pass force=True"
         )
-    _check_solved(net, x, target, task.name)
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
+    if what_then_where and not force:
+        _check_skeletons(depth, task.n_inputs, max_skeletons)
+    _check_solved(net, x, target, task.name)
     settings = {
         "ablation": ablation,
         "include_full": include_full,
