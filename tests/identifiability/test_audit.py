@@ -194,3 +194,31 @@ def test_oversized_algorithm_search_is_refused_with_an_estimate(xor_nets):
         audit(xor_nets[(2, 3)], "XOR", max_depth=5, where_then_what=False)
     with pytest.raises(MechequivError, match="max_skeletons=50"):
         audit(xor_nets[(2, 3)], "XOR", max_skeletons=50, where_then_what=False)
+
+
+def test_paper_preset_applies_the_reference_filter():
+    model = make_mlp((2, 4, 4, 1), seed=0)
+    net = as_mlp(model)
+    # an untrained network: only the settings and the refusal matter here
+    with pytest.raises(MechequivError, match="does not solve"):
+        audit(model, "XOR", preset="paper")
+    assert estimate_candidates(net) == 1_067_648
+    assert estimate_candidates(net, min_node_sparsity=paper_min_node_sparsity((4, 4))) == 168_672
+    with pytest.raises(ValueError, match="fixes \\['min_node_sparsity'\\]"):
+        audit(model, "XOR", preset="paper", min_node_sparsity=0.5)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        audit(model, "XOR", preset="fast")
+
+
+def test_paper_preset_matches_explicit_settings(xor_nets):
+    model = xor_nets[(3, 0)]
+    r = audit(model, "XOR", preset="paper")
+    plain = audit(model, "XOR")
+    assert r.settings["preset"] == "paper" and r.settings["min_node_sparsity"] is None
+    assert (r.n_circuits, r.n_interpretations, r.n_mappings) == (
+        plain.n_circuits,
+        plain.n_interpretations,
+        plain.n_mappings,
+    )
+    assert r.settings["task_rows"] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert "row order" in r.summary()

@@ -47,6 +47,31 @@ _SECONDS_PER_SKELETON = 3e-3
 MAX_ALIGNMENT_WIDTH = 16
 
 
+#: Audit settings of the reference script (MelouxM/MI-identifiability, main.py at upstream commit
+#: c08b08d, the last by its author; read in the public fork gwherb/MI-identifiability): zero
+#: ablation, the full node set never tried, every don't-care completion counted, formulas up to
+#: depth hidden layers + 1, one direction per input pair, and its width-dependent circuit
+#: filter (``paper_min_node_sparsity``). ``audit(..., preset="paper")`` applies them.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "ablation": "zero",
+        "include_full": False,
+        "min_node_sparsity": "paper",
+        "completions": "all",
+        "max_depth": None,
+        "pairs": "forward",
+    }
+}
+_PRESET_DEFAULTS = {
+    "ablation": "zero",
+    "include_full": False,
+    "min_node_sparsity": None,
+    "completions": "all",
+    "max_depth": None,
+    "pairs": "forward",
+}
+
+
 def paper_min_node_sparsity(hidden_widths: Sequence[int]) -> float | None:
     """The reference script's circuit filter: keep circuits removing a fraction of hidden neurons
     strictly above 0.2 when the widest hidden layer has 4 neurons, 0.3 from 5 on, none below."""
@@ -153,7 +178,15 @@ class IdentifiabilityReport:
                 lines.append(f"    {a}: {n} mapping(s)")
             if len(self.algorithms) > 5:
                 lines.append(f"    ... {len(self.algorithms) - 5} more")
-        lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
+        lines.append(
+            "  settings: "
+            + ", ".join(f"{k}={v}" for k, v in self.settings.items() if k != "task_rows")
+        )
+        if self.algorithms is not None and self.settings.get("pairs") == "forward":
+            lines.append(
+                "  (pairs='forward' tests each pair of task rows in one direction, earlier row as "
+                "source: mapping counts depend on the task's row order)"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -265,6 +298,7 @@ def audit(
     max_candidates: int = MAX_CANDIDATES,
     max_skeletons: int = MAX_SKELETONS,
     force: bool = False,
+    preset: str | None = None,
     name: str | None = None,
     progress: bool | None = False,
 ) -> IdentifiabilityReport:
@@ -300,6 +334,11 @@ def audit(
         Which strategy to run.
     keep_lists
         Keep the accepted circuits and every minimal mapping in the report.
+    preset
+        ``"paper"``: the reference script's settings (:data:`PRESETS`), in particular its
+        circuit filter at width >= 4 (node sparsity > 0.2 at width 4, > 0.3 from 5), which
+        the defaults do not apply (a width-4 XOR audit then examines 1,067,648 candidate
+        circuits instead of 168,672). The settings it fixes must be left at their defaults.
     name
         Label of the report (default: task and widths).
     progress
@@ -312,6 +351,24 @@ def audit(
         alignment search, unless ``force``.
     """
     task = as_task(task)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
+        given = {
+            "ablation": ablation, "include_full": include_full,
+            "min_node_sparsity": min_node_sparsity, "completions": completions,
+            "max_depth": max_depth, "pairs": pairs,
+        }  # fmt: skip
+        changed = sorted(k for k, v in given.items() if v != _PRESET_DEFAULTS[k])
+        if changed:
+            raise ValueError(f"preset={preset!r} fixes {changed}; leave them at their defaults")
+        widths = as_mlp(model).hidden_widths
+        chosen = dict(PRESETS[preset])
+        if chosen["min_node_sparsity"] == "paper":
+            chosen["min_node_sparsity"] = paper_min_node_sparsity(widths) if widths else None
+        ablation, include_full = chosen["ablation"], chosen["include_full"]
+        min_node_sparsity, completions = chosen["min_node_sparsity"], chosen["completions"]
+        max_depth, pairs = chosen["max_depth"], chosen["pairs"]
     if len(task.inputs) > MAX_ROWS:
         raise ValueError(
             f"truth tables are stored as 64-bit masks: at most {MAX_ROWS} task rows, got "
@@ -347,6 +404,10 @@ def audit(
         "completions": completions,
         "max_depth": depth,
         "pairs": pairs,
+        "preset": preset,
+        # the one-directional pairs follow the task's row order (the reference's follows its
+        # Python hash seed): mapping counts depend on it
+        "task_rows": task.inputs.tolist(),
     }
     seconds: dict[str, float] = {}
     n_candidates = interpretations = circuits = None
