@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mechequiv.errors import MechequivError
 from mechequiv.identifiability import (
+    GATES,
     IdentifiabilityReport,
     as_mlp,
     audit,
@@ -222,3 +223,28 @@ def test_paper_preset_matches_explicit_settings(xor_nets):
     )
     assert r.settings["task_rows"] == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert "row order" in r.summary()
+
+
+@pytest.mark.slow
+def test_each_output_of_a_two_output_network_equals_its_single_output_copy():
+    task = boolean_task(["XOR", "NAND"])
+    trained = train_mlp(task, (3, 3), seed=0)
+    assert trained.converged
+    net = as_mlp(trained.model)
+    for i, gate in enumerate(("XOR", "NAND")):
+        r = audit(trained.model, task, output=i)
+        alone = audit(net.select_output(i), gate)
+        assert r.interpretations == alone.interpretations and r.n_circuits > 0
+        assert r.algorithms == alone.algorithms
+        assert r.mappings_per_algorithm == alone.mappings_per_algorithm
+
+
+@pytest.mark.parametrize("gate", ["NAND", "NOR", "NIMP", "OR"])
+def test_other_gates_of_the_paper(gate):
+    trained = next(t for t in (train_mlp(gate, (3, 3), seed=s) for s in range(8)) if t.converged)
+    r = audit(trained.model, gate, keep_lists=True)
+    assert r.n_circuits > 0 and r.n_interpretations >= r.n_circuits
+    assert r.n_algorithms_tested == len(candidate_algorithms(boolean_task(gate).targets[:, 0], 3))
+    for m in r.mappings:  # every mapped algorithm computes the gate
+        table = m.algorithm.formula.table(boolean_task(gate).inputs)
+        assert [(table >> row) & 1 for row in range(4)] == list(GATES[gate])
