@@ -36,7 +36,6 @@ from mechequiv._io import atomic_write_json
 from mechequiv.identifiability import audit, paper_min_node_sparsity, train_mlp
 from mechequiv.identifiability.study import PAPER_MEDIANS
 
-
 #: Median interpretations per network that the reference code (MelouxM/MI-identifiability,
 #: upstream c08b08d) reports on XOR networks trained by its own pipeline, widths 2..5 (the
 #: project's side-by-side run of the reference, recorded in issue 20).
