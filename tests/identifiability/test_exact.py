@@ -213,3 +213,23 @@ def test_canonical_form_separates_a_shared_parent_from_twin_parents():
     assert canonical_form(2, labs, split) == canonical_form(
         2, labs, [[(0, 1), (0, 1)], [(1,), (0,)], [(0, 1)]]
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(layered(max_width=3, labels=2), st.randoms(use_true_random=False))
+def test_canonical_forms_separate_near_misses(g, rnd):
+    """A relabelled copy with one parent set or label changed: equal forms exactly when the
+    change happens to leave an isomorphic circuit (checked by brute force)."""
+    n, labs, pars = g
+    perms = [rnd.sample(range(len(x)), len(x)) for x in labs]
+    rl, rp = _relabel(labs, pars, perms)
+    l = rnd.randrange(len(rl))
+    i = rnd.randrange(len(rl[l]))
+    if rnd.random() < 0.5:
+        rl[l][i] = 1 - rl[l][i]
+    else:
+        prev = n if l == 0 else len(rl[l - 1])
+        options = [tuple(p for p in range(prev) if (s >> p) & 1) for s in range(1, 2**prev)]
+        rp[l][i] = rnd.choice(options)
+    h = (n, rl, rp)
+    assert (canonical_form(*g) == canonical_form(*h)) == _isomorphic(g, h)
