@@ -111,6 +111,33 @@ def main() -> None:
     print("formula family:", family, flush=True)
 
     rows, peers = [], []
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "threads": args.threads,
+        "note": "shared 2-core machine; CPU seconds are the comparable figure",
+    }
+
+    def write(refusal: str | None, complete: bool) -> None:
+        atomic_write_json(
+            args.out,
+            {
+                "benchmark": "identifiability_scale",
+                "complete": complete,
+                "env": env,
+                "settings": {"task": "XOR", "pairs": "forward", "seeds": args.seeds},
+                "formula_family": {str(d): v for d, v in family.items()},
+                "skeleton_counts": {
+                    f"{n} inputs": {str(d): _count_or_message(d, n) for d in range(6)}
+                    for n in (2, 3)
+                },
+                "rows": rows,
+                "peer_per_set_test": peers,
+                "depth5_refusal": refusal,
+            },
+        )
+
     for n_layers in layers:
         depth = n_layers + 1
         for k in widths:
@@ -145,6 +172,7 @@ def main() -> None:
             }
             rows.append(row)
             print(row, flush=True)
+            write(None, False)  # partial results survive a time limit
             if nets and k == min(w for w in widths if w >= 3) and len(peers) < len(layers):
                 t0, c0 = time.perf_counter(), time.process_time()
                 peer = per_set_peer(nets[0], depth)
@@ -169,27 +197,7 @@ def main() -> None:
     except MechequivError as err:
         refusal = str(err)
     print("depth 5:", refusal)
-    atomic_write_json(
-        args.out,
-        {
-            "benchmark": "identifiability_scale",
-            "env": {
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "machine": platform.machine(),
-                "threads": args.threads,
-                "note": "shared 2-core machine; CPU seconds are the comparable figure",
-            },
-            "settings": {"task": "XOR", "pairs": "forward", "seeds": args.seeds},
-            "formula_family": {str(d): v for d, v in family.items()},
-            "skeleton_counts": {
-                f"{n} inputs": {str(d): _count_or_message(d, n) for d in range(6)} for n in (2, 3)
-            },
-            "rows": rows,
-            "peer_per_set_test": peers,
-            "depth5_refusal": refusal,
-        },
-    )
+    write(refusal, True)
     print(f"wrote {args.out}")
 
 
