@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mechequiv.identifiability import GATES, candidate_algorithms
+from mechequiv.identifiability import GATES, candidate_algorithms, count_skeletons
 
 from . import brute
 
@@ -58,3 +58,109 @@ def test_bad_truth_tables():
         candidate_algorithms((0, 2, 1, 0), 2)
     with pytest.raises(ValueError, match="max_depth"):
         candidate_algorithms((0, 1, 1, 0), -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the depth-4 family, verified by an independent string-based brute force
+
+
+def _keys(depth: int) -> list[str]:
+    """Skeleton strings of depth exactly ``depth``, written directly from the family's rule."""
+    if depth == 0:
+        return ["A", "B"]
+    strip = lambda k: k[1:-1] if k.startswith("(") else k  # noqa: E731
+    return [
+        f"({left}{op}{right})"
+        for left in _keys(depth - 1)
+        for d in range(depth)
+        for right in _keys(d)
+        if strip(left) < strip(right)
+        for op in "*+"
+    ]
+
+
+def _parse(key: str):
+    """Preorder node list of a skeleton string: ("var", name) or (op, left id, right id)."""
+    nodes: list = []
+
+    def parse(i: int) -> tuple[int, int]:
+        me = len(nodes)
+        if key[i] != "(":
+            nodes.append(("var", key[i]))
+            return me, i + 1
+        nodes.append(None)
+        left, i = parse(i + 1)
+        op = key[i]
+        right, i = parse(i + 1)
+        nodes[me] = (op, left, right)
+        return me, i + 1  # skip ")"
+
+    parse(0)
+    return nodes
+
+
+def _evaluate(nodes, negated: set[int], row: tuple[int, int]) -> int:
+    def value(i: int) -> int:
+        n = nodes[i]
+        v = row[0 if n[1] == "A" else 1] if n[0] == "var" else (
+            value(n[1]) & value(n[2]) if n[0] == "*" else value(n[1]) | value(n[2])
+        )  # fmt: skip
+        return 1 - v if i in negated else v
+
+    return value(0)
+
+
+def _show(nodes, negated: set[int], i: int = 0) -> str:
+    n = nodes[i]
+    s = n[1] if n[0] == "var" else (
+        f"({_show(nodes, negated, n[1])}{'∧' if n[0] == '*' else '∨'}{_show(nodes, negated, n[2])})"
+    )  # fmt: skip
+    return "¬" + s if i in negated else s
+
+
+def _skeleton_of(f) -> str:
+    if f.op == "var":
+        return "AB"[f.var]
+    if f.op == "not":
+        return _skeleton_of(f.children[0])
+    sym = "*" if f.op == "and" else "+"
+    return f"({_skeleton_of(f.children[0])}{sym}{_skeleton_of(f.children[1])})"
+
+
+def test_skeleton_counts_match_the_listed_family():
+    listed = [len(_keys(d)) for d in range(5)]
+    assert listed == [2, 2, 6, 78, 7566]
+    for d in range(5):
+        assert count_skeletons(d) == sum(listed[: d + 1])
+    assert count_skeletons(5) == 58_576_060  # counted, never listed
+    with pytest.raises(ValueError, match="too many to list"):
+        count_skeletons(5, n_vars=3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gate", ["XOR", "IMP"])
+def test_depth_four_family_matches_brute_force(gate):
+    """Every 150th depth-4 skeleton: the package's formula is the first NOT placement (fewest
+    NOTs, then lexicographic over preorder ids) found by trying placements one by one."""
+    target = list(GATES[gate])
+    family = candidate_algorithms(GATES[gate], max_depth=4)
+    by_skeleton = {_skeleton_of(a.formula): str(a) for a in family}
+    rows = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    checked = 0
+    for key in _keys(4)[::150]:
+        nodes = _parse(key)
+        found = None
+        for size in range(4):
+            for neg in itertools.combinations(range(len(nodes)), size):
+                if [_evaluate(nodes, set(neg), r) for r in rows] == target:
+                    found = _show(nodes, set(neg))
+                    break
+            if found:
+                break
+        if found is None:  # needs more than 3 NOTs (or none works): the package must agree
+            assert key not in by_skeleton or by_skeleton[key].count("¬") > 3
+            continue
+        expected = found[1:-1] if found.startswith("(") else found
+        assert by_skeleton[key] == expected, key
+        checked += 1
+    assert checked >= 40

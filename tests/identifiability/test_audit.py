@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mechequiv.errors import MechequivError
 from mechequiv.identifiability import (
+    GATES,
     IdentifiabilityReport,
     as_mlp,
     audit,
@@ -187,3 +188,63 @@ def test_trainer_is_deterministic(xor_nets):
         again.model.state_dict().values(), xor_nets[(3, 0)].state_dict().values(), strict=True
     ):
         assert torch.equal(a, b)
+
+
+def test_oversized_algorithm_search_is_refused_with_an_estimate(xor_nets):
+    with pytest.raises(MechequivError, match=r"58,576,060 candidate formula skeletons.*hours"):
+        audit(xor_nets[(2, 3)], "XOR", max_depth=5, where_then_what=False)
+    with pytest.raises(MechequivError, match="max_skeletons=50"):
+        audit(xor_nets[(2, 3)], "XOR", max_skeletons=50, where_then_what=False)
+
+
+def test_paper_preset_applies_the_reference_filter():
+    model = make_mlp((2, 4, 4, 1), seed=0)
+    net = as_mlp(model)
+    # an untrained network: only the settings and the refusal matter here
+    with pytest.raises(MechequivError, match="does not solve"):
+        audit(model, "XOR", preset="paper")
+    assert estimate_candidates(net) == 1_067_648
+    assert estimate_candidates(net, min_node_sparsity=paper_min_node_sparsity((4, 4))) == 168_672
+    with pytest.raises(ValueError, match="fixes \\['min_node_sparsity'\\]"):
+        audit(model, "XOR", preset="paper", min_node_sparsity=0.5)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        audit(model, "XOR", preset="fast")
+
+
+def test_paper_preset_matches_explicit_settings(xor_nets):
+    model = xor_nets[(3, 0)]
+    r = audit(model, "XOR", preset="paper")
+    plain = audit(model, "XOR")
+    assert r.settings["preset"] == "paper" and r.settings["min_node_sparsity"] is None
+    assert (r.n_circuits, r.n_interpretations, r.n_mappings) == (
+        plain.n_circuits,
+        plain.n_interpretations,
+        plain.n_mappings,
+    )
+    assert r.settings["task_rows"] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert "row order" in r.summary()
+
+
+@pytest.mark.slow
+def test_each_output_of_a_two_output_network_equals_its_single_output_copy():
+    task = boolean_task(["XOR", "NAND"])
+    trained = train_mlp(task, (3, 3), seed=0)
+    assert trained.converged
+    net = as_mlp(trained.model)
+    for i, gate in enumerate(("XOR", "NAND")):
+        r = audit(trained.model, task, output=i)
+        alone = audit(net.select_output(i), gate)
+        assert r.interpretations == alone.interpretations and r.n_circuits > 0
+        assert r.algorithms == alone.algorithms
+        assert r.mappings_per_algorithm == alone.mappings_per_algorithm
+
+
+@pytest.mark.parametrize("gate", ["NAND", "NOR", "NIMP", "OR"])
+def test_other_gates_of_the_paper(gate):
+    trained = next(t for t in (train_mlp(gate, (3, 3), seed=s) for s in range(8)) if t.converged)
+    r = audit(trained.model, gate, keep_lists=True)
+    assert r.n_circuits > 0 and r.n_interpretations >= r.n_circuits
+    assert r.n_algorithms_tested == len(candidate_algorithms(boolean_task(gate).targets[:, 0], 3))
+    for m in r.mappings:  # every mapped algorithm computes the gate
+        table = m.algorithm.formula.table(boolean_task(gate).inputs)
+        assert [(table >> row) & 1 for row in range(4)] == list(GATES[gate])

@@ -10,9 +10,18 @@
 
 :func:`study_widths` trains a seed zoo per width and :func:`plot_counts` draws the paper's
 width figure.
+
+:func:`exact_equivalence` compares two networks' explanation sets exactly (circuits,
+interpretations, algorithms and alignments modulo hidden-neuron relabelling): the ground truth
+that interpretive-equivalence estimators such as Congruity can be checked against.
 """
 
-from mechequiv.identifiability.algorithms import Algorithm, Formula, candidate_algorithms
+from mechequiv.identifiability.algorithms import (
+    Algorithm,
+    Formula,
+    candidate_algorithms,
+    count_skeletons,
+)
 from mechequiv.identifiability.alignment import Mapping
 from mechequiv.identifiability.audit import (
     IdentifiabilityReport,
@@ -21,6 +30,13 @@ from mechequiv.identifiability.audit import (
     paper_min_node_sparsity,
 )
 from mechequiv.identifiability.circuits import Circuit, count_candidates, find_circuits
+from mechequiv.identifiability.exact import (
+    ExactEquivalence,
+    ExplanationClasses,
+    compare_classes,
+    exact_equivalence,
+    explanation_classes,
+)
 from mechequiv.identifiability.interpretations import count_interpretations
 from mechequiv.identifiability.network import Activation, MLPNet, as_mlp
 from mechequiv.identifiability.study import WidthStudy, plot_counts, study_widths
@@ -39,6 +55,8 @@ __all__ = [
     "Algorithm",
     "BooleanTask",
     "Circuit",
+    "ExactEquivalence",
+    "ExplanationClasses",
     "Formula",
     "IdentifiabilityReport",
     "MLPNet",
@@ -49,9 +67,13 @@ __all__ = [
     "audit",
     "boolean_task",
     "candidate_algorithms",
+    "compare_classes",
     "count_candidates",
     "count_interpretations",
+    "count_skeletons",
     "estimate_candidates",
+    "exact_equivalence",
+    "explanation_classes",
     "find_circuits",
     "make_mlp",
     "paper_min_node_sparsity",

@@ -17,12 +17,14 @@ XOR at depth 3):
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,23 +127,6 @@ def _skeletons(depth: int, n_vars: int) -> tuple[_Skeleton, ...]:
     return tuple(out)
 
 
-def _flat(skel: _Skeleton) -> list[tuple[str, int, int, int]]:
-    """Preorder list of ``(op, left id, right id, var)``; children have larger ids."""
-    out: list[tuple[str, int, int, int]] = []
-
-    def visit(node: _Skeleton) -> int:
-        me = len(out)
-        out.append((node.op, -1, -1, node.var))
-        if node.op != "var":
-            left = visit(node.children[0])
-            right = visit(node.children[1])
-            out[me] = (node.op, left, right, -1)
-        return me
-
-    visit(skel)
-    return out
-
-
 def _root_table(
     flat: list[tuple[str, int, int, int]],
     negated: tuple[int, ...],
@@ -161,35 +146,146 @@ def _root_table(
     return values[0]
 
 
-def _fewest_nots(
-    flat: list[tuple[str, int, int, int]],
-    columns: Sequence[int],
-    full: int,
-    decided: Sequence[bool] = (),
-) -> dict[int, int]:
-    """For every table the skeleton can compute, the fewest NOT gates needed (a min-plus DP);
-    ids below ``len(decided)`` carry a NOT exactly when ``decided[id]``."""
-    best: list[dict[int, int]] = [{} for _ in flat]
-    for i in range(len(flat) - 1, -1, -1):
-        op, left, right, var = flat[i]
-        if op == "var":
-            base = {columns[var]: 0}
-        else:
-            base = {}
-            for ta, ca in best[left].items():
-                for tb, cb in best[right].items():
-                    t = ta & tb if op == "and" else ta | tb
-                    if ca + cb < base.get(t, 1 << 30):
-                        base[t] = ca + cb
-        if i < len(decided):
-            best[i] = {full ^ t: c + 1 for t, c in base.items()} if decided[i] else base
-            continue
+_UNREACHABLE = 1 << 30
+#: Up to this many distinct truth tables (3 inputs), NOT counts are dense arrays over all
+#: tables and a min-plus combination is one vectorised gather-and-reduce; above, sparse dicts.
+_DENSE_TABLES = 256
+
+
+class _NotCounts:
+    """Fewest NOT gates per computable table, memoised across skeletons.
+
+    For a node, ``best`` gives, for every truth table the node's subtree can output, the fewest
+    NOT gates achieving it (a min-plus DP over the tree; ``_UNREACHABLE`` or absent otherwise).
+    A subtree with no decided NOT gates has the same ``best`` wherever it occurs, so it is
+    memoised by its key: skeletons of one depth share their subtrees, and each new skeleton
+    costs one combination at its root. During the greedy search for the first placement only
+    the nodes on the path to the next undecided id change; fully decided subtrees are cached
+    per search.
+    """
+
+    def __init__(self, columns: Sequence[int], full: int) -> None:
+        self.columns, self.full = columns, full
+        self.memo: dict[str, Any] = {}
+        self.dense = full + 1 <= _DENSE_TABLES
+        if self.dense:
+            tables = np.arange(full + 1)
+            self.neg = full ^ tables
+            self.groups = {}
+            for op, fn in (("and", np.bitwise_and), ("or", np.bitwise_or)):
+                result = fn.outer(tables, tables).ravel()
+                order = np.argsort(result, kind="stable")
+                starts = np.searchsorted(result[order], tables)
+                self.groups[op] = (order, starts)  # every table is reached (a op a = a)
+
+    def leaf(self, var: int) -> Any:
+        if self.dense:
+            out = np.full(self.full + 1, _UNREACHABLE, dtype=np.int64)
+            out[self.columns[var]] = 0
+            return out
+        return {self.columns[var]: 0}
+
+    def get(self, best: Any, table: int) -> int | None:
+        c = int(best[table]) if self.dense else best.get(table, _UNREACHABLE)
+        return None if c >= _UNREACHABLE else c
+
+    def combine(self, op: str, left: Any, right: Any) -> Any:
+        if self.dense:
+            order, starts = self.groups[op]
+            sums = (left[:, None] + right[None, :]).ravel()
+            return np.minimum(np.minimum.reduceat(sums[order], starts), _UNREACHABLE)
+        base: dict[int, int] = {}
+        for ta, ca in left.items():
+            for tb, cb in right.items():
+                t = ta & tb if op == "and" else ta | tb
+                if ca + cb < base.get(t, _UNREACHABLE):
+                    base[t] = ca + cb
+        return base
+
+    def negated(self, base: Any) -> Any:
+        if self.dense:
+            return np.minimum(base[self.neg] + 1, _UNREACHABLE)
+        return {self.full ^ t: c + 1 for t, c in base.items()}
+
+    def with_optional_not(self, base: Any) -> Any:
+        if self.dense:
+            return np.minimum(base, self.negated(base))
         cur = dict(base)
         for t, c in base.items():
-            if c + 1 < cur.get(full ^ t, 1 << 30):
-                cur[full ^ t] = c + 1
-        best[i] = cur
-    return best[0]
+            if c + 1 < cur.get(self.full ^ t, _UNREACHABLE):
+                cur[self.full ^ t] = c + 1
+        return cur
+
+    def free(self, skel: _Skeleton) -> Any:
+        """``best`` of a subtree whose NOT gates are all free."""
+        hit = self.memo.get(skel.key)
+        if hit is None:
+            if skel.op == "var":
+                base = self.leaf(skel.var)
+            else:
+                base = self.combine(
+                    skel.op, self.free(skel.children[0]), self.free(skel.children[1])
+                )
+            hit = self.memo[skel.key] = self.with_optional_not(base)
+        return hit
+
+    def constrained(
+        self, flat: _Flat, decided: Sequence[bool], cache: dict[int, Any], i: int = 0
+    ) -> Any:
+        """``best`` of node ``i`` when ids below ``len(decided)`` carry a NOT exactly when
+        ``decided[id]``; ``cache`` holds fully decided subtrees of this search."""
+        if i >= len(decided):
+            return self.free(flat.nodes[i])
+        done = i + flat.sizes[i] <= len(decided)
+        if done and i in cache:
+            return cache[i]
+        node = flat.nodes[i]
+        if node.op == "var":
+            base = self.leaf(node.var)
+        else:
+            left, right = flat.children[i]
+            base = self.combine(
+                node.op,
+                self.constrained(flat, decided, cache, left),
+                self.constrained(flat, decided, cache, right),
+            )
+        out = self.negated(base) if decided[i] else base
+        if done:
+            cache[i] = out
+        return out
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """A skeleton in preorder: per id its node, subtree size and children's ids."""
+
+    nodes: tuple[_Skeleton, ...]
+    sizes: tuple[int, ...]
+    children: tuple[tuple[int, int], ...]
+
+    @staticmethod
+    def of(skel: _Skeleton) -> _Flat:
+        nodes: list[_Skeleton] = []
+        sizes: list[int] = []
+        children: list[tuple[int, int]] = []
+
+        def visit(node: _Skeleton) -> int:
+            me = len(nodes)
+            nodes.append(node)
+            sizes.append(1)
+            children.append((-1, -1))
+            if node.op != "var":
+                left = visit(node.children[0])
+                right = visit(node.children[1])
+                children[me] = (left, right)
+                sizes[me] = 1 + sizes[left] + sizes[right]
+            return me
+
+        visit(skel)
+        return _Flat(tuple(nodes), tuple(sizes), tuple(children))
+
+    def legacy(self) -> list[tuple[str, int, int, int]]:
+        return [(n.op, c[0], c[1], n.var) for n, c in zip(self.nodes, self.children, strict=True)]
 
 
 def _build(skel: _Skeleton, negated: frozenset[int], start: int = 0) -> tuple[Formula, int]:
@@ -211,28 +307,31 @@ def _variables(
         yield from _variables(c, (*path, i), f.op)
 
 
-def _first_placement(
-    flat: list[tuple[str, int, int, int]], size: int, columns: Sequence[int], full: int, target: int
-) -> frozenset[int]:
+def _first_placement(flat: _Flat, size: int, counts: _NotCounts, target: int) -> frozenset[int]:
     """The first NOT placement in the reference's order (by size, then lexicographic) that
     computes ``target``; no placement smaller than ``size`` (the fewest) does."""
-    if math.comb(len(flat), size) <= 256:
+    n = len(flat.nodes)
+    if math.comb(n, size) <= 256:
+        legacy = flat.legacy()
         return frozenset(
             next(
                 neg
-                for neg in itertools.combinations(range(len(flat)), size)
-                if _root_table(flat, neg, columns, full) == target
+                for neg in itertools.combinations(range(n), size)
+                if _root_table(legacy, neg, counts.columns, counts.full) == target
             )
         )
     # lexicographically first = take each id, in order, whenever the target stays reachable
     # with ``size`` NOTs in all
     decided: list[bool] = []
-    for _ in flat:
+    cache: dict[int, dict[int, int]] = {}
+    for _ in range(n):
         if sum(decided) == size:
             take = False
         else:
-            take = _fewest_nots(flat, columns, full, [*decided, True]).get(target) == size
+            trial = [*decided, True]
+            take = counts.get(counts.constrained(flat, trial, dict(cache)), target) == size
         decided.append(take)
+        counts.constrained(flat, decided, cache)  # fill the cache for the decided prefix
     return frozenset(i for i, d in enumerate(decided) if d)
 
 
@@ -245,17 +344,48 @@ def _candidate_algorithms(
     columns = [int((rows[:, i] << np.arange(m)).sum()) for i in range(n_vars)]
     target = sum(bit << r for r, bit in enumerate(table))
     full = (1 << m) - 1
+    counts = _NotCounts(columns, full)
     out = []
     for depth in range(max_depth + 1):
         for skel in _skeletons(depth, n_vars):
-            flat = _flat(skel)
-            fewest = _fewest_nots(flat, columns, full).get(target)
+            fewest = counts.get(counts.free(skel), target)
             if fewest is None:
                 continue
-            found = _first_placement(flat, fewest, columns, full, target)
+            found = _first_placement(_Flat.of(skel), fewest, counts, target)
             formula = _build(skel, found)[0]
             out.append(Algorithm(formula, tuple(_variables(formula))))
     return tuple(out)
+
+
+#: Most skeletons of one depth listed to count the next depth.
+MAX_LISTED_SKELETONS = 100_000
+
+
+def count_skeletons(max_depth: int, n_vars: int = 2) -> int:
+    """Number of skeletons of AND/OR depth ``0..max_depth`` over ``n_vars`` inputs: the number
+    of candidate formulas tested (each skeleton yields at most one algorithm).
+
+    Counted without listing the deepest level: a depth-``d`` skeleton pairs a left child of
+    depth ``d - 1`` with a right child of smaller depth whose string is larger, so the count is
+    a sum of binary searches over the listed shallower skeletons (7,654 for two inputs at depth
+    4, 58,576,060 at depth 5). When a shallower level has more than
+    ``MAX_LISTED_SKELETONS`` skeletons to list, :class:`ValueError` gives a lower bound instead.
+    """
+    if max_depth < 0 or n_vars < 1:
+        raise ValueError(f"need max_depth >= 0 and n_vars >= 1, got {max_depth}, {n_vars}")
+    total, level = n_vars, n_vars
+    for depth in range(1, max_depth + 1):
+        if level > MAX_LISTED_SKELETONS:
+            raise ValueError(
+                f"more than {total:,} skeletons of depth <= {max_depth} over {n_vars} inputs "
+                f"(depth {depth - 1} alone has {level:,}, too many to list for an exact count)"
+            )
+        smaller = sorted(_stripped(s.key) for d in range(depth) for s in _skeletons(d, n_vars))
+        level = 0
+        for left in _skeletons(depth - 1, n_vars):
+            level += 2 * (len(smaller) - bisect.bisect_right(smaller, _stripped(left.key)))
+        total += level
+    return total
 
 
 def candidate_algorithms(

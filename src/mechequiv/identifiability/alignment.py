@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechequiv.identifiability.algorithms import Algorithm
+from mechequiv.identifiability.algorithms import Algorithm, Formula
 from mechequiv.identifiability.network import MLPNet
 
 PAIR_CONVENTIONS = ("forward", "both")
@@ -99,36 +99,123 @@ def _minimal_codes(passing: np.ndarray) -> list[int]:
     return minimal
 
 
+PassingIndex = list[dict[int, list[int]]]
+
+
+def passing_index(bits: Sequence[np.ndarray]) -> PassingIndex:
+    """Per hidden layer, every observed interchange outcome -> its inclusion-minimal neuron sets.
+
+    An outcome is the output bits over the pairs, as an integer (bit ``p`` = pair ``p``). A
+    variable passes at a neuron set exactly when its expected outcome equals the set's, so
+    looking the expected outcome up replaces testing every set, and a variable whose outcome no
+    set produces rules its algorithm out before any other variable is looked at.
+    """
+    out = []
+    for layer_bits in bits:
+        n_pairs = layer_bits.shape[1]
+        kind = np.int64 if n_pairs < 63 else object  # exact integers either way
+        weights = np.array([1 << p for p in range(n_pairs)], dtype=kind)
+        outcomes = (layer_bits.astype(kind) * weights).sum(axis=1)
+        groups: dict[int, list[int]] = {}
+        for code, outcome in enumerate(outcomes, start=1):
+            groups.setdefault(int(outcome), []).append(code)
+        out.append({k: _minimal_codes(np.asarray(v)) for k, v in groups.items()})
+    return out
+
+
+def _tables(formula: Formula, columns: Sequence[int], full: int) -> dict[tuple[int, ...], int]:
+    """Truth table (bitmask over task rows) of every node, keyed by path."""
+    out: dict[tuple[int, ...], int] = {}
+
+    def visit(node: Formula, path: tuple[int, ...]) -> int:
+        if node.op == "var":
+            t = columns[node.var]
+        else:
+            vals = [visit(c, (*path, i)) for i, c in enumerate(node.children)]
+            if node.op == "not":
+                t = full ^ vals[0]
+            elif node.op == "and":
+                t = vals[0] & vals[1]
+            else:
+                t = vals[0] | vals[1]
+        out[path] = t
+        return t
+
+    visit(formula, ())
+    return out
+
+
+def _fixed_root(
+    formula: Formula, tables: dict[tuple[int, ...], int], path: tuple[int, ...], value: int,
+    full: int,
+) -> int:  # fmt: skip
+    """Root table with the node at ``path`` replaced by the constant ``value``: only the
+    node's ancestors are re-evaluated."""
+    t = full if value else 0
+    for depth in range(len(path) - 1, -1, -1):
+        parent = path[:depth]
+        node = formula.node(parent)
+        if node.op == "not":
+            t = full ^ t
+        else:
+            sibling = tables[(*parent, 1 - path[depth])]
+            t = t & sibling if node.op == "and" else t | sibling
+    return t
+
+
+def expected_outcomes(
+    algorithm: Algorithm, inputs: np.ndarray, pairs: Sequence[tuple[int, int]]
+) -> list[int]:
+    """Per variable, the algorithm's output bits under its interchange on each pair (bit ``p``
+    = pair ``p``): the outcome a passing neuron set must reproduce."""
+    m = inputs.shape[0]
+    full = (1 << m) - 1
+    columns = [
+        int((inputs[:, j].astype(np.int64) << np.arange(m)).sum()) for j in range(inputs.shape[1])
+    ]
+    tables = _tables(algorithm.formula, columns, full)
+    out = []
+    for path in algorithm.variables:
+        value = tables[path]
+        fixed = (
+            _fixed_root(algorithm.formula, tables, path, 0, full),
+            _fixed_root(algorithm.formula, tables, path, 1, full),
+        )
+        outcome = 0
+        for p, (s, b) in enumerate(pairs):
+            outcome |= ((fixed[(value >> s) & 1] >> b) & 1) << p
+        out.append(outcome)
+    return out
+
+
 def variable_locations(
     algorithm: Algorithm,
     inputs: np.ndarray,
     pairs: Sequence[tuple[int, int]],
     bits: Sequence[np.ndarray],
+    index: PassingIndex | None = None,
 ) -> list[list[tuple[int, int]]]:
     """Per variable, its inclusion-minimal passing locations as ``(layer, neuron bitmask)``.
 
-    ``bits`` come from :func:`patched_bits` for the same ``inputs`` rows and ``pairs``.
+    ``bits`` come from :func:`patched_bits` for the same ``inputs`` rows and ``pairs``;
+    ``index`` (from :func:`passing_index` of ``bits``) can be passed to share it across
+    algorithms. Stops early, returning an empty list for the first variable without a location
+    (and nothing after it), since the algorithm then has no mapping.
     """
-    src = np.array([s for s, _ in pairs])
-    base = np.array([b for _, b in pairs])
+    index = passing_index(bits) if index is None else index
     out = []
-    for path in algorithm.variables:
-        value = algorithm.formula.node(path).table(inputs)
-        tables = [algorithm.formula.table(inputs, {path: v}) for v in (0, 1)]
-        expected = np.array(
-            [(tables[(value >> s) & 1] >> b) & 1 for s, b in zip(src, base, strict=True)],
-            dtype=bool,
-        )
-        locs = []
-        for layer, layer_bits in enumerate(bits):
-            passing = np.nonzero((layer_bits == expected[None]).all(axis=1))[0] + 1
-            locs.extend((layer, c) for c in _minimal_codes(passing))
+    for outcome in expected_outcomes(algorithm, inputs, pairs):
+        locs = [(layer, c) for layer, groups in enumerate(index) for c in groups.get(outcome, ())]
         out.append(locs)
+        if not locs:
+            break
     return out
 
 
 def count_mappings(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
     """Number of choices of one location per variable with pairwise disjoint neuron sets."""
+    if any(not locs for locs in locations):
+        return 0
     n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
 
     @functools.cache

@@ -12,12 +12,13 @@ from torch import nn
 
 from mechequiv._progress import track
 from mechequiv.errors import MechequivError
-from mechequiv.identifiability.algorithms import candidate_algorithms
+from mechequiv.identifiability.algorithms import candidate_algorithms, count_skeletons
 from mechequiv.identifiability.alignment import (
     Mapping,
     count_mappings,
     input_pairs,
     list_mappings,
+    passing_index,
     patched_bits,
     variable_locations,
 )
@@ -35,8 +36,40 @@ from mechequiv.identifiability.tasks import BooleanTask, as_task
 
 #: Most task rows (truth tables are int64 bitmasks).
 MAX_ROWS = 62
+#: Default refusal threshold on candidate formula skeletons (7,654 at depth 4 for two inputs;
+#: depth 5 has 58,576,060).
+MAX_SKELETONS = 100_000
+#: Rough single-core cost per skeleton (generation and alignment, measured at depth 4), used only
+#: to say how long a refused search would take.
+_SECONDS_PER_SKELETON = 3e-3
+
 #: Widest hidden layer the alignment search accepts without ``force`` (2**w subsets per layer).
 MAX_ALIGNMENT_WIDTH = 16
+
+
+#: Audit settings of the reference script (MelouxM/MI-identifiability, main.py at upstream commit
+#: c08b08d, the last by its author; read in the public fork gwherb/MI-identifiability): zero
+#: ablation, the full node set never tried, every don't-care completion counted, formulas up to
+#: depth hidden layers + 1, one direction per input pair, and its width-dependent circuit
+#: filter (``paper_min_node_sparsity``). ``audit(..., preset="paper")`` applies them.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "ablation": "zero",
+        "include_full": False,
+        "min_node_sparsity": "paper",
+        "completions": "all",
+        "max_depth": None,
+        "pairs": "forward",
+    }
+}
+_PRESET_DEFAULTS = {
+    "ablation": "zero",
+    "include_full": False,
+    "min_node_sparsity": None,
+    "completions": "all",
+    "max_depth": None,
+    "pairs": "forward",
+}
 
 
 def paper_min_node_sparsity(hidden_widths: Sequence[int]) -> float | None:
@@ -145,7 +178,15 @@ class IdentifiabilityReport:
                 lines.append(f"    {a}: {n} mapping(s)")
             if len(self.algorithms) > 5:
                 lines.append(f"    ... {len(self.algorithms) - 5} more")
-        lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()))
+        lines.append(
+            "  settings: "
+            + ", ".join(f"{k}={v}" for k, v in self.settings.items() if k != "task_rows")
+        )
+        if self.algorithms is not None and self.settings.get("pairs") == "forward":
+            lines.append(
+                "  (pairs='forward' tests each pair of task rows in one direction, earlier row as "
+                "source: mapping counts depend on the task's row order)"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -209,6 +250,22 @@ def _truth_table(inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
     return table
 
 
+def _check_skeletons(depth: int, n_inputs: int, max_skeletons: int) -> None:
+    try:
+        n = count_skeletons(depth, n_inputs)
+        what = f"{n:,}"
+    except ValueError as err:  # too many even to count exactly
+        n, what = max_skeletons + 1, str(err).split(" skeletons")[0]
+    if n > max_skeletons:
+        hours = n * _SECONDS_PER_SKELETON / 3600
+        raise MechequivError(
+            f"what-then-where would test {what} candidate formula skeletons (AND/OR depth <= "
+            f"{depth} over {n_inputs} inputs) > max_skeletons={max_skeletons:,}: roughly "
+            f"{hours:,.1f} hours on one core at ~{_SECONDS_PER_SKELETON * 1e3:.0f} ms each; lower "
+            "max_depth, pass what_then_where=False, or force=True"
+        )
+
+
 def estimate_candidates(
     model: nn.Module | MLPNet | Sequence[int],
     *,
@@ -239,7 +296,9 @@ def audit(
     what_then_where: bool = True,
     keep_lists: bool = False,
     max_candidates: int = MAX_CANDIDATES,
+    max_skeletons: int = MAX_SKELETONS,
     force: bool = False,
+    preset: str | None = None,
     name: str | None = None,
     progress: bool | None = False,
 ) -> IdentifiabilityReport:
@@ -275,16 +334,41 @@ def audit(
         Which strategy to run.
     keep_lists
         Keep the accepted circuits and every minimal mapping in the report.
+    preset
+        ``"paper"``: the reference script's settings (:data:`PRESETS`), in particular its
+        circuit filter at width >= 4 (node sparsity > 0.2 at width 4, > 0.3 from 5), which
+        the defaults do not apply (a width-4 XOR audit then examines 1,067,648 candidate
+        circuits instead of 168,672). The settings it fixes must be left at their defaults.
     name
         Label of the report (default: task and widths).
     progress
         Show a progress bar over circuits (``None``: only on an interactive terminal).
-    max_candidates, force
+    max_candidates, max_skeletons, force
         Refuse (:class:`~mechequiv.errors.MechequivError`) when more than ``max_candidates``
-        candidate circuits would be examined, or a hidden layer is wider than
-        ``MAX_ALIGNMENT_WIDTH`` for the alignment search, unless ``force``.
+        candidate circuits would be examined, more than ``max_skeletons`` candidate formula
+        skeletons tested (counted first, :func:`~.algorithms.count_skeletons`; the message
+        estimates the time), or a hidden layer is wider than ``MAX_ALIGNMENT_WIDTH`` for the
+        alignment search, unless ``force``.
     """
     task = as_task(task)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
+        given = {
+            "ablation": ablation, "include_full": include_full,
+            "min_node_sparsity": min_node_sparsity, "completions": completions,
+            "max_depth": max_depth, "pairs": pairs,
+        }  # fmt: skip
+        changed = sorted(k for k, v in given.items() if v != _PRESET_DEFAULTS[k])
+        if changed:
+            raise ValueError(f"preset={preset!r} fixes {changed}; leave them at their defaults")
+        widths = as_mlp(model).hidden_widths
+        chosen = dict(PRESETS[preset])
+        if chosen["min_node_sparsity"] == "paper":
+            chosen["min_node_sparsity"] = paper_min_node_sparsity(widths) if widths else None
+        ablation, include_full = chosen["ablation"], chosen["include_full"]
+        min_node_sparsity, completions = chosen["min_node_sparsity"], chosen["completions"]
+        max_depth, pairs = chosen["max_depth"], chosen["pairs"]
     if len(task.inputs) > MAX_ROWS:
         raise ValueError(
             f"truth tables are stored as 64-bit masks: at most {MAX_ROWS} task rows, got "
@@ -309,8 +393,10 @@ def audit(
             f"the alignment search tries 2**{widest} = {2**widest:,} neuron sets per layer "
             f"(widest hidden layer {widest} > {MAX_ALIGNMENT_WIDTH}); pass force=True"
         )
-    _check_solved(net, x, target, task.name)
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
+    if what_then_where and not force:
+        _check_skeletons(depth, task.n_inputs, max_skeletons)
+    _check_solved(net, x, target, task.name)
     settings = {
         "ablation": ablation,
         "include_full": include_full,
@@ -318,6 +404,10 @@ def audit(
         "completions": completions,
         "max_depth": depth,
         "pairs": pairs,
+        "preset": preset,
+        # the one-directional pairs follow the task's row order (the reference's follows its
+        # Python hash seed): mapping counts depend on it
+        "task_rows": task.inputs.tolist(),
     }
     seconds: dict[str, float] = {}
     n_candidates = interpretations = circuits = None
@@ -348,9 +438,10 @@ def audit(
         algs = candidate_algorithms(_truth_table(task.inputs, target), depth)
         pair_list = input_pairs(len(x), pairs)
         bits = patched_bits(net, x, pair_list)
+        index = passing_index(bits)  # shared by every candidate algorithm
         kept_algs, counts, kept_maps = [], [], []
         for alg in algs:
-            locs = variable_locations(alg, task.inputs, pair_list, bits)
+            locs = variable_locations(alg, task.inputs, pair_list, bits, index)
             n = count_mappings(locs)
             if n:
                 kept_algs.append(str(alg))

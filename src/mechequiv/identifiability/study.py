@@ -172,7 +172,7 @@ def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True)
                 [PAPER_MEDIANS[key][k] for k in pk],
                 "x--",
                 color="tab:red",
-                label="paper median",
+                label="paper figure (read by eye)",
             )
         ax.set_yscale("log")
         ax.set_xticks(
