@@ -18,7 +18,12 @@ import torch
 from torch import nn
 
 from mechequiv.capture import capture, run_with_patches
-from mechequiv.equivalence.components import Component, component_patches, component_slice
+from mechequiv.equivalence.components import (
+    Component,
+    component_patches,
+    component_slice,
+    model_adapter,
+)
 from mechequiv.equivalence.discovery import Circuit
 from mechequiv.equivalence.patched import PatchedModel, output_distribution
 from mechequiv.equivalence.samplers import Draw
@@ -131,11 +136,13 @@ class ResampleAblation:
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> Draw:
         points = sorted({c.point for c in self.ablate})
-        clean = capture(model, self.inputs, points, progress=False)
+        adapter = model_adapter(model)
+        clean = capture(adapter, self.inputs, points, progress=False)
         src_inputs = self.inputs if self.source is None else self.source
-        src = clean if self.source is None else capture(model, src_inputs, points, progress=False)
+        src = clean if self.source is None else capture(adapter, src_inputs, points, progress=False)
         n, n_src = next(iter(clean.values())).shape[0], next(iter(src.values())).shape[0]
-        clean_out = run_with_patches(model, self.inputs, {}, progress=False)
+        clean_out = run_with_patches(adapter, self.inputs, {}, progress=False)
+        modules = adapter.hook_modules()
         last: dict[str, float] = {}
         for rejected in range(self.max_tries):
             rows = (
@@ -144,7 +151,7 @@ class ResampleAblation:
                 else torch.as_tensor(rng.integers(0, n_src, n))
             )
             values = {c: component_slice(src[c.point][rows], c) for c in self.ablate}
-            impl = PatchedModel(model, component_patches(values))
+            impl = PatchedModel(model, component_patches(values, modules))
             last = self.check.measure(clean_out, impl(self.inputs))
             last["changed"] = _relative_change(clean, values)
             if self.check.passes(last):

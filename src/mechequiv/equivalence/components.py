@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from mechequiv.capture import capture
+from mechequiv.capture import Adapter, capture
+from mechequiv.capture.engine import as_adapter
 
 
 @dataclass(frozen=True, order=True)
@@ -80,9 +81,43 @@ def slice_writer(
 
 def component_patches(
     values: Mapping[Component, torch.Tensor],
+    hook_modules: Mapping[str, nn.Module] | None = None,
 ) -> dict[Hashable, Callable[[torch.Tensor], torch.Tensor]]:
-    """Patch functions ``{point: fn}`` writing each component's value (see :func:`slice_writer`)."""
+    """Patch functions ``{point: fn}`` writing each component's value (see :func:`slice_writer`).
+
+    ``hook_modules`` (the adapter's ``hook_modules()``): where a TransformerLens 4 hook point
+    converts its tensor (``hook_conversion``, e.g. ``hook_z`` is stored ``(n, t, heads *
+    d_head)`` and shown as ``(n, t, heads, d_head)``), the write happens in the converted layout
+    that captures return, and is converted back.
+    """
     by_point: dict[str, list[tuple[Component, torch.Tensor]]] = {}
     for c, v in values.items():
         by_point.setdefault(c.point, []).append((c, v))
-    return {p: slice_writer(parts) for p, parts in by_point.items()}
+    out = {}
+    for p, parts in by_point.items():
+        write = slice_writer(parts)
+        conv = getattr((hook_modules or {}).get(p), "hook_conversion", None)
+        out[p] = write if conv is None else through_conversion(write, conv)
+    return out
+
+
+def through_conversion(
+    write: Callable[[torch.Tensor], torch.Tensor], conv: Any
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda raw: conv.revert(write(conv.convert(raw)))
+
+
+def model_adapter(model: Any) -> Adapter:
+    """The capture adapter for ``model``: TransformerLens models (``hook_dict`` and
+    ``run_with_cache``, e.g. a TL 4 ``TransformerBridge``) by hook name, others by module name."""
+    if isinstance(model, Adapter):
+        return model
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model must be a torch.nn.Module or a capture Adapter; got {type(model).__name__}"
+        )
+    if hasattr(model, "hook_dict") and callable(getattr(model, "run_with_cache", None)):
+        from mechequiv.capture.adapters import TransformerLensAdapter
+
+        return TransformerLensAdapter(model)
+    return as_adapter(model)

@@ -22,8 +22,9 @@ Conventions
   patching run with all earlier removals in place, so effects that need several components
   together (saturated outputs, redundant heads) are seen, unlike one-at-a-time scans.
 - With many candidates, attribution patching (Nanda 2023; Syed et al. 2023) first estimates
-  every component's effect by the first-order term ``(a_cf - a) . dm/da`` from one forward and
-  one backward pass; components estimated below ``threshold / 10`` are ablated before the
+  every component's effect by the first-order term ``(a_cf - a) . dm/da``, with the gradient
+  averaged along the path from the clean to the ablated activations (integrated gradients, as
+  in EAP-IG), from ``attribution_steps`` forward and backward passes; components estimated below ``threshold / 10`` are ablated before the
   exact search. That pruning is verified by exact patching: if it alone loses more than
   ``threshold`` faithfulness (first-order estimates fail where attention or MLPs saturate, as in
   compiled Tracr models) it is undone, the exact search runs on every candidate and the result's
@@ -43,9 +44,14 @@ from torch import nn
 
 from mechequiv.capture import Adapter, capture, eval_mode, patching, run_with_patches
 from mechequiv.capture.batches import Batches
-from mechequiv.capture.engine import as_adapter
 from mechequiv.capture.interventions import derangement
-from mechequiv.equivalence.components import Component, component_patches, component_slice
+from mechequiv.equivalence.components import (
+    Component,
+    component_patches,
+    component_slice,
+    model_adapter,
+    through_conversion,
+)
 from mechequiv.equivalence.metrics import BehaviourMetric, output_logits
 from mechequiv.errors import MechequivError
 
@@ -69,7 +75,7 @@ def transformer_components(
     or, with ``neurons=True``, every unit of ``blocks.{l}.mlp.hook_post``. Works on
     TransformerLens ``HookedTransformer`` models and :mod:`mechequiv.zoo.tracr` models.
     """
-    adapter = as_adapter(model)
+    adapter = model_adapter(model)
     names = set(adapter.hook_modules())
     layers = sorted(
         {
@@ -82,12 +88,19 @@ def transformer_components(
     for layer in layers:
         z, mlp_out, post = (f"blocks.{layer}.attn.hook_z", f"blocks.{layer}.hook_mlp_out",
                             f"blocks.{layer}.mlp.hook_post")  # fmt: skip
+        zoo_heads, zoo_mlp = f"blocks.{layer}.attn.heads", f"blocks.{layer}.mlp"
         if heads and z in names:
             comps += [Component(z, h, axis=2) for h in range(_n_heads(adapter.module, layer))]
+        elif heads and zoo_heads in names:  # the zoo's TokenTransformer with causal attention
+            comps += [
+                Component(zoo_heads, h, axis=2) for h in range(_n_heads(adapter.module, layer))
+            ]
         if mlps and neurons and post in names:
             comps += [Component(post, i) for i in range(_d_mlp(adapter.module, layer))]
         elif mlps and mlp_out in names:
             comps.append(Component(mlp_out))
+        elif mlps and zoo_mlp in names:
+            comps.append(Component(zoo_mlp))
     if not comps:
         raise ValueError(
             f"the model ({type(adapter.module).__name__}) exposes no TransformerLens-style hook "
@@ -109,7 +122,8 @@ def _d_mlp(module: nn.Module, layer: int) -> int:
     cfg = getattr(module, "cfg", None)
     if cfg is not None and getattr(cfg, "d_mlp", None):
         return int(cfg.d_mlp)
-    return int(module.blocks[layer].mlp.W_in.shape[-1])
+    mlp = module.blocks[layer].mlp
+    return int(mlp.W_in.shape[-1]) if hasattr(mlp, "W_in") else int(mlp.fc_in.out_features)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,6 +319,7 @@ class _Runs:
         ablation: str,
     ) -> None:
         self.adapter, self.inputs, self.metric = adapter, inputs, metric
+        self.modules = adapter.hook_modules()
         points = sorted({c.point for c in candidates})
         self.clean_out = run_with_patches(adapter, inputs, {}, batch_size=None, progress=False)
         self.passes = 1
@@ -338,7 +353,7 @@ class _Runs:
         self, ablate: Iterable[Component], values: dict[Component, torch.Tensor] | None = None
     ) -> dict[Hashable, Callable]:
         values = self.values if values is None else values
-        return component_patches({c: values[c] for c in ablate})
+        return component_patches({c: values[c] for c in ablate}, self.modules)
 
     def output(
         self, ablate: Iterable[Component], values: dict[Component, torch.Tensor] | None = None
@@ -394,6 +409,7 @@ def discover_circuit(
     method: str = "auto",
     ablation: str = "counterfactual",
     zero_check: bool = False,
+    attribution_steps: int = 5,
     max_sweeps: int = 3,
     completeness_subsets: int = 8,
     seed: int = 0,
@@ -414,6 +430,8 @@ def discover_circuit(
     method : ``"acdc"`` (exact patching only), ``"attribution"`` (attribution patching first
         pass, then exact), ``"auto"`` (attribution above 200 candidates)
     ablation : ``"counterfactual"`` (zero for components that never vary), ``"mean"``, ``"zero"``
+    attribution_steps : forward/backward passes of the attribution first pass (integrated
+        gradients between the clean and the ablated activations)
     zero_check : also require that zero-ablating a component (on top of the removals so far)
         stays within ``threshold`` before removing it. This catches a constant part inside a
         varying component (two computations in one MLP layer, one of them constant over the
@@ -426,7 +444,7 @@ def discover_circuit(
     seed : derangement / generator / subset randomness
     """
     t0 = time.perf_counter()
-    adapter = _as_adapter(model)
+    adapter = model_adapter(model)
     if method not in ("auto", "acdc", "attribution"):
         raise ValueError(f"method must be 'auto', 'acdc' or 'attribution'; got {method!r}")
     if ablation not in ("counterfactual", "mean", "zero"):
@@ -460,7 +478,7 @@ def discover_circuit(
     use_attr = method == "attribution" or (method == "auto" and len(candidates) > 200)
     removed: set[Component] = set()
     if use_attr:
-        estimates = _attribution(adapter, inputs, runs, candidates, span)
+        estimates = _attribution(adapter, inputs, runs, candidates, span, attribution_steps)
         for c, e in estimates.items():
             if abs(e) < threshold / 10:
                 removed.add(c)
@@ -571,16 +589,6 @@ def discover_circuit(
     )
 
 
-def _as_adapter(model: Any) -> Adapter:
-    if isinstance(model, Adapter):
-        return model
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"model must be a torch.nn.Module or a capture Adapter; got {type(model).__name__}"
-        )
-    return as_adapter(model)
-
-
 def _check_components(adapter: Adapter, components: Sequence[Component]) -> None:
     if not components:
         raise ValueError("no candidate components to search")
@@ -623,39 +631,58 @@ def _counterfactual(
 
 
 def _attribution(
-    adapter: Adapter, inputs: Any, runs: _Runs, candidates: Sequence[Component], span: float
+    adapter: Adapter,
+    inputs: Any,
+    runs: _Runs,
+    candidates: Sequence[Component],
+    span: float,
+    steps: int,
 ) -> dict[Component, float]:
-    """First-order estimate of each component's normalised effect: ``(a_ablated - a) . dm/da``
-    at the clean run (attribution patching), from one forward and one backward pass."""
-    grads: dict[str, torch.Tensor] = {}
-    acts: dict[str, torch.Tensor] = {}
+    """Estimate each component's normalised effect ``-(a_abl - a) . mean_alpha dm/da`` from
+    ``steps`` forward and backward passes (attribution patching with integrated gradients).
 
-    def keep(p: str) -> Callable[[torch.Tensor], torch.Tensor]:
-        def fn(a: torch.Tensor) -> torch.Tensor:
-            a = a.detach().requires_grad_(True)
-            a.register_hook(lambda g: grads.__setitem__(p, g))
-            acts[p] = a
+    Pass k sets every candidate to ``a + alpha_k (a_abl - a)``, ``alpha_k = (k + 1/2) / steps``,
+    and records the metric's gradient there. Gradients at the clean point alone (``alpha = 0``,
+    plain attribution patching) can be ~100x too small on trained models whose margin is flat
+    around the clean run; averaging along the path to the ablated values follows the curvature
+    (Sundararajan et al. 2017; Marks et al. 2024; Hanna et al. 2024).
+    """
+    grads: dict[str, torch.Tensor] = {}
+    clean = {c: component_slice(runs.clean[c.point], c) for c in candidates}
+    by_point: dict[str, list[Component]] = {}
+    for c in candidates:
+        by_point.setdefault(c.point, []).append(c)
+    module = adapter.module
+
+    def interpolate(p: str, alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
+        write = component_patches(
+            {c: clean[c] + alpha * (runs.values[c] - clean[c]) for c in by_point[p]}
+        )[p]
+
+        def fn(live: torch.Tensor) -> torch.Tensor:
+            a = write(live).detach().requires_grad_(True)
+            a.register_hook(lambda g: grads.__setitem__(p, grads.get(p, 0) + g / steps))
             return a
 
         return fn
 
-    points = sorted({c.point for c in candidates})
-    module = adapter.module
-    with (
-        eval_mode(module),
-        torch.enable_grad(),
-        patching(module, {p: keep(p) for p in points}, adapter.hook_modules()),
-    ):
-        out = adapter.forward(inputs)
-        runs.passes += 1
-        objective = runs.metric.scores(out, runs.clean_out).mean()
-        objective.backward()
+    for k in range(steps):
+        alpha = (k + 0.5) / steps
+        fns = {}
+        for p in by_point:
+            conv = getattr(runs.modules.get(p), "hook_conversion", None)  # TL 4 layouts
+            fn = interpolate(p, alpha)
+            fns[p] = fn if conv is None else through_conversion(fn, conv)
+        with eval_mode(module), torch.enable_grad(), patching(module, fns, runs.modules):
+            out = adapter.forward(inputs)
+            runs.passes += 1
+            runs.metric.scores(out, runs.clean_out).mean().backward()
     est = {}
     for c in candidates:
         g = grads.get(c.point)
         if g is None:
             est[c] = 0.0
             continue
-        delta = runs.values[c].to(g.dtype) - component_slice(acts[c.point].detach(), c)
+        delta = (runs.values[c] - clean[c]).to(g.dtype)
         est[c] = float(-(delta * component_slice(g, c)).sum()) / span
     return est
