@@ -194,3 +194,18 @@ def test_bad_inputs(compiled):
         ResampleAblation(broken, inputs=x)
     with pytest.raises(ValueError, match="logit_diff metric needs counter_labels"):
         BehaviourMetric("logit_diff")
+
+
+def test_evaluate_a_given_circuit_and_a_partial_one(compiled):
+    from mechequiv.equivalence import evaluate_circuit
+
+    c = compiled["reverse"]
+    x, cf = (c.model.encode(s) for s in task("reverse", 64))
+    comps = transformer_components(c.model)
+    true = [k for k in comps if str(k) in truth(c)]
+    full = evaluate_circuit(c.model, x, true, comps, counterfactual=cf, metric=AFTER_BOS)
+    assert full.method == "given" and full.faithfulness == pytest.approx(1.0, abs=1e-6)
+    partial = evaluate_circuit(c.model, x, true[1:], comps, counterfactual=cf, metric=AFTER_BOS)
+    assert partial.faithfulness < 0.5 and set(partial.nodes) == set(true[1:])
+    with pytest.raises(ValueError, match="not among the candidates"):
+        evaluate_circuit(c.model, x, [Component("blocks.0.hook_mlp_out", 0)], comps)

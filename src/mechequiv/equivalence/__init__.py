@@ -21,7 +21,12 @@ from mechequiv.equivalence.congruity import (
     congruity,
     congruity_matrix,
 )
-from mechequiv.equivalence.discovery import Circuit, discover_circuit, transformer_components
+from mechequiv.equivalence.discovery import (
+    Circuit,
+    discover_circuit,
+    evaluate_circuit,
+    transformer_components,
+)
 from mechequiv.equivalence.distance import resolve_distance, ridge_distance
 from mechequiv.equivalence.fourier import FourierModuleReprs
 from mechequiv.equivalence.metrics import BehaviourMetric
@@ -48,6 +53,7 @@ __all__ = [
     "congruity_matrix",
     "default_points",
     "discover_circuit",
+    "evaluate_circuit",
     "hidden_representations",
     "neurons",
     "resolve_distance",

@@ -443,6 +443,48 @@ def discover_circuit(
         single components
     seed : derangement / generator / subset randomness
     """
+    return _run(model, inputs, components, None, counterfactual, metric, threshold, method,
+                ablation, zero_check, attribution_steps, max_sweeps, completeness_subsets, seed)  # fmt: skip
+
+
+def evaluate_circuit(
+    model: nn.Module | Adapter,
+    inputs: Any,
+    nodes: Sequence[Component],
+    components: Sequence[Component] | None = None,
+    *,
+    counterfactual: Counterfactual = None,
+    metric: BehaviourMetric | str | None = None,
+    threshold: float = 0.01,
+    ablation: str = "counterfactual",
+    zero_check: bool = False,
+    completeness_subsets: int = 8,
+    seed: int = 0,
+) -> Circuit:
+    """Evaluate a given circuit (``nodes`` among the candidate ``components``) exactly as
+    :func:`discover_circuit` evaluates the one it finds: faithfulness, completeness, minimality
+    (``method="given"``). Use it for hand-written circuits and for null baselines (random
+    circuits of the same size)."""
+    return _run(model, inputs, components, list(nodes), counterfactual, metric, threshold, "acdc",
+                ablation, zero_check, 1, 0, completeness_subsets, seed)  # fmt: skip
+
+
+def _run(
+    model: nn.Module | Adapter,
+    inputs: Any,
+    components: Sequence[Component] | None,
+    fixed: Sequence[Component] | None,
+    counterfactual: Counterfactual,
+    metric: BehaviourMetric | str | None,
+    threshold: float,
+    method: str,
+    ablation: str,
+    zero_check: bool,
+    attribution_steps: int,
+    max_sweeps: int,
+    completeness_subsets: int,
+    seed: int,
+) -> Circuit:
     t0 = time.perf_counter()
     adapter = model_adapter(model)
     if method not in ("auto", "acdc", "attribution"):
@@ -475,7 +517,9 @@ def discover_circuit(
     norm = lambda m: (m - m_empty) / span  # noqa: E731
 
     scores: dict[Component, float] = {}
-    use_attr = method == "attribution" or (method == "auto" and len(candidates) > 200)
+    use_attr = fixed is None and (
+        method == "attribution" or (method == "auto" and len(candidates) > 200)
+    )
     removed: set[Component] = set()
     if use_attr:
         estimates = _attribution(adapter, inputs, runs, candidates, span, attribution_steps)
@@ -495,7 +539,14 @@ def discover_circuit(
             scores.pop(c, None)
         removed = set()
         current = 1.0
-    for _ in range(max_sweeps):
+    if fixed is not None:
+        unknown = set(fixed) - set(candidates)
+        if unknown:
+            raise ValueError(
+                f"circuit components not among the candidates: {sorted(map(str, unknown))}"
+            )
+        removed = set(candidates) - set(fixed)
+    for _ in range(max_sweeps if fixed is None else 0):
         changed = False
         for c in reversed(candidates):
             if c in removed:
@@ -580,7 +631,7 @@ def discover_circuit(
         ablation=dict(runs.kind),
         constant=constant,
         accuracy=accuracy,
-        method=("attribution+acdc" if use_attr else "acdc")
+        method=("given" if fixed is not None else "attribution+acdc" if use_attr else "acdc")
         + ("+zero_check" if zero_check else "")
         + attribution_note,
         n_inputs=n,
