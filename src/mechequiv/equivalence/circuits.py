@@ -226,6 +226,8 @@ def scan_components(
         raise ValueError("no components to scan")
     rng = np.random.default_rng(seed)
     points = sorted({c.point for c in components})
+    model = model_adapter(model)
+    modules = model.hook_modules()
     clean = capture(model, inputs, points, progress=False)
     src = clean if source is None else capture(model, source, points, progress=False)
     clean_out = run_with_patches(model, inputs, {}, progress=False)
@@ -237,7 +239,7 @@ def scan_components(
     for c in components:
         vals = []
         for rows in draws:
-            patches = component_patches({c: component_slice(src[c.point][rows], c)})
+            patches = component_patches({c: component_slice(src[c.point][rows], c)}, modules)
             vals.append(score(clean_out, run_with_patches(model, inputs, patches, progress=False)))
         scores[c] = float(np.mean(vals))
     return CircuitScan(
