@@ -409,6 +409,7 @@ def discover_circuit(
     method: str = "auto",
     ablation: str = "counterfactual",
     zero_check: bool = False,
+    min_faithfulness: float | None = 0.9,
     attribution_steps: int = 5,
     max_sweeps: int = 3,
     completeness_subsets: int = 8,
@@ -430,6 +431,9 @@ def discover_circuit(
     method : ``"acdc"`` (exact patching only), ``"attribution"`` (attribution patching first
         pass, then exact), ``"auto"`` (attribution above 200 candidates)
     ablation : ``"counterfactual"`` (zero for components that never vary), ``"mean"``, ``"zero"``
+    min_faithfulness : never remove a component if that brings the circuit's faithfulness below
+        this (the per-component ``threshold`` alone lets small losses add up); None: pure
+        threshold search
     attribution_steps : forward/backward passes of the attribution first pass (integrated
         gradients between the clean and the ablated activations)
     zero_check : also require that zero-ablating a component (on top of the removals so far)
@@ -444,7 +448,8 @@ def discover_circuit(
     seed : derangement / generator / subset randomness
     """
     return _run(model, inputs, components, None, counterfactual, metric, threshold, method,
-                ablation, zero_check, attribution_steps, max_sweeps, completeness_subsets, seed)  # fmt: skip
+                ablation, zero_check, min_faithfulness, attribution_steps, max_sweeps,
+                completeness_subsets, seed)  # fmt: skip
 
 
 def evaluate_circuit(
@@ -466,7 +471,7 @@ def evaluate_circuit(
     (``method="given"``). Use it for hand-written circuits and for null baselines (random
     circuits of the same size)."""
     return _run(model, inputs, components, list(nodes), counterfactual, metric, threshold, "acdc",
-                ablation, zero_check, 1, 0, completeness_subsets, seed)  # fmt: skip
+                ablation, zero_check, None, 1, 0, completeness_subsets, seed)  # fmt: skip
 
 
 def _run(
@@ -480,6 +485,7 @@ def _run(
     method: str,
     ablation: str,
     zero_check: bool,
+    min_faithfulness: float | None,
     attribution_steps: int,
     max_sweeps: int,
     completeness_subsets: int,
@@ -558,7 +564,7 @@ def _run(
                 zeroed[c] = torch.zeros_like(runs.values[c])
                 drop = max(drop, current - norm(runs.score(removed | {c}, zeroed)))
             scores[c] = drop
-            if drop < threshold:
+            if drop < threshold and (min_faithfulness is None or trial >= min_faithfulness):
                 removed.add(c)
                 current, changed = trial, True
         if not changed:
