@@ -209,3 +209,17 @@ def test_evaluate_a_given_circuit_and_a_partial_one(compiled):
     assert partial.faithfulness < 0.5 and set(partial.nodes) == set(true[1:])
     with pytest.raises(ValueError, match="not among the candidates"):
         evaluate_circuit(c.model, x, [Component("blocks.0.hook_mlp_out", 0)], comps)
+
+
+def test_min_faithfulness_stops_small_losses_from_adding_up():
+    net = saturated_redundant()
+    x = torch.rand(64, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 0.5
+    comps = neurons(net, x, "1")
+    # each redundant unit carries half of the margin: each removal costs 0.5 < 0.6, and under
+    # the threshold alone both go, one after the other (the losses add up to everything)
+    loose = discover_circuit(net, x, comps, counterfactual=-x - 2.0, threshold=0.6,
+                             min_faithfulness=None)  # fmt: skip
+    assert loose.nodes == () and loose.faithfulness == pytest.approx(0.0, abs=1e-9)
+    kept = discover_circuit(net, x, comps, counterfactual=-x - 2.0, threshold=0.6)
+    assert set(kept.nodes) == {Component("1", 0), Component("1", 1)}
+    assert kept.faithfulness >= 0.9
