@@ -122,7 +122,9 @@ def tracr_part(seeds: list[int], n: int) -> dict[str, Any]:
     return {"programs": rows, "mean": overall, "seeds": seeds, "n_inputs": n}
 
 
-def induction_part(seeds: list[int], n: int, steps: int, kinds: list[str]) -> dict[str, Any]:
+def induction_part(
+    seeds: list[int], n: int, steps: int, kinds: list[str], partial: Path | None = None
+) -> dict[str, Any]:
     from mechequiv.zoo.induction import (
         head_scores,
         induction_accuracy,
@@ -190,6 +192,8 @@ def induction_part(seeds: list[int], n: int, steps: int, kinds: list[str]) -> di
                     and f"blocks.1.attn.hook_z[{ind}]" in nodes,
                 }  # fmt: skip
             out["runs"].append(row)
+            if partial is not None:  # a long run keeps what it has measured so far
+                atomic_write_json(partial, out)
             a = row["acdc@0.01"]
             print(f"{kind} seed {seed}: acc {row['accuracy']:.3f} train {train_s:.0f}s | "
                   f"acdc@0.01 F {a['faithfulness']:.3f} size {a['size']}/{len(comps)} "
@@ -205,8 +209,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 seed, fewer inputs and steps")
     ap.add_argument("--models", default="bridge,zoo", help="induction models: bridge,zoo")
     ap.add_argument("--steps", type=int, default=600, help="induction training steps")
+    ap.add_argument("--seeds", type=int, default=4, help="seeds (induction models, data)")
     args = ap.parse_args()
-    seeds = [0] if args.quick else [0, 1, 2, 3]
+    seeds = [0] if args.quick else list(range(args.seeds))
     n = 128 if args.quick else 512
     meta = {"python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
@@ -215,9 +220,10 @@ def main() -> None:
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
     if args.part in ("induction", "all"):
         kinds = args.models.split(",")
-        res = induction_part(seeds, n, 300 if args.quick else args.steps, kinds)
         name = "circuits_induction" + ("" if len(kinds) == 2 else f"_{kinds[0]}")
-        atomic_write_json(RESULTS / f"{name}.json", {**res, "meta": meta})
+        path = RESULTS / f"{name}.json"
+        res = induction_part(seeds, n, 300 if args.quick else args.steps, kinds, partial=path)
+        atomic_write_json(path, {**res, "meta": meta, "complete": True})
 
 
 if __name__ == "__main__":
