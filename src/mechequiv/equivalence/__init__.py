@@ -3,30 +3,41 @@
 - :func:`congruity` / :func:`congruity_matrix`: the estimator, with bootstrap intervals and tests.
 - :mod:`~mechequiv.equivalence.samplers`: GetImpl (symmetry transforms, retrained seeds, ...).
 - :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), its ridge variant, any measure.
+- :func:`discover_circuit` -> :class:`Circuit`: ACDC-style circuit discovery by exact patching
+  (attribution patching first for large models), faithfulness / completeness / minimality;
+  :class:`ResampleAblation` draws implementations that resample everything outside a circuit.
 """
 
 from mechequiv.equivalence.circuits import (
     BehaviourCheck,
     CircuitScan,
-    Component,
     ResampleAblation,
-    neurons,
     scan_components,
 )
+from mechequiv.equivalence.components import Component, neurons
 from mechequiv.equivalence.congruity import (
     CongruityMatrix,
     CongruityResult,
     congruity,
     congruity_matrix,
 )
+from mechequiv.equivalence.discovery import (
+    Circuit,
+    discover_circuit,
+    evaluate_circuit,
+    transformer_components,
+)
 from mechequiv.equivalence.distance import resolve_distance, ridge_distance
 from mechequiv.equivalence.fourier import FourierModuleReprs
+from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points, hidden_representations
 from mechequiv.equivalence.samplers import Retrained, Sampler, SymmetryTransform
 
 __all__ = [
     "BehaviourCheck",
+    "BehaviourMetric",
+    "Circuit",
     "CircuitScan",
     "Component",
     "CongruityMatrix",
@@ -41,9 +52,12 @@ __all__ = [
     "congruity",
     "congruity_matrix",
     "default_points",
+    "discover_circuit",
+    "evaluate_circuit",
     "hidden_representations",
     "neurons",
     "resolve_distance",
     "ridge_distance",
     "scan_components",
+    "transformer_components",
 ]

@@ -1,14 +1,15 @@
-"""Components, resample-ablation implementations, and a patching scan that finds a circuit.
+"""Resample-ablation implementations (GetImpl) and the one-at-a-time patching scan.
 
-A component is a slice of one activation: a whole module output (``Component("blocks.0.mlp")``),
-a neuron (``Component("3", 5)``: unit 5 of module "3") or a head (``Component("blocks.0.attn.z",
-2, axis=2)`` for per-head outputs of shape (n, t, heads, d_head)).
+Components are defined in :mod:`mechequiv.equivalence.components`. For finding a circuit prefer
+:func:`~mechequiv.equivalence.discovery.discover_circuit` (cumulative ACDC-style search, metrics
+that work on saturated outputs, counterfactual inputs, faithfulness): :func:`scan_components`
+scores each component alone against a KL, which misses components whose activations do not vary
+over the task and effects that saturated outputs hide. It is kept for existing callers.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,27 +18,16 @@ import torch
 from torch import nn
 
 from mechequiv.capture import capture, run_with_patches
+from mechequiv.equivalence.components import (
+    Component,
+    component_patches,
+    component_slice,
+    model_adapter,
+)
+from mechequiv.equivalence.discovery import Circuit
 from mechequiv.equivalence.patched import PatchedModel, output_distribution
 from mechequiv.equivalence.samplers import Draw
 from mechequiv.errors import MechequivError
-
-
-@dataclass(frozen=True, order=True)
-class Component:
-    """A slice of the activation at ``point``: index ``index`` along ``axis`` (None: all of it)."""
-
-    point: str
-    index: int | None = None
-    axis: int = -1
-
-    def __str__(self) -> str:
-        return self.point if self.index is None else f"{self.point}[{self.index}]"
-
-
-def neurons(model: nn.Module, inputs: Any, point: str) -> list[Component]:
-    """Every unit of the last dimension of the activation at ``point``."""
-    width = capture(model, inputs, [point], progress=False)[point].shape[-1]
-    return [Component(point, i) for i in range(width)]
 
 
 def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
@@ -46,26 +36,6 @@ def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
         p > 0, p * (torch.log(p) - torch.log(q.clamp_min(1e-300))), torch.zeros_like(p)
     )
     return float(ratio.sum(-1).mean())
-
-
-def _patches(
-    clean: dict[str, torch.Tensor], source: dict[str, torch.Tensor], ablate: Iterable[Component]
-) -> dict[str, torch.Tensor]:
-    """Clean activations with the ablated components' slices taken from ``source``."""
-    by_point: dict[str, list[Component]] = defaultdict(list)
-    for c in ablate:
-        by_point[c.point].append(c)
-    out = {}
-    for point, comps in by_point.items():
-        patch = clean[point].clone()
-        for c in comps:
-            if c.index is None:
-                patch = source[point].clone()
-                break
-            dst = patch.movedim(c.axis, -1)
-            dst[..., c.index] = source[point].movedim(c.axis, -1)[..., c.index]
-        out[point] = patch
-    return out
 
 
 @dataclass
@@ -97,31 +67,53 @@ class BehaviourCheck:
 
 class ResampleAblation:
     """GetImpl by resample ablation: patch every component outside ``circuit`` with its values
-    on other task inputs (Sun & Toneva patch non-circuit heads with counterfactual activations).
+    on other (counterfactual) task inputs, as Sun & Toneva patch non-circuit heads.
 
     Parameters
     ----------
-    circuit : components kept as they are
-    components : all candidate components (the circuit's complement is ablated)
+    circuit : a :class:`~mechequiv.equivalence.discovery.Circuit` (its candidates are the
+        components, and it must be faithful), or the components kept as they are
+    components : all candidate components (the circuit's complement is ablated); default: the
+        Circuit's candidates
     inputs : the task stimuli (implementations are defined on these rows)
-    source : optional counterfactual inputs; default: the task inputs themselves, rows
-        resampled by a random derangement on each draw
+    source : optional counterfactual inputs (each draw gives every row the activations of a
+        random source row); default: the task inputs themselves, rows resampled by a random
+        derangement on each draw
     check : BehaviourCheck
-        Draws that change behaviour more than allowed are rejected and redrawn, up to
-        ``max_tries`` per implementation; :meth:`draw` reports how many were rejected and the
-        accepted draw's statistics (Congruity records them in its result). If no draw passes, a
-        :class:`MechequivError` says so (the circuit is missing something).
+        Draws that change behaviour more than allowed (by default mean KL(model || draw) of the
+        output distributions above 0.05 nats) are rejected and redrawn, up to ``max_tries`` per
+        implementation; :meth:`draw` reports how many were rejected and the accepted draw's
+        statistics (``kl``, ``accuracy_drop`` with labels, and ``changed``: the relative L2
+        change of the ablated activations, 0 when resampling moves nothing). Congruity records
+        them in its result. If no draw passes, a :class:`MechequivError` says so.
+    min_faithfulness : a Circuit less faithful than this is refused up front.
+
+    Circuit components are computed live: they respond to the ablation of components upstream.
     """
 
     def __init__(
         self,
-        circuit: Sequence[Component],
-        components: Sequence[Component],
-        inputs: Any,
+        circuit: Circuit | Sequence[Component],
+        components: Sequence[Component] | None = None,
+        inputs: Any = None,
         source: Any = None,
         check: BehaviourCheck | None = None,
         max_tries: int = 20,
+        min_faithfulness: float = 0.9,
     ) -> None:
+        if isinstance(circuit, Circuit):
+            if not circuit.faithfulness >= min_faithfulness:
+                raise ValueError(
+                    f"the circuit is not faithful: faithfulness {circuit.faithfulness:.3g} < "
+                    f"{min_faithfulness} ({circuit.metric}); resampling outside it would change "
+                    "the behaviour. Lower the discovery threshold or pass min_faithfulness"
+                )
+            components = circuit.candidates if components is None else components
+            circuit = circuit.nodes
+        if components is None:
+            raise ValueError("components (all candidates) are needed when circuit is a list")
+        if inputs is None:
+            raise ValueError("inputs (the task stimuli) are needed to draw implementations")
         unknown = set(circuit) - set(components)
         if unknown:
             raise ValueError(
@@ -144,21 +136,24 @@ class ResampleAblation:
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> Draw:
         points = sorted({c.point for c in self.ablate})
-        clean = capture(model, self.inputs, points, progress=False)
+        adapter = model_adapter(model)
+        clean = capture(adapter, self.inputs, points, progress=False)
         src_inputs = self.inputs if self.source is None else self.source
-        src = clean if self.source is None else capture(model, src_inputs, points, progress=False)
+        src = clean if self.source is None else capture(adapter, src_inputs, points, progress=False)
         n, n_src = next(iter(clean.values())).shape[0], next(iter(src.values())).shape[0]
-        clean_out = run_with_patches(model, self.inputs, {}, progress=False)
-        last = None
+        clean_out = run_with_patches(adapter, self.inputs, {}, progress=False)
+        modules = adapter.hook_modules()
+        last: dict[str, float] = {}
         for rejected in range(self.max_tries):
             rows = (
                 _derangement(n, rng)
                 if self.source is None
                 else torch.as_tensor(rng.integers(0, n_src, n))
             )
-            patches = _patches(clean, {p: a[rows] for p, a in src.items()}, self.ablate)
-            impl = PatchedModel(model, patches)
+            values = {c: component_slice(src[c.point][rows], c) for c in self.ablate}
+            impl = PatchedModel(model, component_patches(values, modules))
             last = self.check.measure(clean_out, impl(self.inputs))
+            last["changed"] = _relative_change(clean, values)
             if self.check.passes(last):
                 return Draw(impl, rejected, last)
         raise MechequivError(
@@ -166,6 +161,15 @@ class ResampleAblation:
             f"{', '.join(f'{k} {v:.4g}' for k, v in last.items())}; allowed KL {self.check.max_kl}): "
             "the circuit is probably missing components"
         )
+
+
+def _relative_change(
+    clean: dict[str, torch.Tensor], values: dict[Component, torch.Tensor]
+) -> float:
+    num = sum(float(((v.double() - component_slice(clean[c.point], c).double()) ** 2).sum())
+              for c, v in values.items())  # fmt: skip
+    den = sum(float((component_slice(clean[c.point], c).double() ** 2).sum()) for c in values)
+    return (num / den) ** 0.5 if den > 0 else 0.0
 
 
 def _derangement(n: int, rng: np.random.Generator) -> torch.Tensor:
@@ -222,6 +226,8 @@ def scan_components(
         raise ValueError("no components to scan")
     rng = np.random.default_rng(seed)
     points = sorted({c.point for c in components})
+    model = model_adapter(model)
+    modules = model.hook_modules()
     clean = capture(model, inputs, points, progress=False)
     src = clean if source is None else capture(model, source, points, progress=False)
     clean_out = run_with_patches(model, inputs, {}, progress=False)
@@ -233,7 +239,7 @@ def scan_components(
     for c in components:
         vals = []
         for rows in draws:
-            patches = _patches(clean, {p: a[rows] for p, a in src.items()}, [c])
+            patches = component_patches({c: component_slice(src[c.point][rows], c)}, modules)
             vals.append(score(clean_out, run_with_patches(model, inputs, patches, progress=False)))
         scores[c] = float(np.mean(vals))
     return CircuitScan(

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from mechequiv.capture import run_with_patches
+from mechequiv.equivalence.components import model_adapter
 
 
 class PatchedModel(nn.Module):
@@ -25,7 +26,8 @@ class PatchedModel(nn.Module):
         self.patches = dict(patches)
 
     def forward(self, inputs: Any) -> Any:
-        return run_with_patches(self.model, inputs, self.patches, progress=False)
+        # TransformerLens models are patched by hook name (their adapter), others by module name.
+        return run_with_patches(model_adapter(self.model), inputs, self.patches, progress=False)
 
     def extra_repr(self) -> str:
         return f"patched points: {', '.join(map(str, self.patches))}"

@@ -407,3 +407,58 @@ def _step_ticks(k: int) -> list[int]:
 
 def _fmt_step(step: float) -> str:
     return f"{step:.0f}" if float(step).is_integer() or abs(step) >= 100 else f"{step:.3g}"
+
+
+def circuit_graph(graph: Mapping[str, Any], title: str = "Circuit") -> Figure:
+    """A circuit as a layered graph: the data of ``Circuit.graph()`` (plain dicts).
+
+    Columns are layers (MLPs half a column after their layer's heads), one marker per candidate
+    component, filled for circuit nodes (labelled with their score: the drop in faithfulness
+    when removed) and hollow for the rest; edges between circuit nodes are drawn dashed when they
+    are inferred (node-level discovery: every earlier node can write to every later one through
+    the residual stream).
+    """
+    nodes = list(graph.get("nodes", []))
+    if not nodes:
+        raise ValueError("the circuit graph has no nodes")
+    slots = sorted({float(n["layer"]) + (0.5 if n["kind"] == "mlp" else 0.0) for n in nodes})
+    column = {x: i for i, x in enumerate(slots)}  # evenly spaced columns
+    height: dict[int, int] = {}
+    where: dict[str, tuple[int, int]] = {}
+    for n in nodes:
+        x = column[float(n["layer"]) + (0.5 if n["kind"] == "mlp" else 0.0)]
+        where[n["id"]] = (x, height.get(x, 0))
+        height[x] = height.get(x, 0) + 1
+    fig = Figure(figsize=(1.5 + 1.3 * len(slots), 1.2 + 0.5 * max(height.values())))
+    ax = fig.add_subplot()
+    dashed = bool(graph.get("edges_inferred", False))
+    for a, b in graph.get("edges", []):
+        (x0, y0), (x1, y1) = where[a], where[b]
+        ax.plot([x0, x1], [y0, y1], color="0.6", lw=0.8, ls="--" if dashed else "-", zorder=1)
+    for n in nodes:
+        x, y = where[n["id"]]
+        inside = bool(n["in_circuit"])
+        ax.scatter([x], [y], s=140, marker="s" if n["kind"] == "mlp" else "o", zorder=2,
+                   facecolor="C0" if inside else "white", edgecolor="C0")  # fmt: skip
+        label = _short_component(n["id"], n["kind"])
+        if inside and n.get("score") is not None:
+            label += f" {n['score']:.2f}"
+        ax.text(x + 0.12, y, _plain(label), fontsize=7, va="center",
+                color="black" if inside else "0.5")  # fmt: skip
+    ax.set_xticks(range(len(slots)))
+    ax.set_xticklabels([f"L{int(x)} {'MLP' if x % 1 else 'attn'}" for x in slots])
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.set_xlim(-0.4, len(slots) - 0.2)
+    ax.set_ylim(-0.7, max(height.values()) - 0.3)
+    ax.invert_yaxis()
+    ax.set_title(_plain(title))
+    return fig
+
+
+def _short_component(name: str, kind: str) -> str:
+    """``blocks.0.attn.hook_z[3]`` -> ``H3``; an MLP -> ``MLP``; anything else unchanged."""
+    if kind == "mlp":
+        return "MLP" if "[" not in name else "N" + name.rsplit("[", 1)[1].rstrip("]")
+    if kind == "head" and name.endswith("]"):
+        return "H" + name.rsplit("[", 1)[1].rstrip("]")
+    return name

@@ -18,7 +18,8 @@ output depends on. Compiled padding (heads added to fill a layer, empty MLP laye
 Hook points (module names, as TransformerLens names them, so the same circuit code runs on both):
 ``hook_embed`` (token + position embedding), ``blocks.{l}.hook_resid_pre``,
 ``blocks.{l}.attn.hook_result`` (each head's write to the residual stream, ``(n, t, heads, d)``),
-``blocks.{l}.attn.hook_pattern`` (``(n, heads, query, key)``), ``blocks.{l}.hook_attn_out``,
+``blocks.{l}.attn.hook_pattern`` (``(n, heads, query, key)``), ``blocks.{l}.attn.hook_z``
+(each head's attention-weighted values, ``(n, t, heads, key_size)``), ``blocks.{l}.hook_attn_out``,
 ``blocks.{l}.hook_resid_mid``, ``blocks.{l}.mlp.hook_post`` (MLP neurons after the ReLU),
 ``blocks.{l}.hook_mlp_out``, ``blocks.{l}.hook_resid_post``.
 
@@ -87,6 +88,7 @@ class TracrAttention(nn.Module):
         self.b_Q, self.b_K, self.b_V, self.b_O = (nn.Parameter(b) for b in (bq, bk, bv, bo))
         self.causal = causal
         self.hook_pattern = HookPoint()
+        self.hook_z = HookPoint()
         self.hook_result = HookPoint()
 
     @property
@@ -103,7 +105,7 @@ class TracrAttention(nn.Module):
             mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
             logits = logits.masked_fill(~mask, -1e30)
         pattern = self.hook_pattern(torch.softmax(logits, dim=-1))
-        z = torch.einsum("nhqs,nshk->nqhk", pattern, v)
+        z = self.hook_z(torch.einsum("nhqs,nshk->nqhk", pattern, v))
         result = self.hook_result(torch.einsum("nqhk,hkd->nqhd", z, self.W_O))
         return result.sum(2) + self.b_O
 

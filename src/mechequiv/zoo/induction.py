@@ -1,0 +1,215 @@
+"""Induction: small transformers trained here on repeated random sequences, whose circuit is
+known (Elhage et al. 2021; Olsson et al. 2022): a previous-token head in layer 0 writes "the token
+before me" into each position, an induction head in layer 1 attends from a repeated token to the
+position after its earlier occurrence (K-composition with the previous-token head) and copies
+that token.
+
+Inputs are ``[BOS, P, A, A, S]`` (:func:`induction_batch`) with ``A`` a random sequence of
+``half`` tokens from ``1..vocab-1`` at a random offset (BOS is token 0); in the second copy the
+next token is predictable only by induction, so those positions are scored (the batch's
+``mask``). Attention-pattern scores (:func:`head_scores`) name the previous-token and induction
+heads independently of patching.
+
+Two models:
+
+- :func:`train_induction_bridge`: a TransformerLens 4 ``TransformerBridge`` built natively
+  (``boot_native``; TL 4 has no ``HookedTransformer``), causal, trained on next-token loss;
+  hook names as in TransformerLens (``blocks.{l}.attn.hook_z``, ``hook_pattern``).
+- :func:`train_induction_zoo`: the zoo's :class:`~mechequiv.zoo.models.transformer.TokenTransformer`
+  trained the same way, its (bidirectional) attention replaced by :class:`CausalAttention`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mechequiv.zoo.models.transformer import Attention, TokenTransformer
+
+BOS_TOKEN = 0
+
+
+@dataclass(frozen=True)
+class InductionBatch:
+    """Token ids ``(n, t)`` and the positions ``mask`` ``(n, t)`` whose next token is
+    predictable only by induction; each row's first copy starts at ``1 + offsets[i]`` and has
+    ``lengths[i]`` tokens."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    offsets: np.ndarray
+    lengths: np.ndarray
+
+
+def induction_batch(
+    n: int,
+    half: int,
+    vocab: int,
+    rng: np.random.Generator,
+    max_offset: int | None = None,
+    layout: InductionBatch | None = None,
+) -> InductionBatch:
+    """Rows ``[BOS, P, A, A, S]`` of ``1 + 2 * half + max_offset`` tokens: ``A`` is a random
+    sequence of ``L`` tokens from ``1..vocab-1``, ``L`` uniform in ``half // 2 .. half``, the
+    random prefix ``P`` has a random length in ``0..max_offset`` (default ``half``) and the
+    random suffix ``S`` fills the row.
+
+    The random offset and length matter: with ``A`` at a fixed place or a fixed period, a head
+    can copy the token ``L - 1`` positions back (position embeddings suffice) without any
+    induction mechanism. ``layout``: reuse another batch's offsets and lengths with fresh tokens
+    (a counterfactual batch whose scored positions line up with the other's).
+    """
+    pad = half if max_offset is None else max_offset
+    if half < 2 or pad < 0:
+        raise ValueError(f"need half >= 2 and max_offset >= 0; got {half}, {pad}")
+    t = 1 + 2 * half + pad
+    if layout is None:
+        offs = rng.integers(0, pad + 1, n)
+        lens = rng.integers(max(2, half // 2), half + 1, n)
+    else:
+        offs, lens = layout.offsets, layout.lengths
+    tokens = rng.integers(1, vocab, size=(n, t))
+    tokens[:, 0] = BOS_TOKEN
+    mask = np.zeros((n, t), dtype=bool)
+    for i, (r, length) in enumerate(zip(offs, lens, strict=True)):
+        a = 1 + r
+        tokens[i, a + length : a + 2 * length] = tokens[i, a : a + length]
+        mask[i, a + length : a + 2 * length - 1] = True  # position p predicts token p + 1
+    return InductionBatch(torch.as_tensor(tokens), torch.as_tensor(mask), offs, lens)
+
+
+def induction_accuracy(model: nn.Module, batch: InductionBatch) -> float:
+    """Share of induction positions where the model's argmax is the true next token."""
+    with torch.no_grad():
+        logits = _logits(model(batch.tokens))
+    pred = logits[:, :-1].argmax(-1)
+    right = pred == batch.tokens[:, 1:]
+    return float(right[batch.mask[:, :-1]].double().mean())
+
+
+def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dict[str, np.ndarray]:
+    """Previous-token and induction scores of every head from attention patterns.
+
+    ``patterns[layer]`` is ``(n, heads, query, key)``. The previous-token score is the mean
+    attention from position ``p >= 2`` to ``p - 1``; the induction score the mean attention from
+    an induction position ``p`` to ``p - L + 1`` (the token after the earlier occurrence).
+    Returns arrays ``(layers, heads)``.
+    """
+    prev, induct = [], []
+    rows, q = torch.nonzero(batch.mask, as_tuple=True)
+    key = q - torch.as_tensor(batch.lengths)[rows] + 1
+    for layer in sorted(patterns):
+        pat = patterns[layer].double()
+        t = pat.shape[-1]
+        p = torch.arange(2, t)
+        prev.append(pat[:, :, p, p - 1].mean((0, 2)).numpy())
+        induct.append(pat[rows, :, q, key].mean(0).numpy())
+    return {"previous_token": np.stack(prev), "induction": np.stack(induct)}
+
+
+def _logits(out: Any) -> torch.Tensor:
+    return out.logits if hasattr(out, "logits") else out
+
+
+def _train(
+    model: nn.Module, half: int, vocab: int, steps: int, batch: int, lr: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    model.train()
+    for _ in range(steps):
+        data = induction_batch(batch, half, vocab, rng)
+        x = data.tokens
+        logits = _logits(model(x))[:, :-1]
+        # Next-token loss on the whole row plus, as much again, on the induction positions: the
+        # rest of the row is unpredictable noise that would otherwise dominate the loss.
+        full = nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
+        m = data.mask[:, :-1]
+        ind = nn.functional.cross_entropy(logits[m], x[:, 1:][m])
+        loss = full + ind
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+def train_induction_bridge(
+    seed: int = 0,
+    n_layers: int = 2,
+    n_heads: int = 8,
+    d_model: int = 64,
+    half: int = 10,
+    vocab: int = 32,
+    steps: int = 1500,
+    batch: int = 64,
+    lr: float = 1e-3,
+) -> nn.Module:
+    """An attention-only TransformerLens ``TransformerBridge`` trained on induction."""
+    try:
+        import transformer_lens.model_bridge.sources  # noqa: F401  (registers boot_native)
+        from transformer_lens.config import TransformerBridgeConfig
+        from transformer_lens.model_bridge import TransformerBridge
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("train_induction_bridge needs transformer-lens >= 4") from e
+    cfg = TransformerBridgeConfig(
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        d_head=d_model // n_heads,
+        n_ctx=1 + 3 * half,
+        d_vocab=vocab,
+        attn_only=True,
+        act_fn="relu",
+        normalization_type="LN",
+        seed=seed,
+    )
+    model = TransformerBridge.boot_native(cfg)
+    _train(model, half, vocab, steps, batch, lr, seed)
+    return model
+
+
+class CausalAttention(Attention):
+    """The zoo's softmax attention (alpha = 1) with a causal mask, and per-head outputs exposed
+    at the identity module ``heads`` (``(n, t, heads, d_head)``) for head-level patching."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__(d_model, n_heads, alpha=1.0)
+        self.heads = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = (self._heads(w(x)) for w in (self.W_Q, self.W_K, self.W_V))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
+        t = x.shape[-2]
+        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        pattern = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        z = self.heads((pattern @ v).transpose(-2, -3))  # (n, t, heads, d_head)
+        return self.W_O(z.reshape(*x.shape))
+
+
+def train_induction_zoo(
+    seed: int = 0,
+    n_layers: int = 2,
+    n_heads: int = 8,
+    d_model: int = 64,
+    half: int = 10,
+    vocab: int = 32,
+    steps: int = 1500,
+    batch: int = 64,
+    lr: float = 1e-3,
+) -> TokenTransformer:
+    """The zoo's TokenTransformer (LayerNorm, MLPs, ``readout="all"``) with causal attention
+    (:class:`CausalAttention`), trained on induction. Module names: ``blocks.{l}.attn.heads``
+    (heads, axis 2), ``blocks.{l}.attn``, ``blocks.{l}.mlp``, ``blocks.{l}``."""
+    with torch.random.fork_rng(devices=[]):  # no global side effect on the caller's RNG
+        torch.manual_seed(seed)
+        model = TokenTransformer(vocab, 1 + 3 * half, vocab, d_model=d_model, n_heads=n_heads,
+                                 n_layers=n_layers, layer_norm=True, readout="all")  # fmt: skip
+        for block in model.blocks:
+            block.attn = CausalAttention(d_model, n_heads)
+    _train(model, half, vocab, steps, batch, lr, seed)
+    return model
