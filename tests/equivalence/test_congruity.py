@@ -64,7 +64,7 @@ def test_different_tasks_score_near_zero(zoo):
 
 def test_any_registered_measure_or_ridge_can_be_the_distance(zoo):
     pools = Retrained(zoo["rings"], zoo["sectors"])
-    for distance in ("linear_cka", "procrustes", "ridge"):
+    for distance in ("linear_cka", "procrustes", "ridge_cv", "ridge_authors"):
         r = congruity(
             zoo["rings"][0],
             zoo["sectors"][0],

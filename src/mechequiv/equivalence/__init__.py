@@ -2,7 +2,7 @@
 
 - :func:`congruity` / :func:`congruity_matrix`: the estimator, with bootstrap intervals and tests.
 - :mod:`~mechequiv.equivalence.samplers`: GetImpl (symmetry transforms, retrained seeds, ...).
-- :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), its ridge variant, any measure.
+- :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), the authors' ridge, any measure.
 """
 
 from mechequiv.equivalence.circuits import (
@@ -19,7 +19,12 @@ from mechequiv.equivalence.congruity import (
     congruity,
     congruity_matrix,
 )
-from mechequiv.equivalence.distance import resolve_distance, ridge_distance
+from mechequiv.equivalence.distance import (
+    resolve_distance,
+    ridge_authors_distance,
+    ridge_cv_distance,
+    ridge_distance,
+)
 from mechequiv.equivalence.fourier import FourierModuleReprs
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points, hidden_representations
@@ -44,6 +49,8 @@ __all__ = [
     "hidden_representations",
     "neurons",
     "resolve_distance",
+    "ridge_authors_distance",
+    "ridge_cv_distance",
     "ridge_distance",
     "scan_components",
 ]
