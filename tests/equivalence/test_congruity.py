@@ -97,7 +97,7 @@ def test_result_reads_well_and_serialises(zoo):
         distance="procrustes",
     )
     text = repr(r)
-    assert text.startswith("Congruity") and "CI" in text and "binomial" in text
+    assert text.startswith("Congruity") and "CI" in text and "Holm" in text and "model 2" in text
     d = json.loads(json.dumps(r.to_dict()))
     assert d["n"] == 4 and len(d["distances"]["d11"]) == 4
     assert d["distinguishable"] == r.distinguishable

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mechequiv import measures as M
-from mechequiv.measures.regression import _normalise
+from mechequiv.measures.regression import _normalise, _solve_bounded
 from tests.measures.bounded_reference import old_solve_bounded
 
 
@@ -54,3 +54,32 @@ def test_certified_bracket_holds_the_optimum(seed):
     assert b.lower <= tight.upper + 1e-12 and tight.lower <= b.upper + 1e-12
     assert tight.upper - tight.lower < 0.01 * (b.upper - b.lower) + 1e-9
     assert b.upper - b.lower <= 1e-5 / (2 * b.lower) + 1e-9  # width from the gap's definition
+
+
+def _adversarial(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.normal(size=(150, 12)) * np.logspace(0, -2, 12)
+    y = x @ rng.normal(size=(12, 10)) * 1.5 + 0.1 * rng.normal(size=(150, 10))
+    if kind == "rank_deficient":
+        x = x[:, :4] @ rng.normal(size=(4, 12))
+    elif kind == "n_below_d":
+        x, y = rng.normal(size=(20, 40)), rng.normal(size=(20, 30)) * 3
+    elif kind == "near_constant_columns":
+        x[:, :3] = 1.0 + 1e-9 * rng.normal(size=(150, 3))
+    elif kind == "huge_offsets":
+        x, y = x + 1e3, y - 1e4
+    return x, y
+
+
+@pytest.mark.parametrize(
+    "kind", ["random", "rank_deficient", "n_below_d", "near_constant_columns", "huge_offsets"]
+)
+def test_agrees_with_the_previous_solver_within_the_certified_tolerance(kind):
+    rng = np.random.default_rng(len(kind))
+    x, y = _adversarial(kind, rng)
+    for a, b in ((x, y), (y, x)):
+        args = _problem(torch.as_tensor(a), torch.as_tensor(b))
+        old = old_solve_bounded(*args, 1e-5, 50_000)
+        new = _solve_bounded(*args, 1e-5, 50_000)
+        # each bracket holds the optimum, so each lower bound is below the other's value
+        assert new.lower <= old.error + 1e-12 and old.lower <= new.error + 1e-12
+        assert new.gap <= 1e-5 * args[2] and new.op_norm <= 1 + 1e-9

@@ -230,10 +230,15 @@ def _solve_bounded(
         # condition Lam N + N M = G at N; any such M certifies f(N) - optimum <= f(N) - g(M).
         M = N.T @ (US - lam[:, None] * N)
         mu, P = torch.linalg.eigh(0.5 * (M + M.T))
-        mu = mu.clamp_min(0.0)
         Gp = US @ P
-        dual = c0 - float((Gp * Gp / (lam[:, None] + mu[None, :])).sum()) - float(mu.sum())
-        return f(N) - max(dual, 0.0)  # the optimum is a squared norm: >= 0 certifies too
+        best = 0.0  # the optimum is a squared norm: 0 is a lower bound too
+        # With the eigenbasis P fixed, the dual separates over its eigenvalues: besides the KKT
+        # estimate, take each one's exact maximiser (a secular equation); both are valid bounds.
+        for m in (mu.clamp_min(0.0), _secular_multipliers(Gp, lam)):
+            dual = c0 - float((Gp * Gp / (lam[:, None] + m[None, :])).sum()) - float(m.sum())
+            if dual == dual:  # not NaN
+                best = max(best, dual)
+        return f(N) - best
 
     def result(N: torch.Tensor, it: int) -> BoundedMapFit:
         opn = float(torch.linalg.matrix_norm(N, 2)) if N.numel() else 0.0
@@ -273,6 +278,31 @@ def _solve_bounded(
         f"norm-bounded regression did not reach duality gap {tol:g} in {max_iter} iterations "
         f"(gap {gap(N) / c0:.3g}); raise max_iter or tol"
     )
+
+
+def _secular_multipliers(Gp: torch.Tensor, lam: torch.Tensor, steps: int = 60) -> torch.Tensor:
+    """Per column j, mu_j >= 0 maximising -sum_i Gp_ij^2 / (lam_i + mu) - mu: 0 where
+    sum_i Gp_ij^2 / lam_i^2 <= 1, else the root of sum_i Gp_ij^2 / (lam_i + mu)^2 = 1, found by
+    Newton on its reciprocal square root (Moré-Sorensen) safeguarded by bisection."""
+    g2 = Gp * Gp
+    need = (g2 / lam[:, None] ** 2).sum(0) > 1.0
+    lo = torch.zeros(Gp.shape[1], dtype=Gp.dtype, device=Gp.device)
+    hi = g2.sum(0).sqrt()  # phi(hi) <= 1 there
+    mu = lo.clone()
+    for _ in range(steps):
+        q = g2 / (lam[:, None] + mu) ** 2
+        phi = q.sum(0)
+        lo = torch.where(phi > 1.0, torch.maximum(lo, mu), lo)
+        hi = torch.where(phi < 1.0, torch.minimum(hi, mu), hi)
+        dphi = -2.0 * (q / (lam[:, None] + mu)).sum(0)
+        new = mu - (phi.rsqrt() - 1.0) / (-0.5 * phi.pow(-1.5) * dphi)
+        bad = ~torch.isfinite(new) | (new < lo) | (new > hi)
+        new = torch.where(bad, 0.5 * (lo + hi), new)
+        if float((new - mu).abs().max()) <= 1e-14 * (1.0 + float(mu.abs().max())):
+            mu = new
+            break
+        mu = new
+    return torch.where(need, mu, torch.zeros_like(mu))
 
 
 def _project(N: torch.Tensor) -> torch.Tensor:
