@@ -1,5 +1,5 @@
-"""The hierarchical bootstrap: pool members are resampled, then rounds, so a small pool's
-intervals reflect that it is a sample of the implementation set."""
+"""The pool-member bootstrap: pool members are resampled, so a small pool's intervals reflect
+that it is a sample of the implementation set."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 
 from mechequiv.equivalence import Retrained, congruity
 from mechequiv.equivalence.samplers import Draw
-from mechequiv.equivalence.stats import bootstrap_intervals, hierarchical_resample
+from mechequiv.equivalence.stats import bootstrap_intervals, member_weights
 
 
 def _simulated_pool(rng: np.random.Generator, members: int, n: int):
@@ -34,13 +34,14 @@ def test_hierarchical_intervals_cover_the_population_rate():
     assert rate["pool"] >= 0.85 and rate["pool"] >= rate["rounds"] + 0.1, rate
 
 
-def test_resample_draws_rounds_of_picked_members_only():
+def test_weights_keep_rounds_of_picked_members_only():
     src = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 2]] * 4)
-    idx = hierarchical_resample(src, np.random.default_rng(1), 300)
-    assert idx.shape == (300, 20)
-    # a resample that holds round 4's members (2, 2) at all does so because both were picked
-    counts = np.array([np.isin(row, np.flatnonzero((src == [2, 2]).all(1))).mean() for row in idx])
-    assert counts.min() == 0.0 and counts.max() > 0.2  # sometimes absent, sometimes over-drawn
+    w = member_weights(src, np.random.default_rng(1), 300)
+    assert w.shape == (300, 20) and (w.sum(1) > 0).all()
+    # round (2, 2) is weighted by the product of its members' multiplicities: sometimes absent
+    last = w[:, 4]
+    assert last.min() == 0.0 and last.max() >= 4.0
+    assert np.array_equal(w[:, 4], w[:, 9])  # same members, same weight
 
 
 def test_retrained_reports_its_member_and_congruity_uses_it(zoo):

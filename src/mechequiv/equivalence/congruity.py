@@ -379,7 +379,7 @@ def congruity(
     seed : int
         Seeds the implementation draws and the bootstrap.
     n_boot, level : int, float
-        Bootstrap resamples (rounds resampled whole; pool members first when the sampler says
+        Bootstrap resamples (rounds resampled whole; pool members instead when the sampler says
         which member each draw came from) and interval level; ``level`` also sets the tests'
         significance 1 - level: each direction's exact one-sided sign test, combined by Holm's
         correction into the verdict, and the discordance flag (see :class:`CongruityResult`).

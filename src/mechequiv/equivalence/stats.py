@@ -88,17 +88,17 @@ def bootstrap_intervals(
     Without ``sources`` rounds are resampled whole (both indicators of a round together). With
     ``sources`` (an (n, 2) integer array: which pool member model 1's and model 2's
     implementation came from in each round, -1 when unknown) the bootstrap is hierarchical (see
-    :func:`hierarchical_resample`): pool members are resampled first, then rounds, so a small
-    pool's few members are not treated as the whole implementation set.
+    :func:`member_weights`): pool members are resampled, so a small pool's few members are
+    not treated as the whole implementation set.
     """
     ind = np.asarray(indicators, dtype=float)
     n = ind.shape[0]
     if sources is None or not (np.asarray(sources) >= 0).any():
         idx = rng.integers(0, n, size=(n_boot, n))
+        rates = ind[idx].mean(1)  # (n_boot, 2)
     else:
-        idx = hierarchical_resample(np.asarray(sources), rng, n_boot)
-    picked = ind[idx]  # (n_boot, n, 2)
-    rates = picked.mean(1)  # (n_boot, 2)
+        w = member_weights(np.asarray(sources), rng, n_boot)  # (n_boot, n)
+        rates = (w @ ind) / w.sum(1, keepdims=True)
     scores = 1.0 - np.abs(rates.sum(1) - 1.0)
     q = [(1 - level) / 2, 1 - (1 - level) / 2]
 
@@ -113,17 +113,17 @@ def bootstrap_intervals(
     }
 
 
-def hierarchical_resample(sources: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """(n_boot, n) round indices of a two-stage bootstrap over pool members and rounds.
+def member_weights(sources: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """(n_boot, n) round weights of a cluster bootstrap over pool members.
 
-    Stage 1 resamples each model's pool members with replacement (the members seen in the
-    rounds; -1 marks draws with no known member, which form their own members, one per round).
-    Stage 2 draws n rounds, each from the rounds whose members were both picked, weighted by
-    how often stage 1 picked them (a round's weight is the product of its two members'
-    multiplicities). When stage 1 picks no pair of members seen together in a round, the
-    resample falls back to plain round resampling. This is the standard two-stage bootstrap of
-    crossed random effects: with few members the member-to-member spread dominates the interval,
-    as it should, instead of vanishing because the pool is held fixed.
+    Each resample draws each model's pool members with replacement (the members seen in the
+    rounds; -1 marks draws with no known member, each its own member) and keeps every round
+    with weight = product of its two members' multiplicities; rounds are not resampled again
+    within members (resampling at the top level only: a second stage would count the
+    within-member variation twice and over-cover). A resample that keeps no round (no pair of
+    picked members met in a round) is drawn again. With few members the member-to-member
+    spread dominates the interval, as it should, instead of vanishing because the pool is held
+    fixed.
     """
     src = np.asarray(sources, dtype=np.int64)
     n = src.shape[0]
@@ -131,18 +131,20 @@ def hierarchical_resample(sources: np.ndarray, rng: np.random.Generator, n_boot:
     for k in (0, 1):
         col = src[:, k].copy()
         unknown = col < 0
-        # unknown sources are their own members, coded past the known ones
         col[unknown] = col.max(initial=-1) + 1 + np.flatnonzero(unknown)
         _, code = np.unique(col, return_inverse=True)
         codes.append(code)
     sizes = [int(c.max()) + 1 for c in codes]
-    out = np.empty((n_boot, n), dtype=np.int64)
+    out = np.zeros((n_boot, n))
     for b in range(n_boot):
-        mult = [np.bincount(rng.integers(0, s, size=s), minlength=s) for s in sizes]
-        w = (mult[0][codes[0]] * mult[1][codes[1]]).astype(float)
-        total = w.sum()
-        p = w / total if total > 0 else None
-        out[b] = rng.choice(n, size=n, replace=True, p=p)
+        for _ in range(100):
+            mult = [np.bincount(rng.integers(0, s, size=s), minlength=s) for s in sizes]
+            w = (mult[0][codes[0]] * mult[1][codes[1]]).astype(float)
+            if w.sum() > 0:
+                break
+        else:  # members never met in a round: fall back to resampling rounds
+            w = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float)
+        out[b] = w
     return out
 
 
