@@ -64,7 +64,7 @@ def test_different_tasks_score_near_zero(zoo):
 
 def test_any_registered_measure_or_ridge_can_be_the_distance(zoo):
     pools = Retrained(zoo["rings"], zoo["sectors"])
-    for distance in ("linear_cka", "procrustes", "ridge"):
+    for distance in ("linear_cka", "procrustes", "ridge_cv", "ridge_authors"):
         r = congruity(
             zoo["rings"][0],
             zoo["sectors"][0],
@@ -97,7 +97,7 @@ def test_result_reads_well_and_serialises(zoo):
         distance="procrustes",
     )
     text = repr(r)
-    assert text.startswith("Congruity") and "CI" in text and "binomial" in text
+    assert text.startswith("Congruity") and "CI" in text and "Holm" in text and "model 2" in text
     d = json.loads(json.dumps(r.to_dict()))
     assert d["n"] == 4 and len(d["distances"]["d11"]) == 4
     assert d["distinguishable"] == r.distinguishable

@@ -2,7 +2,7 @@
 
 - :func:`congruity` / :func:`congruity_matrix`: the estimator, with bootstrap intervals and tests.
 - :mod:`~mechequiv.equivalence.samplers`: GetImpl (symmetry transforms, retrained seeds, ...).
-- :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), its ridge variant, any measure.
+- :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), the authors' ridge, any measure.
 - :func:`discover_circuit` -> :class:`Circuit`: ACDC-style circuit discovery by exact patching
   (attribution patching first for large models), faithfulness / completeness / minimality;
   :class:`ResampleAblation` draws implementations that resample everything outside a circuit.
@@ -27,7 +27,12 @@ from mechequiv.equivalence.discovery import (
     evaluate_circuit,
     transformer_components,
 )
-from mechequiv.equivalence.distance import resolve_distance, ridge_distance
+from mechequiv.equivalence.distance import (
+    resolve_distance,
+    ridge_authors_distance,
+    ridge_cv_distance,
+    ridge_distance,
+)
 from mechequiv.equivalence.fourier import FourierModuleReprs
 from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
@@ -57,6 +62,8 @@ __all__ = [
     "hidden_representations",
     "neurons",
     "resolve_distance",
+    "ridge_authors_distance",
+    "ridge_cv_distance",
     "ridge_distance",
     "scan_components",
     "transformer_components",

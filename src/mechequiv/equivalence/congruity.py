@@ -1,22 +1,28 @@
 """Congruity (Sun & Toneva, ICLR 2026): are two models' implementation sets distinguishable?
 
 Each round draws a co-interpretive implementation of each model (h1* = GetImpl(h1),
-h2* = GetImpl(h2)) and adds two indicators, [d(h1, h1*) <= d(h1, h2')] and
+h2* = GetImpl(h2)) and records two indicators, [d(h1, h1*) <= d(h1, h2')] and
 [d(h2, h2*) <= d(h2, h1')], where d compares the models' representations on the task. With s the
-sum over n rounds, the score is 1 - |s/n - 1| in [0, 1]: 1 when a model's own implementations
-are no closer to it than the other's (indistinguishable implementation sets), 0 when they
-always are (clearly different interpretations).
+sum over n rounds, the paper's score is 1 - |s/n - 1| in [0, 1]: 1 when a model's own
+implementations are no closer to it than the other's, 0 when they always are.
 
-What h2' is matters. The paper's indicator compares against the other *model* (h2' = h2,
-``cross="model"``). Then d(h1, h2) is one fixed number, and the fraction of rounds with
-d(h1, h1*) <= d(h1, h2) converges to the quantile of d(h1, h2) within h1's own distances: even
-for equivalent models (h2 drawn from h1's implementation set) that quantile is uniform over
-[0, 1], so the score is spread over [0, 1] instead of concentrating at 1, and the bootstrap
-interval, which only sees the Monte Carlo error given h2, does not cover that spread. The
-default ``cross="implementation"`` compares against a fresh implementation of the other model
-(h2' = h2*, drawn in the same round), which compares the implementation *sets* as the
-principle of interpretive equivalence states: for equivalent models each indicator is a fair
-coin and the score concentrates at 1.
+What the sources say. The paper's algorithm compares a model's own implementation with "the
+other" (h'); whether h' is the other model or one of its implementations is not settled by the
+text available here, and its figure pivots on implementations. The authors' code (``point_test`` in their toy experiment) works with
+implementations throughout: it draws two implementations of algorithm 1 and one of algorithm 2,
+asks whether the first is more similar (ridge R^2) to the second than to the third, over 20
+trials, and tests *one direction at a time* with a one-sided normal bound.
+
+Here ``cross="implementation"`` (default) compares against a fresh implementation of the other
+model (h2' = h2*), which compares implementation sets, as the principle of interpretive
+equivalence and the authors' code do: for equivalent models each indicator is a fair coin.
+``cross="model"`` compares against the other model itself (h2' = h2); then d(h1, h2) is one
+fixed number, the fraction of rounds with d(h1, h1*) <= d(h1, h2) converges to the quantile of
+d(h1, h2) among h1's own distances, and even for equivalent models that quantile is uniform on
+[0, 1], so the score is not calibrated. The two directions are tested separately (exact sign
+tests, combined by Holm's correction) and a pair whose directions disagree is flagged
+``discordant``: summed, opposite one-sided results would cancel (see
+:mod:`mechequiv.equivalence.stats`).
 """
 
 from __future__ import annotations
@@ -32,9 +38,9 @@ from mechequiv._progress import track
 from mechequiv.equivalence.distance import Distance, resolve_distance
 from mechequiv.equivalence.samplers import Sampler, draw
 from mechequiv.equivalence.stats import (
-    binomial_p_value,
-    bootstrap_ci,
+    bootstrap_intervals,
     congruity_score,
+    direction_tests,
     z_test_distinguishable,
 )
 from mechequiv.measures._validate import check_choice, check_int
@@ -52,9 +58,24 @@ _TIE_RTOL = 1e-9
 class CongruityResult:
     """The Congruity score of one pair of models, with its uncertainty and raw material.
 
+    ``score``: the paper's 1 - |s/n - 1| with its bootstrap interval [``ci_low``, ``ci_high``].
     ``rate_1`` / ``rate_2``: the fraction of rounds in which model 1's (model 2's) own
-    implementation was at least as close to it as the other model (ties per ``ties``).
-    ``distances``: per-round d(h1, h1*), d(h1, h2 or h2*), d(h2, h2*), d(h2, h1 or h1*).
+    implementation was at least as close to it as the other's (ties per ``ties``), each with its
+    bootstrap interval (``rate_1_low``, ``rate_1_high``, ...) and its own exact one-sided sign
+    test ``p_value_1`` / ``p_value_2`` (H0: own implementations are no closer).
+    ``p_value``: the overall test, Holm over the two directions (min(1, 2 min(p_1, p_2))); the
+    pair is ``distinguishable`` when it is below 1 - ``level``, i.e. when either direction
+    rejects. ``discordant``: the directions disagree significantly (one direction's own
+    implementations closer, the other's significantly farther; see
+    :func:`mechequiv.equivalence.stats.direction_tests`): the score, which sums the directions,
+    then hides the disagreement and should not be read as equivalence.
+    ``distinguishable_z``: the reference code's normal-bound rule, true when either direction
+    passes it on its n trials.
+    ``distances``: per-round d(h1, h1*), d(h1, h2 or h2*), d(h2, h2*), d(h2, h1 or h1*) under
+    ``d11``, ``d12``, ``d22``, ``d21``; with a certified distance also their brackets
+    ``d11_bounds`` ... (lists of [lower, upper]).
+    ``sources``: per round, which pool member model 1's and model 2's implementations came from
+    (-1 when the sampler does not say); the bootstrap resamples members too when it knows them.
     ``reprs``: which GetReprs produced the representations (its ``repr`` or function name).
     ``rejected_1`` / ``rejected_2``: candidate implementations the sampler rejected (behaviour
     checks) while drawing model 1's (model 2's) ``n`` implementations.
@@ -68,7 +89,7 @@ class CongruityResult:
     rate_2: float
     p_value: float
     distinguishable_z: bool
-    distances: dict[str, list[float]] = field(repr=False)
+    distances: dict[str, list[Any]] = field(repr=False)
     distance: str = "repr_distance"
     reprs: str = "hidden_representations"
     cross: str = "implementation"
@@ -78,25 +99,61 @@ class CongruityResult:
     seed: int = 0
     rejected_1: int = 0
     rejected_2: int = 0
+    rate_1_low: float = float("nan")
+    rate_1_high: float = float("nan")
+    rate_2_low: float = float("nan")
+    rate_2_high: float = float("nan")
+    p_value_1: float = float("nan")
+    p_value_2: float = float("nan")
+    discordant: bool = False
+    sources: list[list[int]] | None = field(default=None, repr=False)
 
     @property
     def distinguishable(self) -> bool:
-        """Exact one-sided binomial test at 1 - ``level`` (see :func:`binomial_p_value`)."""
+        """Either direction's exact one-sided sign test rejects at 1 - ``level`` after Holm's
+        correction over the two directions (``p_value``)."""
         return self.p_value < 1.0 - self.level
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
+        """JSON-safe dictionary (read back with :meth:`from_dict`)."""
         d = asdict(self)
         d["distinguishable"] = self.distinguishable
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CongruityResult:
+        """Inverse of :meth:`to_dict`; also reads results written before the per-direction
+        statistics existed (their per-direction tests and rate intervals are recomputed from
+        the stored distances under the stored tie rule; ``p_value`` becomes the Holm test)."""
+        d = dict(d)
+        d.pop("distinguishable", None)  # a property, recorded for readers of the JSON
+        known = {f for f in cls.__dataclass_fields__}
+        d = {k: v for k, v in d.items() if k in known}
+        if "p_value_1" in d:
+            return cls(**d)
+        ind = _indicators(d["distances"], d.get("ties", "half"), d.get("tie_atol", 1e-5))
+        level = d.get("level", 0.95)
+        tests = direction_tests(ind, 1.0 - level)
+        ci = bootstrap_intervals(ind, np.random.default_rng(d.get("seed", 0)), 2000, level)
+        d.update(
+            p_value=tests["p_value"], p_value_1=tests["p_value_1"],
+            p_value_2=tests["p_value_2"], discordant=tests["discordant"],
+            rate_1_low=ci["rate_1"][0], rate_1_high=ci["rate_1"][1],
+            rate_2_low=ci["rate_2"][0], rate_2_high=ci["rate_2"][1],
+        )  # fmt: skip
+        return cls(**d)
+
     def __repr__(self) -> str:
         verdict = "distinguishable" if self.distinguishable else "not distinguishable"
+        flag = "; DISCORDANT directions (the score hides a one-sided difference)" * self.discordant
         return (
             f"Congruity {self.score:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}] "
             f"({self.level:.0%} bootstrap CI, n={self.n}); own implementation closer: "
-            f"{self.rate_1:.2f} (model 1), {self.rate_2:.2f} (model 2); {verdict} "
-            f"(binomial p={self.p_value:.3g}); d={self.distance}, cross={self.cross}, ties={self.ties}"
+            f"model 1 {self.rate_1:.2f} [{self.rate_1_low:.2f}, {self.rate_1_high:.2f}] "
+            f"(p={self.p_value_1:.3g}), model 2 {self.rate_2:.2f} "
+            f"[{self.rate_2_low:.2f}, {self.rate_2_high:.2f}] (p={self.p_value_2:.3g}); "
+            f"{verdict} (Holm p={self.p_value:.3g}){flag}; d={self.distance}, "
+            f"cross={self.cross}, ties={self.ties}"
         )
 
 
@@ -105,10 +162,45 @@ def _inputs(task: Any) -> Any:
     return getattr(task, "inputs", task)
 
 
-def _indicator(own: float, other: float, ties: str, atol: float) -> float:
-    if abs(own - other) <= max(atol, _TIE_RTOL * max(abs(own), abs(other))):
+def _indicator(own: Sequence[float], other: Sequence[float], ties: str, atol: float) -> float:
+    """own, other: (value, lower, upper) of the two distances. A tie when the certified brackets,
+    widened by ``atol``, overlap, or the values agree to ``_TIE_RTOL``: the comparison is then
+    within the distances' accuracy and no evidence either way."""
+    (v_own, lo_own, hi_own), (v_other, lo_other, hi_other) = own, other
+    overlap = lo_own <= hi_other + atol and lo_other <= hi_own + atol
+    if overlap or abs(v_own - v_other) <= _TIE_RTOL * max(abs(v_own), abs(v_other)):
         return {"half": 0.5, "own": 1.0, "other": 0.0}[ties]
-    return 1.0 if own < other else 0.0
+    return 1.0 if v_own < v_other else 0.0
+
+
+def _indicators(distances: dict[str, list[Any]], ties: str, atol: float) -> np.ndarray:
+    """(n, 2) indicators from a result's per-round distances (see :class:`CongruityResult`)."""
+
+    def triples(key: str) -> list[tuple[float, float, float]]:
+        bounds = distances.get(f"{key}_bounds") or [(v, v) for v in distances[key]]
+        return [(v, lo, hi) for v, (lo, hi) in zip(distances[key], bounds, strict=True)]
+
+    d = {k: triples(k) for k in ("d11", "d12", "d22", "d21")}
+    n = len(d["d11"])
+    return np.array(
+        [[_indicator(d["d11"][k], d["d12"][k], ties, atol),
+          _indicator(d["d22"][k], d["d21"][k], ties, atol)] for k in range(n)]
+    ).reshape(n, 2)  # fmt: skip
+
+
+def _record(**columns: list[Any]) -> dict[str, list[Any]]:
+    """Per-round distances for the result: values, plus [lower, upper] brackets when the distance
+    certifies them."""
+    out: dict[str, list[Any]] = {}
+    for key, col in columns.items():
+        out[key] = [float(getattr(c, "value", c)) for c in col]
+    if any(hasattr(c, "lower") for col in columns.values() for c in col):
+        for key, col in columns.items():
+            out[f"{key}_bounds"] = [
+                [float(getattr(c, "lower", getattr(c, "value", c))),
+                 float(getattr(c, "upper", getattr(c, "value", c)))] for c in col
+            ]  # fmt: skip
+    return out
 
 
 def _pair_samplers(sampler: Sampler | tuple[Sampler, Sampler]) -> tuple[Sampler, Sampler]:
@@ -125,8 +217,9 @@ class _Model:
 
     rep: Any
     impls: list[Any]
-    own: list[float]  # d(rep, impl_k)
+    own: list[Any]  # d(rep, impl_k): floats or certified distances
     rejected: int = 0  # candidate draws the sampler rejected
+    sources: list[int] = field(default_factory=list)  # pool member of each draw, -1 if unknown
 
 
 class _Cache:
@@ -144,7 +237,7 @@ class _Cache:
             self._reps[id(model)] = hit
         return hit[1]
 
-    def distance(self, a: Any, b: Any) -> float:
+    def distance(self, a: Any, b: Any) -> Any:
         key = (id(a), id(b))
         if key not in self._dists:
             self._dists[key] = self.dist(a, b)
@@ -153,12 +246,14 @@ class _Cache:
 
 def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> _Model:
     rep = cache.rep(model)
-    impls, rejected = [], 0
+    impls, rejected, sources = [], 0, []
     for _ in track(range(n), f"implementations of {label}", disable=disable):
         got = draw(sampler, model, rng, exclude)
         impls.append(cache.rep(got.model))
         rejected += got.rejected
-    return _Model(rep, impls, [cache.distance(rep, r) for r in impls], rejected)
+        source = getattr(got, "source", None)
+        sources.append(-1 if source is None else int(source))
+    return _Model(rep, impls, [cache.distance(rep, r) for r in impls], rejected, sources)
 
 
 def _describe(reprs: Reprs) -> str:
@@ -185,20 +280,23 @@ def _score_pair(
     else:
         cross_a = [dist(a.rep, r) for r in b.impls]
         cross_b = [dist(b.rep, r) for r in a.impls]
-    ind = np.array(
-        [[_indicator(a.own[k], cross_a[k], ties, tie_atol),
-          _indicator(b.own[k], cross_b[k], ties, tie_atol)]
-         for k in range(n)]
-    )  # fmt: skip
-    lo, hi = bootstrap_ci(ind, rng, n_boot, level)
-    p = float(ind.mean())
+    distances = _record(d11=a.own, d12=cross_a, d22=b.own, d21=cross_b)
+    ind = _indicators(distances, ties, tie_atol)
+    sources = [[sa, sb] for sa, sb in zip(a.sources, b.sources, strict=True)]
+    known = any(v >= 0 for pair in sources for v in pair)
+    ci = bootstrap_intervals(ind, rng, n_boot, level, np.array(sources) if known else None)
+    tests = direction_tests(ind, 1.0 - level)
     return CongruityResult(
-        score=congruity_score(ind), ci_low=lo, ci_high=hi, n=n,
+        score=congruity_score(ind), ci_low=ci["score"][0], ci_high=ci["score"][1], n=n,
         rate_1=float(ind[:, 0].mean()), rate_2=float(ind[:, 1].mean()),
-        p_value=binomial_p_value(ind), distinguishable_z=z_test_distinguishable(p, 2 * n),
-        distances={"d11": list(a.own), "d12": list(cross_a), "d22": list(b.own), "d21": list(cross_b)},
-        distance=name, reprs=_describe(cache.reprs), cross=cross, ties=ties, tie_atol=tie_atol,
-        level=level, seed=seed, rejected_1=a.rejected, rejected_2=b.rejected,
+        p_value=tests["p_value"],
+        distinguishable_z=any(z_test_distinguishable(float(ind[:, k].mean()), n) for k in (0, 1)),
+        distances=distances, distance=name, reprs=_describe(cache.reprs), cross=cross, ties=ties,
+        tie_atol=tie_atol, level=level, seed=seed, rejected_1=a.rejected, rejected_2=b.rejected,
+        rate_1_low=ci["rate_1"][0], rate_1_high=ci["rate_1"][1],
+        rate_2_low=ci["rate_2"][0], rate_2_high=ci["rate_2"][1],
+        p_value_1=tests["p_value_1"], p_value_2=tests["p_value_2"],
+        discordant=tests["discordant"], sources=sources if known else None,
     )  # fmt: skip
 
 
@@ -238,7 +336,7 @@ def congruity(
     level: float = 0.95,
     progress: bool | None = None,
 ) -> CongruityResult:
-    """Congruity of two models on a task, with a bootstrap interval and a binomial test.
+    """Congruity of two models on a task, with bootstrap intervals and per-direction tests.
 
     Parameters
     ----------
@@ -253,31 +351,38 @@ def congruity(
         implementation (see :mod:`mechequiv.equivalence.samplers`). Default:
         :class:`~mechequiv.equivalence.samplers.SymmetryTransform`.
     distance : str or callable
-        ``"repr_distance"`` (Sun & Toneva's two-way norm-bounded linear distance, default),
-        ``"ridge"`` (their code's ridge variant, anchor -> other), any registered measure
-        (similarities s become 1 - s), or a callable ``(R1, R2) -> float``.
+        ``"repr_distance"`` (the paper's two-way norm-bounded linear distance, default, with
+        certified brackets), ``"ridge_authors"`` (the authors' code: RidgeCV over (0.1, 1, 10),
+        one 90/10 split, R^2 averaged over columns, anchor -> other), ``"ridge_cv"``
+        (mechequiv's nested ridge; ``"ridge"`` is its deprecated alias), any registered measure
+        (similarities s become 1 - s), or a callable ``(R1, R2) -> float`` (or
+        :class:`~mechequiv.measures.CertifiedDistance`).
     reprs : callable (model, inputs) -> array (n_stimuli, d), optional
         GetReprs. Default: :func:`mechequiv.equivalence.reprs.hidden_representations`.
     cross : {"implementation", "model"}
         What a model's own implementation is compared against: a fresh implementation of the
-        other model (default: compares implementation sets, calibrated so that equivalent models
-        score about 1; see the module docstring) or the other model itself (the paper's literal
-        indicator; undefined when both models have identical representations).
+        other model (default: compares implementation sets, as the authors' code does;
+        calibrated so that equivalent models score about 1) or the other model itself (not
+        calibrated, see the module docstring; undefined when both models have identical
+        representations).
     ties : {"half", "own", "other"}
         A tie counts 1/2 (default: a tie is no evidence either way, so identical
         implementation sets score 1), 1 (the literal <=), or 0.
     tie_atol : float
-        Distances closer than this (or than 1e-9 relative) are a tie. Distances are computed to
-        finite precision (``repr_distance`` to a certified optimisation tolerance), and a
-        difference at the level of that precision is no evidence: exactly function-preserving
-        implementations otherwise look distinguishable by rounding alone (a float32 transformer
-        and its exactly rotated copy are a few 1e-6 apart in ``repr_distance``; different seeds
-        are 0.1 to 1 apart).
+        Distances closer than this (or than 1e-9 relative) are a tie. A distance that certifies
+        its accuracy (``"repr_distance"`` returns the bracket [lower, upper] that holds the exact
+        value, see :func:`mechequiv.measures.repr_distance_bounds`) ties whenever the two
+        brackets, widened by ``tie_atol``, overlap: its solver's tolerance then never decides a
+        comparison. ``tie_atol`` covers the representations' own precision (a float32 model and
+        its exactly rotated copy differ by rounding, a few 1e-7 in ``repr_distance``; different
+        seeds are 0.1 to 1 apart).
     seed : int
         Seeds the implementation draws and the bootstrap.
     n_boot, level : int, float
-        Bootstrap resamples (rounds resampled whole) and interval level; ``level`` also sets the
-        binomial test's significance (1 - level).
+        Bootstrap resamples (rounds resampled whole; pool members instead when the sampler says
+        which member each draw came from) and interval level; ``level`` also sets the tests'
+        significance 1 - level: each direction's exact one-sided sign test, combined by Holm's
+        correction into the verdict, and the discordance flag (see :class:`CongruityResult`).
 
     Each round draws one implementation per model, excluding the two models themselves (a
     pool must not return the anchor as "an implementation of the other"); representations and
@@ -405,7 +510,9 @@ def congruity_matrix(
         job, pairs, keys=[f"{i},{j}" for i, j in pairs], store=store, progress=progress,
         description="congruity pairs",
     )  # fmt: skip
-    return CongruityMatrix(names, {p: _from_dict(d) for p, d in zip(pairs, found, strict=True)})
+    return CongruityMatrix(
+        names, {p: CongruityResult.from_dict(d) for p, d in zip(pairs, found, strict=True)}
+    )
 
 
 @dataclass
@@ -450,12 +557,6 @@ def _per_model(sampler: Any, m: int) -> list[Sampler]:
             raise ValueError(f"{len(sampler)} samplers for {m} models")
         return list(sampler)
     return [sampler] * m
-
-
-def _from_dict(d: dict[str, Any]) -> CongruityResult:
-    d = dict(d)
-    d.pop("distinguishable")  # a property, recorded for readers of the JSON
-    return CongruityResult(**d)
 
 
 __all__ = ["CongruityMatrix", "CongruityResult", "congruity", "congruity_matrix"]

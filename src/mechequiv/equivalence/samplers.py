@@ -53,6 +53,7 @@ class Draw:
     model: nn.Module
     rejected: int = 0
     stats: Mapping[str, float] = field(default_factory=dict)
+    source: int | None = None  # which member of a finite pool it is (Retrained), else None
 
 
 def draw(
@@ -174,10 +175,19 @@ class Retrained:
     def sample(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module:
+        return self.draw(model, rng, exclude).model
+
+    def draw(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> Draw:
+        """:meth:`sample` with the drawn member's index in its group as ``source`` (Congruity's
+        bootstrap resamples pool members through it)."""
         for g in self.groups:
             if any(m is model for m in g):
-                others = [m for m in g if m is not model and not any(m is e for e in exclude)]
+                others = [i for i, m in enumerate(g)
+                          if m is not model and not any(m is e for e in exclude)]  # fmt: skip
                 if not others:
                     raise ValueError("the model's recipe group has no other member to draw")
-                return others[int(rng.integers(len(others)))]
+                pick = others[int(rng.integers(len(others)))]
+                return Draw(g[pick], source=pick)
         raise ValueError("the model is in none of the Retrained groups (models match by identity)")

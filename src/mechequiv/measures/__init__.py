@@ -32,9 +32,12 @@ from mechequiv.measures.pairwise import PairwiseMatrix, pairwise
 from mechequiv.measures.procrustes import permutation_distance, procrustes
 from mechequiv.measures.registry import INVARIANCES, MeasureInfo, get, names
 from mechequiv.measures.regression import (
+    BoundedMapFit,
+    CertifiedDistance,
     bounded_map_error,
     linear_regression_similarity,
     repr_distance,
+    repr_distance_bounds,
     ridge_cv,
 )
 from mechequiv.measures.rsa import rdm, rsa
@@ -61,6 +64,8 @@ def compare(
 
 __all__ = [
     "INVARIANCES",
+    "BoundedMapFit",
+    "CertifiedDistance",
     "MeasureInfo",
     "PairwiseMatrix",
     "StreamingCKA",
@@ -87,6 +92,7 @@ __all__ = [
     "rbf_cka",
     "rdm",
     "repr_distance",
+    "repr_distance_bounds",
     "ridge_cv",
     "rsa",
     "streamable",
