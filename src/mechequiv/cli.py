@@ -184,7 +184,10 @@ def compare(
     n: Annotated[int, typer.Option(help="Congruity rounds.")] = 20,
     sampler: Annotated[
         str,
-        typer.Option(help="Implementations: auto, symmetry (MLPs) or circuit (resample ablation)."),
+        typer.Option(
+            help="Implementations: auto = distill (label-free re-fit to each model's outputs), "
+            "circuit (resample ablation) or symmetry (positive control)."
+        ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,

@@ -175,7 +175,7 @@ def test_bad_input(zoo):
     with pytest.raises(ValueError, match="n must be >= 1"):
         congruity(h1, h2, x, n=0)
     with pytest.raises(ValueError, match="at least 2 samples"):
-        congruity(h1, h2, x[:1], n=2)
+        congruity(h1, h2, x[:1], n=2, sampler=SymmetryTransform())
     with pytest.raises(ValueError, match="ties"):
         congruity(h1, h2, x, ties="coin")
     with pytest.raises(ValueError, match="none of the Retrained groups"):

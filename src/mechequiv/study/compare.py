@@ -77,15 +77,17 @@ def _sampler(kind: str, model: nn.Module, inputs: Any, seed: int) -> Any:
         scan_components,
     )
 
-    if kind == "auto":
-        kind = "symmetry" if isinstance(model, nn.Sequential) else "circuit"
-    if kind == "symmetry":
+    if kind in ("auto", "distill"):  # label-free: re-fit to the model's own outputs
+        from mechequiv.equivalence.refit import Distill
+
+        return Distill(inputs)
+    if kind == "symmetry":  # the positive control: every other seed is distinguishable
         return SymmetryTransform()
     if kind == "circuit":
         comps = [c for p in default_points(model) for c in neurons(model, inputs, p)]
         scan = scan_components(model, inputs, comps, seed=seed)
         return ResampleAblation(scan.circuit, comps, inputs)
-    raise ValueError(f"sampler must be 'auto', 'symmetry' or 'circuit', got {kind!r}")
+    raise ValueError(f"sampler must be 'auto', 'distill', 'symmetry' or 'circuit', got {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,10 @@ def compare_models(
     """Every representational measure (or ``measures``) on the models' hidden representations
     (:func:`mechequiv.equivalence.hidden_representations`: every hidden layer or residual-stream
     block, last token), the functional measures on their outputs, and :func:`congruity` with
-    ``n`` rounds. ``sampler``: ``"symmetry"`` (function-preserving reparameterisations; MLPs),
-    ``"circuit"`` (resample ablation outside a circuit found by a patching scan) or ``"auto"``
-    (symmetry for ``nn.Sequential`` MLPs, circuit otherwise).
+    ``n`` rounds. ``sampler``: ``"auto"`` = ``"distill"`` (label-free: networks of the same
+    architecture distilled from each model's own outputs, :class:`~mechequiv.equivalence.refit.
+    Distill`), ``"circuit"`` (resample ablation outside a circuit found by a patching scan) or
+    ``"symmetry"`` (exact reparameterisations: the positive control, not an estimate).
     """
     from mechequiv import measures as M
     from mechequiv.equivalence import congruity, hidden_representations
