@@ -392,8 +392,12 @@ def compare(
     n: Annotated[int, typer.Option(help="Congruity rounds.")] = 20,
     sampler: Annotated[
         str,
-        typer.Option(help="Implementations: auto, symmetry (MLPs) or circuit (resample ablation)."),
-    ] = "auto",
+        typer.Option(
+            help="Implementations for Congruity: distill (label-free re-fit to each model's "
+            "outputs), circuit (resample ablation outside a discovered circuit), symmetry (the "
+            "positive control) or none (default: Congruity skipped; none is calibrated yet)."
+        ),
+    ] = "none",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
     points: Annotated[
         list[str] | None,

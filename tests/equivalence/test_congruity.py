@@ -106,7 +106,7 @@ def test_result_reads_well_and_serialises(zoo):
 def test_identical_models(zoo):
     h = zoo["rings"][0]
     with pytest.raises(ValueError, match="identical representations"):
-        congruity(h, h, zoo["stimuli"], n=3, cross="model")
+        congruity(h, h, zoo["stimuli"], n=3, cross="model", sampler=SymmetryTransform())
     r = congruity(h, h, zoo["stimuli"], n=8, sampler=SymmetryTransform(), distance="procrustes")
     assert r.ci_high >= 0.99 and r.score >= 0.5
 
@@ -175,7 +175,7 @@ def test_bad_input(zoo):
     with pytest.raises(ValueError, match="n must be >= 1"):
         congruity(h1, h2, x, n=0)
     with pytest.raises(ValueError, match="at least 2 samples"):
-        congruity(h1, h2, x[:1], n=2)
+        congruity(h1, h2, x[:1], n=2, sampler=SymmetryTransform())
     with pytest.raises(ValueError, match="ties"):
         congruity(h1, h2, x, ties="coin")
     with pytest.raises(ValueError, match="none of the Retrained groups"):

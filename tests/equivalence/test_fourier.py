@@ -123,9 +123,14 @@ def test_bad_input_is_refused():
     task = modular_addition(P)
     with pytest.raises(ValueError, match="full grid"):
         FourierModuleReprs(P)(model, task.inputs[:50])
-    with pytest.raises(ValueError, match="not a unit"):
-        model12 = TokenTransformer(12, 2, 12, d_model=8, n_heads=2)
-        FourierModuleReprs(12, frequencies=[3])(model12, modular_addition(12).inputs)
+    with pytest.raises(ValueError, match="non-trivial character"):
+        FourierModuleReprs(P, frequencies=[P])(model, task.inputs)
+    with pytest.raises(ValueError, match="2 coordinates"):
+        FourierModuleReprs((3, 5), frequencies=[(1, 2, 3)]).quotient(np.ones((225, 2)))
+    with pytest.raises(ValueError, match="cyclic orders"):
+        FourierModuleReprs((3, 1))
+    with pytest.raises(TypeError, match="encode"):
+        FourierModuleReprs(P, encode="tokens")
     with pytest.raises(ValueError, match="no key frequencies"):
         FourierModuleReprs(P, frequencies=[])(model, task.inputs)
     with pytest.raises(ValueError, match="harmonics"):

@@ -16,7 +16,7 @@ import torch
 
 from mechequiv import measures as M
 from mechequiv.demo import toy_task, train_toy_mlp
-from mechequiv.equivalence import Retrained, congruity_matrix
+from mechequiv.equivalence import Retrained, SymmetryTransform, congruity_matrix
 from mechequiv.parallel import JsonStore, LocalBackend, RayBackend, get_backend
 
 ray = pytest.importorskip("ray")
@@ -131,9 +131,10 @@ def test_congruity_matrix_on_ray_equals_local(backend, models, tmp_path):
     remote = congruity_matrix(chosen, stimuli, backend=backend, results_path=str(path), **kw)
     assert remote.to_dict() == local.to_dict()
     assert len(json.loads(path.read_text())["results"]) == 6
-    # The default SymmetryTransform sampler too, with "ray" by name (joins the instance).
-    sym = congruity_matrix(rings[:2], stimuli, n=4, n_boot=100, backend="ray")
-    assert sym.to_dict() == congruity_matrix(rings[:2], stimuli, n=4, n_boot=100).to_dict()
+    # The SymmetryTransform positive control too, with "ray" by name (joins the instance).
+    kw = {"n": 4, "n_boot": 100, "sampler": SymmetryTransform()}
+    sym = congruity_matrix(rings[:2], stimuli, backend="ray", **kw)
+    assert sym.to_dict() == congruity_matrix(rings[:2], stimuli, **kw).to_dict()
 
 
 def test_pairwise_on_ray_equals_local(backend):

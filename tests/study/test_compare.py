@@ -43,12 +43,18 @@ def test_load_model_round_trips_a_saved_module(saved):
 def test_compare_models_reports_every_measure_and_congruity(saved):
     _, nets, stimuli = saved
     same = compare_models(nets["a"], nets["b"], stimuli, n=8)
-    other = compare_models(nets["a"], nets["c"], stimuli, n=8)
-    assert set(same.representational) | set(same.skipped) == set(measures.names(functional=False))
+    other = compare_models(nets["a"], nets["c"], stimuli, n=8, sampler="symmetry")
+    itself = compare_models(nets["a"], nets["a"], stimuli, n=8, sampler="symmetry")
+    measured = set(same.representational) | set(same.skipped) - {"congruity"}
+    assert measured == set(measures.names(functional=False))
     assert set(same.functional) == set(measures.names(functional=True))
     assert same.functional["prediction_agreement"] > other.functional["prediction_agreement"]
     assert same.representational["linear_cka"] > other.representational["linear_cka"]
-    assert 0.0 <= same.congruity.score <= 1.0
+    # no sampler, no Congruity (none is calibrated to be a default), and it says so
+    assert same.congruity is None and "no sampler chosen" in same.skipped["congruity"]
+    # the positive control: a model is not told apart from itself, another task's model is
+    assert not itself.congruity.distinguishable and itself.congruity.score > 0.8
+    assert other.congruity.distinguishable and other.congruity.score < 0.2
     json.dumps(same.to_dict())
 
 
@@ -62,6 +68,7 @@ def test_compare_cli_table_and_json(saved):
         str(d / "stimuli.npy"),
         "--trust-pickle",
     ]
+    args += ["--sampler", "symmetry"]
     res = runner.invoke(app, [*args, "--n", "4"])
     assert res.exit_code == 0, res.output
     assert "Congruity" in res.output and "linear_cka" in res.output

@@ -1,7 +1,8 @@
 """Interpretive equivalence (Sun & Toneva, ICLR 2026): Congruity of two models' implementation sets.
 
 - :func:`congruity` / :func:`congruity_matrix`: the estimator, with bootstrap intervals and tests.
-- :mod:`~mechequiv.equivalence.samplers`: GetImpl (symmetry transforms, retrained seeds, ...).
+- :mod:`~mechequiv.equivalence.samplers`: GetImpl (symmetry transforms, retrained seeds, ...);
+  :mod:`~mechequiv.equivalence.refit`: label-free GetImpl from the model alone.
 - :mod:`~mechequiv.equivalence.distance`: d_repr (norm-bounded), the authors' ridge, any measure.
 - :func:`discover_circuit` -> :class:`Circuit`: ACDC-style circuit discovery by exact patching
   (attribution patching first for large models), faithfulness / completeness / minimality;
@@ -36,6 +37,7 @@ from mechequiv.equivalence.distance import (
 from mechequiv.equivalence.fourier import FourierModuleReprs
 from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
+from mechequiv.equivalence.refit import Distill, PerturbRefit
 from mechequiv.equivalence.reprs import LayerReprs, default_points, hidden_representations
 from mechequiv.equivalence.samplers import Retrained, Sampler, SymmetryTransform
 
@@ -47,9 +49,11 @@ __all__ = [
     "Component",
     "CongruityMatrix",
     "CongruityResult",
+    "Distill",
     "FourierModuleReprs",
     "LayerReprs",
     "PatchedModel",
+    "PerturbRefit",
     "ResampleAblation",
     "Retrained",
     "Sampler",

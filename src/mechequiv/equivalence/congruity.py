@@ -347,9 +347,14 @@ def congruity(
     n : int
         Rounds; each draws one implementation of each model.
     sampler : Sampler or (Sampler, Sampler)
-        GetImpl: an object whose ``sample(model, rng)`` returns a co-interpretive
-        implementation (see :mod:`mechequiv.equivalence.samplers`). Default:
-        :class:`~mechequiv.equivalence.samplers.SymmetryTransform`.
+        GetImpl (required): an object whose ``sample(model, rng)`` returns a co-interpretive
+        implementation (see :mod:`mechequiv.equivalence.samplers` and
+        :mod:`mechequiv.equivalence.refit`). There is no default, since each sampler estimates a
+        different set: :class:`~mechequiv.equivalence.refit.Distill` and
+        :class:`~mechequiv.equivalence.refit.PerturbRefit` from the model alone,
+        :class:`~mechequiv.equivalence.samplers.Retrained` from pools you form,
+        :class:`~mechequiv.equivalence.samplers.SymmetryTransform` is the positive control
+        (a model against its own reparameterised copy scores 1; another seed scores 0).
     distance : str or callable
         ``"repr_distance"`` (the paper's two-way norm-bounded linear distance, default, with
         certified brackets), ``"ridge_authors"`` (the authors' code: RidgeCV over (0.1, 1, 10),
@@ -403,9 +408,15 @@ def congruity(
 
 
 def _default_sampler() -> Sampler:
-    from mechequiv.equivalence.samplers import SymmetryTransform
-
-    return SymmetryTransform()
+    # No default: each sampler answers a different question, and none is calibrated on
+    # same-mechanism pairs of different seeds for every model (benchmarks/bench_external_validity.py).
+    raise TypeError(
+        "congruity needs sampler= (GetImpl): Distill(inputs) or PerturbRefit(inputs) (label-free, "
+        "from the model's own outputs; mechequiv.equivalence.refit), Retrained(*groups) (pools of "
+        "models you group), ResampleAblation(circuit, ...) (patch outside a circuit), or "
+        "SymmetryTransform() (exact reparameterisations: the positive control, under which every "
+        "other seed is distinguishable)"
+    )
 
 
 def _disable(progress: bool | None) -> bool | None:
@@ -551,7 +562,7 @@ class _PairJob:
 
 def _per_model(sampler: Any, m: int) -> list[Sampler]:
     if sampler is None:
-        return [_default_sampler()] * m
+        _default_sampler()  # raises: the sampler is required
     if isinstance(sampler, Sequence) and not isinstance(sampler, (str, bytes)):
         if len(sampler) != m:
             raise ValueError(f"{len(sampler)} samplers for {m} models")

@@ -1,4 +1,5 @@
-"""GetReprs for modular addition that quotients out which Fourier frequencies a model uses.
+"""GetReprs for modular addition (or any finite abelian group operation) that quotients out which
+Fourier frequencies (characters) a model uses.
 
 A network trained on (a + b) mod p computes with Fourier features (Nanda et al. 2023; Zhong et
 al. 2023): it is a sum of *modules*, one per key frequency w, each a function of the phases
@@ -27,36 +28,66 @@ multiplies them: measured on the zoo recipe, 0.000 of the Pizzas' and 7-11% of t
 attention-output energy sits on those diagonal modes). The norm-bounded distance, and CKA and Procrustes on wide inputs, use an
 exact low-rank factor (:func:`mechequiv.measures._linalg.low_rank_factor`), so the width costs
 little.
+
+Other groups. For a finite abelian group G = Z_{n_1} x ... x Z_{n_k}
+(:class:`~mechequiv._fourier.CyclicProduct`; conventions there) the same construction runs over
+characters: module k keeps the modes (j1 k, j2 k) of the 2-D transform over G x G and reads them
+as modes (j1, j2) of the canonical grid Z_M x Z_M (M the exponent of G; a character of order m
+becomes the frequency M/m there). An automorphism phi of G maps characters to characters of the
+same order (k -> k o phi^-1) and multiples to multiples, so a model relabelled by phi has the same
+modules with the same coefficients, only listed under other characters: its representation equals
+the original's up to a permutation of module blocks. For Z_p, M = p and the canonical grid is the
+stimulus grid. Rows are the M² canonical pairs (x, y) in the order x * M + y.
+
+Models that are not the zoo's. ``points`` names hook points (module names, or TransformerLens hook
+names such as ``blocks.0.hook_attn_out``: models with ``hook_dict`` are captured through
+:class:`~mechequiv.capture.adapters.TransformerLensAdapter`) or is a function of the model;
+``encode(a, b)`` turns the grid's operands (flat element indices, see
+:meth:`~mechequiv._fourier.CyclicProduct.grid`) into the model's inputs, so models with other
+tokenisations (separate vocabularies, one-hot features, an ``=`` token) are read on the same grid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from math import gcd
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from mechequiv._fourier import strongest_covering
+from mechequiv._fourier import CyclicProduct, strongest_covering
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points
 from mechequiv.errors import MechequivError
 from mechequiv.measures._validate import check_int
 
-Frequencies = Sequence[int] | Callable[[nn.Module], Sequence[int]]
+Frequency = int | tuple[int, ...]
+Frequencies = Sequence[Frequency] | Callable[[nn.Module], Sequence[Frequency]]
+Points = Sequence[Hashable] | Callable[[nn.Module], Sequence[Hashable]]
+Encode = Callable[[torch.Tensor, torch.Tensor], Any]
+Group = int | tuple[int, ...] | CyclicProduct
 
 
 def mechanism_points(model: nn.Module) -> list[str]:
     """Where a transformer forms the sum: each block's attention output and MLP neurons.
 
     ``blocks.{i}.attn`` and ``blocks.{i}.mlp.act`` where the model has them (the zoo's
-    transformers), else :func:`~mechequiv.equivalence.reprs.default_points`. The residual stream
-    after a block is a poor place to tell Pizza from Clock: it must produce the same logits in
-    both (measured on the zoo recipe: Congruity across 0.62 there, 0.00 at these points).
+    transformers); ``blocks.{i}.hook_attn_out`` and ``blocks.{i}.mlp.hook_post`` of a
+    TransformerLens model (those it has: attention-only models have no MLP); else
+    :func:`~mechequiv.equivalence.reprs.default_points`. The residual stream after a block is a
+    poor place to tell Pizza from Clock: it must produce the same logits in both (measured on the
+    zoo recipe: Congruity across 0.62 there, 0.00 at these points).
     """
     base = model.model if isinstance(model, PatchedModel) else model
+    hooks = getattr(base, "hook_dict", None)
+    if isinstance(hooks, dict) and "blocks.0.hook_attn_out" in hooks:
+        out = []
+        for i in range(len(base.blocks)):
+            out += [
+                h for h in (f"blocks.{i}.hook_attn_out", f"blocks.{i}.mlp.hook_post") if h in hooks
+            ]
+        return out
     names = {name for name, _ in base.named_modules()}
     blocks = getattr(base, "blocks", None)
     if isinstance(blocks, nn.ModuleList) and all(
@@ -66,112 +97,157 @@ def mechanism_points(model: nn.Module) -> list[str]:
     return default_points(base)
 
 
-def module_power(grid_fft: np.ndarray) -> np.ndarray:
-    """Power of each frequency's module, ``w = 1 .. p // 2``: the squared modes (k1, k2) with
-    k1, k2 in {0, w, -w}, not both 0, summed over features. ``grid_fft``: (p, p, D) complex."""
-    p = grid_fft.shape[0]
-    power = (np.abs(grid_fft) ** 2).sum(axis=2)
-    out = np.empty(p // 2)
-    for w in range(1, p // 2 + 1):
-        ks = np.unique([0, w, p - w])
-        out[w - 1] = power[np.ix_(ks, ks)].sum() - power[0, 0]
-    return out
+def module_power(grid_fft: np.ndarray, group: Group | None = None) -> np.ndarray:
+    """Power of each frequency's module: for Z_p (``group`` None or p) ``w = 1 .. p // 2``, the
+    squared modes (k1, k2) with k1, k2 in {0, w, -w}, not both 0, summed over features; for
+    another group one entry per :meth:`~mechequiv._fourier.CyclicProduct.module_classes`.
+    ``grid_fft``: (|G|, |G|, D) complex."""
+    g = CyclicProduct.of(grid_fft.shape[0] if group is None else group)
+    return g.module_power(grid_fft)
 
 
 def key_frequencies(power: np.ndarray, coverage: float) -> tuple[int, ...]:
-    """The fewest frequencies, strongest first, whose module power holds ``coverage`` of the total."""
+    """The fewest frequencies, strongest first, whose module power holds ``coverage`` of the total
+    (1-based positions in ``power``: for Z_p, the frequencies themselves)."""
     if power.sum() <= 0:
         raise MechequivError("the representation is constant over the grid: no Fourier module")
     return tuple(i + 1 for i in strongest_covering(power, coverage))
 
 
 class FourierModuleReprs:
-    """GetReprs for (a + b) mod p: Fourier modules moved to frequency 1 (see module doc).
+    """GetReprs for a group operation on G x G: Fourier modules moved to frequency 1 (module doc).
 
     Parameters
     ----------
-    p : int
-        The modulus. Inputs must be the full grid, ``p²`` rows in the order ``a * p + b`` (the
-        zoo's ``modular_addition`` task).
-    points : sequence of module names, optional
-        Hook points, concatenated. Default: :func:`mechanism_points` of the model.
+    p : int, tuple of ints or CyclicProduct
+        The group: ``p`` for (a + b) mod p, or the cyclic orders of G = Z_{n_1} x ... x Z_{n_k}.
+        Without ``encode`` the inputs must be the full grid, ``|G|²`` rows in the order
+        ``a * |G| + b`` (the zoo's ``modular_addition`` task for Z_p).
+    points : sequence of hook points, or callable(model) -> sequence, optional
+        Where to read, concatenated. Default: :func:`mechanism_points` of the model.
     harmonics : int
         J: modes (j1 w, j2 w) with |j1|, |j2| <= J are kept per module (J = 1: the module's
         fundamental, 8 modes; measured on the zoo recipe J = 1 separates Pizza from Clock,
         J = 2 already mixes in other modules' overtones).
-    frequencies : sequence of int or callable(model) -> sequence of int, optional
-        The key frequencies. Default: found per model from the captured representation, the
+    frequencies : sequence or callable(model) -> sequence, optional
+        The key frequencies: ints for Z_p (1 .. p - 1), coordinate tuples (or flat indices) of
+        characters otherwise. Default: found per model from the captured representation, the
         fewest whose module power (:func:`module_power`) holds ``coverage`` of the total.
     coverage : float
         See ``frequencies``.
     tokens : token policy
         Passed to :class:`~mechequiv.equivalence.reprs.LayerReprs` (default: last token).
+    encode : callable(a, b) -> inputs, optional
+        Builds the model's inputs from the grid's operands (two int64 tensors of flat element
+        indices, ``|G|²`` each, in grid order); the ``inputs`` given to the call are then ignored.
 
-    Returns float64 (p², 2 K D) tensors; ``last_frequencies`` holds the key frequencies of the
-    latest call. Every key frequency must be a unit mod p (always, for prime p).
+    Returns float64 (M², 2 K D) tensors (M² = p² for Z_p); ``last_frequencies`` holds the key
+    frequencies of the latest call.
     """
 
     def __init__(
         self,
-        p: int,
-        points: Sequence[Hashable] | None = None,
+        p: Group,
+        points: Points | None = None,
         harmonics: int = 1,
         frequencies: Frequencies | None = None,
         coverage: float = 0.9,
         tokens: str = "last",
+        encode: Encode | None = None,
     ) -> None:
-        check_int(p, "p", 3)
+        self.group = CyclicProduct.of(p)
+        check_int(self.group.size, "the group's size", 3)
         check_int(harmonics, "harmonics", 1)
-        if 2 * harmonics + 1 > p:
-            raise ValueError(f"harmonics={harmonics} needs 2 * harmonics + 1 <= p = {p}")
+        if len(self.group.orders) == 1 and 2 * harmonics + 1 > self.group.size:
+            raise ValueError(
+                f"harmonics={harmonics} needs 2 * harmonics + 1 <= p = {self.group.size}"
+            )
         if not 0.0 < coverage <= 1.0:
             raise ValueError(f"coverage must lie in (0, 1], got {coverage}")
-        self.p, self.points, self.harmonics = p, points, harmonics
+        if encode is not None and not callable(encode):
+            raise TypeError(f"encode must be a callable (a, b) -> inputs, got {encode!r}")
+        self.p = self.group.size if len(self.group.orders) == 1 else self.group.orders
+        self.points, self.harmonics, self.encode = points, harmonics, encode
         self.frequencies, self.coverage, self.tokens = frequencies, coverage, tokens
-        self.last_frequencies: tuple[int, ...] = ()
+        self.last_frequencies: tuple[Frequency, ...] = ()
 
-    def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
-        p = self.p
-        points = self.points if self.points is not None else mechanism_points(model)
+    def grid_inputs(self) -> Any:
+        """The model inputs of the full grid (``encode`` applied to the grid's operands)."""
+        if self.encode is None:
+            raise ValueError("grid_inputs needs encode=")
+        a, b = (torch.from_numpy(v) for v in self.group.grid())
+        return self.encode(a, b)
+
+    def __call__(self, model: nn.Module, inputs: Any = None) -> torch.Tensor:
+        if self.encode is not None:
+            inputs = self.grid_inputs()
+        points = self.points(model) if callable(self.points) else self.points
+        points = points if points is not None else mechanism_points(model)
         h = LayerReprs(points, self.tokens)(model, inputs).numpy()
-        if h.shape[0] != p * p:
+        return self.quotient(h, model)
+
+    def quotient(self, h: Any, model: nn.Module | None = None) -> torch.Tensor:
+        """The quotient of grid activations ``h`` (|G|² rows in grid order, any width) that
+        :meth:`__call__` returns after capturing them; ``model`` is passed to a callable
+        ``frequencies``."""
+        g, n = self.group, self.group.size
+        h = np.asarray(h.detach().cpu() if isinstance(h, torch.Tensor) else h, dtype=np.float64)
+        h = h.reshape(h.shape[0], -1)
+        if h.shape[0] != n * n:
             raise ValueError(
-                f"FourierModuleReprs needs the full grid of p² = {p * p} pairs (rows a * p + b), "
-                f"got {h.shape[0]} rows"
+                f"FourierModuleReprs needs the full grid of |G|² = {n * n} pairs "
+                f"(rows a * |G| + b), got {h.shape[0]} rows"
             )
-        f = np.fft.fft2(h.reshape(p, p, -1), axes=(0, 1))
+        f = g.dft2(h)
         keys = self._keys(model, f)
-        j = np.arange(-self.harmonics, self.harmonics + 1)
-        j1, j2 = (g.ravel() for g in np.meshgrid(j, j, indexing="ij"))
-        keep = (j1 != 0) | (j2 != 0)
-        j1, j2 = j1[keep], j2[keep]
-        # basis[m, a * p + b] = exp(2 pi i (j1 a + j2 b) / p) / p²: the inverse DFT of mode m
-        a, b = np.repeat(np.arange(p), p), np.tile(np.arange(p), p)
-        basis = np.exp(2j * np.pi * (np.outer(j1, a) + np.outer(j2, b)) / p) / (p * p)
-        # w and -w are one frequency, and a -> -a is also a symmetry of the task: each module
-        # enters in both orientations, so that relabelling by -1 permutes features.
-        modules = [
-            (basis.T @ f[(sign * j1 * w) % p, (sign * j2 * w) % p]).real
-            for w in keys
-            for sign in (1, -1)
-        ]
-        self.last_frequencies = keys
+        m_exp = g.exponent
+        x, y = np.repeat(np.arange(m_exp), m_exp), np.tile(np.arange(m_exp), m_exp)
+        modules = []
+        for k in keys:
+            order = g.order(k)
+            j = g.harmonics(k, self.harmonics)
+            j1, j2 = (v.ravel() for v in np.meshgrid(j, j, indexing="ij"))
+            keep = (j1 != 0) | (j2 != 0)
+            j1, j2 = j1[keep], j2[keep]
+            # basis[m, x * M + y] = exp(2 pi i (j1 x + j2 y) / order) / |G|²: mode m of the module
+            # on the canonical grid Z_M² (a character of order m is the frequency M / m there)
+            basis = np.exp(2j * np.pi * (np.outer(j1, x) + np.outer(j2, y)) / order) / (n * n)
+            # k and -k are one module, and a -> -a is a symmetry of the task too: each module
+            # enters in both orientations, so that relabelling by -1 permutes features.
+            for sign in (1, -1):
+                rows = [g.multiple(k, sign * v) for v in j1]
+                cols = [g.multiple(k, sign * v) for v in j2]
+                modules.append((basis.T @ f[rows, cols]).real)
+        self.last_frequencies = tuple(self._public(k) for k in keys)
         return torch.from_numpy(np.concatenate(modules, axis=1))
+
+    def _public(self, k: int) -> Frequency:
+        return (
+            k if len(self.group.orders) == 1 else tuple(int(c) for c in self.group.coordinates(k))
+        )
+
+    def _flat(self, w: Any) -> int:
+        g = self.group
+        if isinstance(w, (tuple, list, np.ndarray)):
+            if len(w) != len(g.orders):
+                raise ValueError(f"frequency {tuple(w)} needs {len(g.orders)} coordinates")
+            return int(g.index(np.array(w)))
+        k = int(w)
+        if not 0 < k < g.size:
+            raise ValueError(f"frequency {w} must be a non-trivial character, 1 .. {g.size - 1}")
+        return k
 
     def _keys(self, model: nn.Module, f: np.ndarray) -> tuple[int, ...]:
         if self.frequencies is None:
-            keys = key_frequencies(module_power(f), self.coverage)
-        else:
-            given = self.frequencies(model) if callable(self.frequencies) else self.frequencies
-            keys = tuple(int(w) for w in given)
-            if not keys:
-                raise ValueError("no key frequencies given")
-        for w in keys:
-            if gcd(w, self.p) != 1:
-                raise ValueError(
-                    f"frequency {w} is not a unit mod p = {self.p}, so no relabelling a -> u a "
-                    "moves it to frequency 1 (use a prime p)"
-                )
+            classes = self.group.module_classes()
+            picks = key_frequencies(self.group.module_power(f), self.coverage)
+            return tuple(classes[i - 1] for i in picks)
+        given = self.frequencies(model) if callable(self.frequencies) else self.frequencies
+        keys = tuple(self._flat(w) for w in given)
+        if not keys:
+            raise ValueError("no key frequencies given")
+        if any(k == 0 for k in keys):
+            raise ValueError("the trivial character (frequency 0) is not a module")
         return keys
 
     def __repr__(self) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from mechequiv.capture import capture
+from mechequiv.capture import Adapter, capture
+from mechequiv.capture.adapters import TransformerLensAdapter
 from mechequiv.capture.blocks import block_points
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.tokens import TokenPolicy, pool_tokens
@@ -48,7 +49,10 @@ class LayerReprs:
         used as they are.
 
     Returns float64 CPU tensors (n, total features). A :class:`PatchedModel` is captured with
-    its patches applied, so implementations made by patching are read at the same points.
+    its patches applied, so implementations made by patching are read at the same points. A
+    TransformerLens model (one with ``hook_dict`` and ``run_with_cache``) is captured through
+    :class:`~mechequiv.capture.adapters.TransformerLensAdapter`, so points are its hook names
+    (``blocks.0.hook_attn_out``, ``blocks.0.mlp.hook_post``, ``hook_embed`` ...).
     """
 
     def __init__(
@@ -62,7 +66,7 @@ class LayerReprs:
             (model.model, model.patches) if isinstance(model, PatchedModel) else (model, None)
         )
         points = self.points if self.points is not None else default_points(base)
-        acts = capture(base, inputs, points, patches=patches, progress=False)
+        acts = capture(model_adapter(base), inputs, points, patches=patches, progress=False)
         feats = []
         for p in points:
             a = acts[p]
@@ -73,6 +77,13 @@ class LayerReprs:
 
     def __repr__(self) -> str:
         return f"LayerReprs(points={self.points}, tokens={self.tokens!r})"
+
+
+def model_adapter(model: nn.Module) -> nn.Module | Adapter:
+    """The capture adapter for ``model``: TransformerLens models by hook name, else the module."""
+    if hasattr(model, "hook_dict") and callable(getattr(model, "run_with_cache", None)):
+        return TransformerLensAdapter(model)
+    return model
 
 
 def hidden_representations(model: nn.Module, inputs: Any) -> torch.Tensor:

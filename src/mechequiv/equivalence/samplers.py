@@ -1,5 +1,10 @@
 """GetImpl: ways to draw a co-interpretive implementation of a model.
 
+Here: :class:`SymmetryTransform` (the positive control) and :class:`Retrained` (pools you form);
+label-free samplers that re-fit to the model's own outputs are in
+:mod:`mechequiv.equivalence.refit`, resample ablation outside a circuit in
+:mod:`mechequiv.equivalence.circuits`.
+
 A sampler is any object with ``sample(model, rng, exclude=()) -> model`` that returns a model
 implementing the same interpretation (it changes only what lies outside the mechanism, or
 nothing at all functionally). ``exclude`` lists models that must not be returned as they are
@@ -67,6 +72,12 @@ def draw(
 
 class SymmetryTransform:
     """Exact function-preserving reparameterisations: the positive control of Congruity.
+
+    Not an estimate of an implementation set: the set it samples is the model itself up to
+    symmetry, so a model against its own transformed copy scores 1 and any other network,
+    another seed of the same recipe included, is distinguishable. For implementations drawn
+    from the model alone use :class:`~mechequiv.equivalence.refit.Distill` or
+    :class:`~mechequiv.equivalence.refit.PerturbRefit`.
 
     For an MLP given as ``nn.Sequential`` of ``nn.Linear`` layers separated by elementwise
     activations, every hidden layer gets a random permutation of its units and, where the

@@ -45,7 +45,7 @@ def task_inputs(task: Any, form: str) -> Any:
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
 
-SAMPLER_KINDS = ("auto", "symmetry", "circuit")
+SAMPLER_KINDS = ("none", "distill", "symmetry", "circuit")
 
 
 def _sampler(
@@ -59,24 +59,34 @@ def _sampler(
         scan_components,
     )
 
-    if kind == "auto":
-        kind = "symmetry" if isinstance(model, nn.Sequential) else "circuit"
-    if kind == "symmetry":
+    if kind == "distill":  # label-free: re-fit to the model's own outputs
+        from mechequiv.equivalence.refit import Distill
+
+        # long enough to re-fit small MLPs from scratch; the acceptance is stated, not implied
+        return Distill(inputs, steps=1000, lr=3e-2, max_kl=0.2, min_agreement=0.9)
+    if kind == "symmetry":  # the positive control: every other seed is distinguishable
         return SymmetryTransform()
     if kind == "circuit":
         comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
         scan = scan_components(model, inputs, comps, seed=seed)
         return ResampleAblation(scan.circuit, comps, inputs)
-    raise ValueError(f"sampler must be 'auto', 'symmetry' or 'circuit', got {kind!r}")
+    raise ValueError(f"sampler must be one of {SAMPLER_KINDS}, got {kind!r}")
 
 
 PARTS = ("representational", "functional", "congruity")
 
+NO_SAMPLER = (
+    "no sampler chosen: pass distill (label-free re-fit), circuit (resample ablation outside a "
+    "discovered circuit) or symmetry (the positive control); none is calibrated on "
+    "same-mechanism pairs of different seeds yet, so none is a default"
+)
+
 CONGRUITY_MEANING = (
     "Congruity is about 1 when each model's own implementations (drawn by the sampler) are no "
     "closer to it than the other model's, i.e. the models are not told apart at the level of "
-    "mechanism, and falls towards 0 when they always are; the exact binomial p-value tests "
-    "'own implementations are closer' (distinguishable when p < 1 - level)."
+    "mechanism, and falls towards 0 when they always are; each direction's exact sign test asks "
+    "'are a model's own implementations closer?', Holm-adjusted over the two directions "
+    "(distinguishable when p < 1 - level)."
 )
 
 
@@ -102,17 +112,18 @@ class Comparison:
 
     @property
     def verdict(self) -> str | None:
-        """One line: distinguishable or not, with the binomial p-value (None without Congruity)."""
+        """One line: distinguishable or not, with the Holm-adjusted per-direction p-value (None
+        without Congruity)."""
         c = self.congruity
         if c is None:
             return None
         if c.distinguishable:
             return (
-                f"distinguishable (binomial p={c.p_value:.3g} < {1 - c.level:.2g}): each model's "
-                f"own implementations are closer to it; different mechanisms under {self.sampler}"
+                f"distinguishable (Holm p={c.p_value:.3g} < {1 - c.level:.2g}): a model's own "
+                f"implementations are closer to it; different mechanisms under {self.sampler}"
             )
         return (
-            f"not distinguishable (binomial p={c.p_value:.3g}, n={c.n} rounds): no evidence "
+            f"not distinguishable (Holm p={c.p_value:.3g}, n={c.n} rounds): no evidence "
             f"of different mechanisms under {self.sampler}"
         )
 
@@ -338,7 +349,7 @@ def compare_models(
     *,
     measures: list[str] | None = None,
     n: int = 20,
-    sampler: str = "auto",
+    sampler: str = "none",
     seed: int = 0,
     points: list[Any] | None = None,
     tokens: TokenPolicy = "last",
@@ -363,9 +374,13 @@ def compare_models(
     tokens : token policy
         For sequence activations and outputs (n, t, ...): ``"last"`` (default), ``"mean"``,
         ``"all"``, ``"concat"`` or a position (see :func:`mechequiv.tokens.pool_tokens`).
-    sampler : ``"symmetry"`` (function-preserving reparameterisations; MLPs and the zoo's
-        residual models), ``"circuit"`` (resample ablation outside a circuit found by a
-        patching scan) or ``"auto"``.
+    sampler : ``"distill"`` (label-free: networks of the same architecture distilled from each
+        model's own outputs, :class:`~mechequiv.equivalence.refit.Distill` with 1000 steps,
+        accepted within KL 0.2 nats and 90% argmax agreement), ``"circuit"`` (resample
+        ablation outside a circuit found by a patching scan) or ``"symmetry"`` (exact
+        reparameterisations: the positive control, not an estimate). None of them is calibrated
+        on same-mechanism pairs of different seeds (benchmarks/results/external_validity*.json),
+        so none is a default: without a sampler the Congruity part is skipped, saying why.
     progress : bool or None
         Progress bars with counts and ETA for the measures and the Congruity rounds (``None``:
         on an interactive terminal).
@@ -395,9 +410,13 @@ def compare_models(
     func, func_skipped = _functional_part(
         (model_a, model_b), x, tokens, [m for m in M.names(functional=True) if m in wanted], errors
     )
-    result, used = _congruity_part(
-        (model_a, model_b), x, resolved, reprs, n, sampler, seed, progress, errors
-    )
+    if sampler == "none":
+        result, used = None, "none"
+        skipped["congruity"] = NO_SAMPLER
+    else:
+        result, used = _congruity_part(
+            (model_a, model_b), x, resolved, reprs, n, sampler, seed, progress, errors
+        )
     used_points = {k: [str(p) for p in r] for k, r in zip("ab", resolved, strict=True) if r}
     return Comparison(rep, func, result, skipped | func_skipped, errors, used, used_points, tokens)
 

@@ -20,24 +20,39 @@ Nanda et al. (2023, "Progress measures for grokking via mechanistic interpretabi
   k = 0 left out) summed over embedding dimensions, as a fraction of the total. Key frequencies
   are the fewest frequencies, strongest first, that hold ``coverage`` of the power (Nanda et al.
   find a handful in a trained model; a random embedding spreads its power over all).
+
+Models that are not the zoo's (TransformerLens models, plain torch modules with separate a / b
+vocabularies, MLPs on summed embeddings, models with LayerNorm): pass the modulus ``p`` instead of
+a zoo task, ``encode(a, b) -> inputs`` (the model's inputs for the operand tensors, rows in the
+order ``a * p + b``) and, for gradient symmetricity and key frequencies, ``embeddings``: one hook
+point whose output holds E_a and E_b at sequence ``positions`` (``"hook_embed"`` of a
+TransformerLens model, the default there), or two hook points, the a- and the b-embedding. Hook
+points are module names, or TransformerLens hook names for models with ``hook_dict``. The gradient
+is taken with respect to the hook point's output, through plain autograd in float64. For an MLP
+on ``E_a + E_b`` the two gradients are equal, so its symmetricity is 1 by construction: the
+measure cannot call such a model a Clock (distance irrelevance can).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.func import jacrev, vmap
 
 from mechequiv._fourier import strongest_covering
 from mechequiv.errors import MechequivError
 from mechequiv.zoo.models import MLP, BilinearMLP, TokenTransformer
 from mechequiv.zoo.tasks import Task
 from mechequiv.zoo.tasks.modular import operands
+
+Encode = Callable[[torch.Tensor, torch.Tensor], Any]
+Output = Callable[[Any], torch.Tensor]
+Embeddings = str | tuple[str, str]
 
 
 def _check_modular(task: Task) -> int:
@@ -48,47 +63,154 @@ def _check_modular(task: Task) -> int:
     return task.n_outputs
 
 
+def _grid(task: Task | int, encode: Encode | None) -> tuple[int, Any, torch.Tensor, torch.Tensor]:
+    """(p, model inputs, a, b) of the full grid, from a zoo task or from ``p`` and ``encode``."""
+    if isinstance(task, Task):
+        p = _check_modular(task)
+        a, b = operands(task)
+        return p, (task.inputs if encode is None else encode(a, b)), a, b
+    if isinstance(task, bool) or not isinstance(task, int) or task < 3:
+        raise TypeError(f"expected a modular_addition Task or a modulus p >= 3, got {task!r}")
+    if encode is None:
+        raise ValueError("with a modulus p instead of a zoo task, pass encode(a, b) -> inputs")
+    p = task
+    a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    return p, encode(a, b), a, b
+
+
+def _answer(out: Any, p: int, output: Output | None) -> torch.Tensor:
+    if output is not None:
+        logits = output(out)
+    else:
+        logits = getattr(out, "logits", out)
+        logits = logits[:, -1] if isinstance(logits, torch.Tensor) and logits.ndim == 3 else logits
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != p:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(
+            f"expected (n, p = {p}) answer logits from the model (pass output=), got {shape}"
+        )
+    return logits
+
+
+def _hook_modules(model: nn.Module) -> dict[str, nn.Module]:
+    hooks = getattr(model, "hook_dict", None)
+    return dict(hooks) if isinstance(hooks, dict) else dict(model.named_modules())
+
+
+def _default_embeddings(model: nn.Module) -> Embeddings:
+    if isinstance(model, TokenTransformer):
+        return "embed"
+    if "hook_embed" in _hook_modules(model):
+        return "hook_embed"
+    raise TypeError(
+        "gradient symmetricity needs the token embeddings: the zoo's TokenTransformer, a "
+        f"TransformerLens model, or embeddings= (hook point names) for {type(model).__name__}"
+    )
+
+
+def _embedding_grads(
+    model: nn.Module, inputs: Any, p: int, embeddings: Embeddings, positions: tuple[int, int],
+    output: Output | None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Gradients of every logit with respect to E_a and E_b: two (rows, p, d) float64 tensors."""
+    names = [embeddings] if isinstance(embeddings, str) else list(embeddings)
+    if len(names) not in (1, 2):
+        raise ValueError(f"embeddings must be one hook point or two (a, b); got {embeddings!r}")
+    model64 = copy.deepcopy(model).to(torch.float64).eval()
+    modules = _hook_modules(model64)
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise ValueError(f"no hook point {missing} in the model (embeddings=)")
+    leaves: dict[str, torch.Tensor] = {}
+
+    def make_hook(name: str):
+        def hook(_module: nn.Module, _args: Any, out: torch.Tensor) -> torch.Tensor:
+            leaf = out.detach().requires_grad_(True)
+            leaves[name] = leaf
+            return leaf
+
+        return hook
+
+    handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
+    try:
+        with torch.enable_grad():
+            cast = _float_inputs(inputs)
+            out = model64(*cast) if isinstance(cast, tuple) else model64(cast)
+            logits = _answer(out, p, output)
+            if set(leaves) != set(names):
+                raise MechequivError(f"the embedding hook points {names} did not run")
+            grads = [
+                torch.autograd.grad(
+                    logits[:, c].sum(), [leaves[n] for n in names], retain_graph=True
+                )
+                for c in range(p)
+            ]
+    finally:
+        for h in handles:
+            h.remove()
+    if len(names) == 1:
+        g = torch.stack([gr[0] for gr in grads], 1)  # (rows, p, t, d)
+        if g.ndim != 4:
+            raise ValueError(
+                f"hook point {names[0]!r} gives {g.ndim - 1}-D activations; one point needs "
+                "(rows, positions, d): pass two points (a, b) otherwise"
+            )
+        return g[:, :, positions[0]], g[:, :, positions[1]]
+    ga, gb = (torch.stack([gr[i] for gr in grads], 1) for i in (0, 1))
+    return ga.flatten(2), gb.flatten(2)
+
+
+def _float_inputs(inputs: Any) -> Any:
+    def cast(v: Any) -> Any:
+        return v.to(torch.float64) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+
+    return tuple(cast(v) for v in inputs) if isinstance(inputs, tuple) else cast(inputs)
+
+
 def gradient_symmetricity(
-    model: nn.Module, task: Task, n_triples: int | None = None, seed: int = 0
+    model: nn.Module,
+    task: Task | int,
+    n_triples: int | None = None,
+    seed: int = 0,
+    *,
+    encode: Encode | None = None,
+    embeddings: Embeddings | None = None,
+    positions: tuple[int, int] = (0, 1),
+    output: Output | None = None,
 ) -> float:
     """Mean cosine between the gradients of a logit with respect to E_a and E_b (see module doc).
 
     Parameters
     ----------
-    model : TokenTransformer
-        A transformer of the zoo (it exposes the token embeddings through ``embed`` and
-        ``forward_from_embeddings``).
-    task : Task
-        The ``modular_addition`` task (token encoding) it was trained on.
+    model : nn.Module
+        The zoo's TokenTransformer, a TransformerLens model, or any module given ``embeddings``.
+    task : Task or int
+        The zoo's ``modular_addition`` task (token encoding), or the modulus p (with ``encode``).
     n_triples : int or None
         ``None``: exact mean over all p³ triples (a, b, c). Otherwise a mean over that many
         distinct triples drawn with ``numpy.random.default_rng(seed)``.
+    encode, embeddings, positions, output
+        For models that are not the zoo's: see the module docstring. ``output(model(x))`` gives
+        (n, p) answer logits (default: ``.logits`` if present, the last position of 3-D outputs).
 
     Triples whose gradient vanishes at either position are left out of the mean.
     """
-    p = _check_modular(task)
-    if not isinstance(model, TokenTransformer):
-        raise TypeError(
-            "gradient symmetricity needs the zoo's TokenTransformer (gradients with respect to "
-            f"token embeddings), got {type(model).__name__}"
-        )
-    if task.input_kind != "tokens":
+    if isinstance(task, Task):
+        _check_modular(task)
+    if embeddings is None:
+        embeddings = _default_embeddings(model)
+    if isinstance(task, Task) and encode is None and task.input_kind != "tokens":
         raise ValueError("gradient symmetricity needs the token encoding of modular_addition")
-    with torch.no_grad():
-        emb = model.embed(task.inputs).to(torch.float64)
-    model64 = _float64_copy(model)
-
-    def logits_of(e: torch.Tensor) -> torch.Tensor:
-        return model64.forward_from_embeddings(e.unsqueeze(0))[0]
-
-    jac = vmap(jacrev(logits_of))(emb)  # (p², p, T, d)
-    ga, gb = jac[:, :, 0, :], jac[:, :, 1, :]
+    p, inputs, _, _ = _grid(task, encode)
+    if n_triples is not None and (
+        isinstance(n_triples, bool) or not isinstance(n_triples, int) or n_triples < 1
+    ):
+        raise ValueError(f"n_triples must be a positive int or None, got {n_triples!r}")
+    ga, gb = _embedding_grads(model, inputs, p, embeddings, positions, output)
     norms = ga.norm(dim=-1) * gb.norm(dim=-1)
     cos = ((ga * gb).sum(-1) / norms).reshape(-1).detach()  # triple (row, c) at row * p + c
     valid = (norms.reshape(-1) > 0).detach().numpy()
     if n_triples is not None:
-        if isinstance(n_triples, bool) or not isinstance(n_triples, int) or n_triples < 1:
-            raise ValueError(f"n_triples must be a positive int or None, got {n_triples!r}")
         pick = np.random.default_rng(seed).choice(p**3, size=min(n_triples, p**3), replace=False)
         mask = np.zeros(p**3, dtype=bool)
         mask[pick] = True
@@ -98,29 +220,38 @@ def gradient_symmetricity(
     return float(cos.numpy()[valid].mean())
 
 
-def _float64_copy(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model).to(torch.float64).eval()
-
-
-def correct_logits(model: nn.Module, task: Task) -> np.ndarray:
+def correct_logits(
+    model: nn.Module,
+    task: Task | int,
+    *,
+    encode: Encode | None = None,
+    output: Output | None = None,
+) -> np.ndarray:
     """The logit of the correct class for every pair, float64 ``(p²,)`` in row order ``a*p + b``."""
-    _check_modular(task)
+    p, inputs, a, b = _grid(task, encode)
     with torch.no_grad():
-        logits = model(task.inputs)
-    if logits.shape != (len(task.inputs), task.n_outputs):
+        out = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+    try:
+        logits = _answer(out, p, output)
+    except ValueError as e:
+        raise ValueError(f"model(task.inputs) must give logits of shape {(p * p, p)}: {e}") from e
+    if logits.shape[0] != p * p:
         raise ValueError(
-            f"model(task.inputs) must give logits of shape {(len(task.inputs), task.n_outputs)}, "
-            f"got {tuple(logits.shape)}"
+            f"model(task.inputs) must give logits of shape {(p * p, p)}, got {tuple(logits.shape)}"
         )
-    rows = torch.arange(len(task.labels))
-    return logits[rows, task.labels].to(torch.float64).numpy()
+    return logits[torch.arange(p * p), (a + b) % p].to(torch.float64).numpy()
 
 
-def distance_irrelevance(model: nn.Module, task: Task) -> float:
+def distance_irrelevance(
+    model: nn.Module,
+    task: Task | int,
+    *,
+    encode: Encode | None = None,
+    output: Output | None = None,
+) -> float:
     """Mean within-distance std of the correct logit over its overall std (see module doc)."""
-    p = _check_modular(task)
-    q = correct_logits(model, task)
-    a, b = operands(task)
+    p, _, a, b = _grid(task, encode)
+    q = correct_logits(model, task, encode=encode, output=output)
     d = ((a - b) % p).numpy()
     total = q.std()
     if total == 0:
@@ -128,18 +259,34 @@ def distance_irrelevance(model: nn.Module, task: Task) -> float:
     return float(np.mean([q[d == k].std() for k in range(p)]) / total)
 
 
-def number_embeddings(model: nn.Module, task: Task) -> np.ndarray:
+def number_embeddings(
+    model: nn.Module,
+    task: Task | int,
+    *,
+    encode: Encode | None = None,
+    embeddings: Embeddings | None = None,
+    positions: tuple[int, int] = (0, 1),
+) -> np.ndarray:
     """``(p, D)`` float64: each number's embedding, a- and b-embeddings side by side.
 
     TokenTransformer: rows of ``embed.weight`` for the number tokens (the b-tokens ``p..2p-1``
     are appended as columns when distinct). MLP and BilinearMLP on one-hot ``[e_a; e_b]``: the
-    columns of the first linear map belonging to ``e_a`` and to ``e_b``.
+    columns of the first linear map belonging to ``e_a`` and to ``e_b``. Any other model with
+    ``embeddings`` (and ``encode``, see the module docstring; TransformerLens: ``hook_embed`` by
+    default): the embedding hook points' outputs for a = 0 .. p-1 (b = 0) and b = 0 .. p-1 (a = 0).
     """
+    if embeddings is not None or not isinstance(model, TokenTransformer | MLP | BilinearMLP):
+        if embeddings is None and "hook_embed" not in _hook_modules(model):
+            raise TypeError(
+                "expected a TokenTransformer, MLP or BilinearMLP, or embeddings= (hook points) for "
+                f"{type(model).__name__}"
+            )
+        return _captured_embeddings(model, task, encode, embeddings or "hook_embed", positions)
     p = _check_modular(task)
     if isinstance(model, TokenTransformer):
         w = model.embed.weight.detach()
         blocks = [w[:p], w[p : 2 * p]] if task.kwargs.get("distinct_b_tokens") else [w[:p]]
-    elif isinstance(model, MLP | BilinearMLP):
+    else:
         first = model[0] if isinstance(model, MLP) else model.embed
         w = first.weight.detach()
         if w.shape[1] != 2 * p:
@@ -147,11 +294,27 @@ def number_embeddings(model: nn.Module, task: Task) -> np.ndarray:
                 f"expected a first layer on 2p = {2 * p} one-hot inputs, got {w.shape[1]}"
             )
         blocks = [w[:, :p].T, w[:, p:].T]
-    else:
-        raise TypeError(
-            f"expected a TokenTransformer, MLP or BilinearMLP, got {type(model).__name__}"
-        )
     return torch.cat(blocks, dim=1).to(torch.float64).numpy()
+
+
+def _captured_embeddings(
+    model: nn.Module, task: Task | int, encode: Encode | None, embeddings: Embeddings,
+    positions: tuple[int, int],
+) -> np.ndarray:  # fmt: skip
+    from mechequiv.capture import capture
+    from mechequiv.capture.adapters import TransformerLensAdapter
+
+    p, inputs, a, b = _grid(task, encode)
+    names = [embeddings] if isinstance(embeddings, str) else list(embeddings)
+    runner = TransformerLensAdapter(model) if hasattr(model, "hook_dict") else model
+    acts = capture(runner, inputs, names, progress=False)
+    rows_a, rows_b = (b == 0).numpy(), (a == 0).numpy()  # a = 0..p-1 in order, then b
+    if len(names) == 1:
+        e = acts[names[0]]
+        blocks = [e[rows_a][:, positions[0]], e[rows_b][:, positions[1]]]
+    else:
+        blocks = [acts[names[0]][rows_a], acts[names[1]][rows_b]]
+    return torch.cat([x.reshape(p, -1) for x in blocks], 1).to(torch.float64).numpy()
 
 
 @dataclass(frozen=True)
@@ -226,22 +389,52 @@ class MechanismLabels:
 
 
 def mechanism_labels(
-    model: nn.Module, task: Task, threshold: float = 0.9, min_accuracy: float = 0.95
+    model: nn.Module,
+    task: Task | int,
+    threshold: float = 0.9,
+    min_accuracy: float = 0.95,
+    *,
+    encode: Encode | None = None,
+    embeddings: Embeddings | None = None,
+    positions: tuple[int, int] = (0, 1),
+    output: Output | None = None,
 ) -> MechanismLabels:
     """Gradient symmetricity, distance irrelevance, key frequencies and a Clock/Pizza call
-    (see :class:`MechanismLabels` for ``threshold`` and ``min_accuracy``)."""
-    _check_modular(task)
+    (see :class:`MechanismLabels` for ``threshold`` and ``min_accuracy``). With a zoo task the
+    accuracy is on its test split; with a modulus p (and ``encode``, see the module docstring)
+    on the whole grid. Symmetricity is computed where the model exposes its embeddings (zoo
+    TokenTransformer, TransformerLens, or ``embeddings`` given), else it is None."""
+    p, inputs, a, b = _grid(task, encode)
     with torch.no_grad():
-        pred = model(task.inputs).argmax(-1)
-    acc = float((pred[task.test_idx] == task.labels[task.test_idx]).to(torch.float64).mean())
-    gs = gradient_symmetricity(model, task) if isinstance(model, TokenTransformer) else None
+        out = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+    pred = _answer(out, p, output).argmax(-1)
+    labels = (a + b) % p
+    rows = task.test_idx if isinstance(task, Task) else torch.arange(p * p)
+    acc = float((pred[rows] == labels[rows]).to(torch.float64).mean())
+    generic = embeddings is not None or not isinstance(model, TokenTransformer | MLP | BilinearMLP)
+    has_embeddings = (
+        embeddings is not None
+        or isinstance(model, TokenTransformer)
+        or ("hook_embed" in _hook_modules(model))
+    )
+    kw = {"encode": encode, "embeddings": embeddings, "positions": positions}
+    gs = (
+        gradient_symmetricity(model, task, output=output, **kw)
+        if has_embeddings and (generic or isinstance(model, TokenTransformer))
+        else None
+    )
+    spectrum = (
+        number_embeddings(model, task, **kw)
+        if (generic and has_embeddings) or not generic
+        else None
+    )
     kind = None
     if gs is not None and acc >= min_accuracy:
         kind = "pizza" if gs >= threshold else "clock"
     return MechanismLabels(
         gradient_symmetricity=gs,
-        distance_irrelevance=distance_irrelevance(model, task),
-        key_frequencies=fourier_spectrum(number_embeddings(model, task)).key,
+        distance_irrelevance=distance_irrelevance(model, task, encode=encode, output=output),
+        key_frequencies=() if spectrum is None else fourier_spectrum(spectrum).key,
         test_accuracy=acc,
         kind=kind,
     )
