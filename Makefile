@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
+	@# TransformerLens 4 removed HookedTransformer: a side install of TransformerLens 2 (its
+	@# dependencies are TransformerLens 4's) lets the tests load TL2 models in a subprocess
+	$(BIN)/pip install -q --no-deps --target $(VENV)/tl2 "transformer-lens==2.18.0" "better_abc==0.0.3"
 	touch $@
 
 demo: $(VENV)/.installed
