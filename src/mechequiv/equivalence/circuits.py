@@ -26,7 +26,7 @@ from mechequiv.equivalence.components import (
 )
 from mechequiv.equivalence.discovery import Circuit
 from mechequiv.equivalence.patched import PatchedModel, output_distribution
-from mechequiv.equivalence.samplers import Draw
+from mechequiv.equivalence.samplers import Draw, DrawingSampler
 from mechequiv.errors import MechequivError
 
 
@@ -65,7 +65,7 @@ class BehaviourCheck:
         return ok and stats.get("accuracy_drop", 0.0) <= self.max_accuracy_drop
 
 
-class ResampleAblation:
+class ResampleAblation(DrawingSampler):
     """GetImpl by resample ablation: patch every component outside ``circuit`` with its values
     on other (counterfactual) task inputs, as Sun & Toneva patch non-circuit heads.
 
@@ -126,11 +126,6 @@ class ResampleAblation:
         self.inputs, self.source = inputs, source
         self.check = check or BehaviourCheck()
         self.max_tries = max_tries
-
-    def sample(
-        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
-    ) -> nn.Module:
-        return self.draw(model, rng, exclude).model
 
     def draw(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()

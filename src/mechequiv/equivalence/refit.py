@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from mechequiv.capture.batches import as_batches, batch_rows, call
-from mechequiv.equivalence.samplers import Draw
+from mechequiv.equivalence.samplers import Draw, DrawingSampler
 from mechequiv.errors import MechequivError
 
 Output = Callable[[Any], torch.Tensor]
@@ -70,7 +70,7 @@ def _mean_kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
     return (lt.exp() * (lt - ls)).sum(-1).mean()
 
 
-class PerturbRefit:
+class PerturbRefit(DrawingSampler):
     """Behaviour-preserving perturbation pools (see the module docstring).
 
     Parameters
@@ -138,12 +138,6 @@ class PerturbRefit:
 
     def _logits(self, model: nn.Module) -> list[torch.Tensor]:
         return [self.output(call(model, b)) for b in self.batches]
-
-    def sample(
-        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
-    ) -> nn.Module:
-        """An accepted implementation (a new module; ``exclude`` always holds)."""
-        return self.draw(model, rng, exclude).model
 
     def draw(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()

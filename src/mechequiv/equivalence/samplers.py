@@ -70,6 +70,21 @@ def draw(
     return Draw(sampler.sample(model, rng, exclude=exclude))
 
 
+class DrawingSampler:
+    """Base of samplers whose work is :meth:`draw` (an implementation with its rejected count
+    and statistics); :meth:`sample` returns the drawn model."""
+
+    def sample(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> nn.Module:
+        return self.draw(model, rng, exclude).model
+
+    def draw(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> Draw:
+        raise NotImplementedError
+
+
 class SymmetryTransform:
     """Exact function-preserving reparameterisations: the positive control of Congruity.
 
@@ -167,7 +182,7 @@ def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
     return out
 
 
-class Retrained:
+class Retrained(DrawingSampler):
     """Implementations drawn from independently trained models of the same recipe.
 
     Parameters
@@ -182,11 +197,6 @@ class Retrained:
         if not groups:
             raise ValueError("Retrained needs at least one group of same-recipe models")
         self.groups = [list(g) for g in groups]
-
-    def sample(
-        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
-    ) -> nn.Module:
-        return self.draw(model, rng, exclude).model
 
     def draw(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
