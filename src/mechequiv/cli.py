@@ -394,8 +394,9 @@ def compare(
         str,
         typer.Option(
             help="Implementations for Congruity: distill (label-free re-fit to each model's "
-            "outputs), circuit (resample ablation outside a discovered circuit), symmetry (the "
-            "positive control) or none (default: Congruity skipped; none is calibrated yet)."
+            "outputs), circuit (resample ablation outside a circuit found by a patching scan), "
+            "symmetry (the positive control) or none (default: Congruity skipped; none is "
+            "calibrated yet)."
         ),
     ] = "none",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,
@@ -491,7 +492,8 @@ def compare(
     console.print(f"sampler: {result.sampler}", markup=False, highlight=False, soft_wrap=True)
     if result.verdict is not None:
         console.print(f"verdict: {result.verdict}", markup=False, highlight=False, soft_wrap=True)
-    console.print(CONGRUITY_MEANING, style="dim", markup=False, highlight=False, soft_wrap=True)
+    if result.sampler != "none":
+        console.print(CONGRUITY_MEANING, style="dim", markup=False, highlight=False, soft_wrap=True)
     if result.errors:
         raise typer.Exit(1)
 

@@ -131,6 +131,7 @@ def test_zoo_mlp_folder(tmp_path: Path) -> None:
     code, out = _run(f"{z}:seed=0", f"{z}:seed=1", *task, *QUICK)
     assert code == 0, out  # no sampler: the measures run, Congruity is skipped and says why
     assert "congruity skipped: no sampler chosen" in out and "verdict: " not in out
+    assert "sampler: none" in out and "Congruity is about 1" not in out
     code, out = _run(f"{z}:seed=0", f"{z}:seed=1", *task, *QUICK, "--sampler", "symmetry")
     assert code == 0, out
     _assert_complete(out, "1")

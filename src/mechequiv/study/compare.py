@@ -77,7 +77,7 @@ PARTS = ("representational", "functional", "congruity")
 
 NO_SAMPLER = (
     "no sampler chosen: pass distill (label-free re-fit), circuit (resample ablation outside a "
-    "discovered circuit) or symmetry (the positive control); none is calibrated on "
+    "circuit found by a patching scan) or symmetry (the positive control); none is calibrated on "
     "same-mechanism pairs of different seeds yet, so none is a default"
 )
 
