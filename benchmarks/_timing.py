@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import gc
+import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
 
 
 def median_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
@@ -65,4 +70,14 @@ def interleaved_wall_cpu(
     return {
         name: {"wall_s": statistics.median(wall[name]), "cpu_s": statistics.median(cpu[name])}
         for name in cases
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What a results file records beside its rows: library versions, threads, processor."""
+    return {
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor(),
     }

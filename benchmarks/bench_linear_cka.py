@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ import torch
 from scipy.linalg.blas import dsyrk
 
 from _memory import added_peak_rss
-from _timing import interleaved_wall_cpu, print_table
+from _timing import interleaved_wall_cpu, machine, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
 
@@ -96,8 +95,7 @@ def main() -> None:
         timing.append(time_rows(args.n, d, args.repeats))
         print(json.dumps(timing[-1]), flush=True)
     print_table(timing, list(timing[0]))
-    atomic_write_json(args.out, {"memory": memory, "time": timing, "torch": torch.__version__,
-                                 "threads": torch.get_num_threads(), "cpu": platform.processor()})  # fmt: skip
+    atomic_write_json(args.out, {"memory": memory, "time": timing, **machine()})
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial import procrustes as spatial_procrustes
 
-from _timing import interleaved_wall_cpu, print_table
+from _timing import interleaved_wall_cpu, machine, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
 
@@ -70,8 +68,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print_table(rows, list(rows[0]))
-    atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
-                                 "threads": torch.get_num_threads(), "cpu": platform.processor()})  # fmt: skip
+    atomic_write_json(args.out, {"rows": rows, **machine()})
 
 
 if __name__ == "__main__":
