@@ -23,6 +23,7 @@ from mechequiv.tensorsim.gaussian import (
 )
 from mechequiv.zoo.models.bilinear import Bilinear
 from tests.tensorsim.conftest import random_mlp
+from tests.tensorsim.reference import cubature
 
 
 @pytest.mark.parametrize("n_layers", [0, 1])
@@ -79,19 +80,6 @@ def test_monte_carlo_is_seeded():
     np.testing.assert_allclose(r1, r2)
 
 
-def _cubature(a, b, mean: np.ndarray, cov: np.ndarray, points: int) -> np.ndarray:
-    """E[f_a,k f_b,k] by a tensor Gauss-Hermite rule with ``points`` nodes per coordinate
-    (exact for polynomials of degree <= 2 points - 1 in each coordinate)."""
-    t, w = np.polynomial.hermite_e.hermegauss(points)
-    w = w / np.sqrt(2 * np.pi)
-    d = mean.shape[0]
-    grid = np.stack(np.meshgrid(*([t] * d), indexing="ij"), -1).reshape(-1, d)
-    weight = np.prod(np.stack(np.meshgrid(*([w] * d), indexing="ij"), -1).reshape(-1, d), 1)
-    lam, U = np.linalg.eigh(cov)
-    x = mean + grid @ (U * np.sqrt(np.clip(lam, 0, None))).T
-    return (weight[:, None] * a.forward(x) * b.forward(x)).sum(0)
-
-
 def _gaussian(d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(d, d)) / np.sqrt(d)
@@ -101,19 +89,19 @@ def _gaussian(d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("n_layers", [0, 1, 2, 3])
 @pytest.mark.parametrize("residual", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_exact_form_matches_gauss_hermite_cubature(n_layers, residual, bias):
+def test_exact_form_matches_gauss_hermitecubature(n_layers, residual, bias):
     d = 2 if n_layers == 3 else 3
     kw = dict(d_in=d, d_model=3, d_hidden=3, n_layers=n_layers, residual=residual, bias=bias)
     ma, mb = random_mlp(50, **kw), random_mlp(51, **kw)
     a, b = to_tensor_net(ma), to_tensor_net(mb)
     mean, cov = _gaussian(d, n_layers)
-    want = _cubature(a, b, mean, cov, 2**n_layers + 1)
+    want = cubature(a, b, mean, cov, 2**n_layers + 1)
     r = tensor_inner(ma, mb, form="gaussian", mean=mean, cov=cov)
     np.testing.assert_allclose(r.ab, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
-    np.testing.assert_allclose(r.aa, _cubature(a, a, mean, cov, 2**n_layers + 1), rtol=1e-9)
+    np.testing.assert_allclose(r.aa, cubature(a, a, mean, cov, 2**n_layers + 1), rtol=1e-9)
     # The default N(0, I) as well.
     got = gaussian_pair(a, b)
-    np.testing.assert_allclose(got, _cubature(a, b, np.zeros(d), np.eye(d), 2**n_layers + 1),
+    np.testing.assert_allclose(got, cubature(a, b, np.zeros(d), np.eye(d), 2**n_layers + 1),
                                rtol=1e-9, atol=1e-12)  # fmt: skip
 
 
