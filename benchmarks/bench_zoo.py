@@ -20,10 +20,8 @@ Prints tables; writes benchmarks/results/zoo.json.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,27 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _timing import interleaved_wall_cpu
 from mechequiv._io import atomic_write_json
 from mechequiv.zoo import bilinear, boolean, mlp, modular_addition, train_zoo, transformer
 from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
-
-
-def interleaved_cpu_wall(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict]:
-    """Median process CPU time and wall time of each case, rounds interleaved after a warm-up
-    round (load from other processes then hits every case alike)."""
-    cpu: dict[str, list[float]] = {name: [] for name in cases}
-    wall: dict[str, list[float]] = {name: [] for name in cases}
-    for r in range(repeats + 1):
-        for name, fn in cases.items():
-            gc.collect()
-            c0, w0 = time.process_time(), time.perf_counter()
-            fn()
-            if r:
-                cpu[name].append(time.process_time() - c0)
-                wall[name].append(time.perf_counter() - w0)
-    return {
-        n: {"cpu": statistics.median(cpu[n]), "wall": statistics.median(wall[n])} for n in cases
-    }
 
 
 def matmul_floor(task, arch, n_seeds: int, steps: int) -> Callable[[], None]:
@@ -126,7 +107,7 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
         }
         if sequential:
             cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
-        medians = interleaved_cpu_wall(cases, repeats)
+        medians = interleaved_wall_cpu(cases, repeats)
         one = medians["1 seed"]
         for case, t in medians.items():
             rows.append(
@@ -134,10 +115,10 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
                     "setting": name,
                     "case": case,
                     "steps": steps,
-                    "cpu_s": round(t["cpu"], 3),
-                    "wall_s": round(t["wall"], 3),
-                    "cpu_ratio_vs_1_seed": round(t["cpu"] / one["cpu"], 2),
-                    "wall_ratio_vs_1_seed": round(t["wall"] / one["wall"], 2),
+                    "cpu_s": round(t["cpu_s"], 3),
+                    "wall_s": round(t["wall_s"], 3),
+                    "cpu_ratio_vs_1_seed": round(t["cpu_s"] / one["cpu_s"], 2),
+                    "wall_ratio_vs_1_seed": round(t["wall_s"] / one["wall_s"], 2),
                 }
             )
     return rows
