@@ -57,11 +57,15 @@ def test_function_changing_perturbation_lowers_similarity(model, seed, which):
         p.add_(torch.randn(p.shape, generator=g, dtype=torch.float64))
     x = torch.randn(16, model.embed.in_features, dtype=torch.float64, generator=g)
     ya, yb = model(x).detach(), other(x).detach()
-    # Changed function, not just a positive rescaling of it: the cosine must drop.
+    # Changed function, not just a positive rescaling of it: the cosine must drop strictly below
+    # 1, beyond float64 noise. The margin is not the sample cosine's: the tensor inner product
+    # weighs polynomial coefficients differently from 16 sample points (a degree-8 polynomial in
+    # one variable can move 1e-6 on the samples and 3e-7 in the tensor norm), so only "strictly
+    # below 1" is the invariant.
     cos = (ya * yb).sum() / (ya.norm() * yb.norm())
     if float(cos) > 1 - 1e-6:
         return
-    assert tensor_similarity(model, other) < 1 - 1e-6
+    assert tensor_similarity(model, other) < 1 - 1e-10
 
 
 def test_swapping_l_and_r_is_visible_without_symmetrisation():
