@@ -61,14 +61,16 @@ class CyclicProduct:
         """The largest order of an element (lcm of the cyclic orders)."""
         return lcm(*self.orders)
 
-    def coordinates(self, index: np.ndarray) -> np.ndarray:
+    def coordinates(self, index: np.ndarray | int) -> np.ndarray:
         """``(..., k)`` coordinates of flat element (or character) indices."""
-        return np.stack(np.unravel_index(np.asarray(index), self.orders), axis=-1)
+        coords: np.ndarray = np.stack(np.unravel_index(np.asarray(index), self.orders), axis=-1)
+        return coords
 
     def index(self, coords: np.ndarray) -> np.ndarray:
         """Flat indices of ``(..., k)`` coordinates (reduced mod the orders)."""
         c = np.asarray(coords) % np.array(self.orders)
-        return np.ravel_multi_index(tuple(np.moveaxis(c, -1, 0)), self.orders)
+        result: np.ndarray = np.ravel_multi_index(tuple(np.moveaxis(c, -1, 0)), self.orders)
+        return result
 
     def multiple(self, k: int, j: int) -> int:
         """The flat index of ``j * k`` (``k`` a flat character index)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place.
 
     The rename is atomic on POSIX file systems, so an interrupt leaves either the previous file
@@ -43,12 +43,16 @@ def _create_temporary(path: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file next to {path}")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+    def write(p: Path) -> None:
+        p.write_text(text, encoding="utf-8")
+
+    return atomic_write(path, write)
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, *, sort_keys: bool = True) -> Path:
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, sort_keys: bool = True) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically (NaN/inf are refused).
 
     ``sort_keys=False`` keeps the mappings' order, for results whose order is meaningful (the

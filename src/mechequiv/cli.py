@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -23,8 +23,12 @@ from typer.core import TyperGroup
 from mechequiv.errors import MechequivError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
     from mechequiv.measures.registry import MeasureInfo
     from mechequiv.study import StudyConfig
+    from mechequiv.tokens import TokenPolicy
 
 
 class _OneLineErrors(TyperGroup):
@@ -32,10 +36,11 @@ class _OneLineErrors(TyperGroup):
     value) answered like every other error: one line on stderr and exit code 2."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False  # by keyword: ``args`` may hold click's positionals
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, **kwargs)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, **kwargs)
         except typer.Abort:
             _print_error("aborted")
             sys.exit(1)
@@ -251,13 +256,14 @@ def _options_per_measure(
     return out
 
 
-def _load_npy(path: Path) -> object:
+def _load_npy(path: Path) -> np.ndarray:
     import numpy as np
 
     if not path.is_file():
         _fail(f"file not found: {path}")
     try:
-        return np.load(path, allow_pickle=False)
+        array: np.ndarray = np.load(path, allow_pickle=False)
+        return array
     except (ValueError, OSError, EOFError) as e:
         _fail(f"cannot read {path} as a .npy array: {e}")
 
@@ -290,16 +296,17 @@ def measure_files(
     from mechequiv import measures
     from mechequiv.tokens import pool_tokens
 
-    X, Y = _load_npy(x_path), _load_npy(y_path)
+    X: np.ndarray | torch.Tensor = _load_npy(x_path)
+    Y: np.ndarray | torch.Tensor = _load_npy(y_path)
     chosen = list(dict.fromkeys(measure))
     with _user_errors():
         infos = {m: measures.get(m) for m in chosen}
     opts = _options_per_measure(option, chosen, infos)
-    rows = []
+    rows: list[dict[str, Any]] = []
     with _user_errors():
-        policy: object = None
+        policy: TokenPolicy | None = None
         if tokens is not None:
-            policy = int(tokens) if tokens.lstrip("-").isdigit() else tokens
+            policy = _token_policy(tokens)
             X, Y = pool_tokens(X, policy), pool_tokens(Y, policy)
         for name in chosen:
             value = float(infos[name](X, Y, **opts[name]))
@@ -317,9 +324,9 @@ def measure_files(
     table.add_column("kind")
     table.add_column("options")
     for r in rows:
-        value = "nan" if r["value"] is None else f"{r['value']:.6f}"
+        shown_value = "nan" if r["value"] is None else f"{r['value']:.6f}"
         shown = ", ".join(f"{k}={v!r}" for k, v in r["options"].items())
-        table.add_row(r["measure"], value, r["kind"], escape(shown))
+        table.add_row(r["measure"], shown_value, r["kind"], escape(shown))
     console.print(table, highlight=False)
 
 
@@ -368,8 +375,9 @@ def _task(spec: str) -> object:
     return get_task(name, **kwargs)
 
 
-def _token_policy(raw: str) -> str | int:
-    return int(raw) if raw.lstrip("-").isdigit() else raw
+def _token_policy(raw: str) -> TokenPolicy:
+    # an unknown name passes through: pool_tokens refuses it with the list of policies
+    return int(raw) if raw.lstrip("-").isdigit() else cast("TokenPolicy", raw)
 
 
 @app.command("compare")

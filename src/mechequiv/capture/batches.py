@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-Batch = torch.Tensor | tuple | dict
-Inputs = Batch | np.ndarray | list
+Batch = torch.Tensor | tuple[Any, ...] | dict[str, Any]
+Inputs = Batch | np.ndarray | list[Any]
 
 
 def as_batches(inputs: Any) -> list[Batch]:
@@ -62,7 +62,9 @@ def batch_rows(b: Batch, where: str = "inputs") -> int:
     sizes = {k: (v.shape[0] if v.ndim else None) for k, v in tensors.items()}
     if None in sizes.values() or len(set(sizes.values())) != 1:
         raise ValueError(f"{where}: tensors disagree on the batch dimension (dim 0): {sizes}")
-    return next(iter(sizes.values()))
+    rows = next(iter(sizes.values()))
+    assert rows is not None  # excluded just above; tells the type checker
+    return rows
 
 
 def map_batch(b: Batch, fn: Callable[[torch.Tensor], torch.Tensor]) -> Batch:
@@ -121,6 +123,7 @@ class Batches:
         self.batch_size = batch_size
         if isinstance(mask, str) and mask != "auto":
             raise ValueError(f"mask must be 'auto', an array (n, t) or None; got {mask!r}")
+        self.mask: torch.Tensor | str | None
         if mask is None or isinstance(mask, str):
             self.mask = mask
         else:
@@ -142,9 +145,7 @@ class Batches:
                 if offset + hi <= start:
                     continue
                 lo = max(lo, start - offset)
-                part = (
-                    b if (lo, hi) == (0, rows) else map_batch(b, lambda v, lo=lo, hi=hi: v[lo:hi])
-                )
+                part = b if (lo, hi) == (0, rows) else map_batch(b, _row_slice(lo, hi))
                 yield Chunk(
                     offset + lo, offset + hi, part, self._mask(part, offset + lo, offset + hi)
                 )
@@ -157,3 +158,12 @@ class Batches:
             m = part.get("attention_mask")
             return m if isinstance(m, torch.Tensor) else None
         return None
+
+
+def _row_slice(lo: int, hi: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> v[lo:hi]`` with ``lo``, ``hi`` bound now (not at the closure's call)."""
+
+    def take(v: torch.Tensor) -> torch.Tensor:
+        return v[lo:hi]
+
+    return take

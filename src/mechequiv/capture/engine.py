@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from rich.progress import Progress
 
 from mechequiv._progress import make_progress
 from mechequiv.capture.batches import Batch, Batches, Chunk, call, map_batch
@@ -97,7 +98,7 @@ class _DelayedProgress:
         self.total, self.description, self.enabled = total, description, progress
         self.t0 = time.perf_counter()
         self.done = 0
-        self.bar = None
+        self.bar: Progress | None = None
 
     def advance(self, rows: int) -> None:
         self.done += rows

@@ -99,7 +99,7 @@ class Point:
 _SELECT_SUFFIX = re.compile(r"^(?P<module>[^\[\]]*)\[(?P<select>-?\d+|'[^']*')\]$")
 
 
-def as_point(point: str | Point) -> Point:
+def as_point(point: Hashable) -> Point:
     """A :class:`Point` for a module name or a Point (returned unchanged).
 
     A name may end in a selector written as :attr:`Point.key` writes it, so that plain strings

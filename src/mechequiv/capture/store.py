@@ -61,11 +61,13 @@ class StoredArray:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(self.array.dtype)
+        result: np.dtype = np.dtype(self.array.dtype)
+        return result
 
     @property
     def chunk_rows(self) -> int:
-        return self.array.chunks[0]
+        result: int = self.array.chunks[0]
+        return result
 
     def __len__(self) -> int:
         return self.rows
@@ -95,7 +97,7 @@ class ActivationStore(Mapping[str, StoredArray]):
     ``meta`` holds what the capture recorded (point names, token policy, input rows, tag).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         manifest = self.path / MANIFEST
         if not manifest.is_file():
@@ -120,7 +122,7 @@ class ActivationStore(Mapping[str, StoredArray]):
         return f"ActivationStore({str(self.path)!r}, arrays={list(self)})"
 
 
-def open_store(path: str | os.PathLike) -> ActivationStore:
+def open_store(path: str | os.PathLike[str]) -> ActivationStore:
     """Open a completed activation store (MechequivError if it is missing or unfinished)."""
     return ActivationStore(path)
 
@@ -178,7 +180,7 @@ class StoreWriter:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         fingerprint: Mapping[str, Any],
         chunk_rows: int | None = None,
         overwrite: bool = False,
@@ -216,7 +218,8 @@ class StoreWriter:
 
     @staticmethod
     def _read(manifest: Path) -> dict[str, Any]:
-        return json.loads(manifest.read_text(encoding="utf-8"))
+        result: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+        return result
 
     def _check(self, manifest: Path, what: str) -> dict[str, Any]:
         state = self._read(manifest)
@@ -299,7 +302,7 @@ def capture_to_store(
     model: torch.nn.Module | Adapter,
     inputs: Any,
     points: Sequence[Hashable],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     batch_size: int | None = None,
     tokens: TokenPolicy | None = None,

@@ -35,7 +35,8 @@ def log_uniform(
     rng: np.random.Generator, scale_range: tuple[float, float], size: int
 ) -> np.ndarray:
     """Positive factors drawn log-uniformly from ``scale_range``."""
-    return np.exp(rng.uniform(*np.log(scale_range), size=size))
+    result: np.ndarray = np.exp(rng.uniform(*np.log(scale_range), size=size))
+    return result
 
 
 def transform_units(lin: nn.Linear, nxt: nn.Linear, perm: np.ndarray, factor: np.ndarray) -> None:

@@ -351,7 +351,7 @@ class _Runs:
 
     def patches(
         self, ablate: Iterable[Component], values: dict[Component, torch.Tensor] | None = None
-    ) -> dict[Hashable, Callable]:
+    ) -> dict[Hashable, Callable[..., Any]]:
         values = self.values if values is None else values
         return component_patches({c: values[c] for c in ablate}, self.modules)
 

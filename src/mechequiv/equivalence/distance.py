@@ -37,7 +37,8 @@ def ridge_cv_distance(X: Any, Y: Any, folds: int = 5, seed: int = 0) -> float:
     anchor -> other; :func:`mechequiv.measures.ridge_cv`). Not the authors' estimator: see
     :func:`ridge_authors_distance`."""
     r2 = measures.ridge_cv(X, Y, folds=folds, seed=seed).r2
-    return 1.0 - max(r2, 0.0) ** 0.5
+    result: float = 1.0 - max(r2, 0.0) ** 0.5
+    return result
 
 
 def ridge_distance(X: Any, Y: Any, folds: int = 5, seed: int = 0) -> float:
@@ -104,7 +105,8 @@ def ridge_authors_r2(
 def ridge_authors_distance(X: Any, Y: Any, seed: int = 0) -> float:
     """1 - sqrt(max(R^2, 0)) of :func:`ridge_authors_r2`: one minus the authors' similarity
     (their IOI script's sqrt(max(R^2, 0))), one direction (anchor -> other)."""
-    return 1.0 - max(ridge_authors_r2(X, Y, seed), 0.0) ** 0.5
+    result: float = 1.0 - max(ridge_authors_r2(X, Y, seed), 0.0) ** 0.5
+    return result
 
 
 def resolve_distance(distance: str | Distance) -> tuple[str, Distance]:

@@ -66,7 +66,8 @@ def draw(
 ) -> Draw:
     """Draw one implementation: ``sampler.draw`` where the sampler has one, else ``sample``."""
     if hasattr(sampler, "draw"):
-        return sampler.draw(model, rng, exclude=exclude)
+        result: Draw = sampler.draw(model, rng, exclude=exclude)
+        return result
     return Draw(sampler.sample(model, rng, exclude=exclude))
 
 

@@ -59,7 +59,8 @@ class Formula:
             return int((inputs[:, self.var].astype(np.int64) << np.arange(m)).sum())
         vals = [c.table(inputs, fixed, (*path, i)) for i, c in enumerate(self.children)]
         if self.op == "not":
-            return ((1 << m) - 1) ^ vals[0]
+            result: int = ((1 << m) - 1) ^ vals[0]
+            return result
         if self.op == "and":
             return vals[0] & vals[1]
         return vals[0] | vals[1]
@@ -95,7 +96,7 @@ class Algorithm:
     def __str__(self) -> str:
         return str(self.formula)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"formula": str(self), "variables": list(self.variable_names())}
 
 

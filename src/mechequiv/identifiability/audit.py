@@ -128,7 +128,7 @@ class IdentifiabilityReport:
         """Widest hidden layer (the ``k`` of the paper's figure)."""
         return max(self.widths[1:-1])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = {
             "name": self.name,
             "widths": list(self.widths),

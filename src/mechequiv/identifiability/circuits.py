@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Circuit:
     def n_edges(self) -> int:
         return int(sum(m.sum() for m in self.edge_masks))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hidden": [list(h) for h in self.hidden],
             "edges": [np.argwhere(m).tolist() for m in self.edge_masks],
@@ -133,7 +134,8 @@ def _edge_table(p: int, q: int) -> np.ndarray:
             [np.repeat(prefix, len(codes), axis=0), np.tile(codes, len(prefix))[:, None]], axis=1
         )
     if q == 1:
-        return codes[codes == full][:, None].copy()
+        result: np.ndarray = codes[codes == full][:, None].copy()
+        return result
     union = np.bitwise_or.reduce(prefix, axis=1)
     blocks = []
     for u in np.unique(union):

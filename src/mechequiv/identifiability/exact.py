@@ -107,7 +107,7 @@ class SharedAlgorithm:
         return Overlap.of(frozenset(self.shapes_a), frozenset(self.shapes_b))
 
     def to_dict(self) -> dict[str, Any]:
-        def enc(shapes: dict) -> list[dict[str, Any]]:
+        def enc(shapes: dict[str, Any]) -> list[dict[str, Any]]:
             return [
                 {"shape": [list(s) for s in shape], "mappings": n}
                 for shape, n in sorted(shapes.items())
@@ -122,7 +122,7 @@ class SharedAlgorithm:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SharedAlgorithm:
-        def dec(items: list[dict[str, Any]]) -> dict:
+        def dec(items: list[dict[str, Any]]) -> dict[str, Any]:
             return {tuple(tuple(s) for s in it["shape"]): int(it["mappings"]) for it in items}
 
         return cls(d["formula"], tuple(d["variables"]), dec(d["shapes_a"]), dec(d["shapes_b"]))

@@ -92,7 +92,8 @@ def _factor(
     free, banned = _local_counts(prev_codes[:, list(par)], own, m)
     if completions == "none":  # one gate unless inconsistent or every completion is banned
         allowed = (free > 0) | ((free == 0) & (banned == 0))
-        return allowed.astype(object if exact else np.float64)
+        result: np.ndarray = allowed.astype(object if exact else np.float64)
+        return result
     if exact:
         out = np.empty(free.shape, dtype=object)
         for idx, f in np.ndenumerate(free):

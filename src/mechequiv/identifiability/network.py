@@ -31,12 +31,15 @@ class Activation:
         if self.name == "identity":
             return x
         if self.name == "relu":
-            return np.maximum(x, 0.0)
+            result: np.ndarray = np.maximum(x, 0.0)
+            return result
         if self.name == "leaky_relu":
             return np.where(x >= 0.0, x, self.slope * x)
         if self.name == "tanh":
-            return np.tanh(x)
-        return 1.0 / (1.0 + np.exp(-x))
+            result = np.tanh(x)
+            return result
+        result = 1.0 / (1.0 + np.exp(-x))
+        return result
 
 
 @dataclass(frozen=True, eq=False)

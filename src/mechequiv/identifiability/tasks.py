@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,13 +55,15 @@ class BooleanTask:
 
     @property
     def n_inputs(self) -> int:
-        return self.inputs.shape[1]
+        result: int = self.inputs.shape[1]
+        return result
 
     @property
     def n_outputs(self) -> int:
-        return self.targets.shape[1]
+        result: int = self.targets.shape[1]
+        return result
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "inputs": self.inputs.tolist(),

@@ -137,7 +137,8 @@ def canonical_correlations(
             f"canonical correlation {float(rho.max()):.6g} > 1: the covariance is too "
             "ill-conditioned for CCA (use more samples or fewer features)"
         )
-    return rho.clamp_max(1.0)  # rounding only (checked above)
+    result: torch.Tensor = rho.clamp_max(1.0)  # rounding only (checked above)
+    return result
 
 
 def nuclear_norm(A: torch.Tensor) -> float:
@@ -161,7 +162,8 @@ def row_space_factor(x: torch.Tensor) -> torch.Tensor:
     instead of d x d moments. Householder QR is backward stable, so unlike a factor taken from
     the n x n Gram it does not square the condition number. Centred x gives a centred factor.
     """
-    return torch.linalg.qr(x.T, mode="r").R.T
+    result: torch.Tensor = torch.linalg.qr(x.T, mode="r").R.T
+    return result
 
 
 def low_rank_factor(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -231,7 +233,8 @@ def _verified_factor(x: torch.Tensor, size: int, seed: int) -> torch.Tensor | No
         return None
     u, s, _ = torch.linalg.svd(b, full_matrices=False)
     keep = s > LOW_RANK_RTOL * s[0]
-    return q @ (u[:, keep] * s[keep])
+    result: torch.Tensor | None = q @ (u[:, keep] * s[keep])
+    return result
 
 
 # Feature count from which CKA and Procrustes look for a low-rank factor: the probe costs about

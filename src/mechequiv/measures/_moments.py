@@ -16,7 +16,7 @@ import torch
 
 from mechequiv.measures._linalg import BLOCK_ELEMENTS as _BLOCK_ELEMENTS
 from mechequiv.measures._linalg import self_product_into, symmetrised
-from mechequiv.measures._validate import check_pair
+from mechequiv.measures._validate import ArrayLike, check_pair
 
 
 @dataclass
@@ -57,7 +57,7 @@ class CrossMoments:
     def n(self) -> int:
         return 0 if self._sums is None else self._sums.n
 
-    def update(self, X, Y) -> CrossMoments:
+    def update(self, X: ArrayLike, Y: ArrayLike) -> CrossMoments:
         """Add a batch of paired rows; returns ``self`` so calls can chain."""
         return self.add_validated(*check_pair(X, Y, min_samples=1, keep_float=True))
 
@@ -72,6 +72,7 @@ class CrossMoments:
                 f"batch feature sizes {x.shape[1]}, {y.shape[1]} differ from earlier batches "
                 f"({self._sums.sx.shape[0]}, {self._sums.sy.shape[0]})"
             )
+        assert self._cx is not None and self._cy is not None  # set with the first batch's sums
         cx, cy = self._cx.to(x.device), self._cy.to(x.device)
         # Centre block by block into two reused buffers: a centred copy of a large input costs
         # more than the products (fresh pages: 0.28 s for 1e5 x 128 against 0.04 s for X^T Y).
@@ -136,8 +137,15 @@ class CrossMoments:
             raise ValueError("accumulator was created with auto=False (diagonals only)")
         s = self.sums()
         cx, cy = self._cx, self._cy
+        assert cx is not None and cy is not None  # set with the sums, which sums() checked
 
-        def raw(sab, sa, sb, ca, cb):
+        def raw(
+            sab: torch.Tensor,
+            sa: torch.Tensor,
+            sb: torch.Tensor,
+            ca: torch.Tensor,
+            cb: torch.Tensor,
+        ) -> torch.Tensor:
             return sab + torch.outer(sa, cb) + torch.outer(ca, sb) + s.n * torch.outer(ca, cb)
 
         return (
@@ -174,7 +182,21 @@ class CrossMoments:
         return sum_a, sum_b, sum_ab, sum_aa, sum_bb, float(n)
 
 
-def _expand_product_sum(qq, qa_vb, qb_va, sab, sa, sb, sqa, sqb, mu_a, mu_b, na, nb, n):
+def _expand_product_sum(
+    qq: torch.Tensor,
+    qa_vb: torch.Tensor,
+    qb_va: torch.Tensor,
+    sab: torch.Tensor,
+    sa: torch.Tensor,
+    sb: torch.Tensor,
+    sqa: torch.Tensor,
+    sqb: torch.Tensor,
+    mu_a: torch.Tensor,
+    mu_b: torch.Tensor,
+    na: float,
+    nb: float,
+    n: int,
+) -> float:
     """sum_i a_i b_i for a_i = |u_i - mu_a|^2, b_i = |v_i - mu_b|^2, from pivot-shifted power sums.
 
     ``qa_vb`` is sum_i |u_i|^2 v_i, ``qb_va`` is sum_i |v_i|^2 u_i, ``sab`` is sum_i u_i v_i^T,

@@ -8,7 +8,7 @@ converted to float64 or lies outside the float64-safe window.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -183,7 +183,7 @@ def check_pair(
     return x, y
 
 
-def _check_rows(x: torch.Tensor, y: torch.Tensor, min_samples: int, names: tuple[str, str]):
+def _check_rows(x: torch.Tensor, y: torch.Tensor, min_samples: int, names: tuple[str, str]) -> None:
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same number of samples (rows paired by "
@@ -222,7 +222,8 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     """A string option from a fixed set."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
-    return value
+    result: str = cast(str, value)
+    return result
 
 
 def safe_arccos(c: float, tol: float = 1e-9) -> float:

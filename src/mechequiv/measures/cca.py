@@ -103,7 +103,8 @@ def _pca_basis(c: torch.Tensor, variance_kept: float, keep: int | None) -> torch
     if float(lam.sum()) <= 0.0:
         raise ValueError("a representation has zero variance across samples")
     k = _keep_count(lam, variance_kept) if keep is None else min(keep, c.shape[0])
-    return V[:, :k]
+    result: torch.Tensor = V[:, :k]
+    return result
 
 
 def svcca_from_moments(

@@ -44,7 +44,8 @@ def _ratio(hxy: float, hxx: float, hyy: float, what: str) -> float:
             f"{what}: a self-similarity term is {min(hxx, hyy):.3g} <= 0, so CKA is undefined "
             "(constant representation, or too few samples for the debiased estimator)"
         )
-    return hxy / (hxx * hyy) ** 0.5
+    result: float = hxy / (hxx * hyy) ** 0.5
+    return result
 
 
 def cka_from_moments(m: CrossMoments, debiased: bool = False) -> float:

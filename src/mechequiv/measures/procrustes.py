@@ -47,7 +47,8 @@ def _partial_whitening(c: torch.Tensor, alpha: float, null: int = 0) -> torch.Te
         alpha**2 * floor + 2 * alpha * (1 - alpha) * floor**0.5 + (1 - alpha) ** 2
     )
     d = d * ((lam.sum() + null * floor) / new_var).sqrt()
-    return (V * d) @ V.T
+    result: torch.Tensor = (V * d) @ V.T
+    return result
 
 
 def _aligned_terms(

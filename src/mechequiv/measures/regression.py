@@ -4,7 +4,7 @@ equivalence (Sun & Toneva, ICLR 2026)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ class RidgeCVResult:
     r2: float
     alphas: tuple[float, ...]  # the relative penalty chosen in each outer fold
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"r2": self.r2, "alphas": list(self.alphas)}
 
 
@@ -133,8 +133,13 @@ def linear_regression_similarity(
     source's variance), not to general invertible maps (ridge shrinks unevenly).
     """
     check_choice(direction, "direction", ("both", "x_to_y", "y_to_x"))
-    fwd = lambda: ridge_cv(X, Y, alphas, folds, seed).r2  # noqa: E731
-    bwd = lambda: ridge_cv(Y, X, alphas, folds, seed).r2  # noqa: E731
+
+    def fwd() -> float:
+        return ridge_cv(X, Y, alphas, folds, seed).r2
+
+    def bwd() -> float:
+        return ridge_cv(Y, X, alphas, folds, seed).r2
+
     if direction == "x_to_y":
         return fwd()
     if direction == "y_to_x":
@@ -158,7 +163,8 @@ class BoundedMapFit:
     @property
     def lower(self) -> float:
         """Certified lower bound on the optimal error."""
-        return max(self.error**2 - self.gap, 0.0) ** 0.5
+        result: float = max(self.error**2 - self.gap, 0.0) ** 0.5
+        return result
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,8 @@ def _solve_bounded(
         return float((lam[:, None] * N * N).sum() - 2.0 * (N * US).sum()) + c0
 
     def grad(N: torch.Tensor) -> torch.Tensor:
-        return 2.0 * (lam[:, None] * N - US)
+        result: torch.Tensor = 2.0 * (lam[:, None] * N - US)
+        return result
 
     def gap(N: torch.Tensor) -> float:
         # Lagrangian dual bound with multiplier M >= 0 for N^T N <= I, estimated from the KKT
@@ -317,7 +324,8 @@ def _secular_multipliers(Gp: torch.Tensor, lam: torch.Tensor, steps: int = 60) -
 def _project(N: torch.Tensor) -> torch.Tensor:
     """Euclidean projection onto the spectral-norm unit ball: clip singular values at 1."""
     U, S, Vh = torch.linalg.svd(N, full_matrices=False)
-    return (U * S.clamp_max(1.0)) @ Vh
+    result: torch.Tensor = (U * S.clamp_max(1.0)) @ Vh
+    return result
 
 
 @register(

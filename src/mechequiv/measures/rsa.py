@@ -53,7 +53,8 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
         what = "constant across features" if kind == "correlation" else "all zero"
         raise ValueError(f"the {kind} RDM is undefined: a row (stimulus pattern) is {what}")
     u = x / norms[:, None]
-    return 1.0 - u @ u.T
+    result: torch.Tensor = 1.0 - u @ u.T
+    return result
 
 
 def _condensed_rdm(x: torch.Tensor, kind: RDMKind) -> torch.Tensor:
@@ -80,7 +81,7 @@ def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.dot(a, b) / (torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)))
 
 
-def _compare_on_device(a: torch.Tensor, b: torch.Tensor, comparison: str) -> float:
+def _compare_on_device(a: torch.Tensor, b: torch.Tensor, comparison: Comparison) -> float:
     """:func:`compare_rdms` for condensed RDMs that stay on an accelerator (Pearson and
     Spearman; Kendall's tau-a, an O(N log N) merge count, runs in scipy on the host)."""
     check_choice(comparison, "compare", _COMPARISONS)

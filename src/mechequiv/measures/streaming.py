@@ -34,7 +34,7 @@ _FROM_MOMENTS: dict[str, tuple[bool, Callable[..., float]]] = {
 
 
 def _width(a: ArrayLike) -> int:
-    shape = getattr(a, "shape", ())
+    shape: tuple[int, ...] = getattr(a, "shape", ())
     return int(shape[-1]) if len(shape) else 0
 
 

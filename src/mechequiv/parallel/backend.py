@@ -31,7 +31,7 @@ class Backend(ABC):
         items: Iterable[Any],
         *,
         keys: Sequence[str] | None = None,
-        store: ResultStore | str | os.PathLike | None = None,
+        store: ResultStore | str | os.PathLike[str] | None = None,
         progress: bool | None = None,
         description: str = "tasks",
     ) -> list[Any]:

@@ -87,7 +87,7 @@ class JsonStore(ResultStore):
         What identifies the job; an existing file with other settings raises ``ValueError``.
     """
 
-    def __init__(self, path: str | os.PathLike, settings: Any = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], settings: Any = None) -> None:
         self.path = Path(path)
         self.settings = _json_value(settings, "settings")
         self._results: dict[str, Any] = {}
@@ -127,7 +127,7 @@ class DirectoryStore(ResultStore):
     """
 
     def __init__(
-        self, path: str | os.PathLike, settings: Any = None, codec: Codec = "json"
+        self, path: str | os.PathLike[str], settings: Any = None, codec: Codec = "json"
     ) -> None:
         if codec not in _SUFFIX:
             raise ValueError(f"codec must be one of {sorted(_SUFFIX)}; got {codec!r}")
@@ -187,7 +187,7 @@ class DirectoryStore(ResultStore):
         return value
 
 
-def as_store(store: ResultStore | str | os.PathLike | None) -> ResultStore | None:
+def as_store(store: ResultStore | str | os.PathLike[str] | None) -> ResultStore | None:
     """A store from a path: ``*.json`` -> :class:`JsonStore`, else :class:`DirectoryStore`
     (JSON codec), both without settings. A store or ``None`` passes through."""
     if store is None or isinstance(store, ResultStore):

@@ -33,7 +33,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def write_report(
-    results: Mapping[str, Any], path: str | os.PathLike, *, title: str | None = None
+    results: Mapping[str, Any], path: str | os.PathLike[str], *, title: str | None = None
 ) -> Path:
     """Render ``results`` (see :mod:`mechequiv.report.schema`) and write the HTML file atomically.
 

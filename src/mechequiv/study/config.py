@@ -190,7 +190,9 @@ _KEY = re.compile(r"^([A-Za-z0-9_-]+)\s*=")
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _render(template: str, tree: dict[str, dict[str, Any]], quick: dict[str, dict]) -> str:
+def _render(
+    template: str, tree: dict[str, dict[str, Any]], quick: dict[str, dict[str, Any]]
+) -> str:
     """``template`` (the default TOML) with each value replaced by ``tree``'s (or ``quick``'s
     for ``[quick.*]`` tables) where it differs, keys the template lacks added after the last key
     of their table, and tables it lacks appended. Lines whose value is unchanged are kept

@@ -222,7 +222,8 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     obj = _torch_load(path, weights_only=True)
     if not _is_state_dict(obj):
         raise MechequivError(f"{path} holds a {type(obj).__name__}, not a state dict of tensors")
-    return obj
+    result: dict[str, torch.Tensor] = obj
+    return result
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -352,7 +353,8 @@ def _load_transformer_lens(
             f"invalid TransformerLens config for {weights}: {_first_line(e)}"
         ) from e
     _load_state(model, state, weights)
-    return model
+    result: nn.Module = model
+    return result
 
 
 def _dtype(value: Any) -> Any:
@@ -433,7 +435,8 @@ def load_hf_folder(path: str | Path, *, transformer_lens: bool = False) -> nn.Mo
         )
     if transformer_lens:
         return _bridge(model, path)
-    return model
+    result: nn.Module = model
+    return result
 
 
 def _head_class(transformers: Any, config: Any, path: Path) -> Any:

@@ -26,13 +26,14 @@ def _zoos(ctx: StudyContext) -> dict[str, Any]:
     from mechequiv.zoo.presets import pizza_clock
 
     s = ctx.config.steps["zoo"]
-    return ctx.shared(
+    result: dict[str, Any] = ctx.shared(
         "zoos",
         lambda: pizza_clock(
             seeds=range(s["seeds"]), out_dir=ctx.out / "zoo", progress=ctx.progress,
             steps=s["steps"], eval_every=s["eval_every"],
         ),
     )  # fmt: skip
+    return result
 
 
 def _named_models(ctx: StudyContext) -> tuple[list[str], list[str], list[torch.nn.Module]]:
@@ -65,7 +66,8 @@ def _representations(ctx: StudyContext, kind: str) -> list[torch.Tensor]:
         return [torch.as_tensor(fn(m, task.inputs))
                 for m in track(models, f"{kind} representations", disable=_quiet(ctx))]  # fmt: skip
 
-    return ctx.shared(f"representations-{kind}", build)
+    result: list[torch.Tensor] = ctx.shared(f"representations-{kind}", build)
+    return result
 
 
 def _quiet(ctx: StudyContext) -> bool | None:
@@ -230,7 +232,7 @@ def summarise(results: dict[str, Any]) -> list[str]:
     """Key findings, one sentence per method, from the step results present."""
     out = []
     if "zoo" in results:
-        by: dict[str, list[dict]] = {}
+        by: dict[str, list[dict[str, Any]]] = {}
         for row in results["zoo"]["models"]:
             by.setdefault(row["group"], []).append(row)
         parts = []

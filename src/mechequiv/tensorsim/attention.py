@@ -65,7 +65,8 @@ class PolynomialAttention(nn.Module):
         b, n, _ = x.shape
 
         def heads(lin: nn.Linear) -> torch.Tensor:
-            return lin(x).view(b, n, self.n_heads, self.d_head)
+            result: torch.Tensor = lin(x).view(b, n, self.n_heads, self.d_head)
+            return result
 
         s1 = torch.einsum("bihc,bjhc->bhij", heads(self.Q1), heads(self.K1))
         s2 = torch.einsum("bihc,bjhc->bhij", heads(self.Q2), heads(self.K2))
@@ -73,7 +74,8 @@ class PolynomialAttention(nn.Module):
         if self.causal:
             pattern = pattern * torch.ones(n, n, dtype=x.dtype, device=x.device).tril()
         z = torch.einsum("bhij,bjhc->bihc", pattern, heads(self.V))
-        return self.O(z.reshape(b, n, -1))
+        result: torch.Tensor = self.O(z.reshape(b, n, -1))
+        return result
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,11 +87,13 @@ class SeqLinearOp:
 
     @property
     def d_in(self) -> int:
-        return self.W.shape[1]
+        result: int = self.W.shape[1]
+        return result
 
     @property
     def d_out(self) -> int:
-        return self.W.shape[0]
+        result: int = self.W.shape[0]
+        return result
 
     def gram(self, other: SeqLinearOp, G: torch.Tensor, sym: bool) -> torch.Tensor:
         return torch.einsum(
@@ -115,11 +119,13 @@ class AttentionOp:
 
     @property
     def d_in(self) -> int:
-        return self.V.shape[2]
+        result: int = self.V.shape[2]
+        return result
 
     @property
     def d_out(self) -> int:
-        return self.O.shape[0]
+        result: int = self.O.shape[0]
+        return result
 
     def _mask(self, n: int) -> torch.Tensor:
         ones = torch.ones(n, n, dtype=torch.float64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,7 +84,7 @@ def _logits(model: object, x: np.ndarray | torch.Tensor, residual: bool | None) 
 
 
 def baseline_matrices(
-    checkpoints: Sequence,
+    checkpoints: Sequence[Any],
     x: np.ndarray | torch.Tensor,
     *,
     residual: bool | None = None,

@@ -102,7 +102,8 @@ def _monomial_index(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _multiplicity(alpha: np.ndarray) -> np.ndarray:
     f = np.vectorize(math.factorial, otypes=[float])
-    return f(alpha.sum(1)) / f(alpha).prod(1)
+    result: np.ndarray = f(alpha.sum(1)) / f(alpha).prod(1)
+    return result
 
 
 def _check_same_degree(a: TensorNet, b: TensorNet) -> None:
@@ -161,9 +162,11 @@ def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.nda
 
     def moment_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         # E[z^x z^y] over the random coordinates 1..; coordinate 0 is the constant 1.
-        return mom[x[:, None, 1:] + y[None, :, 1:]].prod(-1)
+        result: np.ndarray = mom[x[:, None, 1:] + y[None, :, 1:]].prod(-1)
+        return result
 
     def pair(x, cx, y, cy) -> np.ndarray:
-        return np.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
+        result: np.ndarray = np.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
+        return result
 
     return pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca), pair(al_b, cb, al_b, cb)

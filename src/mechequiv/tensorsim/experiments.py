@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ def target_rank(shift: np.ndarray, target: int) -> int:
     return int(1 + (values > values[target]).sum())
 
 
-GROKKING_SETTINGS: dict[str, dict] = {
+GROKKING_SETTINGS: dict[str, dict[str, Any]] = {
     "quick": dict(
         p=47,
         train_fraction=0.4,
@@ -89,7 +90,7 @@ GROKKING_SETTINGS: dict[str, dict] = {
     ),
 }
 
-BACKDOOR_SETTINGS: dict[str, dict] = {
+BACKDOOR_SETTINGS: dict[str, dict[str, Any]] = {
     "quick": dict(
         side=12,
         n_classes=10,
@@ -125,7 +126,7 @@ BACKDOOR_SETTINGS: dict[str, dict] = {
 }
 
 
-def _setting(table: dict[str, dict], setting: str | dict) -> dict:
+def _setting(table: dict[str, dict[str, Any]], setting: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(setting, str):
         if setting not in table:
             raise ValueError(f"setting must be one of {sorted(table)} or a dict; got {setting!r}")
@@ -140,7 +141,7 @@ def _setting(table: dict[str, dict], setting: str | dict) -> dict:
     return {**table["quick"], **setting}
 
 
-def _accuracy(model: Bilinear, state: dict, x: torch.Tensor, y: torch.Tensor) -> float:
+def _accuracy(model: Bilinear, state: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> float:
     model.load_state_dict(state)
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
@@ -157,7 +158,7 @@ class GrokkingResult:
     over all ``p^2`` inputs.
     """
 
-    setting: dict
+    setting: dict[str, Any]
     steps: tuple[int, ...]
     train_acc: np.ndarray
     test_acc: np.ndarray
@@ -170,9 +171,10 @@ class GrokkingResult:
 
     @property
     def sim_to_final(self) -> np.ndarray:
-        return self.tensor.matrix[-1]
+        result: np.ndarray = self.tensor.matrix[-1]
+        return result
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "setting": self.setting,
             "steps": list(self.steps),
@@ -189,7 +191,7 @@ class GrokkingResult:
             "seconds": self.seconds,
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Headline numbers: phase starts, accuracy jump, block means, similarity to the final
         checkpoint at the phase starts for the tensor and every baseline."""
         marks = [0, *self.boundaries]
@@ -227,7 +229,9 @@ class GrokkingResult:
         )
 
 
-def grokking(setting: str | dict = "quick", *, progress: bool | None = None) -> GrokkingResult:
+def grokking(
+    setting: str | dict[str, Any] = "quick", *, progress: bool | None = None
+) -> GrokkingResult:
     """Train ``Bilinear(2p, d_hidden, p)`` on ``(a + b) mod p`` (full batch, AdamW) and compare
     its checkpoints (dense early: step ``round(steps * (i / (n - 1))**2)``).
 
@@ -285,7 +289,7 @@ class BackdoorResult:
     (attack success: stamped test images of other classes predicted as ``target``).
     """
 
-    setting: dict
+    setting: dict[str, Any]
     steps: tuple[int, ...]
     clean_index: int
     clean_acc: np.ndarray
@@ -298,7 +302,7 @@ class BackdoorResult:
     delta: dict[str, float]
     seconds: float = field(compare=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "setting": self.setting,
             "steps": list(self.steps),
@@ -314,7 +318,7 @@ class BackdoorResult:
             "seconds": self.seconds,
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Headline numbers: accuracies, per-class slice movement, whole-model detectors."""
         c, t = self.clean_index, self.setting["target"]
         return {
@@ -367,7 +371,9 @@ def _detector(matrix: np.ndarray, first_poisoned: int) -> float:
     return float(means[1, 1] - means[0, 1])
 
 
-def backdoor(setting: str | dict = "quick", *, progress: bool | None = None) -> BackdoorResult:
+def backdoor(
+    setting: str | dict[str, Any] = "quick", *, progress: bool | None = None
+) -> BackdoorResult:
     """Clean training of ``Bilinear(side^2, d_hidden, n_classes)`` on blob images, then training
     with ``poison_fraction`` of every batch stamped with a checkerboard trigger and relabelled
     ``target``; tensor similarity (with per-class slices) and baselines over the checkpoints.

@@ -47,7 +47,8 @@ class GramInner:
             "bb": self.log_scale_b,
         }[which]
         with np.errstate(over="ignore"):
-            return getattr(self, which) * np.exp(log)
+            result: np.ndarray = getattr(self, which) * np.exp(log)
+            return result
 
 
 def _update(
@@ -96,7 +97,8 @@ def _step(op_a, op_b, G: torch.Tensor | None, sym: bool, same: bool) -> torch.Te
     """Linear and bilinear layers here; other layers (attention) carry their own ``gram``."""
     if isinstance(op_a, LinearOp | BilinearOp):
         return _update(op_a, op_b, G, sym, same)
-    return op_a.gram(op_b, G, sym)
+    result: torch.Tensor = op_a.gram(op_b, G, sym)
+    return result
 
 
 def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:

@@ -116,7 +116,8 @@ class TensorNet:
     @property
     def degree(self) -> int:
         """Polynomial degree in ``x~`` (each bilinear layer doubles it)."""
-        return 2**self.n_bilinear
+        result: int = 2**self.n_bilinear
+        return result
 
     def skip_net(self) -> TensorNet:
         """The network with every bilinear block's output set to zero: the identity (residual)

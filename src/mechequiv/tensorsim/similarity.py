@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +30,11 @@ SYMMETRIZE = ("full", "layer", "none")
 FORMS = ("weight", "gaussian")
 
 
-def json_floats(a: np.ndarray) -> list | float | None:
+def json_floats(a: np.ndarray) -> list[Any] | float | None:
     """Nested lists of floats, ``None`` where a value is NaN or infinite (JSON-safe)."""
     a = np.asarray(a, dtype=np.float64)
-    return np.where(np.isfinite(a), a, None).tolist()
+    result: list[Any] | float | None = np.where(np.isfinite(a), a, None).tolist()
+    return result
 
 
 def _from_json(x: object) -> np.ndarray:
@@ -74,7 +76,7 @@ class TensorInner:
     block_similarity: float
     block_per_class: np.ndarray
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "similarity": self.similarity,
             "per_class": json_floats(self.per_class),
@@ -91,7 +93,7 @@ class TensorInner:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> TensorInner:
+    def from_dict(cls, d: dict[str, Any]) -> TensorInner:
         """Inverse of :meth:`to_dict` (``None`` read back as nan)."""
         missing = {f for f in cls.__dataclass_fields__} - set(d)
         if missing:
@@ -207,7 +209,7 @@ def check_seq_options(net: TensorNet | SeqNet, symmetrize: str, form: str) -> No
         )
 
 
-def same_depth(nets: list, symmetrize: str, form: str) -> list:
+def same_depth(nets: list[Any], symmetrize: str, form: str) -> list[Any]:
     """Nets of one depth: the same-function forms raise shallower nets by identity layers;
     the layer-wise forms pair layers one to one and refuse different depths."""
     depths = {net.n_bilinear for net in nets}

@@ -50,12 +50,12 @@ class Stacked:
     history: dict[str, Any]
 
 
-def checkpoint_path(out_dir: str | os.PathLike, step: int) -> Path:
+def checkpoint_path(out_dir: str | os.PathLike[str], step: int) -> Path:
     """Where the checkpoint after ``step`` updates lives."""
     return Path(out_dir) / "checkpoints" / f"step_{step:08d}.safetensors"
 
 
-def list_steps(out_dir: str | os.PathLike) -> list[int]:
+def list_steps(out_dir: str | os.PathLike[str]) -> list[int]:
     """Sorted steps that have a complete checkpoint file under ``out_dir``."""
     folder = Path(out_dir) / "checkpoints"
     if not folder.is_dir():
@@ -63,7 +63,7 @@ def list_steps(out_dir: str | os.PathLike) -> list[int]:
     return sorted(int(m.group(1)) for f in folder.iterdir() if (m := _STEP_FILE.match(f.name)))
 
 
-def read_config(out_dir: str | os.PathLike) -> ZooConfig:
+def read_config(out_dir: str | os.PathLike[str]) -> ZooConfig:
     """The :class:`ZooConfig` saved in ``out_dir/config.json``."""
     path = Path(out_dir) / "config.json"
     if not path.is_file():
@@ -71,7 +71,7 @@ def read_config(out_dir: str | os.PathLike) -> ZooConfig:
     return ZooConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def prepare_dir(out_dir: str | os.PathLike, config: ZooConfig) -> None:
+def prepare_dir(out_dir: str | os.PathLike[str], config: ZooConfig) -> None:
     """Write ``config.json`` into a new folder, or check that an existing one has ``config``'s identity."""
     if (Path(out_dir) / "config.json").exists():
         found = read_config(out_dir).identity()
@@ -90,7 +90,7 @@ def _identity_json(config: ZooConfig) -> str:
 
 
 def save_stacked(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     config: ZooConfig,
     state: Stacked,
 ) -> Path:
@@ -110,7 +110,7 @@ def save_stacked(
     )
 
 
-def load_stacked(out_dir: str | os.PathLike, config: ZooConfig, step: int) -> Stacked:
+def load_stacked(out_dir: str | os.PathLike[str], config: ZooConfig, step: int) -> Stacked:
     """The checkpoint after ``step`` updates; raises if it was saved under another config."""
     path = checkpoint_path(out_dir, step)
     if not path.exists():

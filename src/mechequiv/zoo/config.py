@@ -66,7 +66,8 @@ class ZooConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        result: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return result
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ZooConfig:

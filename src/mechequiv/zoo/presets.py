@@ -52,7 +52,7 @@ def pizza_clock_recipe(kind: str) -> tuple[Task, Architecture, dict[str, Any]]:
 
 def pizza_clock(
     seeds: Iterable[int] = range(4),
-    out_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     **train_kwargs: Any,
 ) -> dict[str, Zoo]:

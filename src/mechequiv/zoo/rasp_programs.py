@@ -28,7 +28,7 @@ LETTERS = frozenset("abcd")
 NUMBERS = frozenset(range(1, 7))
 
 
-def _any_tokens(vocab: frozenset) -> Any:
+def _any_tokens(vocab: frozenset[Any]) -> Any:
     values = sorted(vocab)
 
     def sample(rng: np.random.Generator, n: int, length: int) -> list[list[Hashable]]:
@@ -37,7 +37,7 @@ def _any_tokens(vocab: frozenset) -> Any:
     return sample
 
 
-def _distinct_tokens(vocab: frozenset) -> Any:
+def _distinct_tokens(vocab: frozenset[Any]) -> Any:
     values = sorted(vocab)
 
     def sample(rng: np.random.Generator, n: int, length: int) -> list[list[Hashable]]:

@@ -154,7 +154,7 @@ class Zoo:
         )
 
 
-def load_zoo(out_dir: str | os.PathLike, step: int | None = None) -> Zoo:
+def load_zoo(out_dir: str | os.PathLike[str], step: int | None = None) -> Zoo:
     """The zoo saved in ``out_dir`` as of checkpoint ``step`` (default: the latest)."""
     config = read_config(out_dir)
     steps = list_steps(out_dir)
@@ -172,6 +172,8 @@ def load_zoo(out_dir: str | os.PathLike, step: int | None = None) -> Zoo:
     )
 
 
-def load_checkpoint(out_dir: str | os.PathLike, seed: int, step: int | None = None) -> nn.Module:
+def load_checkpoint(
+    out_dir: str | os.PathLike[str], seed: int, step: int | None = None
+) -> nn.Module:
     """The model of ``seed`` saved in ``out_dir`` after ``step`` updates (default: the latest)."""
     return load_zoo(out_dir, step).model(seed)

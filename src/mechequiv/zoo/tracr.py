@@ -82,7 +82,18 @@ class TracrAttention(nn.Module):
     """Multi-head attention as Tracr computes it: logits ``q.k / sqrt(key_size)``, softmax over
     keys (a causal mask when compiled causal), per-head value and output maps, biases kept."""
 
-    def __init__(self, q, k, v, o, bq, bk, bv, bo, causal: bool) -> None:
+    def __init__(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        o: torch.Tensor,
+        bq: torch.Tensor,
+        bk: torch.Tensor,
+        bv: torch.Tensor,
+        bo: torch.Tensor,
+        causal: bool,
+    ) -> None:
         super().__init__()
         self.W_Q, self.W_K, self.W_V, self.W_O = (nn.Parameter(w) for w in (q, k, v, o))
         self.b_Q, self.b_K, self.b_V, self.b_O = (nn.Parameter(b) for b in (bq, bk, bv, bo))
@@ -107,25 +118,38 @@ class TracrAttention(nn.Module):
         pattern = self.hook_pattern(torch.softmax(logits, dim=-1))
         z = self.hook_z(torch.einsum("nhqs,nshk->nqhk", pattern, v))
         result = self.hook_result(torch.einsum("nqhk,hkd->nqhd", z, self.W_O))
-        return result.sum(2) + self.b_O
+        value: torch.Tensor = result.sum(2) + self.b_O
+        return value
 
 
 class TracrMLP(nn.Module):
     """``relu(x W_in + b_in) W_out + b_out``; ``hook_post`` sees the hidden units."""
 
-    def __init__(self, w_in, b_in, w_out, b_out) -> None:
+    def __init__(
+        self, w_in: torch.Tensor, b_in: torch.Tensor, w_out: torch.Tensor, b_out: torch.Tensor
+    ) -> None:
         super().__init__()
         self.W_in, self.b_in = nn.Parameter(w_in), nn.Parameter(b_in)
         self.W_out, self.b_out = nn.Parameter(w_out), nn.Parameter(b_out)
         self.hook_post = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hook_post(torch.relu(x @ self.W_in + self.b_in)) @ self.W_out + self.b_out
+        result: torch.Tensor = (
+            self.hook_post(torch.relu(x @ self.W_in + self.b_in)) @ self.W_out + self.b_out
+        )
+        return result
 
 
 class TracrBlock(nn.Module):
     """``resid_mid = resid_pre + attn(resid_pre)``; ``resid_post = resid_mid + mlp(resid_mid)``
     (Tracr compiles without LayerNorm)."""
+
+    # set by name in __init__; declared for the type checker
+    hook_resid_pre: HookPoint
+    hook_attn_out: HookPoint
+    hook_resid_mid: HookPoint
+    hook_mlp_out: HookPoint
+    hook_resid_post: HookPoint
 
     def __init__(self, attn: TracrAttention, mlp: TracrMLP) -> None:
         super().__init__()
@@ -136,7 +160,8 @@ class TracrBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.hook_resid_pre(x)
         x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(x)))
-        return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(x)))
+        result: torch.Tensor = self.hook_resid_post(x + self.hook_mlp_out(self.mlp(x)))
+        return result
 
 
 class TracrTransformer(nn.Module):
@@ -179,7 +204,13 @@ class TracrTransformer(nn.Module):
 
     @property
     def n_heads(self) -> int:
-        return self.blocks[0].attn.n_heads
+        return self.block(0).attn.n_heads
+
+    def block(self, layer: int) -> TracrBlock:
+        """Block ``layer``, typed (``blocks`` is a plain ``nn.ModuleList``)."""
+        block = self.blocks[layer]
+        assert isinstance(block, TracrBlock)  # the constructor takes TracrBlocks only
+        return block
 
     @property
     def max_len(self) -> int:
@@ -201,7 +232,8 @@ class TracrTransformer(nn.Module):
         x = self.hook_embed(x)
         for block in self.blocks:
             x = block(x)
-        return x @ self.unembed
+        result: torch.Tensor = x @ self.unembed
+        return result
 
     def encode(self, sequences: Sequence[Sequence[Hashable]]) -> torch.Tensor:
         """Token ids ``(n, 1 + length)`` with BOS prepended; all sequences of one length."""
@@ -286,7 +318,7 @@ class CompiledProgram:
     model: TracrTransformer
     ground_truth: TracrCircuit
     tracr_model: Any = field(repr=False)
-    inputs: Callable[[int, int], list[list[Hashable]]] = field(repr=False)
+    inputs: Callable[[np.random.Generator, int, int], list[list[Hashable]]] = field(repr=False)
 
     def run_tracr(
         self, sequences: Sequence[Sequence[Hashable]]
@@ -317,7 +349,7 @@ class Program:
 
     name: str
     make: Callable[[], Any]
-    vocab: frozenset
+    vocab: frozenset[Hashable]
     max_seq_len: int
     sample: Callable[[np.random.Generator, int, int], list[list[Hashable]]]
     description: str = ""
@@ -415,7 +447,11 @@ def _layer_of_blocks(t: Any, craft_model: Any) -> list[int]:
 
 
 def _ground_truth(
-    t: Any, craft_model: Any, node_blocks: dict, needed: set, model: TracrTransformer
+    t: Any,
+    craft_model: Any,
+    node_blocks: dict[str, Any],
+    needed: set[Hashable],
+    model: TracrTransformer,
 ) -> TracrCircuit:
     heads: dict[tuple[int, int], list[str]] = {}
     mlps: dict[int, list[str]] = {}
@@ -480,7 +516,8 @@ def _assemble(
     d = residual.num_dims
 
     def project(space: Any) -> np.ndarray:
-        return t.vectorspace_fns.project(residual, space).matrix
+        result: np.ndarray = t.vectorspace_fns.project(residual, space).matrix
+        return result
 
     layers = _layer_of_blocks(t, craft_model)
     n_layers = layers[-1] + 1 if layers else 1
@@ -509,12 +546,23 @@ def _assemble(
             v[layer, h, :, : ov.matrix.shape[1]] = project(ov.input_space) @ ov.matrix
             o[layer, h, : ov.matrix.shape[1], :] = project(ov.output_space).T
 
-    tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)  # noqa: E731
+    def tensor(a: Any) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)
+
     blocks = []
     for layer in range(n_layers):
         zeros_hk, zeros_d = np.zeros((n_heads, key)), np.zeros(d)
-        attn = TracrAttention(*map(tensor, (q[layer], k[layer], v[layer], o[layer], zeros_hk,
-                                            zeros_hk, zeros_hk, zeros_d)), causal=causal)  # fmt: skip
+        attn = TracrAttention(
+            tensor(q[layer]),
+            tensor(k[layer]),
+            tensor(v[layer]),
+            tensor(o[layer]),
+            tensor(zeros_hk),
+            tensor(zeros_hk),
+            tensor(zeros_hk),
+            tensor(zeros_d),
+            causal=causal,
+        )
         mlp = TracrMLP(*map(tensor, (w_in[layer], np.zeros(hidden), w_out[layer], zeros_d)))
         blocks.append(TracrBlock(attn, mlp))
 
@@ -556,7 +604,10 @@ def with_distractor(primary: CompiledProgram, distractor: CompiledProgram) -> Co
         )
     n_layers = max(a.n_layers, b.n_layers)
     blocks = [_merge_blocks(_block(a, layer), _block(b, layer)) for layer in range(n_layers)]
-    cat = lambda x, y: torch.cat([x, y], dim=-1).detach().clone()  # noqa: E731
+
+    def cat(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, y], dim=-1).detach().clone()
+
     unembed = torch.cat([a.unembed, torch.zeros(b.unembed.shape[0], a.unembed.shape[1],
                                                  dtype=a.unembed.dtype)]).detach().clone()  # fmt: skip
     model = TracrTransformer(
@@ -585,25 +636,30 @@ def with_distractor(primary: CompiledProgram, distractor: CompiledProgram) -> Co
 
 def _block(model: TracrTransformer, layer: int) -> TracrBlock | int:
     """The model's block at ``layer``, or its residual width where the model has no such layer."""
-    return model.blocks[layer] if layer < model.n_layers else model.unembed.shape[0]
+    return model.block(layer) if layer < model.n_layers else model.unembed.shape[0]
 
 
 def _merge_blocks(a: TracrBlock | int, b: TracrBlock | int) -> TracrBlock:
     ref = a if isinstance(a, TracrBlock) else b
+    assert isinstance(ref, TracrBlock)  # at least one of the two models has this layer
     dtype = ref.attn.W_Q.dtype
     key = max(x.attn.W_Q.shape[-1] for x in (a, b) if isinstance(x, TracrBlock))
 
     def parts(x: TracrBlock | int) -> dict[str, torch.Tensor]:
         if isinstance(x, int):  # an absent layer: no heads, no MLP units
-            z = lambda *s: torch.zeros(*s, dtype=dtype)  # noqa: E731
+
+            def z(*s: int) -> torch.Tensor:
+                return torch.zeros(*s, dtype=dtype)
+
             return {"q": z(0, x, key), "k": z(0, x, key), "v": z(0, x, key), "o": z(0, key, x),
                     "bq": z(0, key), "bk": z(0, key), "bv": z(0, key), "bo": z(x),
                     "w_in": z(x, 0), "b_in": z(0), "w_out": z(0, x), "b_out": z(x)}  # fmt: skip
         at, m = x.attn, x.mlp
         k0 = at.W_Q.shape[-1]
-        pad = lambda w, dim: torch.nn.functional.pad(  # noqa: E731
-            w, [0, 0] * (w.ndim - 1 - dim) + [0, key - k0]
-        )
+
+        def pad(w: torch.Tensor, dim: int) -> torch.Tensor:
+            return torch.nn.functional.pad(w, [0, 0] * (w.ndim - 1 - dim) + [0, key - k0])
+
         # Tracr scales logits by 1/sqrt(key_size); padding keys changes that, so rescale queries.
         scale = math.sqrt(key / k0)
         return {"q": pad(at.W_Q * scale, 2), "k": pad(at.W_K, 2), "v": pad(at.W_V, 2),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -68,15 +68,16 @@ def transformed_copy(
     """
     _check_tracr(model)
     new = copy.deepcopy(model)
-    head_perms, unit_perms = [], []
+    head_perms: list[np.ndarray] = []
+    unit_perms: list[np.ndarray] = []
     d = new.token_embed.shape[1]
     R = torch.as_tensor(
         ortho_group.rvs(d, random_state=rng) if rotate and d > 1 else np.eye(d),
         dtype=torch.float64,
     )
     with torch.no_grad():
-        for block in new.blocks:
-            at, mlp = block.attn, block.mlp
+        for layer in range(new.n_layers):
+            at, mlp = new.block(layer).attn, new.block(layer).mlp
             hp = rng.permutation(at.n_heads) if permute else np.arange(at.n_heads)
             up = rng.permutation(mlp.W_in.shape[1]) if permute else np.arange(mlp.W_in.shape[1])
             head_perms.append(hp)
@@ -147,7 +148,8 @@ class TracrSymmetry:
     def sample(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module:
-        return transformed_copy(model, rng, self.rotate, self.permute)[0]
+        # transformed_copy refuses anything but a TracrTransformer
+        return transformed_copy(cast(TracrTransformer, model), rng, self.rotate, self.permute)[0]
 
     def __repr__(self) -> str:
         return f"TracrSymmetry(rotate={self.rotate}, permute={self.permute})"
@@ -230,14 +232,16 @@ def program(name: str) -> Program:
     return found
 
 
-def all_sequences(vocab: frozenset, length: int, distinct: bool = False) -> list[list[Hashable]]:
+def all_sequences(
+    vocab: frozenset[Any], length: int, distinct: bool = False
+) -> list[list[Hashable]]:
     """Every sequence of ``length`` tokens over ``vocab`` (sorted), optionally distinct tokens."""
     values = sorted(vocab)
     gen = itertools.permutations(values, length) if distinct else itertools.product(values, repeat=length)  # fmt: skip
     return [list(s) for s in gen]
 
 
-def decoded_outputs(model: TracrTransformer, sequences: Sequence[Sequence[Hashable]]) -> list:
+def decoded_outputs(model: TracrTransformer, sequences: Sequence[Sequence[Hashable]]) -> list[Any]:
     """The program's outputs on ``sequences`` (one length), decoded; floats rounded to 1e-6."""
     _check_tracr(model)
     with torch.no_grad():

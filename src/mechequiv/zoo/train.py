@@ -118,7 +118,7 @@ def train_zoo(
     eval_every: int = 100,
     checkpoint_steps: Iterable[int] = (),
     checkpoint_every: int | None = None,
-    out_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     backend: Any = "local",
     chunks: int | None = None,
@@ -196,7 +196,11 @@ def train_zoo(
 
 class _Trainer:
     def __init__(
-        self, task: Task, arch: Architecture, config: ZooConfig, out_dir: str | os.PathLike | None
+        self,
+        task: Task,
+        arch: Architecture,
+        config: ZooConfig,
+        out_dir: str | os.PathLike[str] | None,
     ) -> None:
         self.task, self.arch, self.config = task, arch, config
         self.out_dir = None if out_dir is None else Path(out_dir)

@@ -30,6 +30,7 @@ class HiddenStatesAdapter(Adapter):
         for p in points:
             if isinstance(p, bool) or not isinstance(p, int):
                 raise TypeError(f"hidden-state points are layer indices (int); got {p!r}")
+        layers = [p for p in points if isinstance(p, int)]  # all of them, checked just above
 
         def step(batch: Batch) -> dict[Hashable, torch.Tensor]:
             out = call(self.module, batch, output_hidden_states=True)
@@ -39,7 +40,7 @@ class HiddenStatesAdapter(Adapter):
                     f"{type(self.module).__name__} returned no hidden_states for "
                     "output_hidden_states=True"
                 )
-            bad = [p for p in points if not -len(states) <= p < len(states)]
+            bad = [p for p in layers if not -len(states) <= p < len(states)]
             if bad:
                 raise mark_own(
                     ValueError(
@@ -47,6 +48,6 @@ class HiddenStatesAdapter(Adapter):
                         f"states (0 = embeddings .. {len(states) - 1})"
                     )
                 )
-            return {p: states[p] for p in points}
+            return {p: states[p] for p in layers}
 
         yield step

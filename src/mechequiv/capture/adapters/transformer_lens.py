@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any, cast
 
 import torch
 
@@ -37,7 +38,7 @@ class TransformerLensAdapter(Adapter):
             )
 
     def hook_modules(self) -> Mapping[str, torch.nn.Module]:
-        return self.module.hook_dict
+        return cast(Mapping[str, torch.nn.Module], self.module.hook_dict)
 
     @contextmanager
     def session(self, points: Sequence[Hashable]) -> Iterator[Step]:
@@ -52,7 +53,8 @@ class TransformerLensAdapter(Adapter):
         names = [p.module for p in parsed]
 
         def step(batch: Batch) -> dict[Hashable, torch.Tensor]:
-            _, cache = call(self.module.run_with_cache, batch, names_filter=names)
+            run_with_cache = cast(Callable[..., Any], self.module.run_with_cache)
+            _, cache = call(run_with_cache, batch, names_filter=names)
             return {key: cache[p.module] for key, p in zip(points, parsed, strict=True)}
 
         yield step

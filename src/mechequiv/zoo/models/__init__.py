@@ -164,7 +164,8 @@ def as_architecture(architecture: Architecture | str) -> Architecture:
         )
     if architecture not in _FACTORIES:
         raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
-    return _FACTORIES[architecture]()
+    result: Architecture = _FACTORIES[architecture]()
+    return result
 
 
 __all__ = [

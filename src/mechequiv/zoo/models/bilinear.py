@@ -31,7 +31,8 @@ class Bilinear(nn.Module):
         self.D = nn.Linear(d_hidden, d_out, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.D(self.L(x) * self.R(x))
+        result: torch.Tensor = self.D(self.L(x) * self.R(x))
+        return result
 
 
 class BilinearMLP(nn.Module):
@@ -74,4 +75,5 @@ class BilinearMLP(nn.Module):
         h = self.embed(x)
         for block in self.blocks:
             h = h + block(h) if self.residual else block(h)
-        return self.unembed(h)
+        result: torch.Tensor = self.unembed(h)
+        return result

@@ -50,7 +50,8 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (self.pattern(x).unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
         z = z.transpose(-2, -3).reshape(*x.shape)
-        return self.W_O(z)
+        result: torch.Tensor = self.W_O(z)
+        return result
 
     def forward_last(self, x: torch.Tensor) -> torch.Tensor:
         """``forward(x)[..., -1, :]`` computed for the last query only: ``(..., T, d) -> (..., d)``.
@@ -67,7 +68,8 @@ class Attention(nn.Module):
         scores = (q * k).sum(-1) / math.sqrt(self.d_head)  # (..., key, heads)
         pattern = self.alpha * scores.softmax(-2) + (1.0 - self.alpha)
         z = (pattern.unsqueeze(-1) * v).sum(-3)  # (..., heads, d_head)
-        return self.W_O(z.reshape(*lead, x.shape[-1]))
+        result: torch.Tensor = self.W_O(z.reshape(*lead, x.shape[-1]))
+        return result
 
     def _heads(self, y: torch.Tensor) -> torch.Tensor:
         # (..., T, d) -> (..., heads, T, d_head)
@@ -84,7 +86,8 @@ class FeedForward(nn.Module):
         self.fc_out = nn.Linear(d_mlp, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc_out(self.act(self.fc_in(x)))
+        result: torch.Tensor = self.fc_out(self.act(self.fc_in(x)))
+        return result
 
 
 class Block(nn.Module):
@@ -107,13 +110,15 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        result: torch.Tensor = x + self.mlp(self.ln2(x))
+        return result
 
     def forward_last(self, x: torch.Tensor) -> torch.Tensor:
         """``forward(x)[..., -1, :]`` without the work for other positions: the residual stream
         at the last position, ``(..., T, d) -> (..., d)``."""
         x = x[..., -1, :] + self.attn.forward_last(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        result: torch.Tensor = x + self.mlp(self.ln2(x))
+        return result
 
 
 class TokenTransformer(nn.Module):
@@ -181,4 +186,5 @@ class TokenTransformer(nn.Module):
             x = blocks[-1].forward_last(x)
         elif self.readout == "last":
             x = x[..., -1, :]
-        return self.unembed(self.ln_final(x))
+        result: torch.Tensor = self.unembed(self.ln_final(x))
+        return result
