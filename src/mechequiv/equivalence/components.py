@@ -93,7 +93,7 @@ def component_patches(
     by_point: dict[str, list[tuple[Component, torch.Tensor]]] = {}
     for c, v in values.items():
         by_point.setdefault(c.point, []).append((c, v))
-    out = {}
+    out: dict[Hashable, Callable[[torch.Tensor], torch.Tensor]] = {}
     for p, parts in by_point.items():
         write = slice_writer(parts)
         conv = getattr((hook_modules or {}).get(p), "hook_conversion", None)

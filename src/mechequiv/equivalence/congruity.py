@@ -228,7 +228,7 @@ class _Cache:
     def __init__(self, reprs: Reprs, inputs: Any, dist: Distance) -> None:
         self.reprs, self.inputs, self.dist = reprs, inputs, dist
         self._reps: dict[int, tuple[torch.nn.Module, Any]] = {}
-        self._dists: dict[tuple[int, int], float] = {}
+        self._dists: dict[tuple[int, int], Any] = {}  # floats or certified distances
 
     def rep(self, model: torch.nn.Module) -> Any:
         hit = self._reps.get(id(model))
@@ -244,9 +244,20 @@ class _Cache:
         return self._dists[key]
 
 
-def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> _Model:
+def _prepare(
+    model: torch.nn.Module,
+    sampler: Sampler,
+    exclude: Sequence[torch.nn.Module],
+    n: int,
+    cache: _Cache,
+    rng: np.random.Generator,
+    label: str,
+    disable: bool | None,
+) -> _Model:
     rep = cache.rep(model)
-    impls, rejected, sources = [], 0, []
+    impls: list[Any] = []
+    rejected = 0
+    sources: list[int] = []
     for _ in track(range(n), f"implementations of {label}", disable=disable):
         got = draw(sampler, model, rng, exclude)
         impls.append(cache.rep(got.model))

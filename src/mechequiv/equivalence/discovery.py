@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -115,14 +115,14 @@ def _n_heads(module: nn.Module, layer: int) -> int:
     cfg = getattr(module, "cfg", None)
     if cfg is not None and hasattr(cfg, "n_heads"):
         return int(cfg.n_heads)
-    return int(module.blocks[layer].attn.n_heads)
+    return int(cast(Any, module).blocks[layer].attn.n_heads)  # zoo models: attribute names
 
 
 def _d_mlp(module: nn.Module, layer: int) -> int:
     cfg = getattr(module, "cfg", None)
     if cfg is not None and getattr(cfg, "d_mlp", None):
         return int(cfg.d_mlp)
-    mlp = module.blocks[layer].mlp
+    mlp = cast(Any, module).blocks[layer].mlp
     return int(mlp.W_in.shape[-1]) if hasattr(mlp, "W_in") else int(mlp.fc_in.out_features)
 
 
@@ -373,7 +373,11 @@ def _forward_order(adapter: Adapter, inputs: Any, points: Sequence[str]) -> dict
     seen: list[str] = []
 
     def note(p: str) -> Callable[[torch.Tensor], torch.Tensor]:
-        return lambda a: (seen.append(p), a)[1]
+        def record(a: torch.Tensor) -> torch.Tensor:
+            seen.append(p)
+            return a
+
+        return record
 
     run_with_patches(adapter, _first_rows(inputs, 2), {p: note(p) for p in points},
                      batch_size=None, progress=False)  # fmt: skip
@@ -520,7 +524,9 @@ def _run(
             "attribute. Use counterfactual inputs that change the answer, a metric that the "
             "behaviour moves (e.g. margin instead of a saturated KL), or more components"
         )
-    norm = lambda m: (m - m_empty) / span  # noqa: E731
+
+    def norm(m: float) -> float:
+        return (m - m_empty) / span
 
     scores: dict[Component, float] = {}
     use_attr = fixed is None and (
@@ -725,7 +731,7 @@ def _attribution(
 
     for k in range(steps):
         alpha = (k + 0.5) / steps
-        fns = {}
+        fns: dict[Hashable, Callable[[torch.Tensor], torch.Tensor]] = {}
         for p in by_point:
             conv = getattr(runs.modules.get(p), "hook_conversion", None)  # TL 4 layouts
             fn = interpolate(p, alpha)

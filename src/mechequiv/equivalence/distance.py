@@ -73,8 +73,8 @@ def ridge_authors_r2(
     (1 - SSE / SS around the held-out mean; a constant held-out column scores 1 if predicted
     exactly, else 0), averaged uniformly over columns. float64 throughout.
     """
-    x, y = check_pair(X, Y, names=("source", "target"))
-    x, y = x.cpu().numpy(), y.cpu().numpy()
+    xt, yt = check_pair(X, Y, names=("source", "target"))
+    x, y = xt.cpu().numpy(), yt.cpu().numpy()
     n = x.shape[0]
     if n < 20:
         raise ValueError(f"the authors' 90/10 split needs at least 20 samples; got {n}")

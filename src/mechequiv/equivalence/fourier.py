@@ -50,7 +50,7 @@ tokenisations (separate vocabularies, one-hot features, an ``=`` token) are read
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -61,6 +61,7 @@ from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points
 from mechequiv.errors import MechequivError
 from mechequiv.measures._validate import check_int
+from mechequiv.tokens import TokenPolicy
 
 Frequency = int | tuple[int, ...]
 Frequencies = Sequence[Frequency] | Callable[[nn.Module], Sequence[Frequency]]
@@ -83,7 +84,7 @@ def mechanism_points(model: nn.Module) -> list[str]:
     hooks = getattr(base, "hook_dict", None)
     if isinstance(hooks, dict) and "blocks.0.hook_attn_out" in hooks:
         out = []
-        for i in range(len(base.blocks)):
+        for i in range(len(cast(nn.ModuleList, base.blocks))):
             out += [
                 h for h in (f"blocks.{i}.hook_attn_out", f"blocks.{i}.mlp.hook_post") if h in hooks
             ]
@@ -152,7 +153,7 @@ class FourierModuleReprs:
         harmonics: int = 1,
         frequencies: Frequencies | None = None,
         coverage: float = 0.9,
-        tokens: str = "last",
+        tokens: TokenPolicy = "last",
         encode: Encode | None = None,
     ) -> None:
         self.group = CyclicProduct.of(p)
@@ -237,12 +238,19 @@ class FourierModuleReprs:
             raise ValueError(f"frequency {w} must be a non-trivial character, 1 .. {g.size - 1}")
         return k
 
-    def _keys(self, model: nn.Module, f: np.ndarray) -> tuple[int, ...]:
+    def _keys(self, model: nn.Module | None, f: np.ndarray) -> tuple[int, ...]:
         if self.frequencies is None:
             classes = self.group.module_classes()
             picks = key_frequencies(self.group.module_power(f), self.coverage)
             return tuple(classes[i - 1] for i in picks)
-        given = self.frequencies(model) if callable(self.frequencies) else self.frequencies
+        if callable(self.frequencies):
+            if model is None:
+                raise ValueError(
+                    "frequencies is a function of the model: pass the model to quotient(h, model)"
+                )
+            given = self.frequencies(model)
+        else:
+            given = self.frequencies
         keys = tuple(self._flat(w) for w in given)
         if not keys:
             raise ValueError("no key frequencies given")

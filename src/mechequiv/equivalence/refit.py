@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -193,7 +193,8 @@ class PerturbRefit(DrawingSampler):
                 for _ in range(self.steps):
                     opt.zero_grad(set_to_none=True)
                     outs = zip(self._logits(cand), targets, strict=True)
-                    (sum(self._loss(o, t) for o, t in outs) / len(targets)).backward()
+                    total = cast(torch.Tensor, sum(self._loss(o, t) for o, t in outs))  # >= 1 term
+                    (total / len(targets)).backward()
                     opt.step()
         return cand
 

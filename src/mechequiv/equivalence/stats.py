@@ -11,6 +11,7 @@ whose model-2 indicators are all 0 sums to s/n = 1, exactly what equivalent mode
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 from scipy import stats
@@ -51,7 +52,16 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def direction_tests(indicators: np.ndarray, alpha: float) -> dict[str, float | bool]:
+class DirectionTests(TypedDict):
+    """:func:`direction_tests`' answer."""
+
+    p_value_1: float
+    p_value_2: float
+    p_value: float
+    discordant: bool
+
+
+def direction_tests(indicators: np.ndarray, alpha: float) -> DirectionTests:
     """Per-direction sign tests, the overall verdict and the discordance flag.
 
     Returns ``p_value_1`` / ``p_value_2`` (each direction's one-sided test that its own

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from torch import nn
@@ -277,7 +277,9 @@ def estimate_candidates(
     if isinstance(model, Sequence) and all(isinstance(w, int) for w in model):
         widths = (*model[:-1], 1)
     else:
-        widths = (*as_mlp(model).widths[:-1], 1)
+        # not all ints: a module, an MLPNet or (weight, bias) pairs, which as_mlp checks
+        mlp = as_mlp(cast("nn.Module | MLPNet | Sequence[tuple[object, object]]", model))
+        widths = (*mlp.widths[:-1], 1)
     return count_candidates(widths, include_full, min_node_sparsity)
 
 

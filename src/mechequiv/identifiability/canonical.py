@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 from mechequiv.errors import MechequivError
 
@@ -31,8 +32,8 @@ Layers = Sequence[Sequence[int]]
 Parents = Sequence[Sequence[tuple[int, ...]]]
 
 
-def _signatures(n_inputs: int, labels: Layers, parents: Parents) -> list[list[tuple]]:
-    up: list[list[tuple]] = [[("in", j) for j in range(n_inputs)]]
+def _signatures(n_inputs: int, labels: Layers, parents: Parents) -> list[list[tuple[Any, ...]]]:
+    up: list[list[tuple[Any, ...]]] = [[("in", j) for j in range(n_inputs)]]
     for l, layer in enumerate(labels):
         up.append(
             [(lab, tuple(sorted(up[l][p] for p in parents[l][i]))) for i, lab in enumerate(layer)]
@@ -42,7 +43,7 @@ def _signatures(n_inputs: int, labels: Layers, parents: Parents) -> list[list[tu
         for i, pars in enumerate(parents[l]):
             for p in pars:
                 children[l - 1][p].append(i)
-    down: list[list[tuple]] = [[] for _ in labels]
+    down: list[list[tuple[Any, ...]]] = [[] for _ in labels]
     for l in range(len(labels) - 1, -1, -1):
         down[l] = [
             (lab, tuple(sorted(down[l + 1][c] for c in children[l][i])) if l + 1 < len(labels)
@@ -62,7 +63,10 @@ def _children_sets(labels: Layers, parents: Parents) -> list[list[frozenset[int]
 
 
 def _layer_orderings(
-    sig: list[tuple], labels: Sequence[int], pars: Sequence[tuple[int, ...]], kids: list[frozenset]
+    sig: list[tuple[Any, ...]],
+    labels: Sequence[int],
+    pars: Sequence[tuple[int, ...]],
+    kids: list[frozenset[int]],
 ) -> list[list[int]]:
     """Every ordering of one layer's nodes sorted by signature, non-twin ties permuted."""
     order = sorted(range(len(sig)), key=lambda i: sig[i])
@@ -83,7 +87,7 @@ def _layer_orderings(
     return [[i for part in combo for i in part] for combo in itertools.product(*per_group)]
 
 
-def _greedy_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple | None:
+def _greedy_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple[Any, ...] | None:
     """The encoding when sorting each layer by ``(label, parent positions)`` leaves no tie.
 
     Parent positions are canonical once the previous layer's order is, so the order (and hence
@@ -110,7 +114,7 @@ def _greedy_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple | Non
     return (n_inputs, tuple(enc))
 
 
-def canonical_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple:
+def canonical_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple[Any, ...]:
     """Canonical encoding of a layered circuit (see the module docstring).
 
     ``labels[l][i]`` is the integer label of node ``i`` of layer ``l``; ``parents[l][i]`` the
@@ -136,7 +140,7 @@ def canonical_form(n_inputs: int, labels: Layers, parents: Parents) -> tuple:
             f"canonical form needs {total:,} tie-breaking orderings (> {MAX_ORDERINGS:,}); the "
             "circuit is too symmetric for this exact method"
         )
-    best: tuple | None = None
+    best: tuple[Any, ...] | None = None
     for combo in itertools.product(*options):
         pos_prev = list(range(n_inputs))
         enc = []

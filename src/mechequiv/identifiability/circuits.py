@@ -256,7 +256,9 @@ def find_circuits(
     w_out = net.weights[-1][0]
     accepted: list[_Accepted] = []
 
-    def recurse(layer: int, A: np.ndarray, hist: list[np.ndarray], kept: list[tuple[int, ...]]):
+    def recurse(
+        layer: int, A: np.ndarray, hist: list[np.ndarray], kept: list[tuple[int, ...]]
+    ) -> None:
         senders = kept[-1] if kept else tuple(range(widths[0]))
         p = len(senders)
         for receivers in _subsets(hidden[layer]):

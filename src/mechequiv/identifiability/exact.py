@@ -88,7 +88,7 @@ class Overlap:
         return cls(int(d["n_a"]), int(d["n_b"]), int(d["shared"]))
 
     @classmethod
-    def of(cls, a: frozenset, b: frozenset) -> Overlap:
+    def of(cls, a: frozenset[Any], b: frozenset[Any]) -> Overlap:
         return cls(len(a), len(b), len(a & b))
 
 
@@ -107,7 +107,7 @@ class SharedAlgorithm:
         return Overlap.of(frozenset(self.shapes_a), frozenset(self.shapes_b))
 
     def to_dict(self) -> dict[str, Any]:
-        def enc(shapes: dict[str, Any]) -> list[dict[str, Any]]:
+        def enc(shapes: dict[tuple[tuple[int, int], ...], int]) -> list[dict[str, Any]]:
             return [
                 {"shape": [list(s) for s in shape], "mappings": n}
                 for shape, n in sorted(shapes.items())
@@ -122,7 +122,7 @@ class SharedAlgorithm:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SharedAlgorithm:
-        def dec(items: list[dict[str, Any]]) -> dict[str, Any]:
+        def dec(items: list[dict[str, Any]]) -> dict[tuple[tuple[int, int], ...], int]:
             return {tuple(tuple(s) for s in it["shape"]): int(it["mappings"]) for it in items}
 
         return cls(d["formula"], tuple(d["variables"]), dec(d["shapes_a"]), dec(d["shapes_b"]))
@@ -240,7 +240,9 @@ class ExactEquivalence:
 # class keys of one network
 
 
-def _structure(circuit: Circuit, n_inputs: int) -> tuple[list[list[int]], list[list[tuple]]]:
+def _structure(
+    circuit: Circuit, n_inputs: int
+) -> tuple[list[list[int]], list[list[tuple[Any, ...]]]]:
     """Kept nodes per layer (hidden..., output) and their parents' positions."""
     layers = [*circuit.hidden, (0,)]
     prev: Sequence[int] = range(n_inputs)
@@ -254,7 +256,7 @@ def _structure(circuit: Circuit, n_inputs: int) -> tuple[list[list[int]], list[l
     return nodes, parents
 
 
-def circuit_key(circuit: Circuit, n_inputs: int) -> tuple:
+def circuit_key(circuit: Circuit, n_inputs: int) -> tuple[Any, ...]:
     """Canonical form of a circuit's kept graph modulo hidden-neuron permutations."""
     nodes, parents = _structure(circuit, n_inputs)
     return canonical_form(n_inputs, [[0] * len(n) for n in nodes], parents)
@@ -279,7 +281,7 @@ def _consistent(own: int, parent_tables: tuple[int, ...], m: int) -> bool:
 
 def interpretation_keys(
     net: MLPNet, circuit: Circuit, x: np.ndarray, means: Sequence[np.ndarray]
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Canonical forms of every interpretation class of one circuit (``completions="none"``:
     one per consistent binarisation choice; their number equals
     ``count_interpretations(..., completions="none")``)."""
@@ -291,7 +293,7 @@ def interpretation_keys(
     for l, kept in enumerate(nodes):
         values = np.rint(acts[-1]) if l == last else acts[l + 1]
         options.append([binarizations(values[:, i]) or (_CONSTANT,) for i in kept])
-    keys: list[tuple] = []
+    keys: list[tuple[Any, ...]] = []
     flat = [(l, i) for l in range(len(nodes)) for i in range(len(nodes[l]))]
     chosen: list[list[int]] = [[0] * len(n) for n in nodes]
 
@@ -334,14 +336,14 @@ class ExplanationClasses:
     name: str
     task: str
     settings: dict[str, Any]
-    circuits: frozenset
-    interpretations: frozenset
-    algorithms: dict[str, tuple[tuple[str, ...], Counter]]
+    circuits: frozenset[tuple[Any, ...]]
+    interpretations: frozenset[tuple[Any, ...]]
+    algorithms: dict[str, tuple[tuple[str, ...], Counter[tuple[tuple[int, int], ...]]]]
     report: IdentifiabilityReport
     seconds: float
 
     @property
-    def alignments(self) -> frozenset:
+    def alignments(self) -> frozenset[tuple[str, tuple[tuple[int, int], ...]]]:
         return frozenset((n, s) for n, (_, c) in self.algorithms.items() for s in c)
 
     def __repr__(self) -> str:
@@ -400,7 +402,7 @@ def explanation_classes(
     circuits = report.circuits or ()
     circ = frozenset(circuit_key(c, task.n_inputs) for c in circuits)
     interp = frozenset(k for c in circuits for k in interpretation_keys(single, c, x, means))
-    algos: dict[str, tuple[tuple[str, ...], Counter]] = {}
+    algos: dict[str, tuple[tuple[str, ...], Counter[tuple[tuple[int, int], ...]]]] = {}
     for mp in report.mappings or ():
         shape = tuple((layer, len(neurons)) for layer, neurons in mp.locations)
         entry = algos.setdefault(str(mp.algorithm), (mp.algorithm.variable_names(), Counter()))

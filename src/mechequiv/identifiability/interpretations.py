@@ -120,7 +120,7 @@ def _count(
     m: int,
     exact: bool,
     completions: str,
-):
+) -> tuple[float, float]:  # Python ints (exact object arithmetic) or floats
     """DP over layers; ``layers[l][i]`` are the options of kept neuron ``i`` of hidden layer
     ``l`` (the last entry: the output), ``parents[l][i]`` its parents' positions in layer
     ``l - 1`` (unused for ``l = 0``). Returns the total and the largest partial count, which

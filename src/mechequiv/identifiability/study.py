@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from mechequiv.identifiability.audit import (
     paper_min_node_sparsity,
 )
 from mechequiv.identifiability.tasks import BooleanTask, as_task, train_mlp
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Medians read off the paper's width figure (project page), per hidden width k.
 PAPER_MEDIANS = {
@@ -90,7 +93,7 @@ class WidthStudy:
             f"WidthStudy({self.task!r}, widths={sorted(self.tried)}, networks={len(self.reports)})"
         )
 
-    def plot(self, paper: bool = True):
+    def plot(self, paper: bool = True) -> Figure:
         """See :func:`plot_counts`."""
         return plot_counts(self.reports, paper=paper)
 
@@ -130,7 +133,7 @@ def study_widths(
     return WidthStudy(task.name, tuple(reports), tried, tuple(kept))
 
 
-def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True):
+def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True) -> Figure:
     """Interpretations and minimal mappings per network against hidden width (log scale).
 
     One point per network (zero counts drawn at the bottom edge, labelled), the median per

@@ -112,7 +112,8 @@ def boolean_task(
         return BooleanTask(rows, table, name or "+".join(t.upper() for t in target))
     if callable(target):
         table = np.array([np.atleast_1d(np.asarray(target(*r), dtype=np.float64)) for r in rows])
-        return BooleanTask(rows, table, name or getattr(target, "__name__", "task"))
+        label = name or str(getattr(target, "__name__", "task"))
+        return BooleanTask(rows, table, label)
     table = np.asarray(target)
     if table.shape[0] != rows.shape[0]:
         raise ValueError(f"truth table needs {rows.shape[0]} rows, got {table.shape[0]}")

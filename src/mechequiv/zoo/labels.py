@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ Output = Callable[[Any], torch.Tensor]
 Embeddings = str | tuple[str, str]
 
 
-def _check_modular(task: Task) -> int:
+def _check_modular(task: object) -> int:
     if not isinstance(task, Task):
         raise TypeError(f"expected a Task, got {type(task).__name__}")
     if task.name != "modular_addition":
@@ -123,7 +123,7 @@ def _embedding_grads(
         raise ValueError(f"no hook point {missing} in the model (embeddings=)")
     leaves: dict[str, torch.Tensor] = {}
 
-    def make_hook(name: str):
+    def make_hook(name: str) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
         def hook(_module: nn.Module, _args: Any, out: torch.Tensor) -> torch.Tensor:
             leaf = out.detach().requires_grad_(True)
             leaves[name] = leaf
@@ -283,12 +283,13 @@ def number_embeddings(
             )
         return _captured_embeddings(model, task, encode, embeddings or "hook_embed", positions)
     p = _check_modular(task)
+    assert isinstance(task, Task)  # _check_modular refused anything else
     if isinstance(model, TokenTransformer):
         w = model.embed.weight.detach()
         blocks = [w[:p], w[p : 2 * p]] if task.kwargs.get("distinct_b_tokens") else [w[:p]]
     else:
         first = model[0] if isinstance(model, MLP) else model.embed
-        w = first.weight.detach()
+        w = cast(torch.Tensor, first.weight).detach()  # a Linear layer in both zoo models
         if w.shape[1] != 2 * p:
             raise ValueError(
                 f"expected a first layer on 2p = {2 * p} one-hot inputs, got {w.shape[1]}"
@@ -417,7 +418,7 @@ def mechanism_labels(
         or isinstance(model, TokenTransformer)
         or ("hook_embed" in _hook_modules(model))
     )
-    kw = {"encode": encode, "embeddings": embeddings, "positions": positions}
+    kw: dict[str, Any] = {"encode": encode, "embeddings": embeddings, "positions": positions}
     gs = (
         gradient_symmetricity(model, task, output=output, **kw)
         if has_embeddings and (generic or isinstance(model, TokenTransformer))
