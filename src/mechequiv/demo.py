@@ -96,7 +96,7 @@ def run_demo(n_train: int = 2000, n_eval: int = 1000, seed: int = 0) -> DemoResu
 
 def demo_table_rows(result: DemoResult) -> list[tuple[str, str, str, str, str]]:
     """(measure, kind, same task, different task, separates?) rows for printing."""
-    rows = []
+    rows: list[tuple[str, str, str, str, str]] = []
     for name in measures.names():
         info = measures.get(name)
         same, diff = result.same_task[name], result.different_task[name]

@@ -62,7 +62,7 @@ def congruity_heatmap(
         if small and not (np.isnan(lo[i, j]) or np.isnan(hi[i, j])):
             text += f"\n[{lo[i, j]:.2f}, {hi[i, j]:.2f}]"
         ax.text(j, i, text, ha="center", va="center", fontsize=8 if small else 6,
-                color=_ink(S[i, j]))  # fmt: skip
+                color=_ink(float(S[i, j])))  # fmt: skip
     _label_matrix(ax, names, groups)
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cb.set_label("Congruity" + (f" ({level:.0%} CI in brackets)" if level is not None else ""))
@@ -123,7 +123,7 @@ def measure_heatmaps(
                 if not np.isnan(M[i, j]):
                     shade = (M[i, j] - vmin) / (vmax - vmin) if vmax > vmin else 0.5
                     ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
-                            color=_ink(shade if kind == "similarity" else 1 - shade))  # fmt: skip
+                            color=_ink(float(shade if kind == "similarity" else 1 - shade)))  # fmt: skip
         _label_matrix(ax, names, groups, fontsize=7)
         arrow = "higher = more similar" if kind == "similarity" else "lower = more similar"
         ax.set_title(f"{_plain(label)}\n({arrow})", fontsize=9)
@@ -133,7 +133,7 @@ def measure_heatmaps(
 
 
 def similarity_over_training(
-    steps: Sequence[float],
+    steps: Sequence[float] | np.ndarray,
     matrices: Mapping[str, Any],
     *,
     curves: Mapping[str, Any] | None = None,
@@ -197,6 +197,7 @@ def similarity_over_training(
         bottom.set_xlabel("step")
         bottom.set_xlim(-0.5, k - 0.5)
     cax = axes[0, -1].inset_axes((1.04, 0.0, 0.05, 1.0))
+    assert im is not None  # matrices is not empty (checked above)
     fig.colorbar(im, cax=cax).set_label("similarity", fontsize=8)
     fig.subplots_adjust(wspace=0.3, hspace=0.08)
     if title:

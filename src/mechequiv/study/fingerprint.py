@@ -100,18 +100,18 @@ def _function_roots(fn: Callable[..., Any]) -> tuple[set[str], list[str]]:
                 imported_as.setdefault(bound, set()).update(_imported(node))
     roots: set[str] = set()
     sources: list[str] = []
-    todo = [ast.parse(textwrap.dedent(inspect.getsource(fn)))]
+    todo: list[ast.AST] = [ast.parse(textwrap.dedent(inspect.getsource(fn)))]
     visited: set[str] = {fn.__name__}
     while todo:
         tree = todo.pop()
         sources.append(ast.dump(tree, include_attributes=False))
         roots |= _imported(tree)
-        for node in _walk_code(tree):
-            if isinstance(node, ast.Name):
-                roots |= imported_as.get(node.id, set())
-                if node.id in helpers and node.id not in visited:
-                    visited.add(node.id)
-                    todo.append(helpers[node.id])
+        for code in _walk_code(tree):
+            if isinstance(code, ast.Name):
+                roots |= imported_as.get(code.id, set())
+                if code.id in helpers and code.id not in visited:
+                    visited.add(code.id)
+                    todo.append(helpers[code.id])
     return roots, sources
 
 

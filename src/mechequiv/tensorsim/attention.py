@@ -54,6 +54,13 @@ class PolynomialAttention(nn.Module):
     ``forward`` takes (batch, n_ctx, d_model) and returns the same shape.
     """
 
+    # set by name in __init__; declared for the type checker
+    Q1: nn.Linear
+    K1: nn.Linear
+    Q2: nn.Linear
+    K2: nn.Linear
+    V: nn.Linear
+
     def __init__(self, d_model: int, n_heads: int, d_head: int, causal: bool = True) -> None:
         super().__init__()
         self.n_heads, self.d_head, self.causal = n_heads, d_head, bool(causal)
@@ -242,7 +249,7 @@ def _walk(m: nn.Module, name: str) -> list[SeqOp]:
     )
 
 
-def to_seq_net(model: nn.Module | SeqNet, n_ctx: int) -> SeqNet:
+def to_seq_net(model: object, n_ctx: int) -> SeqNet:
     """Read a sequence model (see the module docstring) for inputs of ``n_ctx`` positions.
 
     Raises ``MechequivError`` naming an unsupported module, ``ValueError`` for mismatched widths

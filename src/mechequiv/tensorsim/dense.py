@@ -47,6 +47,12 @@ __all__ = [
 MAX_MONOMIALS = 6000
 
 
+def _first_linear(net: TensorNet) -> torch.Tensor:
+    op = net.ops[0]
+    assert isinstance(op, LinearOp)  # a canonical chain starts with a linear map
+    return op.W
+
+
 def reduce_inputs(a: TensorNet, b: TensorNet) -> tuple[TensorNet, TensorNet]:
     """Both nets rewritten on ``r`` input coordinates, ``r`` = rank of their stacked first
     linear maps (without the constant column), by an orthonormal basis ``Q`` of that row space.
@@ -55,7 +61,7 @@ def reduce_inputs(a: TensorNet, b: TensorNet) -> tuple[TensorNet, TensorNet]:
     tensors and the ``N(0, I)`` form are unchanged (``Q`` is an isometry on the part of the
     input either net reads, and ``Q x ~ N(0, I_r)``).
     """
-    Wa, Wb = a.ops[0].W, b.ops[0].W.to(a.device)
+    Wa, Wb = _first_linear(a), _first_linear(b).to(a.device)
     stacked = torch.cat([Wa[1:, 1:], Wb[1:, 1:]])
     _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
     tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
@@ -165,7 +171,7 @@ def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.nda
         result: np.ndarray = mom[x[:, None, 1:] + y[None, :, 1:]].prod(-1)
         return result
 
-    def pair(x, cx, y, cy) -> np.ndarray:
+    def pair(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray) -> np.ndarray:
         result: np.ndarray = np.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
         return result
 

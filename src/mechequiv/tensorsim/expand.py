@@ -9,6 +9,7 @@ enough to build. The dense tensor of a net with ``k`` bilinear layers has shape
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def symmetrize_legs(T: np.ndarray) -> np.ndarray:
     """Average of ``T`` over all permutations of its input legs (axes 1..)."""
     legs = T.ndim - 1
     perms = list(itertools.permutations(range(1, legs + 1)))
-    return sum(T.transpose((0, *p)) for p in perms) / len(perms)
+    total = cast(np.ndarray, sum(T.transpose((0, *p)) for p in perms))  # >= 1 permutation
+    return total / len(perms)
 
 
 def full_symmetric_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,12 +19,35 @@ one inner product per output coordinate (the per-class slices), ``tr G[1:, 1:]``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
+
+
+class _GramOp(Protocol):
+    """A layer that carries its own Gram step (the sequence ops of :mod:`.attention`)."""
+
+    @property
+    def degree(self) -> int: ...
+
+    def gram(self, other: Any, G: torch.Tensor, sym: bool) -> torch.Tensor: ...
+
+
+class _GramChain(Protocol):
+    """What the recursion needs of a network: a :class:`TensorNet` or a sequence net."""
+
+    @property
+    def ops(self) -> Sequence[LinearOp | BilinearOp | _GramOp]: ...
+
+    def initial_gram(self) -> torch.Tensor | None: ...
+
+    def slices(self, G: torch.Tensor) -> np.ndarray: ...
+
 
 __all__ = ["GramInner", "SelfGram", "cross_diag", "gram_inner", "self_gram"]
 
@@ -65,7 +88,9 @@ def _update(
         return M if G is None else M @ G
 
     if isinstance(op_a, LinearOp):
+        assert isinstance(op_b, LinearOp)  # paired layer by layer (_check_pairable)
         return left(op_a.W) @ op_b.W.T
+    assert isinstance(op_b, BilinearOp)
     La, Ra = left(op_a.L), left(op_a.R)
     sel_b = op_b.selections()
     if sel_b is not None and not same:
@@ -93,15 +118,23 @@ class SelfGram:
     log_scale: float
 
 
-def _step(op_a, op_b, G: torch.Tensor | None, sym: bool, same: bool) -> torch.Tensor:
+def _step(
+    op_a: LinearOp | BilinearOp | _GramOp,
+    op_b: LinearOp | BilinearOp | _GramOp,
+    G: torch.Tensor | None,
+    sym: bool,
+    same: bool,
+) -> torch.Tensor:
     """Linear and bilinear layers here; other layers (attention) carry their own ``gram``."""
     if isinstance(op_a, LinearOp | BilinearOp):
+        assert isinstance(op_b, LinearOp | BilinearOp)  # paired layer by layer
         return _update(op_a, op_b, G, sym, same)
+    assert G is not None  # sequence nets start from an explicit metric
     result: torch.Tensor = op_a.gram(op_b, G, sym)
     return result
 
 
-def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
+def self_gram(net: _GramChain, symmetrize: str = "layer") -> SelfGram:
     """Run the recursion on (net, net), dividing by ``alpha`` (largest absolute entry) after
     every layer; the values otherwise grow like a power tower with depth.
 
@@ -117,11 +150,12 @@ def self_gram(net: TensorNet, symmetrize: str = "layer") -> SelfGram:
         alpha = float(G.abs().max()) or 1.0
         G, log = G / alpha, log + math.log(alpha)
         alphas.append(alpha)
+    assert G is not None  # set by the first layer (both network builders refuse no layers)
     return SelfGram(tuple(alphas), net.slices(G), log)
 
 
 def cross_diag(
-    a: TensorNet, b: TensorNet, sa: SelfGram, sb: SelfGram, symmetrize: str = "layer"
+    a: _GramChain, b: _GramChain, sa: SelfGram, sb: SelfGram, symmetrize: str = "layer"
 ) -> np.ndarray:
     """Per-output cross inner products, scaled by ``exp(-(sa.log_scale + sb.log_scale) / 2)``:
     the cross-Gram is divided by ``sqrt(alpha_a alpha_b)`` after every layer, which cancels in
@@ -131,10 +165,11 @@ def cross_diag(
     G = a.initial_gram()
     for op_a, op_b, alpha_a, alpha_b in zip(a.ops, b.ops, sa.alphas, sb.alphas, strict=True):
         G = _step(op_a, op_b, G, sym, same=False) / math.sqrt(alpha_a * alpha_b)
+    assert G is not None  # set by the first layer (both network builders refuse no layers)
     return a.slices(G)
 
 
-def _check_pairable(a: TensorNet, b: TensorNet) -> None:
+def _check_pairable(a: _GramChain, b: _GramChain) -> None:
     if len(a.ops) != len(b.ops) or any(
         type(x) is not type(y) for x, y in zip(a.ops, b.ops, strict=True)
     ):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -75,10 +76,12 @@ def _shape(x: object) -> str:
     return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-_READERS: dict[type, Callable[[nn.Module], BilinearFactors]] = {}
+# each reader takes modules of exactly its key type
+_READERS: dict[type, Callable[[Any], BilinearFactors]] = {}
+_M = TypeVar("_M", bound=nn.Module)
 
 
-def register_bilinear(cls: type, reader: Callable[[nn.Module], BilinearFactors]) -> None:
+def register_bilinear(cls: type[_M], reader: Callable[[_M], BilinearFactors]) -> None:
     """Read modules of exactly type ``cls`` with ``reader`` (for classes you cannot edit)."""
     if not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise TypeError(f"cls must be an nn.Module subclass; got {cls!r}")
@@ -109,7 +112,7 @@ def bilinear_factors_of(m: nn.Module) -> BilinearFactors | None:
         method = getattr(m, "bilinear_factors", None)
         if not callable(method):
             return None
-        reader = type(m).bilinear_factors
+        reader = cast(Any, type(m)).bilinear_factors
     out = reader(m)
     if not isinstance(out, BilinearFactors):
         raise TypeError(

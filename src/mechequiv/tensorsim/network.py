@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, overload
 
 import numpy as np
 import torch
@@ -138,7 +138,9 @@ class TensorNet:
 
     @property
     def device(self) -> torch.device:
-        return self.ops[0].W.device
+        first = self.ops[0]
+        assert isinstance(first, LinearOp)  # a canonical chain starts with a linear map
+        return first.W.device
 
     def to(self, device: torch.device | str) -> TensorNet:
         """The same net with its weights on ``device``."""
@@ -224,6 +226,12 @@ def pad_bilinear(
     return BilinearOp(Lp, Rp, Dp, h)
 
 
+@overload
+def _np(t: torch.Tensor, device: torch.device | None = None) -> torch.Tensor: ...
+@overload
+def _np(t: None, device: torch.device | None = None) -> None: ...
+@overload
+def _np(t: torch.Tensor | None, device: torch.device | None = None) -> torch.Tensor | None: ...
 def _np(t: torch.Tensor | None, device: torch.device | None = None) -> torch.Tensor | None:
     """float64 copy of a weight, on its own device (or ``device``)."""
     if t is None:
@@ -334,9 +342,12 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool | None) -> l
     def get(key: str) -> torch.Tensor | None:
         return _np(torch.as_tensor(sd[key])) if key in sd else None
 
+    def need(key: str) -> torch.Tensor:  # a key checked present
+        return _np(torch.as_tensor(sd[key]))
+
     if {"L.weight", "R.weight", "D.weight"} <= keys <= _BILINEAR_KEYS:
-        biases = tuple(get(f"{x}.bias") for x in "LRD")
-        weights = (get("L.weight"), get("R.weight"), get("D.weight"))
+        biases = (get("L.bias"), get("R.bias"), get("D.bias"))
+        weights = (need("L.weight"), need("R.weight"), need("D.weight"))
         return [pad_bilinear(*weights, biases, _need_residual(residual))]
     if "embed.weight" not in keys or "unembed.weight" not in keys:
         raise ValueError(
@@ -355,17 +366,16 @@ def _from_state_dict(sd: Mapping[str, torch.Tensor], residual: bool | None) -> l
         raise MechequivError(
             f"state dict has entries that are not part of a BilinearMLP: {sorted(keys - known)}"
         )
-    ops: list[Op] = [_pad_linear(get("embed.weight"), None)]
-    if n_layers:
-        residual = _need_residual(residual)
+    ops: list[Op] = [_pad_linear(need("embed.weight"), None)]
+    block_residual = _need_residual(residual) if n_layers else False  # asked only with blocks
     for i in range(n_layers):
         p = f"blocks.{i}."
-        parts = [get(p + f"{x}.weight") for x in "LRD"]
-        if any(w is None for w in parts):
+        L, R, D = (get(p + f"{x}.weight") for x in "LRD")
+        if L is None or R is None or D is None:
             raise ValueError(f"state dict block {i} lacks one of L, R, D weights")
-        biases = tuple(get(p + f"{x}.bias") for x in "LRD")
-        ops.append(pad_bilinear(*parts, biases, residual))
-    ops.append(_pad_linear(get("unembed.weight"), get("unembed.bias")))
+        biases = (get(p + "L.bias"), get(p + "R.bias"), get(p + "D.bias"))
+        ops.append(pad_bilinear(L, R, D, biases, block_residual))
+    ops.append(_pad_linear(need("unembed.weight"), get("unembed.bias")))
     return ops
 
 

@@ -13,6 +13,7 @@ zoo's models use none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -53,7 +54,7 @@ def _layer_norm(
 
 
 # function -> (position of its weight argument, weight ndim when seed-batched, batched version)
-_BATCHED = {
+_BATCHED: dict[Callable[..., Any], tuple[int, int, Callable[..., torch.Tensor]]] = {
     F.linear: (1, 3, _linear),
     F.embedding: (1, 3, _embedding),
     F.layer_norm: (2, 2, _layer_norm),
@@ -64,7 +65,13 @@ class SeedBatched(TorchFunctionMode):
     """Inside this mode, linear, embedding and layer-norm weights with an extra leading (seed)
     axis are applied seed by seed to inputs whose leading axis is the same seed axis."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(  # type: ignore[override]
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         kwargs = kwargs or {}
         if func in _BATCHED:
             pos, ndim, batched = _BATCHED[func]

@@ -230,7 +230,10 @@ class _Trainer:
         # gradients, about half the work); hooks do not matter here.
         kwargs = {"readout_only": True} if isinstance(self.base, TokenTransformer) else {}
         with SeedBatched():
-            return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
+            out: torch.Tensor = functional_call(
+                self.base, (self.params, self.buffers), (x,), kwargs
+            )
+            return out
 
     def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
         n_seeds = len(self.config.seeds)

@@ -7,7 +7,7 @@ sizes come from the task, so one spec serves every task it fits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +151,11 @@ def bilinear(
     )
 
 
-_FACTORIES = {"mlp": mlp, "transformer": transformer, "bilinear": bilinear}
+_FACTORIES: dict[str, Callable[[], Architecture]] = {
+    "mlp": mlp,
+    "transformer": transformer,
+    "bilinear": bilinear,
+}
 
 
 def as_architecture(architecture: Architecture | str) -> Architecture:

@@ -8,6 +8,7 @@ after block i), ``unembed``.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -183,7 +184,7 @@ class TokenTransformer(nn.Module):
         for block in blocks[:-1] if last_only else blocks:
             x = block(x)
         if last_only:
-            x = blocks[-1].forward_last(x)
+            x = cast(Block, blocks[-1]).forward_last(x)
         elif self.readout == "last":
             x = x[..., -1, :]
         result: torch.Tensor = self.unembed(self.ln_final(x))
