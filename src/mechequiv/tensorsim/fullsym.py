@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
+from mechequiv.tensorsim._ops import bilinear_at, linear_at
 from mechequiv.tensorsim.network import TensorNet
 
 __all__ = [
@@ -38,9 +39,10 @@ MAX_MULTIPLY_ADDS = 1e10  # about ten seconds of one core
 CHUNK_ENTRIES = 2**23  # float64 entries per intermediate (64 MiB)
 
 
-def _factors(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _factors(net: TensorNet) -> _Factors:
     """(M, N, D): symmetric second-layer input forms (h2, d+1, d+1) and the output map."""
-    W1, B1, W2, B2, W3 = net.ops
+    W1, W2, W3 = linear_at(net, 0), linear_at(net, 2), linear_at(net, 4)
+    B1, B2 = bilinear_at(net, 1), bilinear_at(net, 3)
     lw, rw = B1.L @ W1.W, B1.R @ W1.W
     S = torch.einsum("si,sj->sij", lw, rw)
     S = 0.5 * (S + S.transpose(1, 2))
@@ -49,7 +51,9 @@ def _factors(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return M, N, (W3.W @ B2.D)[1:]
 
 
-def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
+def alternating_traces(
+    A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor
+) -> torch.Tensor:
     """``tr(A_u B_v C_u D_v)`` for all (u, v): two large matrix products per chunk of u,
     ``2 h_a h_b n^3`` multiply-adds in all, memory bounded by chunking over u."""
     h_a, n, _ = A.shape
@@ -66,7 +70,10 @@ def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: tor
     return torch.cat(out)
 
 
-def _pair(fa, fb) -> np.ndarray:
+_Factors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _pair(fa: _Factors, fb: _Factors) -> np.ndarray:
     (Ma, Na, Da), (Mb, Nb, Db) = fa, fb
 
     def frob(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -87,7 +94,8 @@ def _check(a: TensorNet, b: TensorNet) -> None:
     for name, net in (("model_a", a), ("model_b", b)):
         if net.n_bilinear != 2:
             raise ValueError(f"{name} has {net.n_bilinear} bilinear layers; this form needs 2")
-    h_a, h_b, n = a.ops[3].L.shape[0], b.ops[3].L.shape[0], a.d_in + 1
+    h_a, h_b = bilinear_at(a, 3).L.shape[0], bilinear_at(b, 3).L.shape[0]
+    n = a.d_in + 1
     cost = two_layer_cost(h_a, h_b, n)
     if cost > MAX_MULTIPLY_ADDS:
         raise MechequivError(

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
+from mechequiv.tensorsim._ops import bilinear_at, linear_at
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.fullsym import MAX_MULTIPLY_ADDS, alternating_traces, two_layer_cost
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
@@ -80,7 +81,7 @@ def standardize(
     T[0, 0] = 1.0
     T[1:, 0] = mu
     T[1:, 1:] = C
-    W = net.ops[0].W
+    W = linear_at(net, 0).W
     first = LinearOp(W @ torch.as_tensor(T, dtype=W.dtype, device=W.device))
     return TensorNet((first, *net.ops[1:]), d, net.d_out)
 
@@ -113,26 +114,34 @@ def gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, 
     return gaussian_pair(a, b), gaussian_pair(a, a), gaussian_pair(b, b)
 
 
-def _pieces(net: TensorNet):
+_Pieces = tuple[torch.Tensor, BilinearOp | None, torch.Tensor | None]
+
+
+def _pieces(net: TensorNet) -> _Pieces:
     """(pre, op, post): one bilinear op between two composed linear maps, or (W, None, None)."""
-    pre, op, post = net.ops[0].W, None, None
+    pre = linear_at(net, 0).W
+    op: BilinearOp | None = None
+    post: torch.Tensor | None = None
     for x in net.ops[1:]:
         if isinstance(x, BilinearOp):
             op, post = x, torch.eye(x.d_out + 1, dtype=pre.dtype, device=pre.device)
         elif op is None:
             pre = x.W @ pre
         else:
+            assert post is not None  # set with op
             post = x.W @ post
     return pre, op, post
 
 
-def _one_layer(pa, pb) -> np.ndarray:
+def _one_layer(pa: _Pieces, pb: _Pieces) -> np.ndarray:
     if pa[1] is None:
         Wa, Wb = pa[0][1:], pb[0][1:]
         # mean part W[:,0] W'[:,0] plus covariance part: together the plain row inner product.
         result: np.ndarray = (Wa * Wb).sum(1).cpu().numpy()
         return result
     (pre_a, op_a, post_a), (pre_b, op_b, post_b) = pa, pb
+    # one bilinear layer in each (gaussian_pair checked equal depths)
+    assert op_a is not None and op_b is not None and post_a is not None and post_b is not None
     P = torch.eye(pre_a.shape[1], dtype=pre_a.dtype, device=pre_a.device)
     P[0, 0] = 0.0
     l1, r2 = op_a.L @ pre_a, op_a.R @ pre_a  # legs 1, 2 (units of a)
@@ -163,7 +172,8 @@ def _one_layer(pa, pb) -> np.ndarray:
 def _quadratic_forms(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(M, N, D): the second layer's input forms (h2, n, n) on the first bilinear layer's input
     ``x~`` and the output map (d_out, h2)."""
-    _, B1, W2, B2, W3 = net.ops
+    W2, W3 = linear_at(net, 2), linear_at(net, 4)
+    B1, B2 = bilinear_at(net, 1), bilinear_at(net, 3)
     L1, R1 = B1.L, B1.R
     S = 0.5 * (torch.einsum("si,sj->sij", L1, R1) + torch.einsum("si,sj->sij", R1, L1))
     A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
@@ -242,7 +252,9 @@ def _cycle(slots: tuple[int, ...], AS: list[torch.Tensor]) -> torch.Tensor:
     return result
 
 
-def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor):
+def _chain(
+    slots: tuple[int, ...], AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor
+) -> torch.Tensor:
     """``m^T A_1 S A_2 S ... S A_j m`` over the slots, as a (u, v)-broadcastable array."""
     R, dims = m, ""  # a row vector; dims: which of u, v it carries so far
     for owner, run in _runs(slots):
@@ -256,13 +268,16 @@ def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor
     return value[:, None] if dims == "u" else value[None, :] if dims == "v" else value
 
 
-def _cumulant(block, AS, A, m) -> torch.Tensor:
+def _cumulant(
+    block: tuple[int, ...], AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor
+) -> torch.Tensor:
     """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
-    total = 0.0
+    total: torch.Tensor | float = 0.0  # a tensor after the first term (every block has one)
     for cyc, mult in _distinct_cycles(block):
         total = total + mult * _cycle(cyc, AS)
     for chain, mult in _distinct_chains(block):
         total = total + mult * _chain(chain, AS, A, m)
+    assert isinstance(total, torch.Tensor)
     return 2.0 ** (len(block) - 1) * total
 
 
@@ -272,7 +287,7 @@ _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
 def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
     """Both nets on the same reduced input (:func:`~mechequiv.tensorsim.dense.reduce_inputs`)."""
     n = a.d_in + 1
-    h_a, h_b = a.ops[3].L.shape[0], b.ops[3].L.shape[0]
+    h_a, h_b = bilinear_at(a, 3).L.shape[0], bilinear_at(b, 3).L.shape[0]
     cost = two_layer_cost(h_a, h_b, n)
     if cost > MAX_MULTIPLY_ADDS:
         raise MechequivError(
@@ -280,7 +295,7 @@ def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
             f"(second-layer units {h_a} x {h_b}, padded input rank {n}; limit {MAX_MULTIPLY_ADDS:.0g}); "
             "use symmetrize='layer' (fast, but not a same-function test at this depth)"
         )
-    W1a, W1b = a.ops[0].W, b.ops[0].W
+    W1a, W1b = linear_at(a, 0).W, linear_at(b, 0).W
     # Both models read the same z but through different first maps, so the forms are written
     # on z~ (x~^T M x~ = z~^T W1^T M W1 z~), whose mean is e0 and covariance P.
     Ma, Na, Da = _quadratic_forms(a)
