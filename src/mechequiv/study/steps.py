@@ -104,8 +104,8 @@ def group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:
 def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
     """Congruity of every pair of zoo models (implementations: other seeds of the same recipe),
     and the baseline measures on the same pairs (on ``baseline_representation``)."""
-    from mechequiv import measures
     from mechequiv.equivalence import Retrained, congruity_matrix
+    from mechequiv.parallel.pairwise import pairwise
 
     names, groups, models = _named_models(ctx)
     task = next(iter(_zoos(ctx).values())).task
@@ -117,7 +117,7 @@ def equivalence_step(ctx: StudyContext, s: dict[str, Any]) -> dict[str, Any]:
         results_path=str(ctx.partial_path("congruity-pairs")), progress=ctx.progress,
     )  # fmt: skip
     reps = _representations(ctx, s["baseline_representation"])
-    baselines = {name: measures.pairwise(reps, name, progress=ctx.progress).values
+    baselines = {name: pairwise(reps, name, progress=ctx.progress).values
                  for name in s["baselines"]}  # fmt: skip
     p = np.full_like(mat.scores, np.nan)
     for (i, j), r in mat.results.items():

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from mechequiv._io import atomic_write
-from mechequiv._progress import track
+from mechequiv.parallel.backend import Backend
+from mechequiv.parallel.pairs import map_pairs, pair_matrix
 from mechequiv.tensorsim.network import TensorNet
 from mechequiv.tensorsim.similarity import (
     FORMS,
@@ -91,15 +92,19 @@ class TrainingSimilarity:
 
 
 def pairwise_matrix(
-    items: Sequence, pair: Callable[[object, object], float], progress: bool | None = None
+    items: Sequence,
+    pair: Callable[[object, object], float],
+    progress: bool | None = None,
+    *,
+    backend: str | Backend = "local",
 ) -> np.ndarray:
-    """Symmetric matrix ``pair(items[i], items[j])`` (upper triangle computed, mirrored)."""
-    n = len(items)
-    out = np.empty((n, n))
-    for i in track(range(n), "pairs", total=n, disable=None if progress is None else not progress):
-        for j in range(i, n):
-            out[i, j] = out[j, i] = pair(items[i], items[j])
-    return out
+    """Symmetric matrix ``pair(items[i], items[j])`` (upper triangle computed, mirrored), run by
+    the project's one pairwise engine (:func:`mechequiv.parallel.pairs.map_pairs`)."""
+    found = map_pairs(
+        lambda ij: pair(items[ij[0]], items[ij[1]]), len(items), backend=backend,
+        progress=progress, description="pairs",
+    )  # fmt: skip
+    return pair_matrix(found, len(items))
 
 
 def similarity_over_training(
@@ -139,19 +144,20 @@ def similarity_over_training(
     # Each checkpoint is prepared once (self inner products, skip path); one cross per pair.
     prepared = [engine.prepare(net) for net in nets]
     n = len(nets)
-    matrix, block = np.eye(n), np.eye(n)
-    pc = np.ones((n, n, nets[0].d_out)) if per_class else None
-    disable = None if progress is None else not progress
-    for i in track(range(n), "checkpoint pairs", total=n, disable=disable):
-        for j in range(i, n):
-            r = engine.result(prepared[i], prepared[j])
-            if j > i:
-                matrix[i, j] = matrix[j, i] = r.similarity
-            # The diagonal of the block matrix is nan where a checkpoint's blocks are zero.
-            block[i, j] = block[j, i] = r.block_similarity
-            if pc is not None:
-                # A slice that is zero in a checkpoint has no cosine, not even with itself.
-                pc[i, j] = pc[j, i] = r.per_class
+    found = map_pairs(
+        lambda ij: engine.result(prepared[ij[0]], prepared[ij[1]]), n, progress=progress,
+        description="checkpoint pairs",
+    )  # fmt: skip
+    matrix = pair_matrix(found, n, value=lambda r: r.similarity)
+    np.fill_diagonal(matrix, 1.0)
+    # The diagonal of the block matrix is nan where a checkpoint's blocks are zero.
+    block = pair_matrix(found, n, value=lambda r: r.block_similarity)
+    pc = None
+    if per_class:
+        # A slice that is zero in a checkpoint has no cosine, not even with itself.
+        pc = np.ones((n, n, nets[0].d_out))
+        for (i, j), r in found.items():
+            pc[i, j] = pc[j, i] = r.per_class
     skip = np.array([float(p.ss.sum() / p.tt.sum()) for p in prepared])
     steps_t = tuple(int(s) for s in steps)
     return TrainingSimilarity(matrix, pc, steps_t, symmetrize, form, block, skip)
