@@ -1,4 +1,5 @@
-"""Similarity across training checkpoints: the checkpoint-by-checkpoint matrix and its plot."""
+"""Similarity across training checkpoints: the checkpoint-by-checkpoint matrix and its phases
+(the figure is :func:`mechequiv.report.figures.checkpoint_matrix`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mechequiv._io import atomic_write
+from mechequiv._moved import moved_figure
 from mechequiv.parallel.backend import Backend
 from mechequiv.parallel.pairs import map_pairs, pair_matrix
 from mechequiv.tensorsim.network import TensorNet
@@ -85,10 +86,12 @@ class TrainingSimilarity:
         marks: Sequence[int] = (),
         curves: dict[str, Sequence[float]] | None = None,
     ):
-        """Heatmap of the matrix (see :func:`plot_matrix`); returns the matplotlib Figure."""
-        return plot_matrix(
-            self.matrix, self.steps, path=path, title=title, marks=marks, curves=curves
-        )
+        """Deprecated: ``checkpoint_matrix(r.matrix, r.steps, ...)`` of
+        :mod:`mechequiv.report.figures`."""
+        return moved_figure(
+            "TrainingSimilarity.plot", "checkpoint_matrix", path, self.matrix, self.steps,
+            title=title, marks=marks, curves=curves,
+        )  # fmt: skip
 
 
 def pairwise_matrix(
@@ -215,39 +218,9 @@ def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
 
 
 def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
-    """Heatmap of a checkpoint-by-checkpoint matrix (tick labels = steps); a matplotlib Figure.
-
-    ``marks``: checkpoint indices at which to draw separating lines; ``curves``: optional
-    ``{label: values per checkpoint}`` drawn in a panel below (e.g. test accuracy).
-    A pyplot-free Figure (no backend is selected, nothing global changes); saved as PNG when
-    ``path`` is given.
-    """
-    from matplotlib.figure import Figure
-
-    if curves:
-        fig = Figure(figsize=(5.2, 6.2))
-        ax, ax2 = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
-        for label, values in curves.items():
-            ax2.plot(np.arange(len(steps)), values, label=label)
-        for m in marks:
-            ax2.axvline(m - 0.5, color="k", lw=0.6, ls=":")
-        ax2.set_xlim(-0.5, len(steps) - 0.5)
-        ax2.set_xlabel("checkpoint index")
-        ax2.legend(fontsize=7)
-    else:
-        fig = Figure(figsize=(5.2, 4.4))
-        ax = fig.subplots()
-    im = ax.imshow(matrix, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0, cmap="viridis")
-    ticks = np.linspace(0, len(steps) - 1, min(len(steps), 8)).round().astype(int)
-    ax.set_xticks(ticks, [str(steps[t]) for t in ticks], rotation=45, fontsize=7)
-    ax.set_yticks(ticks, [str(steps[t]) for t in ticks], fontsize=7)
-    for m in marks:
-        ax.axhline(m - 0.5, color="w", lw=0.8)
-        ax.axvline(m - 0.5, color="w", lw=0.8)
-    ax.set_xlabel("checkpoint (step)")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
-    return fig
+    """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` (and
+    :func:`~mechequiv.report.figures.save_figure` for ``path``)."""
+    return moved_figure(
+        "mechequiv.tensorsim.plot_matrix", "checkpoint_matrix", path, matrix, steps,
+        title=title, marks=marks, curves=curves,
+    )  # fmt: skip
