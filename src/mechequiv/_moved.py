@@ -12,11 +12,13 @@ import warnings
 from typing import Any
 
 
-def moved(old: str, new: str) -> Any:
+def moved(old: str, new: str, stacklevel: int = 3) -> Any:
     """The object at dotted path ``new`` (``"package.module.name"``), after a
     DeprecationWarning saying that ``old`` moved there."""
     module, _, name = new.rpartition(".")
-    warnings.warn(f"{old} moved to {new}; use that instead", DeprecationWarning, stacklevel=4)
+    warnings.warn(
+        f"{old} moved to {new}; use that instead", DeprecationWarning, stacklevel=stacklevel
+    )
     return getattr(importlib.import_module(module), name)
 
 
@@ -24,7 +26,7 @@ def moved_figure(old: str, name: str, path: Any, *args: Any, **kwargs: Any) -> A
     """``mechequiv.report.figures.<name>(*args, **kwargs)`` after a DeprecationWarning that
     ``old`` moved there; written as a PNG to ``path`` when it is not None (what the old
     plotting methods did)."""
-    figure = moved(old, f"mechequiv.report.figures.{name}")
+    figure = moved(old, f"mechequiv.report.figures.{name}", stacklevel=4)
     fig = figure(*args, **kwargs)
     if path is not None:
         importlib.import_module("mechequiv.report.figures").save_figure(fig, path)

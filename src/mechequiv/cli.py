@@ -523,7 +523,7 @@ def study(
     ] = False,
 ) -> None:
     """Run the end-to-end study: train a zoo, compare it every way, write an HTML report."""
-    from mechequiv.report import write_report
+    from mechequiv.study.report import write_report
     from mechequiv.study import load_config, run_study
 
     with _user_errors():

@@ -8,8 +8,8 @@ import pytest
 
 from mechequiv.study import default_config_text, load_config
 from mechequiv.study.config import ConfigError
+from mechequiv.study.registry import SECTIONS as STEPS
 from mechequiv.study.settings import SCHEMA, check_tables
-from mechequiv.study.steps import STEPS
 
 
 def test_default_config_names_every_step_in_order():

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from mechequiv._io import atomic_write
-from mechequiv.report._check import as_mapping, as_matrix, as_names, as_vector
+from mechequiv.report.validate import as_mapping, as_matrix, as_names, as_vector, count_keys
 
 _CMAP = "YlGnBu"
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -226,8 +226,6 @@ def identifiability_counts(
     widths : the widths to place on the x axis (default: those in ``per_seed``, sorted).
     counts : the count columns to plot (default: every key except width and seed).
     """
-    from mechequiv.report.schema import count_keys
-
     rows = [as_mapping(r, f"per_seed[{i}]") for i, r in enumerate(per_seed)]
     if not rows:
         raise ValueError("per_seed: expected at least one network, found none")
