@@ -61,7 +61,7 @@ def test_user_file_overrides_and_its_quick_table_wins(tmp_path):
             "equivalence.representation must be one of ['fourier', 'residual'], got 'fourir' "
             "(a string); did you mean 'fourier'?",
         ),
-        ('[identifiability]\ntask = "XNOR"\n', "identifiability.task must name gates"),
+        ('[identifiability]\ntask = "XAND"\n', "identifiability.task must name gates"),
         ("[identifiability]\nwidths = [2, 0]\n", "identifiability.widths[1] must be >= 1"),
         ("[tensorsim]\ngrokking = false\n", "tensorsim.grokking must be 'quick' or 'full'"),
         ("[tensorsim]\nbackdoor = {stepz = 3}\n", "unknown key tensorsim.backdoor.stepz"),
