@@ -41,7 +41,14 @@ import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
-from mechequiv.tensorsim.fullsym import MAX_MULTIPLY_ADDS, alternating_traces, two_layer_cost
+from mechequiv.tensorsim.fullsym import (
+    MAX_MULTIPLY_ADDS,
+    TwoLayerNet,
+    alternating_traces,
+    choose_route,
+    joint_basis,
+    square_forms,
+)
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "gaussian_inner",
     "gaussian_inner_monte_carlo",
     "gaussian_pair",
+    "gaussian_two_layer",
     "standardize",
 ]
 
@@ -85,18 +93,21 @@ def standardize(
     return TensorNet((first, *net.ops[1:]), d, net.d_out)
 
 
-def gaussian_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+def gaussian_pair(a: TensorNet, b: TensorNet, route: str | None = None) -> np.ndarray:
     """Per-output ``E[f_a,k(z) f_b,k(z)]`` for ``z ~ N(0, I)`` (standardize first for other
-    Gaussians); the nets must have the same number of bilinear layers."""
+    Gaussians); the nets must have the same number of bilinear layers. ``route`` (two layers
+    only): "units" or "squares" (default: the cheaper, see :mod:`~mechequiv.tensorsim.fullsym`)."""
+    if route not in (None, "units", "squares"):
+        raise ValueError(f"route must be 'units' or 'squares'; got {route!r}")
     if a.n_bilinear != b.n_bilinear:
         raise ValueError(f"the nets have {a.n_bilinear} and {b.n_bilinear} bilinear layers")
     if a.d_in != b.d_in:
         raise ValueError(f"input widths differ: {a.d_in} and {b.d_in}")
     if a.n_bilinear <= 1:
         return _one_layer(_pieces(a), _pieces(b))
-    ra, rb = reduce_inputs(a, b)
     if a.n_bilinear == 2:
-        return _two_layers(ra, rb)
+        return gaussian_two_layer(TwoLayerNet(a), TwoLayerNet(b), route)
+    ra, rb = reduce_inputs(a, b)
     try:
         return dense_gaussian_inner(ra, rb)[0]
     except MechequivError as e:
@@ -157,18 +168,6 @@ def _one_layer(pa, pb) -> np.ndarray:
 
 
 # ---- two bilinear layers: joint cumulants of quadratic forms --------------------------------
-
-
-def _quadratic_forms(net: TensorNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(M, N, D): the second layer's input forms (h2, n, n) on the first bilinear layer's input
-    ``x~`` and the output map (d_out, h2)."""
-    _, B1, W2, B2, W3 = net.ops
-    L1, R1 = B1.L, B1.R
-    S = 0.5 * (torch.einsum("si,sj->sij", L1, R1) + torch.einsum("si,sj->sij", R1, L1))
-    A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
-    M = torch.einsum("us,sij->uij", A, S)
-    N = torch.einsum("us,sij->uij", B, S)
-    return M, N, (W3.W @ B2.D)[1:]
 
 
 def _set_partitions(items: list[int]) -> Iterator[list[tuple[int, ...]]]:
@@ -267,46 +266,57 @@ def _cumulant(block, AS, A, m) -> torch.Tensor:
 _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
 
 
-def _two_layers(a: TensorNet, b: TensorNet) -> np.ndarray:
-    """Both nets on the same reduced input (:func:`~mechequiv.tensorsim.dense.reduce_inputs`)."""
-    n = a.d_in + 1
-    h_a, h_b = a.ops[3].L.shape[0], b.ops[3].L.shape[0]
-    cost = two_layer_cost(h_a, h_b, n)
-    if cost > MAX_MULTIPLY_ADDS:
-        raise MechequivError(
-            f"the exact Gaussian form of two bilinear layers needs ~{cost:.2g} multiply-adds here "
-            f"(second-layer units {h_a} x {h_b}, padded input rank {n}; limit {MAX_MULTIPLY_ADDS:.0g}); "
-            "use symmetrize='layer' (fast, but not a same-function test at this depth)"
-        )
-    W1a, W1b = a.ops[0].W, b.ops[0].W
-    # Both models read the same z but through different first maps, so the forms are written
-    # on z~ (x~^T M x~ = z~^T W1^T M W1 z~), whose mean is e0 and covariance P.
-    Ma, Na, Da = _quadratic_forms(a)
-    Mb, Nb, Db = _quadratic_forms(b)
+def gaussian_two_layer(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
+    """Per-output ``E[f_a,k(z) f_b,k(z)]``, ``z ~ N(0, I)``, for two prepared two-layer nets.
 
-    def fold(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("ai,uab,bj->uij", W, X, W)
+    Both models read the same ``z`` through different first maps, so the forms are written on
+    ``z~`` restricted to the joint row space of the two first maps (an orthonormal basis with the
+    constant kept as coordinate 0, so ``z~`` there has mean ``e0`` and covariance ``P``). As for
+    the weight form, each output is a sum over the second layer's units or (cheaper for wide
+    models) a signed sum of squares of quadratic forms
+    (:func:`~mechequiv.tensorsim.fullsym.output_squares`), whichever costs less."""
+    J = joint_basis(pa.Q, pb.Q)
+    chosen = choose_route(pa, pb, J.shape[1], "exact Gaussian form", route)
+    fa, fb = pa.forms_on(J), pb.forms_on(J)
+    if chosen == "squares":
+        out = fa.Y.new_zeros(fa.out.shape[0])
+        for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
+            if sa.numel() and sb.numel():
+                Ea, Eb = square_forms(fa, ea), square_forms(fb, eb)
+                out[k] = _expected_products(Ea, Ea, sa[None], Eb, Eb, sb[None])[0]
+        return out.cpu().numpy()
+    (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
+    return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out).cpu().numpy()
 
-    Ma, Na, Mb, Nb = fold(Ma, W1a), fold(Na, W1a), fold(Mb, W1b), fold(Nb, W1b)
+
+def _expected_products(Ma, Na, Da, Mb, Nb, Db) -> torch.Tensor:
+    """``sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]`` for the forms ``p_u = z~^T M_u z~``
+    (``q``: ``N``), ``z ~ N(0, I)``. Pass ``Na is Ma`` for squares (one product then)."""
     d = Ma.shape[1]
     S = torch.eye(d, dtype=Ma.dtype, device=Ma.device)
     S[0, 0] = 0.0
     m = torch.zeros_like(S[0])
     m[0] = 1.0
+    h_a, h_b = Ma.shape[0], Mb.shape[0]
     out = torch.zeros(Da.shape[0], dtype=Ma.dtype, device=Ma.device)
     chunk = max(1, int(2**23 // max(1, h_b * d * d)))
+    MbS = Mb @ S
+    NbS = MbS if Nb is Mb else Nb @ S
     for lo in range(0, h_a, chunk):
         sl = slice(lo, lo + chunk)
-        A = [Ma[sl], Na[sl], Mb, Nb]
-        AS = [x @ S for x in A]
+        ma = Ma[sl]
+        na = ma if Na is Ma else Na[sl]
+        A = [ma, na, Mb, Nb]
+        maS = ma @ S
+        AS = [maS, maS if na is ma else na @ S, MbS, NbS]
         kappa = {
             blk: _cumulant(blk, AS, A, m)
             for blk in {tuple(sorted(b)) for part in _PARTITIONS for b in part}
         }
         E = sum(math.prod(kappa[tuple(sorted(b))] for b in part) for part in _PARTITIONS)
-        E = torch.broadcast_to(torch.as_tensor(E, device=out.device), (A[0].shape[0], h_b))
+        E = torch.broadcast_to(torch.as_tensor(E, device=out.device), (ma.shape[0], h_b))
         out += torch.einsum("ku,uv,kv->k", Da[:, sl], E, Db)
-    return out.cpu().numpy()
+    return out
 
 
 def gaussian_inner_monte_carlo(
