@@ -220,18 +220,23 @@ def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: tor
 
 
 def square_traces(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``tr((A_u B_v)^2)`` for all (u, v): one matrix product, ``h_a h_b n^3``."""
+    """``tr((A_u B_v)^2)`` for all (u, v): one matrix product, ``h_a h_b n^3`` (half that for
+    ``A is B``, whose result is symmetric)."""
     h_a, n, _ = A.shape
     h_b = B.shape[0]
-    Bt = B.permute(1, 0, 2).reshape(n, h_b * n)
+    same = A is B
     chunk = max(1, CHUNK_ENTRIES // max(1, n * h_b * n))
-    out = []
+    out = A.new_empty((h_a, h_b))
     for lo in range(0, h_a, chunk):
         a = A[lo : lo + chunk]
         k = a.shape[0]
-        P = (a.reshape(k * n, n) @ Bt).view(k, n, h_b, n)
-        out.append((P * P.permute(0, 3, 2, 1)).sum((1, 3)))
-    return torch.cat(out)
+        first = lo if same else 0  # a symmetric result needs only the columns from lo on
+        Bt = B[first:].permute(1, 0, 2).reshape(n, (h_b - first) * n)
+        P = (a.reshape(k * n, n) @ Bt).view(k, n, h_b - first, n)
+        out[lo : lo + k, first:] = (P * P.permute(0, 3, 2, 1)).sum((1, 3))
+        if same:
+            out[first:, lo : lo + k] = out[lo : lo + k, first:].T.clone()
+    return out
 
 
 def _frob(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -256,7 +261,8 @@ def _squares_pair(fa, fb, sq_a, sq_b) -> torch.Tensor:
     for k, ((sa, ea), (sb, eb)) in enumerate(zip(sq_a, sq_b, strict=True)):
         if not sa.numel() or not sb.numel():
             continue
-        Ea, Eb = square_forms(fa, ea), square_forms(fb, eb)
+        Ea = square_forms(fa, ea)
+        Eb = Ea if fa is fb and ea is eb else square_forms(fb, eb)
         K = (_frob(Ea, Eb) ** 2 + 2 * square_traces(Ea, Eb)) / 3
         out[k] = sa @ K @ sb
     return out

@@ -217,49 +217,63 @@ def _runs(slots: tuple[int, ...]) -> list[tuple[str, list[int]]]:
     return out
 
 
-def _product(mats: list[torch.Tensor]) -> torch.Tensor:
-    out = mats[0]
-    for m in mats[1:]:
-        out = out @ m
-    return out
+class _Slots:
+    """The four slots' forms ``A`` and ``A S`` with a memo of the runs' products (each run
+    ``A_1 S A_2 S ...`` occurs in many cycles and chains)."""
+
+    def __init__(self, A: list[torch.Tensor], S: torch.Tensor) -> None:
+        self.A = A
+        by_id: dict[int, torch.Tensor] = {}
+        self.AS = [by_id.setdefault(id(x), x @ S) for x in A]  # one product per distinct form
+        self._memo: dict[tuple[tuple[int, ...], bool], torch.Tensor] = {}
+
+    def product(self, run: list[int], plain_last: bool = False) -> torch.Tensor:
+        """``A_1 S A_2 S ... A_j S`` over ``run`` (the last without ``S`` if ``plain_last``)."""
+        key = (tuple(run), plain_last)
+        if key not in self._memo:
+            mats = [self.AS[s] for s in run]
+            if plain_last:
+                mats[-1] = self.A[run[-1]]
+            out = mats[0]
+            for m in mats[1:]:
+                out = out @ m
+            self._memo[key] = out
+        return self._memo[key]
 
 
-def _cycle(slots: tuple[int, ...], AS: list[torch.Tensor]) -> torch.Tensor:
+def _cycle(slots: tuple[int, ...], sl: _Slots) -> torch.Tensor:
     """``tr(A_1 S A_2 S ... A_j S)`` over the slots, as a (u, v)-broadcastable array."""
     owners = [_OWNER[s] for s in slots]
     if len(set(owners)) == 1:
-        tr = _product([AS[s] for s in slots]).diagonal(dim1=-2, dim2=-1).sum(-1)
+        tr = sl.product(list(slots)).diagonal(dim1=-2, dim2=-1).sum(-1)
         return tr[:, None] if owners[0] == "u" else tr[None, :]
     # Rotate so that a run of one model's matrices starts the cycle, and it is model a's.
     k = next(i for i in range(len(slots)) if owners[i] != owners[i - 1] and owners[i] == "u")
     runs = _runs(slots[k:] + slots[:k])
-    P = [_product([AS[s] for s in run]) for _, run in runs]
+    P = [sl.product(run) for _, run in runs]
     if len(runs) == 2:  # tr(P_u Q_v): one matrix product over the flattened n x n
-        return torch.einsum("uij,vji->uv", P[0], P[1])
+        return P[0].flatten(1) @ P[1].transpose(1, 2).flatten(1).T
     return alternating_traces(*P)
 
 
-def _chain(slots, AS: list[torch.Tensor], A: list[torch.Tensor], m: torch.Tensor):
+def _chain(slots, sl: _Slots, m: torch.Tensor):
     """``m^T A_1 S A_2 S ... S A_j m`` over the slots, as a (u, v)-broadcastable array."""
     R, dims = m, ""  # a row vector; dims: which of u, v it carries so far
     for owner, run in _runs(slots):
-        mats = [AS[s] for s in run]
-        if run[-1] == slots[-1]:
-            mats[-1] = A[run[-1]]
         out = "".join(sorted(set(dims + owner)))
-        R = torch.einsum(f"{dims}j,{owner}jk->{out}k", R, _product(mats))
+        R = torch.einsum(f"{dims}j,{owner}jk->{out}k", R, sl.product(run, run[-1] == slots[-1]))
         dims = out
     value = R @ m
     return value[:, None] if dims == "u" else value[None, :] if dims == "v" else value
 
 
-def _cumulant(block, AS, A, m) -> torch.Tensor:
+def _cumulant(block, sl: _Slots, m) -> torch.Tensor:
     """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
     total = 0.0
     for cyc, mult in _distinct_cycles(block):
-        total = total + mult * _cycle(cyc, AS)
+        total = total + mult * _cycle(cyc, sl)
     for chain, mult in _distinct_chains(block):
-        total = total + mult * _chain(chain, AS, A, m)
+        total = total + mult * _chain(chain, sl, m)
     return 2.0 ** (len(block) - 1) * total
 
 
@@ -282,7 +296,8 @@ def gaussian_two_layer(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = Non
         out = fa.Y.new_zeros(fa.out.shape[0])
         for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
             if sa.numel() and sb.numel():
-                Ea, Eb = square_forms(fa, ea), square_forms(fb, eb)
+                Ea = square_forms(fa, ea)
+                Eb = Ea if fa is fb and ea is eb else square_forms(fb, eb)
                 out[k] = _expected_products(Ea, Ea, sa[None], Eb, Eb, sb[None])[0]
         return out.cpu().numpy()
     (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
@@ -299,18 +314,16 @@ def _expected_products(Ma, Na, Da, Mb, Nb, Db) -> torch.Tensor:
     m[0] = 1.0
     h_a, h_b = Ma.shape[0], Mb.shape[0]
     out = torch.zeros(Da.shape[0], dtype=Ma.dtype, device=Ma.device)
-    chunk = max(1, int(2**23 // max(1, h_b * d * d)))
-    MbS = Mb @ S
-    NbS = MbS if Nb is Mb else Nb @ S
+    # Chains hold (u, v, n) intermediates; the alternating traces chunk themselves.
+    chunk = max(1, int(2**23 // max(1, h_b * d)))
     for lo in range(0, h_a, chunk):
         sl = slice(lo, lo + chunk)
-        ma = Ma[sl]
-        na = ma if Na is Ma else Na[sl]
-        A = [ma, na, Mb, Nb]
-        maS = ma @ S
-        AS = [maS, maS if na is ma else na @ S, MbS, NbS]
+        whole = lo == 0 and chunk >= h_a  # keep the forms' identity (symmetric shortcuts)
+        ma = Ma if whole else Ma[sl]
+        na = ma if Na is Ma else Na if whole else Na[sl]
+        slots = _Slots([ma, na, Mb, Nb], S)
         kappa = {
-            blk: _cumulant(blk, AS, A, m)
+            blk: _cumulant(blk, slots, m)
             for blk in {tuple(sorted(b)) for part in _PARTITIONS for b in part}
         }
         E = sum(math.prod(kappa[tuple(sorted(b))] for b in part) for part in _PARTITIONS)
