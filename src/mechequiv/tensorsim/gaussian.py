@@ -8,15 +8,20 @@ Monte Carlo in any default path.
 
 * **No or one bilinear layer**: Isserlis with means in closed form (``_one_layer``). For a
   homogeneous layer ``E[f_a,k f_b,k] = tr(B~_a,k) tr(B~_b,k) + 2 <B~_a,k, B~_b,k>``.
-* **Two bilinear layers**: each second-layer unit multiplies two quadratic forms
+* **Two bilinear layers**: two exact routes, the cheaper chosen by its multiply-add count
+  (:func:`~mechequiv.tensorsim.fullsym.choose_route`), both on the joint row space of the two
+  first maps. *Units*: each second-layer unit multiplies two quadratic forms
   ``p_u = x~^T M_u x~`` and ``q_u = x~^T N_u x~`` of the Gaussian ``x~ = W_1 z~ ~ N(m, S)``, so
   ``E[f_a,k f_b,k] = sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]``. The fourth moment of
   quadratic forms is the sum over the 15 set partitions of the product of joint cumulants,
   ``kappa(Q_1..Q_j) = 2^(j-1) [sum over the (j-1)! cycles tr(A_1 S A_2 S ... A_j S)
   + sum over the j! orderings m^T A_1 S A_2 S ... S A_j m]`` (the Wick pairings of the 8 legs
-  grouped by the cycles they close, with the means as open chains). Cost ``O(h_a h_b n^3)``
-  (``h``: second-layer units, ``n``: padded width entering the first bilinear layer), from the
-  cycles ``tr(M_u S M'_v S N_u S N'_v S)`` that alternate between the two models.
+  grouped by the cycles they close, with the means as open chains); ``O(h_a h_b n^3)``.
+  *Squares*: each output is a signed sum of squares ``f = sum_r sigma_r e_r^2`` of quadratic
+  forms (:func:`~mechequiv.tensorsim.fullsym.output_squares`), whose Hermite (Wick-ordered)
+  components of degrees 0..4 are written out in closed form, and
+  ``E[f f'] = sum_j j! <H_j f, H_j f'>``; ``O(sum_k r_a,k r_b,k n^3)``, ``r <= d_model + 1``,
+  independent of the hidden widths.
 * **Three or more**: exact through the monomial coefficients in the reduced input coordinates
   (:mod:`mechequiv.tensorsim.dense`), for small models; refused with the size beyond.
 
@@ -48,6 +53,7 @@ from mechequiv.tensorsim.fullsym import (
     choose_route,
     joint_basis,
     square_forms,
+    square_traces,
 )
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
@@ -296,12 +302,55 @@ def gaussian_two_layer(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = Non
         out = fa.Y.new_zeros(fa.out.shape[0])
         for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
             if sa.numel() and sb.numel():
-                Ea = square_forms(fa, ea)
-                Eb = Ea if fa is fb and ea is eb else square_forms(fb, eb)
-                out[k] = _expected_products(Ea, Ea, sa[None], Eb, Eb, sb[None])[0]
+                Ea = _SquareParts(square_forms(fa, ea), sa)
+                Eb = Ea if fa is fb and ea is eb else _SquareParts(square_forms(fb, eb), sb)
+                out[k] = _hermite_inner(Ea, Eb)
         return out.cpu().numpy()
     (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
     return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out).cpu().numpy()
+
+
+class _SquareParts:
+    """One output ``f = sum_r sigma_r e_r^2`` with ``e_r = z~^T E_r z~ = z^T A_r z + 2 a_r . z
+    + alpha_r`` (``z ~ N(0, I)``, coordinate 0 of ``z~`` the constant), and the Hermite
+    (Wick-ordered) components of ``f`` of degrees 0, 1, 2 (the small ones; degrees 3 and 4
+    stay factored). With ``c = alpha + tr A``:
+
+        e^2 = :(zAz)^2: + 4 :(zAz)(a.z): + [4 A^2 + 4 a a^T + 2 c A]_2 + [8 A a + 4 c a]_1
+              + 2 tr(A^2) + 4 |a|^2 + c^2
+
+    (Wick products: each contraction of a factor of one form with one of the other gives the
+    ``A^2``, ``A a`` and trace terms)."""
+
+    def __init__(self, E: torch.Tensor, sigma: torch.Tensor) -> None:
+        self.sigma = sigma
+        self.A = E[:, 1:, 1:].contiguous()
+        self.a = E[:, 1:, 0]
+        c = E[:, 0, 0] + self.A.diagonal(dim1=1, dim2=2).sum(-1)
+        AA = self.A @ self.A
+        Aa = (self.A @ self.a[:, :, None])[:, :, 0]
+        w = sigma[:, None, None]
+        self.T2 = (w * (4 * AA + 4 * self.a[:, :, None] * self.a[:, None, :]
+                        + 2 * c[:, None, None] * self.A)).sum(0)  # fmt: skip
+        self.T1 = (sigma[:, None] * (8 * Aa + 4 * c[:, None] * self.a)).sum(0)
+        tr_AA = AA.diagonal(dim1=1, dim2=2).sum(-1)
+        self.T0 = (sigma * (2 * tr_AA + 4 * (self.a * self.a).sum(-1) + c * c)).sum()
+
+
+def _hermite_inner(x: _SquareParts, y: _SquareParts) -> torch.Tensor:
+    """``E[f_x f_y] = sum_j j! <H_j(f_x), H_j(f_y)>`` over the Hermite components: degree 4
+    ``Sym(A (x) A)``, degree 3 ``4 Sym(A (x) a)`` per square (the cross terms of the
+    symmetrisation: ``<Sym(A(x)A), Sym(B(x)B)> = <A,B>^2 / 3 + 2/3 tr(ABAB)``,
+    ``<Sym(A(x)a), Sym(B(x)b)> = <A,B> a.b / 3 + 2/3 a^T B A b``), then the small ones."""
+    G = x.A.flatten(1) @ y.A.flatten(1).T
+    four = (G**2 + 2 * square_traces(x.A, y.A)) / 3
+    ab = x.a @ y.a.T
+    Ba = torch.einsum("sij,rj->rsi", y.A, x.a)
+    Ab = torch.einsum("rij,sj->rsi", x.A, y.a)
+    three = (G * ab + 2 * (Ba * Ab).sum(-1)) / 3
+    K = 24 * four + 6 * 16 * three
+    small = 2 * (x.T2 * y.T2).sum() + x.T1 @ y.T1 + x.T0 * y.T0
+    return x.sigma @ K @ y.sigma + small
 
 
 def _expected_products(Ma, Na, Da, Mb, Nb, Db) -> torch.Tensor:
