@@ -12,8 +12,9 @@ previous route (sums over the second layer's units) and the layer-wise recursion
   4096, CPU and wall time medians; shapes still beyond the CPU limit are recorded with the
   refusal's estimate.
 
-Usage: python benchmarks/bench_tensorsim_exact.py [--repeats 3] [--threads 1]
-Writes benchmarks/results/tensorsim_exact.json.
+Usage: python benchmarks/bench_tensorsim_exact.py [--repeats 3] [--threads 1] [--device cuda]
+Writes benchmarks/results/tensorsim_exact.json (tensorsim_exact_cuda.json with --device cuda:
+d_model 128 / 256, hidden width 1024 / 4096, the issue's GPU target).
 """
 
 from __future__ import annotations
@@ -51,14 +52,21 @@ def model(seed: int, **kw) -> BilinearMLP:
     return BilinearMLP(**kw)
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def cpu_wall(fn, repeats: int) -> tuple[float, float, object]:
     """Median process CPU time and wall time of ``fn()`` over ``repeats`` calls after one
     warm-up call (the shared machine's wall times include waiting for a core), and its value."""
     value = fn()
     cpu, wall = [], []
     for _ in range(repeats):
+        _sync()
         c0, w0 = time.process_time(), time.perf_counter()
         fn()
+        _sync()
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
     return statistics.median(cpu), statistics.median(wall), value
@@ -136,17 +144,21 @@ def bench_routes(repeats: int) -> list[dict]:
     return rows
 
 
-def bench_same_function(repeats: int) -> list[dict]:
+CPU_GRID = [(16, 256, True, 64), (16, 1024, True, 64), (16, 4096, True, 64),
+            (16, 1024, False, 64), (32, 256, True, 64), (32, 1024, True, 64),
+            (32, 4096, True, 64), (32, 1024, False, 64), (128, 1024, True, 64)]  # fmt: skip
+GPU_GRID = [(128, 1024, True, 64), (128, 4096, True, 64), (128, 4096, False, 128),
+            (256, 1024, True, 64), (256, 4096, True, 64)]  # fmt: skip
+
+
+def bench_same_function(repeats: int, device: str = "cpu") -> list[dict]:
     rows = []
-    grid = [(16, 256, True), (16, 1024, True), (16, 4096, True), (16, 1024, False),
-            (32, 256, True), (32, 1024, True), (32, 4096, True), (32, 1024, False),
-            (128, 1024, True)]  # fmt: skip
-    for d_model, h, residual in grid:
-        kw = dict(d_in=d_model, d_model=d_model, d_hidden=h, d_out=64, n_layers=2,
+    for d_model, h, residual, d_out in CPU_GRID if device == "cpu" else GPU_GRID:
+        kw = dict(d_in=d_model, d_model=d_model, d_hidden=h, d_out=d_out, n_layers=2,
                   residual=residual)  # fmt: skip
-        a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
-        row = dict(case="same_function", d_in=d_model, d_model=d_model, d_hidden=h, d_out=64,
-                   residual=residual)  # fmt: skip
+        a, b = (to_tensor_net(model(s, **kw).to(device)) for s in (0, 1))
+        row = dict(case="same_function", device=device, d_in=d_model, d_model=d_model,
+                   d_hidden=h, d_out=d_out, residual=residual)  # fmt: skip
         for name, opts in (("layer", dict(symmetrize="layer")), ("full", {}),
                            ("gaussian", dict(form="gaussian"))):  # fmt: skip
             try:
@@ -173,17 +185,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu",
+                   help="'cuda': only the same-function section, d_model 128/256, width "
+                   "1024/4096 (writes tensorsim_exact_cuda.json)")  # fmt: skip
     p.add_argument("--out", type=Path,
                    default=Path(__file__).parent / "results" / "tensorsim_exact.json")  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     sections = {}
-    for name, fn in (("brute_force", bench_brute_force), ("routes", bench_routes),
-                     ("same_function", bench_same_function)):  # fmt: skip
+    todo = [("brute_force", bench_brute_force), ("routes", bench_routes),
+            ("same_function", bench_same_function)]  # fmt: skip
+    if args.device != "cpu":
+        todo = [("same_function", lambda r: bench_same_function(r, args.device))]
+        if args.out.name == "tensorsim_exact.json":
+            args.out = args.out.with_name(f"tensorsim_exact_{args.device}.json")
+    for name, fn in todo:
         rows = fn(args.repeats)
         print_table(rows, list(rows[0]))
         sections[name] = rows
-        atomic_write_json(args.out, {"sections": sections, "machine": machine()})
+        device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+        atomic_write_json(args.out, {"sections": sections, "machine": machine(), "device": device})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from mechequiv.tensorsim.fullsym import (
     TwoLayerNet,
     choose_route,
     full_pair,
+    max_multiply_adds,
     two_layer_full_pair,
 )
 from mechequiv.tensorsim.gaussian import gaussian_pair, standardize
@@ -141,3 +143,18 @@ def test_skip_path_and_block_parts_through_the_fast_routes():
     )
     want = block_ab.sum() / np.sqrt(block_aa.sum() * block_bb.sum())
     assert r.block_similarity == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("route", ROUTES)
+def test_routes_run_on_cuda_and_agree_with_the_cpu(route):
+    a, b = _pair((3, 3, 4, 2, 5), residual=True, bias=True)
+    ga, gb = a.to("cuda"), b.to("cuda")
+    pa = TwoLayerNet(ga)
+    assert pa.Q.is_cuda and pa.forms().Y.is_cuda
+    _close(two_layer_full_pair(ga, gb, route), two_layer_full_pair(a, b, route))
+    _close(gaussian_pair(ga, gb, route), gaussian_pair(a, b, route))
+
+
+def test_the_refusal_limit_depends_on_the_device():
+    assert max_multiply_adds(torch.device("cuda")) > max_multiply_adds(torch.device("cpu"))
