@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,8 +10,8 @@ import numpy as np
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.attention import SeqNet, to_seq_net
 from mechequiv.tensorsim.dense import dense_full_pair, reduce_inputs
-from mechequiv.tensorsim.fullsym import two_layer_full_pair
-from mechequiv.tensorsim.gaussian import gaussian_pair, standardize
+from mechequiv.tensorsim.fullsym import TwoLayerNet, full_pair
+from mechequiv.tensorsim.gaussian import gaussian_pair, gaussian_two_layer, standardize
 from mechequiv.tensorsim.gram import SelfGram, cross_diag, self_gram
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
 
@@ -146,7 +147,8 @@ def tensor_inner(
           tensor of the polynomial, so the similarity is 1 exactly when the two models compute
           the same function up to a positive scale (models of different depth are compared as
           polynomials). Up to one bilinear layer it equals "layer" (fast recursion); two
-          layers: exact closed form, O(h^2 n^3) (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
+          layers: exact closed form, O(min(h^2, d_out m^2) n^3) for hidden width h, stream
+          width m and n input coordinates (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
           exact from the polynomial's coefficients, small models only (no polynomial-time
           algorithm exists for general depth; see :mod:`~mechequiv.tensorsim.gaussian`).
           Refused with the estimated size beyond its limits.
@@ -272,6 +274,16 @@ class Engine:
 
     def __init__(self, symmetrize: str, form: str, mean=None, cov=None) -> None:
         self.symmetrize, self.form, self.mean, self.cov = symmetrize, form, mean, cov
+        # Two-layer nets prepared once (basis, squares, forms) for the many pairs a model
+        # takes part in (whole, skip path; the checkpoint matrices); dropped with the net.
+        self._two: weakref.WeakKeyDictionary[TensorNet, TwoLayerNet] = weakref.WeakKeyDictionary()
+
+    def two_layer(self, net: TensorNet) -> TwoLayerNet:
+        """``net`` prepared for the exact two-layer forms (cached while ``net`` lives)."""
+        prepared = self._two.get(net)
+        if prepared is None:
+            prepared = self._two[net] = TwoLayerNet(net)
+        return prepared
 
     def uses_recursion(self, net: TensorNet | SeqNet) -> bool:
         if self.form == "gaussian":
@@ -282,11 +294,13 @@ class Engine:
         """Per-output inner product of two nets (scaled by the self-recursions' factors)."""
         if gx is not None:
             return cross_diag(x, y, gx, gy, recursion_mode(self.symmetrize))
+        if x.n_bilinear == 2 and self.form == "gaussian":
+            return gaussian_two_layer(self.two_layer(x), self.two_layer(y))
         if self.form == "gaussian":
             return gaussian_pair(x, y)
         # Both same-function forms work on the joint row space of the first maps (isometric).
         if x.n_bilinear == 2:
-            return two_layer_full_pair(*reduce_inputs(x, y))
+            return full_pair(self.two_layer(x), self.two_layer(y))
         return dense_full_pair(*reduce_inputs(x, y))
 
     def prepare(self, net: TensorNet | SeqNet) -> Prepared:
