@@ -4,11 +4,14 @@ Components are defined in :mod:`mechequiv.equivalence.components`. For finding a
 :func:`~mechequiv.equivalence.discovery.discover_circuit` (cumulative ACDC-style search, metrics
 that work on saturated outputs, counterfactual inputs, faithfulness): :func:`scan_components`
 scores each component alone against a KL, which misses components whose activations do not vary
-over the task and effects that saturated outputs hide. It is kept for existing callers.
+over the task and effects that saturated outputs hide. It is deprecated (a
+``DeprecationWarning``) and kept for existing callers and as the peer in
+``benchmarks/bench_circuits.py``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,7 +219,16 @@ def scan_components(
     component is scored as the mean over ``repeats`` random resamplings. Components scoring
     above ``threshold`` form the circuit (:attr:`CircuitScan.circuit`), ready for
     :class:`ResampleAblation`.
+
+    Deprecated: use :func:`~mechequiv.equivalence.discovery.discover_circuit`.
     """
+    warnings.warn(
+        "scan_components is deprecated: it scores one component at a time by KL and misses "
+        "components that never vary; use discover_circuit (ACDC-style, faithfulness checked) "
+        "and ResampleAblation(circuit)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     if not components:
         raise ValueError("no components to scan")
     rng = np.random.default_rng(seed)
