@@ -11,23 +11,29 @@
      derangement of the inputs),
    - a null: a random circuit of the ground truth's size (expected precision = |truth| / |all|).
 2. Induction (``--part induction``): 2-layer, 8-head transformers trained here on induction
-   (random offsets and periods) for 4 seeds, as a TransformerLens 4 ``TransformerBridge``
-   (attention only) and as the zoo's TokenTransformer (causal attention, MLPs, LayerNorm).
-   ``discover_circuit`` on 512 inputs (counterfactual: fresh tokens in the same layout) at
-   thresholds 0.01 and 0.05 (and the attribution first pass at 0.01): faithfulness, completeness,
-   size, wall and CPU seconds; the null is the faithfulness of random circuits of the same size
-   (one draw per seed; the attribution first pass on the first seed only, for time); the peer for time is
-   ``scan_components`` on the same model and inputs. For the bridge, whether the heads with the
-   highest previous-token (layer 0) and induction (layer 1) attention scores are in the circuit.
+   (random offsets and periods) until the held-out induction accuracy reaches 0.9 (at most
+   ``--steps`` steps), for 4 seeds, as a TransformerLens 4 ``TransformerBridge`` (attention
+   only) and as the zoo's TokenTransformer (causal attention, MLPs, LayerNorm). Ground truth,
+   from attention patterns alone: the previous-token heads of layer 0 and the induction heads
+   of layer 1 (``known_heads``: score >= 0.3, or the best of its kind). ``discover_circuit`` on
+   512 inputs, counterfactual ``break_repeat`` (the first copy replaced, so only what reads it
+   changes), thresholds 0.01 and 0.05:
+   recall and precision of the circuit's heads against the known heads, faithfulness,
+   completeness, size, wall and CPU seconds. Null: random circuits of the same size (3 draws per
+   seed), their faithfulness, recall and precision. Beside it, the counterfactual the previous
+   round used (fresh tokens in the same layout), which moves every head reading the current
+   token. The peer for time is ``scan_components`` on the same model and inputs.
 
 Usage: python benchmarks/bench_circuits.py [--part tracr|induction|all] [--quick]
        [--models bridge,zoo] [--steps 600]
-Writes benchmarks/results/circuits_tracr.json and/or circuits_induction[_bridge|_zoo].json.
+Writes benchmarks/results/circuits_tracr.json and/or circuits_induction[_bridge|_zoo].json
+(circuits_induction.json with both models).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from pathlib import Path
@@ -122,93 +128,132 @@ def tracr_part(seeds: list[int], n: int) -> dict[str, Any]:
     return {"programs": rows, "mean": overall, "seeds": seeds, "n_inputs": n}
 
 
+def _head(kind: str, layer: int, h: int) -> str:
+    return f"blocks.{layer}.attn.{'hook_z' if kind == 'bridge' else 'heads'}[{h}]"
+
+
+def _recall_precision_heads(nodes: list[str], truth: set[str]) -> dict[str, Any]:
+    heads = {c for c in nodes if ".attn." in c}
+    r, p = recall_precision(heads, truth)
+    return {"recall": r, "precision": p, "heads": len(heads), "mlps": len(nodes) - len(heads)}
+
+
 def induction_part(
     seeds: list[int], n: int, steps: int, kinds: list[str], partial: Path | None = None
 ) -> dict[str, Any]:
     from mechequiv.zoo.induction import (
+        break_repeat,
         head_scores,
         induction_accuracy,
         induction_batch,
+        known_heads,
+        repeat_losses,
         train_induction_bridge,
         train_induction_zoo,
     )
 
-    half, vocab, heads = 10, 32, 8
-    out: dict[str, Any] = {"config": {"n_layers": 2, "n_heads": heads, "d_model": 64, "half": half,
-                                      "vocab": vocab, "steps": steps, "n_inputs": n}, "runs": []}  # fmt: skip
+    half, vocab, heads, lr, target = 10, 32, 8, 3e-3, 0.9
+    out: dict[str, Any] = {
+        "config": {"n_layers": 2, "n_heads": heads, "d_model": 64, "half": half, "vocab": vocab,
+                   "max_steps": steps, "lr": lr, "target_accuracy": target, "n_inputs": n,
+                   "known_heads_min_score": 0.3},
+        "counterfactual": "break_repeat: the first copy of A replaced by other tokens (the "
+                          "'fresh_tokens' rows: every token fresh, same layout)",
+        "runs": [],
+    }  # fmt: skip
     trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo}
     for kind in kinds:
-        train = trainers[kind]
         for seed in seeds:
-            model, train_s, _ = timed(train, seed=seed, n_heads=heads, d_model=64, half=half,
-                                      vocab=vocab, steps=steps)  # fmt: skip
+            model, train_s, train_cpu = timed(trainers[kind], seed=seed, n_heads=heads,
+                                              d_model=64, half=half, vocab=vocab, steps=steps,
+                                              lr=lr, target_accuracy=target)  # fmt: skip
             rng = np.random.default_rng(1000 + seed)
             batch = induction_batch(n, half, vocab, rng)
-            cf = induction_batch(n, half, vocab, rng, layout=batch).tokens
+            cf = break_repeat(batch, vocab, rng)
+            fresh = induction_batch(n, half, vocab, rng, layout=batch).tokens
             metric = BehaviourMetric(positions=batch.mask)
             comps = transformer_components(model)
-            row: dict[str, Any] = {"model": kind, "seed": seed, "train_s": train_s,
-                                   "accuracy": induction_accuracy(model, batch), "n_candidates": len(comps)}  # fmt: skip
-            configs = [(0.01, "acdc"), (0.05, "acdc")] + (
-                [(0.01, "attribution")] if seed == seeds[0] else []
-            )
-            for thr, method in configs:
+            adapter = model_adapter(model)
+            pts = [f"blocks.{layer}.attn.hook_pattern" for layer in (0, 1)]
+            pats = capture(adapter, batch.tokens, pts, progress=False)
+            sc = head_scores({0: pats[pts[0]], 1: pats[pts[1]]}, batch)
+            known = known_heads(sc)
+            truth = {_head(kind, layer, h) for v in known.values() for layer, h in v}
+            row: dict[str, Any] = {
+                "model": kind, "seed": seed, "train_s": train_s, "train_cpu_s": train_cpu,
+                "accuracy": induction_accuracy(model, batch),
+                "repeat_loss": repeat_losses(model, batch), "n_candidates": len(comps),
+                "head_scores": {k: np.round(v, 4).tolist() for k, v in sc.items()},
+                "known_heads": sorted(truth),
+            }  # fmt: skip
+            configs = [("acdc@0.01", cf, 0.01, "acdc"), ("acdc@0.05", cf, 0.05, "acdc"),
+                       ("fresh_tokens@0.05", fresh, 0.05, "acdc")]  # fmt: skip
+            for name, source, thr, method in configs:
                 circ, wall, cpu = timed(discover_circuit, model, batch.tokens, comps,
-                                        counterfactual=cf, metric=metric, threshold=thr,
+                                        counterfactual=source, metric=metric, threshold=thr,
                                         method=method, seed=seed)  # fmt: skip
-                nulls = []
-                for r in range(1):
-                    pick = np.random.default_rng(r).choice(
-                        len(comps), len(circ.nodes), replace=False
+                nodes = [str(c) for c in circ.nodes]
+                null_f, null_r, null_p = [], [], []
+                for r in range(3):  # random circuits of the same size
+                    pick = np.random.default_rng([seed, r]).choice(
+                        len(comps), len(nodes), replace=False
                     )
-                    nulls.append(evaluate_circuit(model, batch.tokens, [comps[i] for i in pick], comps,
-                                                  counterfactual=cf, metric=metric).faithfulness)  # fmt: skip
-                row[f"{method}@{thr}"] = {
+                    rand = [comps[i] for i in pick]
+                    null_f.append(evaluate_circuit(model, batch.tokens, rand, comps,
+                                                   counterfactual=source, metric=metric).faithfulness)  # fmt: skip
+                    rp = _recall_precision_heads([str(c) for c in rand], truth)
+                    null_r.append(rp["recall"])
+                    null_p.append(rp["precision"])
+                row[name] = {
                     "faithfulness": circ.faithfulness, "completeness": circ.completeness,
-                    "minimality": circ.minimality, "size": len(circ.nodes),
-                    "nodes": [str(c) for c in circ.nodes], "method": circ.method,
-                    "null_random_same_size_faithfulness": float(np.mean(nulls)),
+                    "minimality": circ.minimality, "size": len(nodes), "nodes": nodes,
+                    **_recall_precision_heads(nodes, truth), "method": circ.method,
+                    "model_score": circ.model_score, "empty_score": circ.empty_score,
+                    "null_random_same_size": {"faithfulness": mean(null_f), "recall": mean(null_r),
+                                              "precision": mean(null_p)},
                     "wall_s": wall, "cpu_s": cpu, "forward_passes": circ.forward_passes,
                 }  # fmt: skip
-            scan, wall, cpu = timed(
-                scan_components, model_adapter(model), batch.tokens, comps, seed=seed
-            )
+            scan, wall, cpu = timed(scan_components, adapter, batch.tokens, comps, seed=seed)
             row["scan_kl_peer"] = {"size": len(scan.circuit), "wall_s": wall, "cpu_s": cpu}
-            if kind == "bridge":
-                pts = ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"]
-                pats = capture(model_adapter(model), batch.tokens, pts, progress=False)
-                sc = head_scores({0: pats[pts[0]], 1: pats[pts[1]]}, batch)
-                prev, ind = (
-                    int(np.argmax(sc["previous_token"][0])),
-                    int(np.argmax(sc["induction"][1])),
-                )
-                nodes = set(row["acdc@0.05"]["nodes"])
-                row["pattern_heads"] = {
-                    "previous_token_head": f"blocks.0.attn.hook_z[{prev}]",
-                    "previous_token_score": float(sc["previous_token"][0, prev]),
-                    "induction_head": f"blocks.1.attn.hook_z[{ind}]",
-                    "induction_score": float(sc["induction"][1, ind]),
-                    "both_in_circuit@0.05": f"blocks.0.attn.hook_z[{prev}]" in nodes
-                    and f"blocks.1.attn.hook_z[{ind}]" in nodes,
-                }  # fmt: skip
             out["runs"].append(row)
             if partial is not None:  # a long run keeps what it has measured so far
                 atomic_write_json(partial, out)
-            a = row["acdc@0.01"]
-            print(f"{kind} seed {seed}: acc {row['accuracy']:.3f} train {train_s:.0f}s | "
-                  f"acdc@0.01 F {a['faithfulness']:.3f} size {a['size']}/{len(comps)} "
-                  f"null {a['null_random_same_size_faithfulness']:.3f} wall {a['wall_s']:.1f}s cpu {a['cpu_s']:.1f}s | "
-                  f"acdc@0.05 F {row['acdc@0.05']['faithfulness']:.3f} size {row['acdc@0.05']['size']} | "
-                  f"scan peer wall {wall:.1f}s", flush=True)  # fmt: skip
+            a, lo = row["acdc@0.01"], row["repeat_loss"]
+            print(f"{kind} seed {seed}: acc {row['accuracy']:.3f} loss {lo['first_copy']:.2f}->"
+                  f"{lo['second_copy']:.2f} train {train_cpu:.0f}s cpu | known {sorted(truth)} | "
+                  f"acdc@0.01 F {a['faithfulness']:.3f} R {a['recall']:.2f} P {a['precision']} "
+                  f"size {a['size']}/{len(comps)} null F {a['null_random_same_size']['faithfulness']:.3f} "
+                  f"cpu {a['cpu_s']:.1f}s | acdc@0.05 R {row['acdc@0.05']['recall']:.2f} "
+                  f"P {row['acdc@0.05']['precision']} size {row['acdc@0.05']['size']} | "
+                  f"fresh@0.05 size {row['fresh_tokens@0.05']['size']} | scan peer cpu {cpu:.1f}s",
+                  flush=True)  # fmt: skip
+    out["summary"] = _induction_summary(out["runs"])
     return out
+
+
+def _induction_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for kind in sorted({r["model"] for r in runs}):
+        rs = [r for r in runs if r["model"] == kind]
+        summary[kind] = {"seeds": len(rs), "accuracy": mean([r["accuracy"] for r in rs]),
+                         "min_accuracy": min(r["accuracy"] for r in rs)}  # fmt: skip
+        for name in ("acdc@0.01", "acdc@0.05", "fresh_tokens@0.05"):
+            summary[kind][name] = {
+                m: mean([r[name][m] for r in rs])
+                for m in ("faithfulness", "recall", "precision", "size", "cpu_s", "wall_s")
+            } | {"null_" + m: mean([r[name]["null_random_same_size"][m] for r in rs])
+                 for m in ("faithfulness", "recall", "precision")}  # fmt: skip
+    return summary
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["tracr", "induction", "all"], default="all")
+    ap.add_argument("--part", choices=["tracr", "induction", "all", "merge"], default="all",
+                    help="merge: join circuits_induction_{bridge,zoo}.json (run separately) "
+                         "into circuits_induction.json")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="1 seed, fewer inputs and steps")
     ap.add_argument("--models", default="bridge,zoo", help="induction models: bridge,zoo")
-    ap.add_argument("--steps", type=int, default=600, help="induction training steps")
+    ap.add_argument("--steps", type=int, default=4000, help="induction training steps at most")
     ap.add_argument("--seeds", type=int, default=4, help="seeds (induction models, data)")
     args = ap.parse_args()
     seeds = [0] if args.quick else list(range(args.seeds))
@@ -218,11 +263,18 @@ def main() -> None:
     if args.part in ("tracr", "all"):
         res = tracr_part(seeds, n)
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
+    if args.part == "merge":
+        parts = [json.loads((RESULTS / f"circuits_induction_{k}.json").read_text())
+                 for k in ("bridge", "zoo")]  # fmt: skip
+        runs = [r for p in parts for r in p["runs"]]
+        merged = {**parts[0], "runs": runs, "summary": _induction_summary(runs),
+                  "meta": [p["meta"] for p in parts]}  # fmt: skip
+        atomic_write_json(RESULTS / "circuits_induction.json", merged)
     if args.part in ("induction", "all"):
         kinds = args.models.split(",")
         name = "circuits_induction" + ("" if len(kinds) == 2 else f"_{kinds[0]}")
         path = RESULTS / f"{name}.json"
-        res = induction_part(seeds, n, 300 if args.quick else args.steps, kinds, partial=path)
+        res = induction_part(seeds, n, args.steps, kinds, partial=path)
         atomic_write_json(path, {**res, "meta": meta, "complete": True})
 
 

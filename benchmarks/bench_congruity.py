@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 
 from _timing import print_table
-from mechequiv import measures
 from mechequiv._io import atomic_write_json
 from mechequiv.equivalence import (
     FourierModuleReprs,
@@ -35,6 +34,7 @@ from mechequiv.equivalence import (
     congruity_matrix,
     hidden_representations,
 )
+from mechequiv.parallel.pairwise import pairwise
 from mechequiv.report.figures import congruity_heatmap
 from mechequiv.study.steps import group_means
 from mechequiv.zoo import Zoo, modular_addition, train_zoo, transformer
@@ -111,7 +111,7 @@ def main() -> None:
         for label, fn in reprs.items():
             reps[label].append(torch.as_tensor(fn(model, task.inputs)))
         frequencies.append(reprs["Fourier modules"].last_frequencies)
-    base = {f"{name} ({label})": measures.pairwise(reps[label], name, progress=False).values
+    base = {f"{name} ({label})": pairwise(reps[label], name, progress=False).values
             for label in reprs for name in ("linear_cka", "procrustes")}  # fmt: skip
 
     # Within a recipe, both anchors usually rank the shared pool alike, so each round's two

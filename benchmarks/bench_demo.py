@@ -1,6 +1,6 @@
 """Per-step time of the default study (what `make demo` runs): process CPU time beside wall time.
 
-Runs ``mechequiv study`` (src/mechequiv/study/default.toml, or ``--quick``) into a fresh folder
+Runs ``mechequiv study`` (the default study, or ``--quick``) into a fresh folder
 and records, for each step, the wall time and this process's CPU time (user + system of all its
 threads) between the step's "running" and "done" log lines. On a shared machine the CPU time is
 the stable figure; wall time includes waiting for other processes.

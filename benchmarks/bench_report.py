@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.report.example import synthetic_results
 
 from _timing import median_time, print_table
-from mechequiv.report import figures, render_report
+from mechequiv.report import figures
+from mechequiv.study.report import render_report
 
 
 def scaled(scale: int) -> dict:

@@ -185,8 +185,8 @@ def _zoo(quick: bool) -> tuple[list[torch.nn.Module], list[torch.nn.Module], tor
 
 
 def _overhead(backend, repeats: int) -> dict:
-    from mechequiv.measures import pairwise
     from mechequiv.parallel import LocalBackend
+    from mechequiv.parallel.pairwise import pairwise
 
     rng = np.random.default_rng(0)
     small = [rng.normal(size=(200, 16)) for _ in range(8)]

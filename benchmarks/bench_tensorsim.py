@@ -4,8 +4,9 @@ and depth.
 * expansion: tiny BilinearMLPs whose dense tensors fit (``expand`` + Frobenius inner product,
   symmetrize="layer" both ways, so the two compute the same number; checked);
 * width: a two-layer residual BilinearMLP (input 784, residual stream ``--d-model``, output 10)
-  with hidden width 64 .. 2048, symmetrize="layer" (the same-function forms do not fit at
-  d_model 128); target: hidden width 1024 in < 0.5 s of CPU time;
+  with hidden width 64 .. 2048, symmetrize="layer" (the same-function forms need ~10^12
+  multiply-adds at d_model 128, see bench_tensorsim_exact.py); target: hidden width 1024 in
+  < 0.5 s of CPU time;
 * depth: 1 .. 16 bilinear layers at hidden width 512 (symmetrize="layer");
 * full: the closed-form fully symmetrised inner product (two bilinear layers) vs the recursion;
 * gaussian: the exact Gaussian form (x ~ N(mu, Sigma)) at depth 1, 2, 3 against the brute-force
@@ -22,12 +23,14 @@ reuses the self-recursions, so a checkpoint pair then costs about a third.
 Wall-clock medians and, for width and depth, process CPU-time medians (one thread).
 
 Usage: python benchmarks/bench_tensorsim.py [--repeats 3] [--d-model 128] [--threads 1]
+       [--sections full_symmetric,gaussian,exact_two_layer]
 Prints tables with medians and ratios; writes benchmarks/results/tensorsim.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import sys
@@ -226,7 +229,7 @@ def bench_gaussian(repeats: int) -> list[dict]:
 def bench_exact_two_layer(repeats: int) -> list[dict]:
     """The same-function forms of two-layer residual models against the layer recursion."""
     rows = []
-    for d_model, h in [(16, 32), (16, 128), (32, 64), (32, 96), (32, 256)]:
+    for d_model, h in [(16, 32), (16, 128), (32, 64), (32, 96), (32, 256), (32, 1024), (128, 1024)]:
         kw = dict(d_in=64, d_model=d_model, d_hidden=h, d_out=10, n_layers=2)
         a, b = (to_tensor_net(model(s, **kw)) for s in (0, 1))
         out = dict(case="exact_two_layer", d_model=d_model, d_hidden=h)
@@ -252,25 +255,33 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sections", default=None,
+                   help="comma-separated subset to rerun (the other rows are kept)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tensorsim.json")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor()}")
-    exp = bench_expansion(args.repeats)
-    print_table(exp, list(exp[0]))
-    width = bench_width(args.repeats, args.d_model)
-    print_table(width, list(width[0]))
-    depth = bench_depth(args.repeats, args.d_model)
-    print_table(depth, list(depth[0]))
-    full = bench_full(args.repeats)
-    print_table(full, list(full[0]))
-    gauss = bench_gaussian(args.repeats)
-    print_table(gauss, list(gauss[0]))
-    exact2 = bench_exact_two_layer(args.repeats)
-    print_table(exact2, list(exact2[0]))
-    attn = bench_attention(args.repeats)
-    print_table(attn, list(attn[0]))
-    rows = exp + width + depth + full + gauss + exact2 + attn
+    sections = {
+        "expansion": lambda: bench_expansion(args.repeats),
+        "width": lambda: bench_width(args.repeats, args.d_model),
+        "depth": lambda: bench_depth(args.repeats, args.d_model),
+        "full_symmetric": lambda: bench_full(args.repeats),
+        "gaussian": lambda: bench_gaussian(args.repeats),
+        "exact_two_layer": lambda: bench_exact_two_layer(args.repeats),
+        "attention": lambda: bench_attention(args.repeats),
+    }
+    chosen = list(sections) if args.sections is None else args.sections.split(",")
+    unknown = set(chosen) - set(sections)
+    if unknown:
+        p.error(f"unknown sections {sorted(unknown)}; choose from {list(sections)}")
+    rows = []
+    if args.sections is not None and args.out.exists():
+        # Rerun some sections: keep the other sections' rows of the previous results.
+        rows = [r for r in json.loads(args.out.read_text())["rows"] if r["case"] not in chosen]
+    for name in chosen:
+        new = sections[name]()
+        print_table(new, list(new[0]))
+        rows += new
     atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
                                  "threads": torch.get_num_threads()})  # fmt: skip
 

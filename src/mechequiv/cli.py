@@ -531,8 +531,8 @@ def study(
     ] = False,
 ) -> None:
     """Run the end-to-end study: train a zoo, compare it every way, write an HTML report."""
-    from mechequiv.report import write_report
     from mechequiv.study import load_config, run_study
+    from mechequiv.study.report import write_report
 
     with _user_errors():
         cfg = load_config(config, quick=quick)

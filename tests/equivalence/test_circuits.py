@@ -43,7 +43,8 @@ def test_scan_finds_exactly_the_units_the_output_reads(stimuli):
     net = hand_built()
     comps = neurons(net, stimuli, "1")
     assert comps == [Component("1", i) for i in range(4)]
-    scan = scan_components(net, stimuli, comps, threshold=1e-9)
+    with pytest.warns(DeprecationWarning, match="use discover_circuit"):
+        scan = scan_components(net, stimuli, comps, threshold=1e-9)
     assert scan.scores[Component("1", 2)] == pytest.approx(0.0, abs=1e-12)
     assert scan.scores[Component("1", 3)] == pytest.approx(0.0, abs=1e-12)
     assert set(scan.circuit) == {Component("1", 0), Component("1", 1)}
@@ -103,7 +104,7 @@ def test_bad_component_sets(stimuli):
         ResampleAblation([Component("9", 0)], comps, stimuli)
     with pytest.raises(ValueError, match="nothing to resample"):
         ResampleAblation(comps, comps, stimuli)
-    with pytest.raises(ValueError, match="no components"):
+    with pytest.raises(ValueError, match="no components"), pytest.warns(DeprecationWarning):
         scan_components(hand_built(), stimuli, [])
     with pytest.raises(ValueError, match="nearest"):
         neurons(hand_built(), stimuli, "nope")

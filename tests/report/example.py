@@ -11,7 +11,7 @@ import numpy as np
 
 
 def synthetic_results(seed: int = 0) -> dict[str, Any]:
-    """Every section of :mod:`mechequiv.report.schema`, filled with plausible synthetic numbers."""
+    """Every section of the study sections (:mod:`mechequiv.study.sections`), filled with plausible synthetic numbers."""
     rng = np.random.default_rng(seed)
     names = [f"pizza-{i}" for i in range(3)] + [f"clock-{i}" for i in range(3)]
     groups = ["Pizza"] * 3 + ["Clock"] * 3

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mechequiv.report import write_report
+from mechequiv.study.report import write_report
 from tests.report._chromium import ENSURE_SCRIPT, Chromium, find_chromium
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from mechequiv import measures
 from mechequiv.report import figures as F
-from mechequiv.report import render_report, write_report
 from mechequiv.report.texts import REFERENCES
+from mechequiv.study.report import render_report, write_report
 from tests.report.example import synthetic_results
 
 ALL_SECTIONS = ["summary", "zoo", "equivalence", "baselines", "tensorsim", "identifiability",

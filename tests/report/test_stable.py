@@ -11,7 +11,7 @@ from matplotlib.colors import to_hex
 
 from mechequiv._io import atomic_write_json
 from mechequiv.report import figures as F
-from mechequiv.report import write_report
+from mechequiv.study.report import write_report
 from tests.report.example import synthetic_results
 
 
@@ -69,10 +69,15 @@ def test_json_keeps_order_when_asked(tmp_path):
 
 
 def test_the_introduction_names_only_the_methods_present():
-    from mechequiv.report import render_report
     from mechequiv.report.texts import INTRO, intro
+    from mechequiv.study.report import render_report
 
-    assert intro(["zoo", "equivalence", "tensorsim", "identifiability", "measures"]) == INTRO
+    every = [
+        "interpretive equivalence (Congruity)",
+        "tensor similarity",
+        "an identifiability audit",
+    ]
+    assert intro(every, measures=True) == INTRO
     assert "three complementary methods" in INTRO
     r = synthetic_results()
     page = render_report({"summary": r["summary"], "equivalence": r["equivalence"]})
@@ -80,9 +85,9 @@ def test_the_introduction_names_only_the_methods_present():
     text = page[start : page.index("</p>", start)]
     assert "one method: interpretive equivalence (Congruity)" in text
     assert "tensor similarity" not in text and "identifiability" not in text
-    assert intro(["measures"]).endswith(
+    assert intro([], measures=True).endswith(
         "compares them with the classical representational similarity measures {cite:klabunde2025}."
     )
-    assert intro(["tensorsim", "identifiability"]).endswith(
+    assert intro(every[1:], measures=False).endswith(
         "two complementary methods: tensor similarity and an identifiability audit."
     )

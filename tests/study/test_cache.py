@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mechequiv.study import StudyConfig, fingerprint, load_config, run_study
-from mechequiv.study import steps as study_steps
+from mechequiv.study.registry import SECTIONS
 from mechequiv.study.run import step_key
+from mechequiv.study.sections import identifiability, measures
+from tests.study.toy_section import ToyResult, ToySettings, toy_section
 
 
 def _patched_source(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
@@ -19,17 +21,17 @@ def _patched_source(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     )
 
 
-def _toy_step(ctx, s):
+def _toy_step(ctx, s: ToySettings) -> ToyResult:
     from mechequiv.tokens import pool_tokens  # the code this step reaches
 
     _toy_step.calls += 1  # type: ignore[attr-defined]
-    return {"value": s["x"], "pooled": pool_tokens is not None}
+    return ToyResult(value=s.x, pooled=pool_tokens is not None)
 
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     _toy_step.calls = 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(study_steps.STEPS, "toy", study_steps.Step(_toy_step))
+    monkeypatch.setitem(SECTIONS, "toy", toy_section(_toy_step))
     cfg = StudyConfig("toy study", 0, {"toy": {"x": 1}})
 
     def run() -> dict:
@@ -47,7 +49,7 @@ def test_an_unchanged_rerun_reuses_the_result(toy):
 def test_a_new_step_version_recomputes(toy, monkeypatch):
     first = toy()
     assert first["versions"]["toy step"].startswith("version 1, code ")
-    monkeypatch.setitem(study_steps.STEPS, "toy", study_steps.Step(_toy_step, version=2))
+    monkeypatch.setitem(SECTIONS, "toy", toy_section(_toy_step, version=2))
     assert toy()["cached"] == [] and _toy_step.calls == 2
     again = toy()
     assert again["cached"] == ["toy"] and _toy_step.calls == 2
@@ -78,24 +80,31 @@ def test_real_steps_depend_on_their_own_methods_only(monkeypatch):
     # the equivalence and measures steps compare the zoo's models: they follow the zoo's code
     for name in ("zoo", "equivalence", "measures"):
         assert after[name] != before[name], name
-    assert after["identifiability"] == before["identifiability"]
+    # identifiability trains on the zoo's one loop (zoo.ensemble): it follows that module
+    monkeypatch.undo()
+    _patched_source(monkeypatch, "mechequiv.zoo.ensemble")
+    after = {name: step_key(name, cfg) for name in cfg.enabled()}
+    assert after["identifiability"] != before["identifiability"]
 
 
 def test_a_step_depends_on_its_own_helpers():
-    roots, sources = fingerprint._function_roots(study_steps.measures_step)
-    assert "mechequiv.zoo.presets" in roots  # reached through _named_models -> _zoos
-    assert len(sources) >= 3
+    roots, sources = fingerprint._function_roots(measures.run)
+    reached = fingerprint.module_closure(roots)
+    assert "mechequiv.zoo.presets" in reached  # through the shared zoo models
+    assert "mechequiv.study.compare" in roots  # the measures it calls
+    assert "mechequiv.tensorsim.experiments" not in reached
+    assert len(sources) >= 2  # run and the result class it builds
 
 
 def test_a_step_without_readable_source_still_gets_a_fingerprint(monkeypatch):
     import functools
 
-    wrapped = functools.partial(study_steps.identifiability_step)
+    wrapped = functools.partial(identifiability.run)
     assert fingerprint.code_fingerprint(wrapped) == fingerprint.code_fingerprint(
-        study_steps.identifiability_step
+        identifiability.run
     )
-    step = study_steps.Step(study_steps.identifiability_step)  # a callable object
+    step = identifiability.SECTION  # a callable-free object: its module is what it reaches
     first = fingerprint.code_fingerprint(step)
     assert first == fingerprint.code_fingerprint(step)
-    _patched_source(monkeypatch, "mechequiv.study.steps")  # its module is what it reaches
+    _patched_source(monkeypatch, "mechequiv.study.sections.base")
     assert fingerprint.code_fingerprint(step) != first

@@ -8,8 +8,8 @@ import pytest
 
 from mechequiv.study import default_config_text, load_config
 from mechequiv.study.config import ConfigError
+from mechequiv.study.registry import SECTIONS as STEPS
 from mechequiv.study.settings import SCHEMA, check_tables
-from mechequiv.study.steps import STEPS
 
 
 def test_default_config_names_every_step_in_order():
@@ -61,7 +61,7 @@ def test_user_file_overrides_and_its_quick_table_wins(tmp_path):
             "equivalence.representation must be one of ['fourier', 'residual'], got 'fourir' "
             "(a string); did you mean 'fourier'?",
         ),
-        ('[identifiability]\ntask = "XNOR"\n', "identifiability.task must name gates"),
+        ('[identifiability]\ntask = "XAND"\n', "identifiability.task must name gates"),
         ("[identifiability]\nwidths = [2, 0]\n", "identifiability.widths[1] must be >= 1"),
         ("[tensorsim]\ngrokking = false\n", "tensorsim.grokking must be 'quick' or 'full'"),
         ("[tensorsim]\nbackdoor = {stepz = 3}\n", "unknown key tensorsim.backdoor.stepz"),

@@ -70,9 +70,12 @@ def test_intractable_requests():
         tensor_similarity(deep, deep, symmetrize="full")
     with pytest.raises(MechequivError, match="entries"):
         expand(to_tensor_net(deep))
-    wide = random_mlp(0, d_in=100, d_model=100, d_hidden=4, n_layers=2)
+    # Second-layer outputs of full rank 129 on 129 input coordinates: ~10^12 multiply-adds.
+    wide = random_mlp(0, d_in=128, d_model=128, d_hidden=512, n_layers=2)
     with pytest.raises(MechequivError, match="fully symmetrised form of two bilinear layers needs"):
         tensor_similarity(wide, wide, symmetrize="full")
+    with pytest.raises(MechequivError, match="exact Gaussian form of two bilinear layers needs"):
+        tensor_similarity(wide, wide, form="gaussian")
     with pytest.raises(MechequivError, match=r"Gaussian form of 3 bilinear layers.*too large"):
         tensor_similarity(deep, deep, form="gaussian")
     with pytest.raises(MechequivError, match=r"10\^.*no polynomial-time algorithm"):

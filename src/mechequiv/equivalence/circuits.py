@@ -4,12 +4,15 @@ Components are defined in :mod:`mechequiv.equivalence.components`. For finding a
 :func:`~mechequiv.equivalence.discovery.discover_circuit` (cumulative ACDC-style search, metrics
 that work on saturated outputs, counterfactual inputs, faithfulness): :func:`scan_components`
 scores each component alone against a KL, which misses components whose activations do not vary
-over the task and effects that saturated outputs hide. It is kept for existing callers.
+over the task and effects that saturated outputs hide. It is deprecated (a
+``DeprecationWarning``) and kept for existing callers and as the peer in
+``benchmarks/bench_circuits.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mechequiv.capture import Adapter, capture, run_with_patches
+from mechequiv.capture import capture, run_with_patches
 from mechequiv.equivalence.components import (
     Component,
     component_patches,
@@ -56,10 +59,7 @@ class BehaviourCheck:
         stats = {"kl": _kl(p, q)}
         if self.labels is not None:
             y = torch.as_tensor(self.labels)
-
-            def acc(d: torch.Tensor) -> float:
-                return float((d.argmax(-1) == y).double().mean())
-
+            acc = lambda d: float((d.argmax(-1) == y).double().mean())  # noqa: E731
             stats["accuracy_drop"] = acc(p) - acc(q)
         return stats
 
@@ -162,7 +162,7 @@ class ResampleAblation(DrawingSampler):
 
 
 def _relative_change(
-    clean: Mapping[Hashable, torch.Tensor], values: dict[Component, torch.Tensor]
+    clean: dict[str, torch.Tensor], values: dict[Component, torch.Tensor]
 ) -> float:
     num = sum(float(((v.double() - component_slice(clean[c.point], c).double()) ** 2).sum())
               for c, v in values.items())  # fmt: skip
@@ -202,7 +202,7 @@ class CircuitScan:
 
 
 def scan_components(
-    model: nn.Module | Adapter,
+    model: nn.Module,
     inputs: Any,
     components: Sequence[Component],
     threshold: float = 0.01,
@@ -219,7 +219,16 @@ def scan_components(
     component is scored as the mean over ``repeats`` random resamplings. Components scoring
     above ``threshold`` form the circuit (:attr:`CircuitScan.circuit`), ready for
     :class:`ResampleAblation`.
+
+    Deprecated: use :func:`~mechequiv.equivalence.discovery.discover_circuit`.
     """
+    warnings.warn(
+        "scan_components is deprecated: it scores one component at a time by KL and misses "
+        "components that never vary; use discover_circuit (ACDC-style, faithfulness checked) "
+        "and ResampleAblation(circuit)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     if not components:
         raise ValueError("no components to scan")
     rng = np.random.default_rng(seed)

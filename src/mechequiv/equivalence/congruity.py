@@ -44,7 +44,9 @@ from mechequiv.equivalence.stats import (
     z_test_distinguishable,
 )
 from mechequiv.measures._validate import check_choice, check_int
-from mechequiv.parallel import Backend, JsonStore, get_backend
+from mechequiv.parallel.backend import Backend
+from mechequiv.parallel.pairs import map_pairs
+from mechequiv.parallel.store import JsonStore
 
 Cross = Literal["model", "implementation"]
 Ties = Literal["half", "own", "other"]
@@ -527,14 +529,11 @@ def congruity_matrix(
                 "cross": cross, "ties": ties, "tie_atol": tie_atol, "seed": seed,
                 "n_boot": n_boot, "level": level}  # fmt: skip
     store = None if results_path is None else JsonStore(results_path, settings)
-    pairs = [(i, j) for i in range(m) for j in range(i if diagonal else i + 1, m)]
-    found = get_backend(backend).map(
-        job, pairs, keys=[f"{i},{j}" for i, j in pairs], store=store, progress=progress,
+    found = map_pairs(
+        job, m, diagonal=diagonal, backend=backend, store=store, progress=progress,
         description="congruity pairs",
     )  # fmt: skip
-    return CongruityMatrix(
-        names, {p: CongruityResult.from_dict(d) for p, d in zip(pairs, found, strict=True)}
-    )
+    return CongruityMatrix(names, {p: CongruityResult.from_dict(d) for p, d in found.items()})
 
 
 @dataclass

@@ -1,22 +1,21 @@
-"""Counts against width over a zoo of seeds (the paper's width figure), and its plot."""
+"""Counts against width over a zoo of seeds (the paper's width figure; drawn by
+:func:`mechequiv.report.figures.counts_against_width` from :func:`count_records`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from mechequiv._moved import moved_figure
 from mechequiv.identifiability.audit import (
     IdentifiabilityReport,
     audit,
     paper_min_node_sparsity,
 )
 from mechequiv.identifiability.tasks import BooleanTask, as_task, train_mlp
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 #: Medians read off the paper's width figure (project page), per hidden width k.
 PAPER_MEDIANS = {
@@ -93,9 +92,15 @@ class WidthStudy:
             f"WidthStudy({self.task!r}, widths={sorted(self.tried)}, networks={len(self.reports)})"
         )
 
-    def plot(self, paper: bool = True) -> Figure:
-        """See :func:`plot_counts`."""
-        return plot_counts(self.reports, paper=paper)
+    def plot(self, paper: bool = True):
+        """Deprecated: ``counts_against_width(count_records(study.reports),
+        reference=PAPER_MEDIANS)`` of :mod:`mechequiv.report.figures`."""
+        if not self.reports:
+            raise ValueError("plot_counts needs at least one report")
+        return moved_figure(
+            "WidthStudy.plot", "counts_against_width", None, count_records(self.reports),
+            reference=PAPER_MEDIANS if paper else None,
+        )  # fmt: skip
 
 
 def study_widths(
@@ -133,58 +138,21 @@ def study_widths(
     return WidthStudy(task.name, tuple(reports), tried, tuple(kept))
 
 
-def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True) -> Figure:
-    """Interpretations and minimal mappings per network against hidden width (log scale).
+def count_records(reports: Sequence[IdentifiabilityReport]) -> list[dict[str, Any]]:
+    """One record per report, ``{"width", "interpretations", "mappings"}`` (None where not
+    counted): the data of :func:`mechequiv.report.figures.counts_against_width`."""
+    return [
+        {"width": r.hidden_width, "interpretations": r.n_interpretations, "mappings": r.n_mappings}
+        for r in reports
+    ]
 
-    One point per network (zero counts drawn at the bottom edge, labelled), the median per
-    width as a line, and the paper's medians (crosses) when ``paper``. Returns a matplotlib
-    ``Figure`` (Agg canvas; nothing is shown).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
+def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True):
+    """Deprecated: ``counts_against_width(count_records(reports), reference=PAPER_MEDIANS)`` of
+    :mod:`mechequiv.report.figures`."""
     if not reports:
         raise ValueError("plot_counts needs at least one report")
-    fig = Figure(figsize=(9, 3.6))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    for ax, key, attr in (
-        (axes[0], "interpretations", "n_interpretations"),
-        (axes[1], "mappings", "n_mappings"),
-    ):
-        points = [
-            (r.hidden_width, getattr(r, attr)) for r in reports if getattr(r, attr) is not None
-        ]
-        if points:
-            ks = sorted({k for k, _ in points})
-            values = [v for _, v in points]
-            floor = max(min([v for v in values if v > 0], default=1) / 10, 0.5)
-            rng = np.random.default_rng(0)  # horizontal jitter only
-            xs = [k + rng.uniform(-0.12, 0.12) for k, _ in points]
-            ax.scatter(xs, [max(v, floor) for v in values], s=14, alpha=0.6, label="networks")
-            med = [float(np.median([v for kk, v in points if kk == k])) for k in ks]
-            ax.plot(ks, [max(m, floor) for m in med], "-o", color="k", label="median")
-            n_zero = sum(v == 0 for v in values)
-            if n_zero:
-                ax.axhline(floor, color="grey", lw=0.5, ls=":")
-                ax.text(min(ks), floor, f" {n_zero} network(s) with 0", va="bottom", fontsize=7)
-        if paper:
-            pk = sorted(PAPER_MEDIANS[key])
-            ax.plot(
-                pk,
-                [PAPER_MEDIANS[key][k] for k in pk],
-                "x--",
-                color="tab:red",
-                label="paper figure (read by eye)",
-            )
-        ax.set_yscale("log")
-        ax.set_xticks(
-            sorted(
-                {r.hidden_width for r in reports} | (set(PAPER_MEDIANS[key]) if paper else set())
-            )
-        )
-        ax.set_xlabel("hidden width k")
-        ax.set_ylabel(f"{key} per network")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return moved_figure(
+        "mechequiv.identifiability.plot_counts", "counts_against_width", None,
+        count_records(reports), reference=PAPER_MEDIANS if paper else None,
+    )  # fmt: skip

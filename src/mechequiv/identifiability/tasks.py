@@ -7,7 +7,6 @@ The trainer reproduces the paper's recipe for tests and benchmarks; the zoo's ve
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-#: Two-input gates of the paper, as outputs on the rows (0,0), (0,1), (1,0), (1,1) (A, B).
-GATES: dict[str, tuple[int, int, int, int]] = {
-    "AND": (0, 0, 0, 1),
-    "OR": (0, 1, 1, 1),
-    "XOR": (0, 1, 1, 0),
-    "IMP": (1, 1, 0, 1),
-    "NAND": (1, 1, 1, 0),
-    "NOR": (1, 0, 0, 0),
-    "NIMP": (0, 0, 1, 0),
-}
+from mechequiv.zoo.ensemble import Optimiser, fit_ensemble
+from mechequiv.zoo.models import MLP
+from mechequiv.zoo.tasks import GATES as ZOO_GATES
+from mechequiv.zoo.tasks import gate_table, truth_table
+
+#: Two-input gates as outputs on the rows (0,0), (0,1), (1,0), (1,1) (A, B): the truth-table view
+#: of the one gate table, :data:`mechequiv.zoo.tasks.GATES` (the paper's AND, OR, XOR, IMP,
+#: NAND, NOR, NIMP, and XNOR).
+GATES: dict[str, tuple[int, ...]] = {name: gate_table(name, 2) for name in ZOO_GATES}
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,7 +97,7 @@ def boolean_task(
         taking ``n_inputs`` 0/1 ints and returning one bit or a tuple of bits, or a truth table
         of shape ``(2**n_inputs,)`` or ``(2**n_inputs, n_out)`` in row order.
     """
-    rows = np.array(list(itertools.product((0, 1), repeat=n_inputs)), dtype=np.int8)
+    rows = truth_table(n_inputs).astype(np.int8)
     if isinstance(target, str):
         target = [target]
     if isinstance(target, list | tuple) and target and all(isinstance(t, str) for t in target):
@@ -132,18 +130,23 @@ def as_task(task: BooleanTask | str | Sequence[str]) -> BooleanTask:
 
 
 def make_mlp(widths: Sequence[int], *, slope: float = 0.01, seed: int = 0) -> nn.Sequential:
-    """``nn.Sequential`` MLP with a LeakyReLU after *every* ``nn.Linear``, output included (the
-    paper's architecture); PyTorch's default initialisation drawn from ``seed`` (the global
-    RNG is left untouched)."""
+    """A float64 :class:`~mechequiv.zoo.models.MLP` (an ``nn.Sequential``) with a LeakyReLU
+    after *every* ``nn.Linear``, output included (the paper's architecture); PyTorch's default
+    initialisation drawn from ``seed`` (the global RNG is left untouched)."""
     widths = [int(w) for w in widths]
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must hold >= 2 positive sizes, got {widths}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers: list[nn.Module] = []
-        for n_in, n_out in itertools.pairwise(widths):
-            layers += [nn.Linear(n_in, n_out, dtype=torch.float64), nn.LeakyReLU(slope)]
-    return nn.Sequential(*layers)
+        return MLP(
+            widths[0],
+            widths[1:-1],
+            widths[-1],
+            activation="leaky_relu",
+            negative_slope=slope,
+            output_activation=True,
+            dtype=torch.float64,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,26 +194,51 @@ def train_mlp(
     model = make_mlp((task.n_inputs, *hidden, task.n_outputs), seed=seed)
     gen = torch.Generator().manual_seed(seed)
     rows = torch.randint(m, (n_train * m,), generator=gen)
-    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    best, bad, loss_value, epoch = float("inf"), 0, float("inf"), 0
-    for epoch in range(1, max_epochs + 1):  # noqa: B007 (epoch is reported)
-        order = rows[torch.randperm(len(rows), generator=gen)]
-        losses = []
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            weight = torch.bincount(batch, minlength=m).to(torch.float64) / len(batch)
-            opt.zero_grad()
-            loss = (weight[:, None] * (model(x) - y) ** 2).sum() / y.shape[1]
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        loss_value = float(np.mean(losses))
-        if loss_value < best:
-            best, bad = loss_value, 0
+    per_epoch = -(-len(rows) // batch_size)  # the last batch of an epoch may be partial
+    epoch_order: list[torch.Tensor] = []
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # A batch is the full truth table with each row weighted by its multiplicity in the
+        # batch; the weights travel as an extra target column. The epoch's order is drawn when
+        # the epoch starts, so the generator is consumed as in a plain epoch loop.
+        k = step % per_epoch
+        if k == 0:
+            epoch_order[:] = [rows[torch.randperm(len(rows), generator=gen)]]
+        rows_k = epoch_order[0][k * batch_size : (k + 1) * batch_size]
+        weight = torch.bincount(rows_k, minlength=m).to(torch.float64) / len(rows_k)
+        return x.unsqueeze(0), torch.cat([y, weight[:, None]], dim=1).unsqueeze(0)
+
+    def weighted_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        y_, weight = target[..., :-1], target[..., -1:]
+        return (weight * (out - y_) ** 2).sum((1, 2)) / y_.shape[-1]
+
+    state = {"epoch": 0, "best": float("inf"), "bad": 0, "loss": float("inf")}
+    epoch_losses: list[float] = []
+
+    def stop(done: int, losses: torch.Tensor) -> bool:
+        epoch_losses.append(float(losses[0]))
+        if done % per_epoch:
+            return False
+        state["epoch"] += 1
+        state["loss"] = loss_value = float(np.mean(epoch_losses))
+        epoch_losses.clear()
+        if loss_value < state["best"]:
+            state["best"], state["bad"] = loss_value, 0
         else:
-            bad += 1
-        if loss_value < loss_target or bad >= patience:
-            break
+            state["bad"] += 1
+        return loss_value < loss_target or state["bad"] >= patience
+
+    # AdamW with PyTorch's defaults (betas 0.9/0.999, weight decay 0.01), as the paper.
+    fit = fit_ensemble(
+        [model],
+        batch,
+        weighted_mse,
+        steps=max_epochs * per_epoch,
+        optimiser=Optimiser("adamw", lr=learning_rate, weight_decay=0.01),
+        stop=stop,
+    )
+    fit.load_into([model])
+    loss_value, epoch = float(state["loss"]), int(state["epoch"])
     with torch.no_grad():
         correct = bool((torch.round(model(x)) == y).all())
     return TrainedMLP(model, loss_value, epoch, correct and loss_value <= loss_target, seed)

@@ -28,7 +28,6 @@ from mechequiv.measures.cca import cca, pwcca, svcca
 from mechequiv.measures.cka import angular_cka, debiased_cka, linear_cka, rbf_cka
 from mechequiv.measures.functional import jensen_shannon, logit_cosine, prediction_agreement
 from mechequiv.measures.neighbors import knn_jaccard, mutual_knn
-from mechequiv.measures.pairwise import PairwiseMatrix, pairwise
 from mechequiv.measures.procrustes import permutation_distance, procrustes
 from mechequiv.measures.registry import INVARIANCES, MeasureInfo, get, names
 from mechequiv.measures.regression import (
@@ -42,7 +41,7 @@ from mechequiv.measures.regression import (
 )
 from mechequiv.measures.rsa import rdm, rsa
 from mechequiv.measures.streaming import StreamingCKA, StreamingMeasure, streamable
-from mechequiv.tokens import pool_tokens
+from mechequiv.tokens import pool_tokens as _pool_tokens
 
 
 def compare(
@@ -57,7 +56,7 @@ def compare(
     ``measures`` defaults to every representational measure in the registry.
     """
     if tokens is not None:
-        X, Y = pool_tokens(X, tokens, mask), pool_tokens(Y, tokens, mask)
+        X, Y = _pool_tokens(X, tokens, mask), _pool_tokens(Y, tokens, mask)
     chosen = names(functional=False) if measures is None else measures
     return {name: get(name)(X, Y) for name in chosen}
 
@@ -67,7 +66,6 @@ __all__ = [
     "BoundedMapFit",
     "CertifiedDistance",
     "MeasureInfo",
-    "PairwiseMatrix",
     "StreamingCKA",
     "StreamingMeasure",
     "angular_cka",
@@ -83,9 +81,7 @@ __all__ = [
     "logit_cosine",
     "mutual_knn",
     "names",
-    "pairwise",
     "permutation_distance",
-    "pool_tokens",
     "prediction_agreement",
     "procrustes",
     "pwcca",
@@ -98,3 +94,27 @@ __all__ = [
     "streamable",
     "svcca",
 ]
+
+
+# Names that moved out of this package (it imports neither the backends nor the progress bars):
+# still reachable here, with a DeprecationWarning naming the new home.
+_MOVED = {
+    "pairwise": "mechequiv.parallel.pairwise",
+    "PairwiseMatrix": "mechequiv.parallel.pairwise",
+    "pool_tokens": "mechequiv.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        home = _MOVED[name]
+        warnings.warn(
+            f"mechequiv.measures.{name} moved to {home}.{name}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(home), name)
+    raise AttributeError(f"module 'mechequiv.measures' has no attribute {name!r}")

@@ -9,7 +9,9 @@ darker colour means *more similar*, so distance measures use the reversed colour
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -17,7 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from mechequiv.report._check import as_mapping, as_matrix, as_names, as_vector
+from mechequiv._io import atomic_write
+from mechequiv.report.validate import as_mapping, as_matrix, as_names, as_vector, count_keys
 
 _CMAP = "YlGnBu"
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -224,8 +227,6 @@ def identifiability_counts(
     widths : the widths to place on the x axis (default: those in ``per_seed``, sorted).
     counts : the count columns to plot (default: every key except width and seed).
     """
-    from mechequiv.report.schema import count_keys
-
     rows = [as_mapping(r, f"per_seed[{i}]") for i, r in enumerate(per_seed)]
     if not rows:
         raise ValueError("per_seed: expected at least one network, found none")
@@ -333,6 +334,127 @@ def training_curves(
     if title:
         fig.suptitle(_plain(title))
     return fig
+
+
+def checkpoint_matrix(
+    matrix: Any,
+    steps: Sequence[float],
+    *,
+    title: str = "",
+    marks: Sequence[int] = (),
+    curves: Mapping[str, Any] | None = None,
+) -> Figure:
+    """One checkpoint-by-checkpoint similarity matrix (tick labels = steps), with optional
+    curves per checkpoint in a panel below (formerly ``mechequiv.tensorsim.plot_matrix``).
+
+    Parameters
+    ----------
+    matrix : (k, k) similarities of k checkpoints.
+    steps : the k training steps (tick labels).
+    marks : checkpoint indices where a phase starts; lines are drawn before them.
+    curves : optional label -> k values (e.g. test accuracy).
+    """
+    steps_arr = as_vector(steps, "steps")
+    k = steps_arr.shape[0]
+    M = as_matrix(matrix, "matrix", (k, k))
+    lines = {
+        lab: as_vector(v, f"curves[{lab!r}]", k)
+        for lab, v in as_mapping(curves or {}, "curves").items()
+    }
+    bad = [m for m in marks if not 0 <= int(m) <= k]
+    if bad:
+        raise ValueError(f"marks: expected checkpoint indices in [0, {k}], found {bad}")
+    if lines:
+        fig = Figure(figsize=(5.2, 6.2))
+        ax, below = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
+        line_colour = colours(lines)
+        for label, values in lines.items():
+            below.plot(np.arange(k), values, color=line_colour[label], label=_plain(label))
+        for m in marks:
+            below.axvline(m - 0.5, color="k", lw=0.6, ls=":")
+        below.set_xlim(-0.5, k - 0.5)
+        below.set_xlabel("checkpoint index")
+        below.legend(fontsize=7)
+    else:
+        fig = Figure(figsize=(5.2, 4.4))
+        ax = fig.subplots()
+    finite = M[np.isfinite(M)]
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    im = ax.imshow(M, vmin=low, vmax=1.0, cmap=_CMAP)
+    ticks = _step_ticks(k)
+    ax.set_xticks(ticks, [_fmt_step(steps_arr[t]) for t in ticks], rotation=45, fontsize=7)
+    ax.set_yticks(ticks, [_fmt_step(steps_arr[t]) for t in ticks], fontsize=7)
+    for m in marks:
+        ax.axhline(m - 0.5, color="#d62728", lw=0.8)
+        ax.axvline(m - 0.5, color="#d62728", lw=0.8)
+    ax.set_xlabel("checkpoint (step)")
+    ax.set_title(_plain(title))
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def counts_against_width(
+    per_seed: Sequence[Mapping[str, Any]],
+    *,
+    counts: Sequence[str] = ("interpretations", "mappings"),
+    reference: Mapping[str, Mapping[int, float]] | None = None,
+    reference_label: str = "paper figure (read by eye)",
+) -> Figure:
+    """Counts per network against hidden width on a log axis, with a reference curve per count
+    (formerly ``mechequiv.identifiability.plot_counts``; the symmetric-log view of the same
+    records is :func:`identifiability_counts`).
+
+    Parameters
+    ----------
+    per_seed : one record per network: ``{"width": int, <count>: int or None}``.
+    counts : the count columns, one panel each. Zero counts are drawn at a floor line (a log
+        axis cannot show 0) and their number is written beside it.
+    reference : optional count -> {width: median} drawn as crosses (e.g. a paper's figure).
+    """
+    rows = [as_mapping(r, f"per_seed[{i}]") for i, r in enumerate(per_seed)]
+    if not rows:
+        raise ValueError("per_seed: expected at least one network, found none")
+    if any("width" not in r for r in rows):
+        raise ValueError("per_seed: every record needs a 'width'")
+    reference = dict(reference or {})
+    fig = Figure(figsize=(4.5 * len(counts), 3.6))
+    axes = fig.subplots(1, len(counts), squeeze=False)[0]
+    for ax, key in zip(axes, counts, strict=True):
+        points = [(int(r["width"]), float(r[key])) for r in rows if r.get(key) is not None]
+        if points:
+            ks = sorted({k for k, _ in points})
+            values = [v for _, v in points]
+            floor = max(min([v for v in values if v > 0], default=1.0) / 10, 0.5)
+            # spread by rank within a width (deterministic), not by random jitter
+            xs = []
+            for i, (k, _) in enumerate(points):
+                same = [p for p, (kk, _) in enumerate(points) if kk == k]
+                offsets = np.linspace(-0.12, 0.12, len(same)) if len(same) > 1 else np.zeros(1)
+                xs.append(k + float(offsets[same.index(i)]))
+            ax.scatter(xs, [max(v, floor) for v in values], s=14, alpha=0.6, label="networks")
+            med = [float(np.median([v for kk, v in points if kk == k])) for k in ks]
+            ax.plot(ks, [max(m, floor) for m in med], "-o", color="k", label="median")
+            n_zero = sum(v == 0 for v in values)
+            if n_zero:
+                ax.axhline(floor, color="grey", lw=0.5, ls=":")
+                ax.text(min(ks), floor, f" {n_zero} network(s) with 0", va="bottom", fontsize=7)
+        ref = {int(k): float(v) for k, v in reference.get(key, {}).items()}
+        if ref:
+            pk = sorted(ref)
+            ax.plot(pk, [ref[k] for k in pk], "x--", color="#d62728", label=_plain(reference_label))
+        ax.set_yscale("log")
+        ax.set_xticks(sorted({int(r["width"]) for r in rows} | set(ref)))
+        ax.set_xlabel("hidden width k")
+        ax.set_ylabel(f"{_plain(key)} per network")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+    """Write ``fig`` as a PNG atomically (a reader never sees half a file); returns the path."""
+    return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=dpi))
 
 
 def colours(labels: Iterable[str]) -> dict[str, str]:

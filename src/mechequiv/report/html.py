@@ -1,4 +1,10 @@
-"""The study report as one self-contained HTML file.
+"""The report's generic blocks and page: a self-contained HTML file.
+
+The study's sections (:mod:`mechequiv.study.sections`) build their parts of the page from the
+blocks here (:func:`table`, :func:`kv_table`, :func:`records_table`, :func:`figure`,
+:func:`measure_info_table`, ...) and the figures of :mod:`mechequiv.report.figures`;
+:func:`render_page` assembles the parts with the key findings, the run details and the
+references. Nothing here knows a particular experiment.
 
 Figures are embedded as base64 PNG and the style sheet is inline; the page loads nothing from
 anywhere (a Content-Security-Policy forbids it), so it can be mailed or archived as is. The only
@@ -15,7 +21,7 @@ import json
 import os
 import re
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,49 +29,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mechequiv._io import atomic_write_text
-from mechequiv.report import figures, texts
-from mechequiv.report._check import as_matrix, as_vector
-from mechequiv.report.schema import count_keys, validate_results
+from mechequiv.report import texts
 
 _DPI = 110
 _TABLE_ROWS_OPEN = 20  # longer tables start collapsed
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def write_report(
-    results: Mapping[str, Any], path: str | os.PathLike[str], *, title: str | None = None
-) -> Path:
-    """Render ``results`` (see :mod:`mechequiv.report.schema`) and write the HTML file atomically.
-
-    ``title`` defaults to ``results["title"]``, else "mechequiv report". Returns the path written. Raises ``TypeError``/``ValueError`` for results that do not follow
-    the schema, before anything is written.
-    """
-    return atomic_write_text(path, render_report(results, title=title))
-
-
-def render_report(results: Mapping[str, Any], *, title: str | None = None) -> str:
-    """The report for ``results`` as one HTML string; sections absent from ``results`` are skipped.
-
-    ``title`` defaults to ``results["title"]``, else "mechequiv report".
-    """
-    validate_results(results)
-    if title is None:
-        title = results.get("title", "mechequiv report")
-    page = _Page()
-    intro = page.prose(texts.intro([key for key in results if key in _SECTION_KEYS]))
-    sections: list[tuple[str, str, str]] = []
-    for anchor, key, heading, build in _SECTIONS:
-        if key in results:
-            sections.append((anchor, heading, build(page, results)))
-    details = _run_details(results)
-    if details:
-        sections.append(("run", "Run details", details))
-    if page.refs:
-        sections.append(("references", "References", _references(page)))
-    return _document(title, results, intro, sections)
-
-
-class _Page:
+class Page:
     """Collects citations in order of first use."""
 
     def __init__(self) -> None:
@@ -74,223 +45,74 @@ class _Page:
     def cite(self, key: str) -> str:
         n = self.refs.setdefault(key, len(self.refs) + 1)
         ref = texts.REFERENCES[key]
-        return f"<a class='cite' href='#ref-{key}' title='{_esc(ref.title)}'>[{n}]</a>"
+        return f"<a class='cite' href='#ref-{key}' title='{esc(ref.title)}'>[{n}]</a>"
 
     def prose(self, text: str) -> str:
         """Escaped text with ``{cite:key}`` replaced by citation links."""
-        return re.sub(r"\{cite:(\w+)\}", lambda m: self.cite(m.group(1)), _esc(text))
+        return re.sub(r"\{cite:(\w+)\}", lambda m: self.cite(m.group(1)), esc(text))
 
 
-# ---------------------------------------------------------------- sections
+def render_page(
+    title: str, results: Mapping[str, Any], intro_html: str,
+    parts: Sequence[tuple[str, str, str]], page: Page,
+) -> str:  # fmt: skip
+    """The whole HTML page: the introduction (``page.prose(text)``, rendered before the parts
+    so that its citations are numbered first), the key findings (``results["summary"]``), the
+    experiments' ``parts`` ((anchor, heading, body) in page order, built with ``page``), the
+    run details (timings, versions, configuration) and the references ``page`` collected."""
+    sections: list[tuple[str, str, str]] = []
+    if "summary" in results:
+        items = "".join(f"<li>{esc(s)}</li>" for s in results["summary"])
+        sections.append(("summary", "Key findings", f"<ul class='findings'>{items}</ul>"))
+    sections += parts
+    details = run_details(results)
+    if details:
+        sections.append(("run", "Run details", details))
+    if page.refs:
+        sections.append(("references", "References", references(page)))
+    return document(title, results, intro_html, sections)
 
 
-def _summary(page: _Page, results: Mapping[str, Any]) -> str:
-    items = "".join(f"<li>{_esc(s)}</li>" for s in results["summary"])
-    return f"<ul class='findings'>{items}</ul>"
+def write_page(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a rendered page atomically."""
+    return atomic_write_text(path, text)
 
 
-def _zoo(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["zoo"]
-    out = [f"<p>{page.prose(texts.ZOO)}</p>", _records_table(sec["models"], caption="Models")]
-    if sec.get("curves"):
-        groups = {str(r["name"]): str(r["group"]) for r in sec["models"] if "group" in r}
-        fig = figures.training_curves(sec["curves"], groups=groups)
-        out.append(
-            _figure(
-                fig, "Training curves of the zoo models", "Training curves, one line per model."
-            )
-        )
-    return "".join(out)
-
-
-def _equivalence(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["equivalence"]
-    names, groups = sec["names"], sec.get("groups")
-    m = len(names)
-    score, lo, hi = (as_matrix(sec[k], k, (m, m)) for k in ("score", "ci_low", "ci_high"))
-    settings = [
-        ("task", sec.get("task")),
-        ("models", m),
-        ("rounds per pair (n)", sec.get("n")),
-        ("confidence level", f"{sec['level']:.0%}" if "level" in sec else None),
-        ("representation", sec.get("representation")),
-        ("representation distance", sec.get("distance")),
-        ("baselines compare", sec.get("baseline_representation")),
-        ("comparison", sec.get("cross")),
-        ("implementation sampler", sec.get("sampler")),
-    ]
-    fig = figures.congruity_heatmap(names, score, lo, hi, groups=groups, level=sec.get("level"))
-    level = f"{sec['level']:.0%} " if "level" in sec else ""
-    caption = f"Congruity of every pair of models, with its {level}bootstrap confidence interval."
-    baselines = {k: as_matrix(v, k, (m, m)) for k, v in sec.get("baselines", {}).items()}
-    p = as_matrix(sec["p_value"], "p_value", (m, m)) if "p_value" in sec else None
-    header = ["model A", "model B"] + (["same group"] if groups else []) + ["Congruity", "CI"]
-    header += ["p (binomial)"] if p is not None else []
-    header_html = [_esc(h) for h in header] + [_measure_header(b) for b in baselines]
-    rows = []
-    for i in range(m):
-        for j in range(i + 1, m):
-            row = [_esc(names[i]), _esc(names[j])]
-            if groups:
-                row.append("yes" if groups[i] == groups[j] else "no")
-            ci = "—" if np.isnan(lo[i, j]) else f"[{lo[i, j]:.2f}, {hi[i, j]:.2f}]"
-            row += [_num(score[i, j]), ci] + ([_num(p[i, j])] if p is not None else [])
-            row += [_num(b[i, j]) for b in baselines.values()]
-            rows.append(row)
-    return "".join([
-        f"<p>{page.prose(texts.EQUIVALENCE)}</p>",
-        _kv_table(settings),
-        _figure(fig, "Congruity heatmap with confidence intervals", caption),
-        _table(header_html, rows, caption="Every pair of models"),
-    ])  # fmt: skip
-
-
-def _baselines(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["equivalence"]
-    if not sec.get("baselines"):
-        return ""
-    mats = {"Congruity": sec["score"], **sec["baselines"]}
-    fig = figures.measure_heatmaps(sec["names"], mats, groups=sec.get("groups"),
-                                   kinds={"Congruity": "similarity"}, ranges={"Congruity": (0.0, 1.0)})  # fmt: skip
-    return "".join([
-        f"<p>{page.prose(texts.BASELINES)}</p>",
-        _figure(fig, "Congruity and baseline measures side by side",
-                "Congruity and representational measures on the same pairs of models."),
-        _measure_info_table(page, list(sec["baselines"])),
-    ])  # fmt: skip
-
-
-def _tensorsim(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["tensorsim"]
-    out = [
-        f"<p>{page.prose(texts.TENSORSIM)}</p>",
-        _training_similarity(sec, "tensor similarity over training"),
-    ]
-    if "backdoor" in sec:
-        bd = sec["backdoor"]
-        out += ["<h3>Backdoor insertion</h3>", f"<p>{page.prose(texts.BACKDOOR)}</p>",
-                _training_similarity(bd, "similarity over training with a backdoor")]  # fmt: skip
-        if bd.get("delta"):
-            out.append(_table(["similarity", "Δ (detector)"],
-                              [[_esc(k), _num(v)] for k, v in bd["delta"].items()]))  # fmt: skip
-    return "".join(out)
-
-
-def _training_similarity(sec: Mapping[str, Any], what: str) -> str:
-    steps = as_vector(sec["steps"], "steps")
-    mats = {"tensor similarity": sec["matrix"], **sec.get("baselines", {})}
-    curves = sec.get("curves", {})
-    fig = figures.similarity_over_training(
-        steps, mats, curves=curves, marker_step=sec.get("poison_step")
-    )
-    model = f" Model: {sec['model']}." if "model" in sec else ""
-    caption = f"Every checkpoint against every other ({len(steps)} checkpoints).{model}"
-    # Similarity to the final checkpoint at a few checkpoints, next to the curves.
-    k = len(steps)
-    picks = sorted(set(np.linspace(0, k - 1, min(k, 8)).round().astype(int).tolist()))
-    last = {lab: as_matrix(v, lab, (k, k))[-1] for lab, v in mats.items()}
-    cols = {lab: as_vector(v, lab, k) for lab, v in curves.items()}
-    header = ["step"] + [_esc(f"{lab} to final") for lab in last] + [_esc(c) for c in cols]
-    rows = [[_cell(sec["steps"][t])] + [_num(v[t]) for v in last.values()] + [_num(v[t]) for v in cols.values()]
-            for t in picks]  # fmt: skip
-    return _figure(fig, what, caption) + _table(
-        header, rows, caption="Similarity to the final checkpoint"
-    )
-
-
-def _identifiability(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["identifiability"]
-    rows_in = sec["per_seed"]
-    counts = count_keys(rows_in)
-    fig = figures.identifiability_counts(rows_in, widths=sec["widths"], counts=counts)
-    task = f" Task: {sec['task']}." if "task" in sec else ""
-    header = ["hidden width", "networks"]
-    header += [f"{c}: median [min, max] (share with exactly 1)" for c in counts]
-    rows = []
-    for w in sec["widths"]:
-        at = [r for r in rows_in if r["width"] == w]
-        row = [str(w), str(len(at))]
-        for c in counts:
-            vals = np.asarray([r[c] for r in at if c in r], dtype=float)
-            if vals.size:
-                row.append(
-                    f"{np.median(vals):g} [{vals.min():g}, {vals.max():g}] ({np.mean(vals == 1):.0%})"
-                )
-            else:
-                row.append("—")
-        rows.append(row)
-    return "".join([
-        f"<p>{page.prose(texts.IDENTIFIABILITY)}</p>",
-        _figure(fig, "Identifiability counts against hidden width",
-                f"Counts per trained network against hidden width (symmetric-log axis).{task}"),
-        _table([_esc(h) for h in header], rows, caption="Counts per hidden width"),
-    ])  # fmt: skip
-
-
-def _measures(page: _Page, results: Mapping[str, Any]) -> str:
-    sec = results["measures"]
-    names = list(dict.fromkeys(n for p in sec["pairs"] for n in p["values"]))
-    rows = [
-        [_esc(p["a"]), _esc(p["b"])] + [_num(p["values"].get(n)) for n in names]
-        for p in sec["pairs"]
-    ]
-    desc = f"<p class='muted'>{_esc(sec['description'])}</p>" if "description" in sec else ""
-    return "".join([
-        f"<p>{page.prose(texts.MEASURES)}</p>",
-        desc,
-        _table(["model A", "model B"] + [_measure_header(n) for n in names], rows),
-        _measure_info_table(page, names),
-    ])  # fmt: skip
-
-
-# (anchor, results key, heading, builder), in page order.
-_SECTIONS: tuple[tuple[str, str, str, Callable[[_Page, Mapping[str, Any]], str]], ...] = (
-    ("summary", "summary", "Key findings", _summary),
-    ("zoo", "zoo", "Models", _zoo),
-    ("equivalence", "equivalence", "Interpretive equivalence (Congruity)", _equivalence),
-    ("baselines", "equivalence", "Similarity measures side by side", _baselines),
-    ("tensorsim", "tensorsim", "Tensor similarity over training", _tensorsim),
-    ("identifiability", "identifiability", "Identifiability audit", _identifiability),
-    ("measures", "measures", "Representational measures", _measures),
-)
-_SECTION_KEYS = frozenset(key for _, key, _, _ in _SECTIONS)
-
-
-def _run_details(results: Mapping[str, Any]) -> str:
+def run_details(results: Mapping[str, Any]) -> str:
     out = []
     if "timings" in results:
         timings, cached = results["timings"], set(results.get("cached", ()))
         total = sum(timings.values())
         rows = [
             [
-                _esc(k) + (" <span class='muted'>(cached)</span>" if k in cached else ""),
+                esc(k) + (" <span class='muted'>(cached)</span>" if k in cached else ""),
                 f"{v:.1f} s",
                 f"<div class='bar' style='width:{100 * v / total if total else 0:.1f}%'></div>",
             ]
             for k, v in timings.items()
         ] + [["<b>sum of stages</b>", f"<b>{total:.1f} s</b>", ""]]
-        out.append("<h3>Wall time</h3>" + _table(["stage", "wall time", ""], rows, num_cols=(1,)))
+        out.append("<h3>Wall time</h3>" + table(["stage", "wall time", ""], rows, num_cols=(1,)))
         if cached:
             out.append("<p class='muted'>Cached stages were read from disk in this run; their "
                        "time is the time they took when computed.</p>")  # fmt: skip
     if "wall_time" in results:
         out.append(f"<p>This run took <b>{results['wall_time']:.1f} s</b>.</p>")
     if "versions" in results:
-        out.append("<h3>Versions</h3>" + _kv_table(list(results["versions"].items())))
+        out.append("<h3>Versions</h3>" + kv_table(list(results["versions"].items())))
     if "config" in results:
         text = json.dumps(results["config"], indent=2, default=str)
         out.append(f"<h3>Configuration</h3><details><summary>show the configuration used</summary>"
-                   f"<pre>{_esc(text)}</pre></details>")  # fmt: skip
+                   f"<pre>{esc(text)}</pre></details>")  # fmt: skip
     return "".join(out)
 
 
-def _references(page: _Page) -> str:
+def references(page: Page) -> str:
     items = []
     for key in sorted(page.refs, key=page.refs.__getitem__):
         ref = texts.REFERENCES[key]
         items.append(
-            f"<li id='ref-{key}'>{_esc(ref.authors)}. <i>{_esc(ref.title)}</i>. {_esc(ref.venue)}. "
-            f"<a href='{_esc(ref.url)}' rel='noreferrer'>{_esc(ref.url)}</a></li>"
+            f"<li id='ref-{key}'>{esc(ref.authors)}. <i>{esc(ref.title)}</i>. {esc(ref.venue)}. "
+            f"<a href='{esc(ref.url)}' rel='noreferrer'>{esc(ref.url)}</a></li>"
         )
     return f"<ol class='refs'>{''.join(items)}</ol>"
 
@@ -298,62 +120,100 @@ def _references(page: _Page) -> str:
 # ---------------------------------------------------------------- building blocks
 
 
-def _measure_header(name: str) -> str:
+def describe_measures(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Today's registry entries of ``names`` as JSON-safe descriptors (kind, range with None for
+    an infinite bound, invariances, family, convention), to be saved with a result so that a
+    later report shows the conventions the numbers were computed under."""
     from mechequiv import measures
 
-    info = measures.get(name)
-    arrow = "↑" if info.kind == "similarity" else "↓"
-    return f"<span title='{_esc(info.kind)}: {_esc(info.convention)}'>{_esc(name)} {arrow}</span>"
+    out = {}
+    for name in names:
+        d = measures.get(name).to_dict()
+        out[name] = {
+            "kind": d["kind"], "range": [v if np.isfinite(v) else None for v in d["range"]],
+            "invariances": d["invariances"], "family": d["family"], "convention": d["convention"],
+        }  # fmt: skip
+    return out
 
 
-def _measure_info_table(page: _Page, names: Sequence[str]) -> str:
+def _descriptor(name: str, stored: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Any]:
+    """The stored descriptor of ``name``; for results saved without one (older studies),
+    today's registry entry; for a measure known to neither, an empty one."""
+    if stored and name in stored:
+        return stored[name]
     from mechequiv import measures
 
+    return describe_measures([name])[name] if name in measures.names() else {}
+
+
+def measure_header(name: str, stored: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """A column header for a measure: ↑ for a similarity, ↓ for a distance, with its
+    convention as a tooltip."""
+    info = _descriptor(name, stored)
+    if not info:
+        return esc(name)
+    arrow = "↑" if info["kind"] == "similarity" else "↓"
+    return (
+        f"<span title='{esc(info['kind'])}: {esc(info['convention'])}'>{esc(name)} {arrow}</span>"
+    )
+
+
+def measure_info_table(
+    page: Page, names: Sequence[str], stored: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """Each measure's kind, range, invariances, convention and papers (from ``stored``
+    descriptors where given, see :func:`describe_measures`)."""
     rows = []
     for name in names:
-        info = measures.get(name)
-        cites = "".join(page.cite(k) for k in texts.FAMILY_REFERENCES.get(info.family, ()))
-        low, high = (f"{v:.4g}" if np.isfinite(v) else ("−∞" if v < 0 else "∞") for v in info.range)
+        info = _descriptor(name, stored)
+        if not info:
+            rows.append([f"<code>{esc(name)}</code>"] + ["—"] * 5)
+            continue
+        cites = "".join(page.cite(k) for k in texts.FAMILY_REFERENCES.get(info["family"], ()))
+        low, high = (
+            f"{v:.4g}" if v is not None and np.isfinite(v) else ("∞" if i else "−∞")
+            for i, v in enumerate(info["range"])
+        )
         rows.append([
-            f"<code>{_esc(name)}</code>", _esc(info.kind), f"<span class='nw'>[{low}, {high}]</span>",
-            _esc(", ".join(sorted(info.invariances)) or "none"), _esc(info.convention), cites,
+            f"<code>{esc(name)}</code>", esc(info["kind"]), f"<span class='nw'>[{low}, {high}]</span>",
+            esc(", ".join(sorted(info["invariances"])) or "none"), esc(info["convention"]), cites,
         ])  # fmt: skip
     header = ["measure", "kind", "range", "invariant to", "convention", "papers"]
-    return _table(header, rows, caption="Measure conventions", num_cols=())
+    return table(header, rows, caption="Measure conventions", num_cols=())
 
 
-def _records_table(records: Sequence[Mapping[str, Any]], caption: str) -> str:
+def records_table(records: Sequence[Mapping[str, Any]], caption: str) -> str:
     cols = list(dict.fromkeys(k for r in records for k in r))
-    rows = [[_cell(r.get(c)) for c in cols] for r in records]
-    return _table([_esc(c) for c in cols], rows, caption=caption)
+    rows = [[cell(r.get(c)) for c in cols] for r in records]
+    return table([esc(c) for c in cols], rows, caption=caption)
 
 
-def _kv_table(pairs: Sequence[tuple[str, Any]]) -> str:
+def kv_table(pairs: Sequence[tuple[str, Any]]) -> str:
     rows = "".join(
-        f"<tr><th>{_esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in pairs if v is not None
+        f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in pairs if v is not None
     )
     return f"<table class='kv'>{rows}</table>"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, caption: str | None = None,
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, caption: str | None = None,
            num_cols: Sequence[int] | None = None) -> str:  # fmt: skip
     """A table from already-escaped cells; cells that look numeric are right-aligned."""
     head = "".join(f"<th>{h}</th>" for h in header)
     body = []
     for row in rows:
         cells = []
-        for c, cell in enumerate(row):
-            numeric = c in num_cols if num_cols is not None else _looks_numeric(cell)
-            cells.append(f"<td class='num'>{cell}</td>" if numeric else f"<td>{cell}</td>")
+        for c, value in enumerate(row):
+            numeric = c in num_cols if num_cols is not None else _looks_numeric(value)
+            cells.append(f"<td class='num'>{value}</td>" if numeric else f"<td>{value}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    table = f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    out = f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     if caption is None:
-        return table
+        return out
     opened = " open" if len(rows) <= _TABLE_ROWS_OPEN else ""
-    return f"<details class='tbl'{opened}><summary>{_esc(caption)} ({len(rows)} rows)</summary>{table}</details>"
+    return f"<details class='tbl'{opened}><summary>{esc(caption)} ({len(rows)} rows)</summary>{out}</details>"
 
 
-def _figure(fig: Figure, alt: str, caption: str) -> str:
+def figure(fig: Figure, alt: str, caption: str) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
     data = buf.getvalue()
@@ -361,22 +221,22 @@ def _figure(fig: Figure, alt: str, caption: str) -> str:
     b64 = base64.b64encode(data).decode("ascii")
     css_width = round(width * 96 / _DPI)
     return (
-        f"<figure><img src='data:image/png;base64,{b64}' alt='{_esc(alt)}' width='{css_width}'>"
-        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+        f"<figure><img src='data:image/png;base64,{b64}' alt='{esc(alt)}' width='{css_width}'>"
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
 
-def _cell(v: Any) -> str:
+def cell(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int | float | np.integer | np.floating) or v is None:
-        return _num(v)
+        return num(v)
     if isinstance(v, str):
-        return _esc(v)
-    return f"<code>{_esc(json.dumps(v, default=str))}</code>"
+        return esc(v)
+    return f"<code>{esc(json.dumps(v, default=str))}</code>"
 
 
-def _num(v: Any) -> str:
+def num(v: Any) -> str:
     if v is None or not np.isfinite(v):
         return "—"
     if isinstance(v, int | np.integer):
@@ -391,33 +251,33 @@ def _looks_numeric(cell: str) -> bool:
     return bool(re.fullmatch(r"[−\-+]?[\d.,]+(e[−\-+]?\d+)?%?( s)?|—", cell))
 
 
-def _esc(text: Any) -> str:
+def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _document(
+def document(
     title: str, results: Mapping[str, Any], intro: str, sections: list[tuple[str, str, str]]
 ) -> str:
     from mechequiv import __version__
 
-    toc = "".join(f"<a href='#{key}'>{_esc(h)}</a>" for key, h, body in sections if body)
+    toc = "".join(f"<a href='#{key}'>{esc(h)}</a>" for key, h, body in sections if body)
     blocks = "".join(
-        f"<section id='{key}'><h2>{_esc(h)}</h2>{body}</section>"
+        f"<section id='{key}'><h2>{esc(h)}</h2>{body}</section>"
         for key, h, body in sections
         if body
     )
-    created = f" · {_esc(results['created'])}" if "created" in results else ""
+    created = f" · {esc(results['created'])}" if "created" in results else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>{_esc(title)}</title>
+<title>{esc(title)}</title>
 <style>{_CSS}</style></head>
-<body><header><div class="wrap"><h1>{_esc(title)}</h1>
-<p class="sub">mechequiv {_esc(__version__)}{created}</p><nav id='toc'>{toc}</nav></div></header>
+<body><header><div class="wrap"><h1>{esc(title)}</h1>
+<p class="sub">mechequiv {esc(__version__)}{created}</p><nav id='toc'>{toc}</nav></div></header>
 <main class="wrap"><p class="intro">{intro}</p>{blocks}</main>
-<footer class="wrap">Generated by mechequiv {_esc(__version__)}. Self-contained: this file loads nothing from the network.</footer>
+<footer class="wrap">Generated by mechequiv {esc(__version__)}. Self-contained: this file loads nothing from the network.</footer>
 </body></html>
 """
 

@@ -1,4 +1,5 @@
-"""The report's prose: what each method does, how to read its figure, and the papers behind it.
+"""The report's common prose: the introduction and the papers it cites (each study section
+keeps its own text beside its code, :mod:`mechequiv.study.sections`).
 
 Texts are plain strings (escaped when rendered); ``{cite:key}`` marks a citation of
 :data:`REFERENCES` ``[key]``.
@@ -6,7 +7,7 @@ Texts are plain strings (escaped when rendered); ``{cite:key}`` marks a citation
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -110,81 +111,23 @@ INTRO = (
     "{cite:klabunde2025}."
 )
 
-# The methods the introduction names, by results key, in page order.
-_METHODS = {
-    "equivalence": "interpretive equivalence (Congruity)",
-    "tensorsim": "tensor similarity",
-    "identifiability": "an identifiability audit",
-}
 _NUMBERS = {1: "one method", 2: "two complementary methods", 3: "three complementary methods"}
 
 
-def intro(present: Collection[str]) -> str:
-    """The introduction, naming only the methods whose results are ``present`` (a report of
-    a study with disabled steps does not announce them)."""
-    methods = [text for key, text in _METHODS.items() if key in present]
-    measures = "measures" in present or "equivalence" in present  # baselines sit beside Congruity
-    if (len(methods) == len(_METHODS) and measures) or not (methods or measures):
-        return INTRO  # everything, or nothing to be specific about
+def intro(methods: Sequence[str], measures: bool) -> str:
+    """The introduction naming the ``methods`` present (phrases such as "tensor similarity",
+    in page order) and, when ``measures``, the classical measures; a report of a study with
+    disabled steps does not announce them. All three methods with the measures, or nothing to
+    be specific about, give :data:`INTRO`."""
+    everything = ("interpretive equivalence (Congruity)", "tensor similarity",
+                  "an identifiability audit")  # fmt: skip
+    if (tuple(methods) == everything and measures) or not (methods or measures):
+        return INTRO
     question = "Do these neural networks implement the same mechanism?"
     classical = "the classical representational similarity measures {cite:klabunde2025}"
     if not methods:
         return f"{question} This report compares them with {classical}."
     listed = methods[0] if len(methods) == 1 else ", ".join(methods[:-1]) + " and " + methods[-1]
     beside = f", next to {classical}" if measures else ""
-    return f"{question} This report answers with {_NUMBERS[len(methods)]}: {listed}{beside}."
-
-
-ZOO = (
-    "The models compared below. Modular-addition transformers can learn the 'Pizza' or the "
-    "'Clock' algorithm {cite:zhong2023}, two different mechanisms with the same behaviour; "
-    "bilinear models grok modular addition {cite:nanda2023}; small MLPs learn Boolean gates."
-)
-
-EQUIVALENCE = (
-    "Two models are interpretively equivalent when the sets of implementations of their "
-    "mechanistic interpretations coincide {cite:sun2026}. Congruity estimates this without "
-    "writing an interpretation down: each round draws an implementation that shares each "
-    "model's interpretation (for example by resampling what lies outside its circuit, or by a "
-    "symmetry of its weights) and asks whether a model's own implementation is closer to it, in "
-    "representation distance on the task, than the other model's. The score is 1 − |s/n − 1| "
-    "for s indicators over n rounds: 1 when the two implementation sets cannot be told apart, 0 "
-    "when they always can. Brackets give a bootstrap confidence interval over rounds."
-)
-
-BASELINES = (
-    "Representational similarity measures compare the models' activations on the same inputs, "
-    "with no notion of an interpretation. They are shown beside Congruity on the same pairs: "
-    "where they disagree, similar representations hide different mechanisms (or the reverse). "
-    "In every panel darker means more similar; distances use the reversed colour scale."
-)
-
-TENSORSIM = (
-    "A tensor-based model (linear and bilinear layers, no elementwise nonlinearity) computes a "
-    "polynomial of its input: the whole network is one tensor. Tensor similarity is the cosine "
-    "between two networks' symmetrised tensors, computed from the weights alone by a recursive "
-    "contraction that never forms the tensor; it is invariant to weight-space symmetries and, for "
-    "Gaussian inputs, equals a functional inner product {cite:nissen2026}. Comparing every "
-    "checkpoint with every other shows phases of training as blocks, without any data."
-)
-
-BACKDOOR = (
-    "A backdoor is trained in part-way (dashed line: the first poisoned step). Weight-based "
-    "similarity can reveal the change while behaviour on clean data hardly moves {cite:nissen2026}. "
-    "Δ is the mean similarity among poisoned-phase checkpoints minus the mean similarity between "
-    "clean-phase and poisoned-phase checkpoints."
-)
-
-IDENTIFIABILITY = (
-    "Is a mechanistic explanation unique? For small MLPs on Boolean tasks every candidate is "
-    "enumerated: circuits (subnetworks that reproduce the behaviour), interpretations (algorithms "
-    "consistent with a circuit) and mappings between an algorithm and the network's units that "
-    "pass causal-abstraction tests {cite:meloux2025}. A count above 1 means the explanation is not "
-    "identified by these criteria; each point is one trained network, the line the median."
-)
-
-MEASURES = (
-    "Representational measures on selected pairs of models. ↑ marks a similarity (higher = more "
-    "similar), ↓ a distance; the table below gives each measure's exact convention, range and "
-    "invariances, from the measure registry."
-)
+    count = _NUMBERS.get(len(methods), f"{len(methods)} complementary methods")
+    return f"{question} This report answers with {count}: {listed}{beside}."

@@ -55,8 +55,9 @@ def _sampler(
         ResampleAblation,
         SymmetryTransform,
         default_points,
+        discover_circuit,
         neurons,
-        scan_components,
+        transformer_components,
     )
 
     if kind == "distill":  # label-free: re-fit to the model's own outputs
@@ -67,9 +68,18 @@ def _sampler(
     if kind == "symmetry":  # the positive control: every other seed is distinguishable
         return SymmetryTransform()
     if kind == "circuit":
-        comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
-        scan = scan_components(model, inputs, comps, seed=seed)
-        return ResampleAblation(scan.circuit, comps, inputs)
+        # Heads and MLPs where the model has TransformerLens-style hook points, else the units
+        # of the points read. Threshold 0.05 with faithfulness kept >= 0.9: the smallest
+        # circuit that keeps the behaviour, so that something is left to resample. A circuit
+        # that holds every component or is not faithful, or a metric that the counterfactual
+        # does not move, raises here and becomes the congruity part's own error.
+        try:
+            comps = transformer_components(model)
+        except ValueError:
+            comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
+        circuit = discover_circuit(model, inputs, comps, threshold=0.05, min_faithfulness=0.9,
+                                   seed=seed)  # fmt: skip
+        return ResampleAblation(circuit, inputs=inputs)
     raise ValueError(f"sampler must be one of {SAMPLER_KINDS}, got {kind!r}")
 
 
@@ -77,7 +87,7 @@ PARTS = ("representational", "functional", "congruity")
 
 NO_SAMPLER = (
     "no sampler chosen: pass distill (label-free re-fit), circuit (resample ablation outside a "
-    "circuit found by a patching scan) or symmetry (the positive control); none is calibrated on "
+    "circuit found by ACDC-style patching, discover_circuit) or symmetry (the positive control); none is calibrated on "
     "same-mechanism pairs of different seeds yet, so none is a default"
 )
 
@@ -377,7 +387,7 @@ def compare_models(
     sampler : ``"distill"`` (label-free: networks of the same architecture distilled from each
         model's own outputs, :class:`~mechequiv.equivalence.refit.Distill` with 1000 steps,
         accepted within KL 0.2 nats and 90% argmax agreement), ``"circuit"`` (resample
-        ablation outside a circuit found by a patching scan) or ``"symmetry"`` (exact
+        ablation outside a circuit found by :func:`discover_circuit`) or ``"symmetry"`` (exact
         reparameterisations: the positive control, not an estimate). None of them is calibrated
         on same-mechanism pairs of different seeds (benchmarks/results/external_validity*.json),
         so none is a default: without a sampler the Congruity part is skipped, saying why.
@@ -470,7 +480,7 @@ def _congruity_part(
 
     result, used = None, f"{sampler} (not built)"
     try:
-        # a circuit sampler runs a patching scan per model: the slow step before the rounds
+        # a circuit sampler runs circuit discovery per model: the slow step before the rounds
         todo = track(
             list(zip(models, resolved, strict=True)),
             "implementation samplers",

@@ -1,6 +1,7 @@
 """Study configuration: a TOML file with one table per step and a ``[quick]`` table of overrides.
 
-The default study ships with the package (``default.toml``). A user's file is merged over it,
+The default study is assembled from the registered sections' default tables
+(:func:`default_config_text`). A user's file is merged over it,
 so it only needs the keys it changes. The whole result is checked against
 :data:`mechequiv.study.settings.SCHEMA` before anything runs: unknown tables and keys (with a
 did-you-mean), wrong types and values, and rules across steps are all reported together, in one
@@ -22,11 +23,11 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mechequiv.errors import MechequivError
+from mechequiv.study.registry import SECTIONS
 from mechequiv.study.settings import check_tables, cross_check
 
 
@@ -34,9 +35,26 @@ class ConfigError(MechequivError):
     """A study configuration that cannot run; the message lists every problem on one line."""
 
 
+_STUDY_TABLE = """\
+# The default mechequiv study (`mechequiv study`, `make demo`). A file given to `mechequiv study`
+# overrides any of these keys (`enabled = false` skips a step). `--quick` applies the [quick]
+# tables, except to keys your file sets to a value other than the default (yours win); your own
+# [quick.<step>] tables always apply with `--quick`. `mechequiv study FILE --show-config` prints
+# the configuration that would run.
+
+[study]
+# title: the report's title; "" names the enabled steps ("mechequiv study: Pizza vs Clock,
+# grokking, backdoors and XOR circuits" when all run).
+title = ""
+seed = 0"""
+
+
 def default_config_text() -> str:
-    """The TOML text of the default study."""
-    return resources.files("mechequiv.study").joinpath("default.toml").read_text()
+    """The TOML text of the default study: the ``[study]`` table, then each registered
+    section's default table and its ``[quick.<name>]`` overrides (comments included)."""
+    tables = [s.defaults for s in SECTIONS.values()]
+    quick = [s.quick for s in SECTIONS.values() if s.quick]
+    return "\n\n".join([_STUDY_TABLE, *tables, *quick]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -66,17 +84,10 @@ class StudyConfig:
         only (a disabled step is not announced)."""
         if self.title:
             return self.title
-        on = self.enabled()
-        parts = []
-        if {"zoo", "equivalence", "measures"} & set(on):
-            parts.append("Pizza vs Clock")
-        if "tensorsim" in on:
-            parts.append("grokking")
-            if self.steps["tensorsim"].get("backdoor") is not False:
-                parts.append("backdoors")
-        if "identifiability" in on:
-            task = self.steps["identifiability"]["task"]
-            parts.append(f"{'+'.join(task) if isinstance(task, list) else task} circuits")
+        parts: list[str] = []
+        for name in self.enabled():
+            if name in SECTIONS:
+                parts += [p for p in SECTIONS[name].title(self.steps[name]) if p not in parts]
         if not parts:
             return "mechequiv study"
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -95,7 +106,7 @@ class StudyConfig:
         """This configuration as a TOML file in the default's layout, comments included.
 
         Loading the text back (with the same ``quick``) gives the same configuration, and the
-        text of that is byte-identical; for the unchanged default it is ``default.toml``.
+        text of that is byte-identical; for the unchanged default it is :func:`default_config_text`.
         """
         tree = {"study": {"title": self.title, "seed": self.seed}, **self.steps}
         return _render(default_config_text(), tree, self.quick_tables)

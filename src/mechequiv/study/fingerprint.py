@@ -48,10 +48,26 @@ def module_source(name: str) -> bytes:
     return path.read_bytes() if path is not None else b""
 
 
-def _imported(tree: ast.AST) -> set[str]:
-    """mechequiv modules named by the imports anywhere in ``tree`` (with their packages)."""
-    out: set[str] = set()
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """Ids of the nodes inside ``if TYPE_CHECKING:`` blocks: imports there never run."""
+    out: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+            if name == "TYPE_CHECKING":
+                out.update(id(n) for child in node.body for n in ast.walk(child))
+    return out
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    """mechequiv modules named by the imports anywhere in ``tree`` (with their packages), except
+    those only a type checker reads."""
+    out: set[str] = set()
+    skip = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -1,16 +1,17 @@
-"""Similarity across training checkpoints: the checkpoint-by-checkpoint matrix and its plot."""
+"""Similarity across training checkpoints: the checkpoint-by-checkpoint matrix and its phases
+(the figure is :func:`mechequiv.report.figures.checkpoint_matrix`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from mechequiv._io import atomic_write
-from mechequiv._progress import track
+from mechequiv._moved import moved_figure
+from mechequiv.parallel.backend import Backend
+from mechequiv.parallel.pairs import map_pairs, pair_matrix
 from mechequiv.tensorsim.network import TensorNet
 from mechequiv.tensorsim.similarity import (
     FORMS,
@@ -51,7 +52,7 @@ class TrainingSimilarity:
     block_matrix: np.ndarray | None = None
     skip_share: np.ndarray | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict:
         return {
             "matrix": self.matrix.tolist(),
             "per_class": None if self.per_class is None else json_floats(self.per_class),
@@ -63,7 +64,7 @@ class TrainingSimilarity:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainingSimilarity:
+    def from_dict(cls, d: dict) -> TrainingSimilarity:
         """Inverse of :meth:`to_dict`."""
 
         def arr(x):
@@ -85,26 +86,32 @@ class TrainingSimilarity:
         marks: Sequence[int] = (),
         curves: dict[str, Sequence[float]] | None = None,
     ):
-        """Heatmap of the matrix (see :func:`plot_matrix`); returns the matplotlib Figure."""
-        return plot_matrix(
-            self.matrix, self.steps, path=path, title=title, marks=marks, curves=curves
-        )
+        """Deprecated: ``checkpoint_matrix(r.matrix, r.steps, ...)`` of
+        :mod:`mechequiv.report.figures`."""
+        return moved_figure(
+            "TrainingSimilarity.plot", "checkpoint_matrix", path, self.matrix, self.steps,
+            title=title, marks=marks, curves=curves,
+        )  # fmt: skip
 
 
 def pairwise_matrix(
-    items: Sequence[Any], pair: Callable[[object, object], float], progress: bool | None = None
+    items: Sequence,
+    pair: Callable[[object, object], float],
+    progress: bool | None = None,
+    *,
+    backend: str | Backend = "local",
 ) -> np.ndarray:
-    """Symmetric matrix ``pair(items[i], items[j])`` (upper triangle computed, mirrored)."""
-    n = len(items)
-    out = np.empty((n, n))
-    for i in track(range(n), "pairs", total=n, disable=None if progress is None else not progress):
-        for j in range(i, n):
-            out[i, j] = out[j, i] = pair(items[i], items[j])
-    return out
+    """Symmetric matrix ``pair(items[i], items[j])`` (upper triangle computed, mirrored), run by
+    the project's one pairwise engine (:func:`mechequiv.parallel.pairs.map_pairs`)."""
+    found = map_pairs(
+        lambda ij: pair(items[ij[0]], items[ij[1]]), len(items), backend=backend,
+        progress=progress, description="pairs",
+    )  # fmt: skip
+    return pair_matrix(found, len(items))
 
 
 def similarity_over_training(
-    checkpoints: Sequence[Any],
+    checkpoints: Sequence,
     *,
     steps: Sequence[int] | None = None,
     per_class: bool = False,
@@ -140,19 +147,20 @@ def similarity_over_training(
     # Each checkpoint is prepared once (self inner products, skip path); one cross per pair.
     prepared = [engine.prepare(net) for net in nets]
     n = len(nets)
-    matrix, block = np.eye(n), np.eye(n)
-    pc = np.ones((n, n, nets[0].d_out)) if per_class else None
-    disable = None if progress is None else not progress
-    for i in track(range(n), "checkpoint pairs", total=n, disable=disable):
-        for j in range(i, n):
-            r = engine.result(prepared[i], prepared[j])
-            if j > i:
-                matrix[i, j] = matrix[j, i] = r.similarity
-            # The diagonal of the block matrix is nan where a checkpoint's blocks are zero.
-            block[i, j] = block[j, i] = r.block_similarity
-            if pc is not None:
-                # A slice that is zero in a checkpoint has no cosine, not even with itself.
-                pc[i, j] = pc[j, i] = r.per_class
+    found = map_pairs(
+        lambda ij: engine.result(prepared[ij[0]], prepared[ij[1]]), n, progress=progress,
+        description="checkpoint pairs",
+    )  # fmt: skip
+    matrix = pair_matrix(found, n, value=lambda r: r.similarity)
+    np.fill_diagonal(matrix, 1.0)
+    # The diagonal of the block matrix is nan where a checkpoint's blocks are zero.
+    block = pair_matrix(found, n, value=lambda r: r.block_similarity)
+    pc = None
+    if per_class:
+        # A slice that is zero in a checkpoint has no cosine, not even with itself.
+        pc = np.ones((n, n, nets[0].d_out))
+        for (i, j), r in found.items():
+            pc[i, j] = pc[j, i] = r.per_class
     skip = np.array([float(p.ss.sum() / p.tt.sum()) for p in prepared])
     steps_t = tuple(int(s) for s in steps)
     return TrainingSimilarity(matrix, pc, steps_t, symmetrize, form, block, skip)
@@ -192,8 +200,7 @@ def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
     c[1:, 1:] = np.cumsum(np.cumsum(1.0 - m, 0), 1)
 
     def cost(i: int, j: int) -> float:  # phase = checkpoints i..j-1
-        result: float = (c[j, j] - c[i, j] - c[j, i] + c[i, i]) / (j - i)
-        return result
+        return (c[j, j] - c[i, j] - c[j, i] + c[i, i]) / (j - i)
 
     best = np.full((n_phases + 1, n + 1), np.inf)
     arg = np.zeros((n_phases + 1, n + 1), dtype=int)
@@ -211,39 +218,9 @@ def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
 
 
 def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
-    """Heatmap of a checkpoint-by-checkpoint matrix (tick labels = steps); a matplotlib Figure.
-
-    ``marks``: checkpoint indices at which to draw separating lines; ``curves``: optional
-    ``{label: values per checkpoint}`` drawn in a panel below (e.g. test accuracy).
-    A pyplot-free Figure (no backend is selected, nothing global changes); saved as PNG when
-    ``path`` is given.
-    """
-    from matplotlib.figure import Figure
-
-    if curves:
-        fig = Figure(figsize=(5.2, 6.2))
-        ax, ax2 = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
-        for label, values in curves.items():
-            ax2.plot(np.arange(len(steps)), values, label=label)
-        for m in marks:
-            ax2.axvline(m - 0.5, color="k", lw=0.6, ls=":")
-        ax2.set_xlim(-0.5, len(steps) - 0.5)
-        ax2.set_xlabel("checkpoint index")
-        ax2.legend(fontsize=7)
-    else:
-        fig = Figure(figsize=(5.2, 4.4))
-        ax = fig.subplots()
-    im = ax.imshow(matrix, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0, cmap="viridis")
-    ticks = np.linspace(0, len(steps) - 1, min(len(steps), 8)).round().astype(int)
-    ax.set_xticks(ticks, [str(steps[t]) for t in ticks], rotation=45, fontsize=7)
-    ax.set_yticks(ticks, [str(steps[t]) for t in ticks], fontsize=7)
-    for m in marks:
-        ax.axhline(m - 0.5, color="w", lw=0.8)
-        ax.axvline(m - 0.5, color="w", lw=0.8)
-    ax.set_xlabel("checkpoint (step)")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
-    return fig
+    """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` (and
+    :func:`~mechequiv.report.figures.save_figure` for ``path``)."""
+    return moved_figure(
+        "mechequiv.tensorsim.plot_matrix", "checkpoint_matrix", path, matrix, steps,
+        title=title, marks=marks, curves=curves,
+    )  # fmt: skip

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mechequiv._moved import moved_figure
 from mechequiv.tensorsim.baselines import baseline_matrices
 from mechequiv.tensorsim.dynamics import (
     TrainingSimilarity,
@@ -220,13 +221,13 @@ class GrokkingResult:
         )
 
     def plot(self, path: str | Path | None = None):
-        """Tensor similarity matrix with phase lines over train/test accuracy (a Figure)."""
-        return self.tensor.plot(
-            path,
-            title=f"grokking, p={self.setting['p']}: tensor similarity",
-            marks=self.boundaries,
+        """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` of ``tensor.matrix``
+        with ``marks=boundaries`` and the accuracy curves (a Figure, saved when ``path``)."""
+        return moved_figure(
+            "GrokkingResult.plot", "checkpoint_matrix", path, self.tensor.matrix, self.steps,
+            title=f"grokking, p={self.setting['p']}: tensor similarity", marks=self.boundaries,
             curves={"train acc": self.train_acc, "test acc": self.test_acc},
-        )
+        )  # fmt: skip
 
 
 def grokking(
@@ -349,20 +350,15 @@ class BackdoorResult:
         )
 
     def plot(self, path: str | Path | None = None):
-        """Heatmap of the target class's tensor-slice similarity matrix (a Figure)."""
+        """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` of the target class's
+        tensor-slice matrix ``tensor.per_class[:, :, target]`` (saved when ``path``)."""
         t = self.setting["target"]
-        return TrainingSimilarity(
-            self.tensor.per_class[:, :, t],
-            None,
-            self.steps,
-            self.tensor.symmetrize,
-            self.tensor.form,
-        ).plot(
-            path,
-            title=f"backdoor: tensor slice of class {t}",
+        return moved_figure(
+            "BackdoorResult.plot", "checkpoint_matrix", path, self.tensor.per_class[:, :, t],
+            self.steps, title=f"backdoor: tensor slice of class {t}",
             marks=(self.clean_index + 1,),
             curves={"clean acc": self.clean_acc, "attack success": self.attack_success},
-        )
+        )  # fmt: skip
 
 
 def _detector(matrix: np.ndarray, first_poisoned: int) -> float:

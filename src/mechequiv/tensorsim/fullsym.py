@@ -1,61 +1,210 @@
 """The fully symmetrised inner product of two-bilinear-layer models, in closed form.
 
-A canonical net ``W1, (L1, R1, D1), W2, (L2, R2, D2), W3`` has the degree-4 tree tensor (after
-symmetrising each layer) ``T[k] = sum_u D[k, u] (M_u ⊗ N_u + N_u ⊗ M_u) / 2`` in the padded input
-coordinates, with ``S_s = (l_s r_s^T + r_s l_s^T) / 2`` (``l_s``, ``r_s``: rows of ``L1 W1``,
-``R1 W1``), ``M_u = sum_s A[u, s] S_s``, ``N_u = sum_s B[u, s] S_s``, ``A = L2 W2 D1``,
-``B = R2 W2 D1``, ``D = W3 D2``. Averaging over all 24 permutations of the four legs gives the
-canonical symmetric tensor of the polynomial. The layer-symmetrised tensors are invariant under
-the 8 permutations that keep the pairing {1, 2}{3, 4}, so the 24 fall into 3 cosets, two of which
-give the same value:
+A canonical net ``W1, (L1, R1, D1), W2, (L2, R2, D2), W3`` is, per output ``k``, a quadratic
+form in the first layer's padded outputs, ``f_k = y^T Lambda_k y`` with ``y_c = x~^T Y_c x~``,
+``Y_c = sym(sum_s D1[c, s] l_s r_s^T)`` (``l_s``, ``r_s``: rows of ``L1 W1``, ``R1 W1``) and
+``Lambda_k = sym(sum_u D[k, u] lambda_u rho_u^T)`` (``lambda``, ``rho``: rows of ``L2 W2``,
+``R2 W2``; ``D = W3 D2``). Two exact routes to ``<Sym T_a,k, Sym T_b,k>``:
 
-    <Sym T_a, Sym T_b> = (<T_a, T_b> + 2 X) / 3,
-    X[k, l] = sum_{u, v} D_a[k, u] D_b[l, v] (tr(M_u M'_v N_u N'_v) + tr(M_u N'_v N_u M'_v)) / 2,
+* **units** — the second layer's units, ``M_u = sum_c lambda_u[c] Y_c``, ``N_u`` likewise:
+  ``sum_{u, v} D_a[k, u] D_b[k, v] [(<M,M'><N,N'> + <M,N'><N,M'>) / 6 + 2/3 tr(M M' N N')]``
+  (of the 24 leg permutations, the 8 that keep the pairing {1, 2}{3, 4} give the first term, the
+  16 that split it the alternating trace; ``tr(M N' N M') = tr(M M' N N')`` for symmetric
+  matrices). Cost ``2 h_a h_b n^3`` (``h``: second-layer units, ``n``: input coordinates).
+* **squares** — the eigendecomposition ``Lambda_k = sum_r sigma_r e_r e_r^T`` writes each
+  output as a signed sum of at most ``m`` (stream width + 1) squares of quadratic forms
+  ``E_r = sum_c e_r[c] Y_c``, so ``<Sym T_a,k, Sym T_b,k> = sum_{r, r'} sigma_r sigma'_r'
+  (<E_r, E'_r'>^2 / 3 + 2/3 tr((E_r E'_r')^2))``. Cost ``sum_k r_a,k r_b,k n^3``, independent
+  of the hidden widths (``r``: the ranks of ``Lambda_k``, at most ``m``): the route for wide
+  models. Eigenvalues below rounding (``m eps max|sigma|``) are zeros and are dropped.
 
-``X`` being the inner product after exchanging legs 2 and 3. Cost ``2 h_a h_b n^3``
-multiply-adds (``h``: second-layer units, ``n``: padded rank of the joint input, see
-:func:`~mechequiv.tensorsim.dense.reduce_inputs`), memory bounded by chunking; refused beyond
-``MAX_MULTIPLY_ADDS`` with the estimate.
+The cheaper route is chosen from these counts. Both run on ``n`` input coordinates: the inner
+product only sees the projection of one model onto the other's input row space (the
+symmetrisation commutes with it), so the pair is written in an orthonormal basis of the
+smaller row space of the two first maps (``n <= min(d_in, d_model) + 1``), not the joint one.
+
+The dominant step is ``~n^5`` per output (``m ~ n``) or ``h^2 n^3``: no contraction order of this
+network is cheaper (its index graph is ``K_{3,3}``-shaped, treewidth 3 in the hidden units, 4 in
+the input coordinates), so the exact form of a width-1024 model with a 128-wide stream costs
+~10^12 multiply-adds whichever way. Refused beyond ``MAX_MULTIPLY_ADDS`` (per device) with
+the estimate.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim._ops import bilinear_at, linear_at
 from mechequiv.tensorsim.network import TensorNet
 
 __all__ = [
     "MAX_MULTIPLY_ADDS",
+    "TwoLayerForms",
+    "TwoLayerNet",
     "alternating_traces",
+    "choose_route",
+    "full_pair",
+    "joint_basis",
+    "max_multiply_adds",
+    "output_squares",
+    "row_basis",
+    "square_forms",
+    "square_traces",
+    "squares_cost",
     "two_layer_cost",
+    "two_layer_forms",
     "two_layer_full_inner",
     "two_layer_full_pair",
 ]
 
-MAX_MULTIPLY_ADDS = 1e10  # about ten seconds of one core
+MAX_MULTIPLY_ADDS = 5e10  # CPU: about ten seconds of one core at float64 GEMM speed
+MAX_MULTIPLY_ADDS_CUDA = 1e14  # a few seconds of a data-centre GPU's float64 units
 CHUNK_ENTRIES = 2**23  # float64 entries per intermediate (64 MiB)
 
 
-def _factors(net: TensorNet) -> _Factors:
-    """(M, N, D): symmetric second-layer input forms (h2, d+1, d+1) and the output map."""
-    W1, W2, W3 = linear_at(net, 0), linear_at(net, 2), linear_at(net, 4)
-    B1, B2 = bilinear_at(net, 1), bilinear_at(net, 3)
-    lw, rw = B1.L @ W1.W, B1.R @ W1.W
-    S = torch.einsum("si,sj->sij", lw, rw)
-    S = 0.5 * (S + S.transpose(1, 2))
-    A, B = B2.L @ W2.W @ B1.D, B2.R @ W2.W @ B1.D
-    M, N = torch.einsum("us,sij->uij", A, S), torch.einsum("us,sij->uij", B, S)
-    return M, N, (W3.W @ B2.D)[1:]
+def max_multiply_adds(device: torch.device) -> float:
+    """The refusal threshold for the exact two-layer forms on ``device``."""
+    return MAX_MULTIPLY_ADDS_CUDA if device.type == "cuda" else MAX_MULTIPLY_ADDS
 
 
-def alternating_traces(
-    A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor
-) -> torch.Tensor:
+@dataclass(frozen=True, eq=False)
+class TwoLayerForms:
+    """A two-bilinear-layer net on chosen input coordinates ``z`` (``x~ = V z``).
+
+    ``Y``: (m, n, n) symmetric forms of the first layer's padded outputs; ``lam``, ``rho``:
+    (h2, m) the second layer's left and right reads of them; ``out``: (d_out, h2)."""
+
+    Y: torch.Tensor
+    lam: torch.Tensor
+    rho: torch.Tensor
+    out: torch.Tensor
+
+    def units(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(M, N)``: each second-layer unit's two input forms, (h2, n, n) each."""
+        n = self.Y.shape[1]
+        Yf = self.Y.reshape(self.Y.shape[0], n * n)
+        return (self.lam @ Yf).view(-1, n, n), (self.rho @ Yf).view(-1, n, n)
+
+
+def two_layer_forms(net: TensorNet, V: torch.Tensor | None = None) -> TwoLayerForms:
+    """The forms of ``net`` (exactly two bilinear layers) on coordinates ``z`` with padded input
+    ``x~ = V z`` (``V=None``: the padded input itself)."""
+    W1, B1, W2, B2, W3 = net.ops
+    first = W1.W if V is None else W1.W @ V
+    lw, rw = B1.L @ first, B1.R @ first  # (h1, n)
+    # Y_c = sym(lw^T diag(D1[c]) rw): one GEMM over the units, m n^2 outputs.
+    h1, n = lw.shape
+    Y = lw.new_zeros((B1.D.shape[0], n * n))
+    step = max(1, CHUNK_ENTRIES // max(1, n * n))
+    for lo in range(0, h1, step):
+        sl = slice(lo, lo + step)
+        Y += B1.D[:, sl] @ (lw[sl, :, None] * rw[sl, None, :]).reshape(-1, n * n)
+    Y = Y.view(-1, n, n)
+    Y = 0.5 * (Y + Y.transpose(1, 2))
+    return TwoLayerForms(Y, B2.L @ W2.W, B2.R @ W2.W, (W3.W @ B2.D)[1:])
+
+
+def output_squares(
+    out: torch.Tensor, lam: torch.Tensor, rho: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per output ``k``: ``(sigma, e)`` with ``Lambda_k = sym(sum_u out[k, u] lam_u rho_u^T)
+    = e diag(sigma) e^T``, rounding-level eigenvalues dropped (``e``: (m, r_k))."""
+    Lam = torch.einsum("ku,uc,ud->kcd", out, lam, rho)
+    Lam = 0.5 * (Lam + Lam.transpose(1, 2))
+    w, vecs = torch.linalg.eigh(Lam)
+    m = Lam.shape[1]
+    out = []
+    for k in range(Lam.shape[0]):
+        top = float(w[k].abs().max()) if m else 0.0
+        keep = w[k].abs() > m * np.finfo(float).eps * top
+        out.append((w[k][keep], vecs[k][:, keep]))
+    return out
+
+
+def row_basis(W: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis (d_in + 1, r + 1) of a space holding the row space of a padded first
+    map ``W``: the constant coordinate, then a basis of the rows of ``W[1:, 1:]`` (so that the
+    constant stays coordinate 0, as the Gaussian form needs)."""
+    stacked = W[1:, 1:]
+    _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
+    tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
+    return _pad_basis(vt[: int((s > tol).sum())].T)
+
+
+def _pad_basis(Qx: torch.Tensor) -> torch.Tensor:
+    Q = Qx.new_zeros((Qx.shape[0] + 1, Qx.shape[1] + 1))
+    Q[0, 0] = 1.0
+    Q[1:, 1:] = Qx
+    return Q
+
+
+def joint_basis(Qa: torch.Tensor, Qb: torch.Tensor) -> torch.Tensor:
+    """:func:`row_basis` of the union of two such bases."""
+    if Qa is Qb:
+        return Qa
+    stacked = torch.cat([Qa[1:, 1:], Qb[1:, 1:]], dim=1).T
+    _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
+    tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
+    return _pad_basis(vt[: int((s > tol).sum())].T)
+
+
+class TwoLayerNet:
+    """A net with exactly two bilinear layers, prepared once for any number of pairs: the
+    basis ``Q`` of its input row space, its outputs' squares (basis-free) and its forms on
+    ``Q`` (built on first use)."""
+
+    def __init__(self, net: TensorNet) -> None:
+        if net.n_bilinear != 2:
+            raise ValueError(f"a net with {net.n_bilinear} bilinear layers; this form needs 2")
+        self.net = net
+        self.Q = row_basis(net.ops[0].W)
+        _, _, W2, B2, W3 = net.ops
+        self.lam, self.rho, self.out = B2.L @ W2.W, B2.R @ W2.W, (W3.W @ B2.D)[1:]
+        self.squares = output_squares(self.out, self.lam, self.rho)
+        self._forms: TwoLayerForms | None = None
+
+    @property
+    def ranks(self) -> list[int]:
+        return [s.numel() for s, _ in self.squares]
+
+    @property
+    def units(self) -> int:
+        return self.out.shape[1]
+
+    @property
+    def width(self) -> int:
+        """Padded width of the first layer's output (the number of forms ``Y_c``)."""
+        return self.lam.shape[1]
+
+    def forms_cost(self, n: int) -> float:
+        """Multiply-adds of building the forms ``Y`` and mapping them to ``n`` coordinates."""
+        return (
+            self.net.ops[1].L.shape[0] * self.width * self.Q.shape[1] ** 2 + 2 * self.width * n**3
+        )
+
+    def forms(self) -> TwoLayerForms:
+        if self._forms is None:
+            self._forms = two_layer_forms(self.net, self.Q)
+        return self._forms
+
+    def forms_on(self, basis: torch.Tensor) -> TwoLayerForms:
+        """The forms on another orthonormal ``basis``: the net restricted to its span."""
+        if basis is self.Q:
+            return self.forms()
+        f = self.forms()
+        C = basis.T @ self.Q
+        return TwoLayerForms(torch.einsum("ia,cab,jb->cij", C, f.Y, C), f.lam, f.rho, f.out)
+
+
+def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
     """``tr(A_u B_v C_u D_v)`` for all (u, v): two large matrix products per chunk of u,
-    ``2 h_a h_b n^3`` multiply-adds in all, memory bounded by chunking over u."""
+    ``2 h_a h_b n^3`` multiply-adds in all, memory bounded by chunking over u (one product
+    when ``A is C`` and ``B is D``)."""
+    if A is C and B is D:
+        return square_traces(A, B)
     h_a, n, _ = A.shape
     h_b = B.shape[0]
     Bt, Dt = B.permute(1, 0, 2).reshape(n, h_b * n), D.permute(1, 0, 2).reshape(n, h_b * n)
@@ -70,52 +219,111 @@ def alternating_traces(
     return torch.cat(out)
 
 
-_Factors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+def square_traces(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``tr((A_u B_v)^2)`` for all (u, v): one matrix product, ``h_a h_b n^3`` (half that for
+    ``A is B``, whose result is symmetric)."""
+    h_a, n, _ = A.shape
+    h_b = B.shape[0]
+    same = A is B
+    chunk = max(1, CHUNK_ENTRIES // max(1, n * h_b * n))
+    out = A.new_empty((h_a, h_b))
+    for lo in range(0, h_a, chunk):
+        a = A[lo : lo + chunk]
+        k = a.shape[0]
+        first = lo if same else 0  # a symmetric result needs only the columns from lo on
+        Bt = B[first:].permute(1, 0, 2).reshape(n, (h_b - first) * n)
+        P = (a.reshape(k * n, n) @ Bt).view(k, n, h_b - first, n)
+        out[lo : lo + k, first:] = (P * P.permute(0, 3, 2, 1)).sum((1, 3))
+        if same:
+            out[first:, lo : lo + k] = out[lo : lo + k, first:].T.clone()
+    return out
 
 
-def _pair(fa: _Factors, fb: _Factors) -> np.ndarray:
-    (Ma, Na, Da), (Mb, Nb, Db) = fa, fb
+def _frob(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    return X.flatten(1) @ Y.flatten(1).T
 
-    def frob(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("uij,vij->uv", X, Y)
 
-    layer = 0.5 * (frob(Ma, Mb) * frob(Na, Nb) + frob(Ma, Nb) * frob(Na, Mb))
-    cross = 0.5 * (alternating_traces(Ma, Mb, Na, Nb) + alternating_traces(Ma, Nb, Na, Mb))
-    K = (layer + 2 * cross) / 3
-    return torch.einsum("ku,uv,kv->k", Da, K, Db).cpu().numpy().copy()
+def _units_pair(fa: TwoLayerForms, fb: TwoLayerForms) -> torch.Tensor:
+    (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
+    layer = 0.5 * (_frob(Ma, Mb) * _frob(Na, Nb) + _frob(Ma, Nb) * _frob(Na, Mb))
+    K = (layer + 2 * alternating_traces(Ma, Mb, Na, Nb)) / 3
+    return torch.einsum("ku,uv,kv->k", fa.out, K, fb.out)
+
+
+def square_forms(f: TwoLayerForms, e: torch.Tensor) -> torch.Tensor:
+    """The forms ``E_r = sum_c e[c, r] Y_c`` (r, n, n) of one output's squares."""
+    n = f.Y.shape[1]
+    return (e.T @ f.Y.reshape(f.Y.shape[0], n * n)).view(-1, n, n)
+
+
+def _squares_pair(fa, fb, sq_a, sq_b) -> torch.Tensor:
+    out = fa.Y.new_zeros(len(sq_a))
+    for k, ((sa, ea), (sb, eb)) in enumerate(zip(sq_a, sq_b, strict=True)):
+        if not sa.numel() or not sb.numel():
+            continue
+        Ea = square_forms(fa, ea)
+        Eb = Ea if fa is fb and ea is eb else square_forms(fb, eb)
+        K = (_frob(Ea, Eb) ** 2 + 2 * square_traces(Ea, Eb)) / 3
+        out[k] = sa @ K @ sb
+    return out
 
 
 def two_layer_cost(h_a: int, h_b: int, n: int) -> float:
-    """Multiply-adds of the dominant step of the two-layer exact forms, ``2 h_a h_b n^3``."""
+    """Multiply-adds of the dominant step of the units route, ``2 h_a h_b n^3``."""
     return 2.0 * h_a * h_b * n**3
 
 
-def _check(a: TensorNet, b: TensorNet) -> None:
-    for name, net in (("model_a", a), ("model_b", b)):
-        if net.n_bilinear != 2:
-            raise ValueError(f"{name} has {net.n_bilinear} bilinear layers; this form needs 2")
-    h_a, h_b = bilinear_at(a, 3).L.shape[0], bilinear_at(b, 3).L.shape[0]
-    n = a.d_in + 1
-    cost = two_layer_cost(h_a, h_b, n)
-    if cost > MAX_MULTIPLY_ADDS:
+def squares_cost(ranks_a: list[int], ranks_b: list[int], m: int, n: int) -> float:
+    """Multiply-adds of the squares route: the products ``E_r E'_r'`` and building the ``E``."""
+    return sum(
+        ra * rb * n**3 + (ra + rb) * m * n**2 for ra, rb in zip(ranks_a, ranks_b, strict=True)
+    )
+
+
+def _refuse(cost: float, pa: TwoLayerNet, pb: TwoLayerNet, n: int, what: str) -> None:
+    limit = max_multiply_adds(pa.Q.device)
+    if cost > limit:
         raise MechequivError(
-            f"the fully symmetrised form of two bilinear layers needs ~{cost:.2g} multiply-adds "
-            f"here (second-layer units {h_a} x {h_b}, padded input rank {n}; limit "
-            f"{MAX_MULTIPLY_ADDS:.0g}); use symmetrize='layer' (fast, but not a same-function "
-            "test at this depth)"
+            f"the {what} of two bilinear layers needs ~{cost:.2g} multiply-adds here "
+            f"(second-layer units {pa.units} x {pb.units}, {len(pa.ranks)} outputs of rank <= "
+            f"{max(pa.width, pb.width)}, {n} input coordinates; limit {limit:.0g} on "
+            f"{pa.Q.device.type}); use symmetrize='layer' (fast, but not a same-function test "
+            "at this depth)"
         )
 
 
-def two_layer_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
+def choose_route(pa: TwoLayerNet, pb: TwoLayerNet, n: int, what: str, route: str | None) -> str:
+    """The cheaper route for a pair on ``n`` coordinates; refused beyond the device's limit."""
+    if route not in (None, "units", "squares"):
+        raise ValueError(f"route must be 'units' or 'squares'; got {route!r}")
+    units = two_layer_cost(pa.units, pb.units, n)
+    squares = squares_cost(pa.ranks, pb.ranks, max(pa.width, pb.width), n)
+    _refuse(min(units, squares) + pa.forms_cost(n) + pb.forms_cost(n), pa, pb, n, what)
+    return route or ("squares" if squares <= units else "units")
+
+
+def full_pair(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
+    """Per-output inner products of the fully symmetrised tensors of two prepared nets."""
+    if pb.Q.shape[1] < pa.Q.shape[1]:
+        pa, pb = pb, pa  # the inner product is symmetric; project onto the smaller space
+    n = pa.Q.shape[1]
+    chosen = choose_route(pa, pb, n, "fully symmetrised form", route)
+    fa, fb = pa.forms(), pb.forms_on(pa.Q)
+    if chosen == "squares":
+        out = _squares_pair(fa, fb, pa.squares, pb.squares)
+    else:
+        out = _units_pair(fa, fb)
+    return out.cpu().numpy().copy()
+
+
+def two_layer_full_pair(a: TensorNet, b: TensorNet, route: str | None = None) -> np.ndarray:
     """Per-output inner products of the fully symmetrised tensors of two nets with exactly two
-    bilinear layers each (unscaled)."""
-    _check(a, b)
-    return _pair(_factors(a), _factors(b))
+    bilinear layers each (unscaled). ``route``: "units" or "squares" (default: the cheaper)."""
+    return full_pair(TwoLayerNet(a), TwoLayerNet(b), route)
 
 
 def two_layer_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output (ab, aa, bb) inner products of the fully symmetrised tensors of two nets with
     exactly two bilinear layers each (unscaled)."""
-    _check(a, b)
-    fa, fb = _factors(a), _factors(b)
-    return _pair(fa, fb), _pair(fa, fa), _pair(fb, fb)
+    pa, pb = TwoLayerNet(a), TwoLayerNet(b)
+    return full_pair(pa, pb), full_pair(pa, pa), full_pair(pb, pb)

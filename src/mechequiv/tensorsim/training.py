@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mechequiv.zoo.tasks import modular_addition as zoo_modular_addition
+
 __all__ = [
     "BlobImages",
     "Checkpoint",
@@ -37,18 +39,17 @@ def modular_addition(
     """All pairs ``(a, b)`` with label ``(a + b) mod p``; inputs are concatenated one-hots (2p).
 
     Returns ``x (p*p, 2p)``, ``y (p*p,)``, and the train and test index tensors (a random split
-    with ``round(train_fraction * p*p)`` training pairs, drawn with ``seed``).
+    with ``round(train_fraction * p*p)`` training pairs, drawn with ``seed``). ``x`` and ``y``
+    are the rows of the one modular-addition task, :func:`mechequiv.zoo.modular_addition`
+    (``encoding="one_hot"``, row ``a * p + b``); only the split is this function's own (a torch
+    permutation, unsorted, kept so that seeds reproduce earlier results).
     """
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1); got {train_fraction}")
-    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
-    a, b = a.reshape(-1), b.reshape(-1)
-    x = torch.zeros(p * p, 2 * p)
-    x[torch.arange(p * p), a] = 1.0
-    x[torch.arange(p * p), p + b] = 1.0
+    task = zoo_modular_addition(p, encoding="one_hot")
     perm = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
     n_train = round(train_fraction * p * p)
-    return x, (a + b) % p, perm[:n_train], perm[n_train:]
+    return task.inputs, task.labels, perm[:n_train], perm[n_train:]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Zoo training spread over a backend (:mod:`mechequiv.parallel`): chunks of seeds as tasks.
 
-Each chunk is an ordinary vectorised :func:`~mechequiv.zoo.train.train_zoo` run. With
+Each chunk is an ordinary vectorised :func:`~mechequiv.zoo.runner.run_zoo` run (the config
+with the chunk's seeds). With
 ``out_dir`` every chunk keeps its own resumable zoo folder (``out_dir/seeds-<first>-<last>``),
 so a run interrupted anywhere resumes chunk by chunk; the driver then stacks the chunks into one
 :class:`~mechequiv.zoo.result.Zoo` with every seed's weights, history and checkpoints.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +20,18 @@ import torch
 from mechequiv.zoo.checkpoints import Stacked
 from mechequiv.zoo.config import ZooConfig
 from mechequiv.zoo.result import Zoo
+from mechequiv.zoo.runner import run_zoo
 
 
 class _Chunk:
     """A picklable task: train one chunk of seeds, return its stacked final and checkpoint states."""
 
-    def __init__(self, task: Any, arch: Any, out_dir: Path | None, kwargs: dict[str, Any]):
-        self.task, self.arch, self.out_dir, self.kwargs = task, arch, out_dir, kwargs
+    def __init__(self, task: Any, arch: Any, out_dir: Path | None, config: ZooConfig):
+        self.task, self.arch, self.out_dir, self.config = task, arch, out_dir, config
 
     def __call__(self, seeds: tuple[int, ...]) -> dict[str, Any]:
-        from mechequiv.zoo.train import train_zoo
-
         folder = None if self.out_dir is None else self.out_dir / f"seeds-{seeds[0]}-{seeds[-1]}"
-        zoo = train_zoo(self.task, self.arch, seeds, out_dir=folder, progress=False, **self.kwargs)
+        zoo = run_zoo(self.task, self.arch, replace(self.config, seeds=seeds), folder, False)
         states = {step: zoo._state(step) for step in zoo.checkpoint_steps}
         return {"params": zoo.params, "buffers": zoo.buffers, "history": zoo.history_record,
                 "states": {s: (st.params, st.buffers, st.history) for s, st in states.items()}}  # fmt: skip
@@ -55,10 +56,14 @@ def train_zoo_on(
     arch: Any,
     config: ZooConfig,
     chunks: int | None,
-    out_dir: str | os.PathLike[str] | None,
-    kwargs: dict[str, Any],
+    out_dir: str | os.PathLike | None,
+    kwargs: dict[str, Any] | None = None,
 ) -> Zoo:
-    """Train ``config.seeds`` in ``chunks`` groups on ``backend`` and stack the results."""
+    """Train ``config.seeds`` in ``chunks`` groups on ``backend`` and stack the results.
+
+    ``kwargs`` is ignored (kept for callers of the former signature): ``config`` carries every
+    setting, and each chunk trains ``config`` with its own seeds.
+    """
     from mechequiv.parallel import get_backend
 
     backend = get_backend(backend)
@@ -66,7 +71,7 @@ def train_zoo_on(
     n_chunks = min(len(seeds), chunks or getattr(backend, "num_cpus", None) or 2)
     size = -(-len(seeds) // n_chunks)
     groups: Sequence[tuple[int, ...]] = [seeds[i : i + size] for i in range(0, len(seeds), size)]
-    fn = _Chunk(task, arch, None if out_dir is None else Path(out_dir), kwargs)
+    fn = _Chunk(task, arch, None if out_dir is None else Path(out_dir), config)
     parts = backend.map(fn, groups, description="zoo seed chunks")
     steps = sorted(set.intersection(*(set(p["states"]) for p in parts)))
     snapshots = {

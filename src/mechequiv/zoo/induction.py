@@ -92,6 +92,59 @@ def induction_accuracy(model: nn.Module, batch: InductionBatch) -> float:
     return float(right[batch.mask[:, :-1]].double().mean())
 
 
+def break_repeat(batch: InductionBatch, vocab: int, rng: np.random.Generator) -> torch.Tensor:
+    """Counterfactual tokens for ``batch``: the first copy of ``A`` replaced by other tokens
+    (each differs from the one it replaces), everything else unchanged.
+
+    In these rows the scored positions have no earlier occurrence to copy from, so induction is
+    impossible while the current token, its position and the rest of the row stay as they were:
+    only components that carry information from the first copy to the scored positions (the
+    previous-token and induction heads) see different inputs. Fresh tokens everywhere (the
+    ``layout`` argument of :func:`induction_batch`) would also move every component that
+    reads the current token.
+    """
+    tokens = batch.tokens.clone()
+    for i, (r, length) in enumerate(zip(batch.offsets, batch.lengths, strict=True)):
+        a = 1 + int(r)
+        old = tokens[i, a : a + length]
+        shift = torch.as_tensor(rng.integers(1, vocab - 1, int(length)))
+        tokens[i, a : a + length] = (old - 1 + shift) % (vocab - 1) + 1  # never the old token
+    return tokens
+
+
+def repeat_losses(model: nn.Module, batch: InductionBatch) -> dict[str, float]:
+    """Mean next-token cross-entropy (nats) inside the first copy of ``A`` (unpredictable: about
+    ``log(vocab - 1)``) and at the induction positions of the second copy (``batch.mask``).
+    Induction is there when the second is far below the first."""
+    with torch.no_grad():
+        logits = _logits(model(batch.tokens))[:, :-1].double()
+    nll = nn.functional.cross_entropy(
+        logits.flatten(0, 1), batch.tokens[:, 1:].flatten(), reduction="none"
+    ).reshape(logits.shape[:2])
+    first = torch.zeros_like(batch.mask)
+    for i, (r, length) in enumerate(zip(batch.offsets, batch.lengths, strict=True)):
+        first[i, 1 + int(r) : int(r) + int(length)] = True  # position p predicts p + 1 in A
+    return {
+        "first_copy": float(nll[first[:, :-1]].mean()),
+        "second_copy": float(nll[batch.mask[:, :-1]].mean()),
+    }
+
+
+def known_heads(
+    scores: dict[str, np.ndarray], min_score: float = 0.3
+) -> dict[str, list[tuple[int, int]]]:
+    """The heads that attention patterns alone single out (no patching): previous-token heads in
+    layer 0 and induction heads in layer 1, as ``(layer, head)``. A head counts when its score
+    (:func:`head_scores`) is at least ``min_score``; the best-scoring head of each kind always
+    counts. A uniform head over ~15 keys scores ~0.07."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for kind, layer in (("previous_token", 0), ("induction", 1)):
+        s = scores[kind][layer]
+        best = int(np.argmax(s))
+        out[kind] = [(layer, h) for h in range(len(s)) if s[h] >= min_score or h == best]
+    return out
+
+
 def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dict[str, np.ndarray]:
     """Previous-token and induction scores of every head from attention patterns.
 
@@ -113,17 +166,28 @@ def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dic
 
 
 def _logits(out: Any) -> torch.Tensor:
-    result: torch.Tensor = out.logits if hasattr(out, "logits") else out
-    return result
+    return out.logits if hasattr(out, "logits") else out
 
 
 def _train(
-    model: nn.Module, half: int, vocab: int, steps: int, batch: int, lr: float, seed: int
+    model: nn.Module,
+    half: int,
+    vocab: int,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    target_accuracy: float | None,
 ) -> None:
+    """AdamW on fresh batches; with ``target_accuracy``, stops once the induction accuracy on
+    a held-out batch (checked every 100 steps) reaches it. The zoo's vectorised loop
+    (:mod:`mechequiv.zoo.train`) trains on a fixed dataset, not on batches generated per step,
+    so this small loop stays here."""
     rng = np.random.default_rng(seed)
+    held_out = induction_batch(256, half, vocab, np.random.default_rng([seed, 1]))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         data = induction_batch(batch, half, vocab, rng)
         x = data.tokens
         logits = _logits(model(x))[:, :-1]
@@ -136,6 +200,11 @@ def _train(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if target_accuracy is not None and step % 100 == 0:
+            model.eval()
+            if induction_accuracy(model, held_out) >= target_accuracy:
+                break
+            model.train()
     model.eval()
 
 
@@ -149,8 +218,10 @@ def train_induction_bridge(
     steps: int = 1500,
     batch: int = 64,
     lr: float = 1e-3,
+    target_accuracy: float | None = None,
 ) -> nn.Module:
-    """An attention-only TransformerLens ``TransformerBridge`` trained on induction."""
+    """An attention-only TransformerLens ``TransformerBridge`` trained on induction for at most
+    ``steps`` steps (``target_accuracy``: stop early once reached, see :func:`_train`)."""
     try:
         import transformer_lens.model_bridge.sources  # noqa: F401  (registers boot_native)
         from transformer_lens.config import TransformerBridgeConfig
@@ -169,11 +240,9 @@ def train_induction_bridge(
         normalization_type="LN",
         seed=seed,
     )
-    # TransformerLens attaches boot_native with setattr at import, out of its class body
-    model = TransformerBridge.boot_native(cfg)  # type: ignore[attr-defined]
-    _train(model, half, vocab, steps, batch, lr, seed)
-    result: nn.Module = model
-    return result
+    model = TransformerBridge.boot_native(cfg)
+    _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
+    return model
 
 
 class CausalAttention(Attention):
@@ -183,16 +252,16 @@ class CausalAttention(Attention):
     def __init__(self, d_model: int, n_heads: int) -> None:
         super().__init__(d_model, n_heads, alpha=1.0)
         self.heads = nn.Identity()
+        self.hook_pattern = nn.Identity()  # (n, heads, query, key), as TransformerLens names it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = (self._heads(w(x)) for w in (self.W_Q, self.W_K, self.W_V))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
         t = x.shape[-2]
         mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
-        pattern = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        pattern = self.hook_pattern(scores.masked_fill(~mask, float("-inf")).softmax(-1))
         z = self.heads((pattern @ v).transpose(-2, -3))  # (n, t, heads, d_head)
-        result: torch.Tensor = self.W_O(z.reshape(*x.shape))
-        return result
+        return self.W_O(z.reshape(*x.shape))
 
 
 def train_induction_zoo(
@@ -205,15 +274,17 @@ def train_induction_zoo(
     steps: int = 1500,
     batch: int = 64,
     lr: float = 1e-3,
+    target_accuracy: float | None = None,
 ) -> TokenTransformer:
     """The zoo's TokenTransformer (LayerNorm, MLPs, ``readout="all"``) with causal attention
-    (:class:`CausalAttention`), trained on induction. Module names: ``blocks.{l}.attn.heads``
-    (heads, axis 2), ``blocks.{l}.attn``, ``blocks.{l}.mlp``, ``blocks.{l}``."""
+    (:class:`CausalAttention`), trained on induction as :func:`train_induction_bridge` is.
+    Module names: ``blocks.{l}.attn.heads``
+    (heads, axis 2), ``blocks.{l}.attn.hook_pattern``, ``blocks.{l}.attn``, ``blocks.{l}.mlp``, ``blocks.{l}``."""
     with torch.random.fork_rng(devices=[]):  # no global side effect on the caller's RNG
         torch.manual_seed(seed)
         model = TokenTransformer(vocab, 1 + 3 * half, vocab, d_model=d_model, n_heads=n_heads,
                                  n_layers=n_layers, layer_norm=True, readout="all")  # fmt: skip
         for block in model.blocks:
             block.attn = CausalAttention(d_model, n_heads)
-    _train(model, half, vocab, steps, batch, lr, seed)
+    _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
     return model

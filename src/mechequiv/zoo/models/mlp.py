@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "gelu")
@@ -29,7 +31,9 @@ class MLP(nn.Sequential):
     Children are numbered as in any ``nn.Sequential`` (Linear layers at even indices), so code
     that walks the network layer by layer can read it directly. Méloux et al. use
     ``activation="leaky_relu", negative_slope=0.01, output_activation=True``.
-    PyTorch default initialisation.
+    PyTorch default initialisation, drawn in ``dtype`` (float32 by default). The one MLP builder
+    of mechequiv: the identifiability recipe (:func:`~mechequiv.identifiability.make_mlp`) and
+    the demo build theirs with it. Slicing (``mlp[:4]``) returns a plain ``nn.Sequential``.
     """
 
     def __init__(
@@ -41,16 +45,23 @@ class MLP(nn.Sequential):
         negative_slope: float = 0.01,
         output_activation: bool = False,
         bias: bool = True,
+        dtype: torch.dtype | None = None,
     ) -> None:
         widths = [int(in_features), *(int(h) for h in hidden), int(out_features)]
         if any(w < 1 for w in widths):
             raise ValueError(f"all widths must be >= 1, got {widths}")
         layers: list[nn.Module] = []
         for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
-            layers.append(nn.Linear(w_in, w_out, bias=bias))
+            layers.append(nn.Linear(w_in, w_out, bias=bias, dtype=dtype))
             if i < len(widths) - 2 or output_activation:
                 layers.append(make_activation(activation, negative_slope))
         super().__init__(*layers)
         self.activation = activation
         self.negative_slope = negative_slope
         self.output_activation = output_activation
+
+    def __getitem__(self, idx: int | slice) -> nn.Module:  # type: ignore[override]
+        # nn.Sequential slices by calling type(self)(OrderedDict), which MLP's signature refuses.
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))  # type: ignore[arg-type]
+        return super().__getitem__(idx)

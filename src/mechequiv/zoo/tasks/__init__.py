@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mechequiv.zoo.tasks.base import Task, split_indices
-from mechequiv.zoo.tasks.boolean import GATES, boolean, truth_table
+from mechequiv.zoo.tasks.boolean import GATES, TWO_INPUT_GATES, boolean, gate_table, truth_table
 from mechequiv.zoo.tasks.modular import ENCODINGS, modular_addition, operands
 from mechequiv.zoo.tasks.sequence import histogram
 
@@ -30,8 +30,10 @@ __all__ = [
     "ENCODINGS",
     "GATES",
     "TASKS",
+    "TWO_INPUT_GATES",
     "Task",
     "boolean",
+    "gate_table",
     "get_task",
     "histogram",
     "modular_addition",

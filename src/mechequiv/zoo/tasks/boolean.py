@@ -10,18 +10,33 @@ import torch
 
 from mechequiv.zoo.tasks.base import Task, check_int, split_indices
 
+# The one gate table of mechequiv (identifiability.GATES is its two-input truth-table view).
 # Each gate maps a (rows, n_inputs) 0/1 array to a (rows,) 0/1 array. IMP is the two-input
-# implication x0 -> x1; the symmetric gates take any number of inputs. (np.asarray: numpy's stubs
-# type a reduction along an axis as "scalar or array"; on a 2-D input it is an array.)
+# implication x0 -> x1 and NIMP its negation x0 and not x1; the symmetric gates take any number
+# of inputs.
 GATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "AND": lambda x: np.asarray(x.all(axis=1)),
-    "OR": lambda x: np.asarray(x.any(axis=1)),
+    "AND": lambda x: x.all(axis=1),
+    "OR": lambda x: x.any(axis=1),
     "XOR": lambda x: x.sum(axis=1) % 2 == 1,
-    "NAND": lambda x: ~np.asarray(x.all(axis=1)),
-    "NOR": lambda x: ~np.asarray(x.any(axis=1)),
+    "NAND": lambda x: ~x.all(axis=1),
+    "NOR": lambda x: ~x.any(axis=1),
     "XNOR": lambda x: x.sum(axis=1) % 2 == 0,
     "IMP": lambda x: ~x[:, 0] | x[:, 1],
+    "NIMP": lambda x: x[:, 0] & ~x[:, 1],
 }
+
+#: Gates defined on exactly two inputs.
+TWO_INPUT_GATES = ("IMP", "NIMP")
+
+
+def gate_table(name: str, n_inputs: int = 2) -> tuple[int, ...]:
+    """Outputs of gate ``name`` on the rows of :func:`truth_table` (``n_inputs``) as 0/1 ints:
+    for two inputs the rows (0,0), (0,1), (1,0), (1,1)."""
+    if name not in GATES:
+        raise ValueError(f"unknown gate {name!r}; expected one of {sorted(GATES)}")
+    if name in TWO_INPUT_GATES and n_inputs != 2:
+        raise ValueError(f"{name} is a two-input gate, got n_inputs={n_inputs}")
+    return tuple(int(v) for v in GATES[name](truth_table(n_inputs)))
 
 
 def truth_table(n_inputs: int) -> np.ndarray:
@@ -53,8 +68,8 @@ def boolean(
     for g in names:
         if g not in GATES:
             raise ValueError(f"unknown gate {g!r}; expected one of {sorted(GATES)}")
-        if g == "IMP" and n_inputs != 2:
-            raise ValueError(f"IMP is a two-input gate, got n_inputs={n_inputs}")
+        if g in TWO_INPUT_GATES and n_inputs != 2:
+            raise ValueError(f"{g} is a two-input gate, got n_inputs={n_inputs}")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     table = truth_table(n_inputs)

@@ -1,4 +1,9 @@
-"""One measure on every pair of many representations: a named matrix, each pair one task."""
+"""One measure on every pair of many representations: a named matrix, each pair one task.
+
+Above :mod:`mechequiv.measures` (it runs registered measures on a backend): the measures
+themselves import neither the backends nor the progress bars. Formerly
+``mechequiv.measures.pairwise``, which still resolves with a DeprecationWarning.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from mechequiv.measures._validate import ArrayLike
 from mechequiv.measures.registry import get
-from mechequiv.parallel import Backend, JsonStore, get_backend
+from mechequiv.parallel.backend import Backend
+from mechequiv.parallel.pairs import map_pairs, pair_matrix
+from mechequiv.parallel.store import JsonStore
+
+ArrayLike = Any  # numpy arrays or torch tensors (checked by each measure)
 
 
 @dataclass(frozen=True)
@@ -113,20 +121,11 @@ def pairwise(
         )
     info = get(measure)
     m = len(arrays)
-    pairs = [(i, j) for i in range(m) for j in range(i if info.symmetric else 0, m)]
     settings = {"measure": info.name, "names": labels, "options": options, "shapes": shapes}
     store = None if results_path is None else JsonStore(results_path, settings)
-    found = get_backend(backend).map(
-        _PairJob(info.name, arrays, dict(options)),
-        pairs,
-        keys=[f"{i},{j}" for i, j in pairs],
-        store=store,
-        progress=progress,
-        description=f"{info.name} pairs",
-    )
-    values = np.full((m, m), np.nan)
-    for (i, j), v in zip(pairs, found, strict=True):
-        values[i, j] = v
-        if info.symmetric:
-            values[j, i] = v
+    found = map_pairs(
+        _PairJob(info.name, arrays, dict(options)), m, symmetric=info.symmetric, backend=backend,
+        store=store, progress=progress, description=f"{info.name} pairs",
+    )  # fmt: skip
+    values = pair_matrix(found, m, symmetric=info.symmetric)
     return PairwiseMatrix(labels, values, info.name, dict(options))

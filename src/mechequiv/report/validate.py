@@ -1,4 +1,9 @@
-"""Input checks shared by the figures and the results-schema validation."""
+"""Input checks shared by the figures and by the study sections' ``Result.from_dict``.
+
+Each raises ``TypeError`` (wrong kind) or ``ValueError`` (bad value, missing or unknown key)
+with a message that starts with ``where``, the path of the offending entry
+(``results['equivalence']['score']``).
+"""
 
 from __future__ import annotations
 
@@ -67,6 +72,76 @@ def check_keys(
         raise ValueError(f"{where}: unknown key(s) {unknown}; known keys: {known}")
 
 
+def as_list(value: Any, where: str) -> Sequence[Any]:
+    """A list (not a string)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{where}: expected a list, found {type(value).__name__}")
+    return value
+
+
+def as_records(value: Any, where: str) -> list[Mapping[str, Any]]:
+    """A non-empty list of dicts."""
+    rows = [as_mapping(r, f"{where}[{i}]") for i, r in enumerate(as_list(value, where))]
+    if not rows:
+        raise ValueError(f"{where}: expected at least one row, found none")
+    return rows
+
+
+def as_string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: expected a string, found {type(value).__name__}")
+    return value
+
+
+def as_number(value: Any, where: str, low: float | None = None) -> float:
+    """A finite number (``low`` <= it when given)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{where}: expected a number, found {type(value).__name__} {value!r}")
+    if not np.isfinite(value) or (low is not None and value < low):
+        bound = f" >= {low}" if low is not None else ""
+        raise ValueError(f"{where}: expected a finite number{bound}, found {value}")
+    return float(value)
+
+
+def as_integer(value: Any, where: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{where}: expected an integer, found {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{where}: expected an integer >= {low}, found {value}")
+    return int(value)
+
+
+def in_range(mat: np.ndarray, where: str, low: float, high: float) -> None:
+    """Refuse finite entries outside [low, high] (NaN marks a value not computed)."""
+    bad = ~np.isnan(mat) & ((mat < low) | (mat > high))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{where}: expected values in [{low}, {high}], found {mat[i, j]:.4g} at ({i}, {j})"
+        )
+
+
+def as_curves(value: Any, where: str, *, length: int | None, need_steps: bool) -> dict[str, list]:
+    """Named curves of equal length (``length``, or that of their ``steps`` entry)."""
+    curves = as_mapping(value, where)
+    if need_steps:
+        check_keys(curves, where, ("steps",), tuple(curves))
+        length = len(as_vector(curves["steps"], f"{where}['steps']"))
+    for name, values in curves.items():
+        as_vector(values, f"{where}[{name!r}]", length)
+    return {k: list(v) for k, v in curves.items()}
+
+
+def measure_known(name: str, where: str, described: Mapping[str, Any]) -> None:
+    """A measure the result describes itself (saved descriptors), or a registered one."""
+    from mechequiv import measures
+
+    if name not in described and name not in measures.names():
+        raise ValueError(
+            f"{where}: {name!r} is not a registered measure; known: {', '.join(measures.names())}"
+        )
+
+
 def _floats(value: Any, where: str) -> np.ndarray:
     if hasattr(value, "detach"):  # torch tensor
         value = value.detach().cpu().numpy()
@@ -90,3 +165,14 @@ def _floats(value: Any, where: str) -> np.ndarray:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def count_keys(
+    rows: Sequence[Mapping[str, Any]], id_keys: Sequence[str] = ("width", "seed")
+) -> list[str]:
+    """The count columns of per-network records (every key but ``id_keys``), in order of first
+    appearance."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update((k, None) for k in row if k not in id_keys)
+    return list(keys)

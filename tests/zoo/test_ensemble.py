@@ -1,0 +1,135 @@
+"""The one training loop (zoo.ensemble): S models at once equal S separate plain loops."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from mechequiv.zoo.ensemble import FitResult, Optimiser, SeedEnsemble, fit_ensemble
+from mechequiv.zoo.models import MLP
+
+
+def _models(n: int, dtype: torch.dtype = torch.float64) -> list[nn.Module]:
+    out = []
+    for s in range(n):
+        torch.manual_seed(s)
+        out.append(MLP(3, (5, 4), 2, activation="tanh").to(dtype))
+    return out
+
+
+def _plain_loop(model: nn.Module, x, y, steps: int, opt: Optimiser) -> nn.Module:
+    """The loop every trainer used to write by hand (the independent reference)."""
+    cls = torch.optim.AdamW if opt.name == "adamw" else torch.optim.Adam
+    o = cls(model.parameters(), lr=opt.lr, betas=opt.betas, eps=opt.eps,
+            weight_decay=opt.weight_decay)  # fmt: skip
+    for step in range(steps):
+        for g in o.param_groups:
+            g["lr"] = opt.lr_at(step)
+        loss = (model(x) - y).square().mean()
+        o.zero_grad()
+        loss.backward()
+        o.step()
+    return model
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam"])
+def test_ensemble_equals_separate_loops(name):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    ys = torch.randn(3, 40, 2, generator=g, dtype=torch.float64)  # a different target per model
+    opt = Optimiser(name, lr=1e-2, weight_decay=0.1, warmup_steps=5)
+    models = _models(3)
+    result = fit_ensemble(
+        models,
+        lambda step: (x.expand(3, *x.shape), ys),
+        lambda out, y: (out - y).square().flatten(1).mean(1),
+        steps=30,
+        optimiser=opt,
+    )
+    assert result.steps_done == 30 and result.losses.shape == (30, 3)
+    # the inputs are left untouched
+    assert torch.equal(models[0][0].weight, _models(1)[0][0].weight)
+    for i, model in enumerate(_models(3)):
+        ref = _plain_loop(model, x, ys[i], 30, opt)
+        for k, v in ref.state_dict().items():
+            torch.testing.assert_close(result.state_dict(i)[k], v, rtol=1e-12, atol=1e-12)
+    # losses are recorded before each update: the first equals the initial loss
+    with torch.no_grad():
+        first = (_models(1)[0](x) - ys[0]).square().mean()
+    assert result.losses[0, 0].item() == pytest.approx(first.item(), rel=1e-12)
+    # and the training helps each model
+    assert (result.losses[-1] < result.losses[0]).all()
+
+
+def test_early_stop_and_round_trip():
+    x = torch.randn(10, 3, dtype=torch.float64)
+    y = torch.zeros(2, 10, 2, dtype=torch.float64)
+    seen = []
+
+    def stop(done: int, losses: torch.Tensor) -> bool:
+        seen.append((done, tuple(losses.shape)))
+        return done == 4
+
+    result = fit_ensemble(
+        _models(2), lambda s: (x.expand(2, *x.shape), y),
+        lambda o, t: (o - t).square().flatten(1).mean(1), 10, Optimiser(lr=1e-2), stop=stop,
+    )  # fmt: skip
+    assert result.stopped_early and result.steps_done == 4 and seen[-1] == (4, (2,))
+    again = FitResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.steps_done == 4 and again.optimiser == result.optimiser
+    for k, v in result.params.items():
+        assert torch.equal(again.params[k], v)
+    targets = _models(2)
+    result.load_into(targets)
+    assert torch.equal(targets[1][0].weight, result.params["0.weight"][1])
+
+
+def test_ensemble_models_round_trip():
+    models = _models(2)
+    ens = SeedEnsemble(models)
+    assert ens.size == 2
+    x = torch.randn(7, 3, dtype=torch.float64)
+    out = ens.forward(x.expand(2, *x.shape))
+    for i, m in enumerate(ens.models()):
+        torch.testing.assert_close(out[i], m(x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(m(x), models[i](x), rtol=0, atol=0)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="optimiser name"):
+        Optimiser("sgd")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lr must be finite and positive"):
+        Optimiser(lr=0.0)
+    with pytest.raises(ValueError, match="betas"):
+        Optimiser(betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match="non-empty sequence"):
+        SeedEnsemble([])
+    with pytest.raises(ValueError, match="does not have the shapes"):
+        SeedEnsemble([nn.Linear(2, 3), nn.Linear(3, 3)])
+    with pytest.raises(TypeError, match="optimiser must be an Optimiser"):
+        fit_ensemble(_models(1), lambda s: (None, None), lambda o, t: o, 1, "adamw")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        fit_ensemble(_models(1), lambda s: (None, None), lambda o, t: o, -1, Optimiser())
+
+
+def test_zoo_training_modules_import_each_other_at_top_level_only():
+    """No function-local import of the project's modules holds a cycle open: train imports
+    distributed and runner, distributed imports runner, and none imports train."""
+    import ast
+    import inspect
+
+    import mechequiv.zoo.distributed as distributed
+    import mechequiv.zoo.ensemble as ensemble
+    import mechequiv.zoo.runner as runner
+    import mechequiv.zoo.train as train
+
+    for module in (distributed, ensemble, runner, train):
+        tree = ast.parse(inspect.getsource(module))
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mechequiv.zoo"):
+                assert node in top, f"{module.__name__} imports {node.module} inside a function"
+                assert node.module != "mechequiv.zoo.train", module.__name__
