@@ -12,7 +12,7 @@ over the task and effects that saturated outputs hide. It is deprecated (a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mechequiv.capture import capture, run_with_patches
+from mechequiv.capture import Adapter, capture, run_with_patches
 from mechequiv.equivalence.components import (
     Component,
     component_patches,
@@ -59,7 +59,10 @@ class BehaviourCheck:
         stats = {"kl": _kl(p, q)}
         if self.labels is not None:
             y = torch.as_tensor(self.labels)
-            acc = lambda d: float((d.argmax(-1) == y).double().mean())  # noqa: E731
+
+            def acc(d: torch.Tensor) -> float:
+                return float((d.argmax(-1) == y).double().mean())
+
             stats["accuracy_drop"] = acc(p) - acc(q)
         return stats
 
@@ -162,7 +165,7 @@ class ResampleAblation(DrawingSampler):
 
 
 def _relative_change(
-    clean: dict[str, torch.Tensor], values: dict[Component, torch.Tensor]
+    clean: Mapping[Hashable, torch.Tensor], values: dict[Component, torch.Tensor]
 ) -> float:
     num = sum(float(((v.double() - component_slice(clean[c.point], c).double()) ** 2).sum())
               for c, v in values.items())  # fmt: skip
@@ -202,7 +205,7 @@ class CircuitScan:
 
 
 def scan_components(
-    model: nn.Module,
+    model: nn.Module | Adapter,
     inputs: Any,
     components: Sequence[Component],
     threshold: float = 0.01,

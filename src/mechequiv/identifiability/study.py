@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from mechequiv.identifiability.audit import (
     paper_min_node_sparsity,
 )
 from mechequiv.identifiability.tasks import BooleanTask, as_task, train_mlp
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Medians read off the paper's width figure (project page), per hidden width k.
 PAPER_MEDIANS = {
@@ -92,15 +95,16 @@ class WidthStudy:
             f"WidthStudy({self.task!r}, widths={sorted(self.tried)}, networks={len(self.reports)})"
         )
 
-    def plot(self, paper: bool = True):
+    def plot(self, paper: bool = True) -> Figure:
         """Deprecated: ``counts_against_width(count_records(study.reports),
         reference=PAPER_MEDIANS)`` of :mod:`mechequiv.report.figures`."""
         if not self.reports:
             raise ValueError("plot_counts needs at least one report")
-        return moved_figure(
+        fig: Figure = moved_figure(
             "WidthStudy.plot", "counts_against_width", None, count_records(self.reports),
             reference=PAPER_MEDIANS if paper else None,
         )  # fmt: skip
+        return fig
 
 
 def study_widths(
@@ -147,12 +151,13 @@ def count_records(reports: Sequence[IdentifiabilityReport]) -> list[dict[str, An
     ]
 
 
-def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True):
+def plot_counts(reports: Sequence[IdentifiabilityReport], *, paper: bool = True) -> Figure:
     """Deprecated: ``counts_against_width(count_records(reports), reference=PAPER_MEDIANS)`` of
     :mod:`mechequiv.report.figures`."""
     if not reports:
         raise ValueError("plot_counts needs at least one report")
-    return moved_figure(
+    fig: Figure = moved_figure(
         "mechequiv.identifiability.plot_counts", "counts_against_width", None,
         count_records(reports), reference=PAPER_MEDIANS if paper else None,
     )  # fmt: skip
+    return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class TrainingSimilarity:
     block_matrix: np.ndarray | None = None
     skip_share: np.ndarray | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "matrix": self.matrix.tolist(),
             "per_class": None if self.per_class is None else json_floats(self.per_class),
@@ -64,7 +65,7 @@ class TrainingSimilarity:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainingSimilarity:
+    def from_dict(cls, d: dict[str, Any]) -> TrainingSimilarity:
         """Inverse of :meth:`to_dict`."""
 
         def arr(x):
@@ -95,7 +96,7 @@ class TrainingSimilarity:
 
 
 def pairwise_matrix(
-    items: Sequence,
+    items: Sequence[Any],
     pair: Callable[[object, object], float],
     progress: bool | None = None,
     *,
@@ -111,7 +112,7 @@ def pairwise_matrix(
 
 
 def similarity_over_training(
-    checkpoints: Sequence,
+    checkpoints: Sequence[Any],
     *,
     steps: Sequence[int] | None = None,
     per_class: bool = False,
@@ -200,7 +201,8 @@ def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
     c[1:, 1:] = np.cumsum(np.cumsum(1.0 - m, 0), 1)
 
     def cost(i: int, j: int) -> float:  # phase = checkpoints i..j-1
-        return (c[j, j] - c[i, j] - c[j, i] + c[i, i]) / (j - i)
+        result: float = (c[j, j] - c[i, j] - c[j, i] + c[i, i]) / (j - i)
+        return result
 
     best = np.full((n_phases + 1, n + 1), np.inf)
     arg = np.zeros((n_phases + 1, n + 1), dtype=int)

@@ -265,7 +265,8 @@ def _squares_pair(fa, fb, sq_a, sq_b) -> torch.Tensor:
         Eb = Ea if fa is fb and ea is eb else square_forms(fb, eb)
         K = (_frob(Ea, Eb) ** 2 + 2 * square_traces(Ea, Eb)) / 3
         out[k] = sa @ K @ sb
-    return out
+    result: torch.Tensor = out
+    return result
 
 
 def two_layer_cost(h_a: int, h_b: int, n: int) -> float:

@@ -147,7 +147,8 @@ def _one_layer(pa, pb) -> np.ndarray:
     if pa[1] is None:
         Wa, Wb = pa[0][1:], pb[0][1:]
         # mean part W[:,0] W'[:,0] plus covariance part: together the plain row inner product.
-        return (Wa * Wb).sum(1).cpu().numpy()
+        result: np.ndarray = (Wa * Wb).sum(1).cpu().numpy()
+        return result
     (pre_a, op_a, post_a), (pre_b, op_b, post_b) = pa, pb
     P = torch.eye(pre_a.shape[1], dtype=pre_a.dtype, device=pre_a.device)
     P[0, 0] = 0.0
@@ -259,7 +260,8 @@ def _cycle(slots: tuple[int, ...], sl: _Slots) -> torch.Tensor:
     P = [sl.product(run) for _, run in runs]
     if len(runs) == 2:  # tr(P_u Q_v): one matrix product over the flattened n x n
         return P[0].flatten(1) @ P[1].transpose(1, 2).flatten(1).T
-    return alternating_traces(*P)
+    result: torch.Tensor = alternating_traces(*P)
+    return result
 
 
 def _chain(slots, sl: _Slots, m: torch.Tensor):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,11 @@ SYMMETRIZE = ("full", "layer", "none")
 FORMS = ("weight", "gaussian")
 
 
-def json_floats(a: np.ndarray) -> list | float | None:
+def json_floats(a: np.ndarray) -> list[Any] | float | None:
     """Nested lists of floats, ``None`` where a value is NaN or infinite (JSON-safe)."""
     a = np.asarray(a, dtype=np.float64)
-    return np.where(np.isfinite(a), a, None).tolist()
+    result: list | float | None = np.where(np.isfinite(a), a, None).tolist()
+    return result
 
 
 def _from_json(x: object) -> np.ndarray:

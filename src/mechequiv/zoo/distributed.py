@@ -56,7 +56,7 @@ def train_zoo_on(
     arch: Any,
     config: ZooConfig,
     chunks: int | None,
-    out_dir: str | os.PathLike | None,
+    out_dir: str | os.PathLike[str] | None,
     kwargs: dict[str, Any] | None = None,
 ) -> Zoo:
     """Train ``config.seeds`` in ``chunks`` groups on ``backend`` and stack the results.

@@ -138,7 +138,10 @@ class SeedEnsemble:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
         with SeedBatched():
-            return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
+            result: torch.Tensor = functional_call(
+                self.base, (self.params, self.buffers), (x,), kwargs
+            )
+            return result
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """Per-model state dicts (detached copies)."""

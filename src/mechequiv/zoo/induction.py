@@ -166,7 +166,8 @@ def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dic
 
 
 def _logits(out: Any) -> torch.Tensor:
-    return out.logits if hasattr(out, "logits") else out
+    result: torch.Tensor = out.logits if hasattr(out, "logits") else out
+    return result
 
 
 def _train(
@@ -240,9 +241,11 @@ def train_induction_bridge(
         normalization_type="LN",
         seed=seed,
     )
-    model = TransformerBridge.boot_native(cfg)
+    # TransformerLens attaches boot_native with setattr at import, out of its class body
+    model = TransformerBridge.boot_native(cfg)  # type: ignore[attr-defined]
     _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
-    return model
+    result: nn.Module = model
+    return result
 
 
 class CausalAttention(Attention):
@@ -261,7 +264,8 @@ class CausalAttention(Attention):
         mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
         pattern = self.hook_pattern(scores.masked_fill(~mask, float("-inf")).softmax(-1))
         z = self.heads((pattern @ v).transpose(-2, -3))  # (n, t, heads, d_head)
-        return self.W_O(z.reshape(*x.shape))
+        result: torch.Tensor = self.W_O(z.reshape(*x.shape))
+        return result
 
 
 def train_induction_zoo(

@@ -42,7 +42,7 @@ def train_zoo(
     eval_every: int = 100,
     checkpoint_steps: Iterable[int] = (),
     checkpoint_every: int | None = None,
-    out_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     backend: Any = "local",
     chunks: int | None = None,

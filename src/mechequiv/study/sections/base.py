@@ -106,4 +106,5 @@ class Section(Generic[S, R]):
 
     def load(self, d: Any) -> R:
         """The result of a ``results.json`` entry, validated (see the result's ``from_dict``)."""
-        return self.result.from_dict(d, f"results[{self.name!r}]")  # type: ignore[attr-defined]
+        result: R = self.result.from_dict(d, f"results[{self.name!r}]")  # type: ignore[attr-defined]
+        return result

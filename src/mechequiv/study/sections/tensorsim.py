@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -98,7 +98,7 @@ class TensorsimSettings:
     grokking: str | dict[str, Any] = field(
         metadata=checked(ExperimentSetting("grokking", optional=False))
     )
-    backdoor: str | dict[str, Any] | bool = field(
+    backdoor: str | dict[str, Any] | Literal[False] = field(  # true is refused
         metadata=checked(ExperimentSetting("backdoor", optional=True))
     )
 

@@ -13,13 +13,14 @@ from mechequiv.zoo.tasks.base import Task, check_int, split_indices
 # The one gate table of mechequiv (identifiability.GATES is its two-input truth-table view).
 # Each gate maps a (rows, n_inputs) 0/1 array to a (rows,) 0/1 array. IMP is the two-input
 # implication x0 -> x1 and NIMP its negation x0 and not x1; the symmetric gates take any number
-# of inputs.
+# of inputs. (np.asarray: numpy's stubs type a reduction along an axis as "scalar or array"; on a
+# 2-D input it is an array.)
 GATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "AND": lambda x: x.all(axis=1),
-    "OR": lambda x: x.any(axis=1),
+    "AND": lambda x: np.asarray(x.all(axis=1)),
+    "OR": lambda x: np.asarray(x.any(axis=1)),
     "XOR": lambda x: x.sum(axis=1) % 2 == 1,
-    "NAND": lambda x: ~x.all(axis=1),
-    "NOR": lambda x: ~x.any(axis=1),
+    "NAND": lambda x: ~np.asarray(x.all(axis=1)),
+    "NOR": lambda x: ~np.asarray(x.any(axis=1)),
     "XNOR": lambda x: x.sum(axis=1) % 2 == 0,
     "IMP": lambda x: ~x[:, 0] | x[:, 1],
     "NIMP": lambda x: x[:, 0] & ~x[:, 1],
