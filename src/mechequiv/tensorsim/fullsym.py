@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
+from mechequiv.tensorsim._ops import bilinear_at, linear_at
 from mechequiv.tensorsim.network import TensorNet
 
 __all__ = [
@@ -92,7 +93,8 @@ class TwoLayerForms:
 def two_layer_forms(net: TensorNet, V: torch.Tensor | None = None) -> TwoLayerForms:
     """The forms of ``net`` (exactly two bilinear layers) on coordinates ``z`` with padded input
     ``x~ = V z`` (``V=None``: the padded input itself)."""
-    W1, B1, W2, B2, W3 = net.ops
+    W1, W2, W3 = linear_at(net, 0), linear_at(net, 2), linear_at(net, 4)
+    B1, B2 = bilinear_at(net, 1), bilinear_at(net, 3)
     first = W1.W if V is None else W1.W @ V
     lw, rw = B1.L @ first, B1.R @ first  # (h1, n)
     # Y_c = sym(lw^T diag(D1[c]) rw): one GEMM over the units, m n^2 outputs.
@@ -116,12 +118,12 @@ def output_squares(
     Lam = 0.5 * (Lam + Lam.transpose(1, 2))
     w, vecs = torch.linalg.eigh(Lam)
     m = Lam.shape[1]
-    out = []
+    squares: list[tuple[torch.Tensor, torch.Tensor]] = []
     for k in range(Lam.shape[0]):
         top = float(w[k].abs().max()) if m else 0.0
         keep = w[k].abs() > m * np.finfo(float).eps * top
-        out.append((w[k][keep], vecs[k][:, keep]))
-    return out
+        squares.append((w[k][keep], vecs[k][:, keep]))
+    return squares
 
 
 def row_basis(W: torch.Tensor) -> torch.Tensor:
@@ -160,8 +162,8 @@ class TwoLayerNet:
         if net.n_bilinear != 2:
             raise ValueError(f"a net with {net.n_bilinear} bilinear layers; this form needs 2")
         self.net = net
-        self.Q = row_basis(net.ops[0].W)
-        _, _, W2, B2, W3 = net.ops
+        self.Q = row_basis(linear_at(net, 0).W)
+        W2, W3, B2 = linear_at(net, 2), linear_at(net, 4), bilinear_at(net, 3)
         self.lam, self.rho, self.out = B2.L @ W2.W, B2.R @ W2.W, (W3.W @ B2.D)[1:]
         self.squares = output_squares(self.out, self.lam, self.rho)
         self._forms: TwoLayerForms | None = None
@@ -182,7 +184,8 @@ class TwoLayerNet:
     def forms_cost(self, n: int) -> float:
         """Multiply-adds of building the forms ``Y`` and mapping them to ``n`` coordinates."""
         return (
-            self.net.ops[1].L.shape[0] * self.width * self.Q.shape[1] ** 2 + 2 * self.width * n**3
+            bilinear_at(self.net, 1).L.shape[0] * self.width * self.Q.shape[1] ** 2
+            + 2 * self.width * n**3
         )
 
     def forms(self) -> TwoLayerForms:
@@ -199,7 +202,9 @@ class TwoLayerNet:
         return TwoLayerForms(torch.einsum("ia,cab,jb->cij", C, f.Y, C), f.lam, f.rho, f.out)
 
 
-def alternating_traces(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor):
+def alternating_traces(
+    A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor
+) -> torch.Tensor:
     """``tr(A_u B_v C_u D_v)`` for all (u, v): two large matrix products per chunk of u,
     ``2 h_a h_b n^3`` multiply-adds in all, memory bounded by chunking over u (one product
     when ``A is C`` and ``B is D``)."""
@@ -256,7 +261,12 @@ def square_forms(f: TwoLayerForms, e: torch.Tensor) -> torch.Tensor:
     return (e.T @ f.Y.reshape(f.Y.shape[0], n * n)).view(-1, n, n)
 
 
-def _squares_pair(fa, fb, sq_a, sq_b) -> torch.Tensor:
+def _squares_pair(
+    fa: TwoLayerForms,
+    fb: TwoLayerForms,
+    sq_a: list[tuple[torch.Tensor, torch.Tensor]],
+    sq_b: list[tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
     out = fa.Y.new_zeros(len(sq_a))
     for k, ((sa, ea), (sb, eb)) in enumerate(zip(sq_a, sq_b, strict=True)):
         if not sa.numel() or not sb.numel():

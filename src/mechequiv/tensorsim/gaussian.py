@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
+from mechequiv.tensorsim._ops import linear_at
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.fullsym import (
     MAX_MULTIPLY_ADDS,
@@ -94,7 +95,7 @@ def standardize(
     T[0, 0] = 1.0
     T[1:, 0] = mu
     T[1:, 1:] = C
-    W = net.ops[0].W
+    W = linear_at(net, 0).W
     first = LinearOp(W @ torch.as_tensor(T, dtype=W.dtype, device=W.device))
     return TensorNet((first, *net.ops[1:]), d, net.d_out)
 
@@ -130,26 +131,34 @@ def gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, 
     return gaussian_pair(a, b), gaussian_pair(a, a), gaussian_pair(b, b)
 
 
-def _pieces(net: TensorNet):
+_Pieces = tuple[torch.Tensor, BilinearOp | None, torch.Tensor | None]
+
+
+def _pieces(net: TensorNet) -> _Pieces:
     """(pre, op, post): one bilinear op between two composed linear maps, or (W, None, None)."""
-    pre, op, post = net.ops[0].W, None, None
+    pre = linear_at(net, 0).W
+    op: BilinearOp | None = None
+    post: torch.Tensor | None = None
     for x in net.ops[1:]:
         if isinstance(x, BilinearOp):
             op, post = x, torch.eye(x.d_out + 1, dtype=pre.dtype, device=pre.device)
         elif op is None:
             pre = x.W @ pre
         else:
+            assert post is not None  # set with op
             post = x.W @ post
     return pre, op, post
 
 
-def _one_layer(pa, pb) -> np.ndarray:
+def _one_layer(pa: _Pieces, pb: _Pieces) -> np.ndarray:
     if pa[1] is None:
         Wa, Wb = pa[0][1:], pb[0][1:]
         # mean part W[:,0] W'[:,0] plus covariance part: together the plain row inner product.
         result: np.ndarray = (Wa * Wb).sum(1).cpu().numpy()
         return result
     (pre_a, op_a, post_a), (pre_b, op_b, post_b) = pa, pb
+    # one bilinear layer in each (gaussian_pair checked equal depths)
+    assert op_a is not None and op_b is not None and post_a is not None and post_b is not None
     P = torch.eye(pre_a.shape[1], dtype=pre_a.dtype, device=pre_a.device)
     P[0, 0] = 0.0
     l1, r2 = op_a.L @ pre_a, op_a.R @ pre_a  # legs 1, 2 (units of a)
@@ -264,7 +273,7 @@ def _cycle(slots: tuple[int, ...], sl: _Slots) -> torch.Tensor:
     return result
 
 
-def _chain(slots, sl: _Slots, m: torch.Tensor):
+def _chain(slots: tuple[int, ...], sl: _Slots, m: torch.Tensor) -> torch.Tensor:
     """``m^T A_1 S A_2 S ... S A_j m`` over the slots, as a (u, v)-broadcastable array."""
     R, dims = m, ""  # a row vector; dims: which of u, v it carries so far
     for owner, run in _runs(slots):
@@ -275,13 +284,14 @@ def _chain(slots, sl: _Slots, m: torch.Tensor):
     return value[:, None] if dims == "u" else value[None, :] if dims == "v" else value
 
 
-def _cumulant(block, sl: _Slots, m) -> torch.Tensor:
+def _cumulant(block: tuple[int, ...], sl: _Slots, m: torch.Tensor) -> torch.Tensor:
     """Joint cumulant of the quadratic forms in ``block`` as a (u, v)-broadcastable array."""
-    total = 0.0
+    total: torch.Tensor | float = 0.0  # a tensor after the first term (every block has one)
     for cyc, mult in _distinct_cycles(block):
         total = total + mult * _cycle(cyc, sl)
     for chain, mult in _distinct_chains(block):
         total = total + mult * _chain(chain, sl, m)
+    assert isinstance(total, torch.Tensor)
     return 2.0 ** (len(block) - 1) * total
 
 
@@ -355,7 +365,14 @@ def _hermite_inner(x: _SquareParts, y: _SquareParts) -> torch.Tensor:
     return x.sigma @ K @ y.sigma + small
 
 
-def _expected_products(Ma, Na, Da, Mb, Nb, Db) -> torch.Tensor:
+def _expected_products(
+    Ma: torch.Tensor,
+    Na: torch.Tensor,
+    Da: torch.Tensor,
+    Mb: torch.Tensor,
+    Nb: torch.Tensor,
+    Db: torch.Tensor,
+) -> torch.Tensor:
     """``sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]`` for the forms ``p_u = z~^T M_u z~``
     (``q``: ``N``), ``z ~ N(0, I)``. Pass ``Na is Ma`` for squares (one product then)."""
     d = Ma.shape[1]

@@ -31,15 +31,17 @@ SYMMETRIZE = ("full", "layer", "none")
 FORMS = ("weight", "gaussian")
 
 
-def json_floats(a: np.ndarray) -> list[Any] | float | None:
+def json_floats(a: np.ndarray | float) -> list[Any] | float | None:
     """Nested lists of floats, ``None`` where a value is NaN or infinite (JSON-safe)."""
     a = np.asarray(a, dtype=np.float64)
-    result: list | float | None = np.where(np.isfinite(a), a, None).tolist()
+    # numpy's stubs do not take None as a fill value (an object array results)
+    result: list[Any] | float | None = np.where(np.isfinite(a), a, None).tolist()  # type: ignore[call-overload]
     return result
 
 
 def _from_json(x: object) -> np.ndarray:
-    return np.array(np.where(np.equal(x, None), np.nan, x), dtype=np.float64)
+    # numpy's stubs do not take None (or an arbitrary nested list) here
+    return np.array(np.where(np.equal(x, None), np.nan, x), dtype=np.float64)  # type: ignore[call-overload]
 
 
 def _nan_if_none(x: float | None) -> float:
@@ -77,7 +79,7 @@ class TensorInner:
     block_similarity: float
     block_per_class: np.ndarray
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "similarity": self.similarity,
             "per_class": json_floats(self.per_class),
@@ -94,13 +96,15 @@ class TensorInner:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> TensorInner:
+    def from_dict(cls, d: dict[str, Any]) -> TensorInner:
         """Inverse of :meth:`to_dict` (``None`` read back as nan)."""
         missing = {f for f in cls.__dataclass_fields__} - set(d)
         if missing:
             raise ValueError(f"TensorInner dict lacks {sorted(missing)}")
-        arrays = {k: _from_json(d[k]) for k in ("per_class", "ab", "aa", "bb", "block_per_class")}
-        scalars = {
+        arrays: dict[str, Any] = {
+            k: _from_json(d[k]) for k in ("per_class", "ab", "aa", "bb", "block_per_class")
+        }
+        scalars: dict[str, Any] = {
             k: _nan_if_none(d[k])
             for k in ("similarity", "skip_share_a", "skip_share_b", "block_similarity")
         }
@@ -211,7 +215,7 @@ def check_seq_options(net: TensorNet | SeqNet, symmetrize: str, form: str) -> No
         )
 
 
-def same_depth(nets: list, symmetrize: str, form: str) -> list:
+def same_depth(nets: list[Any], symmetrize: str, form: str) -> list[Any]:
     """Nets of one depth: the same-function forms raise shallower nets by identity layers;
     the layer-wise forms pair layers one to one and refuse different depths."""
     depths = {net.n_bilinear for net in nets}
@@ -238,18 +242,20 @@ def as_net(model: object, residual: bool | None, n_ctx: int | None) -> TensorNet
     return to_seq_net(model, n_ctx)
 
 
-def as_nets(model_a: object, model_b: object, residual: bool | None, n_ctx: int | None):
+def as_nets(
+    model_a: object, model_b: object, residual: bool | None, n_ctx: int | None
+) -> tuple[TensorNet | SeqNet, TensorNet | SeqNet]:
     a, b = as_net(model_a, residual, n_ctx), as_net(model_b, residual, n_ctx)
     if type(a) is not type(b):
         raise TypeError("cannot compare a sequence model with a non-sequence model")
-    if isinstance(a, TensorNet):
+    if isinstance(a, TensorNet) and isinstance(b, TensorNet):
         b = b.to(a.device)  # the computation runs where model_a's weights are
-    if isinstance(a, SeqNet) and a.n_ctx != b.n_ctx:
+    if isinstance(a, SeqNet) and isinstance(b, SeqNet) and a.n_ctx != b.n_ctx:
         raise ValueError(f"the sequence nets have n_ctx {a.n_ctx} and {b.n_ctx}")
     return a, b
 
 
-def check_dims(a: TensorNet, b: TensorNet) -> None:
+def check_dims(a: TensorNet | SeqNet, b: TensorNet | SeqNet) -> None:
     if a.d_in != b.d_in:
         raise ValueError(f"input widths differ: model_a takes {a.d_in}, model_b takes {b.d_in}")
     if a.d_out != b.d_out:
@@ -274,7 +280,13 @@ class Engine:
     """Computes one form's per-output inner products for prepared models (used by
     :func:`tensor_inner` and by the checkpoint matrices, which prepare each model once)."""
 
-    def __init__(self, symmetrize: str, form: str, mean=None, cov=None) -> None:
+    def __init__(
+        self,
+        symmetrize: str,
+        form: str,
+        mean: np.ndarray | None = None,
+        cov: np.ndarray | None = None,
+    ) -> None:
         self.symmetrize, self.form, self.mean, self.cov = symmetrize, form, mean, cov
         # Two-layer nets prepared once (basis, squares, forms) for the many pairs a model
         # takes part in (whole, skip path; the checkpoint matrices); dropped with the net.
@@ -292,10 +304,19 @@ class Engine:
             return False
         return self.symmetrize != "full" or net.n_bilinear <= 1
 
-    def pair(self, x, y, gx: SelfGram | None, gy: SelfGram | None) -> np.ndarray:
+    def pair(
+        self,
+        x: TensorNet | SeqNet,
+        y: TensorNet | SeqNet,
+        gx: SelfGram | None,
+        gy: SelfGram | None,
+    ) -> np.ndarray:
         """Per-output inner product of two nets (scaled by the self-recursions' factors)."""
         if gx is not None:
+            assert gy is not None  # both sides prepared by the same engine
             return cross_diag(x, y, gx, gy, recursion_mode(self.symmetrize))
+        # sequence nets always take the recursion (check_seq_options)
+        assert isinstance(x, TensorNet) and isinstance(y, TensorNet)
         if x.n_bilinear == 2 and self.form == "gaussian":
             return gaussian_two_layer(self.two_layer(x), self.two_layer(y))
         if self.form == "gaussian":
@@ -307,6 +328,7 @@ class Engine:
 
     def prepare(self, net: TensorNet | SeqNet) -> Prepared:
         if self.form == "gaussian":
+            assert isinstance(net, TensorNet)  # sequence nets are refused (check_seq_options)
             net = standardize(net, self.mean, self.cov)
         gram = self_gram(net, recursion_mode(self.symmetrize)) if self.uses_recursion(net) else None
         tt = gram.diag if gram is not None else self.pair(net, net, None, None)
@@ -324,6 +346,7 @@ class Engine:
             zero = np.zeros_like(ab)
             a_sb = sa_b = sa_sb = zero
         else:
+            assert pb.skip is not None  # both prepared alike (TensorNets track a skip net)
             a_sb = self.pair(pa.net, pb.skip, pa.gram, pb.gram)
             # <S_a, T_b> = <T_b, S_a>: with the small skip net second (cheaper recursion).
             sa_b = self.pair(pb.net, pa.skip, pb.gram, pa.gram)
