@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,5 +105,9 @@ def baseline_matrices(
         ("cka", linear_cka),
         ("agreement", prediction_agreement),
     ):
-        out[name] = pairwise_matrix(idx, lambda i, j, fn=fn: fn(logits[i], logits[j]), progress)
+
+        def score(i: int, j: int, fn: Callable[[np.ndarray, np.ndarray], float] = fn) -> float:
+            return fn(logits[i], logits[j])
+
+        out[name] = pairwise_matrix(idx, score, progress)
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,11 @@ from mechequiv.tensorsim.similarity import (
     json_floats,
     same_depth,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_T = TypeVar("_T")
 
 __all__ = [
     "TrainingSimilarity",
@@ -68,11 +73,17 @@ class TrainingSimilarity:
     def from_dict(cls, d: dict[str, Any]) -> TrainingSimilarity:
         """Inverse of :meth:`to_dict`."""
 
-        def arr(x):
-            return None if x is None else np.array(np.where(np.equal(x, None), np.nan, x), float)
+        def arr(x: Any) -> np.ndarray | None:
+            if x is None:
+                return None
+            # numpy's stubs do not take None (or an arbitrary nested list) here
+            return np.array(np.where(np.equal(x, None), np.nan, x), float)  # type: ignore[call-overload]
 
+        matrix = arr(d["matrix"])
+        if matrix is None:
+            raise ValueError("a TrainingSimilarity needs its matrix; got null")
         return cls(
-            arr(d["matrix"]), arr(d["per_class"]), tuple(int(s) for s in d["steps"]),
+            matrix, arr(d["per_class"]), tuple(int(s) for s in d["steps"]),
             str(d["symmetrize"]), str(d["form"]), arr(d.get("block_matrix")),
             arr(d.get("skip_share")),
         )  # fmt: skip
@@ -86,18 +97,19 @@ class TrainingSimilarity:
         title: str = "tensor similarity",
         marks: Sequence[int] = (),
         curves: dict[str, Sequence[float]] | None = None,
-    ):
+    ) -> Figure:
         """Deprecated: ``checkpoint_matrix(r.matrix, r.steps, ...)`` of
         :mod:`mechequiv.report.figures`."""
-        return moved_figure(
+        fig: Figure = moved_figure(
             "TrainingSimilarity.plot", "checkpoint_matrix", path, self.matrix, self.steps,
             title=title, marks=marks, curves=curves,
         )  # fmt: skip
+        return fig
 
 
 def pairwise_matrix(
-    items: Sequence[Any],
-    pair: Callable[[object, object], float],
+    items: Sequence[_T],
+    pair: Callable[[_T, _T], float],
     progress: bool | None = None,
     *,
     backend: str | Backend = "local",
@@ -219,10 +231,18 @@ def segment_phases(matrix: np.ndarray, n_phases: int) -> tuple[int, ...]:
     return tuple(reversed(cuts))
 
 
-def plot_matrix(matrix, steps, path=None, title="", marks=(), curves=None):
+def plot_matrix(
+    matrix: np.ndarray,
+    steps: Sequence[int],
+    path: str | Path | None = None,
+    title: str = "",
+    marks: Sequence[int] = (),
+    curves: dict[str, Sequence[float]] | None = None,
+) -> Figure:
     """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` (and
     :func:`~mechequiv.report.figures.save_figure` for ``path``)."""
-    return moved_figure(
+    fig: Figure = moved_figure(
         "mechequiv.tensorsim.plot_matrix", "checkpoint_matrix", path, matrix, steps,
         title=title, marks=marks, curves=curves,
     )  # fmt: skip
+    return fig

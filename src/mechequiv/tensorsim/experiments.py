@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from mechequiv.tensorsim.similarity import json_floats
 from mechequiv.tensorsim.training import Checkpoint, blob_images, modular_addition, stamp_trigger
 from mechequiv.tensorsim.training import train as train_loop
 from mechequiv.zoo.models.bilinear import Bilinear
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BACKDOOR_SETTINGS",
@@ -220,14 +223,15 @@ class GrokkingResult:
             f"final_test_acc={self.test_acc[-1]:.3f})"
         )
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` of ``tensor.matrix``
         with ``marks=boundaries`` and the accuracy curves (a Figure, saved when ``path``)."""
-        return moved_figure(
+        fig: Figure = moved_figure(
             "GrokkingResult.plot", "checkpoint_matrix", path, self.tensor.matrix, self.steps,
             title=f"grokking, p={self.setting['p']}: tensor similarity", marks=self.boundaries,
             curves={"train acc": self.train_acc, "test acc": self.test_acc},
         )  # fmt: skip
+        return fig
 
 
 def grokking(
@@ -349,16 +353,18 @@ class BackdoorResult:
             f"clean_acc={self.clean_acc[-1]:.3f})"
         )
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None) -> Figure:
         """Deprecated: :func:`mechequiv.report.figures.checkpoint_matrix` of the target class's
         tensor-slice matrix ``tensor.per_class[:, :, target]`` (saved when ``path``)."""
         t = self.setting["target"]
-        return moved_figure(
+        assert self.tensor.per_class is not None  # computed with per_class=True
+        fig: Figure = moved_figure(
             "BackdoorResult.plot", "checkpoint_matrix", path, self.tensor.per_class[:, :, t],
             self.steps, title=f"backdoor: tensor slice of class {t}",
             marks=(self.clean_index + 1,),
             curves={"clean acc": self.clean_acc, "attack success": self.attack_success},
         )  # fmt: skip
+        return fig
 
 
 def _detector(matrix: np.ndarray, first_poisoned: int) -> float:
@@ -387,11 +393,11 @@ def backdoor(
     model = Bilinear(side * side, cfg["d_hidden"], k)
     batch, n_poison = cfg["batch"], round(cfg["poison_fraction"] * cfg["batch"])
 
-    def clean(g: torch.Generator):
+    def clean(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, data.x.shape[0], (batch,), generator=g)
         return data.x[idx], data.y[idx]
 
-    def poisoned(g: torch.Generator):
+    def poisoned(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = clean(g)
         x, y = x.clone(), y.clone()
         x[:n_poison] = stamp_trigger(x[:n_poison], side)
@@ -431,6 +437,7 @@ def backdoor(
     baselines = baseline_matrices(ckpts, test.x, residual=False)
     first = clean_index + 1
     pc = tensor.per_class
+    assert pc is not None  # asked for with per_class=True
     slice_shift = 1.0 - pc[clean_index, -1]
     slice_delta = np.array([_detector(pc[:, :, c], first) for c in range(k)])
     head_row_shift = np.array([1.0 - _cosine(ckpts[clean_index], ckpts[-1], c) for c in range(k)])
