@@ -17,6 +17,8 @@ invariant under composition; rescalings act on factors first scaled to unit norm
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
 from scipy.stats import ortho_group
@@ -45,13 +47,19 @@ def _norms_are_identity(model: nn.Module) -> None:
             )
 
 
-def _stream_layers(model: nn.Module) -> tuple[list[torch.Tensor], list[nn.Linear], list[nn.Linear]]:
+# The helpers below read the zoo's layouts by attribute name (duck-typed: ``Any``), after
+# _stream_layers has checked that the names are there.
+def _stream_layers(model: Any) -> tuple[list[torch.Tensor], list[nn.Linear], list[nn.Linear]]:
     """(embedding matrices (rows, d), linear readers of the stream, linear writers to it)."""
+    embeds: list[torch.Tensor]
+    readers: list[nn.Linear]
+    writers: list[nn.Linear]
     missing = "the zoo's TokenTransformer or BilinearMLP layout"
     if isinstance(model.embed, nn.Embedding):  # token transformer
         embeds, readers, writers = [model.embed.weight, model.pos_embed], [], []
         for i, block in enumerate(model.blocks):
-            attn, mlp = getattr(block, "attn", None), getattr(block, "mlp", None)
+            attn: Any = getattr(block, "attn", None)  # checked just below
+            mlp: Any = getattr(block, "mlp", None)
             if not all(hasattr(attn, w) for w in ("W_Q", "W_K", "W_V", "W_O")) or not all(
                 hasattr(mlp, w) for w in ("fc_in", "fc_out")
             ):
@@ -72,7 +80,7 @@ def _stream_layers(model: nn.Module) -> tuple[list[torch.Tensor], list[nn.Linear
     return embeds, [*readers, model.unembed], writers
 
 
-def _rotate(model: nn.Module, rng: np.random.Generator) -> None:
+def _rotate(model: Any, rng: np.random.Generator) -> None:
     embeds, readers, writers = _stream_layers(model)
     d = readers[0].weight.shape[1]
     R = torch.as_tensor(ortho_group.rvs(d, random_state=rng) if d > 1 else np.ones((1, 1)))
@@ -86,7 +94,7 @@ def _rotate(model: nn.Module, rng: np.random.Generator) -> None:
             lin.bias.copy_((lin.bias.double() @ R).to(lin.bias.dtype))
 
 
-def _mlp_neurons(mlp: nn.Module, rng: np.random.Generator, scale_range: tuple[float, float]):
+def _mlp_neurons(mlp: Any, rng: np.random.Generator, scale_range: tuple[float, float]) -> None:
     width = mlp.fc_in.out_features
     factor = np.ones(width)
     if isinstance(mlp.act, HOMOGENEOUS):
@@ -94,7 +102,7 @@ def _mlp_neurons(mlp: nn.Module, rng: np.random.Generator, scale_range: tuple[fl
     transform_units(mlp.fc_in, mlp.fc_out, rng.permutation(width), factor)
 
 
-def _heads(attn: nn.Module, rng: np.random.Generator) -> None:
+def _heads(attn: Any, rng: np.random.Generator) -> None:
     h, dh = attn.n_heads, attn.d_head
     order = torch.as_tensor(rng.permutation(h))
     rows = (order[:, None] * dh + torch.arange(dh)[None, :]).reshape(-1)
@@ -103,7 +111,7 @@ def _heads(attn: nn.Module, rng: np.random.Generator) -> None:
     attn.W_O.weight.copy_(attn.W_O.weight[:, rows])
 
 
-def _bilinear_units(block: nn.Module, rng: np.random.Generator, scale_range) -> None:
+def _bilinear_units(block: Any, rng: np.random.Generator, scale_range: tuple[float, float]) -> None:
     L, R, D = block.L, block.R, block.D
     width = L.out_features
     nl, nr = incoming_norms(L), incoming_norms(R)
@@ -131,7 +139,7 @@ def transform(model: nn.Module, rng: np.random.Generator, scale_range: tuple[flo
     _norms_are_identity(model)
     _stream_layers(model)  # validate the layout before changing anything
     with torch.no_grad():
-        for block in model.blocks:
+        for block in cast(Any, model).blocks:
             if hasattr(block, "attn"):
                 _mlp_neurons(block.mlp, rng, scale_range)
                 _heads(block.attn, rng)

@@ -65,7 +65,7 @@ class SeedBatched(TorchFunctionMode):
     """Inside this mode, linear, embedding and layer-norm weights with an extra leading (seed)
     axis are applied seed by seed to inputs whose leading axis is the same seed axis."""
 
-    def __torch_function__(  # type: ignore[override]
+    def __torch_function__(
         self,
         func: Callable[..., Any],
         types: Any,

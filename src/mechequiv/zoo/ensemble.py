@@ -123,7 +123,7 @@ class SeedEnsemble:
                 raise ValueError(
                     f"model {i} does not have the shapes of model 0; stack equal models"
                 )
-        params, buffers = stack_module_state(list(models))  # type: ignore[arg-type]
+        params, buffers = stack_module_state(list(models))
         self.params: dict[str, torch.Tensor] = params
         self.buffers: dict[str, torch.Tensor] = buffers
         self.template: nn.Module = copy.deepcopy(models[0])

@@ -60,8 +60,8 @@ class MLP(nn.Sequential):
         self.negative_slope = negative_slope
         self.output_activation = output_activation
 
-    def __getitem__(self, idx: int | slice) -> nn.Module:  # type: ignore[override]
+    def __getitem__(self, idx: int | slice) -> nn.Module:
         # nn.Sequential slices by calling type(self)(OrderedDict), which MLP's signature refuses.
         if isinstance(idx, slice):
-            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))  # type: ignore[arg-type]
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
         return super().__getitem__(idx)
