@@ -73,3 +73,18 @@ def test_old_results_render_with_their_own_measure_descriptors():
     assert "<span class='nw'>[0, ∞]</span>" in page
     with pytest.raises(ValueError, match="'old_distance' is not a registered measure"):
         MeasuresResult.from_dict({"pairs": old["pairs"]})
+
+
+def test_moved_study_and_report_names_warn_and_resolve():
+    import mechequiv.report as old_report
+    import mechequiv.study.steps as old_steps
+    from mechequiv.study import report, zoo_models
+
+    with pytest.warns(DeprecationWarning, match=r"moved to mechequiv\.study\.report\.write_report"):
+        assert old_report.write_report is report.write_report
+    with pytest.warns(DeprecationWarning, match=r"mechequiv\.study\.registry\.SECTIONS"):
+        assert old_steps.STEPS is SECTIONS
+    with pytest.warns(DeprecationWarning, match="group_means"):
+        assert old_steps.group_means is zoo_models.group_means
+    with pytest.raises(AttributeError, match="no attribute 'Step'"):
+        old_steps.Step  # noqa: B018

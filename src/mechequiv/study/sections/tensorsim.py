@@ -193,13 +193,11 @@ class TensorsimResult:
     @classmethod
     def from_dict(cls, d: Any, where: str = "tensorsim") -> TensorsimResult:
         d = dict(as_mapping(d, where))
+        check_keys(d, where, ("steps", "matrix"), ("model", "baselines", "curves", "backdoor"))
         bd = d.pop("backdoor", None)
         if bd is not None:
             bd = OverTraining.from_dict(bd, f"{where}['backdoor']", backdoor=True)
-        try:
-            grok = OverTraining.from_dict(d, where)
-        except ValueError as e:  # name the key that may hold a backdoor among the known ones
-            raise ValueError(str(e).replace("known keys: [", "known keys: ['backdoor', ")) from e
+        grok = OverTraining.from_dict(d, where)
         return cls(grok, bd)
 
 
