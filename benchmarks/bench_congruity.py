@@ -36,7 +36,7 @@ from mechequiv.equivalence import (
 )
 from mechequiv.parallel.pairwise import pairwise
 from mechequiv.report.figures import congruity_heatmap
-from mechequiv.study.steps import group_means
+from mechequiv.study.zoo_models import group_means
 from mechequiv.zoo import Zoo, modular_addition, train_zoo, transformer
 from mechequiv.zoo.presets import ALPHAS, pizza_clock
 

@@ -121,7 +121,9 @@ def in_range(mat: np.ndarray, where: str, low: float, high: float) -> None:
         )
 
 
-def as_curves(value: Any, where: str, *, length: int | None, need_steps: bool) -> dict[str, list]:
+def as_curves(
+    value: Any, where: str, *, length: int | None, need_steps: bool
+) -> dict[str, list[Any]]:
     """Named curves of equal length (``length``, or that of their ``steps`` entry)."""
     curves = as_mapping(value, where)
     if need_steps:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mechequiv.study.sections import equivalence, identifiability, measures, tensorsim, zoo
 from mechequiv.study.sections.base import Section
 
-SECTIONS: dict[str, Section] = {
+SECTIONS: dict[str, Section[Any, Any]] = {
     section.name: section
     for section in (
         zoo.SECTION,

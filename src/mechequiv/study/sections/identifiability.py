@@ -127,9 +127,9 @@ def run(ctx: StudyContext, s: IdentifiabilitySettings) -> IdentifiabilityResult:
                 bar.update(job, status=f"width {k}, seed {seed} ({seed - found} not converged)")
                 study = study_widths(s.task, widths=[k], seeds=[seed])
                 for r in study.reports:
-                    rows.append({"width": k, "seed": seed, "circuits": int(r.n_circuits),
-                                 "interpretations": int(r.n_interpretations),
-                                 "mappings": int(r.n_mappings)})  # fmt: skip
+                    rows.append({"width": k, "seed": seed, "circuits": _count(r.n_circuits),
+                                 "interpretations": _count(r.n_interpretations),
+                                 "mappings": _count(r.n_mappings)})  # fmt: skip
                     found += 1
                     bar.advance(job)
                 seed += 1
@@ -141,6 +141,14 @@ def run(ctx: StudyContext, s: IdentifiabilitySettings) -> IdentifiabilityResult:
         )
     task = s.task if isinstance(s.task, str) else "+".join(s.task)
     return IdentifiabilityResult(list(s.widths), rows, task)
+
+
+def _count(value: int | None) -> int:
+    """An audit count (the study's audits compute every count; None would mean a stage was
+    skipped, which a report of counts cannot show)."""
+    if value is None:
+        raise MechequivError("the audit skipped a stage whose count the study reports")
+    return int(value)
 
 
 def summary(r: IdentifiabilityResult) -> list[str]:
