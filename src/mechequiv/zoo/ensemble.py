@@ -137,6 +137,12 @@ class SeedEnsemble:
     def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
+        if self.size == 1 and x.shape[0] == 1:
+            # One model: the plain module on its slice of the weights, without the seed-batching
+            # mode's per-operation dispatch (the plain loop's speed and its exact arithmetic).
+            params = {k: v[0] for k, v in self.params.items()}
+            buffers = {k: v[0] for k, v in self.buffers.items()}
+            return functional_call(self.base, (params, buffers), (x[0],), kwargs).unsqueeze(0)
         with SeedBatched():
             return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
 
@@ -158,20 +164,63 @@ class SeedEnsemble:
 def train_step(
     ensemble: SeedEnsemble,
     optimizer: torch.optim.Optimizer,
-    lr: float,
+    lr: float | None,
     x: torch.Tensor,
     y: torch.Tensor,
     loss: Loss,
     forward_kwargs: dict[str, Any] | None = None,
 ) -> torch.Tensor:
-    """One update of every model: returns the per-model losses ``(S,)`` before it (detached)."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    """One update of every model: returns the per-model losses ``(S,)`` before it (detached).
+
+    ``lr`` sets every parameter group's learning rate first; None keeps the groups' own."""
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
     losses = loss(ensemble.forward(x, **(forward_kwargs or {})), y)
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()
     optimizer.step()
     return losses.detach()
+
+
+def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per model, in the logits' dtype (``F.cross_entropy``'s convention):
+    ``(S, n, C), (S, n) -> (S,)``. The zoo's tasks use :func:`~mechequiv.zoo.runner.task_loss`
+    (float64 log-softmax) instead."""
+    if logits.shape[0] == 1:  # F.cross_entropy's own mean: bit for bit the plain loop's loss
+        return nn.functional.cross_entropy(logits[0], labels[0]).unsqueeze(0)
+    per_row = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    return per_row.view(labels.shape).mean(1)
+
+
+def adopt_optimizer(optimizer: torch.optim.Optimizer, ensemble: SeedEnsemble) -> None:
+    """Point ``optimizer`` at ``ensemble``'s stacked parameters, keeping its state.
+
+    ``optimizer`` holds the ensemble's parameters in ``named_parameters`` order: either those
+    of an earlier ensemble of the same models (continuing a run in phases) or, for a single
+    model, that model's own parameters (its moments gain the leading model axis).
+    """
+    new = list(ensemble.params.values())
+    old = [p for group in optimizer.param_groups for p in group["params"]]
+    if len(old) != len(new):
+        raise ValueError(
+            f"the optimizer holds {len(old)} parameters, the models have {len(new)}; pass the "
+            "optimizer of these models"
+        )
+    mapping: dict[torch.Tensor, torch.Tensor] = {}
+    for o, n in zip(old, new, strict=True):
+        if o.shape not in (n.shape, n.shape[1:]):
+            raise ValueError(f"optimizer parameter of shape {tuple(o.shape)} does not match "
+                             f"the models' {tuple(n.shape)}")  # fmt: skip
+        mapping[o] = n
+        state = optimizer.state.pop(o, None)
+        if state:
+            optimizer.state[n] = {
+                k: v.reshape(n.shape) if k != "step" and torch.is_tensor(v) else v
+                for k, v in state.items()
+            }
+    for group in optimizer.param_groups:
+        group["params"] = [mapping[p] for p in group["params"]]
 
 
 @dataclass(frozen=True, eq=False)
