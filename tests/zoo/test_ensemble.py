@@ -190,3 +190,18 @@ def test_tensorsim_train_continues_with_any_optimizer():
     assert own.state and all(s["exp_avg"].shape[0] == 1 for s in own.state.values())
     with pytest.raises(ValueError, match="holds 2 parameters"):
         train(fresh(), sample, 1, [], optimizer=torch.optim.AdamW(nn.Linear(5, 2).parameters()))
+
+
+def test_a_seed_does_not_depend_on_the_seeds_beside_it():
+    """The zoo keeps one-seed runs on the batched arithmetic (no plain-module shortcut), so a
+    seed's weights are bit for bit its row of a larger run (here a case where a plain matmul
+    and a one-matrix bmm round differently: a 2-layer transformer with layer norm)."""
+    from mechequiv.zoo import modular_addition, train_zoo, transformer
+
+    task = modular_addition(11)
+    arch = transformer(alpha=0.5, d_model=16, n_heads=2, layer_norm=True, n_layers=2)
+    kw = dict(steps=15, eval_every=15, lr=1e-2, progress=False)
+    alone = train_zoo(task, arch, seeds=[2], **kw)
+    together = train_zoo(task, arch, seeds=[0, 1, 2], **kw)
+    for k, v in alone.params.items():
+        assert torch.equal(v[0], together.params[k][2]), k

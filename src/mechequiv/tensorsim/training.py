@@ -130,7 +130,7 @@ def train(
     (:func:`mechequiv.zoo.ensemble.train_step` on a one-model ensemble).
     """
     gen = torch.Generator().manual_seed(seed)
-    ensemble = SeedEnsemble([model])
+    ensemble = SeedEnsemble([model], single_as_plain=True)
     if optimizer is None:
         optimizer = Optimiser("adamw", lr=lr, weight_decay=weight_decay).build(
             list(ensemble.params.values())

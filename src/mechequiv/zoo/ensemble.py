@@ -108,9 +108,12 @@ class SeedEnsemble:
 
     ``params`` and ``buffers`` map each state-dict name to a tensor with a leading axis of size
     S (model ``i`` is row ``i``). :meth:`forward` runs all S models at once.
+    ``single_as_plain``: see :class:`~mechequiv.zoo.batched.SeedBatched` (one model computed
+    bit for bit as the plain module; the zoo keeps the default, so that a seed's weights do not
+    depend on how many seeds train beside it).
     """
 
-    def __init__(self, models: Sequence[nn.Module]) -> None:
+    def __init__(self, models: Sequence[nn.Module], single_as_plain: bool = False) -> None:
         if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not models:
             raise TypeError("models must be a non-empty sequence of nn.Module")
         if not all(isinstance(m, nn.Module) for m in models):
@@ -128,6 +131,7 @@ class SeedEnsemble:
         self.buffers: dict[str, torch.Tensor] = buffers
         self.template: nn.Module = copy.deepcopy(models[0])
         self.base: nn.Module = copy.deepcopy(models[0]).to("meta")
+        self.single_as_plain = bool(single_as_plain)
 
     @property
     def size(self) -> int:
@@ -137,13 +141,7 @@ class SeedEnsemble:
     def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
-        if self.size == 1 and x.shape[0] == 1:
-            # One model: the plain module on its slice of the weights, without the seed-batching
-            # mode's per-operation dispatch (the plain loop's speed and its exact arithmetic).
-            params = {k: v[0] for k, v in self.params.items()}
-            buffers = {k: v[0] for k, v in self.buffers.items()}
-            return functional_call(self.base, (params, buffers), (x[0],), kwargs).unsqueeze(0)
-        with SeedBatched():
+        with SeedBatched(self.single_as_plain):
             return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
@@ -296,6 +294,7 @@ def fit_ensemble(
     *,
     forward_kwargs: dict[str, Any] | None = None,
     stop: Callable[[int, torch.Tensor], bool] | None = None,
+    single_as_plain: bool = True,
 ) -> FitResult:
     """Train ``models`` (left untouched) together for up to ``steps`` updates.
 
@@ -317,6 +316,9 @@ def fit_ensemble(
     stop : ``(steps_done, losses (S,)) -> bool``, optional
         Called after each update with that update's per-model losses (float64); True ends
         the run (early stopping rules such as "the epoch's mean loss stopped improving").
+    single_as_plain : bool
+        With one model, compute bit for bit what a plain loop over the module computes
+        (default); False gives bit for bit that model's row of a larger ensemble instead.
 
     Returns
     -------
@@ -328,7 +330,7 @@ def fit_ensemble(
         raise ValueError(f"steps must be >= 0, got {steps}")
     if not isinstance(optimiser, Optimiser):
         raise TypeError(f"optimiser must be an Optimiser, got {type(optimiser).__name__}")
-    ensemble = SeedEnsemble(models)
+    ensemble = SeedEnsemble(models, single_as_plain)
     optimizer = optimiser.build(list(ensemble.params.values()))
     history: list[torch.Tensor] = []
     stopped = False
