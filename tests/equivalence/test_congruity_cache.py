@@ -3,6 +3,7 @@ representations do not outlive their pair; anchors' and pool members' are taken 
 
 from __future__ import annotations
 
+import gc
 import pickle
 import weakref
 
@@ -80,3 +81,15 @@ def test_the_cache_forgets_dead_models_and_pickles_without_its_entries() -> None
     assert cache.size() == (1, 0)
     clone = pickle.loads(pickle.dumps(cache))
     assert clone.size() == (0, 0) and np.isclose(clone.dist(X, X + 1), X.numel())
+
+
+def test_models_that_outlive_a_run_do_not_keep_its_cache_alive() -> None:
+    model = mlp(0)
+    cache = _Cache(_forward, X, _l1)
+    cache.rep(model)
+    gone = weakref.ref(cache)
+    del cache
+    gc.collect()
+    assert gone() is None
+    del model  # the finalizer of a model whose cache is gone does nothing
+    gc.collect()

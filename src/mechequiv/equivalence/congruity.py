@@ -266,7 +266,9 @@ class _Cache:
             hit = _Rep(self.reprs(model, self.inputs), next(self._keys))
             self._reps[model] = hit
             self._alive[hit.key] = set()
-            weakref.finalize(model, self._forget, hit.key)
+            # through a weak reference: a model that outlives the run must not keep the cache
+            # (its representations, the inputs) alive
+            weakref.finalize(model, _forget, weakref.ref(self), hit.key)
         return hit
 
     def _forget(self, key: int) -> None:
@@ -287,6 +289,12 @@ class _Cache:
     def size(self) -> tuple[int, int]:
         """(cached representations, cached distances): for tests of the bound."""
         return len(self._reps), len(self._dists)
+
+
+def _forget(cache: weakref.ref[_Cache], key: int) -> None:
+    alive = cache()
+    if alive is not None:
+        alive._forget(key)
 
 
 def _prepare(model, sampler, exclude, n, cache: _Cache, rng, label, disable) -> _Model:
