@@ -221,7 +221,7 @@ def check_pair(
     return x, y
 
 
-def _check_rows(x: torch.Tensor, y: torch.Tensor, min_samples: int, names: tuple[str, str]):
+def _check_rows(x: torch.Tensor, y: torch.Tensor, min_samples: int, names: tuple[str, str]) -> None:
     if x.shape[0] != y.shape[0]:
         raise ValidationError(
             f"{names[0]} and {names[1]} must have the same number of samples (rows paired by "
@@ -264,7 +264,7 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     """A string option from a fixed set."""
     if value not in choices:
         raise ValidationError(f"{name} must be one of {choices}; got {value!r}")
-    return value
+    return str(value)
 
 
 def check_fraction(

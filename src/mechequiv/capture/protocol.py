@@ -120,7 +120,7 @@ class Stream:
     """Every tensor that reads or writes the residual stream, at its stream axis: a rotation of
     the stream is exact when this list is complete and no normalisation sits on the stream."""
 
-    tensors: tuple[Axis, ...]
+    tensors: Sequence[Axis]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tensors", _axes(self.tensors, "Stream.tensors"))
@@ -140,8 +140,8 @@ class Neurons:
     ``outgoing``: the weights that read the activation (unit axis).
     """
 
-    incoming: tuple[Axis, ...]
-    outgoing: tuple[Axis, ...]
+    incoming: Sequence[Axis]
+    outgoing: Sequence[Axis]
     scale: bool = False
     sign: bool = False
 
@@ -178,7 +178,7 @@ class Heads:
     equal blocks (``n_heads`` itself, or ``n_heads * d_head`` for fused projections)."""
 
     n_heads: int
-    tensors: tuple[Axis, ...]
+    tensors: Sequence[Axis]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tensors", _axes(self.tensors, "Heads.tensors"))
@@ -195,9 +195,9 @@ class BilinearUnits:
     swappable per unit, and scaled by a on left, b on right, 1 / (a b) on down (any a, b != 0).
     ``left`` and ``right`` list matching tensors (weight with weight, bias with bias)."""
 
-    left: tuple[Axis, ...]
-    right: tuple[Axis, ...]
-    down: tuple[Axis, ...]
+    left: Sequence[Axis]
+    right: Sequence[Axis]
+    down: Sequence[Axis]
 
     def __post_init__(self) -> None:
         for name in ("left", "right", "down"):
@@ -222,7 +222,7 @@ class Symmetries:
     """A model's exact reparameterisations: unit groups (applied in order) and an optional
     stream rotation (``None``: the stream may not be rotated, e.g. under LayerNorm)."""
 
-    units: tuple[UnitGroup, ...] = ()
+    units: Sequence[UnitGroup] = ()
     stream: Stream | None = None
     description: str = field(default="")
 

@@ -19,6 +19,7 @@ first scaled to unit norm):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,18 +61,18 @@ def is_residual_model(model: nn.Module) -> bool:
         return False
 
 
-def _unit_rows(axes: tuple[Axis, ...]) -> np.ndarray:
+def _unit_rows(axes: Sequence[Axis]) -> np.ndarray:
     """(units, everything else) float64: all tensors' slices of each unit side by side."""
     parts = [a.tensor.detach().double().cpu().movedim(a.axis, 0) for a in axes]
     return np.hstack([p.reshape(p.shape[0], -1).numpy() for p in parts])
 
 
-def _norms(axes: tuple[Axis, ...]) -> np.ndarray:
+def _norms(axes: Sequence[Axis]) -> np.ndarray:
     norms = np.linalg.norm(_unit_rows(axes), axis=1)
     return np.where(norms > 0, norms, 1.0)  # a dead unit keeps its (zero) weights
 
 
-def _canonical_signs(axes: tuple[Axis, ...]) -> np.ndarray:
+def _canonical_signs(axes: Sequence[Axis]) -> np.ndarray:
     w = _unit_rows(axes)
     lead = w[np.arange(len(w)), np.abs(w).argmax(1)]
     return np.where(lead < 0, -1.0, 1.0)

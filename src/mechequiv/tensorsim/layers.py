@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -117,7 +118,7 @@ def _only_children(m: nn.Module, allowed: set[str]) -> None:
             )
 
 
-def _zoo_bilinear(m: nn.Module) -> BilinearFactors:
+def _zoo_bilinear(m: Any) -> BilinearFactors:
     _only_children(m, {"L", "R", "D"})
     for part in ("L", "R", "D"):
         if type(getattr(m, part)) is not nn.Linear:
@@ -139,7 +140,7 @@ def bilinear_factors_of(m: nn.Module) -> BilinearFactors | None:
         method = getattr(m, "bilinear_factors", None)
         if not callable(method):
             return None
-        reader = type(m).bilinear_factors
+        reader = getattr(type(m), "bilinear_factors")  # noqa: B009  (an unbound method)
     out = reader(m)
     if not isinstance(out, BilinearFactors):
         raise TypeError(
@@ -165,7 +166,7 @@ def register_tensor_layers(cls: type, reader: Callable[[nn.Module], Sequence[Ten
     _CHAINS[cls] = reader
 
 
-def _zoo_bilinear_mlp(m: nn.Module) -> list[TensorLayer]:
+def _zoo_bilinear_mlp(m: Any) -> list[TensorLayer]:
     _only_children(m, {"embed", "blocks", "unembed"})
     blocks = []
     for i, block in enumerate(m.blocks):
@@ -189,7 +190,7 @@ def tensor_layers_of(m: nn.Module) -> list[TensorLayer] | None:
         method = getattr(m, "tensor_layers", None)
         if not callable(method):
             return None
-        reader = type(m).tensor_layers
+        reader = getattr(type(m), "tensor_layers")  # noqa: B009  (an unbound method)
     out = list(reader(m))
     bad = [type(x).__name__ for x in out if not isinstance(x, nn.Module | BilinearFactors)]
     if bad:

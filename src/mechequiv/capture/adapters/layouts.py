@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -60,10 +61,13 @@ def _linear(lin: nn.Linear, axis: int, bias: bool = True) -> list[Axis]:
     return out
 
 
+# The readers below take ``Any``: they read a family's layout by its attribute names, which
+# nn.Module's typing cannot know.
+
 # ---- the zoo ---------------------------------------------------------------------------------
 
 
-def _zoo_transformer_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
+def _zoo_transformer_points(model: Any) -> Mapping[str, Sequence[str]]:
     n = len(model.blocks)
     return {
         "block": [f"blocks.{i}" for i in range(n)],
@@ -72,7 +76,7 @@ def _zoo_transformer_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
     }
 
 
-def _zoo_transformer_symmetries(model: nn.Module) -> Symmetries:
+def _zoo_transformer_symmetries(model: Any) -> Symmetries:
     _no_norms(model)
     stream = [Axis(model.embed.weight, 1), Axis(model.pos_embed, 1)]
     units: list[UnitGroup] = []
@@ -87,11 +91,11 @@ def _zoo_transformer_symmetries(model: nn.Module) -> Symmetries:
     return Symmetries(tuple(units), Stream(tuple(stream)), "zoo TokenTransformer")
 
 
-def _zoo_bilinear_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
+def _zoo_bilinear_points(model: Any) -> Mapping[str, Sequence[str]]:
     return {"block": [f"blocks.{i}" for i in range(len(model.blocks))]}
 
 
-def _zoo_bilinear_symmetries(model: nn.Module) -> Symmetries:
+def _zoo_bilinear_symmetries(model: Any) -> Symmetries:
     if not model.residual:
         raise UnsupportedModelError("a bilinear network without residual connections has no stream")
     stream = _linear(model.embed, 0)
@@ -127,7 +131,7 @@ def _is_transformer_lens(model: nn.Module) -> bool:
     return isinstance(getattr(model, "hook_dict", None), dict) and isinstance(blocks, nn.ModuleList)
 
 
-def _transformer_lens_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
+def _transformer_lens_points(model: Any) -> Mapping[str, Sequence[str]]:
     hooks, n = model.hook_dict, len(model.blocks)
     roles = {
         "block": ("hook_resid_post", "hook_out"),
@@ -148,7 +152,7 @@ def _transformer_lens_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
 _TL_ACTIVATIONS = {"relu": nn.ReLU(), "gelu": nn.GELU(), "silu": nn.SiLU()}
 
 
-def _transformer_lens_symmetries(model: nn.Module) -> Symmetries:
+def _transformer_lens_symmetries(model: Any) -> Symmetries:
     cfg = getattr(model, "cfg", None)
     embed = getattr(model, "embed", None)
     if cfg is None or not hasattr(embed, "W_E") or "Bridge" in type(model).__name__:
@@ -260,7 +264,7 @@ def _sequential_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
     return {"mlp": names} if names else {}
 
 
-def _sequential_symmetries(model: nn.Module) -> Symmetries:
+def _sequential_symmetries(model: Any) -> Symmetries:
     layers = sequential_layers(model)
     units = []
     for (lin, act), (nxt, _) in itertools.pairwise(layers):
