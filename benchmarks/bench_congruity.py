@@ -110,7 +110,7 @@ def main() -> None:
     for model in models:
         for label, fn in reprs.items():
             reps[label].append(torch.as_tensor(fn(model, task.inputs)))
-        frequencies.append(reprs["Fourier modules"].last_frequencies)
+        frequencies.append(reprs["Fourier modules"].modules(model, task.inputs).frequencies)
     base = {f"{name} ({label})": pairwise(reps[label], name, progress=False).values
             for label in reprs for name in ("linear_cka", "procrustes")}  # fmt: skip
 
