@@ -36,6 +36,7 @@ import argparse
 import json
 import platform
 import time
+from functools import partial as partial_fn
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def tracr_part(seeds: list[int], n: int) -> dict[str, Any]:
 
 
 def _head(kind: str, layer: int, h: int) -> str:
-    return f"blocks.{layer}.attn.{'hook_z' if kind == 'bridge' else 'heads'}[{h}]"
+    return f"blocks.{layer}.attn.{'heads' if kind == 'zoo' else 'hook_z'}[{h}]"
 
 
 def _recall_precision_heads(nodes: list[str], truth: set[str]) -> dict[str, Any]:
@@ -161,7 +162,8 @@ def induction_part(
                           "'fresh_tokens' rows: every token fresh, same layout)",
         "runs": [],
     }  # fmt: skip
-    trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo}
+    trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo,
+                "bridge_mlp": partial_fn(train_induction_bridge, attn_only=False)}  # fmt: skip
     for kind in kinds:
         for seed in seeds:
             model, train_s, train_cpu = timed(trainers[kind], seed=seed, n_heads=heads,
@@ -249,10 +251,12 @@ def _induction_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=["tracr", "induction", "all", "merge"], default="all",
-                    help="merge: join circuits_induction_{bridge,zoo}.json (run separately) "
+                    help="merge: join circuits_induction_{bridge,bridge_mlp,zoo}.json (run apart) "
                          "into circuits_induction.json")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="1 seed, fewer inputs and steps")
-    ap.add_argument("--models", default="bridge,zoo", help="induction models: bridge,zoo")
+    ap.add_argument(
+        "--models", default="bridge,zoo", help="induction models: bridge,bridge_mlp,zoo"
+    )
     ap.add_argument("--steps", type=int, default=4000, help="induction training steps at most")
     ap.add_argument("--seeds", type=int, default=4, help="seeds (induction models, data)")
     args = ap.parse_args()
@@ -264,8 +268,8 @@ def main() -> None:
         res = tracr_part(seeds, n)
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
     if args.part == "merge":
-        parts = [json.loads((RESULTS / f"circuits_induction_{k}.json").read_text())
-                 for k in ("bridge", "zoo")]  # fmt: skip
+        files = [RESULTS / f"circuits_induction_{k}.json" for k in ("bridge", "bridge_mlp", "zoo")]
+        parts = [json.loads(f.read_text()) for f in files if f.exists()]
         runs = [r for p in parts for r in p["runs"]]
         merged = {**parts[0], "runs": runs, "summary": _induction_summary(runs),
                   "meta": [p["meta"] for p in parts]}  # fmt: skip
