@@ -196,7 +196,7 @@ def induction_part(
                                         method=method, seed=seed)  # fmt: skip
                 nodes = [str(c) for c in circ.nodes]
                 null_f, null_r, null_p = [], [], []
-                for r in range(3):  # random circuits of the same size
+                for r in range(2):  # random circuits of the same size
                     pick = np.random.default_rng([seed, r]).choice(
                         len(comps), len(nodes), replace=False
                     )
@@ -206,6 +206,8 @@ def induction_part(
                     rp = _recall_precision_heads([str(c) for c in rand], truth)
                     null_r.append(rp["recall"])
                     null_p.append(rp["precision"])
+                if name == "acdc@0.01":
+                    node_circuit = circ
                 row[name] = {
                     "faithfulness": circ.faithfulness, "completeness": circ.completeness,
                     "minimality": circ.minimality, "size": len(nodes), "nodes": nodes,
@@ -215,6 +217,7 @@ def induction_part(
                                               "precision": mean(null_p)},
                     "wall_s": wall, "cpu_s": cpu, "forward_passes": circ.forward_passes,
                 }  # fmt: skip
+            row["edges@0.01"] = _edges(model, kind, batch, cf, metric, known, node_circuit)
             scan, wall, cpu = timed(scan_components, adapter, batch.tokens, comps, seed=seed)
             row["scan_kl_peer"] = {"size": len(scan.circuit), "wall_s": wall, "cpu_s": cpu}
             out["runs"].append(row)
@@ -233,12 +236,48 @@ def induction_part(
     return out
 
 
+def _edges(
+    model: Any, kind: str, batch: Any, cf: Any, metric: Any, known: Any, circuit: Any
+) -> dict[str, Any]:
+    """Edges of the node circuit into heads' Q/K/V (path patching); the known edge is the
+    previous-token head -> the K input of the induction head (K-composition)."""
+    from mechequiv.equivalence.edges import discover_edges
+
+    if kind == "zoo":
+        return {"error": "the zoo model exposes no hook_q/hook_k/hook_v"}
+    got, wall, cpu = timed(discover_edges, model, batch.tokens, circuit, counterfactual=cf,
+                           metric=metric, threshold=0.01)  # fmt: skip
+    edges = {f"{a} -> {b}" for a, b in got.edges}
+    known_edges = {f"{_head(kind, 0, p)} -> blocks.1.attn.hook_{path}[{i}]"
+                   for _, p in known["previous_token"] for _, i in known["induction"]
+                   for path in "qkv"}  # fmt: skip
+    k_edges = {e for e in known_edges if "hook_k" in e}
+    return {
+        "n_edges": len(got.edges), "n_tested": len(got.edge_scores), "edges": sorted(edges),
+        "faithfulness": got.faithfulness, "node_faithfulness": got.node_faithfulness,
+        "known_k_edges": sorted(k_edges), "known_k_edges_kept": len(k_edges & edges),
+        "known_q_or_v_edges_kept": len((known_edges - k_edges) & edges),
+        "scores": {f"{a} -> {b}": v for (a, b), v in got.edge_scores.items()},
+        "wall_s": wall, "cpu_s": cpu,
+    }  # fmt: skip
+
+
 def _induction_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for kind in sorted({r["model"] for r in runs}):
         rs = [r for r in runs if r["model"] == kind]
         summary[kind] = {"seeds": len(rs), "accuracy": mean([r["accuracy"] for r in rs]),
                          "min_accuracy": min(r["accuracy"] for r in rs)}  # fmt: skip
+        edge_rows = [r["edges@0.01"] for r in rs if "n_edges" in r.get("edges@0.01", {})]
+        if edge_rows:
+            summary[kind]["edges@0.01"] = {
+                "seeds": len(edge_rows),
+                "faithfulness": mean([e["faithfulness"] for e in edge_rows]),
+                "n_edges": mean([e["n_edges"] for e in edge_rows]),
+                "n_tested": mean([e["n_tested"] for e in edge_rows]),
+                "seeds_with_a_known_k_edge_kept": sum(e["known_k_edges_kept"] > 0 for e in edge_rows),
+                "cpu_s": mean([e["cpu_s"] for e in edge_rows]),
+            }  # fmt: skip
         for name in ("acdc@0.01", "acdc@0.05", "fresh_tokens@0.05"):
             summary[kind][name] = {
                 m: mean([r[name][m] for r in rs])
@@ -259,8 +298,12 @@ def main() -> None:
     )
     ap.add_argument("--steps", type=int, default=4000, help="induction training steps at most")
     ap.add_argument("--seeds", type=int, default=4, help="seeds (induction models, data)")
+    ap.add_argument("--seed-list", default=None, help="e.g. 2,3: these seeds only")
+    ap.add_argument("--tag", default="", help="suffix of the induction results file")
     args = ap.parse_args()
     seeds = [0] if args.quick else list(range(args.seeds))
+    if args.seed_list:
+        seeds = [int(v) for v in args.seed_list.split(",")]
     n = 128 if args.quick else 512
     meta = {"python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
@@ -268,8 +311,8 @@ def main() -> None:
         res = tracr_part(seeds, n)
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
     if args.part == "merge":
-        files = [RESULTS / f"circuits_induction_{k}.json" for k in ("bridge", "bridge_mlp", "zoo")]
-        parts = [json.loads(f.read_text()) for f in files if f.exists()]
+        files = sorted(RESULTS.glob("circuits_induction_*.json"))
+        parts = [json.loads(f.read_text()) for f in files]
         runs = [r for p in parts for r in p["runs"]]
         merged = {**parts[0], "runs": runs, "summary": _induction_summary(runs),
                   "meta": [p["meta"] for p in parts]}  # fmt: skip
@@ -277,7 +320,7 @@ def main() -> None:
     if args.part in ("induction", "all"):
         kinds = args.models.split(",")
         name = "circuits_induction" + ("" if len(kinds) == 2 else f"_{kinds[0]}")
-        path = RESULTS / f"{name}.json"
+        path = RESULTS / f"{name}{args.tag}.json"
         res = induction_part(seeds, n, args.steps, kinds, partial=path)
         atomic_write_json(path, {**res, "meta": meta, "complete": True})
 
