@@ -313,9 +313,10 @@ def main() -> None:
     if args.part == "merge":
         files = sorted(RESULTS.glob("circuits_induction_*.json"))
         parts = [json.loads(f.read_text()) for f in files]
-        runs = [r for p in parts for r in p["runs"]]
+        by_key = {(r["model"], r["seed"]): r for p in parts for r in p["runs"]}
+        runs = [by_key[k] for k in sorted(by_key)]
         merged = {**parts[0], "runs": runs, "summary": _induction_summary(runs),
-                  "meta": [p["meta"] for p in parts]}  # fmt: skip
+                  "meta": [p.get("meta") for p in parts]}  # fmt: skip
         atomic_write_json(RESULTS / "circuits_induction.json", merged)
     if args.part in ("induction", "all"):
         kinds = args.models.split(",")
