@@ -126,7 +126,7 @@ class SeedEnsemble:
                 raise ValueError(
                     f"model {i} does not have the shapes of model 0; stack equal models"
                 )
-        params, buffers = stack_module_state(list(models))  # type: ignore[arg-type]
+        params, buffers = stack_module_state(list(models))
         self.params: dict[str, torch.Tensor] = params
         self.buffers: dict[str, torch.Tensor] = buffers
         self.template: nn.Module = copy.deepcopy(models[0])
@@ -142,7 +142,10 @@ class SeedEnsemble:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
         with SeedBatched(self.single_as_plain):
-            return functional_call(self.base, (self.params, self.buffers), (x,), kwargs)
+            out: torch.Tensor = functional_call(
+                self.base, (self.params, self.buffers), (x,), kwargs
+            )
+        return out
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """Per-model state dicts (detached copies)."""
@@ -176,7 +179,7 @@ def train_step(
             group["lr"] = lr
     losses = loss(ensemble.forward(x, **(forward_kwargs or {})), y)
     optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()
+    losses.sum().backward()  # type: ignore[no-untyped-call]
     optimizer.step()
     return losses.detach()
 

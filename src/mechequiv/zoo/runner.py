@@ -105,7 +105,7 @@ def run_zoo(
     task: Task,
     arch: Architecture,
     config: ZooConfig,
-    out_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = False,
 ) -> Zoo:
     """Train ``config.seeds`` of ``arch`` on ``task`` in this process, in one vectorised run.
@@ -130,7 +130,11 @@ def zoo_optimiser(config: ZooConfig) -> Optimiser:
 
 class _ZooRun:
     def __init__(
-        self, task: Task, arch: Architecture, config: ZooConfig, out_dir: str | os.PathLike | None
+        self,
+        task: Task,
+        arch: Architecture,
+        config: ZooConfig,
+        out_dir: str | os.PathLike[str] | None,
     ) -> None:
         self.task, self.arch, self.config = task, arch, config
         self.out_dir = None if out_dir is None else Path(out_dir)
