@@ -36,6 +36,7 @@ import argparse
 import json
 import platform
 import time
+from functools import partial as partial_fn
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def tracr_part(seeds: list[int], n: int) -> dict[str, Any]:
 
 
 def _head(kind: str, layer: int, h: int) -> str:
-    return f"blocks.{layer}.attn.{'hook_z' if kind == 'bridge' else 'heads'}[{h}]"
+    return f"blocks.{layer}.attn.{'heads' if kind == 'zoo' else 'hook_z'}[{h}]"
 
 
 def _recall_precision_heads(nodes: list[str], truth: set[str]) -> dict[str, Any]:
@@ -161,7 +162,8 @@ def induction_part(
                           "'fresh_tokens' rows: every token fresh, same layout)",
         "runs": [],
     }  # fmt: skip
-    trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo}
+    trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo,
+                "bridge_mlp": partial_fn(train_induction_bridge, attn_only=False)}  # fmt: skip
     for kind in kinds:
         for seed in seeds:
             model, train_s, train_cpu = timed(trainers[kind], seed=seed, n_heads=heads,
@@ -194,7 +196,7 @@ def induction_part(
                                         method=method, seed=seed)  # fmt: skip
                 nodes = [str(c) for c in circ.nodes]
                 null_f, null_r, null_p = [], [], []
-                for r in range(3):  # random circuits of the same size
+                for r in range(2):  # random circuits of the same size
                     pick = np.random.default_rng([seed, r]).choice(
                         len(comps), len(nodes), replace=False
                     )
@@ -204,6 +206,8 @@ def induction_part(
                     rp = _recall_precision_heads([str(c) for c in rand], truth)
                     null_r.append(rp["recall"])
                     null_p.append(rp["precision"])
+                if name == "acdc@0.01":
+                    node_circuit = circ
                 row[name] = {
                     "faithfulness": circ.faithfulness, "completeness": circ.completeness,
                     "minimality": circ.minimality, "size": len(nodes), "nodes": nodes,
@@ -213,6 +217,7 @@ def induction_part(
                                               "precision": mean(null_p)},
                     "wall_s": wall, "cpu_s": cpu, "forward_passes": circ.forward_passes,
                 }  # fmt: skip
+            row["edges@0.01"] = _edges(model, kind, batch, cf, metric, known, node_circuit)
             scan, wall, cpu = timed(scan_components, adapter, batch.tokens, comps, seed=seed)
             row["scan_kl_peer"] = {"size": len(scan.circuit), "wall_s": wall, "cpu_s": cpu}
             out["runs"].append(row)
@@ -231,12 +236,48 @@ def induction_part(
     return out
 
 
+def _edges(
+    model: Any, kind: str, batch: Any, cf: Any, metric: Any, known: Any, circuit: Any
+) -> dict[str, Any]:
+    """Edges of the node circuit into heads' Q/K/V (path patching); the known edge is the
+    previous-token head -> the K input of the induction head (K-composition)."""
+    from mechequiv.equivalence.edges import discover_edges
+
+    if kind == "zoo":
+        return {"error": "the zoo model exposes no hook_q/hook_k/hook_v"}
+    got, wall, cpu = timed(discover_edges, model, batch.tokens, circuit, counterfactual=cf,
+                           metric=metric, threshold=0.01)  # fmt: skip
+    edges = {f"{a} -> {b}" for a, b in got.edges}
+    known_edges = {f"{_head(kind, 0, p)} -> blocks.1.attn.hook_{path}[{i}]"
+                   for _, p in known["previous_token"] for _, i in known["induction"]
+                   for path in "qkv"}  # fmt: skip
+    k_edges = {e for e in known_edges if "hook_k" in e}
+    return {
+        "n_edges": len(got.edges), "n_tested": len(got.edge_scores), "edges": sorted(edges),
+        "faithfulness": got.faithfulness, "node_faithfulness": got.node_faithfulness,
+        "known_k_edges": sorted(k_edges), "known_k_edges_kept": len(k_edges & edges),
+        "known_q_or_v_edges_kept": len((known_edges - k_edges) & edges),
+        "scores": {f"{a} -> {b}": v for (a, b), v in got.edge_scores.items()},
+        "wall_s": wall, "cpu_s": cpu,
+    }  # fmt: skip
+
+
 def _induction_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for kind in sorted({r["model"] for r in runs}):
         rs = [r for r in runs if r["model"] == kind]
         summary[kind] = {"seeds": len(rs), "accuracy": mean([r["accuracy"] for r in rs]),
                          "min_accuracy": min(r["accuracy"] for r in rs)}  # fmt: skip
+        edge_rows = [r["edges@0.01"] for r in rs if "n_edges" in r.get("edges@0.01", {})]
+        if edge_rows:
+            summary[kind]["edges@0.01"] = {
+                "seeds": len(edge_rows),
+                "faithfulness": mean([e["faithfulness"] for e in edge_rows]),
+                "n_edges": mean([e["n_edges"] for e in edge_rows]),
+                "n_tested": mean([e["n_tested"] for e in edge_rows]),
+                "seeds_with_a_known_k_edge_kept": sum(e["known_k_edges_kept"] > 0 for e in edge_rows),
+                "cpu_s": mean([e["cpu_s"] for e in edge_rows]),
+            }  # fmt: skip
         for name in ("acdc@0.01", "acdc@0.05", "fresh_tokens@0.05"):
             summary[kind][name] = {
                 m: mean([r[name][m] for r in rs])
@@ -249,14 +290,20 @@ def _induction_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=["tracr", "induction", "all", "merge"], default="all",
-                    help="merge: join circuits_induction_{bridge,zoo}.json (run separately) "
+                    help="merge: join circuits_induction_{bridge,bridge_mlp,zoo}.json (run apart) "
                          "into circuits_induction.json")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="1 seed, fewer inputs and steps")
-    ap.add_argument("--models", default="bridge,zoo", help="induction models: bridge,zoo")
+    ap.add_argument(
+        "--models", default="bridge,zoo", help="induction models: bridge,bridge_mlp,zoo"
+    )
     ap.add_argument("--steps", type=int, default=4000, help="induction training steps at most")
     ap.add_argument("--seeds", type=int, default=4, help="seeds (induction models, data)")
+    ap.add_argument("--seed-list", default=None, help="e.g. 2,3: these seeds only")
+    ap.add_argument("--tag", default="", help="suffix of the induction results file")
     args = ap.parse_args()
     seeds = [0] if args.quick else list(range(args.seeds))
+    if args.seed_list:
+        seeds = [int(v) for v in args.seed_list.split(",")]
     n = 128 if args.quick else 512
     meta = {"python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
@@ -264,16 +311,17 @@ def main() -> None:
         res = tracr_part(seeds, n)
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
     if args.part == "merge":
-        parts = [json.loads((RESULTS / f"circuits_induction_{k}.json").read_text())
-                 for k in ("bridge", "zoo")]  # fmt: skip
-        runs = [r for p in parts for r in p["runs"]]
+        files = sorted(RESULTS.glob("circuits_induction_*.json"))
+        parts = [json.loads(f.read_text()) for f in files]
+        by_key = {(r["model"], r["seed"]): r for p in parts for r in p["runs"]}
+        runs = [by_key[k] for k in sorted(by_key)]
         merged = {**parts[0], "runs": runs, "summary": _induction_summary(runs),
-                  "meta": [p["meta"] for p in parts]}  # fmt: skip
+                  "meta": [p.get("meta") for p in parts]}  # fmt: skip
         atomic_write_json(RESULTS / "circuits_induction.json", merged)
     if args.part in ("induction", "all"):
         kinds = args.models.split(",")
         name = "circuits_induction" + ("" if len(kinds) == 2 else f"_{kinds[0]}")
-        path = RESULTS / f"{name}.json"
+        path = RESULTS / f"{name}{args.tag}.json"
         res = induction_part(seeds, n, args.steps, kinds, partial=path)
         atomic_write_json(path, {**res, "meta": meta, "complete": True})
 

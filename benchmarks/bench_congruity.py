@@ -36,7 +36,7 @@ from mechequiv.equivalence import (
 )
 from mechequiv.parallel.pairwise import pairwise
 from mechequiv.report.figures import congruity_heatmap
-from mechequiv.study.steps import group_means
+from mechequiv.study.zoo_models import group_means
 from mechequiv.zoo import Zoo, modular_addition, train_zoo, transformer
 from mechequiv.zoo.presets import ALPHAS, pizza_clock
 
@@ -110,7 +110,7 @@ def main() -> None:
     for model in models:
         for label, fn in reprs.items():
             reps[label].append(torch.as_tensor(fn(model, task.inputs)))
-        frequencies.append(reprs["Fourier modules"].last_frequencies)
+        frequencies.append(reprs["Fourier modules"].modules(model, task.inputs).frequencies)
     base = {f"{name} ({label})": pairwise(reps[label], name, progress=False).values
             for label in reprs for name in ("linear_cka", "procrustes")}  # fmt: skip
 

@@ -1,36 +1,44 @@
-"""What-then-where at scale: candidate algorithms and minimal mappings versus width and depth.
+"""The audit at scale: counts and CPU time versus width and depth, with refusals and estimates.
 
-For L = 1, 2, 3 hidden layers and widths k, XOR MLPs (2, k x L, 1) are trained (paper recipe,
-seeds until ``--seeds`` converge, at most ``--max-tries``); each gets the what-then-where part
-of ``audit`` (formulas up to AND/OR depth L + 1, one-directional pairs). Reported per (L, k):
-candidate formula skeletons (counted by ``count_skeletons``, never listed beyond what the
-search itself needs), formulas tested, median aligned formulas and minimal mappings, median
-wall and CPU seconds (the one-off generation of the formula family is timed separately, it is
-shared by every network of a depth).
+Grid: XOR MLPs (2, k x L, 1) for L = ``--layers`` hidden layers and widths k = ``--widths``,
+trained with the paper's recipe (seeds until ``--seeds`` converge, at most ``--max-tries``).
+For every cell, first the estimate (``estimate_audit``: candidate circuits, formula
+skeletons and neuron sets counted, never materialised, times measured unit costs). Each
+strategy then runs on each network only when its estimate fits ``--budget`` seconds; otherwise
+the cell records the refusal ``audit(..., budget_s=--budget)`` gives (its message holds the
+counts and the estimate). Formulas go up to AND/OR depth L + 1 (the paper) but at most
+``--max-depth``; a cell whose default depth is larger also records that refusal.
 
-Peer in the same run: the per-neuron-set test the audit used before (every variable's expected
-interchange outcome computed by recursive numpy evaluation and compared with every neuron set
-of every layer), on the first network of each depth; its counts must equal the audit's.
+Per cell: candidate circuits, accepted circuits, interpretations (exact integers, as strings
+when huge), formulas tested, aligned formulas, minimal mappings (medians over networks), CPU
+and wall seconds per strategy, and the estimate beside them (so the estimator is checked
+where it can be).
 
-Also: the candidate-circuit counts (counted, never materialised) for the same shapes, and the
-refusal the audit gives for depth 5 (58,576,060 skeletons).
+Peer in the same run: the former joint count of minimal mappings (a memoised search over the
+neurons used in every layer at once), on the first network of each cell with L >= 2, under
+``--peer-limit`` seconds of CPU: its counts must equal the per-layer count's, and where it does
+not finish the limit is recorded.
 
-Usage: python benchmarks/bench_identifiability_scale.py [--seeds 4] [--widths 2,3,4,6,8]
+Usage: python benchmarks/bench_identifiability_scale.py [--seeds 2] [--widths 2,3,4,5,6,8,10,12]
+       [--layers 1,2,3,4] [--budget 120]
 Writes benchmarks/results/identifiability_scale.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import functools
+import signal
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from _timing import print_table
+from _timing import machine, print_table
 from mechequiv._io import atomic_write_json
 from mechequiv.errors import MechequivError
 from mechequiv.identifiability import (
@@ -38,174 +46,218 @@ from mechequiv.identifiability import (
     audit,
     boolean_task,
     candidate_algorithms,
-    count_skeletons,
-    estimate_candidates,
+    estimate_audit,
     train_mlp,
 )
-from mechequiv.identifiability.alignment import count_mappings, input_pairs, patched_bits
+from mechequiv.identifiability.alignment import (
+    count_mappings,
+    input_pairs,
+    passing_index,
+    patched_bits,
+    variable_locations,
+)
 
 XOR = boolean_task("XOR")
 
 
-def per_set_peer(model: torch.nn.Module, depth: int) -> tuple[int, int]:
-    """The former alignment test: (aligned formulas, minimal mappings)."""
+def joint_count(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """The former count: one memoised search over the neurons used in every layer at once."""
+    if any(not locs for locs in locations):
+        return 0
+    n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
+
+    @functools.cache
+    def count(i: int, used: tuple[int, ...]) -> int:
+        if i == len(locations):
+            return 1
+        total = 0
+        for layer, code in locations[i]:
+            if used[layer] & code:
+                continue
+            nxt = list(used)
+            nxt[layer] |= code
+            total += count(i + 1, tuple(nxt))
+        return total
+
+    return count(0, (0,) * n_layers)
+
+
+class _CpuLimitError(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _CpuLimitError
+
+
+def peer_mappings(model: torch.nn.Module, depth: int, limit: float) -> dict[str, Any]:
+    """Both counts of minimal mappings over every aligned formula, with their CPU seconds."""
     net = as_mlp(model)
-    x = XOR.inputs.astype(np.float64)
     pairs = input_pairs(4, "forward")
-    bits = patched_bits(net, x, pairs)
-    src = np.array([s for s, _ in pairs])
-    base = np.array([b for _, b in pairs])
-    aligned = mappings = 0
-    for alg in candidate_algorithms(XOR.targets[:, 0], depth):
-        locations = []
-        for path in alg.variables:
-            value = alg.formula.node(path).table(XOR.inputs)
-            tables = [alg.formula.table(XOR.inputs, {path: v}) for v in (0, 1)]
-            expected = np.array(
-                [(tables[(value >> s) & 1] >> b) & 1 for s, b in zip(src, base, strict=True)],
-                dtype=bool,
-            )
-            locs = []
-            for layer, layer_bits in enumerate(bits):
-                passing = [
-                    int(c) + 1 for c in np.nonzero((layer_bits == expected[None]).all(axis=1))[0]
-                ]
-                minimal: list[int] = []
-                for c in sorted(passing, key=lambda c: (c.bit_count(), c)):
-                    if not any(t & c == t for t in minimal):
-                        minimal.append(c)
-                locs.extend((layer, c) for c in minimal)
-            locations.append(locs)
-        n = count_mappings(locations)
-        aligned += n > 0
-        mappings += n
-    return aligned, mappings
+    bits = patched_bits(net, XOR.inputs.astype(np.float64), pairs)
+    index = passing_index(bits)
+    locations = [
+        variable_locations(a, XOR.inputs, pairs, bits, index)
+        for a in candidate_algorithms(XOR.targets[:, 0], depth)
+    ]
+    c0 = time.process_time()
+    new = sum(count_mappings(locs) for locs in locations)
+    new_cpu = time.process_time() - c0
+    signal.setitimer(signal.ITIMER_PROF, limit)  # CPU-time limit on this process
+    signal.signal(signal.SIGPROF, _alarm)
+    c0 = time.process_time()
+    try:
+        old: int | None = sum(joint_count(locs) for locs in locations)
+    except (_CpuLimitError, RecursionError, MemoryError):
+        old = None
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+    old_cpu = time.process_time() - c0
+    if old is not None:
+        assert old == new, (old, new)
+    return {
+        "mappings": new,
+        "per_layer_cpu_s": round(new_cpu, 4),
+        "joint_cpu_s": round(old_cpu, 3) if old is not None else f"> {limit:g} (did not finish)",
+        "same_counts": None if old is None else True,
+        "cpu_ratio": round(old_cpu / max(new_cpu, 1e-6), 1) if old is not None else None,
+    }
+
+
+def _big(n: float | int | None) -> Any:
+    """JSON-safe count: exact integers above 2**53 as strings."""
+    if n is None:
+        return None
+    if isinstance(n, int) and n > 2**53:
+        return str(n)
+    return n
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, default=4)
+    p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--max-tries", type=int, default=12)
-    p.add_argument("--widths", default="2,3,4,6,8")
-    p.add_argument("--layers", default="1,2,3")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--widths", default="2,3,4,5,6,8,10,12")
+    p.add_argument("--layers", default="1,2,3,4")
+    p.add_argument("--budget", type=float, default=120.0, help="seconds per strategy and network")
+    p.add_argument("--max-depth", type=int, default=4)
+    p.add_argument("--peer-limit", type=float, default=60.0)
     p.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "identifiability_scale.json"
     )
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
     widths = [int(k) for k in args.widths.split(",")]
     layers = [int(n) for n in args.layers.split(",")]
+    rows: list[dict[str, Any]] = []
+    peers: list[dict[str, Any]] = []
 
-    family = {}
-    for n_layers in layers:
-        depth = n_layers + 1
-        t0, c0 = time.perf_counter(), time.process_time()
-        algs = candidate_algorithms(XOR.targets[:, 0], depth)
-        family[depth] = {
-            "skeletons": count_skeletons(depth),
-            "formulas_for_xor": len(algs),
-            "generation_wall_s": round(time.perf_counter() - t0, 3),
-            "generation_cpu_s": round(time.process_time() - c0, 3),
-        }
-    print("formula family:", family, flush=True)
-
-    rows, peers = [], []
-    env = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "threads": args.threads,
-        "note": "shared 2-core machine; CPU seconds are the comparable figure",
-    }
-
-    def write(refusal: str | None, complete: bool) -> None:
+    def write(complete: bool) -> None:
         atomic_write_json(
             args.out,
             {
                 "benchmark": "identifiability_scale",
                 "complete": complete,
-                "env": env,
-                "settings": {"task": "XOR", "pairs": "forward", "seeds": args.seeds},
-                "formula_family": {str(d): v for d, v in family.items()},
-                "skeleton_counts": {
-                    f"{n} inputs": {str(d): _count_or_message(d, n) for d in range(6)}
-                    for n in (2, 3)
+                "env": {**machine(), "note": "shared 2-core machine; CPU seconds comparable"},
+                "settings": {
+                    "task": "XOR",
+                    "pairs": "forward",
+                    "seeds": args.seeds,
+                    "budget_s_per_strategy_and_network": args.budget,
+                    "max_depth_cap": args.max_depth,
+                    "ablation": "zero",
+                    "min_node_sparsity": None,
+                    "completions": "all",
                 },
                 "rows": rows,
-                "peer_per_set_test": peers,
-                "depth5_refusal": refusal,
+                "peer_joint_mapping_count": peers,
             },
         )
 
     for n_layers in layers:
-        depth = n_layers + 1
+        depth = min(n_layers + 1, args.max_depth)
         for k in widths:
-            nets = []
-            for seed in range(args.max_tries):
-                trained = train_mlp("XOR", (k,) * n_layers, seed=seed)
-                if trained.converged:
-                    nets.append(trained.model)
-                if len(nets) == args.seeds:
-                    break
-            walls, cpus, aligned, mappings = [], [], [], []
-            for model in nets:
-                t0, c0 = time.perf_counter(), time.process_time()
-                r = audit(model, "XOR", where_then_what=False)
-                walls.append(time.perf_counter() - t0)
-                cpus.append(time.process_time() - c0)
-                aligned.append(r.n_algorithms)
-                mappings.append(r.n_mappings)
-            widths_full = (2, *(k,) * n_layers, 1)
-            row = {
+            shape = (2, *(k,) * n_layers, 1)
+            est_where = estimate_audit(shape, what_then_where=False)
+            est_what = estimate_audit(shape, where_then_what=False, max_depth=depth)
+            row: dict[str, Any] = {
                 "hidden_layers": n_layers,
                 "k": k,
-                "networks": f"{len(nets)}/{args.seeds}",
-                "skeletons": family[depth]["skeletons"],
-                "formulas_tested": family[depth]["formulas_for_xor"],
-                "aligned_median": statistics.median(aligned) if nets else None,
-                "mappings_median": statistics.median(mappings) if nets else None,
-                "mappings_max": max(mappings) if nets else None,
-                "wall_s_median": round(statistics.median(walls), 3) if nets else None,
-                "cpu_s_median": round(statistics.median(cpus), 3) if nets else None,
-                "candidate_circuits": estimate_candidates(widths_full),
+                "formula_depth": depth,
+                "candidate_circuits": _big(est_where.n_candidates),
+                "skeletons": est_what.n_skeletons,
+                "estimate_where_s": round(est_where.seconds, 3),
+                "estimate_what_s": round(est_what.seconds, 3),
             }
+            if depth < n_layers + 1:
+                row["default_depth_refusal"] = str(
+                    estimate_audit(shape, where_then_what=False).describe()
+                )
+            run_where = est_where.seconds <= args.budget
+            run_what = est_what.seconds <= args.budget
+            nets = []
+            if run_where or run_what:
+                for seed in range(args.max_tries):
+                    trained = train_mlp("XOR", (k,) * n_layers, seed=seed)
+                    if trained.converged:
+                        nets.append(trained.model)
+                    if len(nets) == args.seeds:
+                        break
+            row["networks"] = f"{len(nets)}/{args.seeds}"
+            for strategy, run, _est in (
+                ("where", run_where, est_where),
+                ("what", run_what, est_what),
+            ):
+                if not run:
+                    try:  # the refusal a user gets, with its counts and estimate
+                        audit(
+                            train_mlp("XOR", (k,) * n_layers, seed=0).model, "XOR",
+                            where_then_what=strategy == "where",
+                            what_then_where=strategy == "what",
+                            max_depth=depth, budget_s=args.budget, force=True,
+                        )  # fmt: skip
+                        row[f"{strategy}_refusal"] = None
+                    except MechequivError as err:
+                        row[f"{strategy}_refusal"] = str(err)
+                    continue
+                cpus, walls, counts = [], [], []
+                for model in nets:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    r = audit(
+                        model, "XOR", where_then_what=strategy == "where",
+                        what_then_where=strategy == "what", max_depth=depth, force=True,
+                    )  # fmt: skip
+                    walls.append(time.perf_counter() - t0)
+                    cpus.append(time.process_time() - c0)
+                    counts.append(r)
+                if not nets:
+                    continue
+                row[f"{strategy}_cpu_s_median"] = round(statistics.median(cpus), 3)
+                row[f"{strategy}_wall_s_median"] = round(statistics.median(walls), 3)
+                if strategy == "where":
+                    row["circuits_median"] = statistics.median(r.n_circuits for r in counts)
+                    interp = sorted(r.n_interpretations for r in counts)
+                    row["interpretations"] = [_big(n) for n in interp]
+                else:
+                    row["formulas_tested"] = counts[0].n_algorithms_tested
+                    row["aligned_median"] = statistics.median(r.n_algorithms for r in counts)
+                    row["mappings"] = [_big(r.n_mappings) for r in counts]
             rows.append(row)
             print(row, flush=True)
-            write(None, False)  # partial results survive a time limit
-            if nets and k == min(w for w in widths if w >= 3) and len(peers) < len(layers):
-                t0, c0 = time.perf_counter(), time.process_time()
-                peer = per_set_peer(nets[0], depth)
-                peer_wall, peer_cpu = time.perf_counter() - t0, time.process_time() - c0
-                assert peer == (aligned[0], mappings[0]), (peer, aligned[0], mappings[0])
-                peers.append(
-                    {
-                        "hidden_layers": n_layers, "k": k,
-                        "audit_wall_s": round(walls[0], 3), "audit_cpu_s": round(cpus[0], 3),
-                        "per_set_wall_s": round(peer_wall, 3), "per_set_cpu_s": round(peer_cpu, 3),
-                        "cpu_ratio": round(peer_cpu / max(cpus[0], 1e-9), 1),
-                        "same_counts": True,
-                    }
-                )  # fmt: skip
-                print(peers[-1], flush=True)
-    print_table(rows, list(rows[0]))
+            if nets and run_what and n_layers >= 2 and k in (3, 4, 6, 8, 12):
+                peer = {"hidden_layers": n_layers, "k": k}
+                peer.update(peer_mappings(nets[0], depth, args.peer_limit))
+                peers.append(peer)
+                print(peer, flush=True)
+            write(False)  # partial results survive a time limit
+    columns = [
+        "hidden_layers", "k", "candidate_circuits", "estimate_where_s", "where_cpu_s_median",
+        "circuits_median", "skeletons", "estimate_what_s", "what_cpu_s_median", "aligned_median",
+    ]  # fmt: skip
+    print_table([{c: r.get(c, "refused") for c in columns} for r in rows], columns)
     if peers:
         print_table(peers, list(peers[0]))
-    try:
-        audit(train_mlp("XOR", (3, 3), seed=0).model, "XOR", max_depth=5, where_then_what=False)
-        refusal = None
-    except MechequivError as err:
-        refusal = str(err)
-    print("depth 5:", refusal)
-    write(refusal, True)
+    write(True)
     print(f"wrote {args.out}")
-
-
-def _count_or_message(depth: int, n_vars: int) -> int | str:
-    try:
-        return count_skeletons(depth, n_vars)
-    except ValueError as err:
-        return str(err)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
             cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
         medians = interleaved_wall_cpu(cases, repeats)
         one = medians["1 seed"]
+        floor = medians["matmul floor, 16 seeds"]
         for case, t in medians.items():
             rows.append(
                 {
@@ -119,6 +120,9 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
                     "wall_s": round(t["wall_s"], 3),
                     "cpu_ratio_vs_1_seed": round(t["cpu_s"] / one["cpu_s"], 2),
                     "wall_ratio_vs_1_seed": round(t["wall_s"] / one["wall_s"], 2),
+                    # what the 16 seeds' arithmetic alone costs: the part of a 16-seed run that
+                    # no removal of per-seed overhead can take away
+                    "cpu_ratio_vs_16_seed_matmul_floor": round(t["cpu_s"] / floor["cpu_s"], 2),
                 }
             )
     return rows

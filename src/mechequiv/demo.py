@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from mechequiv import measures
+from mechequiv.zoo.ensemble import Optimiser, fit_ensemble, mean_cross_entropy
+from mechequiv.zoo.models import MLP
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,18 @@ def train_toy_mlp(
     steps: int = 600,
     lr: float = 1e-2,
 ) -> nn.Sequential:
-    """A 2 -> hidden -> hidden -> 4 ReLU MLP trained full-batch with Adam (eval mode)."""
+    """A 2 -> hidden -> hidden -> 4 ReLU MLP trained full-batch with Adam (eval mode), on the
+    one training loop (:func:`mechequiv.zoo.ensemble.fit_ensemble`)."""
     torch.manual_seed(seed)
-    net = nn.Sequential(
-        nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 4)
+    net = MLP(2, (hidden, hidden), 4, activation="relu")
+    fit = fit_ensemble(
+        [net],
+        lambda step: (x.unsqueeze(0), y.unsqueeze(0)),
+        mean_cross_entropy,
+        steps,
+        Optimiser("adam", lr=lr),
     )
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
+    fit.load_into([net])
     return net.eval()
 
 

@@ -61,9 +61,13 @@ def test_key_frequencies_are_found_from_the_representation():
          0.01 * torch.cos(5 * a)], dim=1))  # fmt: skip
     inputs, _, _ = _grid()
     reprs = FourierModuleReprs(P, points=["feats"])
-    r = reprs(model, inputs)
-    assert reprs.last_frequencies == (2, 4)
-    assert r.shape == (P * P, 12)
+    found = reprs.modules(model, inputs)
+    assert found.frequencies == (2, 4)
+    assert found.to_dict() == {"frequencies": [2, 4], "shape": [P * P, 12]}
+    assert torch.equal(found.values, reprs(model, inputs))
+    # the deprecated attribute still answers, with a warning, and is not part of the result
+    with pytest.warns(DeprecationWarning, match="modules"):
+        assert reprs.last_frequencies == (2, 4)
     assert FourierModuleReprs(P, points=["feats"], coverage=1.0)(model, inputs).shape[1] == 18
 
 

@@ -132,8 +132,9 @@ def test_an_encoding_reads_models_with_other_input_layouts():
     p = 7
     model = SeparateVocab(p).eval()
     reprs = FourierModuleReprs(p, points=["hidden"], encode=lambda a, b: (a, b), coverage=1.0)
-    r = reprs(model, None)
-    assert r.shape[0] == p * p and reprs.last_frequencies == (1, 2, 3)
+    found = reprs.modules(model, None)
+    r = found.values
+    assert r.shape[0] == p * p and found.frequencies == (1, 2, 3)
     # the same model behind a token interface, read on the same grid, gives the same quotient
     tokens = FourierModuleReprs(p, points=lambda m: ["inner.hidden"], coverage=1.0)
 

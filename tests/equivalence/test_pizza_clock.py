@@ -13,7 +13,7 @@ from mechequiv.equivalence import (
     congruity,
     congruity_matrix,
 )
-from mechequiv.study.steps import group_means
+from mechequiv.study.zoo_models import group_means
 from mechequiv.zoo.presets import pizza_clock
 
 

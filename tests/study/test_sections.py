@@ -73,3 +73,37 @@ def test_old_results_render_with_their_own_measure_descriptors():
     assert "<span class='nw'>[0, ∞]</span>" in page
     with pytest.raises(ValueError, match="'old_distance' is not a registered measure"):
         MeasuresResult.from_dict({"pairs": old["pairs"]})
+
+
+def test_moved_study_and_report_names_warn_and_resolve():
+    import mechequiv.report as old_report
+    import mechequiv.study.steps as old_steps
+    from mechequiv.study import report, zoo_models
+
+    with pytest.warns(DeprecationWarning, match=r"moved to mechequiv\.study\.report\.write_report"):
+        assert old_report.write_report is report.write_report
+    with pytest.warns(DeprecationWarning, match=r"mechequiv\.study\.registry\.SECTIONS"):
+        assert old_steps.STEPS is SECTIONS
+    with pytest.warns(DeprecationWarning, match="group_means"):
+        assert old_steps.group_means is zoo_models.group_means
+    with pytest.raises(AttributeError, match="no attribute 'Step'"):
+        old_steps.Step  # noqa: B018
+
+
+def test_results_written_before_sections_still_render_and_summarise():
+    """The former format: slice shifts as labelled entries of ``delta``, no descriptors."""
+    from mechequiv.study.report import summarise
+    from tests.report.example import synthetic_results
+
+    old = synthetic_results()
+    old["tensorsim"]["backdoor"]["delta"] |= {
+        "slice shift, class 3 (poisoned)": 0.3,
+        "slice shift, largest other class": 0.1,
+    }
+    page = render_report(old)
+    assert "<td>slice shift, class 3 (poisoned)</td><td class='num'>0.300</td>" in page
+    backdoor = [line for line in summarise(old) if line.startswith("Backdoor:")]
+    assert backdoor == [
+        "Backdoor: whole-model change detectors: tensor similarity 0.24, weight cosine 0.15, "
+        "slice shift, class 3 (poisoned) 0.3, slice shift, largest other class 0.1."
+    ]

@@ -19,7 +19,7 @@ from mechequiv.tensorsim.fullsym import (
     two_layer_full_pair,
 )
 from mechequiv.tensorsim.gaussian import gaussian_pair, standardize
-from tests.tensorsim.conftest import change_basis, random_mlp, swap_lr
+from tests.tensorsim.conftest import change_basis, move_scale, permute_hidden, random_mlp, swap_lr
 from tests.tensorsim.reference import cubature
 
 ROUTES = ["units", "squares"]
@@ -90,9 +90,10 @@ models = st.builds(
 @settings(max_examples=25, deadline=None)
 @given(model=models, seed=st.integers(0, 1000))
 def test_routes_agree_and_see_through_reparameterisations(model, seed):
-    """Both routes equal the brute-force value, and an L/R swap plus a residual-stream basis
-    change (same function) leaves every per-output value unchanged."""
-    other = change_basis(swap_lr(model, seed), seed)
+    """Both routes equal the brute-force value, and hidden permutations, scale moved between a
+    unit's factors, L/R swaps and a residual-stream basis change (the same function) leave every
+    per-output value unchanged."""
+    other = change_basis(swap_lr(move_scale(permute_hidden(model, seed), seed), seed), seed)
     a, b = to_tensor_net(model), to_tensor_net(other)
     want = dense_full_inner(*reduce_inputs(a, b))
     scale = max(np.abs(want[1]).max(), 1e-300)

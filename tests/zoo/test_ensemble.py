@@ -133,3 +133,75 @@ def test_zoo_training_modules_import_each_other_at_top_level_only():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mechequiv.zoo"):
                 assert node in top, f"{module.__name__} imports {node.module} inside a function"
                 assert node.module != "mechequiv.zoo.train", module.__name__
+
+
+def test_one_model_is_the_plain_loop_bit_for_bit():
+    """With S = 1 the loop runs the plain module on its weights: the demo's and the tensor-
+    similarity trainers reproduce the hand-written loops they replaced exactly."""
+    from mechequiv.demo import toy_task, train_toy_mlp
+
+    x, y = toy_task(200, 0, "rings")
+    torch.manual_seed(3)
+    plain = MLP(2, (8, 8), 4, activation="relu")
+    opt = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    for _ in range(25):
+        opt.zero_grad()
+        nn.functional.cross_entropy(plain(x), y).backward()
+        opt.step()
+    ours = train_toy_mlp(x, y, 3, hidden=8, steps=25)
+    for k, v in plain.state_dict().items():
+        assert torch.equal(ours.state_dict()[k], v), k
+
+
+def test_tensorsim_train_continues_with_any_optimizer():
+    from mechequiv.tensorsim.training import train
+
+    x = torch.randn(64, 5)
+    y = (x[:, 0] > 0).long()
+
+    def sample(g: torch.Generator):
+        i = torch.randint(0, 64, (16,), generator=g)
+        return x[i], y[i]
+
+    def fresh() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
+
+    # two phases with the returned optimizer == one plain AdamW loop over both phases
+    a = fresh()
+    ck, opt = train(a, sample, 10, [0, 10], lr=1e-2, weight_decay=0.1, seed=1)
+    more, _ = train(a, sample, 5, [15], seed=2, optimizer=opt, start_step=10)
+    assert [c.step for c in ck + more] == [0, 10, 15]
+    b = fresh()
+    plain = torch.optim.AdamW(b.parameters(), lr=1e-2, weight_decay=0.1)
+    for seed, steps in ((1, 10), (2, 5)):
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            xb, yb = sample(g)
+            plain.zero_grad()
+            nn.functional.cross_entropy(b(xb), yb).backward()
+            plain.step()
+    for k, v in b.state_dict().items():
+        assert torch.equal(a.state_dict()[k], v) and torch.equal(more[-1].state[k], v), k
+    # an optimizer the caller built over the model's own parameters is adopted too
+    c = fresh()
+    own = torch.optim.AdamW(c.parameters(), lr=1e-2)
+    train(c, sample, 3, [], seed=1, optimizer=own)
+    assert own.state and all(s["exp_avg"].shape[0] == 1 for s in own.state.values())
+    with pytest.raises(ValueError, match="holds 2 parameters"):
+        train(fresh(), sample, 1, [], optimizer=torch.optim.AdamW(nn.Linear(5, 2).parameters()))
+
+
+def test_a_seed_does_not_depend_on_the_seeds_beside_it():
+    """The zoo keeps one-seed runs on the batched arithmetic (no plain-module shortcut), so a
+    seed's weights are bit for bit its row of a larger run (here a case where a plain matmul
+    and a one-matrix bmm round differently: a 2-layer transformer with layer norm)."""
+    from mechequiv.zoo import modular_addition, train_zoo, transformer
+
+    task = modular_addition(11)
+    arch = transformer(alpha=0.5, d_model=16, n_heads=2, layer_norm=True, n_layers=2)
+    kw = dict(steps=15, eval_every=15, lr=1e-2, progress=False)
+    alone = train_zoo(task, arch, seeds=[2], **kw)
+    together = train_zoo(task, arch, seeds=[0, 1, 2], **kw)
+    for k, v in alone.params.items():
+        assert torch.equal(v[0], together.params[k][2]), k

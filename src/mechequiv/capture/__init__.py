@@ -8,6 +8,9 @@
 - :func:`capture_to_store`, :func:`open_store`, :func:`paired_batches`: a zarr activation store
   written atomically and resumably, read back in batches.
 - :mod:`mechequiv.capture.adapters`: TransformerLens, Hugging Face ``transformers``, nnsight.
+- :mod:`mechequiv.capture.protocol`: the model protocol methods use (named hook points,
+  declared symmetries) with built-in adapters for the zoo, TransformerLens, Hugging Face and
+  ``nn.Sequential`` MLPs, and :func:`register_model` for other classes.
 - :mod:`mechequiv.capture.blocks`: default hook points of common model families (the output of
   each block or hidden layer) and tuple-returning blocks read at their hidden state.
 
@@ -29,11 +32,19 @@ Examples
 ...     streaming_measure.update(X, Y)
 """
 
+import mechequiv.capture.adapters.layouts  # noqa: F401  (registers the built-in protocol adapters)
 from mechequiv.capture.batches import Batches
 from mechequiv.capture.engine import Adapter, Captured, capture, iter_capture
 from mechequiv.capture.hooks import Patcher, Recorder, eval_mode, patching, recording
 from mechequiv.capture.interventions import derangement, run_with_patches, run_with_resample
 from mechequiv.capture.points import Point
+from mechequiv.capture.protocol import (
+    Symmetries,
+    UnsupportedModelError,
+    hook_points,
+    register_model,
+    symmetries,
+)
 from mechequiv.capture.store import (
     ActivationStore,
     StoredArray,
@@ -53,15 +64,20 @@ __all__ = [
     "Recorder",
     "StoreWriter",
     "StoredArray",
+    "Symmetries",
+    "UnsupportedModelError",
     "capture",
     "capture_to_store",
     "derangement",
     "eval_mode",
+    "hook_points",
     "iter_capture",
     "open_store",
     "paired_batches",
     "patching",
     "recording",
+    "register_model",
     "run_with_patches",
     "run_with_resample",
+    "symmetries",
 ]

@@ -3,6 +3,7 @@
 - TransformerLens: the residual stream after each block as a hook point module,
   ``blocks.{i}.hook_resid_post`` (``HookedTransformer``) or ``blocks.{i}.hook_out``
   (TransformerLens 4's ``TransformerBridge``, whose blocks themselves return tuples).
+- A model that names its ``"block"`` hook points (:mod:`mechequiv.capture.protocol`): those.
 - A ``blocks`` list (the zoo's transformers and bilinear networks): ``blocks.{i}``.
 - Any other model with a list of repeated blocks: the list holding the most parameters, e.g.
   ``transformer.h.{i}`` (GPT-2 style decoders), ``bert.encoder.layer.{i}`` (BERT style
@@ -26,6 +27,7 @@ from mechequiv.capture.batches import Batches, call, map_batch
 from mechequiv.capture.engine import model_device
 from mechequiv.capture.hooks import HookSet, eval_mode
 from mechequiv.capture.points import Point, as_point
+from mechequiv.capture.protocol import named_points
 
 ACTIVATIONS = (
     nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Mish,
@@ -38,6 +40,9 @@ def block_points(model: nn.Module) -> list[str]:
 
     Raises ValueError when the model has neither blocks nor activation modules.
     """
+    declared = named_points(model, builtin=False).get("block")
+    if declared:
+        return declared
     names = dict(model.named_modules())
     blocks = getattr(model, "blocks", None)
     if hasattr(model, "hook_dict") and isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
@@ -47,7 +52,7 @@ def block_points(model: nn.Module) -> list[str]:
                 return points
     if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
         return [f"blocks.{i}" for i in range(len(blocks))]
-    found = _largest_block_list(model)
+    found = largest_block_list(model)
     if found is not None:
         prefix, blocks = found
         return [f"{prefix}.{i}" for i in range(len(blocks))]
@@ -60,7 +65,7 @@ def block_points(model: nn.Module) -> list[str]:
     )
 
 
-def _largest_block_list(model: nn.Module) -> tuple[str, nn.ModuleList] | None:
+def largest_block_list(model: nn.Module) -> tuple[str, nn.ModuleList] | None:
     """The ModuleList of same-class, non-leaf modules holding the most parameters."""
     best: tuple[int, str, nn.ModuleList] | None = None
     for name, module in model.named_modules():

@@ -34,7 +34,7 @@ from mechequiv.equivalence.distance import (
     ridge_cv_distance,
     ridge_distance,
 )
-from mechequiv.equivalence.fourier import FourierModuleReprs
+from mechequiv.equivalence.fourier import FourierModuleReprs, FourierModules
 from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.refit import Distill, PerturbRefit
@@ -51,6 +51,7 @@ __all__ = [
     "CongruityResult",
     "Distill",
     "FourierModuleReprs",
+    "FourierModules",
     "LayerReprs",
     "PatchedModel",
     "PerturbRefit",

@@ -27,6 +27,8 @@ tests, combined by Holm's correction) and a pair whose directions disagree is fl
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -34,8 +36,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from mechequiv import measures
 from mechequiv._progress import track
 from mechequiv.equivalence.distance import Distance, resolve_distance
+from mechequiv.equivalence.reprs import hidden_representations
 from mechequiv.equivalence.samplers import Sampler, draw
 from mechequiv.equivalence.stats import (
     bootstrap_intervals,
@@ -43,10 +47,10 @@ from mechequiv.equivalence.stats import (
     direction_tests,
     z_test_distinguishable,
 )
-from mechequiv.measures._validate import check_choice, check_int
 from mechequiv.parallel.backend import Backend
 from mechequiv.parallel.pairs import map_pairs
 from mechequiv.parallel.store import JsonStore
+from mechequiv.validation import ValidationError, check_choice, check_int, context
 
 Cross = Literal["model", "implementation"]
 Ties = Literal["half", "own", "other"]
@@ -217,33 +221,82 @@ def _pair_samplers(sampler: Sampler | tuple[Sampler, Sampler]) -> tuple[Sampler,
 class _Model:
     """A model's representation and those of its sampled implementations."""
 
-    rep: Any
-    impls: list[Any]
+    rep: _Rep
+    impls: list[_Rep]
     own: list[Any]  # d(rep, impl_k): floats or certified distances
     rejected: int = 0  # candidate draws the sampler rejected
     sources: list[int] = field(default_factory=list)  # pool member of each draw, -1 if unknown
 
 
+@dataclass(frozen=True, eq=False)
+class _Rep:
+    """A representation and the key of the model it was taken from."""
+
+    value: Any
+    key: int
+
+
 class _Cache:
-    """Representations and distances of models seen more than once (pool members)."""
+    """Representations of the models of a run, and distances between them, bounded.
+
+    Per representation, not per object drawn (in the spirit of netrep's ``partial_fit`` /
+    ``finalize_fit``): each model's representation is taken once and cached only while the
+    model is alive elsewhere (a weak reference), and a distance only while both its models
+    are. The anchors and pool members (held by the caller and the samplers) stay cached for
+    the whole run; a freshly sampled implementation is dropped as soon as its representation
+    is taken, so its representation lives only in its own pair's draws. Memory is bounded by
+    one pair's 2 n draws plus the persistent models, not by pairs x n.
+    """
 
     def __init__(self, reprs: Reprs, inputs: Any, dist: Distance) -> None:
         self.reprs, self.inputs, self.dist = reprs, inputs, dist
-        self._reps: dict[int, tuple[torch.nn.Module, Any]] = {}
-        self._dists: dict[tuple[int, int], Any] = {}  # floats or certified distances
+        self._reps: weakref.WeakKeyDictionary[torch.nn.Module, _Rep] = weakref.WeakKeyDictionary()
+        self._dists: dict[tuple[int, int], Any] = {}
+        self._alive: dict[int, set[tuple[int, int]]] = {}  # model key -> its cached distances
+        self._keys = itertools.count()
 
-    def rep(self, model: torch.nn.Module) -> Any:
-        hit = self._reps.get(id(model))
-        if hit is None or hit[0] is not model:
-            hit = (model, self.reprs(model, self.inputs))
-            self._reps[id(model)] = hit
-        return hit[1]
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to Ray workers: the settings travel, representations are taken there
+        return {"reprs": self.reprs, "inputs": self.inputs, "dist": self.dist}
 
-    def distance(self, a: Any, b: Any) -> Any:
-        key = (id(a), id(b))
-        if key not in self._dists:
-            self._dists[key] = self.dist(a, b)
-        return self._dists[key]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["reprs"], state["inputs"], state["dist"])  # type: ignore[misc]
+
+    def rep(self, model: torch.nn.Module) -> _Rep:
+        hit = self._reps.get(model)
+        if hit is None:
+            hit = _Rep(self.reprs(model, self.inputs), next(self._keys))
+            self._reps[model] = hit
+            self._alive[hit.key] = set()
+            # through a weak reference: a model that outlives the run must not keep the cache
+            # (its representations, the inputs) alive
+            weakref.finalize(model, _forget, weakref.ref(self), hit.key)
+        return hit
+
+    def _forget(self, key: int) -> None:
+        for pair in self._alive.pop(key, ()):
+            self._dists.pop(pair, None)
+
+    def distance(self, a: _Rep, b: _Rep) -> Any:
+        pair = (a.key, b.key)
+        if pair in self._dists:
+            return self._dists[pair]
+        d = self.dist(a.value, b.value)
+        if a.key in self._alive and b.key in self._alive:  # both models still held elsewhere
+            self._dists[pair] = d
+            self._alive[a.key].add(pair)
+            self._alive[b.key].add(pair)
+        return d
+
+    def size(self) -> tuple[int, int]:
+        """(cached representations, cached distances): for tests of the bound."""
+        return len(self._reps), len(self._dists)
+
+
+def _forget(cache: weakref.ref[_Cache], key: int) -> None:
+    alive = cache()
+    if alive is not None:
+        alive._forget(key)
 
 
 def _prepare(
@@ -266,6 +319,7 @@ def _prepare(
         rejected += got.rejected
         source = getattr(got, "source", None)
         sources.append(-1 if source is None else int(source))
+        del got  # a fresh implementation dies here; its representation stays in impls
     return _Model(rep, impls, [cache.distance(rep, r) for r in impls], rejected, sources)
 
 
@@ -281,7 +335,7 @@ def _score_pair(
     dist = cache.distance
     n = len(a.impls)
     if cross == "model":
-        if torch.equal(torch.as_tensor(a.rep), torch.as_tensor(b.rep)):
+        if torch.equal(torch.as_tensor(a.rep.value), torch.as_tensor(b.rep.value)):
             raise ValueError(
                 "the two models have identical representations, so no implementation can be "
                 "closer than the other model: use cross='implementation' to compare "
@@ -314,23 +368,22 @@ def _score_pair(
 
 
 def _symmetric(name: str) -> bool:
-    from mechequiv import measures
-
     base = name.removeprefix("1 - ")
     return base in measures.names() and measures.get(base).symmetric
 
 
 def _check_common(
-    n: int, cross: str, ties: str, tie_atol: float, n_boot: int, level: float
+    where: str, n: int, cross: str, ties: str, tie_atol: float, n_boot: int, level: float
 ) -> None:
-    check_int(n, "n", 1)
-    check_int(n_boot, "n_boot", 1)
-    check_choice(cross, "cross", ("model", "implementation"))
-    check_choice(ties, "ties", ("half", "own", "other"))
-    if not tie_atol >= 0.0:
-        raise ValueError(f"tie_atol must be >= 0; got {tie_atol}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level}")
+    with context(where):  # the public function's name, added once to any refusal
+        check_int(n, "n", 1)
+        check_int(n_boot, "n_boot", 1)
+        check_choice(cross, "cross", ("model", "implementation"))
+        check_choice(ties, "ties", ("half", "own", "other"))
+        if not tie_atol >= 0.0:
+            raise ValidationError(f"tie_atol must be >= 0; got {tie_atol}")
+        if not 0.0 < level < 1.0:
+            raise ValidationError(f"level must be in (0, 1); got {level}")
 
 
 def congruity(
@@ -407,9 +460,7 @@ def congruity(
     distances of models drawn repeatedly (pool members) are computed once. The cost is 2 n
     implementation draws and about 4 n distance evaluations.
     """
-    from mechequiv.equivalence.reprs import hidden_representations
-
-    _check_common(n, cross, ties, tie_atol, n_boot, level)
+    _check_common("congruity", n, cross, ties, tie_atol, n_boot, level)
     name, dist = resolve_distance(distance)
     s1, s2 = _pair_samplers(sampler if sampler is not None else _default_sampler())
     reprs = reprs or hidden_representations
@@ -510,9 +561,7 @@ def congruity_matrix(
     representations and distances of repeatedly drawn models), ``"ray"``, or a
     :class:`~mechequiv.parallel.Backend` such as ``RayBackend(address=...)``: pairs become tasks.
     """
-    from mechequiv.equivalence.reprs import hidden_representations
-
-    _check_common(n, cross, ties, tie_atol, n_boot, level)
+    _check_common("congruity_matrix", n, cross, ties, tie_atol, n_boot, level)
     m = len(models)
     if m < 1:
         raise ValueError("congruity_matrix needs at least one model")

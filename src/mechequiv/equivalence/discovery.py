@@ -139,7 +139,12 @@ class Circuit:
     nodes : the circuit's components, in forward order
     candidates : every component considered (the circuit's complement is ablated)
     edges : (sender, receiver) pairs; empty for node-level discovery (every earlier circuit
-        node may write to every later one through the residual stream)
+        node may write to every later one through the residual stream); from
+        :func:`~mechequiv.equivalence.edges.discover_edges` a receiver is a head's query, key or
+        value input (``blocks.{l}.attn.hook_{q,k,v}``, the head's index)
+    edge_scores : drop of faithfulness when each tested edge was removed (edge discovery)
+    node_faithfulness : the node circuit's faithfulness, when ``faithfulness`` is the edge
+        circuit's
     metric : what was scored (:meth:`BehaviourMetric.describe`)
     counterfactual : where ablation values came from (given inputs, a generator, or the
         derangement fallback)
@@ -184,6 +189,8 @@ class Circuit:
     n_inputs: int = 0
     forward_passes: int = 0
     seconds: float = 0.0
+    edge_scores: dict[tuple[Component, Component], float] = field(default_factory=dict, repr=False)
+    node_faithfulness: float | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -199,6 +206,10 @@ class Circuit:
             )
             + f"); completeness {self.completeness:.4f}; minimality {self.minimality:.3f}",
         ]
+        if self.node_faithfulness is not None:
+            lines.append(f"  {len(self.edges)} edges (node circuit faithfulness "
+                         f"{self.node_faithfulness:.4f}): "
+                         + ", ".join(f"{a} -> {b}" for a, b in self.edges))  # fmt: skip
         for c in self.nodes:
             note = (
                 ""
@@ -239,6 +250,10 @@ class Circuit:
             "n_inputs": self.n_inputs,
             "forward_passes": self.forward_passes,
             "seconds": self.seconds,
+            "edge_scores": [
+                [_comp_dict(a), _comp_dict(b), v] for (a, b), v in self.edge_scores.items()
+            ],
+            "node_faithfulness": self.node_faithfulness,
         }
 
     @classmethod
@@ -267,6 +282,8 @@ class Circuit:
             n_inputs=d.get("n_inputs", 0),
             forward_passes=d.get("forward_passes", 0),
             seconds=d.get("seconds", 0.0),
+            edge_scores={(_comp_from(a), _comp_from(b)): v for a, b, v in d.get("edge_scores", [])},
+            node_faithfulness=d.get("node_faithfulness"),
         )
 
     def graph(self) -> dict[str, Any]:
@@ -286,12 +303,19 @@ class Circuit:
             nodes.append({"id": str(c), "layer": layer, "kind": kind, "in_circuit": c in inside,
                           "score": self.scores.get(c), "ablation": self.ablation.get(c)})  # fmt: skip
         layer_of = {n["id"]: (n["layer"], n["kind"] == "mlp") for n in nodes}
+        paths = None
         if self.edges:
-            edges = [[str(a), str(b)] for a, b in self.edges]
+            # an edge into a head's query/key/value is drawn into the head, its path named
+            head = {(tuple(c.point.split(".")[:2]), c.index): str(c) for c in self.candidates
+                    if c.axis == 2 and ".attn." in c.point}  # fmt: skip
+            edges = [[str(a), head.get((tuple(b.point.split(".")[:2]), b.index), str(b))]
+                     for a, b in self.edges]  # fmt: skip
+            paths = [b.point.rsplit("hook_", 1)[-1] for _, b in self.edges]
         else:
             ids = [str(c) for c in self.nodes]
             edges = [[a, b] for a in ids for b in ids if layer_of[a] < layer_of[b]]
-        return {"nodes": nodes, "edges": edges, "edges_inferred": not self.edges}
+        out = {"nodes": nodes, "edges": edges, "edges_inferred": not self.edges}
+        return out if paths is None else {**out, "edge_paths": paths}
 
 
 def _comp_dict(c: Component) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from mechequiv import measures
-from mechequiv.measures._validate import check_pair
+from mechequiv.validation import check_pair
 
 # A distance returns a float, or a CertifiedDistance (value and a bracket known to hold the exact
 # distance), which Congruity uses to call a comparison a tie when the brackets overlap.

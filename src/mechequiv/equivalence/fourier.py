@@ -49,19 +49,21 @@ tokenisations (separate vocabularies, one-hot features, an ``=`` token) are read
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from mechequiv._fourier import CyclicProduct, strongest_covering
+from mechequiv.capture.protocol import named_points
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points
 from mechequiv.errors import MechequivError
-from mechequiv.measures._validate import check_int
-from mechequiv.tokens import TokenPolicy
+from mechequiv.validation import check_fraction, check_int
 
 Frequency = int | tuple[int, ...]
 Frequencies = Sequence[Frequency] | Callable[[nn.Module], Sequence[Frequency]]
@@ -73,29 +75,34 @@ Group = int | tuple[int, ...] | CyclicProduct
 def mechanism_points(model: nn.Module) -> list[str]:
     """Where a transformer forms the sum: each block's attention output and MLP neurons.
 
-    ``blocks.{i}.attn`` and ``blocks.{i}.mlp.act`` where the model has them (the zoo's
-    transformers); ``blocks.{i}.hook_attn_out`` and ``blocks.{i}.mlp.hook_post`` of a
-    TransformerLens model (those it has: attention-only models have no MLP); else
+    The model's ``"attention"`` and ``"mlp"`` hook points (:func:`mechequiv.capture.protocol.
+    hook_points`: declared by the model, or by an adapter: ``blocks.{i}.attn`` and
+    ``blocks.{i}.mlp.act`` of the zoo's transformers, ``blocks.{i}.hook_attn_out`` and
+    ``blocks.{i}.mlp.hook_post`` of a TransformerLens model), block by block, those it has
+    (attention-only models have no MLP); a model with neither gets
     :func:`~mechequiv.equivalence.reprs.default_points`. The residual stream after a block is a
     poor place to tell Pizza from Clock: it must produce the same logits in both (measured on the
     zoo recipe: Congruity across 0.62 there, 0.00 at these points).
     """
     base = model.model if isinstance(model, PatchedModel) else model
-    hooks = getattr(base, "hook_dict", None)
-    if isinstance(hooks, dict) and "blocks.0.hook_attn_out" in hooks:
-        out = []
-        for i in range(len(cast(nn.ModuleList, base.blocks))):
-            out += [
-                h for h in (f"blocks.{i}.hook_attn_out", f"blocks.{i}.mlp.hook_post") if h in hooks
-            ]
-        return out
-    names = {name for name, _ in base.named_modules()}
-    blocks = getattr(base, "blocks", None)
-    if isinstance(blocks, nn.ModuleList) and all(
-        {f"blocks.{i}.attn", f"blocks.{i}.mlp.act"} <= names for i in range(len(blocks))
-    ):
-        return [f"blocks.{i}.{part}" for i in range(len(blocks)) for part in ("attn", "mlp.act")]
-    return default_points(base)
+    roles = named_points(base)
+    attention, mlp = roles.get("attention", []), roles.get("mlp", [])
+    if not attention and not mlp:
+        return default_points(base)
+    mlp_of = {_block_of(p): p for p in mlp}
+    out: list[str] = []
+    for p in attention:
+        out += [p, *([mlp_of.pop(_block_of(p))] if _block_of(p) in mlp_of else [])]
+    return out + list(mlp_of.values())
+
+
+def _block_of(point: str) -> str:
+    """``blocks.3`` of ``blocks.3.mlp.act``: the point's block prefix (up to its first index)."""
+    parts = point.split(".")
+    for i, part in enumerate(parts):
+        if part.isdigit():
+            return ".".join(parts[: i + 1])
+    return point
 
 
 def module_power(grid_fft: np.ndarray, group: Group | None = None) -> np.ndarray:
@@ -113,6 +120,22 @@ def key_frequencies(power: np.ndarray, coverage: float) -> tuple[int, ...]:
     if power.sum() <= 0:
         raise MechequivError("the representation is constant over the grid: no Fourier module")
     return tuple(i + 1 for i in strongest_covering(power, coverage))
+
+
+@dataclass(frozen=True, eq=False)
+class FourierModules:
+    """A Fourier-module representation and the key frequencies it holds, in its column order
+    (module k's columns: both orientations, 2 (2J+1)² - 2 modes per captured feature)."""
+
+    values: torch.Tensor
+    frequencies: tuple[Frequency, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The frequencies and the shape, JSON-safe (the values stay a tensor)."""
+        return {
+            "frequencies": [list(f) if isinstance(f, tuple) else f for f in self.frequencies],
+            "shape": list(self.values.shape),
+        }
 
 
 class FourierModuleReprs:
@@ -142,8 +165,10 @@ class FourierModuleReprs:
         Builds the model's inputs from the grid's operands (two int64 tensors of flat element
         indices, ``|G|²`` each, in grid order); the ``inputs`` given to the call are then ignored.
 
-    Returns float64 (M², 2 K D) tensors (M² = p² for Z_p); ``last_frequencies`` holds the key
-    frequencies of the latest call.
+    Calling it returns float64 (M², 2 K D) tensors (M² = p² for Z_p), the GetReprs contract;
+    :meth:`modules` returns the same values together with the key frequencies found
+    (:class:`FourierModules`). Nothing is recorded on the object, so results do not depend on
+    the order of calls and survive Ray (``last_frequencies`` is deprecated).
     """
 
     def __init__(
@@ -163,14 +188,25 @@ class FourierModuleReprs:
             raise ValueError(
                 f"harmonics={harmonics} needs 2 * harmonics + 1 <= p = {self.group.size}"
             )
-        if not 0.0 < coverage <= 1.0:
-            raise ValueError(f"coverage must lie in (0, 1], got {coverage}")
+        check_fraction(coverage, "coverage")
         if encode is not None and not callable(encode):
             raise TypeError(f"encode must be a callable (a, b) -> inputs, got {encode!r}")
         self.p = self.group.size if len(self.group.orders) == 1 else self.group.orders
         self.points, self.harmonics, self.encode = points, harmonics, encode
         self.frequencies, self.coverage, self.tokens = frequencies, coverage, tokens
-        self.last_frequencies: tuple[Frequency, ...] = ()
+        self._last: tuple[Frequency, ...] = ()  # only for the deprecated last_frequencies
+
+    @property
+    def last_frequencies(self) -> tuple[Frequency, ...]:
+        """Deprecated: the key frequencies of the latest call on this object (lost under Ray
+        and order-dependent); use :meth:`modules` and its ``frequencies``."""
+        warnings.warn(
+            "FourierModuleReprs.last_frequencies is deprecated: use reprs.modules(model, inputs)"
+            ".frequencies (or quotient_modules) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._last
 
     def grid_inputs(self) -> Any:
         """The model inputs of the full grid (``encode`` applied to the grid's operands)."""
@@ -180,17 +216,25 @@ class FourierModuleReprs:
         return self.encode(a, b)
 
     def __call__(self, model: nn.Module, inputs: Any = None) -> torch.Tensor:
+        return self.modules(model, inputs).values
+
+    def modules(self, model: nn.Module, inputs: Any = None) -> FourierModules:
+        """The representation and the key frequencies it was built from."""
         if self.encode is not None:
             inputs = self.grid_inputs()
         points = self.points(model) if callable(self.points) else self.points
         points = points if points is not None else mechanism_points(model)
         h = LayerReprs(points, self.tokens)(model, inputs).numpy()
-        return self.quotient(h, model)
+        return self.quotient_modules(h, model)
 
     def quotient(self, h: Any, model: nn.Module | None = None) -> torch.Tensor:
         """The quotient of grid activations ``h`` (|G|² rows in grid order, any width) that
         :meth:`__call__` returns after capturing them; ``model`` is passed to a callable
         ``frequencies``."""
+        return self.quotient_modules(h, model).values
+
+    def quotient_modules(self, h: Any, model: nn.Module | None = None) -> FourierModules:
+        """:meth:`quotient` with the key frequencies it used."""
         g, n = self.group, self.group.size
         h = np.asarray(h.detach().cpu() if isinstance(h, torch.Tensor) else h, dtype=np.float64)
         h = h.reshape(h.shape[0], -1)
@@ -219,8 +263,9 @@ class FourierModuleReprs:
                 rows = [g.multiple(k, sign * v) for v in j1]
                 cols = [g.multiple(k, sign * v) for v in j2]
                 modules.append((basis.T @ f[rows, cols]).real)
-        self.last_frequencies = tuple(self._public(k) for k in keys)
-        return torch.from_numpy(np.concatenate(modules, axis=1))
+        frequencies = tuple(self._public(k) for k in keys)
+        self._last = frequencies
+        return FourierModules(torch.from_numpy(np.concatenate(modules, axis=1)), frequencies)
 
     def _public(self, k: int) -> Frequency:
         return (

@@ -26,19 +26,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import torch
 from torch import nn
 
+from mechequiv.capture.protocol import symmetries
 from mechequiv.equivalence import residual
-from mechequiv.equivalence._units import (
-    ELEMENTWISE,
-    HOMOGENEOUS,
-    ODD,
-    canonical_signs,
-    incoming_norms,
-    log_uniform,
-    transform_units,
-)
 
 
 @runtime_checkable
@@ -101,10 +92,14 @@ class SymmetryTransform:
     unit's incoming weights and bias by c and its outgoing weights by 1/c) and random sign flips
     (odd activations such as tanh). The output function is unchanged up to float rounding.
 
-    Residual-stream models of the zoo without LayerNorm (the token transformer and the residual
-    bilinear network) get a random rotation of the residual stream, permutations and rescalings
-    of MLP neurons, permutations of attention heads, and the bilinear units' permutations, L/R
-    swaps and factor rescalings: see :mod:`mechequiv.equivalence.residual`.
+    Residual-stream models without LayerNorm (the zoo's token transformer and residual bilinear
+    network, a TransformerLens ``HookedTransformer`` with ``normalization_type=None``) get a
+    random rotation of the residual stream, permutations and rescalings of MLP neurons,
+    permutations of attention heads, and the bilinear units' permutations, L/R swaps and factor
+    rescalings: see :mod:`mechequiv.equivalence.residual`. Any other model works by declaring
+    its symmetries through the model protocol (``exact_symmetries()``, or
+    :func:`~mechequiv.capture.protocol.register_model`); an undeclared one is refused with
+    :class:`~mechequiv.capture.protocol.UnsupportedModelError` naming what is missing.
 
     Before the random draw each unit is brought to a canonical representative of its orbit
     (incoming weights and bias scaled to unit norm for homogeneous activations; the sign that
@@ -115,8 +110,9 @@ class SymmetryTransform:
 
     Parameters
     ----------
-    permute, rescale, flip_signs : bool
-        Which symmetries to apply.
+    permute, rescale, flip_signs, rotate : bool
+        Which symmetries to apply (unit and head permutations and bilinear swaps; rescalings;
+        sign flips; the stream rotation), each where the model declares it.
     scale_range : (float, float)
         Log-uniform range of the positive rescaling factors.
     """
@@ -127,60 +123,23 @@ class SymmetryTransform:
         rescale: bool = True,
         flip_signs: bool = True,
         scale_range: tuple[float, float] = (0.5, 2.0),
+        rotate: bool = True,
     ) -> None:
         lo, hi = scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must satisfy 0 < low <= high; got {scale_range}")
         self.permute, self.rescale, self.flip_signs = permute, rescale, flip_signs
-        self.scale_range = scale_range
+        self.rotate, self.scale_range = rotate, scale_range
+        self.draws = residual.Draws(permute, rescale, flip_signs, rotate, scale_range)
 
     def sample(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> nn.Module:
         """A transformed deep copy of ``model`` (always a new object, so ``exclude`` holds)."""
-        if residual.is_residual_model(model):
-            new = copy.deepcopy(model)
-            residual.transform(new, rng, self.scale_range if self.rescale else (1.0, 1.0))
-            return new
-        _mlp_layers(model)  # validate before copying
+        symmetries(model)  # the model must declare its symmetries: refused before copying
         new = copy.deepcopy(model)
-        new_layers = _mlp_layers(new)
-        with torch.no_grad():
-            for k, (lin, act) in enumerate(new_layers[:-1]):
-                nxt = new_layers[k + 1][0]
-                width = lin.out_features
-                perm = rng.permutation(width) if self.permute else np.arange(width)
-                factor = np.ones(width)
-                if self.rescale and isinstance(act, HOMOGENEOUS):
-                    factor *= log_uniform(rng, self.scale_range, width) / incoming_norms(lin)
-                if self.flip_signs and isinstance(act, ODD):
-                    factor *= canonical_signs(lin)
-                    factor *= rng.choice([-1.0, 1.0], size=width)
-                transform_units(lin, nxt, perm, factor)
+        residual.apply(symmetries(new), rng, self.draws)
         return new
-
-
-def _mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]]:
-    """(Linear, following activation) pairs of a Sequential MLP; refuse anything else."""
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(
-            f"SymmetryTransform supports nn.Sequential MLPs and the zoo's residual models; got "
-            f"{type(model).__name__}. "
-            "Use another sampler (Retrained, ResampleAblation) for this architecture."
-        )
-    out: list[tuple[nn.Linear, nn.Module | None]] = []
-    for i, m in enumerate(model):
-        if isinstance(m, nn.Linear):
-            out.append((m, None))
-        elif isinstance(m, ELEMENTWISE) and out and out[-1][1] is None:
-            out[-1] = (out[-1][0], m)
-        else:
-            raise TypeError(
-                f"layer {i} ({type(m).__name__}) is not a Linear or elementwise activation"
-            )
-    if len(out) < 2:
-        raise ValueError("the MLP has no hidden layer to transform")
-    return out
 
 
 class Retrained(DrawingSampler):

@@ -29,6 +29,7 @@ from mechequiv.identifiability.audit import (
     estimate_candidates,
     paper_min_node_sparsity,
 )
+from mechequiv.identifiability.budget import AuditEstimate, estimate_audit
 from mechequiv.identifiability.circuits import Circuit, count_candidates, find_circuits
 from mechequiv.identifiability.exact import (
     ExactEquivalence,
@@ -53,6 +54,7 @@ __all__ = [
     "GATES",
     "Activation",
     "Algorithm",
+    "AuditEstimate",
     "BooleanTask",
     "Circuit",
     "ExactEquivalence",
@@ -71,6 +73,7 @@ __all__ = [
     "count_candidates",
     "count_interpretations",
     "count_skeletons",
+    "estimate_audit",
     "estimate_candidates",
     "exact_equivalence",
     "explanation_classes",

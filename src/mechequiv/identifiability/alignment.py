@@ -15,14 +15,14 @@ Conventions (Méloux et al.'s code, with the pair direction made explicit):
 * A mapping assigns every variable a passing location, locations pairwise disjoint; it is
   minimal when no other mapping's locations are all contained in its own. Because each test
   involves one variable only, the minimal mappings are exactly the disjoint choices of one
-  inclusion-minimal passing location per variable; they are counted by a memoised recursion over
-  variables and used neurons. An algorithm without intermediate variables has exactly one
-  (empty) mapping.
+  inclusion-minimal passing location per variable; they are counted layer by layer (disjoint
+  placements of every subset of variables within one layer, then a subset convolution across
+  layers), never listed. An algorithm without intermediate variables has exactly one (empty)
+  mapping.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -213,26 +213,69 @@ def variable_locations(
     return out
 
 
+def _layer_counts(locations: Sequence[Sequence[int]], variables: Sequence[int]) -> dict[int, int]:
+    """For one hidden layer: every subset ``S`` of ``variables`` (a bitmask over variable
+    indices) -> the number of ways to give each variable of ``S`` one of its locations in this
+    layer (neuron bitmasks ``locations[v]``), pairwise disjoint.
+
+    A dynamic programme over the variables on a dense table ``(placed variables, used neurons
+    of this layer)``: ``2**len(variables) * 2**width`` entries, against the product over layers
+    of ``2**width`` in a joint search. Placing a location ``c`` disjoint from ``used`` moves an
+    entry to ``used + c``, one vectorised shift per (variable, location). int64 while the
+    largest possible count (the product of the location counts) fits, Python integers beyond.
+    """
+    n = len(variables)
+    width = max((c.bit_length() for v in variables for c in locations[v]), default=0)
+    bound = 1
+    for v in variables:
+        bound *= len(locations[v]) + 1
+    table = np.zeros((1 << n, 1 << width), dtype=np.int64 if bound < 2**62 else object)
+    table[0, 0] = 1
+    used = np.arange(1 << width)
+    for i, v in enumerate(variables):
+        without = np.arange(1 << n)[(np.arange(1 << n) >> i) & 1 == 0]
+        src = table[without]  # entries not holding variable i yet (before any of its moves)
+        for code in locations[v]:
+            free = used[(used & code) == 0]
+            table[np.ix_(without + (1 << i), free + code)] += src[:, free]
+    totals = table.sum(axis=1)
+    return {
+        sum(1 << variables[i] for i in range(n) if (s >> i) & 1): int(t)
+        for s, t in enumerate(totals)
+        if t
+    }
+
+
 def count_mappings(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
-    """Number of choices of one location per variable with pairwise disjoint neuron sets."""
+    """Number of choices of one location per variable with pairwise disjoint neuron sets.
+
+    Disjointness only constrains locations in the same layer, so the count decomposes: for
+    each layer, the number of disjoint placements of every subset of the variables
+    (:func:`_layer_counts`), then a subset convolution over layers (each variable in exactly
+    one layer). Exact integers, never listing a mapping; checked against brute-force
+    enumeration in the tests.
+    """
     if any(not locs for locs in locations):
         return 0
-    n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
-
-    @functools.cache
-    def count(i: int, used: tuple[int, ...]) -> int:
-        if i == len(locations):
-            return 1
-        total = 0
-        for layer, code in locations[i]:
-            if used[layer] & code:
-                continue
-            nxt = list(used)
-            nxt[layer] |= code
-            total += count(i + 1, tuple(nxt))
-        return total
-
-    return count(0, (0,) * n_layers)
+    n_vars = len(locations)
+    if n_vars == 0:
+        return 1
+    by_layer: dict[int, list[list[int]]] = {}
+    for v, locs in enumerate(locations):
+        for layer, code in locs:
+            by_layer.setdefault(layer, [[] for _ in range(n_vars)])[v].append(int(code))
+    placed: dict[int, int] = {0: 1}  # variables placed in the layers so far -> count
+    for layer in sorted(by_layer):
+        per_var = by_layer[layer]
+        counts = _layer_counts(per_var, [v for v in range(n_vars) if per_var[v]])
+        nxt: dict[int, int] = {}
+        for done, n in placed.items():
+            for subset, m in counts.items():
+                if done & subset:
+                    continue
+                nxt[done | subset] = nxt.get(done | subset, 0) + n * m
+        placed = nxt
+    return placed.get((1 << n_vars) - 1, 0)
 
 
 def list_mappings(

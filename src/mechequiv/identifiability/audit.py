@@ -22,6 +22,7 @@ from mechequiv.identifiability.alignment import (
     patched_bits,
     variable_locations,
 )
+from mechequiv.identifiability.budget import estimate_audit
 from mechequiv.identifiability.circuits import (
     MAX_CANDIDATES,
     Circuit,
@@ -300,6 +301,7 @@ def audit(
     max_candidates: int = MAX_CANDIDATES,
     max_skeletons: int = MAX_SKELETONS,
     force: bool = False,
+    budget_s: float | None = None,
     preset: str | None = None,
     name: str | None = None,
     progress: bool | None = False,
@@ -351,6 +353,11 @@ def audit(
         skeletons tested (counted first, :func:`~.algorithms.count_skeletons`; the message
         estimates the time), or a hidden layer is wider than ``MAX_ALIGNMENT_WIDTH`` for the
         alignment search, unless ``force``.
+    budget_s
+        Refuse (:class:`~mechequiv.errors.MechequivError`, before any work) when the estimated
+        single-core time (:func:`~.budget.estimate_audit`: candidate circuits, formula skeletons
+        and neuron sets counted, times measured unit costs) exceeds this many seconds; the
+        message gives the counts and the estimate. Not overridden by ``force``.
     """
     task = as_task(task)
     if preset is not None:
@@ -396,6 +403,19 @@ def audit(
             f"(widest hidden layer {widest} > {MAX_ALIGNMENT_WIDTH}); pass force=True"
         )
     depth = len(net.hidden_widths) + 1 if max_depth is None else max_depth
+    if budget_s is not None:
+        if not isinstance(budget_s, (int, float)) or not budget_s > 0:
+            raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+        estimate = estimate_audit(
+            net.widths, include_full=include_full, min_node_sparsity=min_node_sparsity,
+            max_depth=depth, where_then_what=where_then_what, what_then_where=what_then_where,
+        )  # fmt: skip
+        if estimate.seconds > budget_s:
+            raise MechequivError(
+                f"the audit would not finish within budget_s={budget_s:,.0f} s: "
+                f"{estimate.describe()}; raise budget_s, lower max_depth, filter circuits with "
+                "min_node_sparsity, or run one strategy only"
+            )
     if what_then_where and not force:
         _check_skeletons(depth, task.n_inputs, max_skeletons)
     _check_solved(net, x, target, task.name)

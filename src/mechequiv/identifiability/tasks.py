@@ -1,8 +1,10 @@
-"""Boolean tasks (every input row of a truth table and its 0/1 targets) and a minimal trainer.
+"""Boolean tasks (every input row of a truth table and its 0/1 targets) and the paper's recipe.
 
-The trainer reproduces the paper's recipe for tests and benchmarks; the zoo's vectorised trainer
-(``mechequiv.zoo``) can replace it: :func:`~mechequiv.identifiability.audit` accepts any
-``nn.Sequential`` of ``nn.Linear`` and activation layers.
+:func:`train_mlp` reproduces the paper's training recipe on mechequiv's one training loop
+(:func:`mechequiv.zoo.ensemble.fit_ensemble`); the gates are the zoo's table
+(:data:`mechequiv.zoo.tasks.GATES`) and :func:`make_mlp` builds the zoo's
+:class:`~mechequiv.zoo.models.MLP`. :func:`~mechequiv.identifiability.audit` accepts any
+``nn.Sequential`` of ``nn.Linear`` and activation layers, so networks from ``train_zoo`` work too.
 """
 
 from __future__ import annotations

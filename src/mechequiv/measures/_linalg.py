@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -96,9 +97,19 @@ SMALL_DIM = 256
 
 @contextmanager
 def small_problem_threads(dim: int) -> Iterator[None]:
-    """Run the block on one torch thread when the matrices involved are at most ``SMALL_DIM``."""
+    """Run the block on one torch thread when the matrices involved are at most ``SMALL_DIM``,
+    but only where nobody else can see it.
+
+    torch's thread count is process-wide, so it is lowered only when the caller is the main
+    thread and the only Python thread alive (no other thread can run torch code meanwhile), and
+    it is restored on exit, also on an exception: afterwards, and to any other code, the setting
+    is what it was. With other threads alive (a thread pool, a server) it is left alone and the
+    block runs on the caller's threads; set ``OMP_NUM_THREADS=1`` (or call
+    ``torch.set_num_threads(1)`` yourself) for many small problems on a loaded machine.
+    """
     old = torch.get_num_threads()
-    if dim > SMALL_DIM or old == 1:
+    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    if dim > SMALL_DIM or old == 1 or not alone:
         yield
         return
     torch.set_num_threads(1)

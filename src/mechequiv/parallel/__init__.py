@@ -9,8 +9,9 @@ This package never imports Ray at import time (``pip install 'mechequiv[ray]'`` 
 backend).
 """
 
-from mechequiv.parallel.backend import BACKENDS, Backend, LocalBackend, get_backend
+from mechequiv.parallel.backend import BACKENDS, Backend, LocalBackend
 from mechequiv.parallel.ray_backend import RayBackend
+from mechequiv.parallel.registry import get_backend
 from mechequiv.parallel.store import DirectoryStore, JsonStore, ResultStore, as_store
 
 __all__ = [

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mechequiv.parallel.backend import Backend, get_backend
+from mechequiv.parallel.backend import Backend
+from mechequiv.parallel.registry import get_backend
 from mechequiv.parallel.store import ResultStore
 
 

@@ -46,14 +46,14 @@ def model_pair(value: Any, path: str) -> list[str]:
 def zoos(ctx: StudyContext) -> dict[str, Any]:
     """The Pizza and Clock zoos of the ``zoo`` settings (trained once, resumable on disk)."""
     s = ctx.config.steps["zoo"]
-    result: dict[str, Any] = ctx.shared(
+    built: dict[str, Any] = ctx.shared(
         "zoos",
         lambda: pizza_clock(
             seeds=range(s["seeds"]), out_dir=ctx.out / "zoo", progress=ctx.progress,
             steps=s["steps"], eval_every=s["eval_every"],
         ),
     )  # fmt: skip
-    return result
+    return built
 
 
 def task(ctx: StudyContext) -> Any:
@@ -91,8 +91,8 @@ def representations(ctx: StudyContext, kind: str) -> list[torch.Tensor]:
         return [torch.as_tensor(fn(m, t.inputs))
                 for m in track(models, f"{kind} representations", disable=ctx.quiet())]  # fmt: skip
 
-    result: list[torch.Tensor] = ctx.shared(f"representations-{kind}", build)
-    return result
+    reps: list[torch.Tensor] = ctx.shared(f"representations-{kind}", build)
+    return reps
 
 
 def group_means(matrix: np.ndarray, groups: list[str]) -> dict[str, float]:

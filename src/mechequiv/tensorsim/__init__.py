@@ -17,7 +17,8 @@ coefficients, small models), ``expand`` (brute-force dense tensors), ``attention
 and backdoor reproductions).
 """
 
-from torch.nn import Embedding, Linear
+import warnings
+from typing import Any
 
 from mechequiv.tensorsim.attention import PolynomialAttention, SeqNet, to_seq_net
 from mechequiv.tensorsim.baselines import baseline_matrices, output_baselines, weight_cosine
@@ -28,17 +29,16 @@ from mechequiv.tensorsim.dynamics import (
     segment_phases,
     similarity_over_training,
 )
-from mechequiv.tensorsim.layers import BilinearFactors, register_bilinear
+from mechequiv.tensorsim.layers import (
+    BilinearFactors,
+    register_bilinear,
+    register_tensor_layers,
+)
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
 from mechequiv.tensorsim.similarity import TensorInner, tensor_inner, tensor_similarity
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
 
 __all__ = [
-    "Bilinear",
     "BilinearFactors",
-    "BilinearMLP",
-    "Embedding",
-    "Linear",
     "PolynomialAttention",
     "SeqNet",
     "TensorInner",
@@ -49,6 +49,7 @@ __all__ = [
     "output_baselines",
     "plot_matrix",
     "register_bilinear",
+    "register_tensor_layers",
     "segment_phases",
     "similarity_over_training",
     "tensor_inner",
@@ -57,3 +58,26 @@ __all__ = [
     "to_tensor_net",
     "weight_cosine",
 ]
+
+# Names tensorsim used to re-export from the zoo and torch: tensorsim reads any model that
+# follows its layer protocol and no longer imports the zoo; import them from where they live.
+_MOVED = {
+    "Bilinear": ("mechequiv.zoo.models.bilinear", "Bilinear"),
+    "BilinearMLP": ("mechequiv.zoo.models.bilinear", "BilinearMLP"),
+    "Linear": ("torch.nn", "Linear"),
+    "Embedding": ("torch.nn", "Embedding"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MOVED:
+        raise AttributeError(f"module 'mechequiv.tensorsim' has no attribute {name!r}")
+    module, attr = _MOVED[name]
+    warnings.warn(
+        f"mechequiv.tensorsim.{name} is deprecated: import {attr} from {module}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)

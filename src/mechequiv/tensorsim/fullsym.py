@@ -23,11 +23,12 @@ product only sees the projection of one model onto the other's input row space (
 symmetrisation commutes with it), so the pair is written in an orthonormal basis of the
 smaller row space of the two first maps (``n <= min(d_in, d_model) + 1``), not the joint one.
 
-The dominant step is ``~n^5`` per output (``m ~ n``) or ``h^2 n^3``: no contraction order of this
-network is cheaper (its index graph is ``K_{3,3}``-shaped, treewidth 3 in the hidden units, 4 in
-the input coordinates), so the exact form of a width-1024 model with a 128-wide stream costs
-~10^12 multiply-adds whichever way. Refused beyond ``MAX_MULTIPLY_ADDS`` (per device) with
-the estimate.
+The dominant step is ``~n^5`` per output (``m ~ n``) or ``h^2 n^3``. We found no cheaper
+contraction order (the split terms' index graph over the two models' units of both layers is
+``K_{3,3}``; every elimination order leaves a four-index intermediate), though this is not a proof of a
+lower bound: the exact form of a width-1024 model with a 128-wide stream and 64 outputs costs
+~2 x 10^12 multiply-adds either way, minutes on one core. Refused beyond
+``max_multiply_adds(device)`` with the estimate.
 """
 
 from __future__ import annotations

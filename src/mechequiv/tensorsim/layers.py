@@ -12,22 +12,38 @@ register a reader once::
 
     register_bilinear(TheirBlock, lambda m: BilinearFactors(m.w[:h], m.w[h:], m.proj.weight))
 
-The zoo's :class:`~mechequiv.zoo.models.bilinear.Bilinear` is read through the same protocol.
+A whole model is read layer by layer. ``nn.Linear``, ``nn.Embedding``, ``nn.Identity``,
+bilinear layers and ``nn.Sequential`` / ``nn.ModuleList`` of them need nothing more; a model with
+its own structure (a residual stream of bilinear blocks, say) names its chain with a method
+``tensor_layers(self) -> Sequence[nn.Module | BilinearFactors]`` (applied in order; give
+``BilinearFactors(..., residual=True)`` for blocks that add to their input), or, for a class
+you cannot edit, :func:`register_tensor_layers`.
+
+The zoo's ``Bilinear`` and ``BilinearMLP`` are read through the same protocol, by built-in
+readers matched by class name (tensorsim does not import the zoo).
 The factors are read as they are (device and dtype kept); tensorsim computes in float64.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import torch
 from torch import nn
 
-from mechequiv.zoo.models.bilinear import Bilinear
+from mechequiv.errors import MechequivError
 
-__all__ = ["BilinearFactors", "bilinear_factors_of", "register_bilinear"]
+__all__ = [
+    "BilinearFactors",
+    "TensorLayer",
+    "bilinear_factors_of",
+    "register_bilinear",
+    "register_tensor_layers",
+    "tensor_layers_of",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +106,22 @@ def register_bilinear(cls: type[_M], reader: Callable[[_M], BilinearFactors]) ->
     _READERS[cls] = reader
 
 
-def _zoo_bilinear(m: Bilinear) -> BilinearFactors:
+def _is_zoo(m: nn.Module, name: str) -> bool:
+    return type(m).__name__ == name and type(m).__module__.startswith("mechequiv.zoo.")
+
+
+def _only_children(m: nn.Module, allowed: set[str]) -> None:
+    """The zoo classes are read by their parts: nothing may hide beside them."""
+    for name, child in m.named_children():
+        if name not in allowed:
+            raise MechequivError(
+                f"{name} ({type(child).__name__}) is not tensor-based: a {type(m).__name__} "
+                f"may hold only {sorted(allowed)}"
+            )
+
+
+def _zoo_bilinear(m: Any) -> BilinearFactors:
+    _only_children(m, {"L", "R", "D"})
     for part in ("L", "R", "D"):
         if type(getattr(m, part)) is not nn.Linear:
             raise TypeError(f"{part} must be nn.Linear; found {type(getattr(m, part))}")
@@ -99,24 +130,73 @@ def _zoo_bilinear(m: Bilinear) -> BilinearFactors:
     )
 
 
-register_bilinear(Bilinear, _zoo_bilinear)
-
-
 def bilinear_factors_of(m: nn.Module) -> BilinearFactors | None:
     """The factors of a bilinear layer, or None if ``m`` is not one.
 
     A registered reader for ``type(m)`` wins; otherwise a ``bilinear_factors()`` method.
     """
     reader = _READERS.get(type(m))
+    if reader is None and _is_zoo(m, "Bilinear"):
+        reader = _zoo_bilinear
     if reader is None:
         method = getattr(m, "bilinear_factors", None)
         if not callable(method):
             return None
-        reader = cast(Any, type(m)).bilinear_factors
+        reader = getattr(type(m), "bilinear_factors")  # noqa: B009  (an unbound method)
     out = reader(m)
     if not isinstance(out, BilinearFactors):
         raise TypeError(
             f"{type(m).__name__}: the bilinear reader returned {type(out).__name__}, "
             "not BilinearFactors"
+        )
+    return out
+
+
+TensorLayer = nn.Module | BilinearFactors
+"""One link of a tensor network's chain: a module tensorsim reads, or bilinear factors."""
+
+_CHAINS: dict[type, Callable[[nn.Module], Sequence[TensorLayer]]] = {}
+
+
+def register_tensor_layers(cls: type, reader: Callable[[nn.Module], Sequence[TensorLayer]]) -> None:
+    """Read models of exactly type ``cls`` as the chain ``reader(model)`` (for classes you
+    cannot edit; see ``tensor_layers`` in the module docstring)."""
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        raise TypeError(f"cls must be an nn.Module subclass; got {cls!r}")
+    if not callable(reader):
+        raise TypeError("reader must be callable: module -> sequence of layers")
+    _CHAINS[cls] = reader
+
+
+def _zoo_bilinear_mlp(m: Any) -> list[TensorLayer]:
+    _only_children(m, {"embed", "blocks", "unembed"})
+    blocks = []
+    for i, block in enumerate(m.blocks):
+        try:
+            factors = bilinear_factors_of(block)
+        except MechequivError as e:
+            raise MechequivError(f"blocks.{i}.{e}") from None
+        if factors is None:
+            raise MechequivError(f"blocks.{i} ({type(block).__name__}) is not tensor-based")
+        blocks.append(dataclasses.replace(factors, residual=bool(m.residual)))
+    return [m.embed, *blocks, m.unembed]
+
+
+def tensor_layers_of(m: nn.Module) -> list[TensorLayer] | None:
+    """The chain of a model that names one (a registered reader, a ``tensor_layers()`` method,
+    or the zoo's ``BilinearMLP``), or None."""
+    reader = _CHAINS.get(type(m))
+    if reader is None and _is_zoo(m, "BilinearMLP"):
+        reader = _zoo_bilinear_mlp
+    if reader is None:
+        method = getattr(m, "tensor_layers", None)
+        if not callable(method):
+            return None
+        reader = getattr(type(m), "tensor_layers")  # noqa: B009  (an unbound method)
+    out = list(reader(m))
+    bad = [type(x).__name__ for x in out if not isinstance(x, nn.Module | BilinearFactors)]
+    if bad:
+        raise TypeError(
+            f"{type(m).__name__}: tensor_layers must give modules or BilinearFactors; got {bad}"
         )
     return out

@@ -22,8 +22,7 @@ from torch import nn
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.attention import PolynomialAttention
-from mechequiv.tensorsim.layers import BilinearFactors, bilinear_factors_of
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+from mechequiv.tensorsim.layers import BilinearFactors, bilinear_factors_of, tensor_layers_of
 
 __all__ = ["BilinearOp", "LinearOp", "TensorNet", "to_tensor_net"]
 
@@ -257,10 +256,10 @@ def _factors_op(f: BilinearFactors, residual: bool | None = None) -> BilinearOp:
 
 
 def _bilinear_module(m: nn.Module, name: str, residual: bool | None = None) -> BilinearOp:
-    if type(m) is Bilinear:  # the zoo class: nothing may hide inside it
-        _only_children(m, {"L", "R", "D"}, name)
     try:
         factors = bilinear_factors_of(m)
+    except MechequivError as e:
+        raise MechequivError(_join(name, str(e))) from None
     except TypeError as e:
         raise TypeError(f"{name or 'model'}: {e}") from None
     assert factors is not None
@@ -275,16 +274,11 @@ def _refuse(m: nn.Module, name: str) -> MechequivError:
     return MechequivError(
         f"{name or 'model'} ({type(m).__name__}) is not tensor-based: only nn.Linear, "
         "nn.Embedding, nn.Identity, bilinear layers (a bilinear_factors() method or a "
-        "register_bilinear reader, see mechequiv.tensorsim.layers), BilinearMLP and "
+        "register_bilinear reader), models naming their chain (a tensor_layers() method or a "
+        "register_tensor_layers reader; see mechequiv.tensorsim.layers) and "
         "nn.Sequential / nn.ModuleList of these are supported (no elementwise nonlinearity, "
         "softmax or normalisation)"
     )
-
-
-def _only_children(m: nn.Module, allowed: set[str], name: str) -> None:
-    for child_name, child in m.named_children():
-        if child_name not in allowed:
-            raise _refuse(child, _join(name, child_name))
 
 
 def _walk(m: nn.Module, name: str) -> list[Op]:
@@ -295,15 +289,19 @@ def _walk(m: nn.Module, name: str) -> list[Op]:
         return [_pad_linear(_np(m.weight).T, None)]
     if type(m) is nn.Identity:
         return []
-    if type(m) is BilinearMLP:
-        _only_children(m, {"embed", "blocks", "unembed"}, name)
-        ops: list[Op] = _walk(m.embed, _join(name, "embed"))
-        for i, block in enumerate(m.blocks):
-            block_name = _join(name, f"blocks.{i}")
-            if bilinear_factors_of(block) is None:
-                raise _refuse(block, block_name)
-            ops.append(_bilinear_module(block, block_name, residual=m.residual))
-        return ops + _walk(m.unembed, _join(name, "unembed"))
+    try:
+        chain = tensor_layers_of(m)
+    except MechequivError as e:
+        raise MechequivError(_join(name, str(e))) from None
+    if chain is not None:
+        ops: list[Op] = []
+        names = {id(sub): sub_name for sub_name, sub in m.named_modules()}
+        for i, part in enumerate(chain):
+            if isinstance(part, BilinearFactors):
+                ops.append(_factors_op(part))
+            else:
+                ops += _walk(part, _join(name, names.get(id(part), f"tensor_layers[{i}]")))
+        return ops
     if bilinear_factors_of(m) is not None:
         return [_bilinear_module(m, name)]
     if type(m) in (nn.Sequential, nn.ModuleList):

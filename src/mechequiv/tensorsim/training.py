@@ -1,7 +1,7 @@
 """Minimal data generators and a plain training loop for the CPU-scale reproductions.
 
-Deliberately small and self-contained (AdamW, cross-entropy, checkpoints as state-dict copies);
-the zoo's vectorised trainer can replace :func:`train` without changing the similarity code.
+The data are small and self-contained; :func:`train` (AdamW, cross-entropy, checkpoints as
+state-dict copies) runs on mechequiv's one training loop, :mod:`mechequiv.zoo.ensemble`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from mechequiv.zoo.ensemble import (
+    Optimiser,
+    SeedEnsemble,
+    adopt_optimizer,
+    mean_cross_entropy,
+    train_step,
+)
 from mechequiv.zoo.tasks import modular_addition as zoo_modular_addition
 
 __all__ = [
@@ -118,25 +125,29 @@ def train(
 
     Checkpoints are taken at every step in ``checkpoint_steps`` (counted from 0 =
     before training, offset by ``start_step`` so that a second phase continues the count).
-    Returns the checkpoints and the optimiser (pass it back in to continue training).
+    Returns the checkpoints and the optimiser (pass it back in to continue training; an
+    optimiser built over ``model.parameters()`` works too). Runs on the one training loop
+    (:func:`mechequiv.zoo.ensemble.train_step` on a one-model ensemble).
     """
     gen = torch.Generator().manual_seed(seed)
-    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    ensemble = SeedEnsemble([model], single_as_plain=True)
+    if optimizer is None:
+        optimizer = Optimiser("adamw", lr=lr, weight_decay=weight_decay).build(
+            list(ensemble.params.values())
+        )
+    else:
+        adopt_optimizer(optimizer, ensemble)
     wanted = set(checkpoint_steps)
     out: list[Checkpoint] = []
 
     def snap(step: int) -> None:
         if step in wanted:
-            out.append(
-                Checkpoint(step, {k: v.detach().clone() for k, v in model.state_dict().items()})
-            )
+            out.append(Checkpoint(step, ensemble.state_dicts()[0]))
 
     snap(start_step)
     for step in range(start_step + 1, start_step + steps + 1):
         x, y = sample(gen)
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(ensemble, optimizer, None, x.unsqueeze(0), y.unsqueeze(0), mean_cross_entropy)
         snap(step)
-    return out, opt
+    model.load_state_dict(ensemble.state_dicts()[0])
+    return out, optimizer

@@ -5,7 +5,8 @@ at once: every weight carries a leading axis of size S, inputs and activations c
 leading axis, and the three weight-shaped operations (``F.linear``, ``F.embedding``,
 ``F.layer_norm``) are rerouted to batched matrix products and gathers. Every other operation in
 the zoo's models is elementwise or acts on trailing axes, so it broadcasts over the seed axis
-unchanged. One batched matmul per layer replaces S small ones; the backward pass is plain
+unchanged. One batched matmul per layer replaces S small ones (``single_as_plain``: with S = 1
+the plain operation, bit for bit the plain module's result); the backward pass is plain
 autograd (much faster than ``vmap`` over a functional forward for models this small).
 Embedding options (``padding_idx``, ``max_norm``) are not applied to seed-batched weights; the
 zoo's models use none.
@@ -53,17 +54,39 @@ def _layer_norm(
     return y
 
 
-# function -> (position of its weight argument, weight ndim when seed-batched, batched version)
-_BATCHED: dict[Callable[..., Any], tuple[int, int, Callable[..., torch.Tensor]]] = {
-    F.linear: (1, 3, _linear),
-    F.embedding: (1, 3, _embedding),
-    F.layer_norm: (2, 2, _layer_norm),
+# One model (S = 1): the plain operation on the model's slice (addmm with its fused bias, not a
+# one-matrix bmm), bit for bit what the plain module computes.
+def _linear_one(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    # Rows flattened as in _linear, so that the bias gradient sums in the same order as with
+    # S > 1 (for (n, d) inputs this is exactly the plain F.linear).
+    out = F.linear(x[0].reshape(-1, w.shape[-1]), w[0], None if b is None else b[0])
+    return out.reshape(*x.shape[:-1], w.shape[1])
+
+
+# function -> (position of its weight argument, weight ndim when seed-batched, batched version,
+# version for one model with single_as_plain)
+_BATCHED = {
+    F.linear: (1, 3, _linear, _linear_one),
+    F.embedding: (1, 3, _embedding, _embedding),
+    # not the fused plain layer norm: its rounding differs from the S > 1 formula, and a seed's
+    # model must not depend on how many seeds train beside it
+    F.layer_norm: (2, 2, _layer_norm, _layer_norm),
 }
 
 
 class SeedBatched(TorchFunctionMode):
     """Inside this mode, linear, embedding and layer-norm weights with an extra leading (seed)
-    axis are applied seed by seed to inputs whose leading axis is the same seed axis."""
+    axis are applied seed by seed to inputs whose leading axis is the same seed axis.
+
+    ``single_as_plain=True``: with a seed axis of size 1, linear layers run the plain
+    ``F.linear`` (addmm) instead of a one-matrix bmm: bit for bit a plain module's arithmetic,
+    which differs in rounding from the same model's row of a larger batch (the default keeps a
+    seed's result independent of how many seeds run beside it).
+    """
+
+    def __init__(self, single_as_plain: bool = False) -> None:
+        super().__init__()
+        self.single_as_plain = single_as_plain
 
     def __torch_function__(
         self,
@@ -74,8 +97,11 @@ class SeedBatched(TorchFunctionMode):
     ) -> Any:
         kwargs = kwargs or {}
         if func in _BATCHED:
-            pos, ndim, batched = _BATCHED[func]
+            pos, ndim, batched, one = _BATCHED[func]
             weight = args[pos] if len(args) > pos else kwargs.get("weight")
             if weight is not None and weight.ndim == ndim:
+                x = args[0] if args else kwargs["input"]
+                if self.single_as_plain and weight.shape[0] == 1 and x.shape[0] == 1:
+                    return one(*args, **kwargs)
                 return batched(*args, **kwargs)
         return func(*args, **kwargs)

@@ -45,13 +45,13 @@ class ZooConfig:
     format_version: int = 1
 
     def __post_init__(self) -> None:
-        check_int("steps", self.steps, 0)
-        check_int("warmup_steps", self.warmup_steps, 0)
-        check_int("eval_every", self.eval_every, 1)
+        check_int(self.steps, "steps", 0)
+        check_int(self.warmup_steps, "warmup_steps", 0)
+        check_int(self.eval_every, "eval_every", 1)
         if self.batch_size is not None:
-            check_int("batch_size", self.batch_size, 1)
+            check_int(self.batch_size, "batch_size", 1)
         if self.checkpoint_every is not None:
-            check_int("checkpoint_every", self.checkpoint_every, 1)
+            check_int(self.checkpoint_every, "checkpoint_every", 1)
         for name in ("lr", "weight_decay", "eps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -61,7 +61,7 @@ class ZooConfig:
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         for step in self.checkpoint_steps:
-            if not 0 <= check_int("checkpoint step", step, 0) <= self.steps:
+            if not 0 <= check_int(step, "checkpoint step", 0) <= self.steps:
                 raise ValueError(f"checkpoint step {step} lies outside [0, steps={self.steps}]")
 
     def to_dict(self) -> dict[str, Any]:

@@ -108,9 +108,12 @@ class SeedEnsemble:
 
     ``params`` and ``buffers`` map each state-dict name to a tensor with a leading axis of size
     S (model ``i`` is row ``i``). :meth:`forward` runs all S models at once.
+    ``single_as_plain``: see :class:`~mechequiv.zoo.batched.SeedBatched` (one model computed
+    bit for bit as the plain module; the zoo keeps the default, so that a seed's weights do not
+    depend on how many seeds train beside it).
     """
 
-    def __init__(self, models: Sequence[nn.Module]) -> None:
+    def __init__(self, models: Sequence[nn.Module], single_as_plain: bool = False) -> None:
         if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not models:
             raise TypeError("models must be a non-empty sequence of nn.Module")
         if not all(isinstance(m, nn.Module) for m in models):
@@ -128,6 +131,7 @@ class SeedEnsemble:
         self.buffers: dict[str, torch.Tensor] = buffers
         self.template: nn.Module = copy.deepcopy(models[0])
         self.base: nn.Module = copy.deepcopy(models[0]).to("meta")
+        self.single_as_plain = bool(single_as_plain)
 
     @property
     def size(self) -> int:
@@ -137,11 +141,11 @@ class SeedEnsemble:
     def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
-        with SeedBatched():
-            result: torch.Tensor = functional_call(
+        with SeedBatched(self.single_as_plain):
+            out: torch.Tensor = functional_call(
                 self.base, (self.params, self.buffers), (x,), kwargs
             )
-            return result
+        return out
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """Per-model state dicts (detached copies)."""
@@ -161,20 +165,63 @@ class SeedEnsemble:
 def train_step(
     ensemble: SeedEnsemble,
     optimizer: torch.optim.Optimizer,
-    lr: float,
+    lr: float | None,
     x: torch.Tensor,
     y: torch.Tensor,
     loss: Loss,
     forward_kwargs: dict[str, Any] | None = None,
 ) -> torch.Tensor:
-    """One update of every model: returns the per-model losses ``(S,)`` before it (detached)."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    """One update of every model: returns the per-model losses ``(S,)`` before it (detached).
+
+    ``lr`` sets every parameter group's learning rate first; None keeps the groups' own."""
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
     losses = loss(ensemble.forward(x, **(forward_kwargs or {})), y)
     optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()
+    losses.sum().backward()  # type: ignore[no-untyped-call]
     optimizer.step()
     return losses.detach()
+
+
+def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per model, in the logits' dtype (``F.cross_entropy``'s convention):
+    ``(S, n, C), (S, n) -> (S,)``. The zoo's tasks use :func:`~mechequiv.zoo.runner.task_loss`
+    (float64 log-softmax) instead."""
+    if logits.shape[0] == 1:  # F.cross_entropy's own mean: bit for bit the plain loop's loss
+        return nn.functional.cross_entropy(logits[0], labels[0]).unsqueeze(0)
+    per_row = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    return per_row.view(labels.shape).mean(1)
+
+
+def adopt_optimizer(optimizer: torch.optim.Optimizer, ensemble: SeedEnsemble) -> None:
+    """Point ``optimizer`` at ``ensemble``'s stacked parameters, keeping its state.
+
+    ``optimizer`` holds the ensemble's parameters in ``named_parameters`` order: either those
+    of an earlier ensemble of the same models (continuing a run in phases) or, for a single
+    model, that model's own parameters (its moments gain the leading model axis).
+    """
+    new = list(ensemble.params.values())
+    old = [p for group in optimizer.param_groups for p in group["params"]]
+    if len(old) != len(new):
+        raise ValueError(
+            f"the optimizer holds {len(old)} parameters, the models have {len(new)}; pass the "
+            "optimizer of these models"
+        )
+    mapping: dict[torch.Tensor, torch.Tensor] = {}
+    for o, n in zip(old, new, strict=True):
+        if o.shape not in (n.shape, n.shape[1:]):
+            raise ValueError(f"optimizer parameter of shape {tuple(o.shape)} does not match "
+                             f"the models' {tuple(n.shape)}")  # fmt: skip
+        mapping[o] = n
+        state = optimizer.state.pop(o, None)
+        if state:
+            optimizer.state[n] = {
+                k: v.reshape(n.shape) if k != "step" and torch.is_tensor(v) else v
+                for k, v in state.items()
+            }
+    for group in optimizer.param_groups:
+        group["params"] = [mapping[p] for p in group["params"]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,6 +297,7 @@ def fit_ensemble(
     *,
     forward_kwargs: dict[str, Any] | None = None,
     stop: Callable[[int, torch.Tensor], bool] | None = None,
+    single_as_plain: bool = True,
 ) -> FitResult:
     """Train ``models`` (left untouched) together for up to ``steps`` updates.
 
@@ -271,6 +319,9 @@ def fit_ensemble(
     stop : ``(steps_done, losses (S,)) -> bool``, optional
         Called after each update with that update's per-model losses (float64); True ends
         the run (early stopping rules such as "the epoch's mean loss stopped improving").
+    single_as_plain : bool
+        With one model, compute bit for bit what a plain loop over the module computes
+        (default); False gives bit for bit that model's row of a larger ensemble instead.
 
     Returns
     -------
@@ -282,7 +333,7 @@ def fit_ensemble(
         raise ValueError(f"steps must be >= 0, got {steps}")
     if not isinstance(optimiser, Optimiser):
         raise TypeError(f"optimiser must be an Optimiser, got {type(optimiser).__name__}")
-    ensemble = SeedEnsemble(models)
+    ensemble = SeedEnsemble(models, single_as_plain)
     optimizer = optimiser.build(list(ensemble.params.values()))
     history: list[torch.Tensor] = []
     stopped = False

@@ -220,9 +220,11 @@ def train_induction_bridge(
     batch: int = 64,
     lr: float = 1e-3,
     target_accuracy: float | None = None,
+    attn_only: bool = True,
 ) -> nn.Module:
-    """An attention-only TransformerLens ``TransformerBridge`` trained on induction for at most
-    ``steps`` steps (``target_accuracy``: stop early once reached, see :func:`_train`)."""
+    """A TransformerLens ``TransformerBridge`` (attention-only unless ``attn_only=False``: then
+    with ReLU MLPs of width ``4 * d_model``) trained on induction for at most ``steps`` steps
+    (``target_accuracy``: stop early once reached, see :func:`_train`)."""
     try:
         import transformer_lens.model_bridge.sources  # noqa: F401  (registers boot_native)
         from transformer_lens.config import TransformerBridgeConfig
@@ -236,7 +238,8 @@ def train_induction_bridge(
         d_head=d_model // n_heads,
         n_ctx=1 + 3 * half,
         d_vocab=vocab,
-        attn_only=True,
+        attn_only=attn_only,
+        d_mlp=None if attn_only else 4 * d_model,
         act_fn="relu",
         normalization_type="LN",
         seed=seed,

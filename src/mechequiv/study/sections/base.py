@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from mechequiv.errors import MechequivError
 from mechequiv.report.html import Page
@@ -36,9 +36,13 @@ Part = tuple[str, str, str]
 
 
 class Result(Protocol):
-    """What a section's run returns."""
+    """What a section's run returns: a frozen dataclass that writes itself as JSON-safe data
+    and reads (and validates) such data back, naming the offending entry by ``where``."""
 
     def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Self: ...
 
 
 S = TypeVar("S")
@@ -74,7 +78,7 @@ class Section(Generic[S, R]):
 
     name: str
     settings: type[S]
-    result: Callable[..., R]  # the result class: result.from_dict(d, where) -> R
+    result: type[R]
     run: Callable[[StudyContext, S], R]
     summary: Callable[[R], list[str]]
     report: Callable[[Page, R], list[Part]]
@@ -106,5 +110,4 @@ class Section(Generic[S, R]):
 
     def load(self, d: Any) -> R:
         """The result of a ``results.json`` entry, validated (see the result's ``from_dict``)."""
-        result: R = self.result.from_dict(d, f"results[{self.name!r}]")  # type: ignore[attr-defined]
-        return result
+        return self.result.from_dict(d, f"results[{self.name!r}]")

@@ -143,6 +143,14 @@ def run(ctx: StudyContext, s: IdentifiabilitySettings) -> IdentifiabilityResult:
     return IdentifiabilityResult(list(s.widths), rows, task)
 
 
+def _count(value: int | None) -> int:
+    """An audit count (the study's audits compute every count; None would mean a stage was
+    skipped, which a report of counts cannot show)."""
+    if value is None:
+        raise MechequivError("the audit skipped a stage whose count the study reports")
+    return int(value)
+
+
 def summary(r: IdentifiabilityResult) -> list[str]:
     parts = []
     for k in r.widths:

@@ -98,7 +98,7 @@ class TensorsimSettings:
     grokking: str | dict[str, Any] = field(
         metadata=checked(ExperimentSetting("grokking", optional=False))
     )
-    backdoor: str | dict[str, Any] | Literal[False] = field(  # true is refused
+    backdoor: str | dict[str, Any] | Literal[False] = field(
         metadata=checked(ExperimentSetting("backdoor", optional=True))
     )
 
@@ -193,13 +193,11 @@ class TensorsimResult:
     @classmethod
     def from_dict(cls, d: Any, where: str = "tensorsim") -> TensorsimResult:
         d = dict(as_mapping(d, where))
+        check_keys(d, where, ("steps", "matrix"), ("model", "baselines", "curves", "backdoor"))
         bd = d.pop("backdoor", None)
         if bd is not None:
             bd = OverTraining.from_dict(bd, f"{where}['backdoor']", backdoor=True)
-        try:
-            grok = OverTraining.from_dict(d, where)
-        except ValueError as e:  # name the key that may hold a backdoor among the known ones
-            raise ValueError(str(e).replace("known keys: [", "known keys: ['backdoor', ")) from e
+        grok = OverTraining.from_dict(d, where)
         return cls(grok, bd)
 
 
@@ -280,7 +278,7 @@ def _over_training(sec: OverTraining, what: str) -> str:
     steps = as_vector(sec.steps, "steps")
     mats = {"tensor similarity": sec.matrix, **(sec.baselines or {})}
     curves = sec.curves or {}
-    fig = figures.similarity_over_training(steps, mats, curves=curves,
+    fig = figures.similarity_over_training(sec.steps, mats, curves=curves,
                                            marker_step=sec.poison_step)  # fmt: skip
     model = f" Model: {sec.model}." if sec.model is not None else ""
     caption = f"Every checkpoint against every other ({len(steps)} checkpoints).{model}"

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from mechequiv.validation import check_int  # noqa: F401  (re-exported)
+
 InputKind = Literal["tokens", "features"]
 
 
@@ -94,12 +96,3 @@ def split_indices(n: int, train_fraction: float, seed: int) -> tuple[torch.Tenso
     train = torch.as_tensor(np.sort(perm[:n_train]), dtype=torch.int64)
     test = torch.as_tensor(np.sort(perm[n_train:]), dtype=torch.int64)
     return train, test
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``; TypeError for non-integers, ValueError below minimum."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)

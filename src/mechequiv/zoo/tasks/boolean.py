@@ -62,10 +62,10 @@ def boolean(
     names = (gates,) if isinstance(gates, str) else tuple(gates)
     if not names:
         raise ValueError("gates must name at least one gate")
-    n_inputs = check_int("n_inputs", n_inputs, 2)
+    n_inputs = check_int(n_inputs, "n_inputs", 2)
     if n_inputs > 4:
         raise ValueError(f"n_inputs must be 2, 3 or 4, got {n_inputs}")
-    n_repeats = check_int("n_repeats", n_repeats, 1)
+    n_repeats = check_int(n_repeats, "n_repeats", 1)
     for g in names:
         if g not in GATES:
             raise ValueError(f"unknown gate {g!r}; expected one of {sorted(GATES)}")

@@ -34,7 +34,7 @@ def modular_addition(
 
     The default p = 31 (Zhong et al. use 59) keeps CPU training short.
     """
-    p = check_int("p", p, 2)
+    p = check_int(p, "p", 2)
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     a = torch.arange(p).repeat_interleave(p)

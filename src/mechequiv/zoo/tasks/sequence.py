@@ -25,9 +25,9 @@ def histogram(
     Sequences are drawn uniformly from ``vocab_size ** seq_len`` with ``seed`` (duplicates are
     possible when that space is small).
     """
-    seq_len = check_int("seq_len", seq_len, 2)
-    vocab_size = check_int("vocab_size", vocab_size, 2)
-    n_samples = check_int("n_samples", n_samples, 2)
+    seq_len = check_int(seq_len, "seq_len", 2)
+    vocab_size = check_int(vocab_size, "vocab_size", 2)
+    n_samples = check_int(n_samples, "n_samples", 2)
     x = np.random.default_rng(seed).integers(0, vocab_size, size=(n_samples, seq_len))
     counts = (x[:, :, None] == x[:, None, :]).sum(axis=2) - 1
     train_idx, test_idx = split_indices(n_samples, train_fraction, seed)

@@ -1,0 +1,233 @@
+"""Edges of a circuit: which circuit node feeds which head's query, key or value, by path patching.
+
+:func:`discover_edges` refines a node circuit (:func:`~mechequiv.equivalence.discovery.discover_circuit`)
+into sender -> receiver edges, where a receiver is the query, key or value input of a circuit head
+in a later layer (TransformerLens hook points ``blocks.{l}.attn.hook_q`` / ``hook_k`` /
+``hook_v``, ``(n, t, heads, d_head)``: a head's Q/K/V vectors, so patching them is patching
+what that head reads through that path).
+
+Conventions
+-----------
+- *Removing the edge s -> r* (path patching, Wang et al. 2023; ACDC's edge ablation): the
+  receiver ``r`` gets the value it has when sender ``s`` writes its ablated (counterfactual)
+  output and every other component keeps what it has in the circuit; nothing else sees the
+  change. Run 1 computes ``r`` under those patches, run 2 writes that ``r`` into the circuit.
+- The circuit is the node circuit's world: every candidate outside it is ablated as
+  discovery ablated it (the :attr:`Circuit.ablation` kinds), and the metric is normalised with
+  the node circuit's model and empty scores, so edge faithfulness compares with node
+  faithfulness directly.
+- Search: ACDC over edges, receivers in reverse forward order, an edge removed for good when
+  that lowers faithfulness by less than ``threshold`` (and keeps it above
+  ``min_faithfulness``). An edge's score is its drop when tested (removal), or, for kept edges,
+  the drop from removing it alone from the final edge circuit.
+- A sender's other paths (to the output directly, to later MLPs) are not edges here: they stay
+  as the node circuit has them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mechequiv.capture import Adapter, capture, run_with_patches
+from mechequiv.equivalence.components import (
+    Component,
+    component_patches,
+    component_slice,
+    model_adapter,
+)
+from mechequiv.equivalence.discovery import Circuit
+from mechequiv.equivalence.metrics import BehaviourMetric
+from mechequiv.errors import MechequivError
+
+Edge = tuple[Component, Component]
+PATHS = ("q", "k", "v")
+
+
+def _layer(c: Component) -> int | None:
+    parts = c.point.split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit() else None
+
+
+def qkv_receivers(model: nn.Module | Adapter, circuit: Circuit) -> list[Component]:
+    """The query, key and value inputs of every circuit head that some circuit node in an
+    earlier layer could write to: ``Component("blocks.{l}.attn.hook_{q,k,v}", h, axis=2)``."""
+    adapter = model_adapter(model)
+    names = set(adapter.hook_modules())
+    heads = [c for c in circuit.nodes if c.axis == 2 and ".attn." in c.point]
+    first = min((x for x in map(_layer, circuit.nodes) if x is not None), default=None)
+    out = []
+    for c in heads:
+        layer = _layer(c)
+        if layer is None or first is None or layer <= first:
+            continue
+        for path in PATHS:
+            point = f"blocks.{layer}.attn.hook_{path}"
+            if point not in names:
+                raise MechequivError(
+                    f"the model ({type(adapter.module).__name__}) exposes no {point!r} hook: "
+                    "edges to a head's query/key/value need TransformerLens-style hook_q, "
+                    "hook_k and hook_v points ((n, t, heads, d_head))"
+                )
+            out.append(Component(point, c.index, axis=2))
+    return out
+
+
+class _EdgeRuns:
+    """The node circuit's ablations, and runs with edges removed (path patching)."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        inputs: Any,
+        cf_inputs: Any,
+        circuit: Circuit,
+        receivers: Sequence[Component],
+        metric: BehaviourMetric,
+    ) -> None:
+        self.adapter, self.inputs, self.metric = adapter, inputs, metric
+        self.modules = adapter.hook_modules()
+        points = sorted({c.point for c in circuit.candidates})
+        clean = capture(adapter, inputs, points, batch_size=None, progress=False)
+        cf = capture(adapter, cf_inputs, points, batch_size=None, progress=False)
+        self.clean_out = run_with_patches(adapter, inputs, {}, batch_size=None, progress=False)
+        self.passes = 3
+        inside = set(circuit.nodes)
+        self.outside: dict[Component, torch.Tensor] = {}
+        self.cf: dict[Component, torch.Tensor] = {}
+        for c in circuit.candidates:
+            a, b = component_slice(clean[c.point], c), component_slice(cf[c.point], c)
+            kind = circuit.ablation.get(c, "counterfactual")
+            value = (
+                torch.zeros_like(a)
+                if kind == "zero"
+                else a.mean(0, keepdim=True).expand_as(a)
+                if kind == "mean"
+                else b
+            )
+            if c in inside:
+                self.cf[c] = value
+            else:
+                self.outside[c] = value
+        self.receivers = list(receivers)
+        self.cache: dict[tuple[Component, frozenset[Component]], torch.Tensor] = {}
+
+    def receiver_value(self, r: Component, senders: frozenset[Component]) -> torch.Tensor:
+        """Run 1: ``r`` with ``senders`` ablated, inside the circuit."""
+        key = (r, senders)
+        if key not in self.cache:
+            values = {**self.outside, **{s: self.cf[s] for s in senders}}
+            got = capture(self.adapter, self.inputs, [r.point], batch_size=None, progress=False,
+                          patches=component_patches(values, self.modules))  # fmt: skip
+            self.passes += 1
+            self.cache[key] = component_slice(got[r.point], r)
+        return self.cache[key]
+
+    def score(self, removed: set[Edge]) -> float:
+        """Run 2: the metric of the circuit with ``removed`` edges path-patched."""
+        by_receiver: dict[Component, set[Component]] = {}
+        for s, r in removed:
+            by_receiver.setdefault(r, set()).add(s)
+        values = dict(self.outside)
+        for r, senders in by_receiver.items():
+            values[r] = self.receiver_value(r, frozenset(senders))
+        out = run_with_patches(self.adapter, self.inputs,
+                               component_patches(values, self.modules), batch_size=None,
+                               progress=False)  # fmt: skip
+        self.passes += 1
+        return self.metric(out, self.clean_out)
+
+
+def discover_edges(
+    model: nn.Module | Adapter,
+    inputs: Any,
+    circuit: Circuit,
+    *,
+    counterfactual: Any,
+    metric: BehaviourMetric | str | None = None,
+    threshold: float = 0.01,
+    min_faithfulness: float | None = 0.9,
+    max_sweeps: int = 2,
+) -> Circuit:
+    """Edges of ``circuit`` (a node circuit of ``model`` on ``inputs``) by path patching.
+
+    Parameters
+    ----------
+    circuit : from :func:`~mechequiv.equivalence.discovery.discover_circuit` on the same
+        ``inputs`` (its ablation kinds and normalisation are reused)
+    counterfactual : the counterfactual inputs that discovery used, row-paired with ``inputs``
+        (edges need the sender's counterfactual output; a generator is not accepted here so that
+        the rows are the ones the node circuit saw)
+    metric : the discovery metric (default: the behaviour metric's default kind)
+    threshold, min_faithfulness, max_sweeps : as in ``discover_circuit``, for edges
+
+    Returns the circuit with the kept ``edges`` (sender, receiver); its ``faithfulness`` and
+    ``circuit_score`` are the edge circuit's (``node_faithfulness`` keeps the node circuit's),
+    ``edge_scores`` holds every tested edge's drop and ``method`` ends in ``+edges``.
+    """
+    t0 = time.perf_counter()
+    adapter = model_adapter(model)
+    if not isinstance(circuit, Circuit):
+        raise TypeError(f"circuit must be a Circuit; got {type(circuit).__name__}")
+    if not 0 <= threshold < 1:
+        raise ValueError(f"threshold must lie in [0, 1); got {threshold}")
+    if callable(counterfactual) and not isinstance(counterfactual, (torch.Tensor, dict, tuple)):
+        raise TypeError("counterfactual must be the inputs discovery used, not a generator")
+    if counterfactual is None:
+        raise ValueError("counterfactual inputs are needed (the ones discovery used)")
+    metric = metric if isinstance(metric, BehaviourMetric) else BehaviourMetric(metric)
+    receivers = qkv_receivers(adapter, circuit)
+    runs = _EdgeRuns(adapter, inputs, counterfactual, circuit, receivers, metric)
+    span = circuit.model_score - circuit.empty_score
+    norm = lambda m: (m - circuit.empty_score) / span  # noqa: E731
+    node_faith = norm(runs.score(set()))
+    if abs(node_faith - circuit.faithfulness) > 1e-6 + 1e-3 * abs(circuit.faithfulness):
+        raise ValueError(
+            f"the circuit does not match the model, inputs and counterfactual: its "
+            f"faithfulness here is {node_faith:.6g}, the circuit says {circuit.faithfulness:.6g}"
+        )
+    order = {c: i for i, c in enumerate(circuit.candidates)}
+    edges = [(s, r) for r in receivers for s in circuit.nodes
+             if (_layer(s) if _layer(s) is not None else -1) < _layer(r)]  # fmt: skip
+    # receivers in reverse forward order, later senders first (ACDC's sweep)
+    edges.sort(key=lambda e: (-(_layer(e[1]) or 0), -order[e[0]], str(e[1])))
+    removed: set[Edge] = set()
+    current = node_faith
+    scores: dict[Edge, float] = {}
+    for _ in range(max_sweeps):
+        changed = False
+        for e in edges:
+            if e in removed:
+                continue
+            trial = norm(runs.score(removed | {e}))
+            scores[e] = current - trial
+            if scores[e] < threshold and (min_faithfulness is None or trial >= min_faithfulness):
+                removed.add(e)
+                current, changed = trial, True
+        if not changed:
+            break
+    kept = [e for e in edges if e not in removed]
+    final = norm(runs.score(removed))
+    for e in kept:
+        scores[e] = final - norm(runs.score(removed | {e}))
+    return dataclasses.replace(
+        circuit,
+        edges=tuple(kept),
+        edge_scores={e: float(scores[e]) for e in edges},
+        faithfulness=float(final),
+        circuit_score=float(final * span + circuit.empty_score),
+        method=circuit.method + "+edges",
+        forward_passes=circuit.forward_passes + runs.passes,
+        seconds=circuit.seconds + time.perf_counter() - t0,
+        node_faithfulness=float(node_faith),
+    )
+
+
+def edge_label(edge: Edge) -> str:
+    """``"blocks.0.attn.hook_z[3] -> blocks.1.attn.hook_k[6]"``."""
+    return f"{edge[0]} -> {edge[1]}"
