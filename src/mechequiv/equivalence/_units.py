@@ -13,4 +13,6 @@ def log_uniform(
     rng: np.random.Generator, scale_range: tuple[float, float], size: int
 ) -> np.ndarray:
     """Positive factors drawn log-uniformly from ``scale_range``."""
-    return np.exp(rng.uniform(*np.log(scale_range), size=size))
+    low, high = np.log(scale_range)
+    result: np.ndarray = np.exp(rng.uniform(low, high, size=size))
+    return result

@@ -54,6 +54,12 @@ def _layer(c: Component) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit() else None
 
 
+def _stream_position(c: Component) -> int:
+    """The layer of a component; -1 (before every block) for one outside the blocks."""
+    layer = _layer(c)
+    return -1 if layer is None else layer
+
+
 def qkv_receivers(model: nn.Module | Adapter, circuit: Circuit) -> list[Component]:
     """The query, key and value inputs of every circuit head that some circuit node in an
     earlier layer could write to: ``Component("blocks.{l}.attn.hook_{q,k,v}", h, axis=2)``."""
@@ -184,7 +190,10 @@ def discover_edges(
     receivers = qkv_receivers(adapter, circuit)
     runs = _EdgeRuns(adapter, inputs, counterfactual, circuit, receivers, metric)
     span = circuit.model_score - circuit.empty_score
-    norm = lambda m: (m - circuit.empty_score) / span  # noqa: E731
+
+    def norm(m: float) -> float:
+        return (m - circuit.empty_score) / span
+
     node_faith = norm(runs.score(set()))
     if abs(node_faith - circuit.faithfulness) > 1e-6 + 1e-3 * abs(circuit.faithfulness):
         raise ValueError(
@@ -193,7 +202,7 @@ def discover_edges(
         )
     order = {c: i for i, c in enumerate(circuit.candidates)}
     edges = [(s, r) for r in receivers for s in circuit.nodes
-             if (_layer(s) if _layer(s) is not None else -1) < _layer(r)]  # fmt: skip
+             if _stream_position(s) < _stream_position(r)]  # fmt: skip
     # receivers in reverse forward order, later senders first (ACDC's sweep)
     edges.sort(key=lambda e: (-(_layer(e[1]) or 0), -order[e[0]], str(e[1])))
     removed: set[Edge] = set()

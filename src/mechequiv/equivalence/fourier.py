@@ -63,6 +63,7 @@ from mechequiv.capture.protocol import named_points
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.reprs import LayerReprs, default_points
 from mechequiv.errors import MechequivError
+from mechequiv.tokens import TokenPolicy
 from mechequiv.validation import check_fraction, check_int
 
 Frequency = int | tuple[int, ...]

@@ -143,8 +143,8 @@ def estimate_audit(
         raise ValueError(f"max_depth must be >= 0, got {max_depth}")
     n_candidates = count_candidates(single, include_full, min_node_sparsity)
     try:
-        n_skeletons: int | None = count_skeletons(depth, widths[0])
-        at_least = n_skeletons
+        at_least = count_skeletons(depth, widths[0])
+        n_skeletons: int | None = at_least
     except ValueError as err:  # too many to count exactly: the message holds a lower bound
         n_skeletons = None
         at_least = int(str(err).split("more than ")[1].split(" ")[0].replace(",", ""))

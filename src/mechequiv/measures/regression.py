@@ -3,6 +3,7 @@ equivalence (Sun & Toneva, ICLR 2026)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -363,7 +364,8 @@ def _interior_point(
     """
     try:
         return _path_following(lam, G, c0, tol, max_steps, M0, gap0)
-    except torch.linalg.LinAlgError:  # e.g. an eigensolver failure on a degenerate problem
+    # torch.linalg re-exports LinAlgError by an alias its stubs do not mark as exported
+    except torch.linalg.LinAlgError:  # type: ignore[attr-defined]  # e.g. an eigensolver failure on a degenerate problem
         return max_steps
 
 
@@ -404,7 +406,13 @@ def _path_following(
         Q = (Nt * Nt).T @ (1.0 / D)
         diag = Q + Q.T + tau * inv_mm
 
-        def hess(E: torch.Tensor, Nt=Nt, D=D, tau=tau, inv_mm=inv_mm) -> torch.Tensor:
+        def hess(
+            E: torch.Tensor,
+            Nt: torch.Tensor = Nt,
+            D: torch.Tensor = D,
+            tau: float = tau,
+            inv_mm: torch.Tensor = inv_mm,
+        ) -> torch.Tensor:
             Yh = Nt.T @ ((Nt @ E) / D)
             return Yh + Yh.T + tau * E * inv_mm
 
@@ -443,7 +451,13 @@ def _certify(
     return None
 
 
-def _pcg(op, rhs: torch.Tensor, diag: torch.Tensor, rtol: float, max_iter: int) -> torch.Tensor:
+def _pcg(
+    op: Callable[[torch.Tensor], torch.Tensor],
+    rhs: torch.Tensor,
+    diag: torch.Tensor,
+    rtol: float,
+    max_iter: int,
+) -> torch.Tensor:
     """Conjugate gradients for op(x) = rhs (op symmetric positive definite), preconditioned by
     the diagonal ``diag`` (entrywise), stopped at relative residual ``rtol``."""
     x = torch.zeros_like(rhs)

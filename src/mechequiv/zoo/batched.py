@@ -65,7 +65,8 @@ def _linear_one(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None)
 
 # function -> (position of its weight argument, weight ndim when seed-batched, batched version,
 # version for one model with single_as_plain)
-_BATCHED = {
+_Batched = Callable[..., torch.Tensor]
+_BATCHED: dict[Callable[..., Any], tuple[int, int, _Batched, _Batched]] = {
     F.linear: (1, 3, _linear, _linear_one),
     F.embedding: (1, 3, _embedding, _embedding),
     # not the fused plain layer norm: its rounding differs from the S > 1 formula, and a seed's

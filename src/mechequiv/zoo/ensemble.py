@@ -179,7 +179,7 @@ def train_step(
             group["lr"] = lr
     losses = loss(ensemble.forward(x, **(forward_kwargs or {})), y)
     optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()  # type: ignore[no-untyped-call]
+    losses.sum().backward()
     optimizer.step()
     return losses.detach()
 

@@ -195,10 +195,3 @@ SECTION = Section(
     "identifiability", IdentifiabilitySettings, IdentifiabilityResult, run, summary, report,
     DEFAULTS, QUICK, VERSION, method="an identifiability audit", title=_title,
 )  # fmt: skip
-
-
-def _count(value: int | None) -> int:
-    """A count of the default audit, which runs both strategies (None: a strategy was off)."""
-    if value is None:
-        raise MechequivError("the identifiability audit skipped a strategy the study reports")
-    return int(value)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from mechequiv.validation import check_int  # noqa: F401  (re-exported)
+from mechequiv.validation import check_int as check_int  # re-exported
 
 InputKind = Literal["tokens", "features"]
 
