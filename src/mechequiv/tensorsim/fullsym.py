@@ -304,11 +304,19 @@ def _refuse(cost: float, pa: TwoLayerNet, pb: TwoLayerNet, n: int, what: str) ->
         )
 
 
-def choose_route(pa: TwoLayerNet, pb: TwoLayerNet, n: int, what: str, route: str | None) -> str:
-    """The cheaper route for a pair on ``n`` coordinates; refused beyond the device's limit."""
+def choose_route(
+    pa: TwoLayerNet,
+    pb: TwoLayerNet,
+    n: int,
+    what: str,
+    route: str | None,
+    n_units: int | None = None,
+) -> str:
+    """The cheaper route for a pair on ``n`` coordinates (``n_units`` for the units route if it
+    runs on other ones); refused beyond the device's limit."""
     if route not in (None, "units", "squares"):
         raise ValueError(f"route must be 'units' or 'squares'; got {route!r}")
-    units = two_layer_cost(pa.units, pb.units, n)
+    units = two_layer_cost(pa.units, pb.units, n if n_units is None else n_units)
     squares = squares_cost(pa.ranks, pb.ranks, max(pa.width, pb.width), n)
     _refuse(min(units, squares) + pa.forms_cost(n) + pb.forms_cost(n), pa, pb, n, what)
     return route or ("squares" if squares <= units else "units")

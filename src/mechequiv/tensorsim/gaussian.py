@@ -301,25 +301,33 @@ _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
 def gaussian_two_layer(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
     """Per-output ``E[f_a,k(z) f_b,k(z)]``, ``z ~ N(0, I)``, for two prepared two-layer nets.
 
-    Both models read the same ``z`` through different first maps, so the forms are written on
-    ``z~`` restricted to the joint row space of the two first maps (an orthonormal basis with the
-    constant kept as coordinate 0, so ``z~`` there has mean ``e0`` and covariance ``P``). As for
-    the weight form, each output is a sum over the second layer's units or (cheaper for wide
-    models) a signed sum of squares of quadratic forms
-    (:func:`~mechequiv.tensorsim.fullsym.output_squares`), whichever costs less."""
+    Both models read the same ``z`` through different first maps. The units route writes the
+    forms on ``z~`` restricted to the joint row space of the two first maps (an orthonormal basis
+    with the constant kept as coordinate 0, so ``z~`` there has mean ``e0`` and covariance
+    ``P``). The squares route (each output a signed sum of squares of quadratic forms,
+    :func:`~mechequiv.tensorsim.fullsym.output_squares`) uses ``E[f f'] = sum_j j! <H_j f,
+    H_j f'>`` over the Hermite components, which lets it run on the smaller of the two row
+    spaces, as the weight form does. The cheaper route is taken."""
     J = joint_basis(pa.Q, pb.Q)
-    chosen = choose_route(pa, pb, J.shape[1], "exact Gaussian form", route)
-    fa, fb = pa.forms_on(J), pb.forms_on(J)
-    if chosen == "squares":
-        out = fa.Y.new_zeros(fa.out.shape[0])
-        for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
-            if sa.numel() and sb.numel():
-                Ea = _SquareParts(square_forms(fa, ea), sa)
-                Eb = Ea if fa is fb and ea is eb else _SquareParts(square_forms(fb, eb), sb)
-                out[k] = _hermite_inner(Ea, Eb)
-        return out.cpu().numpy()
-    (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
-    return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out).cpu().numpy()
+    if pb.Q.shape[1] < pa.Q.shape[1]:
+        pa, pb = pb, pa  # E[f_a f_b] is symmetric; the squares run on the smaller row space
+    n = pa.Q.shape[1]
+    if choose_route(pa, pb, n, "exact Gaussian form", route, n_units=J.shape[1]) == "units":
+        fa, fb = pa.forms_on(J), pb.forms_on(J)
+        (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
+        return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out).cpu().numpy()
+    # Squares: each model's Hermite components are formed on its own row space (their
+    # contractions run over all of it), then b's are projected onto a's row space, which is
+    # all that the inner products <H_j f_a, H_j f_b> see.
+    fa, fb = pa.forms(), pb.forms()
+    C = None if pa.Q is pb.Q else pa.Q[1:, 1:].T @ pb.Q[1:, 1:]
+    out = fa.Y.new_zeros(fa.out.shape[0])
+    for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
+        if sa.numel() and sb.numel():
+            x = _SquareParts(square_forms(fa, ea), sa)
+            y = x if fa is fb and ea is eb else _SquareParts(square_forms(fb, eb), sb)
+            out[k] = _hermite_inner(x, y if C is None else y.projected(C))
+    return out.cpu().numpy()
 
 
 class _SquareParts:
@@ -347,6 +355,16 @@ class _SquareParts:
         self.T1 = (sigma[:, None] * (8 * Aa + 4 * c[:, None] * self.a)).sum(0)
         tr_AA = AA.diagonal(dim1=1, dim2=2).sum(-1)
         self.T0 = (sigma * (2 * tr_AA + 4 * (self.a * self.a).sum(-1) + c * c)).sum()
+
+    def projected(self, C: torch.Tensor) -> _SquareParts:
+        """The Hermite components mapped by ``C`` (another basis's coordinates of this one's
+        vectors): ``A -> C A C^T``, ``a -> C a``, likewise ``T2``, ``T1``; ``T0`` unchanged."""
+        out = object.__new__(_SquareParts)
+        out.sigma, out.T0 = self.sigma, self.T0
+        out.A = C @ self.A @ C.T
+        out.a = self.a @ C.T
+        out.T2, out.T1 = C @ self.T2 @ C.T, C @ self.T1
+        return out
 
 
 def _hermite_inner(x: _SquareParts, y: _SquareParts) -> torch.Tensor:
