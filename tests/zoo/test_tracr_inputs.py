@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("tracr")
 
-from mechequiv.zoo.rasp_programs import PROGRAMS  # noqa: E402
-from mechequiv.zoo.tracr import compile_program  # noqa: E402
+from mechequiv.zoo.rasp_programs import PROGRAMS
+from mechequiv.zoo.tracr import compile_program
 
 
 def test_inputs_draws_sequences_from_a_generator():
