@@ -219,11 +219,20 @@ def _identifiability(page: _Page, results: Mapping[str, Any]) -> str:
             else:
                 row.append("—")
         rows.append(row)
+    calibration = ""
+    if sec.get("calibration"):  # scores against exact equivalence (identifiability.calibration)
+        calibration = _figure(
+            figures.exact_equivalence_calibration(sec["calibration"]),
+            "Calibration against exact equivalence",
+            "Left: score bins against the observed rate of exact equivalence (pair counts above "
+            "the bars; the diagonal is perfect calibration). Right: ROC with its AUC.",
+        )
     return "".join([
         f"<p>{page.prose(texts.IDENTIFIABILITY)}</p>",
         _figure(fig, "Identifiability counts against hidden width",
                 f"Counts per trained network against hidden width (symmetric-log axis).{task}"),
         _table([_esc(h) for h in header], rows, caption="Counts per hidden width"),
+        calibration,
     ])  # fmt: skip
 
 

@@ -45,7 +45,8 @@ blank cell). Unknown keys are refused, so that a typo cannot silently drop a sec
         "task": "XOR",                             # optional
         "widths": [2, 3, 4],
         "per_seed": [{"width": 3, "seed": 0, "circuits": 12, "interpretations": 310,
-                      "mappings": 4}, ...]          # converged networks only; any integer counts
+                      "mappings": 4}, ...],         # converged networks only; any integer counts
+        "calibration": [CalibrationData.to_dict(), ...]  # optional: scores vs exact equivalence
       },
       "measures": {                                # representational measures on model pairs
         "description": "hidden layer, 512 task inputs",        # optional
@@ -269,7 +270,15 @@ def _tensorsim(sec: Mapping[str, Any], where: str, *, backdoor: bool = False) ->
 
 
 def _identifiability(sec: Mapping[str, Any], where: str) -> None:
-    check_keys(sec, where, ("widths", "per_seed"), ("task",))
+    check_keys(sec, where, ("widths", "per_seed"), ("task", "calibration"))
+    if "calibration" in sec:  # identifiability.calibration.CalibrationData dicts
+        from mechequiv.identifiability.calibration import CalibrationData
+
+        for i, d in enumerate(_list(sec["calibration"], f"{where}['calibration']")):
+            try:
+                CalibrationData.from_dict(as_mapping(d, f"{where}['calibration'][{i}]"))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{where}['calibration'][{i}]: {err!r}") from err
     if "task" in sec:
         _string(sec["task"], f"{where}['task']")
     widths = [
