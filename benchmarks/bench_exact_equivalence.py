@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ from mechequiv.identifiability import (
 )
 from mechequiv.identifiability.calibration import (
     CalibrationData,
+    calibration_data,
     network_bootstrap_auc,
     roc_auc,
     shuffled_null,
@@ -127,6 +129,22 @@ def score_entry(
     }
 
 
+def write_figure(results_path: Path) -> Path:
+    """The report's calibration figure (reliability + ROC) for every Congruity and the best
+    baseline on trained pairs, label ``same_algorithms``, as a PNG beside the results."""
+    from mechequiv.report.figures import exact_equivalence_calibration
+
+    results = json.loads(results_path.read_text())
+    keys = [k for k in results["pairs"][0] if k.startswith("congruity[")] + ["-procrustes"]
+    data = [calibration_data(results, k, "same_algorithms", "seed pairs") for k in keys]
+    fig = exact_equivalence_calibration(
+        data, title="Predicting identical aligned algorithms (trained pairs)"
+    )
+    png = results_path.with_name(results_path.stem + "_calibration.png")
+    fig.savefig(png, dpi=110, bbox_inches="tight", facecolor="white")
+    return png
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="XOR,AND,OR,IMP")
@@ -142,7 +160,11 @@ def main() -> None:
     p.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "exact_equivalence.json"
     )
+    p.add_argument("--figure-only", action="store_true", help="redraw the PNG from --out")
     args = p.parse_args()
+    if args.figure_only:
+        print(f"wrote {write_figure(args.out)}")
+        return
     samplers = args.sampler or ["distill", "perturb", "symmetry"]
     tasks = args.tasks.split(",")
     widths = [int(w) for w in args.widths.split(",")]
@@ -350,7 +372,7 @@ def main() -> None:
             "pairs": rows,
         },
     )
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {write_figure(args.out)}")
 
 
 if __name__ == "__main__":

@@ -492,8 +492,9 @@ def exact_equivalence_calibration(
         rates = [b.observed_rate if b.observed_rate is not None else 0.0 for b in rel]
         left.bar(centres, rates, width=width, color="C0", alpha=0.7, edgecolor="C0")
         lo, hi = rel[0].lo, rel[-1].hi
-        left.plot([lo, hi], [lo, hi] if (lo, hi) == (0.0, 1.0) else [0, 1], color="0.5",
-                  ls="--", lw=0.8)  # fmt: skip
+        probability = (lo, hi) == (0.0, 1.0)  # a diagonal only means something for [0, 1] scores
+        if probability:
+            left.plot([0, 1], [0, 1], color="0.5", ls="--", lw=0.8)
         for x, b in zip(centres, rel, strict=True):
             if b.n:
                 y = b.observed_rate or 0.0
@@ -502,10 +503,13 @@ def exact_equivalence_calibration(
         left.set_ylim(0, 1.05)
         left.set_xlabel(_plain(f"{d.predictor} (binned)"))
         left.set_ylabel(_plain(f"observed rate: {d.label}"))
-        left.set_title(_plain(f"Reliability, {d.subset}"), fontsize=9)
+        left.set_title(
+            _plain(f"Reliability, {d.subset}" + ("" if probability else " (score not in [0, 1])")),
+            fontsize=9,
+        )
         fpr, tpr = d.roc_curve()
         auc = d.auc
-        right.plot(fpr, tpr, color="C1", lw=1.5, drawstyle="steps-post")
+        right.plot(fpr, tpr, color="C1", lw=1.5)  # straight segments: tied scores
         right.plot([0, 1], [0, 1], color="0.5", ls="--", lw=0.8)
         n_pos = sum(d.labels)
         right.set_title(
