@@ -182,6 +182,9 @@ def main() -> None:
     ap.add_argument("--perturb", action="store_true", help="also PerturbRefit pools")
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
     ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated model names (e.g. tl2-rate1-seed0): with --pools-only, "
+                         "fills the caches of these models only (to run several in parallel)")  # fmt: skip
     args = ap.parse_args()
     t_start, c_start = time.perf_counter(), time.process_time()
     p = args.p
@@ -194,6 +197,8 @@ def main() -> None:
         if r.layout not in layouts:
             continue
         for s in range(args.seeds):
+            if args.only and f"{r.name}-seed{s}" not in args.only.split(","):
+                continue
             stem = CACHE / f"p{p}" / f"{r.name}-seed{s}.safetensors"
             if not stem.exists():
                 excluded.append({"model": f"{r.name}-seed{s}", "reason": "not trained"})

@@ -14,10 +14,11 @@ when huge), formulas tested, aligned formulas, minimal mappings (medians over ne
 and wall seconds per strategy, and the estimate beside them (so the estimator is checked
 where it can be).
 
-Peer in the same run: the former joint count of minimal mappings (a memoised search over the
-neurons used in every layer at once), on the first network of each cell with L >= 2, under
-``--peer-limit`` seconds of CPU: its counts must equal the per-layer count's, and where it does
-not finish the limit is recorded.
+Peer in the same run: the former joint count of minimal mappings (``method="joint"``, a
+memoised search over the neurons used in every layer at once), beside the per-layer count and
+``"auto"`` (joint until 50,000 states, then per layer; what ``audit`` uses), on the first
+network of each cell with L >= 2, the joint one under ``--peer-limit`` seconds of CPU: all
+counts must agree, and where the joint one does not finish the limit is recorded.
 
 Usage: python benchmarks/bench_identifiability_scale.py [--seeds 2] [--widths 2,3,4,5,6,8,10,12]
        [--layers 1,2,3,4] [--budget 120]
@@ -27,11 +28,9 @@ Writes benchmarks/results/identifiability_scale.json.
 from __future__ import annotations
 
 import argparse
-import functools
 import signal
 import statistics
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,28 +59,6 @@ from mechequiv.identifiability.alignment import (
 XOR = boolean_task("XOR")
 
 
-def joint_count(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
-    """The former count: one memoised search over the neurons used in every layer at once."""
-    if any(not locs for locs in locations):
-        return 0
-    n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
-
-    @functools.cache
-    def count(i: int, used: tuple[int, ...]) -> int:
-        if i == len(locations):
-            return 1
-        total = 0
-        for layer, code in locations[i]:
-            if used[layer] & code:
-                continue
-            nxt = list(used)
-            nxt[layer] |= code
-            total += count(i + 1, tuple(nxt))
-        return total
-
-    return count(0, (0,) * n_layers)
-
-
 class _CpuLimitError(Exception):
     pass
 
@@ -91,7 +68,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def peer_mappings(model: torch.nn.Module, depth: int, limit: float) -> dict[str, Any]:
-    """Both counts of minimal mappings over every aligned formula, with their CPU seconds."""
+    """The three counts of minimal mappings over every aligned formula, with their CPU seconds."""
     net = as_mlp(model)
     pairs = input_pairs(4, "forward")
     bits = patched_bits(net, XOR.inputs.astype(np.float64), pairs)
@@ -101,13 +78,17 @@ def peer_mappings(model: torch.nn.Module, depth: int, limit: float) -> dict[str,
         for a in candidate_algorithms(XOR.targets[:, 0], depth)
     ]
     c0 = time.process_time()
-    new = sum(count_mappings(locs) for locs in locations)
+    new = sum(count_mappings(locs, "per_layer") for locs in locations)
     new_cpu = time.process_time() - c0
+    c0 = time.process_time()
+    auto = sum(count_mappings(locs) for locs in locations)
+    auto_cpu = time.process_time() - c0
+    assert auto == new, (auto, new)
     signal.setitimer(signal.ITIMER_PROF, limit)  # CPU-time limit on this process
     signal.signal(signal.SIGPROF, _alarm)
     c0 = time.process_time()
     try:
-        old: int | None = sum(joint_count(locs) for locs in locations)
+        old: int | None = sum(count_mappings(locs, "joint") for locs in locations)
     except (_CpuLimitError, RecursionError, MemoryError):
         old = None
     finally:
@@ -118,6 +99,7 @@ def peer_mappings(model: torch.nn.Module, depth: int, limit: float) -> dict[str,
     return {
         "mappings": new,
         "per_layer_cpu_s": round(new_cpu, 4),
+        "auto_cpu_s": round(auto_cpu, 4),
         "joint_cpu_s": round(old_cpu, 3) if old is not None else f"> {limit:g} (did not finish)",
         "same_counts": None if old is None else True,
         "cpu_ratio": round(old_cpu / max(new_cpu, 1e-6), 1) if old is not None else None,

@@ -31,6 +31,14 @@ all positions concatenated into features (``*_concat``, LayerReprs(tokens="conca
 distribution under 1000 shuffles of the labels), and for Congruity the calibration: the fraction
 of same-mechanism pairs flagged distinguishable at the test's level (0.05) and of different ones.
 
+Label-free samplers: ``resample_discovered`` (circuit from
+:func:`~mechequiv.equivalence.discovery.discover_circuit` on the model's own inputs, default
+metric, derangement counterfactual, then :class:`ResampleAblation` outside it), ``distill``
+(:class:`~mechequiv.equivalence.refit.Distill` with its defaults) and the older ``resample_scan``
+(deprecated ``scan_components``). A sampler that cannot be built for a model (no faithful circuit,
+a circuit holding every component, no distillation within the KL) is recorded as the error, and
+the pair is counted as not scored.
+
 Samplers are named factories ``(model, inputs, truth) -> Sampler`` (see SAMPLERS); a label-free
 sampler from elsewhere plugs in with ``--plugin NAME=package.module:factory`` where ``factory(model,
 inputs) -> Sampler`` sees only the model and the task inputs.
@@ -66,6 +74,8 @@ from mechequiv.equivalence import (
     congruity,
     scan_components,
 )
+from mechequiv.equivalence.discovery import discover_circuit
+from mechequiv.equivalence.refit import Distill
 from mechequiv.zoo.rasp_programs import PROGRAMS
 from mechequiv.zoo.tracr import CompiledProgram, TracrCircuit, compile_program, with_distractor
 from mechequiv.zoo.tracr_pairs import (
@@ -118,6 +128,20 @@ def _resample_scan(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sam
     return ResampleAblation(circuit, comps, inputs)
 
 
+def _resample_discovered(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
+    """Label-free: the circuit found by discover_circuit on the model's own inputs (default
+    metric, derangement counterfactual fallback, every head and MLP a candidate), then resample
+    ablation outside it. The ground truth is not read."""
+    comps = components(model)
+    circuit = discover_circuit(model, inputs, comps)
+    return ResampleAblation(circuit, inputs=inputs)
+
+
+def _distill(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
+    """Label-free: functional distillation to the model's own outputs (Distill defaults)."""
+    return Distill(inputs)
+
+
 SAMPLERS: dict[str, Factory] = {
     # the package's positive control (refuses Tracr's layout: recorded as the error it raises)
     "symmetry": lambda model, inputs, truth: SymmetryTransform(),
@@ -129,6 +153,10 @@ SAMPLERS: dict[str, Factory] = {
     ),
     # label-free: circuit by the existing one-at-a-time patching scan, then resample-ablation
     "resample_scan": _resample_scan,
+    # label-free: circuit by discover_circuit (equivalence/discovery.py), then resample-ablation
+    "resample_discovered": _resample_discovered,
+    # label-free: functional distillation pools (equivalence/refit.py)
+    "distill": _distill,
 }
 
 

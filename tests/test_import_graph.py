@@ -2,7 +2,8 @@
 
 Layers, lowest first: the root modules (errors, validation, tokens, ...) -> capture -> measures
 -> parallel -> zoo -> the methods (equivalence, tensorsim, identifiability; none imports
-another) -> study -> report -> cli / demo. An import may point down or sideways within its own
+another) -> report (the toolkit: blocks, figures, validation; it knows no experiment) -> study
+(each section builds its part of the page from the toolkit) -> cli / demo. An import may point down or sideways within its own
 package, never up. Function-local imports count: an import hidden in a function is still an
 arrow, and one that closes a cycle only defers the failure to run time.
 """
@@ -23,17 +24,9 @@ PACKAGE = SRC / "mechequiv"
 LAYERS = {
     "": 0, "capture": 1, "measures": 2, "parallel": 3, "zoo": 4,
     "equivalence": 5, "tensorsim": 5, "identifiability": 5,
-    "study": 6, "report": 7, "cli": 8, "demo": 8,
+    "report": 6, "study": 7, "cli": 8, "demo": 8,
 }  # fmt: skip
 METHODS = {"equivalence", "tensorsim", "identifiability"}
-
-# Known violations in files other helpers own this round (they are fixing them); strict=False
-# so that the test passes once their branches are merged.
-KNOWN_UPWARD = {("measures", "parallel"): "measures.pairwise runs on the parallel backends"}
-KNOWN_CYCLES = {
-    frozenset({"mechequiv.study.run", "mechequiv.study.steps"}): "study/run <-> steps",
-    frozenset({"mechequiv.zoo.train", "mechequiv.zoo.distributed"}): "zoo/train <-> distributed",
-}
 
 
 def _module_name(path: Path) -> str:
@@ -174,23 +167,10 @@ def _upward() -> dict[tuple[str, str], list[str]]:
 
 
 def test_no_arrow_points_up() -> None:
-    bad = {k: v for k, v in _upward().items() if k not in KNOWN_UPWARD}
+    bad = _upward()
     assert not bad, "\n".join(f"{k}: {v}" for k, v in bad.items())
 
 
-@pytest.mark.parametrize("pair", sorted(KNOWN_UPWARD))
-@pytest.mark.xfail(strict=False, reason="owned by another helper this round (sections)")
-def test_known_upward_arrow_is_gone(pair: tuple[str, str]) -> None:
-    assert pair not in _upward(), _upward()[pair]
-
-
 def test_no_import_cycles() -> None:
-    cycles = [c for c in _cycles(_edges()) if frozenset(c) not in KNOWN_CYCLES]
+    cycles = _cycles(_edges())
     assert not cycles, cycles
-
-
-@pytest.mark.parametrize("cycle", sorted(KNOWN_CYCLES.values()))
-@pytest.mark.xfail(strict=False, reason="owned by another helper this round (sections, subst)")
-def test_known_cycle_is_gone(cycle: str) -> None:
-    modules = next(k for k, v in KNOWN_CYCLES.items() if v == cycle)
-    assert frozenset(modules) not in {frozenset(c) for c in _cycles(_edges())}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -140,6 +141,20 @@ def test_derangement_is_a_permutation_without_fixed_points(n: int, seed: int) ->
     assert sorted(p.tolist()) == list(range(n))
     assert bool((p != torch.arange(n)).all())
     assert torch.equal(p, derangement(n, seed))
+
+
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(2, 40), seed=st.integers(0, 2**31 - 1))
+def test_derangement_from_a_numpy_generator_is_one_stream(n: int, seed: int) -> None:
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    first, second = derangement(n, a), derangement(n, a)
+    assert bool((first != torch.arange(n)).all()) and bool((second != torch.arange(n)).all())
+    assert sorted(first.tolist()) == list(range(n))
+    # the generator advanced (one stream), and the same stream gives the same draws
+    assert torch.equal(first, derangement(n, b)) and torch.equal(second, derangement(n, b))
+    # the construction: one random cycle in the order of the generator's permutation
+    order = np.random.default_rng(seed).permutation(n)
+    assert first[order].tolist() == np.roll(order, -1).tolist()
 
 
 def test_derangement_errors() -> None:

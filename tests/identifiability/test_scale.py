@@ -43,8 +43,9 @@ def test_per_layer_mapping_count_matches_brute_force():
     counts = []
     for _ in range(60):
         locations = random_locations(rng)
-        counts.append(count_mappings(locations))
-        assert counts[-1] == brute_count(locations), locations
+        counts.append(brute_count(locations))
+        for method in ("auto", "joint", "per_layer"):
+            assert count_mappings(locations, method) == counts[-1], (method, locations)
     assert 0 in counts and max(counts) > 10  # both kinds of case were exercised
 
 
@@ -68,7 +69,11 @@ def test_mapping_count_is_exact_beyond_joint_search_size():
     # search over used neurons per layer would range over up to (2**10)**3 states
     width, layers, n_vars = 10, 3, 7
     locs = [[(l, 1 << j) for l in range(layers) for j in range(width)] for _ in range(n_vars)]
-    assert count_mappings(locs) == math.perm(layers * width, n_vars) == 10_260_432_000
+    expected = math.perm(layers * width, n_vars)
+    assert count_mappings(locs, "per_layer") == expected == 10_260_432_000
+    assert count_mappings(locs) == expected  # auto: the joint search gives up, per layer counts
+    with pytest.raises(ValueError, match="method must be one of"):
+        count_mappings(locs, "fast")
 
 
 def test_estimate_counts_match_the_counters():

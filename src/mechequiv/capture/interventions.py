@@ -120,15 +120,20 @@ def run_with_resample(
     )
 
 
-def derangement(n: int, seed: int) -> torch.Tensor:
-    """A random permutation of ``range(n)`` with no fixed point (``p[i] != i``), from ``seed``.
+def derangement(n: int, seed: int | np.random.Generator) -> torch.Tensor:
+    """A random permutation of ``range(n)`` with no fixed point (``p[i] != i``), from ``seed``
+    (an integer seeds torch's generator; a numpy ``Generator`` is drawn from, so a caller that
+    threads one generator through a whole procedure keeps one stream).
 
     Made by shuffling, then sending each element to the next one in the shuffled order (one
     random cycle through all n rows).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"a derangement needs n >= 2 rows; got {n!r}")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    if isinstance(seed, np.random.Generator):
+        order = torch.as_tensor(seed.permutation(n), dtype=torch.long)
+    else:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     p = torch.empty(n, dtype=torch.long)
     p[order] = torch.roll(order, -1)
     return p

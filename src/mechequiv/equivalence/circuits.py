@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mechequiv.capture import Adapter, capture, run_with_patches
+from mechequiv.capture import Adapter, capture, derangement, run_with_patches
 from mechequiv.equivalence.components import (
     Component,
     component_patches,
@@ -147,7 +147,7 @@ class ResampleAblation(DrawingSampler):
         last: dict[str, float] = {}
         for rejected in range(self.max_tries):
             rows = (
-                _derangement(n, rng)
+                derangement(n, rng)
                 if self.source is None
                 else torch.as_tensor(rng.integers(0, n_src, n))
             )
@@ -171,13 +171,6 @@ def _relative_change(
               for c, v in values.items())  # fmt: skip
     den = sum(float((component_slice(clean[c.point], c).double() ** 2).sum()) for c in values)
     return (num / den) ** 0.5 if den > 0 else 0.0
-
-
-def _derangement(n: int, rng: np.random.Generator) -> torch.Tensor:
-    order = rng.permutation(n)
-    out = np.empty(n, dtype=np.int64)
-    out[order] = np.roll(order, -1)
-    return torch.as_tensor(out)
 
 
 @dataclass(frozen=True)
@@ -243,7 +236,7 @@ def scan_components(
     clean_out = run_with_patches(model, inputs, {}, progress=False)
     n, n_src = next(iter(clean.values())).shape[0], next(iter(src.values())).shape[0]
     score = metric or (lambda a, b: _kl(output_distribution(a), output_distribution(b)))
-    draws = [_derangement(n, rng) if source is None else torch.as_tensor(rng.integers(0, n_src, n))
+    draws = [derangement(n, rng) if source is None else torch.as_tensor(rng.integers(0, n_src, n))
              for _ in range(repeats)]  # fmt: skip
     scores = {}
     for c in components:

@@ -246,20 +246,67 @@ def _layer_counts(locations: Sequence[Sequence[int]], variables: Sequence[int]) 
     }
 
 
-def count_mappings(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
+#: States of the joint search (neurons used in every layer at once) before the count switches
+#: to the per-layer decomposition.
+_JOINT_STATES = 50_000
+COUNT_METHODS = ("auto", "joint", "per_layer")
+
+
+class _TooManyStatesError(Exception):
+    pass
+
+
+def _joint_count(locations: Sequence[Sequence[tuple[int, int]]], limit: int | None) -> int:
+    """Memoised search over variables with the neurons used in every layer as state: fast
+    while few states are reachable, exponential in the total width otherwise."""
+    n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
+    memo: dict[tuple[int, tuple[int, ...]], int] = {}
+
+    def count(i: int, used: tuple[int, ...]) -> int:
+        if i == len(locations):
+            return 1
+        key = (i, used)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        total = 0
+        for layer, code in locations[i]:
+            if used[layer] & code:
+                continue
+            nxt = list(used)
+            nxt[layer] |= code
+            total += count(i + 1, tuple(nxt))
+        memo[key] = total
+        if limit is not None and len(memo) > limit:
+            raise _TooManyStatesError
+        return total
+
+    return count(0, (0,) * n_layers)
+
+
+def count_mappings(locations: Sequence[Sequence[tuple[int, int]]], method: str = "auto") -> int:
     """Number of choices of one location per variable with pairwise disjoint neuron sets.
 
     Disjointness only constrains locations in the same layer, so the count decomposes: for
     each layer, the number of disjoint placements of every subset of the variables
     (:func:`_layer_counts`), then a subset convolution over layers (each variable in exactly
-    one layer). Exact integers, never listing a mapping; checked against brute-force
-    enumeration in the tests.
+    one layer): ``method="per_layer"``. ``"joint"`` is the memoised search over the neurons
+    used in all layers at once, faster while few states are reachable; ``"auto"`` runs it
+    until it holds ``_JOINT_STATES`` states, then switches. Exact integers either way, never
+    listing a mapping; both checked against brute-force enumeration in the tests.
     """
+    if method not in COUNT_METHODS:
+        raise ValueError(f"method must be one of {COUNT_METHODS}, got {method!r}")
     if any(not locs for locs in locations):
         return 0
     n_vars = len(locations)
     if n_vars == 0:
         return 1
+    if method != "per_layer":
+        try:
+            return _joint_count(locations, None if method == "joint" else _JOINT_STATES)
+        except _TooManyStatesError:
+            pass
     by_layer: dict[int, list[list[int]]] = {}
     for v, locs in enumerate(locations):
         for layer, code in locs:

@@ -72,10 +72,11 @@ class AuditEstimate:
         )
         return (
             f"widths {list(self.widths)}: {self.n_candidates:,} candidate circuits "
-            f"(~{self.seconds_circuits:,.0f} s to enumerate, ~{self.seconds_interpretations:,.0f}"
-            f" s of interpretation counts if {ACCEPTED_SHARE:.0%} are accepted), {skel} formula "
-            f"skeletons of depth <= {self.max_depth} and {self.n_neuron_sets:,} neuron sets "
-            f"(~{self.seconds_formulas:,.0f} s); about {_human(self.seconds)} on one core"
+            f"(~{_human(self.seconds_circuits)} to enumerate, "
+            f"~{_human(self.seconds_interpretations)} of interpretation counts if "
+            f"{ACCEPTED_SHARE:.0%} are accepted), {skel} formula skeletons of depth <= "
+            f"{self.max_depth} and {self.n_neuron_sets:,} neuron sets "
+            f"(~{_human(self.seconds_formulas)}); about {_human(self.seconds)} on one core"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +114,9 @@ def _human(seconds: float) -> str:
         return f"{seconds:,.1f} s"
     if seconds < 7200:
         return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
+    if seconds < 3.2e7:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 3.156e7:.2g} years"
 
 
 def estimate_audit(

@@ -2,10 +2,10 @@
 
 Every linear measure (CKA biased and debiased, CCA family, Procrustes, regression) is a function
 of a few cross-product matrices of the *centred* data, plus, for the debiased HSIC, sums of
-squared row norms. Rows are shifted by a pivot (the first batch's mean) before accumulating so
-that the final exact centring subtracts only a small residual mean: no catastrophic cancellation
-when features carry a large offset. One batch with the data's own mean as pivot is exactly the
-one-shot computation, so streaming and in-memory results are the same formula.
+squared row norms. Rows are shifted by a pivot (the mean of the first batch's first rows) before
+accumulating so that the final exact centring subtracts only a small residual mean: no
+catastrophic cancellation when features carry a large offset, and no separate pass over the
+data for its mean. Streaming and in-memory results are the same formula.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ class CrossMoments:
         """:meth:`update` for tensors that already passed ``check_pair`` (float64, or float32
         converted here block by block: no float64 copy of the whole input is made)."""
         if self._sums is None:
-            self._cx, self._cy = _column_mean(x), _column_mean(y)
+            # The pivot is the mean of the first rows only (a pass over the whole input saved):
+            # it removes any offset, and the exact mean is restored from the column sums.
+            head = max(1, min(x.shape[0], _BLOCK_ELEMENTS // max(x.shape[1], y.shape[1], 1)))
+            self._cx, self._cy = _column_mean(x[:head]), _column_mean(y[:head])
             self._sums = _zero_sums(x.shape[1], y.shape[1], self.quartic, self.auto, x.device)
         elif x.shape[1] != self._sums.sx.shape[0] or y.shape[1] != self._sums.sy.shape[0]:
             raise ValueError(
@@ -85,17 +88,14 @@ class CrossMoments:
         rows = max(1, min(rows, x.shape[0]))
         bx = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
         by = torch.empty(rows, y.shape[1], dtype=torch.float64, device=x.device)
-        # Centred on its own exact mean, a first batch sums to zero up to rounding, whose square
-        # enters the final centring at ~1e-32 relative: its column sums are not accumulated
-        # (a pass over the data saved). Later batches, centred on that pivot, are.
-        column_sums = self._sums.n > 0 or self.quartic
+        ones = torch.ones(rows, dtype=torch.float64, device=x.device)
         for i in range(0, x.shape[0], rows):
             r = min(rows, x.shape[0] - i)
-            # copy_ converts float32 in place and sub_ centres in place: no temporaries, whose
-            # freed pages the allocator would keep (RSS grew by 1.3x the input with them)
-            bx[:r].copy_(x[i : i + r]).sub_(cx)
-            by[:r].copy_(y[i : i + r]).sub_(cy)
-            _accumulate(self._sums, bx[:r], by[:r], column_sums)
+            # written into the reused buffers: no temporaries, whose freed pages the allocator
+            # would keep (RSS grew by 1.3x the input with them)
+            _centre_into(bx[:r], x[i : i + r], cx)
+            _centre_into(by[:r], y[i : i + r], cy)
+            _accumulate(self._sums, bx[:r], by[:r], ones[:r])
         return self
 
     def sums(self) -> _Sums:
@@ -240,12 +240,22 @@ def _zero_sums(d1: int, d2: int, quartic: bool, auto: bool, device: torch.device
     return _Sums(0, z(d1), z(d2), sxx, z(d1, d2), syy, q)
 
 
-def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, column_sums: bool = True) -> None:
-    """Add a centred float64 block to the sums, in place."""
+def _centre_into(buffer: torch.Tensor, block: torch.Tensor, pivot: torch.Tensor) -> None:
+    """buffer = block - pivot in float64. A float64 block is centred in one pass; float32 is
+    converted by copy_ first (a mixed-dtype subtraction allocates per-block temporaries, whose
+    pages raised the peak RSS by 0.07x the input)."""
+    if block.dtype == buffer.dtype:
+        torch.sub(block, pivot, out=buffer)
+    else:
+        buffer.copy_(block).sub_(pivot)
+
+
+def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, ones: torch.Tensor) -> None:
+    """Add a centred float64 block to the sums, in place. Column sums are taken while the block
+    is in cache, as products with ``ones`` (BLAS: 2x faster than a reduction over rows)."""
     s.n += x.shape[0]
-    if column_sums:
-        s.sx += x.sum(0)
-        s.sy += y.sum(0)
+    s.sx.addmv_(x.T, ones)
+    s.sy.addmv_(y.T, ones)
     s.sxy.addmm_(x.T, y)
     if s.sxx.ndim == 2:
         self_product_into(s.sxx, x)

@@ -284,12 +284,12 @@ def _solve_bounded(
     # eigenvalues of X^T X make the least-squares map noisy: it pins such distances near 0.
     # It is only a candidate: as a start for the iterations it is worse than the projection.
     procrustes = U[:, s_keep]
-    N = min((N, procrustes), key=f)
+    N, other = sorted((N, procrustes), key=f)
     start_gap = gap(N)
     if start_gap <= tol * c0:
         return result(N, 0)
-    if gap(procrustes) <= tol * c0:
-        return result(procrustes, 0)
+    if gap(other) <= tol * c0:
+        return result(other, 0)
     # The interior point starts warm from the multiplier that the KKT conditions give at the
     # best candidate, with a barrier weight ten times the one that matches the candidate's gap
     # (closer starts were less robust); cold from a multiple of the identity if that fails.

@@ -585,3 +585,66 @@ def _short_component(name: str, kind: str) -> str:
     if kind == "head" and name.endswith("]"):
         return "H" + name.rsplit("[", 1)[1].rstrip("]")
     return name
+
+
+def exact_equivalence_calibration(
+    data: Sequence[Any], *, title: str | None = None, bins: int | None = None
+) -> Figure:
+    """Reliability diagram and ROC of scores against exact equivalence, one row per predictor.
+
+    ``data``: :class:`~mechequiv.identifiability.calibration.CalibrationData` objects or their
+    ``to_dict()`` (predictor, label, subset, scores, labels, bins). Left: equal-width score
+    bins against the observed rate of the exact label in each bin, each bin's pair count
+    written above it, the diagonal marking perfect calibration (meaningful for a score meant as
+    a probability, such as Congruity). Right: the ROC curve with its AUC and the chance line.
+    """
+    from mechequiv.identifiability.calibration import CalibrationData
+
+    items = [d if isinstance(d, CalibrationData) else CalibrationData.from_dict(d) for d in data]
+    if not items:
+        raise ValueError("data: expected at least one predictor's calibration data, found none")
+    if bins is not None:
+        items = [CalibrationData(d.predictor, d.label, d.subset, d.scores, d.labels, bins)
+                 for d in items]  # fmt: skip
+    fig = Figure(figsize=(8.0, 3.2 * len(items)))
+    axes = fig.subplots(len(items), 2, squeeze=False)
+    for (left, right), d in zip(axes, items, strict=True):
+        rel = d.reliability()
+        centres = [(b.lo + b.hi) / 2 for b in rel]
+        width = (rel[0].hi - rel[0].lo) * 0.9
+        rates = [b.observed_rate if b.observed_rate is not None else 0.0 for b in rel]
+        left.bar(centres, rates, width=width, color="C0", alpha=0.7, edgecolor="C0")
+        lo, hi = rel[0].lo, rel[-1].hi
+        probability = (lo, hi) == (0.0, 1.0)  # a diagonal only means something for [0, 1] scores
+        if probability:
+            left.plot([0, 1], [0, 1], color="0.5", ls="--", lw=0.8)
+        for x, b in zip(centres, rel, strict=True):
+            if b.n:
+                y = b.observed_rate or 0.0
+                left.text(x, min(y + 0.03, 0.95), f"n={b.n}", ha="center", fontsize=6)
+        left.set_xlim(lo, hi)
+        left.set_ylim(0, 1.05)
+        left.set_xlabel(_plain(f"{d.predictor} (binned)"))
+        left.set_ylabel(_plain(f"observed rate: {d.label}"))
+        left.set_title(
+            _plain(f"Reliability, {d.subset}" + ("" if probability else " (score not in [0, 1])")),
+            fontsize=9,
+        )
+        fpr, tpr = d.roc_curve()
+        auc = d.auc
+        right.plot(fpr, tpr, color="C1", lw=1.5)  # straight segments: tied scores
+        right.plot([0, 1], [0, 1], color="0.5", ls="--", lw=0.8)
+        n_pos = sum(d.labels)
+        right.set_title(
+            _plain(f"ROC: AUC {auc:.2f} ({n_pos} positive of {len(d.labels)})")
+            if not np.isnan(auc) else _plain(f"ROC undefined (one class, {len(d.labels)} pairs)"),
+            fontsize=9,
+        )  # fmt: skip
+        right.set_xlabel("false-positive rate")
+        right.set_ylabel("true-positive rate")
+        right.set_xlim(0, 1)
+        right.set_ylim(0, 1.02)
+    if title:
+        fig.suptitle(_plain(title))
+    fig.tight_layout()
+    return fig
