@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mechequiv.zoo.ensemble import FitResult, Optimiser, SeedEnsemble, fit_ensemble
+from mechequiv.zoo.ensemble import FitResult, Optimiser, SeedEnsemble, fit_ensemble, train_step
 from mechequiv.zoo.models import MLP
 
 
@@ -205,3 +205,42 @@ def test_a_seed_does_not_depend_on_the_seeds_beside_it():
     together = train_zoo(task, arch, seeds=[0, 1, 2], **kw)
     for k, v in alone.params.items():
         assert torch.equal(v[0], together.params[k][2]), k
+
+
+class _EinsumNet(torch.nn.Module):
+    """Weights used through einsum (as TransformerLens does): not a zoo layout, so only the
+    one-model path (the module's own forward) can train it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = torch.nn.Parameter(torch.randn(5, 7, generator=g, dtype=torch.float64))
+        self.v = torch.nn.Parameter(torch.randn(7, 3, generator=g, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nh,ho->no", torch.relu(torch.einsum("ni,ih->nh", x, self.w)), self.v)
+
+
+def test_one_model_of_any_layout_trains_as_a_plain_loop() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(16, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,), generator=g)
+    plain, model = _EinsumNet(), _EinsumNet()
+    opt = torch.optim.AdamW(plain.parameters(), lr=1e-2, weight_decay=0.1)
+    for _ in range(20):
+        loss = torch.nn.functional.cross_entropy(plain(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ensemble = SeedEnsemble([model], single_as_plain=True)
+    optimizer = Optimiser("adamw", lr=1e-2, weight_decay=0.1).build(list(ensemble.params.values()))
+
+    def loss_fn(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(out[0], t[0]).unsqueeze(0)
+
+    for _ in range(20):
+        train_step(ensemble, optimizer, None, x.unsqueeze(0), y.unsqueeze(0), loss_fn)
+    ensemble.write_into([model])
+    assert torch.equal(model.w, plain.w) and torch.equal(model.v, plain.v)
+    with pytest.raises(ValueError, match="expected 1 models"):
+        ensemble.write_into([model, model])

@@ -141,11 +141,34 @@ class SeedEnsemble:
     def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Outputs ``(S, n, ...)``; ``x`` is ``(S, n, ...)`` (use ``x.expand(S, ...)`` for
         inputs shared by every model: free, no copy)."""
+        if self.single_as_plain and self.size == 1:
+            # One model: the module's own forward on row 0 of each stacked tensor (views, so
+            # gradients reach the stacked parameters). No op is rerouted, so any module trains
+            # here (TransformerLens bridges, Hugging Face models), bit for bit as a plain loop.
+            row = {k: v[0] for k, v in self.params.items()}
+            buf = {k: v[0] for k, v in self.buffers.items()}
+            single = functional_call(self.base, (row, buf), (x[0],), kwargs)
+            single = getattr(single, "logits", single)  # HF-style output objects
+            return single.unsqueeze(0)
         with SeedBatched(self.single_as_plain):
             out: torch.Tensor = functional_call(
                 self.base, (self.params, self.buffers), (x,), kwargs
             )
         return out
+
+    def write_into(self, models: Sequence[nn.Module]) -> None:
+        """Copy model ``i``'s current weights into ``models[i]``'s own parameters and buffers,
+        by parameter name (not state-dict key: modules that alias weights under several
+        state-dict keys, such as TransformerLens bridges, load correctly)."""
+        if len(models) != self.size:
+            raise ValueError(f"expected {self.size} models, got {len(models)}")
+        with torch.no_grad():
+            for i, model in enumerate(models):
+                for name, p in model.named_parameters():
+                    p.copy_(self.params[name][i])
+                for name, b in model.named_buffers():
+                    if name in self.buffers:
+                        b.copy_(self.buffers[name][i])
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """Per-model state dicts (detached copies)."""

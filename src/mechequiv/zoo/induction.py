@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
 from mechequiv.zoo.models.transformer import Attention, TokenTransformer
 
 BOS_TOKEN = 0
@@ -180,33 +181,38 @@ def _train(
     seed: int,
     target_accuracy: float | None,
 ) -> None:
-    """AdamW on fresh batches; with ``target_accuracy``, stops once the induction accuracy on
-    a held-out batch (checked every 100 steps) reaches it. The zoo's vectorised loop
-    (:mod:`mechequiv.zoo.train`) trains on a fixed dataset, not on batches generated per step,
-    so this small loop stays here."""
+    """AdamW on fresh batches, on the one training loop (:func:`~mechequiv.zoo.ensemble.
+    train_step` over a one-model :class:`~mechequiv.zoo.ensemble.SeedEnsemble`, which runs any
+    module's own forward); with ``target_accuracy``, stops once the induction accuracy on a
+    held-out batch (checked every 100 steps) reaches it."""
     rng = np.random.default_rng(seed)
     held_out = induction_batch(256, half, vocab, np.random.default_rng([seed, 1]))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
+    ensemble = SeedEnsemble([model], single_as_plain=True)
+    optimizer = Optimiser("adamw", lr=lr, weight_decay=0.01).build(list(ensemble.params.values()))
     for step in range(1, steps + 1):
         data = induction_batch(batch, half, vocab, rng)
-        x = data.tokens
-        logits = _logits(model(x))[:, :-1]
-        # Next-token loss on the whole row plus, as much again, on the induction positions: the
-        # rest of the row is unpredictable noise that would otherwise dominate the loss.
-        full = nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
-        m = data.mask[:, :-1]
-        ind = nn.functional.cross_entropy(logits[m], x[:, 1:][m])
-        loss = full + ind
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        targets = torch.stack([data.tokens, data.mask.long()]).unsqueeze(0)  # (1, 2, n, t)
+        train_step(ensemble, optimizer, None, data.tokens.unsqueeze(0), targets, _induction_loss)
         if target_accuracy is not None and step % 100 == 0:
+            ensemble.write_into([model])
             model.eval()
             if induction_accuracy(model, held_out) >= target_accuracy:
                 break
             model.train()
+    ensemble.write_into([model])
     model.eval()
+
+
+def _induction_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Next-token loss on the whole row plus, as much again, on the induction positions (the
+    rest of the row is unpredictable noise that would otherwise dominate the loss); ``(1,)``."""
+    logits = outputs[0][:, :-1]
+    x, mask = targets[0, 0], targets[0, 1].bool()
+    full = nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
+    m = mask[:, :-1]
+    ind = nn.functional.cross_entropy(logits[m], x[:, 1:][m])
+    return (full + ind).unsqueeze(0)
 
 
 def train_induction_bridge(
