@@ -149,7 +149,8 @@ class SeedEnsemble:
             buf = {k: v[0] for k, v in self.buffers.items()}
             single = functional_call(self.base, (row, buf), (x[0],), kwargs)
             single = getattr(single, "logits", single)  # HF-style output objects
-            return single.unsqueeze(0)
+            result: torch.Tensor = single.unsqueeze(0)
+            return result
         with SeedBatched(self.single_as_plain):
             out: torch.Tensor = functional_call(
                 self.base, (self.params, self.buffers), (x,), kwargs
