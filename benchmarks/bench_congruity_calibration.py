@@ -26,7 +26,7 @@ import mechequiv
 from mechequiv._io import atomic_write_json
 from mechequiv.demo import toy_task, train_toy_mlp
 from mechequiv.equivalence import SymmetryTransform, congruity
-from mechequiv.zoo.models.transformer import TokenTransformer
+from mechequiv.zoo.models._transformer import TokenTransformer
 
 RESULTS = Path(__file__).parent / "results"
 

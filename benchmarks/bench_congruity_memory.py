@@ -24,7 +24,7 @@ import importlib, sys, time
 import numpy as np, torch
 from torch import nn
 # the module, not the function the package exports under the same name
-congruity_module = importlib.import_module("mechequiv.equivalence.congruity")
+congruity_module = importlib.import_module("mechequiv.equivalence._congruity")
 from mechequiv.equivalence import SymmetryTransform, congruity_matrix
 
 m, n, rows, width = (int(v) for v in sys.argv[1:5])

@@ -2,7 +2,7 @@
 
 "previous" reproduces the replaced code path: both n x n RDMs alive at once and their upper
 triangles gathered with torch.triu_indices (two int64 index arrays of n (n - 1) / 2 each);
-"ours" is mechequiv.measures.rsa. Both use the same RDM and the same scipy Spearman, and must
+"ours" is mechequiv.measures._rsa. Both use the same RDM and the same scipy Spearman, and must
 agree exactly. Peak RSS added is measured in a fresh subprocess each (benchmarks/_memory.py);
 time is interleaved, CPU and wall.
 
@@ -23,7 +23,7 @@ from _memory import added_peak_rss
 from _timing import interleaved_wall_cpu, machine, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
-from mechequiv.measures.rsa import compare_rdms
+from mechequiv.measures._rsa import compare_rdms
 
 
 def previous_rsa(X: np.ndarray, Y: np.ndarray) -> float:

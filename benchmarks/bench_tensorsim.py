@@ -58,7 +58,7 @@ from mechequiv.tensorsim import (
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.expand import expand
 from mechequiv.tensorsim.gaussian import gaussian_inner_monte_carlo, gaussian_pair, standardize
-from mechequiv.zoo.models.bilinear import BilinearMLP
+from mechequiv.zoo.models._bilinear import BilinearMLP
 
 
 def model(seed: int, **kw) -> BilinearMLP:

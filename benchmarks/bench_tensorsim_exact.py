@@ -44,7 +44,7 @@ from mechequiv.tensorsim.fullsym import (
     two_layer_cost,
 )
 from mechequiv.tensorsim.gaussian import gaussian_pair
-from mechequiv.zoo.models.bilinear import BilinearMLP
+from mechequiv.zoo.models._bilinear import BilinearMLP
 
 
 def model(seed: int, **kw) -> BilinearMLP:

@@ -24,8 +24,8 @@ from mechequiv.equivalence import FourierModuleReprs, SymmetryTransform, congrui
 from mechequiv.equivalence.fourier import mechanism_points
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim import BilinearFactors, tensor_similarity, to_tensor_net
-from mechequiv.zoo.models.bilinear import BilinearMLP
-from mechequiv.zoo.models.transformer import TokenTransformer
+from mechequiv.zoo.models._bilinear import BilinearMLP
+from mechequiv.zoo.models._transformer import TokenTransformer
 
 
 class FusedBilinear(nn.Module):

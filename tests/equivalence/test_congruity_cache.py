@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mechequiv.equivalence import Retrained, SymmetryTransform, congruity_matrix
-from mechequiv.equivalence.congruity import _Cache
+from mechequiv.equivalence._congruity import _Cache
 
 
 def mlp(seed: int) -> nn.Sequential:

@@ -18,7 +18,7 @@ from mechequiv.equivalence import (
     hidden_representations,
 )
 from mechequiv.equivalence.stats import direction_tests, holm, sign_test
-from mechequiv.zoo.models.transformer import TokenTransformer
+from mechequiv.zoo.models._transformer import TokenTransformer
 
 
 class Point(nn.Module):

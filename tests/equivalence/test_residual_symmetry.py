@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mechequiv.equivalence import SymmetryTransform, congruity
-from mechequiv.zoo.models.bilinear import BilinearMLP
-from mechequiv.zoo.models.transformer import TokenTransformer
+from mechequiv.zoo.models._bilinear import BilinearMLP
+from mechequiv.zoo.models._transformer import TokenTransformer
 
 
 def transformer(seed: int, layer_norm: bool = False, alpha: float = 1.0) -> TokenTransformer:

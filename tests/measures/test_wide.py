@@ -11,9 +11,9 @@ import torch
 
 from mechequiv import measures as M
 from mechequiv.measures import _linalg
+from mechequiv.measures._cca import svcca_from_moments
 from mechequiv.measures._moments import moments_of
-from mechequiv.measures.cca import svcca_from_moments
-from mechequiv.measures.procrustes import MAX_MATCHED_UNITS, procrustes_from_moments
+from mechequiv.measures._procrustes import MAX_MATCHED_UNITS, procrustes_from_moments
 from mechequiv.measures.regression import _folds
 from tests.measures.reference_impls import (
     procrustes_angle_whitened,
@@ -85,7 +85,7 @@ def test_cca_refuses_wide_input_before_forming_moments(name, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("d x d moments formed before the refusal")
 
-    monkeypatch.setattr(importlib.import_module("mechequiv.measures.cca"), "moments_of", forbidden)
+    monkeypatch.setattr(importlib.import_module("mechequiv.measures._cca"), "moments_of", forbidden)
     X, Y = CASES["random"]
     with pytest.raises(ValueError, match="more samples than features"):
         M.get(name)(X, Y)

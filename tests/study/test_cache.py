@@ -64,7 +64,7 @@ def test_changed_code_the_step_reaches_recomputes(toy, monkeypatch):
 
 def test_changed_code_the_step_does_not_reach_keeps_the_cache(toy, monkeypatch):
     toy()
-    _patched_source(monkeypatch, "mechequiv.identifiability.audit")
+    _patched_source(monkeypatch, "mechequiv.identifiability._audit")
     assert toy()["cached"] == ["toy"] and _toy_step.calls == 1
 
 

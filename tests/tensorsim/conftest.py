@@ -6,7 +6,7 @@ import copy
 
 import torch
 
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+from mechequiv.zoo.models._bilinear import Bilinear, BilinearMLP
 
 
 def random_mlp(

@@ -12,7 +12,7 @@ from torch import nn
 
 from mechequiv.tensorsim import TensorInner, tensor_inner, tensor_similarity, to_tensor_net
 from mechequiv.tensorsim.expand import expand
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+from mechequiv.zoo.models._bilinear import Bilinear, BilinearMLP
 from tests.tensorsim.conftest import random_mlp
 
 

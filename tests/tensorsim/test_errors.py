@@ -11,7 +11,7 @@ from mechequiv.errors import MechequivError
 from mechequiv.tensorsim import tensor_inner, tensor_similarity, to_tensor_net
 from mechequiv.tensorsim.baselines import weight_cosine
 from mechequiv.tensorsim.expand import expand
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+from mechequiv.zoo.models._bilinear import Bilinear, BilinearMLP
 from tests.tensorsim.conftest import random_mlp
 
 

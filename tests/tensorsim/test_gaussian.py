@@ -21,7 +21,7 @@ from mechequiv.tensorsim.gaussian import (
     gaussian_pair,
     standardize,
 )
-from mechequiv.zoo.models.bilinear import Bilinear
+from mechequiv.zoo.models._bilinear import Bilinear
 from tests.tensorsim.conftest import random_mlp
 from tests.tensorsim.reference import cubature
 

@@ -10,7 +10,7 @@ from torch import nn
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim import tensor_similarity, to_tensor_net
 from mechequiv.tensorsim.layers import BilinearFactors, register_bilinear
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
+from mechequiv.zoo.models._bilinear import Bilinear, BilinearMLP
 
 
 class FusedGLU(nn.Module):

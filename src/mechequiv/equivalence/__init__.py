@@ -9,6 +9,12 @@
   :class:`ResampleAblation` draws implementations that resample everything outside a circuit.
 """
 
+from mechequiv.equivalence._congruity import (
+    CongruityMatrix,
+    CongruityResult,
+    congruity,
+    congruity_matrix,
+)
 from mechequiv.equivalence.circuits import (
     BehaviourCheck,
     CircuitScan,
@@ -16,12 +22,6 @@ from mechequiv.equivalence.circuits import (
     scan_components,
 )
 from mechequiv.equivalence.components import Component, neurons
-from mechequiv.equivalence.congruity import (
-    CongruityMatrix,
-    CongruityResult,
-    congruity,
-    congruity_matrix,
-)
 from mechequiv.equivalence.discovery import (
     Circuit,
     discover_circuit,

@@ -16,6 +16,12 @@ interpretations, algorithms and alignments modulo hidden-neuron relabelling): th
 that interpretive-equivalence estimators such as Congruity can be checked against.
 """
 
+from mechequiv.identifiability._audit import (
+    IdentifiabilityReport,
+    audit,
+    estimate_candidates,
+    paper_min_node_sparsity,
+)
 from mechequiv.identifiability.algorithms import (
     Algorithm,
     Formula,
@@ -23,12 +29,6 @@ from mechequiv.identifiability.algorithms import (
     count_skeletons,
 )
 from mechequiv.identifiability.alignment import Mapping
-from mechequiv.identifiability.audit import (
-    IdentifiabilityReport,
-    audit,
-    estimate_candidates,
-    paper_min_node_sparsity,
-)
 from mechequiv.identifiability.budget import AuditEstimate, estimate_audit
 from mechequiv.identifiability.circuits import Circuit, count_candidates, find_circuits
 from mechequiv.identifiability.exact import (

@@ -43,7 +43,7 @@ import numpy as np
 from torch import nn
 
 from mechequiv.errors import MechequivError
-from mechequiv.identifiability.audit import IdentifiabilityReport, audit
+from mechequiv.identifiability._audit import IdentifiabilityReport, audit
 from mechequiv.identifiability.canonical import canonical_form
 from mechequiv.identifiability.circuits import Circuit, ablation_means, circuit_activations
 from mechequiv.identifiability.interpretations import binarizations

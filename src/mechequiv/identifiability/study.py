@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mechequiv._moved import moved_figure
-from mechequiv.identifiability.audit import (
+from mechequiv.identifiability._audit import (
     IdentifiabilityReport,
     audit,
     paper_min_node_sparsity,

@@ -3,7 +3,7 @@
 :func:`train_mlp` reproduces the paper's training recipe on mechequiv's one training loop
 (:func:`mechequiv.zoo.ensemble.fit_ensemble`); the gates are the zoo's table
 (:data:`mechequiv.zoo.tasks.GATES`) and :func:`make_mlp` builds the zoo's
-:class:`~mechequiv.zoo.models.MLP`. :func:`~mechequiv.identifiability.audit` accepts any
+:class:`~mechequiv.zoo.models.MLP`. :func:`~mechequiv.identifiability._audit` accepts any
 ``nn.Sequential`` of ``nn.Linear`` and activation layers, so networks from ``train_zoo`` work too.
 """
 

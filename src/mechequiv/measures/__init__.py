@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mechequiv.measures.cca import cca, pwcca, svcca
+from mechequiv.measures._cca import cca, pwcca, svcca
+from mechequiv.measures._procrustes import permutation_distance, procrustes
+from mechequiv.measures._rsa import rdm, rsa
 from mechequiv.measures.cka import angular_cka, debiased_cka, linear_cka, rbf_cka
 from mechequiv.measures.functional import jensen_shannon, logit_cosine, prediction_agreement
 from mechequiv.measures.neighbors import knn_jaccard, mutual_knn
-from mechequiv.measures.procrustes import permutation_distance, procrustes
 from mechequiv.measures.registry import INVARIANCES, MeasureInfo, get, names
 from mechequiv.measures.regression import (
     BoundedMapFit,
@@ -39,7 +40,6 @@ from mechequiv.measures.regression import (
     repr_distance_bounds,
     ridge_cv,
 )
-from mechequiv.measures.rsa import rdm, rsa
 from mechequiv.measures.streaming import StreamingCKA, StreamingMeasure, streamable
 from mechequiv.tokens import pool_tokens as _pool_tokens
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mechequiv.measures._cca import cca_from_moments, svcca_from_moments
 from mechequiv.measures._moments import CrossMoments
-from mechequiv.measures._validate import ArrayLike, safe_arccos
-from mechequiv.measures.cca import cca_from_moments, svcca_from_moments
-from mechequiv.measures.cka import cka_from_moments
-from mechequiv.measures.procrustes import (
+from mechequiv.measures._procrustes import (
     check_matching_size,
     permutation_from_moments,
     procrustes_from_moments,
 )
+from mechequiv.measures._validate import ArrayLike, safe_arccos
+from mechequiv.measures.cka import cka_from_moments
 
 # name -> (needs quartic terms, function of (moments, **options))
 _FROM_MOMENTS: dict[str, tuple[bool, Callable[..., float]]] = {

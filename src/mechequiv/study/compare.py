@@ -367,7 +367,7 @@ def compare_models(
     points_b: list[Any] | None = None,
 ) -> Comparison:
     """Representational measures on the models' hidden representations, functional measures on
-    their outputs, and :func:`~mechequiv.equivalence.congruity` with ``n`` rounds.
+    their outputs, and :func:`~mechequiv.equivalence._congruity` with ``n`` rounds.
 
     Parameters
     ----------

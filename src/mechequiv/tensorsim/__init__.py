@@ -62,8 +62,8 @@ __all__ = [
 # Names tensorsim used to re-export from the zoo and torch: tensorsim reads any model that
 # follows its layer protocol and no longer imports the zoo; import them from where they live.
 _MOVED = {
-    "Bilinear": ("mechequiv.zoo.models.bilinear", "Bilinear"),
-    "BilinearMLP": ("mechequiv.zoo.models.bilinear", "BilinearMLP"),
+    "Bilinear": ("mechequiv.zoo.models._bilinear", "Bilinear"),
+    "BilinearMLP": ("mechequiv.zoo.models._bilinear", "BilinearMLP"),
     "Linear": ("torch.nn", "Linear"),
     "Embedding": ("torch.nn", "Embedding"),
 }

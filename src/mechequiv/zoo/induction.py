@@ -15,7 +15,7 @@ Two models:
 - :func:`train_induction_bridge`: a TransformerLens 4 ``TransformerBridge`` built natively
   (``boot_native``; TL 4 has no ``HookedTransformer``), causal, trained on next-token loss;
   hook names as in TransformerLens (``blocks.{l}.attn.hook_z``, ``hook_pattern``).
-- :func:`train_induction_zoo`: the zoo's :class:`~mechequiv.zoo.models.transformer.TokenTransformer`
+- :func:`train_induction_zoo`: the zoo's :class:`~mechequiv.zoo.models._transformer.TokenTransformer`
   trained the same way, its (bidirectional) attention replaced by :class:`CausalAttention`.
 """
 
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
-from mechequiv.zoo.models.transformer import Attention, TokenTransformer
+from mechequiv.zoo.models._transformer import Attention, TokenTransformer
 
 BOS_TOKEN = 0
 

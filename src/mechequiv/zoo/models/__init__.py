@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from mechequiv.zoo.models.bilinear import Bilinear, BilinearMLP
-from mechequiv.zoo.models.mlp import ACTIVATIONS, MLP, make_activation
-from mechequiv.zoo.models.transformer import Attention, Block, FeedForward, TokenTransformer
+from mechequiv.zoo.models._bilinear import Bilinear, BilinearMLP
+from mechequiv.zoo.models._mlp import ACTIVATIONS, MLP, make_activation
+from mechequiv.zoo.models._transformer import Attention, Block, FeedForward, TokenTransformer
 from mechequiv.zoo.tasks import Task
 
 ARCHITECTURES = ("mlp", "transformer", "bilinear")

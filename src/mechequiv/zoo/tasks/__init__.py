@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mechequiv.zoo.tasks._boolean import GATES, TWO_INPUT_GATES, boolean, gate_table, truth_table
 from mechequiv.zoo.tasks.base import Task, split_indices
-from mechequiv.zoo.tasks.boolean import GATES, TWO_INPUT_GATES, boolean, gate_table, truth_table
 from mechequiv.zoo.tasks.modular import ENCODINGS, modular_addition, operands
 from mechequiv.zoo.tasks.sequence import histogram
 

@@ -13,7 +13,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from mechequiv.zoo.models.mlp import make_activation
+from mechequiv.zoo.models._mlp import make_activation
 
 
 class Attention(nn.Module):
