@@ -74,3 +74,23 @@ def test_non_contiguous_float64_input_is_copied_not_misread():
     y = rng.normal(size=(12, 3000)).T  # transposed view
     y = y + x[:, :1]
     assert M.linear_cka(x, y) == pytest.approx(_two_pass(x, y)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_frobenius_terms_from_lower_triangles_match_the_full_matrices(offset):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5000, 33)) + offset
+    y = x[:, :20] @ rng.normal(size=(20, 21)) + rng.normal(size=(5000, 21))
+    m = CrossMoments()
+    m.update(x[:1700], y[:1700]).update(x[1700:], y[1700:])
+    cxx, cxy, cyy = m.centred()
+    full = [float((c * c).sum()) for c in (cxx, cxy, cyy)]
+    assert m.centred_frobenius() == pytest.approx(full, rel=1e-13)
+    _, ref_xx, ref_xy = _two_pass(x, y)
+    assert m.centred_frobenius()[:2] == pytest.approx(
+        [np.linalg.norm(ref_xx) ** 2, np.linalg.norm(ref_xy) ** 2], rel=1e-11
+    )
+    with pytest.raises(ValueError, match="no data"):
+        CrossMoments().centred_frobenius()
+    with pytest.raises(ValueError, match="auto=False"):
+        CrossMoments(auto=False).update(x, y).centred_frobenius()

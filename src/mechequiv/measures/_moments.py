@@ -121,6 +121,27 @@ class CrossMoments:
         cyy = s.syy - s.n * torch.outer(my, my)
         return cxx, cxy, cyy
 
+    def centred_frobenius(self) -> tuple[float, float, float]:
+        """(||Xc^T Xc||_F^2, ||Xc^T Yc||_F^2, ||Yc^T Yc||_F^2), the linear HSIC terms.
+
+        Read off the lower triangles the self-products are accumulated in: no symmetrised
+        copies, one d x d temporary each (||C||_F^2 = 2 ||tril C||_F^2 - ||diag C||^2)."""
+        if not self.auto:
+            raise ValueError("accumulator was created with auto=False (diagonals only)")
+        if self.n == 0:
+            raise ValueError("no data: call update() with at least one batch first")
+        s = self._sums
+        mx, my = s.sx / s.n, s.sy / s.n
+
+        def self_term(acc: torch.Tensor, m: torch.Tensor) -> float:
+            low = acc.clone().addr_(m, m, alpha=-s.n).tril_()
+            diag = low.diagonal()
+            flat = low.reshape(-1)
+            return float(2.0 * torch.dot(flat, flat) - torch.dot(diag, diag))
+
+        cross = s.sxy.clone().addr_(mx, my, alpha=-s.n).reshape(-1)
+        return self_term(s.sxx, mx), float(torch.dot(cross, cross)), self_term(s.syy, my)
+
     def centred_traces(self) -> tuple[float, torch.Tensor, float]:
         """(||Xc||_F^2, Xc^T Yc, ||Yc||_F^2): total variances and the centred cross-product."""
         s = self.sums()
