@@ -50,10 +50,7 @@ def _ratio(hxy: float, hxx: float, hyy: float, what: str) -> float:
 
 def cka_from_moments(m: CrossMoments, debiased: bool = False) -> float:
     """Linear CKA from accumulated moments (feature route); see :func:`linear_cka`."""
-    cxx, cxy, cyy = m.centred()
-    hxy = float((cxy * cxy).sum())
-    hxx = float((cxx * cxx).sum())
-    hyy = float((cyy * cyy).sum())
+    hxx, hxy, hyy = m.centred_frobenius()
     if not debiased:
         if hxx == 0.0 or hyy == 0.0:
             raise ValueError("a representation has zero variance across samples: CKA is undefined")
