@@ -21,13 +21,14 @@ network of each cell with L >= 2, the joint one under ``--peer-limit`` seconds o
 counts must agree, and where the joint one does not finish the limit is recorded.
 
 Usage: python benchmarks/bench_identifiability_scale.py [--seeds 2] [--widths 2,3,4,5,6,8,10,12]
-       [--layers 1,2,3,4] [--budget 120]
+       [--layers 1,2,3,4] [--budget 120] [--merge]
 Writes benchmarks/results/identifiability_scale.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import statistics
 import time
@@ -125,6 +126,10 @@ def main() -> None:
     p.add_argument("--max-depth", type=int, default=4)
     p.add_argument("--peer-limit", type=float, default=60.0)
     p.add_argument(
+        "--merge", action="store_true",
+        help="keep the rows of an existing results file for the cells not re-run",
+    )  # fmt: skip
+    p.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "identifiability_scale.json"
     )
     args = p.parse_args()
@@ -132,6 +137,12 @@ def main() -> None:
     layers = [int(n) for n in args.layers.split(",")]
     rows: list[dict[str, Any]] = []
     peers: list[dict[str, Any]] = []
+    if args.merge and args.out.exists():
+        old = json.loads(args.out.read_text())
+        rerun = {(n, k) for n in layers for k in widths}
+        rows = [r for r in old["rows"] if (r["hidden_layers"], r["k"]) not in rerun]
+        peers = [r for r in old["peer_joint_mapping_count"]
+                 if (r["hidden_layers"], r["k"]) not in rerun]  # fmt: skip
 
     def write(complete: bool) -> None:
         atomic_write_json(

@@ -109,3 +109,30 @@ def test_budget_refuses_before_work_with_the_estimate(xor_nets):
         audit(model, "XOR", budget_s=0)
     small = audit(model, "XOR", budget_s=60)
     assert small.n_circuits == audit(model, "XOR").n_circuits
+
+
+def test_auto_picks_the_cheaper_count_up_front():
+    from mechequiv.identifiability import alignment
+
+    # the perm(30, 7) case: a joint search could reach (2**10)**3 states, per layer is small
+    locs = [[(l, 1 << j) for l in range(3) for j in range(10)] for _ in range(7)]
+    costs = alignment.count_costs(locs)
+    assert costs["per_layer"] < costs["joint"] / 100
+    # two variables with two locations each: the joint search is a handful of steps
+    tiny = alignment.count_costs([[(0, 1), (0, 2)], [(0, 1), (1, 1)]])
+    assert tiny["joint"] < tiny["per_layer"]
+    assert alignment.count_costs([[(0, 1)], []]) == {"joint": 0.0, "per_layer": 0.0}
+
+
+def test_audit_refuses_before_counting_when_the_count_would_overrun(xor_nets, monkeypatch):
+    from mechequiv.identifiability import alignment
+    from mechequiv.identifiability.audit import audit
+
+    net = xor_nets[(3, 0)]
+    fits = audit(net, "XOR", where_then_what=False, budget_s=60)
+    assert fits.n_mappings == 20  # seed 0 at width 3 (as counted without a budget)
+    for unit in ("_SECONDS_PER_JOINT_STEP", "_SECONDS_PER_SHIFT", "_SECONDS_PER_ENTRY",
+                 "_SECONDS_PER_CONVOLUTION_STEP"):  # fmt: skip
+        monkeypatch.setattr(alignment, unit, 1.0)  # every count now looks like hours
+    with pytest.raises(MechequivError, match=r"budget_s=60 s: counting the minimal mappings"):
+        audit(net, "XOR", where_then_what=False, budget_s=60)

@@ -6,7 +6,14 @@ from mechequiv.study import StudyContext, load_config
 from mechequiv.study.sections import identifiability
 
 SETTINGS = identifiability.SECTION.parse(
-    {"enabled": True, "task": "XOR", "widths": [4], "seeds": 1, "max_tries": 3}
+    {
+        "enabled": True,
+        "task": "XOR",
+        "widths": [4],
+        "seeds": 1,
+        "max_tries": 3,
+        "calibration": False,
+    }
 )
 
 

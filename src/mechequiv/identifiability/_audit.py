@@ -15,6 +15,7 @@ from mechequiv.errors import MechequivError
 from mechequiv.identifiability.algorithms import candidate_algorithms, count_skeletons
 from mechequiv.identifiability.alignment import (
     Mapping,
+    count_costs,
     count_mappings,
     input_pairs,
     list_mappings,
@@ -357,7 +358,11 @@ def audit(
         Refuse (:class:`~mechequiv.errors.MechequivError`, before any work) when the estimated
         single-core time (:func:`~.budget.estimate_audit`: candidate circuits, formula skeletons
         and neuron sets counted, times measured unit costs) exceeds this many seconds; the
-        message gives the counts and the estimate. Not overridden by ``force``.
+        message gives the counts and the estimate. Not overridden by ``force``. The cost of
+        counting minimal mappings depends on where the network's units pass the interchange
+        tests, so it is estimated (:func:`~.alignment.count_costs`) once the locations are
+        known, and the audit is refused there, before any count, when the time spent plus that
+        estimate exceeds the budget.
     """
     task = as_task(task)
     if preset is not None:
@@ -461,9 +466,22 @@ def audit(
         pair_list = input_pairs(len(x), pairs)
         bits = patched_bits(net, x, pair_list)
         index = passing_index(bits)  # shared by every candidate algorithm
+        located = [(alg, variable_locations(alg, task.inputs, pair_list, bits, index))
+                   for alg in algs]  # fmt: skip
+        if budget_s is not None:
+            # the counting cost depends on the network's passing locations: known only now,
+            # and refused before any count is run
+            counting = sum(min(count_costs(locs).values()) for _, locs in located)
+            spent = sum(seconds.values()) + time.perf_counter() - t0
+            if spent + counting > budget_s:
+                raise MechequivError(
+                    f"the audit would not finish within budget_s={budget_s:,.0f} s: counting the "
+                    f"minimal mappings of {len(algs):,} formulas over the located neuron sets "
+                    f"is estimated at ~{counting:,.1f} s after {spent:,.1f} s spent; raise "
+                    "budget_s or lower max_depth"
+                )
         kept_algs, counts, kept_maps = [], [], []
-        for alg in algs:
-            locs = variable_locations(alg, task.inputs, pair_list, bits, index)
+        for alg, locs in located:
             n = count_mappings(locs)
             if n:
                 kept_algs.append(str(alg))

@@ -246,17 +246,67 @@ def _layer_counts(locations: Sequence[Sequence[int]], variables: Sequence[int]) 
     }
 
 
-#: States of the joint search (neurons used in every layer at once) before the count switches
-#: to the per-layer decomposition.
-_JOINT_STATES = 50_000
+#: Unit costs of the two counting methods (single core): one step of the joint search (a Python
+#: dict probe and tuple build) and, for the per-layer programme, one vectorised shift (fixed
+#: numpy overhead), one table entry moved, one entry of the subset convolution. Calibrated so
+#: that the summed estimate matches the order of the counting time measured on the width-8,
+#: three-hidden-layer XOR cell of ``benchmarks/bench_identifiability_scale.py`` (the estimate
+#: errs high: the bounds on reachable states and subsets are not tight).
+_SECONDS_PER_JOINT_STEP = 1e-6
+_SECONDS_PER_SHIFT = 4e-6
+_SECONDS_PER_ENTRY = 2e-10
+_SECONDS_PER_CONVOLUTION_STEP = 2e-8
 COUNT_METHODS = ("auto", "joint", "per_layer")
 
 
-class _TooManyStatesError(Exception):
-    pass
+def count_costs(locations: Sequence[Sequence[tuple[int, int]]]) -> dict[str, float]:
+    """Estimated seconds of :func:`count_mappings` by each method, from the location counts
+    alone (nothing is counted): ``{"joint": ..., "per_layer": ...}``.
+
+    Joint search: at variable ``i`` at most ``prod_{j<i} |L_j|`` states, and per layer at
+    most ``min(2**width, prod_{j<i} (|L_j in the layer| + 1))`` used-neuron sets, each state
+    trying ``|L_i|`` locations. Per-layer programme: for
+    each layer with ``n`` variables located there, one shift per (variable, location) over
+    ``2**(n-1)`` rows of free neuron sets, then a subset convolution of at most
+    ``2**n_vars * 2**n`` steps. Upper bounds scaled by measured unit costs: what ``"auto"``
+    compares, not a promise.
+    """
+    if not locations or any(not locs for locs in locations):
+        return {"joint": 0.0, "per_layer": 0.0}
+    widths: dict[int, int] = {}
+    for locs in locations:
+        for layer, code in locs:
+            widths[layer] = max(widths.get(layer, 0), int(code).bit_length())
+    # states before variable i: used-neuron tuples, at most prod over layers of
+    # min(2**width, prod_{j<i} (locations of j in that layer + 1)), and at most prod_{j<i} |L_j|
+    per_layer_reach = dict.fromkeys(widths, 1.0)
+    joint, reach = 0.0, 1.0
+    for locs in locations:
+        states = 1.0
+        for layer, width in widths.items():
+            states *= min(per_layer_reach[layer], 2.0**width)
+        joint += min(reach, states) * len(locs)
+        reach *= len(locs)
+        for layer in widths:
+            per_layer_reach[layer] *= 1 + sum(1 for l, _ in locs if l == layer)
+    n_vars = len(locations)
+    per_layer, placed = 0.0, 1.0
+    for layer, width in sorted(widths.items()):
+        located = [[c for l, c in locs if l == layer] for locs in locations]
+        n = sum(1 for codes in located if codes)
+        subsets = 1.0  # nonzero entries of this layer's counts: <= 2**n and <= prod(|L| + 1)
+        for codes in located:
+            subsets *= len(codes) + 1
+            for code in codes:
+                free = 2.0 ** (width - int(code).bit_count())
+                per_layer += _SECONDS_PER_SHIFT + _SECONDS_PER_ENTRY * 2.0 ** (n - 1) * free
+        subsets = min(subsets, 2.0**n)
+        per_layer += _SECONDS_PER_CONVOLUTION_STEP * placed * subsets
+        placed = min(placed * subsets, 2.0**n_vars)
+    return {"joint": joint * _SECONDS_PER_JOINT_STEP, "per_layer": per_layer}
 
 
-def _joint_count(locations: Sequence[Sequence[tuple[int, int]]], limit: int | None) -> int:
+def _joint_count(locations: Sequence[Sequence[tuple[int, int]]]) -> int:
     """Memoised search over variables with the neurons used in every layer as state: fast
     while few states are reachable, exponential in the total width otherwise."""
     n_layers = 1 + max((layer for locs in locations for layer, _ in locs), default=0)
@@ -277,8 +327,6 @@ def _joint_count(locations: Sequence[Sequence[tuple[int, int]]], limit: int | No
             nxt[layer] |= code
             total += count(i + 1, tuple(nxt))
         memo[key] = total
-        if limit is not None and len(memo) > limit:
-            raise _TooManyStatesError
         return total
 
     return count(0, (0,) * n_layers)
@@ -291,9 +339,10 @@ def count_mappings(locations: Sequence[Sequence[tuple[int, int]]], method: str =
     each layer, the number of disjoint placements of every subset of the variables
     (:func:`_layer_counts`), then a subset convolution over layers (each variable in exactly
     one layer): ``method="per_layer"``. ``"joint"`` is the memoised search over the neurons
-    used in all layers at once, faster while few states are reachable; ``"auto"`` runs it
-    until it holds ``_JOINT_STATES`` states, then switches. Exact integers either way, never
-    listing a mapping; both checked against brute-force enumeration in the tests.
+    used in all layers at once, faster while few states are reachable; ``"auto"`` picks the
+    one :func:`count_costs` estimates cheaper, up front (no search is started and abandoned).
+    Exact integers either way, never listing a mapping; both checked against brute-force
+    enumeration in the tests.
     """
     if method not in COUNT_METHODS:
         raise ValueError(f"method must be one of {COUNT_METHODS}, got {method!r}")
@@ -302,11 +351,11 @@ def count_mappings(locations: Sequence[Sequence[tuple[int, int]]], method: str =
     n_vars = len(locations)
     if n_vars == 0:
         return 1
-    if method != "per_layer":
-        try:
-            return _joint_count(locations, None if method == "joint" else _JOINT_STATES)
-        except _TooManyStatesError:
-            pass
+    if method == "auto":
+        costs = count_costs(locations)
+        method = "joint" if costs["joint"] <= costs["per_layer"] else "per_layer"
+    if method == "joint":
+        return _joint_count(locations)
     by_layer: dict[int, list[list[int]]] = {}
     for v, locs in enumerate(locations):
         for layer, code in locs:

@@ -588,7 +588,11 @@ def _short_component(name: str, kind: str) -> str:
 
 
 def exact_equivalence_calibration(
-    data: Sequence[Any], *, title: str | None = None, bins: int | None = None
+    data: Sequence[Any],
+    *,
+    title: str | None = None,
+    bins: int | None = None,
+    min_per_class: int = 1,
 ) -> Figure:
     """Reliability diagram and ROC of scores against exact equivalence, one row per predictor.
 
@@ -596,7 +600,9 @@ def exact_equivalence_calibration(
     ``to_dict()`` (predictor, label, subset, scores, labels, bins). Left: equal-width score
     bins against the observed rate of the exact label in each bin, each bin's pair count
     written above it, the diagonal marking perfect calibration (meaningful for a score meant as
-    a probability, such as Congruity). Right: the ROC curve with its AUC and the chance line.
+    a probability, such as Congruity). Right: the ROC curve with its AUC and the chance line;
+    with fewer than ``min_per_class`` positive or negative pairs the curve is drawn but its
+    title says the pairs are too few for an AUC instead of printing one.
     """
     from mechequiv.identifiability.calibration import CalibrationData
 
@@ -635,11 +641,13 @@ def exact_equivalence_calibration(
         right.plot(fpr, tpr, color="C1", lw=1.5)  # straight segments: tied scores
         right.plot([0, 1], [0, 1], color="0.5", ls="--", lw=0.8)
         n_pos = sum(d.labels)
-        right.set_title(
-            _plain(f"ROC: AUC {auc:.2f} ({n_pos} positive of {len(d.labels)})")
-            if not np.isnan(auc) else _plain(f"ROC undefined (one class, {len(d.labels)} pairs)"),
-            fontsize=9,
-        )  # fmt: skip
+        if np.isnan(auc):
+            heading = f"ROC undefined (one class, {len(d.labels)} pairs)"
+        elif min(n_pos, len(d.labels) - n_pos) < min_per_class:
+            heading = f"ROC: {n_pos} positive of {len(d.labels)}, too few for an AUC"
+        else:
+            heading = f"ROC: AUC {auc:.2f} ({n_pos} positive of {len(d.labels)})"
+        right.set_title(_plain(heading), fontsize=9)
         right.set_xlabel("false-positive rate")
         right.set_ylabel("true-positive rate")
         right.set_xlim(0, 1)
