@@ -126,7 +126,7 @@ def test_auto_picks_the_cheaper_count_up_front():
 
 def test_audit_refuses_before_counting_when_the_count_would_overrun(xor_nets, monkeypatch):
     from mechequiv.identifiability import alignment
-    from mechequiv.identifiability.audit import audit
+    from mechequiv.identifiability._audit import audit
 
     net = xor_nets[(3, 0)]
     fits = audit(net, "XOR", where_then_what=False, budget_s=60)

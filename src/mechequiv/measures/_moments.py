@@ -132,6 +132,7 @@ class CrossMoments:
         if self.n == 0:
             raise ValueError("no data: call update() with at least one batch first")
         s = self._sums
+        assert s is not None  # n > 0: update() has accumulated at least one batch
         mx, my = s.sx / s.n, s.sy / s.n
 
         def self_term(acc: torch.Tensor, m: torch.Tensor) -> float:
