@@ -1,15 +1,12 @@
-"""The exact-equivalence calibration figure and its place in the identifiability section."""
+"""The exact-equivalence calibration figure (its place in the study's identifiability section is
+tested in tests/study/test_identifiability_calibration.py)."""
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 
 from mechequiv.identifiability.calibration import CalibrationData
 from mechequiv.report import figures as F
-from mechequiv.report import render_report, validate_results
-from tests.report.example import synthetic_results
 
 DATA = CalibrationData(
     "congruity[distill]", "same_algorithms", "seed pairs",
@@ -32,16 +29,3 @@ def test_figure_has_reliability_and_roc_per_predictor():
     assert any(t.get_text() == "n=2" for t in rel.texts)
     with pytest.raises(ValueError, match="at least one"):
         F.exact_equivalence_calibration([])
-
-
-def test_identifiability_section_shows_the_calibration_when_present():
-    results = synthetic_results()
-    html_without = render_report(copy.deepcopy(results))
-    results["identifiability"]["calibration"] = [DATA.to_dict()]
-    validate_results(results)
-    html_with = render_report(results)
-    assert "Calibration against exact equivalence" in html_with
-    assert "Calibration against exact equivalence" not in html_without
-    results["identifiability"]["calibration"] = [{"predictor": "x"}]
-    with pytest.raises(ValueError, match="calibration"):
-        validate_results(results)

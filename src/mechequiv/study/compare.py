@@ -305,7 +305,7 @@ def _check_request(
     from mechequiv.capture.hooks import named_hook_modules
     from mechequiv.capture.points import as_point, resolve_modules
     from mechequiv.equivalence import default_points
-    from mechequiv.measures._validate import check_int
+    from mechequiv.validation import check_int
 
     check_int(n, "n", 1)
     if sampler not in SAMPLER_KINDS:

@@ -36,7 +36,7 @@ from mechequiv.tensorsim.dynamics import (
 from mechequiv.tensorsim.similarity import json_floats
 from mechequiv.tensorsim.training import Checkpoint, blob_images, modular_addition, stamp_trigger
 from mechequiv.tensorsim.training import train as train_loop
-from mechequiv.zoo.models._bilinear import Bilinear
+from mechequiv.zoo.models import Bilinear
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -432,7 +432,7 @@ def tensor_similarity(
     Examples
     --------
     >>> import torch
-    >>> from mechequiv.zoo.models._bilinear import BilinearMLP
+    >>> from mechequiv.zoo.models import BilinearMLP
     >>> m = BilinearMLP(6, 5, 7, 3, n_layers=2)
     >>> round(tensor_similarity(m, m), 12)
     1.0

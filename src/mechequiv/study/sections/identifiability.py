@@ -13,7 +13,7 @@ import numpy as np
 
 from mechequiv._progress import make_progress
 from mechequiv.errors import MechequivError
-from mechequiv.identifiability._audit import audit, paper_min_node_sparsity
+from mechequiv.identifiability import audit, paper_min_node_sparsity
 from mechequiv.identifiability.calibration import roc_auc, shuffled_null
 from mechequiv.identifiability.exact import ExplanationClasses, explanation_classes
 from mechequiv.identifiability.network import MLPNet, as_mlp
