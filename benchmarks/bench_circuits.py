@@ -25,7 +25,11 @@
    token. The peer for time is ``scan_components`` on the same model and inputs.
 
 Usage: python benchmarks/bench_circuits.py [--part tracr|induction|all] [--quick]
-       [--models bridge,zoo] [--steps 600]
+       [--models bridge,zoo] [--steps 600] [--heads 4 --d-model 32 --half 6 --vocab 16
+       --target 0.9 --name circuits_induction_fewheads_acc90] [--seed-list 2 --tag _s2]
+Each induction run records whether its model has the textbook heads by attention patterns
+(``qualifies``, with the reason when not); the summary averages all seeds and, apart, the
+qualified ones. ``--part merge --name STEM`` joins STEM_bridge*.json / STEM_zoo*.json.
 Writes benchmarks/results/circuits_tracr.json and/or circuits_induction[_bridge|_zoo].json
 (circuits_induction.json with both models).
 """
