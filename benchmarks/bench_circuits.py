@@ -167,10 +167,11 @@ def induction_part(
         size[k] for k in ("half", "vocab", "n_heads", "d_model", "lr")
     )
     target, min_score = size.get("target", 0.9), 0.3
+    no_bos = bool(size.get("exclude_bos", False))
     out: dict[str, Any] = {
         "config": {"n_layers": 2, "n_heads": heads, "d_model": d_model, "half": half, "vocab": vocab,
                    "max_steps": steps, "lr": lr, "target_accuracy": target, "n_inputs": n,
-                   "known_heads_min_score": min_score},
+                   "known_heads_min_score": min_score, "scores_exclude_bos": no_bos},
         "counterfactual": "break_repeat: the first copy of A replaced by other tokens (the "
                           "'fresh_tokens' rows: every token fresh, same layout)",
         "runs": [],
@@ -191,7 +192,8 @@ def induction_part(
             adapter = model_adapter(model)
             pts = [f"blocks.{layer}.attn.hook_pattern" for layer in (0, 1)]
             pats = capture(adapter, batch.tokens, pts, progress=False)
-            sc = head_scores({0: pats[pts[0]], 1: pats[pts[1]]}, batch)
+            sc = head_scores({0: pats[pts[0]], 1: pats[pts[1]]}, batch, exclude_bos=no_bos)
+            raw = head_scores({0: pats[pts[0]], 1: pats[pts[1]]}, batch)
             known = known_heads(sc)
             truth = {_head(kind, layer, h) for v in known.values() for layer, h in v}
             row: dict[str, Any] = {
@@ -199,6 +201,8 @@ def induction_part(
                 "accuracy": induction_accuracy(model, batch),
                 "repeat_loss": repeat_losses(model, batch), "n_candidates": len(comps),
                 "head_scores": {k: np.round(v, 4).tolist() for k, v in sc.items()},
+                "head_scores_raw": {k: np.round(v, 4).tolist() for k, v in raw.items()},
+                "bos_attention": {str(i): np.round(pats[pts[i]][..., 0].double().mean((0, 2)).numpy(), 4).tolist() for i in (0, 1)},
                 "known_heads": sorted(truth),
                 **_qualification(sc, induction_accuracy(model, batch), target, min_score),
             }  # fmt: skip
@@ -353,6 +357,8 @@ def main() -> None:
     ap.add_argument("--half", type=int, default=10, help="longest repeated sequence")
     ap.add_argument("--vocab", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--exclude-bos", action="store_true",
+                    help="head scores (ground truth) with attention renormalised off BOS")  # fmt: skip
     ap.add_argument("--target", type=float, default=0.9,
                     help="training stops once held-out induction accuracy reaches this")  # fmt: skip
     args = ap.parse_args()
@@ -381,7 +387,8 @@ def main() -> None:
         name = args.name + ("" if len(kinds) == 2 else f"_{kinds[0]}")
         path = RESULTS / f"{name}{args.tag}.json"
         size = {"n_heads": args.heads, "d_model": args.d_model, "half": args.half,
-                "vocab": args.vocab, "lr": args.lr, "target": args.target}  # fmt: skip
+                "vocab": args.vocab, "lr": args.lr, "target": args.target,
+                "exclude_bos": args.exclude_bos}  # fmt: skip
         res = induction_part(seeds, n, args.steps, kinds, partial=path, size=size)
         atomic_write_json(path, {**res, "meta": meta, "complete": True})
 
