@@ -133,3 +133,19 @@ def test_known_heads_and_repeat_losses_by_hand():
     losses = repeat_losses(Oracle(), batch)
     assert losses["first_copy"] == pytest.approx(np.log(VOCAB))
     assert losses["second_copy"] == pytest.approx(-20 + np.log(np.exp(20) + VOCAB - 1))
+
+
+def test_head_scores_without_bos_renormalise_what_is_left_by_hand():
+    """A head parking 0.9 of its attention on BOS and 0.1 on the previous token scores 0.1 raw
+    and 1 once BOS is excluded; a head on BOS only scores 0 either way (no division by 0)."""
+    batch = induction_batch(4, HALF, VOCAB, np.random.default_rng(6))
+    t = batch.tokens.shape[1]
+    pat = torch.zeros(4, 2, t, t)
+    pat[:, :, :, 0] = 1.0
+    p = torch.arange(1, t)
+    pat[:, 0, p, 0] = 0.9
+    pat[:, 0, p, p - 1] += 0.1  # at p = 1 the previous token is BOS itself
+    raw = head_scores({0: pat}, batch)["previous_token"][0]
+    no_bos = head_scores({0: pat}, batch, exclude_bos=True)["previous_token"][0]
+    np.testing.assert_allclose(raw, [0.1, 0.0], atol=1e-12)
+    np.testing.assert_allclose(no_bos, [1.0, 0.0], atol=1e-12)

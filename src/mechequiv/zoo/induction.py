@@ -146,12 +146,17 @@ def known_heads(
     return out
 
 
-def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dict[str, np.ndarray]:
+def head_scores(
+    patterns: dict[int, torch.Tensor], batch: InductionBatch, exclude_bos: bool = False
+) -> dict[str, np.ndarray]:
     """Previous-token and induction scores of every head from attention patterns.
 
     ``patterns[layer]`` is ``(n, heads, query, key)``. The previous-token score is the mean
     attention from position ``p >= 2`` to ``p - 1``; the induction score the mean attention from
     an induction position ``p`` to ``p - L + 1`` (the token after the earlier occurrence).
+    ``exclude_bos``: each query's attention renormalised over the keys after BOS first; small
+    LayerNorm models park most attention on BOS (a sink that writes little) and move
+    information with the few percent left, which raw scores hide.
     Returns arrays ``(layers, heads)``.
     """
     prev, induct = [], []
@@ -159,6 +164,15 @@ def head_scores(patterns: dict[int, torch.Tensor], batch: InductionBatch) -> dic
     key = q - torch.as_tensor(batch.lengths)[rows] + 1
     for layer in sorted(patterns):
         pat = patterns[layer].double()
+        if exclude_bos:
+            rest = pat[..., 1:]
+            pat = torch.cat(
+                [
+                    torch.zeros_like(pat[..., :1]),
+                    rest / rest.sum(-1, keepdim=True).clamp_min(1e-12),
+                ],
+                -1,
+            )
         t = pat.shape[-1]
         p = torch.arange(2, t)
         prev.append(pat[:, :, p, p - 1].mean((0, 2)).numpy())
