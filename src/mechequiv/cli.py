@@ -402,7 +402,7 @@ def compare(
         str,
         typer.Option(
             help="Implementations for Congruity: distill (label-free re-fit to each model's "
-            "outputs), circuit (resample ablation outside a circuit found by a patching scan), "
+            "outputs), circuit (resample ablation outside a circuit found by discover_circuit), "
             "symmetry (the positive control) or none (default: Congruity skipped; none is "
             "calibrated yet)."
         ),
