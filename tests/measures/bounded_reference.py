@@ -4,10 +4,31 @@ dual) and the previous one (FISTA with exact secular dual bounds and a Procruste
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.measures.regression import BoundedMapFit
+
+
+def adversarial_inputs(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A regression pair (x, y) of one adversarial ``kind`` for the solver tests: "random",
+    "rank_deficient", "n_below_d", "near_constant_columns", "huge_offsets" or "steep_spectrum"
+    (condition number 1e8, FISTA's slow case)."""
+    x = rng.normal(size=(150, 12)) * np.logspace(0, -2, 12)
+    y = x @ rng.normal(size=(12, 10)) * 1.5 + 0.1 * rng.normal(size=(150, 10))
+    if kind == "rank_deficient":
+        x = x[:, :4] @ rng.normal(size=(4, 12))
+    elif kind == "n_below_d":
+        x, y = rng.normal(size=(20, 40)), rng.normal(size=(20, 30)) * 3
+    elif kind == "near_constant_columns":
+        x[:, :3] = 1.0 + 1e-9 * rng.normal(size=(150, 3))
+    elif kind == "huge_offsets":
+        x, y = x + 1e3, y - 1e4
+    elif kind == "steep_spectrum":
+        x = rng.normal(size=(150, 12)) * np.logspace(0, -4, 12)
+        y = x @ rng.normal(size=(12, 12)) * 3
+    return x, y
 
 
 def old_solve_bounded(

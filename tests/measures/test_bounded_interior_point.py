@@ -10,7 +10,7 @@ import torch
 
 import mechequiv.measures.regression as regression
 from mechequiv.measures.regression import _normalise, _solve_bounded
-from tests.measures.bounded_reference import previous_solve_bounded
+from tests.measures.bounded_reference import adversarial_inputs, previous_solve_bounded
 
 
 def _problem(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -20,21 +20,7 @@ def _problem(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, 
 
 
 def _inputs(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(150, 12)) * np.logspace(0, -2, 12)
-    y = x @ rng.normal(size=(12, 10)) * 1.5 + 0.1 * rng.normal(size=(150, 10))
-    if kind == "rank_deficient":
-        x = x[:, :4] @ rng.normal(size=(4, 12))
-    elif kind == "n_below_d":
-        x, y = rng.normal(size=(20, 40)), rng.normal(size=(20, 30)) * 3
-    elif kind == "near_constant_columns":
-        x[:, :3] = 1.0 + 1e-9 * rng.normal(size=(150, 3))
-    elif kind == "huge_offsets":
-        x, y = x + 1e3, y - 1e4
-    elif kind == "steep_spectrum":  # condition number 1e8: FISTA's slow case
-        x = rng.normal(size=(150, 12)) * np.logspace(0, -4, 12)
-        y = x @ rng.normal(size=(12, 12)) * 3
-    return x, y
+    return adversarial_inputs(kind, np.random.default_rng(seed))
 
 
 KINDS = [

@@ -10,7 +10,7 @@ import torch
 
 from mechequiv import measures as M
 from mechequiv.measures.regression import _normalise, _solve_bounded
-from tests.measures.bounded_reference import old_solve_bounded
+from tests.measures.bounded_reference import adversarial_inputs, old_solve_bounded
 
 
 def _problem(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -56,26 +56,12 @@ def test_certified_bracket_holds_the_optimum(seed):
     assert b.upper - b.lower <= 1e-5 / (2 * b.lower) + 1e-9  # width from the gap's definition
 
 
-def _adversarial(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.normal(size=(150, 12)) * np.logspace(0, -2, 12)
-    y = x @ rng.normal(size=(12, 10)) * 1.5 + 0.1 * rng.normal(size=(150, 10))
-    if kind == "rank_deficient":
-        x = x[:, :4] @ rng.normal(size=(4, 12))
-    elif kind == "n_below_d":
-        x, y = rng.normal(size=(20, 40)), rng.normal(size=(20, 30)) * 3
-    elif kind == "near_constant_columns":
-        x[:, :3] = 1.0 + 1e-9 * rng.normal(size=(150, 3))
-    elif kind == "huge_offsets":
-        x, y = x + 1e3, y - 1e4
-    return x, y
-
-
 @pytest.mark.parametrize(
     "kind", ["random", "rank_deficient", "n_below_d", "near_constant_columns", "huge_offsets"]
 )
 def test_agrees_with_the_previous_solver_within_the_certified_tolerance(kind):
     rng = np.random.default_rng(len(kind))
-    x, y = _adversarial(kind, rng)
+    x, y = adversarial_inputs(kind, rng)
     for a, b in ((x, y), (y, x)):
         args = _problem(torch.as_tensor(a), torch.as_tensor(b))
         old = old_solve_bounded(*args, 1e-5, 50_000)
