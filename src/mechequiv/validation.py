@@ -221,6 +221,30 @@ def check_pair(
     return x, y
 
 
+def pair_unscanned(
+    X: Any, Y: Any, min_samples: int = 2
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """What ``check_pair(X, Y, min_samples, rescale=True, keep_float=True)`` returns for input
+    that needs no rescaling, but without its pass over the values (finiteness and magnitude).
+
+    For callers that compute something from which they can certify afterwards that the values
+    were finite and inside the float64-safe window (see ``SAFE_EXPONENT``); when they cannot,
+    they must call :func:`check_pair`, which then raises or rescales. ``None`` for anything but
+    float32/float64 matrices with matching rows and enough samples, so that :func:`check_pair`
+    gives every error, in its order.
+    """
+    try:
+        x, y = _as_tensor(X, "X"), _as_tensor(Y, "Y")
+    except ValidationError:
+        return None
+    floats = (torch.float32, torch.float64)
+    if x.dtype not in floats or y.dtype not in floats or x.ndim != 2 or y.ndim != 2:
+        return None
+    if x.shape[1] == 0 or y.shape[1] == 0 or x.shape[0] != y.shape[0] or x.shape[0] < min_samples:
+        return None
+    return x, y.to(x.device)
+
+
 def _check_rows(x: torch.Tensor, y: torch.Tensor, min_samples: int, names: tuple[str, str]) -> None:
     if x.shape[0] != y.shape[0]:
         raise ValidationError(

@@ -111,6 +111,34 @@ class CrossMoments:
             return s
         return _Sums(s.n, s.sx, s.sy, symmetrised(s.sxx), s.sxy, symmetrised(s.syy), s.quartic)
 
+    def certifies_window(self, exponent: int) -> bool:
+        """Whether the accumulated data were certainly finite, with each side's largest |entry|
+        M inside [2^-exponent, 2^exponent]: read off the pivots c and the diagonals
+        D_j = sum_i (x_ij - c_j)^2 of the self-products, so no separate pass over the input.
+
+        NaN or infinity in any entry reaches the diagonal (a square is never negative, so no
+        inf - inf cancels there, and NaN propagates through every sum; even a BLAS that skips
+        zero factors multiplies a NaN entry by itself). With everything finite,
+        M <= max_j |c_j| + sqrt(D_j), and M >= |c_j| (a mean of entries) and
+        M >= sqrt(D_j / n) / 2 (each |x_ij - c_j| <= 2M). The bounds are checked with a factor
+        of 4 to spare for rounding; ``False`` means "not certified", not "outside"."""
+        s = self._sums
+        if s is None or s.n == 0:
+            return False
+        top, bottom = 2.0 ** (exponent - 2), 2.0 ** (2 - exponent)
+        for pivot, acc in ((self._cx, s.sxx), (self._cy, s.syy)):
+            assert pivot is not None  # set with the sums
+            diag = acc.diagonal() if acc.ndim == 2 else acc
+            if not bool(torch.isfinite(pivot).all() and torch.isfinite(diag).all()):
+                return False
+            root, centre_abs = diag.sqrt(), pivot.abs()
+            if float((centre_abs + root).max()) > top:
+                return False
+            low = max(float(centre_abs.max()), float(root.max()) / s.n**0.5)
+            if low < bottom:
+                return False
+        return True
+
     def centred(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Centred cross-products (Xc^T Xc, Xc^T Y_c, Yc^T Yc), each summed (not divided by n)."""
         if not self.auto:
