@@ -1,49 +1,56 @@
-"""Exact interpretive equivalence as ground truth: how well do Congruity and baselines predict it?
+"""Exact equivalence as ground truth: how well do Congruity and baselines predict it?
 
-Zoo: Boolean MLPs (2, k, k, 1) trained with the paper's recipe (``train_mlp``) on the gates
-``--tasks`` at hidden widths ``--widths``, seeds 0, 1, ... until ``--seeds`` converge per
-(task, width) group (at most ``--max-tries`` seeds). Networks at k >= 4 use the reference
-script's circuit filter (``paper_min_node_sparsity``); a network with more interpretation
-classes than ``--max-interpretations`` is left out (listed in the json).
+Two zoos, run separately (``--zoo``) and merged (``--merge``) so that each run stays short:
 
-Pairs, designed so that the informative label has enough positives:
-
-* ``seeds``: every pair of converged seeds of one (task, width) group;
-* ``cross-width``: every pair of one task across two widths (the aligned algorithms of a
-  width-2 and a width-3 network can coincide; circuits cannot);
-* ``symmetry copy``: each network of ``--copy-widths`` with a random hidden-unit permutation and
-  positive rescaling of itself (``SymmetryTransform``), its classes computed from its own
-  weights like any other network's (the positive control for ``equivalent``).
+* ``trained``: Boolean MLPs (2, k, k, 1) trained with the paper's recipe (``train_mlp``) on the
+  gates ``--tasks`` at hidden widths ``--widths``, seeds 0, 1, ... until ``--seeds`` converge
+  per (task, width) group (at most ``--max-tries`` seeds). Networks at k >= 4 use the reference
+  script's circuit filter (``paper_min_node_sparsity``); a network with more interpretation
+  classes than ``--max-interpretations`` is left out (listed in the json). Audit settings: the
+  paper's (the full network is not a circuit). Pairs: ``seeds`` (every pair of converged seeds
+  of one (task, width) group), ``cross-width`` with ``--cross-width`` (every pair of one task
+  across two widths), and ``symmetry copy`` (each network of ``--copy-widths`` with a random
+  hidden-unit permutation and positive rescaling of itself, ``SymmetryTransform``, its classes
+  computed from its own weights: the positive control for ``equivalent``).
+* ``hand-built``: every design of ``--tasks`` in every realisation
+  (``identifiability.hand_built_zoo``: designed gate decompositions; reparametrised, biased,
+  redundant, idle and mixed realisations); pairs: every pair of one task (kind ``hand-built``).
+  Audited with ``include_full=True``: most designs are minimal, so without the full network
+  they have no circuit at all and the circuit and interpretation overlaps would be vacuous.
 
 Ground truth per pair (``exact_equivalence`` definitions, computed exactly):
 ``equivalent`` (identical circuit, interpretation, algorithm and alignment classes) and
 ``same_algorithms`` (identical non-empty sets of aligned algorithms: the same gate
-decompositions in the what-then-where sense, the label that matters among independently
-trained networks, where ``equivalent`` never holds), plus the four Jaccard indices.
+decompositions in the what-then-where sense), plus the four Jaccard indices; hand-built pairs
+also carry ``same_decomposition``, the design's label (the same decomposition string), which
+the audit need not agree with.
 
 Predictors (higher = predicted more equivalent): Congruity with the label-free samplers
 ``distill`` (``Distill``) and ``perturb`` (``PerturbRefit``), ``symmetry``
-(``SymmetryTransform``, the positive control) and optionally ``retrained``; linear CKA, minus
-Procrustes angular distance, minus ``repr_distance`` on the hidden representations of the
-task rows (hidden layers concatenated). The single output unit is read as two logits
-``(0, 10 (y - 0.5))`` by the label-free samplers, so their KL and agreement checks see the
-rounded Boolean behaviour. Each network's label-free pool (``--pool`` draws) is drawn once,
-seeded by the network, and Congruity rounds draw from it with replacement (the pool design of
-``Retrained``), which makes the per-pair cost independent of the sampler's.
+(``SymmetryTransform``, the positive control) and optionally ``retrained`` (trained zoo only);
+linear CKA, minus Procrustes angular distance, minus ``repr_distance`` on the hidden
+representations of the task rows (hidden layers concatenated). The single output unit is read
+as two logits ``(0, 10 (y - 0.5))`` by the label-free samplers, so their KL and agreement
+checks see the rounded Boolean behaviour. Each network's label-free pool (``--pool`` draws) is
+drawn once, seeded by the network's name, and Congruity rounds draw from it with replacement
+(the pool design of ``Retrained``), which makes the per-pair cost independent of the sampler's.
 
-Reported per subset (all pairs; trained pairs = seeds + cross-width): ROC AUC of each
-predictor for each label with a 95 % bootstrap interval over networks (pairs sharing a network
-are dependent) and the shuffled-label null (2.5-97.5 % and one-sided p); Spearman with each
-Jaccard; reliability bins of each Congruity.
+Reported per subset (trained pairs = seeds + cross-width; hand-built pairs; all pairs): ROC AUC
+of each predictor for each label with a 95 % bootstrap interval over networks (pairs sharing a
+network are dependent) and the shuffled-label null (2.5-97.5 % and one-sided p); Spearman with
+each Jaccard; reliability bins of each Congruity.
 
-Usage: python benchmarks/bench_exact_equivalence.py [--tasks XOR,AND,OR,IMP] [--widths 2,3]
-       [--seeds 10] [--sampler distill --sampler perturb --sampler symmetry] [--n 10]
-Writes benchmarks/results/exact_equivalence.json.
+Usage: python benchmarks/bench_exact_equivalence.py --zoo trained [--tasks XOR,AND,OR]
+       [--widths 2,3] [--seeds 10] [--sampler distill ...] [--n 6] --out PART.json
+       python benchmarks/bench_exact_equivalence.py --zoo hand-built --out PART.json
+       python benchmarks/bench_exact_equivalence.py --merge PART1.json PART2.json ...
+Writes benchmarks/results/exact_equivalence.json (and its calibration figure) by default.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import statistics
@@ -66,10 +73,12 @@ from mechequiv.identifiability import (
     boolean_task,
     compare_classes,
     explanation_classes,
+    hand_built_zoo,
     paper_min_node_sparsity,
     train_mlp,
 )
 from mechequiv.identifiability.calibration import (
+    SUBSETS,
     CalibrationData,
     calibration_data,
     network_bootstrap_auc,
@@ -77,9 +86,9 @@ from mechequiv.identifiability.calibration import (
     shuffled_null,
 )
 
-LABELS = ("equivalent", "same_algorithms")
+LABELS = ("equivalent", "same_algorithms", "same_decomposition")
 JACCARDS = ("circuits", "interpretations", "algorithms", "alignments")
-TRAINED = ("seeds", "cross-width")
+RESULTS = Path(__file__).parent / "results" / "exact_equivalence.json"
 
 
 def two_logits(out: torch.Tensor) -> torch.Tensor:
@@ -96,6 +105,11 @@ def label_free(name: str, x: torch.Tensor) -> Distill | PerturbRefit:
     )  # fmt: skip
 
 
+def name_seed(name: str, sampler: str) -> list[int]:
+    """A seed from a network's name (a draw does not depend on which other networks exist)."""
+    return [int.from_bytes(hashlib.sha256(f"{name}|{sampler}".encode()).digest()[:8], "little")]
+
+
 def train_group(task: str, k: int, want: int, max_tries: int) -> list[tuple[int, torch.nn.Module]]:
     out = []
     for seed in range(max_tries):
@@ -107,14 +121,180 @@ def train_group(task: str, k: int, want: int, max_tries: int) -> list[tuple[int,
     return out
 
 
+# network entry: (module, explanation classes, task, hidden widths, design decomposition or None)
+Network = tuple[torch.nn.Module, Any, str, tuple[int, ...], str | None]
+
+
+def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tuple[str, str, str]], dict[str, Any]]:  # fmt: skip
+    tasks, widths = args.tasks.split(","), [int(w) for w in args.widths.split(",")]
+    copy_widths = {int(w) for w in args.copy_widths.split(",") if w}
+    networks: dict[str, Network] = {}
+    groups: dict[tuple[str, int], list[str]] = {}
+    left_out, seconds = [], []
+    for task, k in itertools.product(tasks, widths):
+        sparsity = paper_min_node_sparsity((k, k))
+        members = []
+        for seed, model in train_group(task, k, args.seeds, args.max_tries):
+            items = [("", model)]
+            if k in copy_widths:
+                items.append(("*", SymmetryTransform().sample(model, np.random.default_rng(seed))))
+            try:
+                for tag, m in items:
+                    name = f"{task} k={k} seed {seed}{tag}"
+                    t0 = time.process_time()
+                    cls = explanation_classes(
+                        m, task, min_node_sparsity=sparsity, name=name,
+                        max_interpretations=args.max_interpretations,
+                    )  # fmt: skip
+                    seconds.append(time.process_time() - t0)
+                    networks[name] = (m, cls, task, (k, k), None)
+            except MechequivError as err:
+                left_out.append({"task": task, "k": k, "seed": seed, "why": str(err)})
+                networks.pop(f"{task} k={k} seed {seed}", None)
+                continue
+            members.append(f"{task} k={k} seed {seed}")
+        groups[(task, k)] = members
+        print(f"{task} k={k}: {len(members)} networks", flush=True)
+    pairs = []
+    for members in groups.values():
+        pairs += [(a, b, "seeds") for a, b in itertools.combinations(members, 2)]
+        pairs += [(a, a + "*", "symmetry copy") for a in members if a + "*" in networks]
+    if args.cross_width:
+        for task in tasks:
+            for k1, k2 in itertools.combinations(widths, 2):
+                pairs += [
+                    (a, b, "cross-width")
+                    for a in groups[(task, k1)] for b in groups[(task, k2)]
+                ]  # fmt: skip
+    info = {
+        "zoo": "trained",
+        "settings": {
+            "tasks": tasks,
+            "widths": widths,
+            "copy_widths": sorted(copy_widths),
+            "seeds": args.seeds,
+            "max_tries": args.max_tries,
+            "cross_width": args.cross_width,
+            "max_interpretations": args.max_interpretations,
+            "audit": "paper settings (include_full=False), zero ablation, pairs='forward'",
+            "circuit_filter": {str(k): paper_min_node_sparsity((k, k)) for k in widths},
+        },
+        "groups": {f"{t} k={k}": m for (t, k), m in groups.items()},
+        "left_out": left_out,
+        "classes_cpu_s": seconds,
+    }
+    return networks, pairs, info
+
+
+def hand_built_set(args: argparse.Namespace) -> tuple[dict[str, Network], list[tuple[str, str, str]], dict[str, Any]]:  # fmt: skip
+    tasks = args.tasks.split(",")
+    networks: dict[str, Network] = {}
+    seconds = []
+    for h in hand_built_zoo(tasks, seed=args.hand_built_seed):
+        t0 = time.process_time()
+        cls = explanation_classes(h.net, h.task, include_full=True, name=h.name)
+        seconds.append(time.process_time() - t0)
+        networks[h.name] = (h.model(), cls, h.task, h.hidden_widths, h.decomposition)
+    pairs = [
+        (a, b, "hand-built")
+        for a, b in itertools.combinations(networks, 2) if networks[a][2] == networks[b][2]
+    ]  # fmt: skip
+    info = {
+        "zoo": "hand-built",
+        "settings": {
+            "tasks": tasks,
+            "seed": args.hand_built_seed,
+            "audit": "include_full=True, zero ablation, pairs='forward', no circuit filter",
+            "designs": {n: [networks[n][4], list(networks[n][3])] for n in networks},
+        },
+        "classes_cpu_s": seconds,
+    }
+    return networks, pairs, info
+
+
+def score_pairs(
+    networks: dict[str, Network], pairs: list[tuple[str, str, str]], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Labels and predictor scores of every pair; timing and pool failures."""
+    samplers = args.sampler or ["distill", "perturb", "symmetry"]
+    t_pool: dict[str, float] = {}
+    pool_failures: dict[str, list[str]] = {}
+    sampler_objs: dict[str, Any] = {}
+    for s in samplers:
+        if s == "symmetry":
+            sampler_objs[s] = SymmetryTransform()
+        elif s == "retrained":
+            by_group: dict[tuple[str, tuple[int, ...]], list[torch.nn.Module]] = {}
+            for name, (m, _, task, k, _) in networks.items():
+                if not name.endswith("*"):
+                    by_group.setdefault((task, k), []).append(m)
+            sampler_objs[s] = Retrained(*by_group.values())
+        elif s in ("distill", "perturb"):
+            c0 = time.process_time()
+            pools = []
+            for name, (m, _, task, _, _) in sorted(networks.items()):
+                x = torch.as_tensor(boolean_task(task).inputs, dtype=torch.float64)
+                sampler = label_free(s, x)
+                draw_rng = np.random.default_rng(name_seed(name, s))
+                try:
+                    pools.append([m, *(sampler.sample(m, draw_rng) for _ in range(args.pool))])
+                except MechequivError:  # no behaviour-preserving draw: no Congruity for it
+                    pool_failures.setdefault(s, []).append(name)
+            sampler_objs[s] = Retrained(*pools)
+            t_pool[s] = time.process_time() - c0
+            print(f"{s} pools: {t_pool[s]:.1f} s CPU", flush=True)
+        else:
+            raise SystemExit(f"unknown sampler {s!r}: distill, perturb, symmetry or retrained")
+
+    rows = []
+    t_congruity: dict[str, list[float]] = {s: [] for s in samplers}
+    for a, b, kind in pairs:
+        ma, ca, task, ka, da = networks[a]
+        mb, cb, _, kb, db = networks[b]
+        r = compare_classes(ca, cb)
+        x = torch.as_tensor(boolean_task(task).inputs, dtype=torch.float64)
+        ra, rb = hidden_representations(ma, x), hidden_representations(mb, x)
+        row = {
+            "a": a, "b": b, "kind": kind, "task": task, "k": [list(ka), list(kb)],
+            "equivalent": r.equivalent,
+            "same_algorithms": bool(r.algorithms.jaccard == 1.0 and r.algorithms.n_a > 0),
+            **({"same_decomposition": da == db} if da is not None else {}),
+            **{f"J_{j}": getattr(r, j).jaccard for j in JACCARDS},
+            "linear_cka": measures.linear_cka(ra, rb),
+            "-procrustes": -measures.procrustes(ra, rb),
+            "-repr_distance": -measures.repr_distance(ra, rb),
+        }  # fmt: skip
+        for s, obj in sampler_objs.items():
+            c0 = time.process_time()
+            try:
+                c = congruity(ma, mb, x, n=args.n, sampler=obj, seed=0, progress=False)
+                row[f"congruity[{s}]"] = c.score
+            except (ValueError, TypeError):  # e.g. Retrained: a network in no pool
+                row[f"congruity[{s}]"] = None
+            t_congruity[s].append(time.process_time() - c0)
+        rows.append(row)
+    print(f"{len(rows)} pairs scored", flush=True)
+    timing = {
+        **{f"{s}_pools_cpu": round(v, 1) for s, v in t_pool.items()},
+        **{
+            f"congruity[{s}]_per_pair_cpu_median": round(statistics.median(t), 3)
+            for s, t in t_congruity.items()
+            if t
+        },
+    }
+    return rows, {"seconds": timing, "label_free_pool_failures": pool_failures}
+
+
 def score_entry(
     rows: list[dict[str, Any]], pred: str, label: str, rng: np.random.Generator, n_perm: int
-) -> dict[str, Any]:
-    have = [r for r in rows if r[pred] is not None]
+) -> dict[str, Any] | None:
+    have = [r for r in rows if r.get(pred) is not None and label in r]
+    if not have:
+        return None
     s = np.array([r[pred] for r in have], dtype=float)
     y = np.array([r[label] for r in have], dtype=bool)
     out: dict[str, Any] = {"n_pos": int(y.sum()), "n_neg": int((~y).sum())}
-    value = roc_auc(s, y) if len(have) else float("nan")
+    value = roc_auc(s, y)
     if np.isnan(value):
         return {**out, "auc": None}
     lo, hi = network_bootstrap_auc(s, y, [(r["a"], r["b"]) for r in have], rng, n_boot=1000)
@@ -129,159 +309,30 @@ def score_entry(
     }
 
 
-def write_figure(results_path: Path) -> Path:
-    """The report's calibration figure (reliability + ROC) for every Congruity and the best
-    baseline on trained pairs, label ``same_algorithms``, as a PNG beside the results."""
-    from mechequiv.report.figures import exact_equivalence_calibration
-
-    results = json.loads(results_path.read_text())
-    keys = [k for k in results["pairs"][0] if k.startswith("congruity[")] + ["-procrustes"]
-    data = [calibration_data(results, k, "same_algorithms", "seed pairs") for k in keys]
-    fig = exact_equivalence_calibration(
-        data, title="Predicting identical aligned algorithms (trained pairs)"
-    )
-    png = results_path.with_name(results_path.stem + "_calibration.png")
-    fig.savefig(png, dpi=110, bbox_inches="tight", facecolor="white")
-    return png
+def in_subset(row: dict[str, Any], subset: str) -> bool:
+    kinds = SUBSETS[subset]
+    return kinds is None or row["kind"] in kinds
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--tasks", default="XOR,AND,OR,IMP")
-    p.add_argument("--widths", default="2,3")
-    p.add_argument("--copy-widths", default="2,3")
-    p.add_argument("--seeds", type=int, default=10, help="converged seeds per (task, width)")
-    p.add_argument("--max-tries", type=int, default=30)
-    p.add_argument("--sampler", action="append", default=None)
-    p.add_argument("--n", type=int, default=10, help="Congruity rounds per pair")
-    p.add_argument("--pool", type=int, default=6, help="label-free draws per network")
-    p.add_argument("--max-interpretations", type=int, default=150_000)
-    p.add_argument("--perm", type=int, default=1000, help="permutations for the null")
-    p.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "exact_equivalence.json"
-    )
-    p.add_argument("--figure-only", action="store_true", help="redraw the PNG from --out")
-    args = p.parse_args()
-    if args.figure_only:
-        print(f"wrote {write_figure(args.out)}")
-        return
-    samplers = args.sampler or ["distill", "perturb", "symmetry"]
-    tasks = args.tasks.split(",")
-    widths = [int(w) for w in args.widths.split(",")]
-    copy_widths = {int(w) for w in args.copy_widths.split(",") if w}
+def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
+    """AUC table, reliability bins and counts from the scored pairs."""
     rng = np.random.default_rng(0)
-    t_start, c_start = time.perf_counter(), time.process_time()
-
-    # 1. zoo and exact explanation classes
-    networks: dict[str, tuple[torch.nn.Module, Any, str, int]] = {}
-    groups: dict[tuple[str, int], list[str]] = {}
-    left_out, seconds_classes = [], []
-    for task, k in itertools.product(tasks, widths):
-        sparsity = paper_min_node_sparsity((k, k))
-        members = []
-        for seed, model in train_group(task, k, args.seeds, args.max_tries):
-            items = [("", model)]
-            if k in copy_widths:
-                items.append(("*", SymmetryTransform().sample(model, np.random.default_rng(seed))))
-            try:
-                for tag, m in items:
-                    name = f"{task} k={k} seed {seed}{tag}"
-                    t0 = time.perf_counter()
-                    cls = explanation_classes(
-                        m, task, min_node_sparsity=sparsity, name=name,
-                        max_interpretations=args.max_interpretations,
-                    )  # fmt: skip
-                    seconds_classes.append(time.perf_counter() - t0)
-                    networks[name] = (m, cls, task, k)
-            except MechequivError as err:
-                left_out.append({"task": task, "k": k, "seed": seed, "why": str(err)})
-                networks.pop(f"{task} k={k} seed {seed}", None)
-                continue
-            members.append(f"{task} k={k} seed {seed}")
-        groups[(task, k)] = members
-        print(f"{task} k={k}: {len(members)} networks", flush=True)
-
-    # 2. pairs
-    pairs = []
-    for members in groups.values():
-        pairs += [(a, b, "seeds") for a, b in itertools.combinations(members, 2)]
-        pairs += [(a, a + "*", "symmetry copy") for a in members if a + "*" in networks]
-    for task in tasks:
-        for k1, k2 in itertools.combinations(widths, 2):
-            pairs += [
-                (a, b, "cross-width")
-                for a in groups[(task, k1)] for b in groups[(task, k2)]
-            ]  # fmt: skip
-    print(f"{len(pairs)} pairs over {len(networks)} networks", flush=True)
-
-    # 3. samplers: label-free pools drawn once per network
-    t_pool: dict[str, float] = {}
-    pool_failures: dict[str, list[str]] = {}
-    sampler_objs: dict[str, Any] = {}
-    for s in samplers:
-        if s == "symmetry":
-            sampler_objs[s] = SymmetryTransform()
-        elif s == "retrained":
-            sampler_objs[s] = Retrained(*[[networks[n][0] for n in m] for m in groups.values()])
-        elif s in ("distill", "perturb"):
-            c0 = time.process_time()
-            pools = []
-            for i, (name, (m, _, task, _)) in enumerate(sorted(networks.items())):
-                x = torch.as_tensor(boolean_task(task).inputs, dtype=torch.float64)
-                sampler = label_free(s, x)
-                draw_rng = np.random.default_rng([i, len(s)])
-                try:
-                    pools.append([m, *(sampler.sample(m, draw_rng) for _ in range(args.pool))])
-                except MechequivError:  # no behaviour-preserving draw: no Congruity for it
-                    pool_failures.setdefault(s, []).append(name)
-            sampler_objs[s] = Retrained(*pools)
-            t_pool[s] = time.process_time() - c0
-            print(f"{s} pools: {t_pool[s]:.1f} s CPU", flush=True)
-        else:
-            raise SystemExit(f"unknown sampler {s!r}: distill, perturb, symmetry or retrained")
-
-    rows = []
-    t_congruity: dict[str, list[float]] = {s: [] for s in samplers}
-    for a, b, kind in pairs:
-        ma, ca, task, k = networks[a]
-        mb, cb, _, kb = networks[b]
-        r = compare_classes(ca, cb)
-        x = torch.as_tensor(boolean_task(task).inputs, dtype=torch.float64)
-        ra, rb = hidden_representations(ma, x), hidden_representations(mb, x)
-        row = {
-            "a": a, "b": b, "kind": kind, "task": task, "k": [k, kb],
-            "equivalent": r.equivalent,
-            "same_algorithms": bool(r.algorithms.jaccard == 1.0 and r.algorithms.n_a > 0),
-            **{f"J_{j}": getattr(r, j).jaccard for j in JACCARDS},
-            "linear_cka": measures.linear_cka(ra, rb),
-            "-procrustes": -measures.procrustes(ra, rb),
-            "-repr_distance": -measures.repr_distance(ra, rb),
-        }  # fmt: skip
-        for s, obj in sampler_objs.items():
-            c0 = time.process_time()
-            try:
-                c = congruity(ma, mb, x, n=args.n, sampler=obj, seed=0, progress=False)
-                row[f"congruity[{s}]"] = c.score
-            except (ValueError, TypeError):  # e.g. Retrained: a copy is in no group
-                row[f"congruity[{s}]"] = None
-            t_congruity[s].append(time.process_time() - c0)
-        rows.append(row)
-    print(f"{len(rows)} pairs scored", flush=True)
-
-    # 4. AUCs with network-bootstrap intervals and shuffled nulls, correlations, reliability
-    predictors = [
-        *(f"congruity[{s}]" for s in samplers), "linear_cka", "-procrustes", "-repr_distance"
-    ]  # fmt: skip
+    predictors = [k for k in rows[0] if k.startswith("congruity[")]
+    predictors += [p for p in ("linear_cka", "-procrustes", "-repr_distance") if p in rows[0]]
     results, table = [], []
-    for subset in ("all pairs", "trained pairs"):
-        sub = [r for r in rows if subset == "all pairs" or r["kind"] in TRAINED]
+    for subset in SUBSETS:
+        sub = [r for r in rows if in_subset(r, subset)]
+        if not sub:
+            continue
         for pred in predictors:
-            have = [r for r in sub if r[pred] is not None]
+            have = [r for r in sub if r.get(pred) is not None]
             if not have:
                 continue
             entry: dict[str, Any] = {"subset": subset, "predictor": pred, "n_pairs": len(have)}
             for label in LABELS:
-                entry[label] = score_entry(have, pred, label, rng, args.perm)
+                e = score_entry(have, pred, label, rng, n_perm)
+                if e is not None:
+                    entry[label] = e
             scores = np.array([r[pred] for r in have], dtype=float)
             for j in JACCARDS:
                 vals = np.array([r[f"J_{j}"] for r in have])
@@ -290,89 +341,186 @@ def main() -> None:
             results.append(entry)
             cells = {}
             for lab in LABELS:
-                e = entry[lab]
-                cells[f"AUC {lab}"] = "n/a" if e["auc"] is None else (
+                e = entry.get(lab)
+                cells[f"AUC {lab}"] = "-" if e is None else "n/a" if e["auc"] is None else (
                     f"{e['auc']:.2f} {e['ci95_networks'] or '[n/a]'}"
                     f" null {e['shuffled_2.5']:.2f}-{e['shuffled_97.5']:.2f} p={e['p_one_sided']:.2g}"
-                    f" ({e['n_pos']}+)"
+                    f" ({e['n_pos']}+/{e['n_neg']}-)"
                 )  # fmt: skip
             table.append({"subset": subset, "predictor": pred, "pairs": len(have), **cells})
     print_table(table, list(table[0]))
     reliability = {}
-    for s in samplers:
-        key = f"congruity[{s}]"
-        for subset, name in (("seed pairs", "trained pairs"), ("all pairs", "all pairs")):
-            have = [r for r in rows if r[key] is not None
-                    and (subset == "all pairs" or r["kind"] in TRAINED)]  # fmt: skip
+    for key in (p for p in predictors if p.startswith("congruity[")):
+        for subset in SUBSETS:
+            have = [r for r in rows if r[key] is not None and in_subset(r, subset)]
             for label in LABELS:
+                with_label = [r for r in have if label in r]
+                if not with_label:
+                    continue
                 data = CalibrationData(
-                    key, label, subset, tuple(r[key] for r in have),
-                    tuple(bool(r[label]) for r in have),
+                    key, label, subset, tuple(r[key] for r in with_label),
+                    tuple(bool(r[label]) for r in with_label),
                 )  # fmt: skip
-                reliability[f"{key} | {label} | {name}"] = [
+                reliability[f"{key} | {label} | {subset}"] = [
                     {"bin": [round(b.lo, 2), round(b.hi, 2)], "n": b.n,
                      "observed_rate": b.observed_rate, "mean_score": b.mean_score}
                     for b in data.reliability()
                 ]  # fmt: skip
-    counts = {
-        "networks": len(networks),
+    kinds = sorted({r["kind"] for r in rows})
+    counts: dict[str, Any] = {
+        "networks": len({n for r in rows for n in (r["a"], r["b"])}),
         "pairs": len(rows),
-        **{
-            f"{kind} pairs": sum(r["kind"] == kind for r in rows)
-            for kind in ("seeds", "cross-width", "symmetry copy")
-        },
-        **{
-            f"same_algorithms among {kind}": sum(r["same_algorithms"] for r in rows if r["kind"] == kind)
-            for kind in TRAINED
-        },
-        "equivalent among trained pairs": sum(r["equivalent"] for r in rows if r["kind"] in TRAINED),
-        "copies equivalent": sum(r["equivalent"] for r in rows if r["kind"] == "symmetry copy"),
-    }  # fmt: skip
+    }
+    for kind in kinds:
+        of = [r for r in rows if r["kind"] == kind]
+        counts[f"{kind} pairs"] = len(of)
+        for label in LABELS:
+            if label in of[0]:
+                counts[f"{label} among {kind}"] = sum(bool(r[label]) for r in of)
     print(counts)
+    return {"counts": counts, "auc": results, "reliability": reliability}
+
+
+def write_figure(results_path: Path) -> Path:
+    """The report's calibration figure (reliability + ROC) for every Congruity and the best
+    baseline, label ``same_algorithms``, on hand-built pairs where the results have them (the
+    subset with designed positives), else on trained pairs, as a PNG beside the results."""
+    from mechequiv.report.figures import exact_equivalence_calibration
+
+    results = json.loads(results_path.read_text())
+    keys = [k for k in results["pairs"][0] if k.startswith("congruity[")] + ["-procrustes"]
+    panels = [
+        (subset, [calibration_data(results, k, "same_algorithms", subset) for k in keys])
+        for subset in ("trained pairs", "hand-built pairs")
+        if any(in_subset(r, subset) for r in results["pairs"])
+    ]
+    figs = []
+    for subset, data in panels:
+        figs.append(
+            exact_equivalence_calibration(
+                data, title=f"Predicting identical aligned algorithms ({subset})"
+            )
+        )
+    png = results_path.with_name(results_path.stem + "_calibration.png")
+    figs[0].savefig(png, dpi=110, bbox_inches="tight", facecolor="white")
+    for (subset, _), fig in zip(panels[1:], figs[1:], strict=True):
+        tag = subset.split()[0].replace("-", "_")
+        fig.savefig(
+            results_path.with_name(f"{results_path.stem}_calibration_{tag}.png"),
+            dpi=110, bbox_inches="tight", facecolor="white",
+        )  # fmt: skip
+    return png
+
+
+def merge(parts: list[Path], out: Path, n_perm: int) -> None:
+    """One results file from several runs: their pairs concatenated, the summary recomputed."""
+    loaded = [json.loads(p.read_text()) for p in parts]
+    rows = [r for d in loaded for r in d["pairs"]]
+    for d in loaded:  # a network name must come from one run only
+        own = {n for r in d["pairs"] for n in (r["a"], r["b"])}
+        others = {n for e in loaded if e is not d for r in e["pairs"] for n in (r["a"], r["b"])}
+        if own & others:
+            raise SystemExit(f"runs share networks {sorted(own & others)[:3]}: not mergeable")
+    summary = summarise(rows, n_perm)
+    atomic_write_json(
+        out,
+        {
+            "benchmark": "exact_equivalence",
+            "env": loaded[0]["env"],
+            "merged_from": [
+                {
+                    "file": p.name,
+                    "zoo": d["zoo"],
+                    "settings": d["settings"],
+                    "counts": d["counts"],
+                    "seconds": d["seconds"],
+                }
+                for p, d in zip(parts, loaded, strict=True)
+            ],
+            "settings": {k: v for k, v in loaded[0]["settings"].items() if k in _COMMON},
+            **summary,
+            "left_out": [x for d in loaded for x in d.get("left_out", [])],
+            "label_free_pool_failures": {
+                s: [n for d in loaded for n in d["label_free_pool_failures"].get(s, [])]
+                for s in {s for d in loaded for s in d["label_free_pool_failures"]}
+            },
+            "pairs": rows,
+        },
+    )
+    print(f"wrote {out} and {write_figure(out)}")
+
+
+_COMMON = (
+    "samplers", "congruity_rounds", "label_free_pool", "label_free_output", "permutations",
+    "bootstrap", "representations",
+)  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--zoo", choices=("trained", "hand-built"), default="trained")
+    p.add_argument("--tasks", default="XOR,AND,OR")
+    p.add_argument("--widths", default="2,3")
+    p.add_argument("--copy-widths", default="2")
+    p.add_argument("--seeds", type=int, default=10, help="converged seeds per (task, width)")
+    p.add_argument("--max-tries", type=int, default=40)
+    p.add_argument("--cross-width", action="store_true", help="add cross-width trained pairs")
+    p.add_argument("--hand-built-seed", type=int, default=0)
+    p.add_argument("--sampler", action="append", default=None)
+    p.add_argument("--n", type=int, default=6, help="Congruity rounds per pair")
+    p.add_argument("--pool", type=int, default=3, help="label-free draws per network")
+    p.add_argument("--max-interpretations", type=int, default=150_000)
+    p.add_argument("--perm", type=int, default=1000, help="permutations for the null")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--merge", type=Path, nargs="+", help="merge these runs into --out")
+    p.add_argument("--figure-only", action="store_true", help="redraw the PNG from --out")
+    args = p.parse_args()
+    if args.figure_only:
+        print(f"wrote {write_figure(args.out)}")
+        return
+    if args.merge:
+        merge(args.merge, args.out, args.perm)
+        return
+    t_start, c_start = time.perf_counter(), time.process_time()
+    build = trained_zoo if args.zoo == "trained" else hand_built_set
+    networks, pairs, info = build(args)
+    print(f"{len(pairs)} pairs over {len(networks)} networks", flush=True)
+    rows, scoring = score_pairs(networks, pairs, args)
+    summary = summarise(rows, args.perm)
+    classes_s = info.pop("classes_cpu_s")
     atomic_write_json(
         args.out,
         {
             "benchmark": "exact_equivalence",
             "env": machine(),
+            "zoo": info.pop("zoo"),
             "settings": {
-                "tasks": tasks,
-                "widths": widths,
-                "copy_widths": sorted(copy_widths),
-                "seeds": args.seeds,
-                "max_tries": args.max_tries,
-                "samplers": samplers,
+                **info.pop("settings"),
+                "samplers": args.sampler or ["distill", "perturb", "symmetry"],
                 "congruity_rounds": args.n,
                 "label_free_pool": args.pool,
                 "label_free_output": "two logits (0, 10 (y - 0.5))",
-                "max_interpretations": args.max_interpretations,
                 "permutations": args.perm,
                 "bootstrap": "1000 replicates over networks, pair weight = product of the two "
                 "networks' multiplicities, percentile 95 %",
-                "circuit_filter": {str(k): paper_min_node_sparsity((k, k)) for k in widths},
                 "representations": "hidden layers concatenated, on the 4 truth-table rows",
             },
-            "counts": counts,
-            "auc": results,
-            "reliability": reliability,
+            **summary,
             "seconds": {
                 "total_wall": round(time.perf_counter() - t_start, 1),
                 "total_cpu": round(time.process_time() - c_start, 1),
-                "classes_per_network_median": round(statistics.median(seconds_classes), 3),
-                "classes_per_network_max": round(max(seconds_classes), 3),
-                **{f"{s}_pools_cpu": round(v, 1) for s, v in t_pool.items()},
-                **{
-                    f"congruity[{s}]_per_pair_cpu_median": round(statistics.median(t), 3)
-                    for s, t in t_congruity.items()
-                    if t
-                },
+                "classes_per_network_cpu_median": round(statistics.median(classes_s), 3),
+                "classes_per_network_cpu_max": round(max(classes_s), 3),
+                **scoring["seconds"],
             },
-            "groups": {f"{t} k={k}": m for (t, k), m in groups.items()},
-            "left_out": left_out,
-            "label_free_pool_failures": pool_failures,
+            **info,
+            "label_free_pool_failures": scoring["label_free_pool_failures"],
             "pairs": rows,
         },
     )
-    print(f"wrote {args.out} and {write_figure(args.out)}")
+    print(f"wrote {args.out}")
+    if args.out == RESULTS:
+        print(f"wrote {write_figure(args.out)}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def test_shuffled_null_is_centred_on_chance():
 
 def test_reliability_bins_and_roc():
     d = CalibrationData(
-        "congruity[x]", "same_algorithms", "seed pairs",
+        "congruity[x]", "same_algorithms", "trained pairs",
         (0.05, 0.15, 0.95, 0.95, 0.55, 1.0), (False, False, True, False, True, True), bins=10,
     )  # fmt: skip
     rel = d.reliability()
@@ -98,3 +98,20 @@ def test_calibration_data_from_results(tmp_path):
         calibration_data({"pairs": rows}, "cka")
     with pytest.raises(ValueError, match="subset must be"):
         calibration_data({"pairs": rows}, "congruity[d]", subset="some")
+
+
+def test_calibration_data_subsets_and_the_renamed_one():
+    rows = [
+        {"a": "n1", "b": "n2", "kind": "seeds", "same_algorithms": True, "c": 0.9},
+        {"a": "n1", "b": "n3", "kind": "cross-width", "same_algorithms": False, "c": 0.2},
+        {"a": "h1", "b": "h2", "kind": "hand-built", "same_algorithms": True, "c": 0.7},
+        {"a": "n1", "b": "n1*", "kind": "symmetry copy", "same_algorithms": True, "c": 1.0},
+    ]  # fmt: skip
+    data = {"pairs": rows}
+    assert calibration_data(data, "c", subset="trained pairs").scores == (0.9, 0.2)
+    assert calibration_data(data, "c", subset="hand-built pairs").scores == (0.7,)
+    assert len(calibration_data(data, "c", subset="all pairs").scores) == 4
+    # the old name meant every trained pair, cross-width included: same pairs, and a warning
+    with pytest.warns(DeprecationWarning, match="trained pairs"):
+        old = calibration_data(data, "c", subset="seed pairs")
+    assert old.scores == (0.9, 0.2) and old.subset == "trained pairs"

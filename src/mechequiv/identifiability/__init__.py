@@ -13,7 +13,9 @@ width figure.
 
 :func:`exact_equivalence` compares two networks' explanation sets exactly (circuits,
 interpretations, algorithms and alignments modulo hidden-neuron relabelling): the ground truth
-that interpretive-equivalence estimators such as Congruity can be checked against.
+that interpretive-equivalence estimators such as Congruity can be checked against;
+:func:`hand_built` builds networks with a designed gate decomposition, realised in several
+ways, whose verdicts are known.
 """
 
 from mechequiv.identifiability._audit import (
@@ -21,6 +23,15 @@ from mechequiv.identifiability._audit import (
     audit,
     estimate_candidates,
     paper_min_node_sparsity,
+)
+from mechequiv.identifiability._hand_built import (
+    DESIGNS,
+    REALISATIONS,
+    Design,
+    HandBuilt,
+    Unit,
+    hand_built,
+    hand_built_zoo,
 )
 from mechequiv.identifiability.algorithms import (
     Algorithm,
@@ -51,19 +62,24 @@ from mechequiv.identifiability.tasks import (
 )
 
 __all__ = [
+    "DESIGNS",
     "GATES",
+    "REALISATIONS",
     "Activation",
     "Algorithm",
     "AuditEstimate",
     "BooleanTask",
     "Circuit",
+    "Design",
     "ExactEquivalence",
     "ExplanationClasses",
     "Formula",
+    "HandBuilt",
     "IdentifiabilityReport",
     "MLPNet",
     "Mapping",
     "TrainedMLP",
+    "Unit",
     "WidthStudy",
     "as_mlp",
     "audit",
@@ -78,6 +94,8 @@ __all__ = [
     "exact_equivalence",
     "explanation_classes",
     "find_circuits",
+    "hand_built",
+    "hand_built_zoo",
     "make_mlp",
     "paper_min_node_sparsity",
     "plot_counts",

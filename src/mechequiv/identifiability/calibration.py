@@ -18,6 +18,7 @@ benchmark's results file (or its parsed dict).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ class CalibrationData:
 
     ``scores`` are the predictor's values (Congruity lies in [0, 1]; a reliability diagram is
     meaningful only for a score meant as a probability, the ROC for any score); ``labels`` the
-    exact-equivalence label named ``label``; ``subset`` says which pairs (e.g. seed pairs).
+    exact-equivalence label named ``label``; ``subset`` says which pairs (e.g. trained pairs).
     """
 
     predictor: str
@@ -186,35 +187,57 @@ class CalibrationData:
         )  # fmt: skip
 
 
+#: Subsets of a results file's pairs, by the pair's ``kind``: trained pairs are pairs of
+#: independently trained networks (same width and across widths), hand-built pairs those of
+#: :func:`~mechequiv.identifiability.hand_built_zoo` networks.
+SUBSETS: dict[str, tuple[str, ...] | None] = {
+    "trained pairs": ("seeds", "cross-width"),
+    "hand-built pairs": ("hand-built",),
+    "all pairs": None,
+}
+_RENAMED = {"seed pairs": "trained pairs"}
+
+
 def calibration_data(
     results: str | Path | Mapping[str, Any],
     predictor: str,
     label: str = "same_algorithms",
-    subset: str = "seed pairs",
+    subset: str = "trained pairs",
     bins: int = 10,
 ) -> CalibrationData:
     """The pairs of a ``bench_exact_equivalence.py`` results file as :class:`CalibrationData`.
 
-    ``subset``: ``"seed pairs"`` (independently trained networks, the informative test) or
-    ``"all pairs"`` (with the symmetry copies). Pairs where the predictor has no value are left
-    out.
+    ``subset``: ``"trained pairs"`` (independently trained networks, every pair of one task, of
+    one width or across widths: the informative test), ``"hand-built pairs"`` (networks with a
+    designed decomposition) or ``"all pairs"`` (with the symmetry copies). The former name
+    ``"seed pairs"`` meant trained pairs, cross-width ones included; it still works, with a
+    :class:`DeprecationWarning`. Pairs where the predictor has no value are left out.
     """
+    if subset in _RENAMED:
+        warnings.warn(
+            f"subset {subset!r} is deprecated (it always included cross-width pairs); "
+            f"use {_RENAMED[subset]!r}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        subset = _RENAMED[subset]
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {sorted(SUBSETS)}, got {subset!r}")
     data: Mapping[str, Any] = (
         results if isinstance(results, Mapping) else json.loads(Path(results).read_text())
     )
     rows = data.get("pairs")
     if not rows:
         raise ValueError("the results hold no 'pairs' (expected bench_exact_equivalence output)")
-    if subset not in ("seed pairs", "all pairs"):
-        raise ValueError(f"subset must be 'seed pairs' or 'all pairs', got {subset!r}")
     if predictor not in rows[0]:
         known = sorted(k for k in rows[0] if k.startswith(("congruity", "linear", "-")))
         raise ValueError(f"unknown predictor {predictor!r}; the results have {known}")
     if label not in rows[0]:
         raise ValueError(f"unknown label {label!r}")
+    kinds = SUBSETS[subset]
     chosen = [
         r for r in rows
-        if r.get(predictor) is not None and (subset == "all pairs" or r["kind"] != "symmetry copy")
+        if r.get(predictor) is not None and (kinds is None or r["kind"] in kinds)
     ]  # fmt: skip
     if not chosen:
         raise ValueError(f"no pair of subset {subset!r} has a value for {predictor!r}")
