@@ -39,6 +39,19 @@ metric, derangement counterfactual, then :class:`ResampleAblation` outside it), 
 a circuit holding every component, no distillation within the KL) is recorded as the error, and
 the pair is counted as not scored.
 
+Circuit-level configurations (label-free): ``discovered_onepoint`` is ``resample_discovered``
+where a circuit that holds every component gives the one-point implementation set
+(:class:`~mechequiv.equivalence.samplers.OnePointSet`: the model is its only implementation)
+instead of an error, with the full residual stream; ``circuit_reprs_layers`` is the same GetImpl
+with GetReprs :class:`~mechequiv.equivalence.reprs.CircuitReprs` (the outputs of each model's own
+discovered circuit nodes, every position a row), so that components outside the circuit that
+nothing reads do not enter the representation. ``circuit_reprs`` (the fixed configuration)
+discovers the circuit over heads and MLP hidden units instead of whole MLP layers (a side
+computation merged into the same MLP layer as the circuit is then outside it), GetImpl as above,
+GetReprs CircuitReprs; ``discovered_neurons`` is that GetImpl with the full residual stream. Each pair records which models had the
+one-point set (``one_point``), and the summaries give the AUC also over the pairs where
+neither model had it (``partial_circuits``).
+
 Samplers are named factories ``(model, inputs, truth) -> Sampler`` (see SAMPLERS); a label-free
 sampler from elsewhere plugs in with ``--plugin NAME=package.module:factory`` where ``factory(model,
 inputs) -> Sampler`` sees only the model and the task inputs.
@@ -66,15 +79,18 @@ from sklearn.metrics import roc_auc_score
 from mechequiv import measures
 from mechequiv._io import atomic_write_json
 from mechequiv.equivalence import (
+    CircuitReprs,
     Component,
     LayerReprs,
+    OnePointSet,
     ResampleAblation,
     Sampler,
     SymmetryTransform,
+    circuit_sampler,
     congruity,
     scan_components,
 )
-from mechequiv.equivalence.discovery import discover_circuit
+from mechequiv.equivalence.discovery import discover_circuit, transformer_components
 from mechequiv.equivalence.refit import Distill
 from mechequiv.zoo.rasp_programs import PROGRAMS
 from mechequiv.zoo.tracr import CompiledProgram, TracrCircuit, compile_program, with_distractor
@@ -106,6 +122,8 @@ MEASURES = {  # name -> (function, higher means more similar)
 }
 
 Factory = Callable[[torch.nn.Module, torch.Tensor, TracrCircuit], Sampler]
+# configurations whose GetReprs reads each model's discovered circuit instead of REPRS
+CIRCUIT_REPRS = {"circuit_reprs": True, "circuit_reprs_layers": False}  # name -> neurons
 
 
 def components(model: Any) -> list[Component]:
@@ -128,13 +146,36 @@ def _resample_scan(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sam
     return ResampleAblation(circuit, comps, inputs)
 
 
+_CIRCUITS: dict[tuple[int, bool], Any] = {}  # (id(model), neurons) -> its discovered Circuit
+
+
+def discovered(model: Any, inputs: torch.Tensor, neurons: bool = False) -> Any:
+    """The circuit discover_circuit finds on the model's own inputs (default metric, derangement
+    counterfactual fallback); found once per model and granularity. Candidates: every head
+    (``hook_result``) and every MLP output (``hook_mlp_out``), or with ``neurons`` every head
+    and every MLP hidden unit (:func:`transformer_components` with ``neurons=True``: ``hook_z``
+    heads, ``mlp.hook_post`` units), the finest the hook points offer: a side computation that
+    shares an MLP layer with the circuit (``with_distractor`` merges the two programs' MLPs of
+    a layer into one block-diagonal MLP) is then outside the circuit."""
+    key = (id(model), neurons)  # the models live for the whole run
+    if key not in _CIRCUITS:
+        comps = transformer_components(model, neurons=True) if neurons else components(model)
+        _CIRCUITS[key] = discover_circuit(model, inputs, comps)
+    return _CIRCUITS[key]
+
+
 def _resample_discovered(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
-    """Label-free: the circuit found by discover_circuit on the model's own inputs (default
-    metric, derangement counterfactual fallback, every head and MLP a candidate), then resample
-    ablation outside it. The ground truth is not read."""
-    comps = components(model)
-    circuit = discover_circuit(model, inputs, comps)
-    return ResampleAblation(circuit, inputs=inputs)
+    """Label-free: resample ablation outside the discovered circuit. The ground truth is not
+    read. Refuses (an error, the pair unscored) a circuit that holds every component."""
+    return ResampleAblation(discovered(model, inputs), inputs=inputs)
+
+
+def _discovered_onepoint(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
+    return circuit_sampler(discovered(model, inputs), inputs)
+
+
+def _discovered_neurons(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
+    return circuit_sampler(discovered(model, inputs, neurons=True), inputs)
 
 
 def _distill(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
@@ -155,6 +196,14 @@ SAMPLERS: dict[str, Factory] = {
     "resample_scan": _resample_scan,
     # label-free: circuit by discover_circuit (equivalence/discovery.py), then resample-ablation
     "resample_discovered": _resample_discovered,
+    # label-free: the same, with the one-point set for whole-model circuits (full residual)
+    "discovered_onepoint": _discovered_onepoint,
+    # label-free: the same GetImpl, GetReprs = the discovered circuit's node outputs
+    "circuit_reprs_layers": _discovered_onepoint,
+    # label-free: circuit over heads and MLP neurons, its node outputs as GetReprs
+    "circuit_reprs": _discovered_neurons,
+    # the same GetImpl with the full residual stream (isolates what CircuitReprs changes)
+    "discovered_neurons": _discovered_neurons,
     # label-free: functional distillation pools (equivalence/refit.py)
     "distill": _distill,
 }
@@ -219,7 +268,11 @@ def auc_with_null(scores: list[float], same: list[bool], rng: np.random.Generato
             "n_same": int(y.sum()), "n_different": int((~y).sum())}  # fmt: skip
 
 
-def summarise(rows: list[dict], key: str, higher: bool, rng: np.random.Generator) -> dict:
+def summarise(
+    rows: list[dict], key: str, higher: bool, rng: np.random.Generator, source: str | None = None
+) -> dict:
+    """AUCs with nulls on the pair subsets; ``source`` (a Congruity row key) adds the subset of
+    pairs where neither model had the one-point implementation set."""
     sign = 1.0 if higher else -1.0
     out = {}
     subsets = {"all": lambda r: True,
@@ -227,6 +280,8 @@ def summarise(rows: list[dict], key: str, higher: bool, rng: np.random.Generator
                "distractor_vs_all": lambda r: r["kind"] not in ("compiled_twice", "rotated"),
                "same_vs_same_function": lambda r: r["kind"] != "other_function",
                "same_vs_other_function": lambda r: r["kind"] != "same_function"}  # fmt: skip
+    if source is not None:
+        subsets["partial_circuits"] = lambda r: not r[source].get("one_point")
     for name, keep in subsets.items():
         sel = [r for r in rows if keep(r)]
         vals = [sign * r[key] if r.get(key) is not None else np.nan for r in sel]
@@ -240,7 +295,17 @@ def summarise(rows: list[dict], key: str, higher: bool, rng: np.random.Generator
     return out
 
 
-def run_congruity(pair: dict, x: torch.Tensor, factory: Factory, n: int, cache: dict) -> dict:
+def run_congruity(
+    pair: dict,
+    x: torch.Tensor,
+    factory: Factory,
+    n: int,
+    cache: dict,
+    circuit_reprs: bool | None = None,
+) -> dict:
+    """Congruity of one pair; ``circuit_reprs`` (None: the full stream REPRS) reads each model's
+    discovered circuit (True: at neuron granularity) with CircuitReprs."""
+
     def sampler_for(c: CompiledProgram) -> Sampler:
         if id(c.model) not in cache:
             try:
@@ -254,11 +319,19 @@ def run_congruity(pair: dict, x: torch.Tensor, factory: Factory, n: int, cache: 
 
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        res = congruity(pair["a"].model, pair["b"].model, x, n=n, reprs=REPRS,
-                        sampler=(sampler_for(pair["a"]), sampler_for(pair["b"])), progress=False)  # fmt: skip
+        samplers = (sampler_for(pair["a"]), sampler_for(pair["b"]))
+        reprs: Any = REPRS
+        if circuit_reprs is not None:
+            ma, mb = pair["a"].model, pair["b"].model
+            reprs = CircuitReprs({m: discovered(m, x, circuit_reprs) for m in (ma, mb)},
+                                 tokens="all")  # fmt: skip
+        res = congruity(pair["a"].model, pair["b"].model, x, n=n, reprs=reprs, sampler=samplers,
+                        progress=False)  # fmt: skip
     except Exception as e:
         return {"error": f"{type(e).__name__}: {e}"}
+    one_point = [k for k, smp in zip("ab", samplers, strict=True) if isinstance(smp, OnePointSet)]
     return {"score": res.score, "p_value": res.p_value, "distinguishable": res.distinguishable,
+            "discordant": res.discordant, "one_point": one_point,
             "rate_1": res.rate_1, "rate_2": res.rate_2, "ci": [res.ci_low, res.ci_high],
             "median_d11": float(np.median(res.distances["d11"])),
             "median_d12": float(np.median(res.distances["d12"])),
@@ -276,8 +349,18 @@ def calibration(rows: list[dict], key: str, level: float = 0.05) -> dict:
     by_kind: dict[str, list] = {}
     for r in rows:
         if "error" not in r[key]:
-            by_kind.setdefault(r["kind"], []).append(r[key]["distinguishable"])
-    out["fraction_flagged_by_kind"] = {k: float(np.mean(v)) for k, v in by_kind.items()}
+            by_kind.setdefault(r["kind"], []).append(r[key])
+    out["fraction_flagged_by_kind"] = {
+        k: float(np.mean([d["distinguishable"] for d in v])) for k, v in by_kind.items()
+    }
+    out["by_kind"] = {
+        k: {"scored": len(v), "flagged": sum(d["distinguishable"] for d in v),
+            "discordant": sum(bool(d.get("discordant")) for d in v),
+            "one_point": sum(bool(d.get("one_point")) for d in v),
+            "flagged_partial_circuits": sum(d["distinguishable"] for d in v if not d.get("one_point")),
+            "scored_partial_circuits": sum(1 for d in v if not d.get("one_point"))}
+        for k, v in by_kind.items()
+    }  # fmt: skip
     return out
 
 
@@ -322,7 +405,9 @@ def main() -> None:
     for s, factory in factories.items():
         cache: dict = {}
         for p, row in zip(pairs, rows, strict=True):
-            row[f"congruity_{s}"] = run_congruity(p, subset[p["set"]], factory, args.n, cache)
+            row[f"congruity_{s}"] = run_congruity(
+                p, subset[p["set"]], factory, args.n, cache, CIRCUIT_REPRS.get(s)
+            )
         errs = sum("error" in r[f"congruity_{s}"] for r in rows)
         print(f"congruity {s} done at {time.perf_counter() - t0:.1f}s ({errs} errors)")
 
@@ -334,7 +419,7 @@ def main() -> None:
         key = f"congruity_{s}"
         for r in rows:
             r[f"{key}_score"] = r[key].get("score")
-        summary[key] = summarise(rows, f"{key}_score", True, rng)
+        summary[key] = summarise(rows, f"{key}_score", True, rng, source=key)
         calib[key] = calibration(rows, key)
         errors = sorted({r[key]["error"] for r in rows if "error" in r[key]})
         summary[key]["errors"] = errors[:10]
@@ -360,6 +445,8 @@ def main() -> None:
         "benchmark": "tracr_validity",
         "config": {"rotations": args.rotations, "distractors": not args.no_distractors, "n": args.n, "congruity_inputs": args.congruity_inputs,
                    "samplers": list(factories), "plugins": args.plugin, "reprs": repr(REPRS),
+                   "circuit_reprs": {k: f"CircuitReprs({{model: discovered circuit (neurons={CIRCUIT_REPRS[k]})}}, tokens='all')"
+                                     for k in factories if k in CIRCUIT_REPRS},
                    "distance": "repr_distance", "cross": "implementation", "ties": "half",
                    "sets": {k: v[0] for k, v in SETS.items()},
                    "same_function_pairs": SAME_FUNCTION, "alternatives": sorted(ALTERNATIVES),

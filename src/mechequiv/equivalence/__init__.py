@@ -15,6 +15,7 @@ from mechequiv.equivalence._congruity import (
     congruity,
     congruity_matrix,
 )
+from mechequiv.equivalence.circuit_impl import circuit_congruity_setup, circuit_sampler
 from mechequiv.equivalence.circuits import (
     BehaviourCheck,
     CircuitScan,
@@ -38,13 +39,19 @@ from mechequiv.equivalence.fourier import FourierModuleReprs, FourierModules
 from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.equivalence.refit import Distill, PerturbRefit
-from mechequiv.equivalence.reprs import LayerReprs, default_points, hidden_representations
-from mechequiv.equivalence.samplers import Retrained, Sampler, SymmetryTransform
+from mechequiv.equivalence.reprs import (
+    CircuitReprs,
+    LayerReprs,
+    default_points,
+    hidden_representations,
+)
+from mechequiv.equivalence.samplers import OnePointSet, Retrained, Sampler, SymmetryTransform
 
 __all__ = [
     "BehaviourCheck",
     "BehaviourMetric",
     "Circuit",
+    "CircuitReprs",
     "CircuitScan",
     "Component",
     "CongruityMatrix",
@@ -53,12 +60,15 @@ __all__ = [
     "FourierModuleReprs",
     "FourierModules",
     "LayerReprs",
+    "OnePointSet",
     "PatchedModel",
     "PerturbRefit",
     "ResampleAblation",
     "Retrained",
     "Sampler",
     "SymmetryTransform",
+    "circuit_congruity_setup",
+    "circuit_sampler",
     "congruity",
     "congruity_matrix",
     "default_points",

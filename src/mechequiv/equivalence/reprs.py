@@ -3,11 +3,13 @@
 By default every hidden layer (MLPs) or the residual stream after every block (models with a
 ``blocks`` list, such as the zoo's transformers and bilinear networks), concatenated along
 features, with sequence outputs reduced by an explicit token policy ("last" by default).
+:class:`CircuitReprs` instead reads only what each model's circuit computes (the outputs of its
+nodes): the representation of the interpretation rather than of the whole network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -16,6 +18,8 @@ from torch import nn
 from mechequiv.capture import Adapter, capture
 from mechequiv.capture.adapters import TransformerLensAdapter
 from mechequiv.capture.blocks import block_points
+from mechequiv.equivalence.components import Component, component_slice
+from mechequiv.equivalence.discovery import Circuit
 from mechequiv.equivalence.patched import PatchedModel
 from mechequiv.tokens import TokenPolicy, pool_tokens
 
@@ -89,3 +93,103 @@ def model_adapter(model: nn.Module) -> nn.Module | Adapter:
 def hidden_representations(model: nn.Module, inputs: Any) -> torch.Tensor:
     """The default GetReprs: :class:`LayerReprs` with default points and the last token."""
     return LayerReprs()(model, inputs)
+
+
+class CircuitReprs:
+    """GetReprs of the circuit: the outputs of each model's circuit nodes, concatenated.
+
+    Sun & Toneva compare *representations of circuits*: a representation of a circuit k is an
+    abstraction of k whose states the circuit's hidden variables map into without loss (their
+    signal condition) and which map back to those variables (their noise condition). The whole
+    residual stream fails the second condition as soon as the model has components outside the
+    circuit: it also carries what those components write, which the circuit never reads. A
+    resample-ablation implementation (:class:`~mechequiv.equivalence.circuits.ResampleAblation`)
+    changes exactly those components, so with the whole stream a model that runs an unread
+    side computation next to its circuit moves away from its own implementations in one
+    direction only and is flagged distinguishable from the same circuit without it
+    (``benchmarks/bench_tracr_validity.py``, "distractor" pairs). The circuit's own variables -
+    the activation slice each node names, live, so they respond to whatever the ablation of
+    upstream non-circuit components feeds them - satisfy both conditions by construction:
+    resampling a component that no circuit node reads leaves them unchanged, and anything that
+    does reach the circuit moves them.
+
+    Why node outputs and not the stream projected onto what the circuit reads: that subspace
+    needs the readers' weights (queries, keys, values, MLP inputs, unembedding) and is not even
+    defined through LayerNorm or MLP non-linearities, while node outputs are reached through the
+    capture protocol alone. Circuits of different sizes stay comparable because the distance
+    compares linear predictability between the two feature sets (``repr_distance``), so the
+    number of nodes that carry a variable, their order and their widths do not matter, only
+    which variables the two circuits compute.
+
+    Parameters
+    ----------
+    circuits : mapping model -> :class:`~mechequiv.equivalence.discovery.Circuit` or sequence
+        of :class:`~mechequiv.equivalence.components.Component`
+        The circuit of every model to be compared, matched by identity. An implementation drawn
+        by patching (:class:`PatchedModel`) is read at its base model's circuit nodes with its
+        patches applied. A circuit that holds every component gives every component's output.
+    tokens : token policy
+        Applied to each node's (n, t, ...) slice (see :func:`mechequiv.tokens.pool_tokens`);
+        slices without a token axis are used as they are.
+
+    Returns float64 CPU tensors (rows, total node features), nodes in the circuit's order.
+    """
+
+    def __init__(
+        self,
+        circuits: Mapping[nn.Module, Circuit | Sequence[Component]],
+        tokens: TokenPolicy = "last",
+    ) -> None:
+        if not isinstance(circuits, Mapping) or not circuits:
+            raise ValueError("circuits must be a non-empty mapping {model: circuit}")
+        self._circuits: list[tuple[nn.Module, tuple[Component, ...]]] = []
+        for model, circuit in circuits.items():
+            if not isinstance(model, nn.Module):
+                raise TypeError(
+                    f"circuits' keys must be torch modules (the models); got {type(model).__name__}"
+                )
+            nodes = tuple(circuit.nodes if isinstance(circuit, Circuit) else circuit)
+            if not nodes:
+                raise ValueError(
+                    f"the circuit of {type(model).__name__} has no node: there is nothing it "
+                    "computes to compare"
+                )
+            bad = [c for c in nodes if not isinstance(c, Component)]
+            if bad:
+                raise TypeError(f"circuit nodes must be Components; got {bad[0]!r}")
+            self._circuits.append((model, nodes))
+        self.tokens = tokens
+
+    def nodes(self, model: nn.Module) -> tuple[Component, ...]:
+        """The circuit nodes read for ``model`` (a :class:`PatchedModel`: its base model's)."""
+        base = model.model if isinstance(model, PatchedModel) else model
+        for m, nodes in self._circuits:
+            if m is base:
+                return nodes
+        raise ValueError(
+            f"CircuitReprs has no circuit for this {type(base).__name__} (models are matched by "
+            "identity): pass {model: circuit} for every model compared"
+        )
+
+    def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
+        base, patches = (
+            (model.model, model.patches) if isinstance(model, PatchedModel) else (model, None)
+        )
+        nodes = self.nodes(base)
+        points = sorted({c.point for c in nodes})
+        acts = capture(model_adapter(base), inputs, points, patches=patches, progress=False)
+        feats = [self._node_features(acts[c.point], c) for c in nodes]
+        return torch.cat(feats, dim=1).double()
+
+    def _node_features(self, full: torch.Tensor, c: Component) -> torch.Tensor:
+        a = component_slice(full, c)
+        # a slice of a sequence activation keeps its token axis (axis 1) unless the component
+        # indexes that axis itself; one unit of a (n, t, d) activation is (n, t): one feature
+        keeps_tokens = full.ndim >= 3 and not (c.index is not None and c.axis % full.ndim == 1)
+        if keeps_tokens:
+            a = pool_tokens(a.unsqueeze(-1) if a.ndim == 2 else a, self.tokens)
+        return a.reshape(a.shape[0], -1)
+
+    def __repr__(self) -> str:
+        sizes = [len(nodes) for _, nodes in self._circuits]
+        return f"CircuitReprs(nodes per model={sizes}, tokens={self.tokens!r})"

@@ -1,6 +1,8 @@
 """GetImpl: ways to draw a co-interpretive implementation of a model.
 
-Here: :class:`SymmetryTransform` (the positive control) and :class:`Retrained` (pools you form);
+Here: :class:`SymmetryTransform` (the positive control), :class:`Retrained` (pools you form) and
+:class:`OnePointSet` (the model is its own only implementation, e.g. when its circuit is the
+whole model);
 label-free samplers that re-fit to the model's own outputs are in
 :mod:`mechequiv.equivalence.refit`, resample ablation outside a circuit in
 :mod:`mechequiv.equivalence.circuits`.
@@ -30,6 +32,7 @@ from torch import nn
 
 from mechequiv.capture.protocol import symmetries
 from mechequiv.equivalence import residual
+from mechequiv.equivalence.patched import PatchedModel
 
 
 @runtime_checkable
@@ -140,6 +143,35 @@ class SymmetryTransform:
         new = copy.deepcopy(model)
         residual.apply(symmetries(new), rng, self.draws)
         return new
+
+
+class OnePointSet(DrawingSampler):
+    """The implementation set {model}: every draw is the model itself, unchanged.
+
+    This is what resample ablation outside a circuit gives when the circuit holds every
+    component (nothing lies outside it to resample): the model is the only implementation of
+    its interpretation that GetImpl can reach. Congruity is then still defined, but it asks a
+    narrower question: d(h1, h1*) = 0 on every round, so h1's own implementation is closer than
+    h2's unless the representations of h1 and h2's implementations coincide up to the
+    distance's tolerance (a tie). A pair scored with it is distinguishable unless the two
+    representations are equal up to a contraction both ways; results should say that the set
+    was a single point (``reason``).
+
+    Each draw returns the model wrapped as a :class:`~mechequiv.equivalence.patched.PatchedModel`
+    with no patch, a new object (so Congruity's ``exclude`` holds) that computes exactly what the
+    model computes.
+    """
+
+    def __init__(self, reason: str = "the implementation set is the model alone") -> None:
+        self.reason = reason
+
+    def draw(
+        self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
+    ) -> Draw:
+        return Draw(PatchedModel(model, {}), stats={"changed": 0.0})
+
+    def __repr__(self) -> str:
+        return f"OnePointSet({self.reason!r})"
 
 
 class Retrained(DrawingSampler):
