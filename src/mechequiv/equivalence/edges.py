@@ -8,10 +8,18 @@ what that head reads through that path).
 
 Conventions
 -----------
-- *Removing the edge s -> r* (path patching, Wang et al. 2023; ACDC's edge ablation): the
-  receiver ``r`` gets the value it has when sender ``s`` writes its ablated (counterfactual)
-  output and every other component keeps what it has in the circuit; nothing else sees the
-  change. Run 1 computes ``r`` under those patches, run 2 writes that ``r`` into the circuit.
+- *Removing the edge s -> r* (path patching, Wang et al. 2023; ACDC's edge ablation): only the
+  direct path from ``s`` to ``r`` carries the sender's ablated (counterfactual) output; nothing
+  else sees the change. Run 1 computes ``r`` with ``s`` ablated and every other circuit node
+  frozen at its value in the circuit, so paths through intermediate nodes (a head -> an MLP ->
+  ``r``) do not count; its change from the circuit's ``r`` is the edge's contribution. Run 2
+  adds the contributions of the removed edges into ``r``'s live value, so edges removed upstream
+  still reach ``r`` through the edges that remain. Where the query/key/value is a linear map of
+  the residual stream (no LayerNorm before attention: Tracr models, attention-only models
+  without normalisation) this is exactly ACDC's sum of sender outputs with the removed ones
+  corrupted; with a LayerNorm in between, each removed sender's change is measured with the
+  other senders at their circuit values and the changes are summed (the normalisation's
+  scale is not re-solved jointly).
 - The circuit is the node circuit's world: every candidate outside it is ablated as
   discovery ablated it (the :attr:`Circuit.ablation` kinds), and the metric is normalised with
   the node circuit's model and empty scores, so edge faithfulness compares with node
@@ -28,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import torch
@@ -40,6 +48,7 @@ from mechequiv.equivalence.components import (
     component_patches,
     component_slice,
     model_adapter,
+    through_conversion,
 )
 from mechequiv.equivalence.discovery import Circuit
 from mechequiv.equivalence.metrics import BehaviourMetric
@@ -121,32 +130,85 @@ class _EdgeRuns:
             else:
                 self.outside[c] = value
         self.receivers = list(receivers)
-        self.cache: dict[tuple[Component, frozenset[Component]], torch.Tensor] = {}
+        # The circuit's own run: its nodes' values (frozen in run 1) and its receivers' values.
+        circ_points = sorted({c.point for c in circuit.nodes} | {r.point for r in receivers})
+        got = capture(adapter, inputs, circ_points, batch_size=None, progress=False,
+                      patches=component_patches(self.outside, self.modules))  # fmt: skip
+        self.passes += 1
+        self.frozen = {c: component_slice(got[c.point], c) for c in circuit.nodes}
+        self.receiver_circuit = {r: component_slice(got[r.point], r) for r in receivers}
+        self.cache: dict[tuple[Component, frozenset[Component], Component | None], torch.Tensor]
+        self.cache = {}
 
-    def receiver_value(self, r: Component, senders: frozenset[Component]) -> torch.Tensor:
-        """Run 1: ``r`` with ``senders`` ablated, inside the circuit."""
-        key = (r, senders)
+    def receiver_delta(
+        self, r: Component, senders: frozenset[Component], zeroed: Component | None = None
+    ) -> torch.Tensor:
+        """Run 1: the change of ``r`` when ``senders`` write their ablated outputs (``zeroed``,
+        one of them, writes zeros) and every other circuit node is frozen at its value in the
+        circuit (the direct paths only)."""
+        key = (r, senders, zeroed)
         if key not in self.cache:
-            values = {**self.outside, **{s: self.cf[s] for s in senders}}
+            values = {**self.outside, **self.frozen, **{s: self.cf[s] for s in senders}}
+            if zeroed is not None:
+                values[zeroed] = torch.zeros_like(self.cf[zeroed])
             got = capture(self.adapter, self.inputs, [r.point], batch_size=None, progress=False,
                           patches=component_patches(values, self.modules))  # fmt: skip
             self.passes += 1
-            self.cache[key] = component_slice(got[r.point], r)
+            self.cache[key] = component_slice(got[r.point], r) - self.receiver_circuit[r]
         return self.cache[key]
 
-    def score(self, removed: set[Edge]) -> float:
-        """Run 2: the metric of the circuit with ``removed`` edges path-patched."""
+    def score(self, removed: set[Edge], zeroed: Edge | None = None) -> float:
+        """Run 2: the metric of the circuit with ``removed`` edges path-patched: each receiver
+        takes its live value plus the change its removed senders' direct paths make. The
+        sender of edge ``zeroed`` (also removed) writes zeros along it instead."""
         by_receiver: dict[Component, set[Component]] = {}
-        for s, r in removed:
+        for s, r in removed | ({zeroed} if zeroed else set()):
             by_receiver.setdefault(r, set()).add(s)
-        values = dict(self.outside)
-        for r, senders in by_receiver.items():
-            values[r] = self.receiver_value(r, frozenset(senders))
-        out = run_with_patches(self.adapter, self.inputs,
-                               component_patches(values, self.modules), batch_size=None,
+        patches = component_patches(self.outside, self.modules)
+        deltas = {
+            r: self.receiver_delta(
+                r, frozenset(ss), zeroed[0] if zeroed is not None and zeroed[1] == r else None
+            )
+            for r, ss in by_receiver.items()
+        }
+        for point, add in _adders(deltas, self.modules).items():
+            write = patches.get(point)
+            patches[point] = add if write is None else _then(write, add)
+        out = run_with_patches(self.adapter, self.inputs, patches, batch_size=None,
                                progress=False)  # fmt: skip
         self.passes += 1
         return self.metric(out, self.clean_out)
+
+
+def _then(
+    first: Callable[[torch.Tensor], torch.Tensor], second: Callable[[torch.Tensor], torch.Tensor]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda live: second(first(live))
+
+
+def _adders(
+    deltas: dict[Component, torch.Tensor], hook_modules: dict[str, Any]
+) -> dict[Hashable, Callable[[torch.Tensor], torch.Tensor]]:
+    """Patch functions ``{point: fn}`` adding each component's delta to its live slice (in the
+    converted layout where a TransformerLens 4 hook converts its tensor)."""
+    by_point: dict[str, list[tuple[Component, torch.Tensor]]] = {}
+    for c, d in deltas.items():
+        by_point.setdefault(c.point, []).append((c, d))
+    out: dict[Hashable, Callable[[torch.Tensor], torch.Tensor]] = {}
+    for p, parts in by_point.items():
+
+        def add(
+            live: torch.Tensor, parts: list[tuple[Component, torch.Tensor]] = parts
+        ) -> torch.Tensor:
+            live = live.clone()
+            for c, d in parts:
+                target = live if c.index is None else live.movedim(c.axis, -1)[..., c.index]
+                target += d.to(device=live.device, dtype=live.dtype)
+            return live
+
+        conv = getattr(hook_modules.get(p), "hook_conversion", None)
+        out[p] = add if conv is None else through_conversion(add, conv)
+    return out
 
 
 def discover_edges(
@@ -159,6 +221,7 @@ def discover_edges(
     threshold: float = 0.01,
     min_faithfulness: float | None = 0.9,
     max_sweeps: int = 2,
+    zero_check: bool = False,
 ) -> Circuit:
     """Edges of ``circuit`` (a node circuit of ``model`` on ``inputs``) by path patching.
 
@@ -171,6 +234,9 @@ def discover_edges(
         the rows are the ones the node circuit saw)
     metric : the discovery metric (default: the behaviour metric's default kind)
     threshold, min_faithfulness, max_sweeps : as in ``discover_circuit``, for edges
+    zero_check : as in ``discover_circuit``: also require that zeroing the sender along the edge
+        stays within ``threshold`` before removing it (catches a constant part of a sender that
+        resampling cannot move, e.g. a Tracr MLP layer that also computes a constant map)
 
     Returns the circuit with the kept ``edges`` (sender, receiver); its ``faithfulness`` and
     ``circuit_score`` are the edge circuit's (``node_faithfulness`` keeps the node circuit's),
@@ -215,6 +281,8 @@ def discover_edges(
                 continue
             trial = norm(runs.score(removed | {e}))
             scores[e] = current - trial
+            if zero_check and scores[e] < threshold:
+                scores[e] = max(scores[e], current - norm(runs.score(removed, zeroed=e)))
             if scores[e] < threshold and (min_faithfulness is None or trial >= min_faithfulness):
                 removed.add(e)
                 current, changed = trial, True
@@ -224,13 +292,15 @@ def discover_edges(
     final = norm(runs.score(removed))
     for e in kept:
         scores[e] = final - norm(runs.score(removed | {e}))
+        if zero_check:
+            scores[e] = max(scores[e], final - norm(runs.score(removed, zeroed=e)))
     return dataclasses.replace(
         circuit,
         edges=tuple(kept),
         edge_scores={e: float(scores[e]) for e in edges},
         faithfulness=float(final),
         circuit_score=float(final * span + circuit.empty_score),
-        method=circuit.method + "+edges",
+        method=circuit.method + ("+edges+zero_check" if zero_check else "+edges"),
         forward_passes=circuit.forward_passes + runs.passes,
         seconds=circuit.seconds + time.perf_counter() - t0,
         node_faithfulness=float(node_faith),

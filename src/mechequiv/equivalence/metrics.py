@@ -72,7 +72,13 @@ class BehaviourMetric:
 
     def describe(self, clean: torch.Tensor) -> str:
         kind = self.resolved_kind(clean)
-        where = "all positions" if self.positions is None else f"positions {self.positions!r}"
+        p = self.positions
+        if p is None:
+            where = "all positions"
+        elif isinstance(p, torch.Tensor) and p.dtype == torch.bool:
+            where = f"the {int(p.sum())} positions of a {tuple(p.shape)} mask"
+        else:
+            where = f"positions {p!r}"
         label = "the model's argmax" if self.labels is None else "given labels"
         if kind in ("kl", "mse"):
             return f"{kind} to the model's output at {where}"

@@ -241,10 +241,15 @@ def train_induction_bridge(
     lr: float = 1e-3,
     target_accuracy: float | None = None,
     attn_only: bool = True,
+    normalization: str | None = "LN",
+    positional: str = "standard",
 ) -> nn.Module:
     """A TransformerLens ``TransformerBridge`` (attention-only unless ``attn_only=False``: then
     with ReLU MLPs of width ``4 * d_model``) trained on induction for at most ``steps`` steps
-    (``target_accuracy``: stop early once reached, see :func:`_train`)."""
+    (``target_accuracy``: stop early once reached, see :func:`_train`). ``normalization``:
+    TransformerLens's ``normalization_type`` ("LN", None, ...); ``positional``: its
+    ``positional_embedding_type`` ("standard" or "rotary", what TransformerLens's native
+    bridge builds)."""
     try:
         import transformer_lens.model_bridge.sources  # noqa: F401  (registers boot_native)
         from transformer_lens.config import TransformerBridgeConfig
@@ -261,7 +266,8 @@ def train_induction_bridge(
         attn_only=attn_only,
         d_mlp=None if attn_only else 4 * d_model,
         act_fn="relu",
-        normalization_type="LN",
+        normalization_type=normalization,
+        positional_embedding_type=positional,
         seed=seed,
     )
     # TransformerLens attaches boot_native with setattr at import, out of its class body
@@ -315,3 +321,236 @@ def train_induction_zoo(
             block.attn = CausalAttention(d_model, n_heads)
     _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
     return model
+
+
+# ----------------------------------------------------------------------------------------------
+# Induction compiled by Tracr: the circuit known by construction
+
+
+def induction_rasp() -> Any:
+    """Induction in RASP: a previous-token head (``Select(indices, indices, k == q - 1)``
+    aggregating the tokens) writes the token before each position; the induction head selects
+    the keys whose previous token equals the query's token (K-composition: its key reads the
+    previous-token head) and copies their token (its value reads the embedding).
+
+    Compiled causal, at a position whose token occurred earlier exactly once (inputs of
+    :func:`tracr_induction`) it outputs the token that followed that occurrence; elsewhere the
+    selection is empty and the output is zero."""
+    rasp = _rasp()
+    previous = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == q - 1)
+    prev_token = rasp.Aggregate(previous, rasp.tokens)
+    match = rasp.Select(prev_token, rasp.tokens, rasp.Comparison.EQ)
+    return rasp.Aggregate(match, rasp.tokens)
+
+
+def shifted_previous_token_rasp(vocab: int) -> Any:
+    """A look-alike distractor: a head with the previous-token head's selector that copies the
+    previous token shifted by one (an MLP maps ``t -> t + 1 mod vocab`` first)."""
+    rasp = _rasp()
+    shifted = rasp.Map(lambda t: (t + 1) % vocab, rasp.tokens)
+    previous = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == q - 1)
+    return rasp.Aggregate(previous, shifted)
+
+
+def histogram_rasp() -> Any:
+    """A distractor: how often each token occurs so far (a head and an MLP)."""
+    rasp = _rasp()
+    return rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
+
+
+def _rasp() -> Any:
+    try:
+        from tracr.rasp import rasp
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("the Tracr induction program needs Tracr: pip install tracr-pypi") from e
+    return rasp
+
+
+def repeat_sample(vocab: int) -> Any:
+    """Sampler of :class:`~mechequiv.zoo.tracr.Program` inputs for :func:`induction_rasp`:
+    ``m`` distinct tokens (``m`` uniform in ``ceil(length / 2) .. length - 1``), then a copy of
+    ``length - m`` consecutive ones of them from a random start. Every token occurs at most
+    twice, so each repeated token's earlier occurrence, and the token after it, is unique."""
+
+    def sample(rng: np.random.Generator, n: int, length: int) -> list[list[int]]:
+        if not 2 <= length <= 2 * vocab - 1:
+            raise ValueError(f"length must lie in 2..{2 * vocab - 1} for {vocab} tokens")
+        rows = []
+        for _ in range(n):
+            m = int(rng.integers((length + 1) // 2, length))
+            m = min(m, vocab)
+            first = [int(t) for t in rng.choice(vocab, m, replace=False)]
+            k = length - m
+            start = int(rng.integers(0, m - k + 1))
+            rows.append(first + first[start : start + k])
+        return rows
+
+    return sample
+
+
+def tracr_induction(vocab: int = 8, max_len: int = 8, distractors: bool = True) -> Any:
+    """Induction compiled by Tracr (causal), as a :class:`~mechequiv.zoo.tracr.CompiledProgram`
+    whose ground truth is known by construction: heads L0H0 (previous token) and L1H0
+    (induction), no MLP, and the one edge L0H0 -> L1H0's key.
+
+    ``distractors``: two programs run beside it on the same tokens and never reach the output
+    (:func:`~mechequiv.zoo.tracr.with_distractor`): :func:`shifted_previous_token_rasp` (a
+    previous-token head look-alike reading an MLP) and :func:`histogram_rasp` (a head and an
+    MLP), so the model has 3 heads in layer 0, 3 in layer 1 and active MLPs in layer 0."""
+    from mechequiv.zoo.tracr import Program, compile_program, with_distractor
+
+    tokens = frozenset(range(vocab))
+    sample = repeat_sample(vocab)
+    main = compile_program(
+        Program("induction", induction_rasp, tokens, max_len, sample), causal=True
+    )
+    if not distractors:
+        return main
+    look = Program("shifted_previous_token", lambda: shifted_previous_token_rasp(vocab), tokens,
+                   max_len, sample)  # fmt: skip
+    hist = Program("histogram", histogram_rasp, tokens, max_len, sample)
+    out = with_distractor(main, compile_program(look, causal=True))
+    return with_distractor(out, compile_program(hist, causal=True))
+
+
+def repeated_positions(tokens: torch.Tensor) -> torch.Tensor:
+    """``(n, t)`` mask of the positions whose token occurred earlier in the row (position 0, BOS,
+    excluded): where induction predicts, the positions to score."""
+    same = tokens[:, :, None] == tokens[:, None, :]  # (n, query, key)
+    earlier = torch.ones(tokens.shape[1], tokens.shape[1], dtype=torch.bool).tril(-1)
+    earlier[:, 0] = False
+    return (same & earlier).any(-1)
+
+
+def relabel(
+    tokens: torch.Tensor, vocab: int, rng: np.random.Generator, skip: int = 1
+) -> torch.Tensor:
+    """Counterfactual rows: each row's tokens (from column ``skip`` on, leaving BOS) renamed by
+    its own random permutation of ``0..vocab-1`` without fixed points, so the layout (which
+    positions repeat which) is kept and every token, hence every induction answer, changes."""
+    out = tokens.clone()
+    for i in range(tokens.shape[0]):
+        perm = np.arange(vocab)
+        while np.any(perm == np.arange(vocab)):
+            perm = rng.permutation(vocab)
+        out[i, skip:] = torch.as_tensor(perm)[tokens[i, skip:]]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Induction set by hand: a TransformerLens-style attention-only model, distractors included
+
+
+def handset_induction(vocab: int = 8, sharpness: float = 12.0, seed: int = 0) -> Any:
+    """A 2-layer, 3-heads-per-layer attention-only transformer whose weights are set by hand
+    to do induction, with distractor heads, as a :class:`~mechequiv.zoo.tracr.CompiledProgram`
+    (model :class:`~mechequiv.zoo.tracr.TracrTransformer`: TransformerLens hook names, causal,
+    no LayerNorm, no MLP weights) whose ground truth is known by construction.
+
+    The residual stream is a sum of subspaces, rotated by a random orthogonal matrix (``seed``)
+    so that no subspace is axis-aligned: tokens ``T`` (the vocabulary and BOS), positions
+    ``P``, the previous token ``S``, the output ``O`` (the only one unembedded) and ``D1``,
+    ``D2``, ``D3`` (distractor writes). Heads (attention logits ``sharpness`` on a match, 0
+    otherwise):
+
+    - L0H0, previous-token head: positional QK (query position ``i`` matches key ``i - 1``),
+      OV copies ``T`` into ``S``;
+    - L0H1, BOS head: every query matches BOS; OV copies ``T`` into ``D1`` (never varies,
+      never read);
+    - L0H2, current-token head: query ``i`` matches key ``i``; OV copies ``T`` into ``D2``;
+    - L1H0, induction head: QK matches the query's token (``T``) with the key's previous token
+      (``S``: K-composition with L0H0), OV copies ``T`` into ``O``;
+    - L1H1, duplicate-token look-alike: query reads ``D2`` (from L0H2), key reads ``T``; OV
+      writes positions into ``D3`` (never read);
+    - L1H2: uniform attention, OV copies ``S`` (from L0H0) into ``D3`` (never read).
+
+    The circuit: L0H0 and L1H0, and the edge L0H0 -> L1H0's key. The model also has the edges
+    L0H2 -> L1H1's query and L0H0 -> L1H2's value, outside the circuit (their receivers never
+    reach the output). Inputs: :func:`repeat_sample`, lengths up to ``2 * vocab - 1``.
+    """
+    from mechequiv.zoo.tracr import (
+        BOS,
+        CompiledProgram,
+        TracrAttention,
+        TracrBlock,
+        TracrCircuit,
+        TracrMLP,
+        TracrTransformer,
+    )
+
+    n_tok, n_pos = vocab + 1, 2 * vocab  # tokens and BOS; BOS plus up to 2 * vocab - 1 tokens
+    sizes = {"T": n_tok, "P": n_pos, "S": n_tok, "O": vocab, "D1": n_tok, "D2": n_tok, "D3": n_pos}
+    start, d = {}, 0
+    for name, size in sizes.items():
+        start[name], d = d, d + size
+    key = max(n_tok, n_pos)
+    scale = sharpness * math.sqrt(key)  # TracrAttention divides logits by sqrt(key size)
+
+    def read(space: str, pairs: list[tuple[int, int]], w: float = 1.0) -> torch.Tensor:
+        """(d, key): residual direction ``space[i]`` -> key coordinate ``j``."""
+        m = torch.zeros(d, key, dtype=torch.float64)
+        for i, j in pairs:
+            m[start[space] + i, j] = w
+        return m
+
+    def write(space: str, n: int) -> torch.Tensor:
+        """(key, d): value coordinate ``i`` -> residual direction ``space[i]``."""
+        m = torch.zeros(key, d, dtype=torch.float64)
+        for i in range(n):
+            m[i, start[space] + i] = 1.0
+        return m
+
+    ident_t = [(i, i) for i in range(n_tok)]
+    ident_p = [(i, i) for i in range(n_pos)]
+    zero = torch.zeros(d, key, dtype=torch.float64)
+    bos = vocab  # token id of BOS
+    layer0 = [  # (W_Q, W_K, W_V, W_O)
+        (read("P", ident_p, scale), read("P", [(j, j + 1) for j in range(n_pos - 1)]),
+         read("T", ident_t), write("S", n_tok)),
+        (read("P", [(i, 0) for i in range(n_pos)], scale), read("T", [(bos, 0)]),
+         read("T", ident_t), write("D1", n_tok)),
+        (read("P", ident_p, scale), read("P", ident_p), read("T", ident_t), write("D2", n_tok)),
+    ]  # fmt: skip
+    layer1 = [
+        (read("T", ident_t[:vocab], scale), read("S", ident_t[:vocab]), read("T", ident_t),
+         write("O", vocab)),
+        (read("D2", ident_t[:vocab], scale), read("T", ident_t[:vocab]), read("P", ident_p),
+         write("D3", n_pos)),
+        (zero, zero, read("S", ident_t), write("D3", n_tok)),
+    ]  # fmt: skip
+    # A random rotation of the residual stream: every read is R^T-rotated, every write R-rotated.
+    gen = torch.Generator().manual_seed(seed)
+    rot, _ = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
+
+    def block(heads: list[tuple[torch.Tensor, ...]]) -> Any:
+        q, k, v = (torch.stack([rot @ h[i] for h in heads]) for i in range(3))
+        o = torch.stack([h[3] @ rot.T for h in heads])
+        zk, zd = (
+            torch.zeros(len(heads), key, dtype=torch.float64),
+            torch.zeros(d, dtype=torch.float64),
+        )
+        attn = TracrAttention(q, k, v, o, zk, zk.clone(), zk.clone(), zd, causal=True)
+        mlp = TracrMLP(torch.zeros(d, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
+                       torch.zeros(1, d, dtype=torch.float64), zd.clone())  # fmt: skip
+        return TracrBlock(attn, mlp)
+
+    token_embed = torch.zeros(n_tok, d, dtype=torch.float64)
+    token_embed[torch.arange(n_tok), start["T"] + torch.arange(n_tok)] = 1.0
+    pos_embed = torch.zeros(n_pos, d, dtype=torch.float64)
+    pos_embed[torch.arange(n_pos), start["P"] + torch.arange(n_pos)] = 1.0
+    unembed = torch.zeros(d, vocab, dtype=torch.float64)
+    unembed[start["O"] + torch.arange(vocab), torch.arange(vocab)] = 1.0
+    labels = [f"{name}:{i}" for name, size in sizes.items() for i in range(size)]
+    model = TracrTransformer(token_embed @ rot.T, pos_embed @ rot.T, [block(layer0), block(layer1)],
+                             rot @ unembed, {**{t: t for t in range(vocab)}, BOS: bos},
+                             list(range(vocab)), labels)  # fmt: skip
+    truth = TracrCircuit(
+        heads=((0, 0), (1, 0)),
+        mlps=(),
+        neurons={},
+        labels={"L0H0": ("previous token",), "L1H0": ("induction",)},
+        n_layers=2,
+        n_heads=3,
+        edges=(((0, 0), (1, 0, "k")),),
+    )
+    return CompiledProgram("handset_induction", model, truth, None, repeat_sample(vocab))

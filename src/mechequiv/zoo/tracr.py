@@ -17,6 +17,8 @@ output depends on. Compiled padding (heads added to fill a layer, empty MLP laye
 
 Hook points (module names, as TransformerLens names them, so the same circuit code runs on both):
 ``hook_embed`` (token + position embedding), ``blocks.{l}.hook_resid_pre``,
+``blocks.{l}.attn.hook_q`` / ``hook_k`` / ``hook_v`` (each head's query, key and value vectors,
+``(n, t, heads, key_size)``: what edge discovery patches to cut one path into a head),
 ``blocks.{l}.attn.hook_result`` (each head's write to the residual stream, ``(n, t, heads, d)``),
 ``blocks.{l}.attn.hook_pattern`` (``(n, heads, query, key)``), ``blocks.{l}.attn.hook_z``
 (each head's attention-weighted values, ``(n, t, heads, key_size)``), ``blocks.{l}.hook_attn_out``,
@@ -98,6 +100,7 @@ class TracrAttention(nn.Module):
         self.W_Q, self.W_K, self.W_V, self.W_O = (nn.Parameter(w) for w in (q, k, v, o))
         self.b_Q, self.b_K, self.b_V, self.b_O = (nn.Parameter(b) for b in (bq, bk, bv, bo))
         self.causal = causal
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern = HookPoint()
         self.hook_z = HookPoint()
         self.hook_result = HookPoint()
@@ -107,9 +110,9 @@ class TracrAttention(nn.Module):
         return self.W_Q.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = torch.einsum("ntd,hdk->nthk", x, self.W_Q) + self.b_Q
-        k = torch.einsum("ntd,hdk->nthk", x, self.W_K) + self.b_K
-        v = torch.einsum("ntd,hdk->nthk", x, self.W_V) + self.b_V
+        q = self.hook_q(torch.einsum("ntd,hdk->nthk", x, self.W_Q) + self.b_Q)
+        k = self.hook_k(torch.einsum("ntd,hdk->nthk", x, self.W_K) + self.b_K)
+        v = self.hook_v(torch.einsum("ntd,hdk->nthk", x, self.W_V) + self.b_V)
         logits = torch.einsum("nqhk,nshk->nhqs", q, k) / math.sqrt(self.W_Q.shape[-1])
         if self.causal:
             t = x.shape[1]
@@ -271,6 +274,15 @@ class TracrCircuit:
     compiled from the program's operations; ``labels``: component name (``"L0H1"``, ``"L0MLP"``)
     -> the RASP operations it computes. ``n_layers`` / ``n_heads``: the model's shape, so the
     complement (padding heads, empty MLPs) is known too.
+
+    ``edges``: which circuit component feeds which head's query, key or value, from the RASP
+    graph: a head compiled from ``Aggregate(Select(keys, queries, ...), sop)`` reads ``queries``
+    through its query, ``keys`` through its key and ``sop`` through its value (a
+    ``SelectorWidth`` head reads only queries and keys; its value is the BOS token). A sender is
+    the component that writes that SOp (a head for an ``Aggregate``, the MLP for a ``Map``,
+    ``SequenceMap`` or ``SelectorWidth``); SOps read straight from the embedding (tokens,
+    indices) give no edge. Each edge is ``((layer, head or None for the MLP), (layer, head,
+    "q" | "k" | "v"))``; :meth:`edge_names` spells them as edge discovery does.
     """
 
     heads: tuple[tuple[int, int], ...]
@@ -279,6 +291,17 @@ class TracrCircuit:
     labels: dict[str, tuple[str, ...]]
     n_layers: int
     n_heads: int
+    edges: tuple[tuple[tuple[int, int | None], tuple[int, int, str]], ...] = ()
+
+    def edge_names(self) -> set[str]:
+        """The edges as ``"blocks.0.attn.hook_z[1] -> blocks.1.attn.hook_k[0]"`` (MLP senders
+        ``blocks.{l}.hook_mlp_out``), the names :func:`~mechequiv.equivalence.edges.edge_label`
+        gives edges found on this model."""
+        out = set()
+        for (sl, sh), (rl, rh, path) in self.edges:
+            sender = f"blocks.{sl}.hook_mlp_out" if sh is None else f"blocks.{sl}.attn.hook_z[{sh}]"
+            out.add(f"{sender} -> blocks.{rl}.attn.hook_{path}[{rh}]")
+        return out
 
     def hook_components(self) -> list[tuple[str, int | None]]:
         """``(hook point, index)`` for every circuit component: heads index axis 2 of
@@ -295,6 +318,7 @@ class TracrCircuit:
             "labels": {k: list(v) for k, v in self.labels.items()},
             "n_layers": self.n_layers,
             "n_heads": self.n_heads,
+            "edges": [[list(a), list(b)] for a, b in self.edges],
         }
 
     @classmethod
@@ -306,6 +330,7 @@ class TracrCircuit:
             labels={k: tuple(v) for k, v in d["labels"].items()},
             n_layers=d["n_layers"],
             n_heads=d["n_heads"],
+            edges=tuple((tuple(a), tuple(b)) for a, b in d.get("edges", [])),
         )
 
 
@@ -419,7 +444,7 @@ def compile_program(
             compiler_bos=BOS,
             compiler_pad=PAD,
         )
-    truth = _ground_truth(t, craft_model, node_blocks, needed, model)
+    truth = _ground_truth(t, graph, craft_model, node_blocks, needed, model)
     return CompiledProgram(program.name, model, truth, assembled, program.sample)
 
 
@@ -448,6 +473,7 @@ def _layer_of_blocks(t: Any, craft_model: Any) -> list[int]:
 
 def _ground_truth(
     t: Any,
+    graph: Any,
     craft_model: Any,
     node_blocks: dict[str, Any],
     needed: set[Hashable],
@@ -456,20 +482,28 @@ def _ground_truth(
     heads: dict[tuple[int, int], list[str]] = {}
     mlps: dict[int, list[str]] = {}
     neurons: dict[int, set[int]] = {}
+    # where each RASP operation was compiled: its heads (layer, h) and MLP layers
+    head_of: dict[Hashable, list[tuple[int, int]]] = {}
+    mlp_of: dict[Hashable, list[int]] = {}
     for block, layer in zip(craft_model.blocks, _layer_of_blocks(t, craft_model), strict=True):
         if isinstance(block, t.transformers.MLP):
             hidden = list(block.fst.output_space.basis)
             for label, nb in node_blocks.items():
                 for part in _mlp_parts(t, nb):
                     idx = [hidden.index(d) for d in part.fst.output_space.basis if d in hidden]
+                    if idx:
+                        mlp_of.setdefault(label, []).append(layer)
                     if idx and label in needed:
                         mlps.setdefault(layer, []).append(str(label))
                         neurons.setdefault(layer, set()).update(idx)
         else:
             for h, head in enumerate(block.as_multi().heads()):
                 for label, nb in node_blocks.items():
+                    if any(head is p for p in _head_parts(t, nb)):
+                        head_of.setdefault(label, []).append((layer, h))
                     if label in needed and any(head is p for p in _head_parts(t, nb)):
                         heads.setdefault((layer, h), []).append(str(label))
+    edges = _head_input_edges(t, graph, needed, head_of, mlp_of)
     labels = {f"L{layer}H{h}": tuple(v) for (layer, h), v in sorted(heads.items())}
     labels |= {f"L{layer}MLP": tuple(v) for layer, v in sorted(mlps.items())}
     return TracrCircuit(
@@ -479,7 +513,44 @@ def _ground_truth(
         labels=labels,
         n_layers=model.n_layers,
         n_heads=model.n_heads,
+        edges=edges,
     )
+
+
+def _head_input_edges(
+    t: Any,
+    graph: Any,
+    needed: set[Hashable],
+    head_of: dict[Hashable, list[tuple[int, int]]],
+    mlp_of: dict[Hashable, list[int]],
+) -> tuple[tuple[tuple[int, int | None], tuple[int, int, str]], ...]:
+    """Edges into the query/key/value of the output's heads, read off the RASP expressions."""
+
+    def writers(sop: Any) -> list[tuple[int, int | None]]:
+        label = sop.label
+        if label in mlp_of:  # Map, SequenceMap, SelectorWidth: the MLP writes the result
+            return [(layer, None) for layer in sorted(set(mlp_of[label]))]
+        return [(layer, h) for layer, h in head_of.get(label, [])]  # Aggregate; [] = embedding
+
+    edges = set()
+    for label in needed:
+        expr = graph.nodes[label][t.nodes.EXPR]
+        if isinstance(expr, t.rasp.Aggregate):
+            reads = {"q": expr.selector.queries, "k": expr.selector.keys, "v": expr.sop}
+        elif isinstance(expr, t.rasp.SelectorWidth):
+            reads = {"q": expr.selector.queries, "k": expr.selector.keys}
+        else:
+            continue
+        if not isinstance(expr.selector, t.rasp.Select):
+            raise NotImplementedError(
+                f"edges of {label}: only plain Select selectors are traced, got "
+                f"{type(expr.selector).__name__}"
+            )
+        for layer, h in head_of.get(label, []):
+            for path, sop in reads.items():
+                # a writer in the same layer (a head beside it, the MLP after it) cannot feed it
+                edges |= {(w, (layer, h, path)) for w in writers(sop) if w[0] < layer}
+    return tuple(sorted(edges, key=lambda e: (e[1], e[0][0], -1 if e[0][1] is None else e[0][1])))
 
 
 def _head_parts(t: Any, block: Any) -> list[Any]:
@@ -628,6 +699,7 @@ def with_distractor(primary: CompiledProgram, distractor: CompiledProgram) -> Co
         gt.labels,
         n_layers=n_layers,
         n_heads=model.n_heads,
+        edges=gt.edges,
     )
     return CompiledProgram(
         f"{primary.name}+{distractor.name}", model, truth, primary.tracr_model, primary.inputs
