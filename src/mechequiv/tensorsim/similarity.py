@@ -15,6 +15,7 @@ from mechequiv.tensorsim.fullsym import TwoLayerNet, full_pair
 from mechequiv.tensorsim.gaussian import gaussian_pair, gaussian_two_layer, standardize
 from mechequiv.tensorsim.gram import SelfGram, cross_diag, self_gram
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
+from mechequiv.tensorsim.quartic import QuarticBudget
 
 __all__ = [
     "FORMS",
@@ -291,12 +292,14 @@ class Engine:
         # Two-layer nets prepared once (basis, squares, forms) for the many pairs a model
         # takes part in (whole, skip path; the checkpoint matrices); dropped with the net.
         self._two: weakref.WeakKeyDictionary[TensorNet, TwoLayerNet] = weakref.WeakKeyDictionary()
+        # One budget for the packed quartics all those nets keep (bounded memory however many).
+        self._budget = QuarticBudget()
 
     def two_layer(self, net: TensorNet) -> TwoLayerNet:
         """``net`` prepared for the exact two-layer forms (cached while ``net`` lives)."""
         prepared = self._two.get(net)
         if prepared is None:
-            prepared = self._two[net] = TwoLayerNet(net)
+            prepared = self._two[net] = TwoLayerNet(net, self._budget)
         return prepared
 
     def uses_recursion(self, net: TensorNet | SeqNet) -> bool:
