@@ -51,6 +51,7 @@ from mechequiv.tensorsim.quartic import (
     quartic_chunks,
     quartic_count,
     quartic_plan,
+    weighted_dot,
 )
 
 __all__ = [
@@ -245,8 +246,10 @@ class TwoLayerNet(Keeper):
         i0, i1 = pack_pairs(n, forms.Y.device)
         Yp = forms.Y[:, i0, i1]
         if own and self.budget.admit(self, quartic_count(n) * len(self.squares), Yp.device):
-            parts = [P for _, P in quartic_chunks(Yp, self.squares, plan)]
-            self._quartics = torch.cat(parts, 1) if parts else Yp.new_zeros((quartic_count(n), 0))
+            kept = Yp.new_empty((quartic_count(n), len(self.squares)))
+            for ks, P in quartic_chunks(Yp, self.squares, plan):
+                kept[:, ks] = P
+            self._quartics = kept
             yield from self.quartic_batches(basis, batch)
             return
         yield from quartic_chunks(Yp, self.squares, plan, batch)
@@ -450,7 +453,7 @@ def quartic_pair(
     for (ks, Pa), (_, Pb) in zip(
         pa.quartic_batches(pa.Q, batch), pb.quartic_batches(pa.Q, batch), strict=True
     ):
-        out[ks] = w @ (Pa * Pb)
+        out[ks] = weighted_dot(w, Pa, Pb)
     return out
 
 

@@ -364,18 +364,36 @@ def _tensor_route(pa: TwoLayerNet, pb: TwoLayerNet, C: torch.Tensor | None) -> t
 
 
 def _low_parts(p: TwoLayerNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per output, the Hermite components of degrees 2, 1, 0 (:class:`_SquareParts`) on the
-    net's own basis, (d_out, d, d), (d_out, d), (d_out,); kept on the net."""
+    """Per output, the Hermite components of degrees 2, 1, 0 (as in :class:`_SquareParts`) on
+    the net's own basis, (d_out, d, d), (d_out, d), (d_out,), batched over outputs (ranks
+    padded with zero weights); kept on the net."""
     if "hermite_low" not in p.memo:
         f = p.forms()
-        d = f.Y.shape[1] - 1
-        T2 = f.Y.new_zeros((len(p.squares), d, d))
-        T1 = f.Y.new_zeros((len(p.squares), d))
-        T0 = f.Y.new_zeros(len(p.squares))
-        for k, (s, e) in enumerate(p.squares):
-            if s.numel():
-                x = _SquareParts(square_forms(f, e), s)
-                T2[k], T1[k], T0[k] = x.T2, x.T1, x.T0
+        m, n = f.Y.shape[0], f.Y.shape[1]
+        d_out, r = len(p.squares), max(p.ranks, default=0)
+        sigma = f.Y.new_zeros((d_out, r))
+        e = f.Y.new_zeros((d_out, m, r))
+        for k, (s, vecs) in enumerate(p.squares):
+            sigma[k, : s.numel()], e[k, :, : s.numel()] = s, vecs
+        T2 = f.Y.new_zeros((d_out, n - 1, n - 1))
+        T1 = f.Y.new_zeros((d_out, n - 1))
+        T0 = f.Y.new_zeros(d_out)
+        batch = max(1, 2**23 // max(1, 2 * r * n * n))
+        for lo in range(0, d_out, batch):
+            ks = slice(lo, lo + batch)
+            E = torch.einsum("kmr,mij->krij", e[ks], f.Y)
+            A, a = E[:, :, 1:, 1:], E[:, :, 1:, 0]
+            c = E[:, :, 0, 0] + A.diagonal(dim1=2, dim2=3).sum(-1)
+            AA = A @ A
+            w = sigma[ks]
+            T2[ks] = torch.einsum(
+                "kr,krij->kij", w, 4 * AA + 4 * a[..., :, None] * a[..., None, :]
+                + 2 * c[..., None, None] * A,
+            )  # fmt: skip
+            Aa = (A @ a[..., None])[..., 0]
+            T1[ks] = torch.einsum("kr,kri->ki", w, 8 * Aa + 4 * c[..., None] * a)
+            tr_AA = AA.diagonal(dim1=2, dim2=3).sum(-1)
+            T0[ks] = (w * (2 * tr_AA + 4 * (a * a).sum(-1) + c * c)).sum(-1)
         p.memo["hermite_low"] = (T2, T1, T0)
     low: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = p.memo["hermite_low"]
     return low

@@ -43,10 +43,12 @@ __all__ = [
     "quartic_chunks",
     "quartic_count",
     "quartic_plan",
+    "weighted_dot",
 ]
 
 BLOCK_ENTRIES = 2**14  # entries of one output's block of S: sets the chunks of first indices
 CHUNK_ENTRIES = 2**23  # entries of a batch of outputs' blocks (64 MiB)
+DOT_ROWS = 4096  # rows of the packed quartics multiplied at once in a pair
 CACHED_INDEX_ENTRIES = (
     2**21
 )  # the gather indices of plans with at most this many quadruples are kept
@@ -217,19 +219,43 @@ def quartic_chunks(
     for k, (s, vecs) in enumerate(squares):
         sigma[k, : s.numel()], e[k, :, : s.numel()] = s, vecs
     batch = plan.batch(r, d_out) if batch is None else batch
+    # Every pair read in a chunk starts with one of its first indices: a chunk whose rows of
+    # the packed forms are all zero has zero quartics (the skip path's forms only touch the
+    # constant coordinate, so it forms one chunk).
+    live = (Yp != 0).any(0)
+    rows_live = (
+        [bool(x) for x in torch.stack([live[c.row0 : c.row1].any() for c in plan.chunks]).tolist()]
+        if plan.chunks
+        else []
+    )
     for lo in range(0, d_out, batch):
         ks = slice(lo, min(d_out, lo + batch))
         # (r, n_pairs, k): the packed forms E_r with the outputs last, so that each block of S
         # comes out as (rows, columns, k) and a gather reads k contiguous values.
         E = torch.einsum("kmr,mp->rpk", e[ks], Yp)
-        Es = E * sigma[ks].T[:, None, :]
+        Es = E * (sigma[ks].T / 3)[:, None, :]  # the 1/3 of the three pairings folded in
         P = Yp.new_empty((quartic_count(plan.n), E.shape[2]))
         for i, c in enumerate(plan.chunks):
+            if not rows_live[i]:
+                P[c.q0 : c.q1] = 0.0
+                continue
             block = torch.einsum("rpk,rqk->pqk", Es[:, c.row0 : c.row1], E[:, c.row0 :])
             flat = block.reshape(-1, block.shape[2])
             g = plan.gathers(i)
-            P[c.q0 : c.q1] = flat.index_select(0, g.reshape(-1)).view(3, -1, flat.shape[1]).sum(0)
-        yield ks, P / 3
+            part = P[c.q0 : c.q1]  # rows of P: contiguous, gathered into in place
+            torch.index_select(flat, 0, g[0], out=part)
+            part += flat.index_select(0, g[1])
+            part += flat.index_select(0, g[2])
+        yield ks, P
+
+
+def weighted_dot(w: torch.Tensor, Pa: torch.Tensor, Pb: torch.Tensor) -> torch.Tensor:
+    """``sum_q w[q] Pa[q, k] Pb[q, k]`` per column ``k``, in row chunks (small temporaries)."""
+    out = Pa.new_zeros(Pa.shape[1])
+    for lo in range(0, Pa.shape[0], DOT_ROWS):
+        sl = slice(lo, lo + DOT_ROWS)
+        out += w[sl] @ (Pa[sl] * Pb[sl])
+    return out
 
 
 class QuarticBudget:
