@@ -153,11 +153,12 @@ def output_squares(
     Lam = 0.5 * (Lam + Lam.transpose(1, 2))
     w, vecs = torch.linalg.eigh(Lam)
     m = Lam.shape[1]
+    top = w.abs().amax(1, keepdim=True) if m else w
+    keep = (w.abs() > m * np.finfo(float).eps * top).tolist()  # one transfer for all outputs
     squares: list[tuple[torch.Tensor, torch.Tensor]] = []
     for k in range(Lam.shape[0]):
-        top = float(w[k].abs().max()) if m else 0.0
-        keep = w[k].abs() > m * np.finfo(float).eps * top
-        squares.append((w[k][keep], vecs[k][:, keep]))
+        idx = [i for i, x in enumerate(keep[k]) if x]
+        squares.append((w[k, idx], vecs[k][:, idx]))
     return squares
 
 
