@@ -168,3 +168,21 @@ def test_time_estimate_scales_with_the_work():
     small, big = block_entries(17), block_entries(33)
     assert 8 < big / small < 2**4 * 1.5
     assert math.isclose(block_entries(5000), 5000**4 // 8)
+
+
+def test_skip_paths_keep_only_their_live_quartics():
+    """A residual net's skip path only touches the constant coordinate in its first layer's
+    forms: its packed quartics stop after the first chunk, and its pairs (with the whole net,
+    with itself, with another net) equal the squares route's over many chunks."""
+    kw = dict(d_in=20, d_model=20, d_hidden=8, d_out=2, n_layers=2, residual=True, bias=True)
+    a = to_tensor_net(random_mlp(30, **kw))
+    b = to_tensor_net(random_mlp(31, **kw))
+    plan = quartic_plan(21, "cpu")
+    assert len(plan.chunks) > 2
+    pa, pb, sa = TwoLayerNet(a), TwoLayerNet(b), TwoLayerNet(a.skip_net())
+    for x, y in ((pa, sa), (sa, pa), (sa, sa), (pb, sa), (pa, pb)):
+        np.testing.assert_allclose(
+            full_pair(x, y, "tensor"), full_pair(x, y, "squares"), rtol=1e-12, atol=1e-14
+        )
+    assert sa.quartics_cached and sa._quartics.shape[0] == plan.chunks[0].q1
+    assert pa._quartics.shape[0] == quartic_count(21)

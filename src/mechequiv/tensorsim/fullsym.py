@@ -47,6 +47,7 @@ from mechequiv.tensorsim.quartic import (
     Keeper,
     QuarticBudget,
     form_cost,
+    live_extent,
     pack_pairs,
     quartic_chunks,
     quartic_count,
@@ -246,8 +247,9 @@ class TwoLayerNet(Keeper):
         plan = quartic_plan(n, str(forms.Y.device))
         i0, i1 = pack_pairs(n, forms.Y.device)
         Yp = forms.Y[:, i0, i1]
-        if own and self.budget.admit(self, quartic_count(n) * len(self.squares), Yp.device):
-            kept = Yp.new_empty((quartic_count(n), len(self.squares)))
+        rows = live_extent(Yp, plan)[1]
+        if own and self.budget.admit(self, rows * len(self.squares), Yp.device):
+            kept = Yp.new_empty((rows, len(self.squares)))
             for ks, P in quartic_chunks(Yp, self.squares, plan):
                 kept[:, ks] = P
             self._quartics = kept

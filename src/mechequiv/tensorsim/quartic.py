@@ -39,6 +39,7 @@ __all__ = [
     "QuarticPlan",
     "block_entries",
     "form_cost",
+    "live_extent",
     "pack_pairs",
     "quartic_chunks",
     "quartic_count",
@@ -206,12 +207,14 @@ def quartic_chunks(
     plan: QuarticPlan,
     batch: int | None = None,
 ) -> Iterator[tuple[slice, torch.Tensor]]:
-    """The packed quartics ``P`` (C(n + 3, 4), outputs) of the outputs ``sum_r sigma_r (x~^T E_r
+    """The packed quartics ``P`` (rows, outputs) of the outputs ``sum_r sigma_r (x~^T E_r
     x~)^2``, ``E_r = sum_c e[c, r] Y_c``, in batches of outputs: ``(outputs slice, P batch)``.
 
     ``Yp``: (m, n_pairs) the packed forms ``Y_c``; ``squares``: per output ``(sigma, e)`` as
     from :func:`~mechequiv.tensorsim.fullsym.output_squares` (ranks padded to the largest
-    with zero weights); ``batch``: outputs per batch (default :meth:`QuarticPlan.batch`)."""
+    with zero weights); ``batch``: outputs per batch (default :meth:`QuarticPlan.batch`).
+    ``P`` holds the first ``rows`` of the ``C(n + 3, 4)`` sorted quadruples: the ones after
+    are zero (:func:`live_extent`)."""
     d_out, m = len(squares), Yp.shape[0]
     r = max((s.numel() for s, _ in squares), default=0)
     sigma = Yp.new_zeros((d_out, r))
@@ -219,23 +222,17 @@ def quartic_chunks(
     for k, (s, vecs) in enumerate(squares):
         sigma[k, : s.numel()], e[k, :, : s.numel()] = s, vecs
     batch = plan.batch(r, d_out) if batch is None else batch
-    # Every pair read in a chunk starts with one of its first indices: a chunk whose rows of
-    # the packed forms are all zero has zero quartics (the skip path's forms only touch the
-    # constant coordinate, so it forms one chunk).
-    live = (Yp != 0).any(0)
-    rows_live = (
-        [bool(x) for x in torch.stack([live[c.row0 : c.row1].any() for c in plan.chunks]).tolist()]
-        if plan.chunks
-        else []
-    )
+    rows_live, q_live = live_extent(Yp, plan)
     for lo in range(0, d_out, batch):
         ks = slice(lo, min(d_out, lo + batch))
         # (r, n_pairs, k): the packed forms E_r with the outputs last, so that each block of S
         # comes out as (rows, columns, k) and a gather reads k contiguous values.
         E = torch.einsum("kmr,mp->rpk", e[ks], Yp)
         Es = E * (sigma[ks].T / 3)[:, None, :]  # the 1/3 of the three pairings folded in
-        P = Yp.new_empty((quartic_count(plan.n), E.shape[2]))
+        P = Yp.new_empty((q_live, E.shape[2]))
         for i, c in enumerate(plan.chunks):
+            if c.q0 >= q_live:
+                break
             if not rows_live[i]:
                 P[c.q0 : c.q1] = 0.0
                 continue
@@ -249,11 +246,27 @@ def quartic_chunks(
         yield ks, P
 
 
+def live_extent(Yp: torch.Tensor, plan: QuarticPlan) -> tuple[list[bool], int]:
+    """Which chunks can hold nonzero quartics, and the number of sorted quadruples up to the
+    last of them. Every pair read in a chunk starts with one of its first indices, so a chunk
+    whose rows of the packed forms ``Yp`` are all zero has zero quartics (a skip path's forms
+    touch only the constant coordinate: its quartics end with the first chunk)."""
+    if not plan.chunks:
+        return [], 0
+    live = (Yp != 0).any(0)
+    flags = torch.stack([live[c.row0 : c.row1].any() for c in plan.chunks]).tolist()
+    rows_live = [bool(x) for x in flags]
+    q_live = max((c.q1 for c, x in zip(plan.chunks, rows_live, strict=True) if x), default=0)
+    return rows_live, q_live
+
+
 def weighted_dot(w: torch.Tensor, Pa: torch.Tensor, Pb: torch.Tensor) -> torch.Tensor:
-    """``sum_q w[q] Pa[q, k] Pb[q, k]`` per column ``k``, in row chunks (small temporaries)."""
+    """``sum_q w[q] Pa[q, k] Pb[q, k]`` per column ``k``, in row chunks (small temporaries);
+    rows beyond the shorter of ``Pa``, ``Pb`` are zero in it (:func:`quartic_chunks`)."""
     out = Pa.new_zeros(Pa.shape[1])
-    for lo in range(0, Pa.shape[0], DOT_ROWS):
-        sl = slice(lo, lo + DOT_ROWS)
+    rows = min(Pa.shape[0], Pb.shape[0])
+    for lo in range(0, rows, DOT_ROWS):
+        sl = slice(lo, min(rows, lo + DOT_ROWS))
         out += w[sl] @ (Pa[sl] * Pb[sl])
     return out
 
@@ -263,10 +276,11 @@ class QuarticBudget:
     the nets an engine prepares, so that a long list of checkpoints does not keep one
     ``P`` per model): admitting a net's ``P`` drops the least recently used others'.
 
-    ``entries=None``: ``CPU_BUDGET`` on the CPU, ``CUDA_BUDGET`` on a GPU."""
+    ``entries=None``: ``CPU_BUDGET`` on the CPU, on a GPU ``CUDA_BUDGET`` or a quarter of its
+    free memory if less."""
 
-    CPU_BUDGET = 2**25  # 256 MiB of float64
-    CUDA_BUDGET = 2**28  # 2 GiB
+    CPU_BUDGET = 2**27  # 1 GiB of float64
+    CUDA_BUDGET = 2**31  # 16 GiB, and at most a quarter of the GPU's free memory
 
     def __init__(self, entries: int | None = None) -> None:
         self.entries = entries
@@ -275,7 +289,11 @@ class QuarticBudget:
     def limit(self, device: torch.device) -> int:
         if self.entries is not None:
             return self.entries
-        return self.CUDA_BUDGET if device.type == "cuda" else self.CPU_BUDGET
+        if device.type != "cuda":
+            return self.CPU_BUDGET
+        held = sum(s for _, s in self._held.values())  # already allocated: counted as free
+        free = torch.cuda.mem_get_info(device)[0] // 8 + held
+        return int(min(self.CUDA_BUDGET, free // 4))
 
     def admit(self, owner: Keeper, size: int, device: torch.device) -> bool:
         """Whether ``owner`` may keep ``size`` entries (others dropped to make room)."""
