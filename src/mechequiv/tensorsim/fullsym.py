@@ -18,17 +18,26 @@ form in the first layer's padded outputs, ``f_k = y^T Lambda_k y`` with ``y_c = 
   of the hidden widths (``r``: the ranks of ``Lambda_k``, at most ``m``): the route for wide
   models. Eigenvalues below rounding (``m eps max|sigma|``) are zeros and are dropped.
 
-The cheaper route is chosen from these counts. Both run on ``n`` input coordinates: the inner
-product only sees the projection of one model onto the other's input row space (the
-symmetrisation commutes with it), so the pair is written in an orthonormal basis of the
-smaller row space of the two first maps (``n <= min(d_in, d_model) + 1``), not the joint one.
+* **tensor** — each output's squares summed into one fully symmetric quartic tensor ``P``,
+  packed to its ``C(n + 3, 4)`` sorted entries once per model
+  (:mod:`~mechequiv.tensorsim.quartic`, ``~r n^4 / 8`` per output), after which a pair is a
+  weighted dot product, ``~n^4 / 24`` per output. A model's ``P`` is kept for its later pairs
+  within a memory budget shared by the nets an engine prepares (:class:`QuarticBudget`): the
+  route for comparing many models, and for one pair too wherever ``n / 8 < r``.
 
-The dominant step is ``~n^5`` per output (``m ~ n``) or ``h^2 n^3``. We found no cheaper
-contraction order (the split terms' index graph over the two models' units of both layers is
-``K_{3,3}``; every elimination order leaves a four-index intermediate), though this is not a proof of a
-lower bound: the exact form of a width-1024 model with a 128-wide stream and 64 outputs costs
-~2 x 10^12 multiply-adds either way, minutes on one core. Refused beyond
-``max_multiply_adds(device)`` with the estimate.
+The fastest route is chosen from these counts, and a pair whose estimated time (the count at
+a per-device rate, :func:`rate`) exceeds ``MAX_SECONDS`` is refused with the estimate before
+any work. All run on ``n`` input coordinates: the inner product only sees the projection of
+one model onto the other's input row space (the symmetrisation commutes with it), so the pair
+is written in an orthonormal basis of the smaller row space of the two first maps
+(``n <= min(d_in, d_model) + 1``), not the joint one; a first map of full rank uses the input
+coordinates themselves, shared by all such models.
+
+The dominant step is ``~n^5 / 8`` per output and model (``r ~ n``) or ``h^2 n^3`` per pair.
+The symmetric quartic has ``~n^4 / 24`` entries per output, each a sum over the output's
+``r`` squares; we found no cheaper exact contraction (the split terms' index graph over the
+two models' units of both layers is ``K_{3,3}``; every elimination order leaves a four-index
+intermediate), though this is not a proof of a lower bound.
 """
 
 from __future__ import annotations

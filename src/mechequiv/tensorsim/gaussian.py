@@ -8,9 +8,9 @@ Monte Carlo in any default path.
 
 * **No or one bilinear layer**: Isserlis with means in closed form (``_one_layer``). For a
   homogeneous layer ``E[f_a,k f_b,k] = tr(B~_a,k) tr(B~_b,k) + 2 <B~_a,k, B~_b,k>``.
-* **Two bilinear layers**: two exact routes, the cheaper chosen by its multiply-add count
-  (:func:`~mechequiv.tensorsim.fullsym.choose_route`), both on the joint row space of the two
-  first maps. *Units*: each second-layer unit multiplies two quadratic forms
+* **Two bilinear layers**: three exact routes, the fastest chosen by its estimated time
+  (:func:`~mechequiv.tensorsim.fullsym.choose_route`). *Units* (on the joint row space of
+  the two first maps): each second-layer unit multiplies two quadratic forms
   ``p_u = x~^T M_u x~`` and ``q_u = x~^T N_u x~`` of the Gaussian ``x~ = W_1 z~ ~ N(m, S)``, so
   ``E[f_a,k f_b,k] = sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]``. The fourth moment of
   quadratic forms is the sum over the 15 set partitions of the product of joint cumulants,
@@ -21,7 +21,9 @@ Monte Carlo in any default path.
   forms (:func:`~mechequiv.tensorsim.fullsym.output_squares`), whose Hermite (Wick-ordered)
   components of degrees 0..4 are written out in closed form, and
   ``E[f f'] = sum_j j! <H_j f, H_j f'>``; ``O(sum_k r_a,k r_b,k n^3)``, ``r <= d_model + 1``,
-  independent of the hidden widths.
+  independent of the hidden widths. *Tensor*: the degree-4 and degree-3 components read off
+  each model's packed symmetric quartic (:mod:`~mechequiv.tensorsim.quartic`), formed once per
+  model (``O(r n^4 / 8)`` per output), then ``O(n^4 / 24)`` per output and pair.
 * **Three or more**: exact through the monomial coefficients in the reduced input coordinates
   (:mod:`mechequiv.tensorsim.dense`), for small models; refused with the size beyond.
 

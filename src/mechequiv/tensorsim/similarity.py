@@ -154,8 +154,10 @@ def tensor_inner(
           tensor of the polynomial, so the similarity is 1 exactly when the two models compute
           the same function up to a positive scale (models of different depth are compared as
           polynomials). Up to one bilinear layer it equals "layer" (fast recursion); two
-          layers: exact closed form, O(min(h^2, d_out m^2) n^3) for hidden width h, stream
-          width m and n input coordinates (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
+          layers: exact closed form, by the fastest of three routes: O(d_out m n^4 / 8) per
+          model and O(d_out n^4 / 24) per pair, O(d_out m^2 n^3) or O(h^2 n^3) per pair, for
+          hidden width h, stream width m and n input coordinates
+          (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
           exact from the polynomial's coefficients, small models only (no polynomial-time
           algorithm exists for general depth; see :mod:`~mechequiv.tensorsim.gaussian`).
           Refused with the estimated size beyond its limits.
