@@ -33,3 +33,59 @@ def test_cuda_models_are_compared_on_the_gpu(kw):
     assert got.similarity == pytest.approx(want.similarity, rel=1e-9)
     assert got.block_similarity == pytest.approx(want.block_similarity, rel=1e-9)
     np.testing.assert_allclose(got.per_class, want.per_class, rtol=1e-9)
+
+
+def _no_host_copies(monkeypatch) -> list[str]:
+    """Record every ``Tensor.cpu()`` / ``Tensor.numpy()`` call made from here on."""
+    calls: list[str] = []
+    for name in ("cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _name=name, _original=original, **kw):
+            calls.append(_name)
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("route", [None, "units", "squares", "tensor"])
+def test_two_layer_forms_stay_on_the_device_of_their_inputs(monkeypatch, route):
+    """The device code path run on the CPU: the exact two-layer forms and the layer recursion
+    return float64 tensors on the inputs' device and never copy to the host or to numpy on
+    the way (the public wrappers convert the small per-output results at the end)."""
+    from mechequiv.tensorsim.fullsym import TwoLayerNet, full_pair_tensor
+    from mechequiv.tensorsim.gaussian import gaussian_two_layer_tensor
+    from mechequiv.tensorsim.gram import interaction_forms
+
+    kw = dict(d_in=3, d_model=4, d_hidden=6, d_out=3, n_layers=2, residual=True, bias=True)
+    a, b = to_tensor_net(random_mlp(3, **kw)), to_tensor_net(random_mlp(4, **kw))
+    rank_deficient = to_tensor_net(random_mlp(5, **{**kw, "d_in": 6}))
+    calls = _no_host_copies(monkeypatch)
+    for x, y in ((a, b), (a, a), (rank_deficient, rank_deficient)):
+        pa, pb = TwoLayerNet(x), TwoLayerNet(y)
+        for out in (full_pair_tensor(pa, pb, route), gaussian_two_layer_tensor(pa, pb, route)):
+            assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+            assert out.device == x.device and out.shape == (3,)
+    assert interaction_forms(a.ops[1], sym=True).device == a.device
+    assert calls == []
+
+
+@cuda
+def test_the_two_layer_routes_run_on_the_gpu():
+    from mechequiv.tensorsim.fullsym import TwoLayerNet, full_pair_tensor
+    from mechequiv.tensorsim.gaussian import gaussian_two_layer_tensor
+
+    kw = dict(d_in=5, d_model=5, d_hidden=16, d_out=4, n_layers=2, residual=True, bias=True)
+    a, b = to_tensor_net(random_mlp(3, **kw)), to_tensor_net(random_mlp(4, **kw))
+    ga, gb = TwoLayerNet(a.to("cuda")), TwoLayerNet(b.to("cuda"))
+    ca, cb = TwoLayerNet(a), TwoLayerNet(b)
+    for route in ("units", "squares", "tensor"):
+        got = full_pair_tensor(ga, gb, route)
+        assert got.is_cuda
+        np.testing.assert_allclose(got.cpu().numpy(), full_pair_tensor(ca, cb, route).numpy(),
+                                   rtol=1e-10)  # fmt: skip
+        got = gaussian_two_layer_tensor(ga, gb, route)
+        assert got.is_cuda
+        want = gaussian_two_layer_tensor(ca, cb, route).numpy()
+        np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-10)

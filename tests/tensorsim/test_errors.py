@@ -70,8 +70,9 @@ def test_intractable_requests():
         tensor_similarity(deep, deep, symmetrize="full")
     with pytest.raises(MechequivError, match="entries"):
         expand(to_tensor_net(deep))
-    # Second-layer outputs of full rank 129 on 129 input coordinates: ~10^12 multiply-adds.
-    wide = random_mlp(0, d_in=128, d_model=128, d_hidden=512, n_layers=2)
+    # 64 outputs of full rank 257 on 257 input coordinates: ~10^13 multiply-adds by the
+    # fastest route, far beyond the time limit (refused before any of it is computed).
+    wide = random_mlp(0, d_in=256, d_model=256, d_hidden=256, d_out=64, n_layers=2)
     with pytest.raises(MechequivError, match="fully symmetrised form of two bilinear layers needs"):
         tensor_similarity(wide, wide, symmetrize="full")
     with pytest.raises(MechequivError, match="exact Gaussian form of two bilinear layers needs"):

@@ -1,5 +1,6 @@
-"""The two exact routes of the two-layer same-function forms (second-layer units; per-output
-sums of squares) against brute-force polynomial coefficients and Gauss-Hermite cubature."""
+"""The three exact routes of the two-layer same-function forms (second-layer units; per-output
+sums of squares; each model's packed symmetric quartic) against brute-force polynomial
+coefficients and Gauss-Hermite cubature."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from mechequiv.tensorsim.fullsym import (
     choose_route,
     full_pair,
     max_multiply_adds,
+    route_costs,
+    tensor_cost,
     two_layer_full_pair,
 )
 from mechequiv.tensorsim.gaussian import gaussian_pair, standardize
 from tests.tensorsim.conftest import change_basis, move_scale, permute_hidden, random_mlp, swap_lr
 from tests.tensorsim.reference import cubature
 
-ROUTES = ["units", "squares"]
+ROUTES = ["units", "squares", "tensor"]
 # (d_in, d_model_a, d_hidden_a, d_model_b, d_hidden_b): equal shapes, a stream wider and
 # narrower than the input (rank-deficient first maps), and two models of different shapes.
 SHAPES = [(3, 3, 4, 3, 4), (2, 4, 3, 4, 3), (5, 2, 3, 3, 5), (4, 3, 6, 2, 2)]
@@ -103,16 +106,34 @@ def test_routes_agree_and_see_through_reparameterisations(model, seed):
         np.testing.assert_allclose(got, want[1], rtol=0, atol=1e-8 * scale)
 
 
-def test_the_cheaper_route_is_chosen():
+def test_the_fastest_route_is_chosen():
     wide = TwoLayerNet(to_tensor_net(random_mlp(0, 3, 3, 64, 2, 2, residual=True)))
     many_outputs = TwoLayerNet(to_tensor_net(random_mlp(0, 3, 3, 2, 40, 2, residual=False)))
     n = wide.Q.shape[1]
-    assert choose_route(wide, wide, n, "form", None) == "squares"
+    costs = route_costs(wide, wide, n)
+    assert costs["tensor"] < costs["squares"] < costs["units"]
+    assert choose_route(wide, wide, n, "form", None) == "tensor"
     assert choose_route(many_outputs, many_outputs, n, "form", None) == "units"
     with pytest.raises(ValueError, match="route must be"):
         choose_route(wide, wide, n, "form", "fast")
     # Either way the same numbers.
     _close(full_pair(wide, wide, "units"), full_pair(wide, wide, "squares"))
+    _close(full_pair(wide, wide, "tensor"), full_pair(wide, wide, "squares"))
+
+
+def test_kept_quartics_make_later_pairs_cheap_and_equal():
+    """A net's packed quartics are kept after its first pair: the next pair's estimate drops
+    the forming, and the values are those of a fresh computation."""
+    a = TwoLayerNet(to_tensor_net(random_mlp(5, 4, 4, 16, 3, 2, residual=True, bias=True)))
+    b = TwoLayerNet(to_tensor_net(random_mlp(6, 4, 4, 16, 3, 2, residual=True, bias=True)))
+    n = a.Q.shape[1]
+    before = tensor_cost(a, b, n)
+    first = full_pair(a, b, "tensor")
+    assert a.quartics_cached and b.quartics_cached and a.same_basis(b)
+    assert tensor_cost(a, b, n) < before / 10
+    _close(full_pair(a, b, "tensor"), first)
+    fresh = two_layer_full_pair(a.net, b.net, "tensor")
+    np.testing.assert_array_equal(first, fresh)
 
 
 def test_skip_path_and_block_parts_through_the_fast_routes():

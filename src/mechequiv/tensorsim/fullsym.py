@@ -18,22 +18,33 @@ form in the first layer's padded outputs, ``f_k = y^T Lambda_k y`` with ``y_c = 
   of the hidden widths (``r``: the ranks of ``Lambda_k``, at most ``m``): the route for wide
   models. Eigenvalues below rounding (``m eps max|sigma|``) are zeros and are dropped.
 
-The cheaper route is chosen from these counts. Both run on ``n`` input coordinates: the inner
-product only sees the projection of one model onto the other's input row space (the
-symmetrisation commutes with it), so the pair is written in an orthonormal basis of the
-smaller row space of the two first maps (``n <= min(d_in, d_model) + 1``), not the joint one.
+* **tensor** — each output's squares summed into one fully symmetric quartic tensor ``P``,
+  packed to its ``C(n + 3, 4)`` sorted entries once per model
+  (:mod:`~mechequiv.tensorsim.quartic`, ``~r n^4 / 8`` per output), after which a pair is a
+  weighted dot product, ``~n^4 / 24`` per output. A model's ``P`` is kept for its later pairs
+  within a memory budget shared by the nets an engine prepares (:class:`QuarticBudget`): the
+  route for comparing many models, and for one pair too wherever ``n / 8 < r``.
 
-The dominant step is ``~n^5`` per output (``m ~ n``) or ``h^2 n^3``. We found no cheaper
-contraction order (the split terms' index graph over the two models' units of both layers is
-``K_{3,3}``; every elimination order leaves a four-index intermediate), though this is not a proof of a
-lower bound: the exact form of a width-1024 model with a 128-wide stream and 64 outputs costs
-~2 x 10^12 multiply-adds either way, minutes on one core. Refused beyond
-``max_multiply_adds(device)`` with the estimate.
+The fastest route is chosen from these counts, and a pair whose estimated time (the count at
+a per-device rate, :func:`rate`) exceeds ``MAX_SECONDS`` is refused with the estimate before
+any work. All run on ``n`` input coordinates: the inner product only sees the projection of
+one model onto the other's input row space (the symmetrisation commutes with it), so the pair
+is written in an orthonormal basis of the smaller row space of the two first maps
+(``n <= min(d_in, d_model) + 1``), not the joint one; a first map of full rank uses the input
+coordinates themselves, shared by all such models.
+
+The dominant step is ``~n^5 / 8`` per output and model (``r ~ n``) or ``h^2 n^3`` per pair.
+The symmetric quartic has ``~n^4 / 24`` entries per output, each a sum over the output's
+``r`` squares; we found no cheaper exact contraction (the split terms' index graph over the
+two models' units of both layers is ``K_{3,3}``; every elimination order leaves a four-index
+intermediate), though this is not a proof of a lower bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,35 +52,68 @@ import torch
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim._ops import bilinear_at, linear_at
 from mechequiv.tensorsim.network import TensorNet
+from mechequiv.tensorsim.quartic import (
+    Keeper,
+    QuarticBudget,
+    form_cost,
+    live_extent,
+    pack_pairs,
+    quartic_chunks,
+    quartic_count,
+    quartic_plan,
+    weighted_dot,
+)
 
 __all__ = [
     "MAX_MULTIPLY_ADDS",
+    "MAX_SECONDS",
+    "ROUTES",
     "TwoLayerForms",
     "TwoLayerNet",
     "alternating_traces",
     "choose_route",
+    "estimated_seconds",
     "full_pair",
+    "full_pair_tensor",
     "joint_basis",
     "max_multiply_adds",
     "output_squares",
+    "quartic_pair",
+    "rate",
+    "route_costs",
     "row_basis",
     "square_forms",
     "square_traces",
     "squares_cost",
+    "tensor_cost",
     "two_layer_cost",
     "two_layer_forms",
     "two_layer_full_inner",
     "two_layer_full_pair",
 ]
 
-MAX_MULTIPLY_ADDS = 5e10  # CPU: about ten seconds of one core at float64 GEMM speed
-MAX_MULTIPLY_ADDS_CUDA = 1e14  # a few seconds of a data-centre GPU's float64 units
+MAX_SECONDS = 30.0  # refusal threshold: the estimated time of one pair
+# Float64 multiply-adds per second of these routes' products (small inner dimensions, so
+# well below peak): one CPU core (measured in benchmarks/bench_tensorsim_exact.py, scaled by
+# the torch thread count) and a data-centre GPU (assumed, conservatively).
+CPU_RATE = 4e9
+CUDA_RATE = 2e12
+MAX_MULTIPLY_ADDS = MAX_SECONDS * CPU_RATE  # one CPU thread
 CHUNK_ENTRIES = 2**23  # float64 entries per intermediate (64 MiB)
+QUARTIC_CACHE_ENTRIES = 2**24  # a lone net's budget for its packed quartics (128 MiB)
+
+
+def rate(device: torch.device) -> float:
+    """Estimated multiply-adds per second of the exact two-layer forms on ``device``."""
+    if device.type == "cuda":
+        return CUDA_RATE
+    return CPU_RATE * max(1, torch.get_num_threads())
 
 
 def max_multiply_adds(device: torch.device) -> float:
-    """The refusal threshold for the exact two-layer forms on ``device``."""
-    return MAX_MULTIPLY_ADDS_CUDA if device.type == "cuda" else MAX_MULTIPLY_ADDS
+    """The refusal threshold for the exact two-layer forms on ``device`` (``MAX_SECONDS`` at
+    :func:`rate`)."""
+    return MAX_SECONDS * rate(device)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,11 +163,12 @@ def output_squares(
     Lam = 0.5 * (Lam + Lam.transpose(1, 2))
     w, vecs = torch.linalg.eigh(Lam)
     m = Lam.shape[1]
+    top = w.abs().amax(1, keepdim=True) if m else w
+    keep = (w.abs() > m * np.finfo(float).eps * top).tolist()  # one transfer for all outputs
     squares: list[tuple[torch.Tensor, torch.Tensor]] = []
     for k in range(Lam.shape[0]):
-        top = float(w[k].abs().max()) if m else 0.0
-        keep = w[k].abs() > m * np.finfo(float).eps * top
-        squares.append((w[k][keep], vecs[k][:, keep]))
+        idx = [i for i, x in enumerate(keep[k]) if x]
+        squares.append((w[k, idx], vecs[k][:, idx]))
     return squares
 
 
@@ -146,28 +191,80 @@ def _pad_basis(Qx: torch.Tensor) -> torch.Tensor:
 
 def joint_basis(Qa: torch.Tensor, Qb: torch.Tensor) -> torch.Tensor:
     """:func:`row_basis` of the union of two such bases."""
-    if Qa is Qb:
-        return Qa
+    if Qa is Qb or Qa.shape[0] == Qa.shape[1]:
+        return Qa  # the same, or one spanning the whole padded input
     stacked = torch.cat([Qa[1:, 1:], Qb[1:, 1:]], dim=1).T
     _, s, vt = torch.linalg.svd(stacked, full_matrices=False)
     tol = max(stacked.shape) * np.finfo(float).eps * (float(s[0]) if s.numel() else 0.0)
     return _pad_basis(vt[: int((s > tol).sum())].T)
 
 
-class TwoLayerNet:
+class TwoLayerNet(Keeper):
     """A net with exactly two bilinear layers, prepared once for any number of pairs: the
-    basis ``Q`` of its input row space, its outputs' squares (basis-free) and its forms on
-    ``Q`` (built on first use)."""
+    basis ``Q`` of its input row space, its outputs' squares (basis-free), its forms on ``Q``
+    and its packed quartics (built on first use; the quartics kept within ``budget``, by
+    default one of its own)."""
 
-    def __init__(self, net: TensorNet) -> None:
+    def __init__(self, net: TensorNet, budget: QuarticBudget | None = None) -> None:
         if net.n_bilinear != 2:
             raise ValueError(f"a net with {net.n_bilinear} bilinear layers; this form needs 2")
         self.net = net
-        self.Q = row_basis(linear_at(net, 0).W)
+        W = linear_at(net, 0).W
+        Q = row_basis(W)
+        # A first map of full rank: the padded input's own coordinates (one basis shared by
+        # all such nets, so that their packed quartics pair without a change of basis).
+        self.Q = (
+            torch.eye(Q.shape[0], dtype=W.dtype, device=W.device) if Q.shape[1] == Q.shape[0] else Q
+        )
         W2, W3, B2 = linear_at(net, 2), linear_at(net, 4), bilinear_at(net, 3)
         self.lam, self.rho, self.out = B2.L @ W2.W, B2.R @ W2.W, (W3.W @ B2.D)[1:]
         self.squares = output_squares(self.out, self.lam, self.rho)
         self._forms: TwoLayerForms | None = None
+        self._quartics: torch.Tensor | None = None
+        self.budget = QuarticBudget(QUARTIC_CACHE_ENTRIES) if budget is None else budget
+        # Other per-net quantities the forms derive once (the Gaussian's Hermite parts).
+        self.memo: dict[str, Any] = {}
+
+    def same_basis(self, other: TwoLayerNet) -> bool:
+        """Whether the two nets' forms are written in the same coordinates."""
+        return self.Q is other.Q or (
+            self.Q.shape == other.Q.shape and bool(torch.equal(self.Q, other.Q))
+        )
+
+    @property
+    def quartics_cached(self) -> bool:
+        return self._quartics is not None
+
+    def drop_quartics(self) -> None:
+        self._quartics = None
+
+    def quartic_batches(
+        self, basis: torch.Tensor, batch: int
+    ) -> Iterator[tuple[slice, torch.Tensor]]:
+        """This net's packed quartics (:mod:`~mechequiv.tensorsim.quartic`) on ``basis``, in
+        batches of ``batch`` outputs. On its own basis they are kept after the first use where
+        the budget admits them."""
+        own = basis is self.Q or (basis.shape == self.Q.shape and bool(torch.equal(basis, self.Q)))
+        if own and self._quartics is not None:
+            self.budget.touch(self)
+            P = self._quartics
+            for lo in range(0, P.shape[1], batch):
+                yield slice(lo, lo + batch), P[:, lo : lo + batch]
+            return
+        forms = self.forms() if own else self.forms_on(basis)
+        n = forms.Y.shape[1]
+        plan = quartic_plan(n, str(forms.Y.device))
+        i0, i1 = pack_pairs(n, forms.Y.device)
+        Yp = forms.Y[:, i0, i1]
+        rows = live_extent(Yp, plan)[1]
+        if own and self.budget.admit(self, rows * len(self.squares), Yp.device):
+            kept = Yp.new_empty((rows, len(self.squares)))
+            for ks, P in quartic_chunks(Yp, self.squares, plan):
+                kept[:, ks] = P
+            self._quartics = kept
+            yield from self.quartic_batches(basis, batch)
+            return
+        yield from quartic_chunks(Yp, self.squares, plan, batch)
 
     @property
     def ranks(self) -> list[int]:
@@ -292,16 +389,36 @@ def squares_cost(ranks_a: list[int], ranks_b: list[int], m: int, n: int) -> floa
     )
 
 
-def _refuse(cost: float, pa: TwoLayerNet, pb: TwoLayerNet, n: int, what: str) -> None:
-    limit = max_multiply_adds(pa.Q.device)
-    if cost > limit:
-        raise MechequivError(
-            f"the {what} of two bilinear layers needs ~{cost:.2g} multiply-adds here "
-            f"(second-layer units {pa.units} x {pb.units}, {len(pa.ranks)} outputs of rank <= "
-            f"{max(pa.width, pb.width)}, {n} input coordinates; limit {limit:.0g} on "
-            f"{pa.Q.device.type}); use symmetrize='layer' (fast, but not a same-function test "
-            "at this depth)"
-        )
+def tensor_cost(pa: TwoLayerNet, pb: TwoLayerNet, n: int) -> float:
+    """Multiply-adds of the tensor route for ``pb`` on ``pa``'s basis: forming each model's
+    packed quartics unless kept from an earlier pair, and the pair's weighted dot products."""
+    cost = 2.0 * quartic_count(n) * len(pa.ranks)
+    if not pa.quartics_cached:
+        cost += form_cost(n, pa.ranks, pa.width)
+    if not (pb.quartics_cached and pa.same_basis(pb)):
+        cost += form_cost(n, pb.ranks, pb.width)
+    return cost
+
+
+ROUTES = ("units", "squares", "tensor")
+
+
+def route_costs(
+    pa: TwoLayerNet, pb: TwoLayerNet, n: int, n_units: int | None = None
+) -> dict[str, float]:
+    """Estimated multiply-adds of each route for the pair on ``n`` coordinates (``n_units`` for
+    the units route if it runs on other ones), the forms included."""
+    forms = pa.forms_cost(n) + pb.forms_cost(n)
+    return {
+        "units": two_layer_cost(pa.units, pb.units, n if n_units is None else n_units) + forms,
+        "squares": squares_cost(pa.ranks, pb.ranks, max(pa.width, pb.width), n) + forms,
+        "tensor": tensor_cost(pa, pb, n) + forms,
+    }
+
+
+def estimated_seconds(madds: float, device: torch.device) -> float:
+    """Estimated time of ``madds`` multiply-adds of these routes on ``device``."""
+    return madds / rate(device)
 
 
 def choose_route(
@@ -312,33 +429,71 @@ def choose_route(
     route: str | None,
     n_units: int | None = None,
 ) -> str:
-    """The cheaper route for a pair on ``n`` coordinates (``n_units`` for the units route if it
-    runs on other ones); refused beyond the device's limit."""
-    if route not in (None, "units", "squares"):
-        raise ValueError(f"route must be 'units' or 'squares'; got {route!r}")
-    units = two_layer_cost(pa.units, pb.units, n if n_units is None else n_units)
-    squares = squares_cost(pa.ranks, pb.ranks, max(pa.width, pb.width), n)
-    _refuse(min(units, squares) + pa.forms_cost(n) + pb.forms_cost(n), pa, pb, n, what)
-    return route or ("squares" if squares <= units else "units")
+    """The fastest route for a pair on ``n`` coordinates (``n_units`` for the units route if it
+    runs on other ones), or ``route``; refused where the estimated time exceeds
+    ``MAX_SECONDS``."""
+    if route not in (None, *ROUTES):
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}")
+    costs = route_costs(pa, pb, n, n_units)
+    chosen = route or min(ROUTES, key=costs.__getitem__)
+    device = pa.Q.device
+    seconds = estimated_seconds(costs[chosen], device)
+    if seconds > MAX_SECONDS:
+        raise MechequivError(
+            f"the {what} of two bilinear layers needs ~{costs[chosen]:.2g} multiply-adds here, "
+            f"~{seconds:.0f} s on {device.type} by the {chosen!r} route (second-layer units "
+            f"{pa.units} x {pb.units}, {len(pa.ranks)} outputs of rank <= "
+            f"{max(pa.width, pb.width)}, {n} input coordinates; limit {MAX_SECONDS:.0f} s); use "
+            "symmetrize='layer' (fast, but not a same-function test at this depth)"
+        )
+    return chosen
 
 
-def full_pair(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
-    """Per-output inner products of the fully symmetrised tensors of two prepared nets."""
+def quartic_pair(
+    pa: TwoLayerNet, pb: TwoLayerNet, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per output, ``sum_q weights[q] P_a[q] P_b[q]`` over the packed quartics of ``pa`` (on its
+    basis) and ``pb`` (projected onto it); the orderings' weights by default, which gives the
+    fully symmetrised inner product."""
+    n = pa.Q.shape[1]
+    plan = quartic_plan(n, str(pa.Q.device))
+    w = plan.weights if weights is None else weights
+    d_out = len(pa.ranks)
+    kept = pa.quartics_cached and pb.quartics_cached and pa.same_basis(pb)
+    batch = d_out if kept else plan.batch(max(pa.ranks + pb.ranks, default=0), d_out)
+    out = pa.Q.new_zeros(d_out)
+    for (ks, Pa), (_, Pb) in zip(
+        pa.quartic_batches(pa.Q, batch), pb.quartic_batches(pa.Q, batch), strict=True
+    ):
+        out[ks] = weighted_dot(w, Pa, Pb)
+    return out
+
+
+def full_pair_tensor(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> torch.Tensor:
+    """Per-output inner products of the fully symmetrised tensors of two prepared nets, on the
+    nets' device."""
     if pb.Q.shape[1] < pa.Q.shape[1]:
         pa, pb = pb, pa  # the inner product is symmetric; project onto the smaller space
     n = pa.Q.shape[1]
     chosen = choose_route(pa, pb, n, "fully symmetrised form", route)
+    if chosen == "tensor":
+        return quartic_pair(pa, pb)
     fa, fb = pa.forms(), pb.forms_on(pa.Q)
     if chosen == "squares":
-        out = _squares_pair(fa, fb, pa.squares, pb.squares)
-    else:
-        out = _units_pair(fa, fb)
-    return out.cpu().numpy().copy()
+        return _squares_pair(fa, fb, pa.squares, pb.squares)
+    return _units_pair(fa, fb)
+
+
+def full_pair(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
+    """Per-output inner products of the fully symmetrised tensors of two prepared nets
+    (``route``: "units", "squares" or "tensor"; default: the fastest by estimate)."""
+    return full_pair_tensor(pa, pb, route).cpu().numpy().copy()
 
 
 def two_layer_full_pair(a: TensorNet, b: TensorNet, route: str | None = None) -> np.ndarray:
     """Per-output inner products of the fully symmetrised tensors of two nets with exactly two
-    bilinear layers each (unscaled). ``route``: "units" or "squares" (default: the cheaper)."""
+    bilinear layers each (unscaled). ``route``: "units", "squares" or "tensor" (default: the
+    fastest by estimate)."""
     return full_pair(TwoLayerNet(a), TwoLayerNet(b), route)
 
 

@@ -8,9 +8,9 @@ Monte Carlo in any default path.
 
 * **No or one bilinear layer**: Isserlis with means in closed form (``_one_layer``). For a
   homogeneous layer ``E[f_a,k f_b,k] = tr(B~_a,k) tr(B~_b,k) + 2 <B~_a,k, B~_b,k>``.
-* **Two bilinear layers**: two exact routes, the cheaper chosen by its multiply-add count
-  (:func:`~mechequiv.tensorsim.fullsym.choose_route`), both on the joint row space of the two
-  first maps. *Units*: each second-layer unit multiplies two quadratic forms
+* **Two bilinear layers**: three exact routes, the fastest chosen by its estimated time
+  (:func:`~mechequiv.tensorsim.fullsym.choose_route`). *Units* (on the joint row space of
+  the two first maps): each second-layer unit multiplies two quadratic forms
   ``p_u = x~^T M_u x~`` and ``q_u = x~^T N_u x~`` of the Gaussian ``x~ = W_1 z~ ~ N(m, S)``, so
   ``E[f_a,k f_b,k] = sum_{u,v} D_a[k,u] D_b[k,v] E[p_u q_u p'_v q'_v]``. The fourth moment of
   quadratic forms is the sum over the 15 set partitions of the product of joint cumulants,
@@ -21,7 +21,9 @@ Monte Carlo in any default path.
   forms (:func:`~mechequiv.tensorsim.fullsym.output_squares`), whose Hermite (Wick-ordered)
   components of degrees 0..4 are written out in closed form, and
   ``E[f f'] = sum_j j! <H_j f, H_j f'>``; ``O(sum_k r_a,k r_b,k n^3)``, ``r <= d_model + 1``,
-  independent of the hidden widths.
+  independent of the hidden widths. *Tensor*: the degree-4 and degree-3 components read off
+  each model's packed symmetric quartic (:mod:`~mechequiv.tensorsim.quartic`), formed once per
+  model (``O(r n^4 / 8)`` per output), then ``O(n^4 / 24)`` per output and pair.
 * **Three or more**: exact through the monomial coefficients in the reduced input coordinates
   (:mod:`mechequiv.tensorsim.dense`), for small models; refused with the size beyond.
 
@@ -49,14 +51,17 @@ from mechequiv.tensorsim._ops import linear_at
 from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.fullsym import (
     MAX_MULTIPLY_ADDS,
+    ROUTES,
     TwoLayerNet,
     alternating_traces,
     choose_route,
     joint_basis,
+    quartic_pair,
     square_forms,
     square_traces,
 )
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
+from mechequiv.tensorsim.quartic import quartic_plan
 
 __all__ = [
     "MAX_MULTIPLY_ADDS",
@@ -64,6 +69,7 @@ __all__ = [
     "gaussian_inner_monte_carlo",
     "gaussian_pair",
     "gaussian_two_layer",
+    "gaussian_two_layer_tensor",
     "standardize",
 ]
 
@@ -104,8 +110,8 @@ def gaussian_pair(a: TensorNet, b: TensorNet, route: str | None = None) -> np.nd
     """Per-output ``E[f_a,k(z) f_b,k(z)]`` for ``z ~ N(0, I)`` (standardize first for other
     Gaussians); the nets must have the same number of bilinear layers. ``route`` (two layers
     only): "units" or "squares" (default: the cheaper, see :mod:`~mechequiv.tensorsim.fullsym`)."""
-    if route not in (None, "units", "squares"):
-        raise ValueError(f"route must be 'units' or 'squares'; got {route!r}")
+    if route not in (None, *ROUTES):
+        raise ValueError(f"route must be one of {ROUTES}; got {route!r}")
     if a.n_bilinear != b.n_bilinear:
         raise ValueError(f"the nets have {a.n_bilinear} and {b.n_bilinear} bilinear layers")
     if a.d_in != b.d_in:
@@ -299,35 +305,100 @@ _PARTITIONS = list(_set_partitions([0, 1, 2, 3]))
 
 
 def gaussian_two_layer(pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None) -> np.ndarray:
-    """Per-output ``E[f_a,k(z) f_b,k(z)]``, ``z ~ N(0, I)``, for two prepared two-layer nets.
+    """Per-output ``E[f_a,k(z) f_b,k(z)]``, ``z ~ N(0, I)``, for two prepared two-layer nets
+    (``route``: "units", "squares" or "tensor"; default: the fastest by estimate)."""
+    return gaussian_two_layer_tensor(pa, pb, route).cpu().numpy()
+
+
+def gaussian_two_layer_tensor(
+    pa: TwoLayerNet, pb: TwoLayerNet, route: str | None = None
+) -> torch.Tensor:
+    """:func:`gaussian_two_layer` on the nets' device.
 
     Both models read the same ``z`` through different first maps. The units route writes the
     forms on ``z~`` restricted to the joint row space of the two first maps (an orthonormal basis
     with the constant kept as coordinate 0, so ``z~`` there has mean ``e0`` and covariance
-    ``P``). The squares route (each output a signed sum of squares of quadratic forms,
-    :func:`~mechequiv.tensorsim.fullsym.output_squares`) uses ``E[f f'] = sum_j j! <H_j f,
-    H_j f'>`` over the Hermite components, which lets it run on the smaller of the two row
-    spaces, as the weight form does. The cheaper route is taken."""
+    ``P``). The squares and tensor routes (each output a signed sum of squares of quadratic
+    forms, :func:`~mechequiv.tensorsim.fullsym.output_squares`) use ``E[f f'] = sum_j j!
+    <H_j f, H_j f'>`` over the Hermite components, which lets them run on the smaller of the
+    two row spaces, as the weight form does: the squares route pairs the squares, the tensor
+    route reads the degree-4 and degree-3 components off each model's packed quartic
+    (:mod:`~mechequiv.tensorsim.quartic`)."""
     J = joint_basis(pa.Q, pb.Q)
     if pb.Q.shape[1] < pa.Q.shape[1]:
         pa, pb = pb, pa  # E[f_a f_b] is symmetric; the squares run on the smaller row space
     n = pa.Q.shape[1]
-    if choose_route(pa, pb, n, "exact Gaussian form", route, n_units=J.shape[1]) == "units":
+    chosen = choose_route(pa, pb, n, "exact Gaussian form", route, n_units=J.shape[1])
+    if chosen == "units":
         fa, fb = pa.forms_on(J), pb.forms_on(J)
         (Ma, Na), (Mb, Nb) = fa.units(), fb.units()
-        return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out).cpu().numpy()
-    # Squares: each model's Hermite components are formed on its own row space (their
-    # contractions run over all of it), then b's are projected onto a's row space, which is
-    # all that the inner products <H_j f_a, H_j f_b> see.
+        return _expected_products(Ma, Na, fa.out, Mb, Nb, fb.out)
+    # Each model's low Hermite components are formed on its own row space (their contractions
+    # run over all of it), then b's are projected onto a's row space, which is all that the
+    # inner products <H_j f_a, H_j f_b> see.
+    C = None if pa.same_basis(pb) else pa.Q[1:, 1:].T @ pb.Q[1:, 1:]
+    if chosen == "tensor":
+        return _tensor_route(pa, pb, C)
     fa, fb = pa.forms(), pb.forms()
-    C = None if pa.Q is pb.Q else pa.Q[1:, 1:].T @ pb.Q[1:, 1:]
     out = fa.Y.new_zeros(fa.out.shape[0])
     for k, ((sa, ea), (sb, eb)) in enumerate(zip(pa.squares, pb.squares, strict=True)):
         if sa.numel() and sb.numel():
             x = _SquareParts(square_forms(fa, ea), sa)
             y = x if fa is fb and ea is eb else _SquareParts(square_forms(fb, eb), sb)
             out[k] = _hermite_inner(x, y if C is None else y.projected(C))
-    return out.cpu().numpy()
+    return out
+
+
+def _tensor_route(pa: TwoLayerNet, pb: TwoLayerNet, C: torch.Tensor | None) -> torch.Tensor:
+    """``24 <H_4 f_a, H_4 f_b> + 6 <H_3 f_a, H_3 f_b>`` from the packed quartics ``P`` (``H_4``:
+    the entries without index 0; ``H_3 = 4 P[0, ...]``, and a quadruple with one 0 has 4 times
+    the orderings of its triple, so both are ``24 w P_a P_b`` over the quadruples not starting
+    ``(0, 0)``), then the low components."""
+    plan = quartic_plan(pa.Q.shape[1], str(pa.Q.device))
+    w = 24.0 * plan.weights
+    w[: plan.n_pairs] = 0.0  # the quadruples starting (0, 0) come first
+    T2a, T1a, T0a = _low_parts(pa)
+    T2b, T1b, T0b = _low_parts(pb)
+    if C is not None:
+        T2b, T1b = C @ T2b @ C.T, T1b @ C.T
+    low = 2 * (T2a * T2b).sum((1, 2)) + (T1a * T1b).sum(1) + T0a * T0b
+    return quartic_pair(pa, pb, w) + low
+
+
+def _low_parts(p: TwoLayerNet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per output, the Hermite components of degrees 2, 1, 0 (as in :class:`_SquareParts`) on
+    the net's own basis, (d_out, d, d), (d_out, d), (d_out,), batched over outputs (ranks
+    padded with zero weights); kept on the net."""
+    if "hermite_low" not in p.memo:
+        f = p.forms()
+        m, n = f.Y.shape[0], f.Y.shape[1]
+        d_out, r = len(p.squares), max(p.ranks, default=0)
+        sigma = f.Y.new_zeros((d_out, r))
+        e = f.Y.new_zeros((d_out, m, r))
+        for k, (s, vecs) in enumerate(p.squares):
+            sigma[k, : s.numel()], e[k, :, : s.numel()] = s, vecs
+        T2 = f.Y.new_zeros((d_out, n - 1, n - 1))
+        T1 = f.Y.new_zeros((d_out, n - 1))
+        T0 = f.Y.new_zeros(d_out)
+        batch = max(1, 2**23 // max(1, 2 * r * n * n))
+        for lo in range(0, d_out, batch):
+            ks = slice(lo, lo + batch)
+            E = torch.einsum("kmr,mij->krij", e[ks], f.Y)
+            A, a = E[:, :, 1:, 1:], E[:, :, 1:, 0]
+            c = E[:, :, 0, 0] + A.diagonal(dim1=2, dim2=3).sum(-1)
+            AA = A @ A
+            w = sigma[ks]
+            T2[ks] = torch.einsum(
+                "kr,krij->kij", w, 4 * AA + 4 * a[..., :, None] * a[..., None, :]
+                + 2 * c[..., None, None] * A,
+            )  # fmt: skip
+            Aa = (A @ a[..., None])[..., 0]
+            T1[ks] = torch.einsum("kr,kri->ki", w, 8 * Aa + 4 * c[..., None] * a)
+            tr_AA = AA.diagonal(dim1=2, dim2=3).sum(-1)
+            T0[ks] = (w * (2 * tr_AA + 4 * (a * a).sum(-1) + c * c)).sum(-1)
+        p.memo["hermite_low"] = (T2, T1, T0)
+    low: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = p.memo["hermite_low"]
+    return low
 
 
 class _SquareParts:

@@ -10,6 +10,13 @@ activations (``G_0 = I``):
   ``symmetrize="layer"``:   ``G <- D_a [ (K_LL o K_RR + K_LR o K_RL) / 2 ] D_b^T``
   ``symmetrize="none"``:    ``G <- D_a [ K_LL o K_RR ] D_b^T``
 
+A bilinear step is computed by whichever of two exact groupings is cheaper: over the hidden
+units as above (``~h_a h_b m`` multiply-adds for input width ``m``), or through each output
+coordinate's interaction matrix ``M_i = sum_u D[i, u] sym(l_u r_u^T)`` (``l_u r_u^T`` for
+"none"), ``G <- [<M^a_i, G M^b_j G^T>]_ij`` (``~m^4`` per pair with ``M`` formed once per layer,
+``m_out h m^2``, and kept while the layer lives): the cost then does not grow with the hidden
+width.
+
 "layer" is the inner product of the trees after symmetrising *each bilinear layer* in its two
 input legs (the per-layer interaction matrices); it is not in general the inner product of the
 fully symmetrised polynomial tensors (see :mod:`mechequiv.tensorsim.expand`). ``diag(G)[1:]`` holds
@@ -19,6 +26,7 @@ one inner product per output coordinate (the per-class slices), ``tr G[1:, 1:]``
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,7 +57,14 @@ class _GramChain(Protocol):
     def slices(self, G: torch.Tensor) -> np.ndarray: ...
 
 
-__all__ = ["GramInner", "SelfGram", "cross_diag", "gram_inner", "self_gram"]
+__all__ = [
+    "GramInner",
+    "SelfGram",
+    "cross_diag",
+    "gram_inner",
+    "interaction_forms",
+    "self_gram",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,43 @@ class GramInner:
             return result
 
 
+INTERACTION_ENTRIES = 2**24  # the largest interaction forms (m_out m_in^2) formed and kept
+_INTERACTIONS: weakref.WeakKeyDictionary[BilinearOp, dict[bool, torch.Tensor]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def interaction_forms(op: BilinearOp, sym: bool) -> torch.Tensor:
+    """(d_out + 1, d_in + 1, d_in + 1): ``M_i = sum_u D[i, u] l_u r_u^T`` per output coordinate
+    of a bilinear layer, symmetrised if ``sym``; kept while ``op`` lives."""
+    kept = _INTERACTIONS.setdefault(op, {})
+    if sym not in kept:
+        h, m = op.L.shape
+        M = op.L.new_zeros((op.D.shape[0], m * m))
+        step = max(1, 2**23 // max(1, m * m))
+        for lo in range(0, h, step):  # one GEMM over the units, in chunks of (units, m^2)
+            sl = slice(lo, lo + step)
+            M += op.D[:, sl] @ (op.L[sl, :, None] * op.R[sl, None, :]).reshape(-1, m * m)
+        M = M.view(-1, m, m)
+        kept[sym] = 0.5 * (M + M.transpose(1, 2)) if sym else M
+    return kept[sym]
+
+
+def _forms_cheaper(op_a: BilinearOp, op_b: BilinearOp, G: torch.Tensor | None) -> bool:
+    """Whether the interaction-matrix grouping of a bilinear step costs fewer multiply-adds
+    than the sum over both layers' units (forming uncached interaction forms included)."""
+    (h_a, m_a), (h_b, m_b) = op_a.L.shape, op_b.L.shape
+    o_a, o_b = op_a.D.shape[0], op_b.D.shape[0]
+    if max(o_a * m_a * m_a, o_b * m_b * m_b) > INTERACTION_ENTRIES:
+        return False
+    units = 3 * h_a * h_b * (m_a if G is None else m_a + m_b) + o_a * h_a * h_b + o_a * o_b * h_b
+    forms = o_b * m_a * m_b * (m_a + m_b) + o_a * o_b * m_a * m_a
+    for op, h, m, o in ((op_a, h_a, m_a, o_a), (op_b, h_b, m_b, o_b)):
+        if op not in _INTERACTIONS:
+            forms += o * h * m * m
+    return forms < units
+
+
 def _update(
     op_a: LinearOp | BilinearOp,
     op_b: LinearOp | BilinearOp,
@@ -91,15 +143,20 @@ def _update(
         assert isinstance(op_b, LinearOp)  # paired layer by layer (_check_pairable)
         return left(op_a.W) @ op_b.W.T
     assert isinstance(op_b, BilinearOp)
-    La, Ra = left(op_a.L), left(op_a.R)
     sel_b = op_b.selections()
     if sel_b is not None and not same:
         # A skip op's units read single coordinates: products with it are column gathers.
+        La, Ra = left(op_a.L), left(op_a.R)
         sL, sR = sel_b
         K = La[:, sL] * Ra[:, sR]
         if sym:
             K = 0.5 * (K + La[:, sR] * Ra[:, sL])
         return op_a.D @ K @ op_b.D.T
+    if _forms_cheaper(op_a, op_b, G):
+        Ma, Mb = interaction_forms(op_a, sym), interaction_forms(op_b, sym)
+        X = Mb if G is None else G @ Mb @ G.T  # (o_b, m_a, m_a): G M^b_j G^T
+        return Ma.flatten(1) @ X.flatten(1).T
+    La, Ra = left(op_a.L), left(op_a.R)
     Lb, Rb = op_b.L, op_b.R
     K = (La @ Lb.T) * (Ra @ Rb.T)
     if sym:

@@ -15,6 +15,7 @@ from mechequiv.tensorsim.fullsym import TwoLayerNet, full_pair
 from mechequiv.tensorsim.gaussian import gaussian_pair, gaussian_two_layer, standardize
 from mechequiv.tensorsim.gram import SelfGram, cross_diag, self_gram
 from mechequiv.tensorsim.network import TensorNet, to_tensor_net
+from mechequiv.tensorsim.quartic import QuarticBudget
 
 __all__ = [
     "FORMS",
@@ -153,8 +154,10 @@ def tensor_inner(
           tensor of the polynomial, so the similarity is 1 exactly when the two models compute
           the same function up to a positive scale (models of different depth are compared as
           polynomials). Up to one bilinear layer it equals "layer" (fast recursion); two
-          layers: exact closed form, O(min(h^2, d_out m^2) n^3) for hidden width h, stream
-          width m and n input coordinates (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
+          layers: exact closed form, by the fastest of three routes: O(d_out m n^4 / 8) per
+          model and O(d_out n^4 / 24) per pair, O(d_out m^2 n^3) or O(h^2 n^3) per pair, for
+          hidden width h, stream width m and n input coordinates
+          (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
           exact from the polynomial's coefficients, small models only (no polynomial-time
           algorithm exists for general depth; see :mod:`~mechequiv.tensorsim.gaussian`).
           Refused with the estimated size beyond its limits.
@@ -291,12 +294,14 @@ class Engine:
         # Two-layer nets prepared once (basis, squares, forms) for the many pairs a model
         # takes part in (whole, skip path; the checkpoint matrices); dropped with the net.
         self._two: weakref.WeakKeyDictionary[TensorNet, TwoLayerNet] = weakref.WeakKeyDictionary()
+        # One budget for the packed quartics all those nets keep (bounded memory however many).
+        self._budget = QuarticBudget()
 
     def two_layer(self, net: TensorNet) -> TwoLayerNet:
         """``net`` prepared for the exact two-layer forms (cached while ``net`` lives)."""
         prepared = self._two.get(net)
         if prepared is None:
-            prepared = self._two[net] = TwoLayerNet(net)
+            prepared = self._two[net] = TwoLayerNet(net, self._budget)
         return prepared
 
     def uses_recursion(self, net: TensorNet | SeqNet) -> bool:
