@@ -308,15 +308,17 @@ def train_induction_zoo(
     batch: int = 64,
     lr: float = 1e-3,
     target_accuracy: float | None = None,
+    layer_norm: bool = True,
 ) -> TokenTransformer:
-    """The zoo's TokenTransformer (LayerNorm, MLPs, ``readout="all"``) with causal attention
+    """The zoo's TokenTransformer (LayerNorm unless ``layer_norm=False``, MLPs,
+    ``readout="all"``) with causal attention
     (:class:`CausalAttention`), trained on induction as :func:`train_induction_bridge` is.
     Module names: ``blocks.{l}.attn.heads``
     (heads, axis 2), ``blocks.{l}.attn.hook_pattern``, ``blocks.{l}.attn``, ``blocks.{l}.mlp``, ``blocks.{l}``."""
     with torch.random.fork_rng(devices=[]):  # no global side effect on the caller's RNG
         torch.manual_seed(seed)
         model = TokenTransformer(vocab, 1 + 3 * half, vocab, d_model=d_model, n_heads=n_heads,
-                                 n_layers=n_layers, layer_norm=True, readout="all")  # fmt: skip
+                                 n_layers=n_layers, layer_norm=layer_norm, readout="all")  # fmt: skip
         for block in model.blocks:
             block.attn = CausalAttention(d_model, n_heads)
     _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
