@@ -430,6 +430,14 @@ def relabel(
     """Counterfactual rows: each row's tokens (from column ``skip`` on, leaving BOS) renamed by
     its own random permutation of ``0..vocab-1`` without fixed points, so the layout (which
     positions repeat which) is kept and every token, hence every induction answer, changes."""
+    if vocab < 2:
+        raise ValueError(f"relabelling needs at least 2 tokens; got vocab={vocab}")
+    body = tokens[:, skip:]
+    if body.numel() and not (int(body.min()) >= 0 and int(body.max()) < vocab):
+        raise ValueError(
+            f"tokens from column {skip} on must lie in 0..{vocab - 1}; got "
+            f"{int(body.min())}..{int(body.max())}"
+        )
     out = tokens.clone()
     for i in range(tokens.shape[0]):
         perm = np.arange(vocab)
