@@ -24,7 +24,17 @@
    round used (fresh tokens in the same layout), which moves every head reading the current
    token. The peer for time is ``scan_components`` on the same model and inputs.
 
-Usage: python benchmarks/bench_circuits.py [--part tracr|induction|all] [--quick]
+3. Known by construction (``--part known``, circuits_known.json): induction compiled by Tracr
+   with two distractor programs (``tracr_induction``) and set by hand with distractor heads in
+   a randomly rotated residual basis (``handset_induction``, one rotation per seed); 4 seeds
+   of 512 inputs, counterfactual ``relabel``: node and edge recall/precision of
+   ``discover_circuit`` + ``discover_edges`` (plain and ``zero_check``), faithfulness, null
+   (random same-size circuits; random edge sets), the ``scan_components`` peer, and edges
+   searched from every head as the node circuit. Then the edges of Tracr programs with
+   head-input edges (sort, frac_prevs, max, above_first, reverse, and with distractors) against
+   the RASP graph's edges.
+
+Usage: python benchmarks/bench_circuits.py [--part tracr|induction|known|all] [--quick]
        [--models bridge,zoo] [--steps 600] [--heads 4 --d-model 32 --half 6 --vocab 16
        --target 0.9 --name circuits_induction_fewheads_acc90] [--seed-list 2 --tag _s2]
 Each induction run records whether its model has the textbook heads by attention patterns
@@ -133,6 +143,170 @@ def tracr_part(seeds: list[int], n: int) -> dict[str, Any]:
     return {"programs": rows, "mean": overall, "seeds": seeds, "n_inputs": n}
 
 
+def _edge_rp(found: set[str], truth: set[str]) -> dict[str, Any]:
+    if not truth:
+        return {"recall": None, "precision": None if found else 1.0, "n_found": len(found)}
+    r, p = recall_precision(found, truth)
+    return {"recall": r, "precision": p, "n_found": len(found)}
+
+
+def _discover_both(model: Any, x: Any, cf: Any, metric: Any, truth_nodes: set[str],
+                   truth_edges: set[str], zero_check: bool) -> dict[str, Any]:  # fmt: skip
+    """Nodes then edges, with recall/precision against the truth, faithfulness and time."""
+    from mechequiv.equivalence.edges import discover_edges, edge_label
+
+    circ, wall, cpu = timed(discover_circuit, model, x, counterfactual=cf, metric=metric,
+                            zero_check=zero_check)  # fmt: skip
+    nodes = {str(c) for c in circ.nodes}
+    r, p = recall_precision(nodes, truth_nodes)
+    got, e_wall, e_cpu = timed(discover_edges, model, x, circ, counterfactual=cf, metric=metric,
+                               zero_check=zero_check)  # fmt: skip
+    edges = {edge_label(e) for e in got.edges}
+    return {
+        "nodes": sorted(nodes), "recall": r, "precision": p, "size": len(nodes),
+        "n_candidates": len(circ.candidates), "faithfulness": circ.faithfulness,
+        "completeness": circ.completeness, "minimality": circ.minimality,
+        "wall_s": wall, "cpu_s": cpu,
+        "edges": sorted(edges), "edges_tested": len(got.edge_scores),
+        "edge_faithfulness": got.faithfulness, **{f"edge_{k}": v for k, v in
+                                                   _edge_rp(edges, truth_edges).items()},
+        "edge_wall_s": e_wall, "edge_cpu_s": e_cpu,
+    }  # fmt: skip
+
+
+def known_part(seeds: list[int], n: int) -> dict[str, Any]:
+    """Induction whose circuit is known by construction (Tracr-compiled with two distractor
+    programs; set by hand with four distractor heads, its residual basis rotated per seed), and
+    the edges of Tracr-compiled RASP programs (true edges from the RASP graph)."""
+    from mechequiv.equivalence.edges import discover_edges, edge_label
+    from mechequiv.zoo.induction import (
+        handset_induction,
+        relabel,
+        repeated_positions,
+        tracr_induction,
+    )
+    from mechequiv.zoo.rasp_programs import PROGRAMS
+    from mechequiv.zoo.tracr import compile_program, with_distractor
+
+    vocab = 8
+    out: dict[str, Any] = {
+        "induction": {}, "tracr_edges": {},
+        "protocol": {
+            "inputs": f"{n} rows of repeat_sample (m distinct tokens then a copy of a run of "
+                      "them), scored at the repeated positions (margin of the model's argmax)",
+            "counterfactual": "relabel: each row's tokens renamed by a random fixed-point-free "
+                              "permutation (same layout, every answer changes)",
+            "null": "random node sets of the circuit's size (3 draws), evaluated exactly; for "
+                    "edges, the precision of a random edge set is |true edges| / |edges tested|",
+            "peer": "scan_components (one component at a time, KL, derangement of the inputs)",
+        },
+    }  # fmt: skip
+    builders = {"tracr_induction": lambda s: tracr_induction(vocab),
+                "handset_induction": lambda s: handset_induction(vocab, seed=s)}  # fmt: skip
+    for name, build in builders.items():
+        runs = []
+        for seed in seeds:
+            c = build(seed)
+            gt = c.ground_truth
+            truth = {f"blocks.{layer}.attn.hook_z[{h}]" for layer, h in gt.heads}
+            rng = np.random.default_rng(seed)
+            length = 8 if name == "tracr_induction" else 12
+            x = c.model.encode(c.inputs(rng, n, length))
+            cf = relabel(x, vocab, rng)
+            metric = BehaviourMetric(positions=repeated_positions(x))
+            row: dict[str, Any] = {"seed": seed, "length": length}
+            for key, zc in (("acdc", False), ("acdc_zero_check", True)):
+                row[key] = _discover_both(c.model, x, cf, metric, truth, gt.edge_names(), zc)
+            comps = transformer_components(c.model)
+            nulls = []
+            for r in range(3):
+                pick = np.random.default_rng([seed, r]).choice(
+                    len(comps), len(truth), replace=False
+                )
+                rand = [comps[i] for i in pick]
+                ev = evaluate_circuit(c.model, x, rand, comps, counterfactual=cf, metric=metric)
+                rr, pp = recall_precision({str(k) for k in rand}, truth)
+                nulls.append({"faithfulness": ev.faithfulness, "recall": rr, "precision": pp})
+            row["null_random_same_size"] = {k: mean([d[k] for d in nulls]) for k in nulls[0]}
+            row["null_edge_precision"] = len(gt.edge_names()) / row["acdc"]["edges_tested"]
+            scan, wall, cpu = timed(scan_components, c.model, x, comps, threshold=0.01, seed=seed)
+            rr, pp = recall_precision({str(k) for k in scan.circuit}, truth)
+            row["scan_kl_peer"] = {"recall": rr, "precision": pp, "size": len(scan.circuit),
+                                   "wall_s": wall, "cpu_s": cpu}  # fmt: skip
+            heads = [k for k in comps if ".attn." in k.point]
+            full = evaluate_circuit(c.model, x, heads, comps, counterfactual=cf, metric=metric)
+            got, wall, cpu = timed(
+                discover_edges, c.model, x, full, counterfactual=cf, metric=metric
+            )
+            found = {edge_label(e) for e in got.edges}
+            row["edges_from_all_heads"] = {"tested": len(got.edge_scores), "edges": sorted(found),
+                                           **_edge_rp(found, gt.edge_names()),
+                                           "faithfulness": got.faithfulness, "cpu_s": cpu}  # fmt: skip
+            runs.append(row)
+            a = row["acdc"]
+            print(f"{name} seed {seed}: nodes R {a['recall']:.2f} P {a['precision']} F "
+                  f"{a['faithfulness']:.4f} | edges R {a['edge_recall']} P {a['edge_precision']} "
+                  f"F {a['edge_faithfulness']:.4f} | null F {row['null_random_same_size']['faithfulness']:.3f} "
+                  f"| all-heads edges P {row['edges_from_all_heads']['precision']} | scan R {rr:.2f} P {pp}",
+                  flush=True)  # fmt: skip
+        summary = {}
+        for key in ("acdc", "acdc_zero_check"):
+            summary[key] = {m: mean([r[key][m] for r in runs]) for m in
+                            ("recall", "precision", "faithfulness", "completeness", "edge_recall",
+                             "edge_precision", "edge_faithfulness", "cpu_s", "edge_cpu_s")}  # fmt: skip
+        summary["null_random_same_size"] = {m: mean([r["null_random_same_size"][m] for r in runs])
+                                            for m in ("faithfulness", "recall", "precision")}  # fmt: skip
+        summary["null_edge_precision"] = mean([r["null_edge_precision"] for r in runs])
+        summary["edges_from_all_heads"] = {m: mean([r["edges_from_all_heads"][m] for r in runs])
+                                           for m in ("recall", "precision", "tested")}  # fmt: skip
+        summary["scan_kl_peer"] = {m: mean([r["scan_kl_peer"][m] for r in runs])
+                                   for m in ("recall", "precision", "cpu_s")}  # fmt: skip
+        out["induction"][name] = {"truth_nodes": sorted(truth), "truth_edges":
+                                  sorted(gt.edge_names()), "summary": summary, "runs": runs}  # fmt: skip
+    edge_programs = ["sort", "frac_prevs", "max", "above_first", "reverse"]
+    compiled = {
+        k: compile_program(PROGRAMS[k]) for k in {*edge_programs, *(b for _, b in DISTRACTED)}
+    }
+    cases = {k: compiled[k] for k in edge_programs}
+    for a, b in DISTRACTED:
+        if a in edge_programs:
+            cases[f"{a}+{b}"] = with_distractor(compiled[a], compiled[b])
+    metric = BehaviourMetric(positions=slice(1, None))
+    for name, c in cases.items():
+        prog = PROGRAMS[name.split("+")[0]]
+        gt = c.ground_truth
+        truth = {f"blocks.{layer}.attn.hook_z[{h}]" for layer, h in gt.heads}
+        truth |= {f"blocks.{layer}.hook_mlp_out" for layer in gt.mlps}
+        runs = []
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            x = c.model.encode(prog.sample(rng, n, 4))
+            cf = c.model.encode(prog.sample(rng, n, 4))
+            row = {"seed": seed}
+            for key, zc in (("acdc", False), ("acdc_zero_check", True)):
+                row[key] = _discover_both(c.model, x, cf, metric, truth, gt.edge_names(), zc)
+            row["null_edge_precision"] = len(gt.edge_names()) / max(1, row["acdc"]["edges_tested"])
+            runs.append(row)
+        summary = {key: {m: mean([r[key][m] for r in runs]) for m in
+                         ("recall", "precision", "edge_recall", "edge_precision",
+                          "edge_faithfulness", "edges_tested", "edge_cpu_s")}
+                   for key in ("acdc", "acdc_zero_check")}  # fmt: skip
+        summary["null_edge_precision"] = mean([r["null_edge_precision"] for r in runs])
+        out["tracr_edges"][name] = {"truth_edges": sorted(gt.edge_names()), "summary": summary,
+                                    "runs": runs}  # fmt: skip
+        print(f"{name:22s} edges {sorted(gt.edge_names())}: " + "  ".join(
+            f"{k}: R {summary[k]['edge_recall']:.2f} P {summary[k]['edge_precision']:.2f}"
+            for k in ("acdc", "acdc_zero_check")) + f"  null P {summary['null_edge_precision']:.2f}",
+            flush=True)  # fmt: skip
+    out["tracr_edges_mean"] = {
+        key: {m: mean([v["summary"][key][m] for v in out["tracr_edges"].values()])
+              for m in ("edge_recall", "edge_precision")}
+        for key in ("acdc", "acdc_zero_check")
+    }  # fmt: skip
+    print("tracr edges, mean over programs:", out["tracr_edges_mean"])
+    return out
+
+
 def _head(kind: str, layer: int, h: int) -> str:
     return f"blocks.{layer}.attn.{'heads' if kind == 'zoo' else 'hook_z'}[{h}]"
 
@@ -171,13 +345,19 @@ def induction_part(
     out: dict[str, Any] = {
         "config": {"n_layers": 2, "n_heads": heads, "d_model": d_model, "half": half, "vocab": vocab,
                    "max_steps": steps, "lr": lr, "target_accuracy": target, "n_inputs": n,
-                   "known_heads_min_score": min_score, "scores_exclude_bos": no_bos},
+                   "known_heads_min_score": min_score, "scores_exclude_bos": no_bos,
+                   "bridge_normalization": size.get("normalization", "LN"),
+                   "qualify_score": size.get("qualify_score", min_score),
+                   "qualify_accuracy": size.get("qualify_accuracy", target)},
         "counterfactual": "break_repeat: the first copy of A replaced by other tokens (the "
                           "'fresh_tokens' rows: every token fresh, same layout)",
         "runs": [],
     }  # fmt: skip
-    trainers = {"bridge": train_induction_bridge, "zoo": train_induction_zoo,
-                "bridge_mlp": partial_fn(train_induction_bridge, attn_only=False)}  # fmt: skip
+    norm = size.get("normalization", "LN")
+    trainers = {"bridge": partial_fn(train_induction_bridge, normalization=norm),
+                "zoo": train_induction_zoo,
+                "bridge_mlp": partial_fn(train_induction_bridge, attn_only=False,
+                                         normalization=norm)}  # fmt: skip
     for kind in kinds:
         for seed in seeds:
             model, train_s, train_cpu = timed(trainers[kind], seed=seed, n_heads=heads,
@@ -204,7 +384,9 @@ def induction_part(
                 "head_scores_raw": {k: np.round(v, 4).tolist() for k, v in raw.items()},
                 "bos_attention": {str(i): np.round(pats[pts[i]][..., 0].double().mean((0, 2)).numpy(), 4).tolist() for i in (0, 1)},
                 "known_heads": sorted(truth),
-                **_qualification(sc, induction_accuracy(model, batch), target, min_score),
+                **_qualification(sc, induction_accuracy(model, batch),
+                                 size.get("qualify_accuracy", target),
+                                 size.get("qualify_score", min_score)),
             }  # fmt: skip
             configs = [("acdc@0.01", cf, 0.01, "acdc"), ("acdc@0.05", cf, 0.05, "acdc"),
                        ("fresh_tokens@0.05", fresh, 0.05, "acdc")]  # fmt: skip
@@ -338,7 +520,8 @@ def _summary_of(rs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["tracr", "induction", "all", "merge"], default="all",
+    ap.add_argument("--part", choices=["tracr", "induction", "all", "merge", "known"],
+                    default="all",
                     help="merge: join circuits_induction_{bridge,bridge_mlp,zoo}.json (run apart) "
                          "into circuits_induction.json")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="1 seed, fewer inputs and steps")
@@ -357,6 +540,14 @@ def main() -> None:
     ap.add_argument("--half", type=int, default=10, help="longest repeated sequence")
     ap.add_argument("--vocab", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--qualify-score", type=float, default=0.3,
+                    help="a seed has the textbook circuit when its best layer-0 previous-token "
+                         "and layer-1 induction scores reach this")  # fmt: skip
+    ap.add_argument("--qualify-accuracy", type=float, default=None,
+                    help="... and its induction accuracy this (default --target)")  # fmt: skip
+    ap.add_argument("--normalization", default="LN",
+                    help="TransformerLens normalization_type of the bridge models ('none': no "
+                         "LayerNorm, the attention-only recipe)")  # fmt: skip
     ap.add_argument("--exclude-bos", action="store_true",
                     help="head scores (ground truth) with attention renormalised off BOS")  # fmt: skip
     ap.add_argument("--target", type=float, default=0.9,
@@ -368,6 +559,9 @@ def main() -> None:
     n = 128 if args.quick else 512
     meta = {"python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
+    if args.part in ("known", "all"):
+        res = known_part(seeds, 256 if args.quick else n)
+        atomic_write_json(RESULTS / "circuits_known.json", {**res, "meta": meta})
     if args.part in ("tracr", "all"):
         res = tracr_part(seeds, n)
         atomic_write_json(RESULTS / "circuits_tracr.json", {**res, "meta": meta})
@@ -388,7 +582,10 @@ def main() -> None:
         path = RESULTS / f"{name}{args.tag}.json"
         size = {"n_heads": args.heads, "d_model": args.d_model, "half": args.half,
                 "vocab": args.vocab, "lr": args.lr, "target": args.target,
-                "exclude_bos": args.exclude_bos}  # fmt: skip
+                "exclude_bos": args.exclude_bos, "qualify_score": args.qualify_score,
+                "qualify_accuracy": args.target if args.qualify_accuracy is None
+                else args.qualify_accuracy,
+                "normalization": None if args.normalization == "none" else args.normalization}  # fmt: skip
         res = induction_part(seeds, n, args.steps, kinds, partial=path, size=size)
         atomic_write_json(path, {**res, "meta": meta, "complete": True})
 

@@ -59,6 +59,10 @@ def test_repeat_sample_relabel_and_repeated_positions():
     assert torch.equal(repeated_positions(cf), mask)  # same layout, every token renamed
     with pytest.raises(ValueError, match="length must lie"):
         repeat_sample(VOCAB)(rng, 1, 2 * VOCAB)
+    with pytest.raises(ValueError, match=r"must lie in 0\.\.7"):
+        relabel(x, VOCAB, rng, skip=0)  # the BOS id (8) is outside the vocabulary
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        relabel(x, 1, rng)
 
 
 @pytest.fixture(scope="module")

@@ -308,15 +308,17 @@ def train_induction_zoo(
     batch: int = 64,
     lr: float = 1e-3,
     target_accuracy: float | None = None,
+    layer_norm: bool = True,
 ) -> TokenTransformer:
-    """The zoo's TokenTransformer (LayerNorm, MLPs, ``readout="all"``) with causal attention
+    """The zoo's TokenTransformer (LayerNorm unless ``layer_norm=False``, MLPs,
+    ``readout="all"``) with causal attention
     (:class:`CausalAttention`), trained on induction as :func:`train_induction_bridge` is.
     Module names: ``blocks.{l}.attn.heads``
     (heads, axis 2), ``blocks.{l}.attn.hook_pattern``, ``blocks.{l}.attn``, ``blocks.{l}.mlp``, ``blocks.{l}``."""
     with torch.random.fork_rng(devices=[]):  # no global side effect on the caller's RNG
         torch.manual_seed(seed)
         model = TokenTransformer(vocab, 1 + 3 * half, vocab, d_model=d_model, n_heads=n_heads,
-                                 n_layers=n_layers, layer_norm=True, readout="all")  # fmt: skip
+                                 n_layers=n_layers, layer_norm=layer_norm, readout="all")  # fmt: skip
         for block in model.blocks:
             block.attn = CausalAttention(d_model, n_heads)
     _train(model, half, vocab, steps, batch, lr, seed, target_accuracy)
@@ -428,6 +430,14 @@ def relabel(
     """Counterfactual rows: each row's tokens (from column ``skip`` on, leaving BOS) renamed by
     its own random permutation of ``0..vocab-1`` without fixed points, so the layout (which
     positions repeat which) is kept and every token, hence every induction answer, changes."""
+    if vocab < 2:
+        raise ValueError(f"relabelling needs at least 2 tokens; got vocab={vocab}")
+    body = tokens[:, skip:]
+    if body.numel() and not (int(body.min()) >= 0 and int(body.max()) < vocab):
+        raise ValueError(
+            f"tokens from column {skip} on must lie in 0..{vocab - 1}; got "
+            f"{int(body.min())}..{int(body.max())}"
+        )
     out = tokens.clone()
     for i in range(tokens.shape[0]):
         perm = np.arange(vocab)
