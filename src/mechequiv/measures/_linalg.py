@@ -102,7 +102,13 @@ def order_statistics(v: torch.Tensor, ks: list[int]) -> list[float]:
     time), not a sort. ``v`` is reordered in place (on the CPU)."""
     if host_float64(v):
         a = v.numpy()
-        a.partition(sorted(set(ks)))
+        # One rank at a time, largest first, each on the prefix the previous one left: numpy's
+        # partition with several ranks at once took 7x as long for two (16.6 ms against 2.5 on
+        # 2e6 values). After a[:top].partition(k), a[k] is rank k and a[:k] the k smallest.
+        top = len(a)
+        for k in sorted(set(ks), reverse=True):
+            a[:top].partition(k)
+            top = k
         return [float(a[k]) for k in ks]
     return [float(torch.kthvalue(v, k + 1).values) for k in ks]
 
