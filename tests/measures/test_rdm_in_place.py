@@ -1,4 +1,5 @@
-"""RDMs built in place (no n x n temporaries) equal the previous formulas bit for bit."""
+"""RDMs built in place (no n x n temporaries) equal the previous formulas bit for bit; so does
+the Spearman comparison without scipy's stacked copies."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ def test_in_place_rdm_equals_the_previous_formula(kind, scale, n, d):
     X = rng.normal(size=(n, d)) * scale + 5.0 * scale
     X[3] = X[4]  # a zero distance, clamped
     assert torch.equal(_rsa.rdm(X, kind), previous_rdm(X, kind))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("n", [3, 50, 4000])
+def test_spearman_equals_scipy_spearmanr_bit_for_bit(ties, n):
+    from scipy import stats
+
+    rng = np.random.default_rng(n)
+    a = rng.normal(size=n)
+    b = a + rng.normal(size=n)
+    if ties:
+        a, b = np.round(a, 1), np.round(b, 0)
+    assert _rsa.compare_rdms(a, b, "spearman") == float(stats.spearmanr(a, b).statistic)
