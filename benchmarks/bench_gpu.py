@@ -14,7 +14,7 @@ dispatch-level recorder of every tensor operation (:class:`Transfers`). It count
   ``copy_`` into host memory): their number, bytes and the largest one in elements;
 - operations computed on the device, and operations on host tensors larger than the limit.
 A case passes when its value equals the CPU value (measures and tensor similarity: 1e-9
-relative; Congruity: its score and verdict, the distances within 1e-6), at least one operation
+relative; Congruity: its score and rates, every distance within 1e-6), at least one operation
 ran on the device, no host operation touched a tensor larger than the limit, and no copy to the
 host was larger than the limit: ``--d`` squared elements for measures (a d x d result such as
 a matching's cost matrix may come back; an n x d input or an n x n matrix may not), 4096
@@ -206,6 +206,19 @@ def _mlp(seed: int, width: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(32, width), nn.ReLU(), nn.Linear(width, 10)).double()
 
 
+def _numbers(tree: Any) -> list[float]:
+    """Every number in a nested dict/list, in order."""
+    if isinstance(tree, bool):
+        return []
+    if isinstance(tree, int | float):
+        return [float(tree)]
+    if isinstance(tree, dict):
+        return [x for key in sorted(tree) for x in _numbers(tree[key])]
+    if isinstance(tree, list | tuple):
+        return [x for item in tree for x in _numbers(item)]
+    return []
+
+
 def congruity_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     """Congruity of two MLPs (default representations and distance) against a reparameterised
     copy (SymmetryTransform, the positive control) and another seed, stimuli on the device."""
@@ -224,16 +237,15 @@ def congruity_rows(args: argparse.Namespace, device: torch.device) -> list[dict[
                              sampler=SymmetryTransform(), seed=0, progress=False)  # fmt: skip
 
         def agree(a: Any, b: Any) -> tuple[bool, Any]:
+            # the same decisions (score, rates, test) and the same distances to 1e-6 (the
+            # solver's certified brackets, on two devices' rounding)
             da, db = a.to_dict(), b.to_dict()
-            same = da.get("score") == db.get("score") and da.get("verdict") == db.get("verdict")
-            close = all(
-                abs(u - v) <= 1e-6 * max(1.0, abs(v))
-                for key in da
-                if isinstance(da[key], list) and key in db and len(da[key]) == len(db[key])
-                for u, v in zip(da[key], db[key], strict=True)
-                if isinstance(u, float) and isinstance(v, float)
+            same = all(da[k] == db[k] for k in ("score", "rate_1", "rate_2", "n"))
+            u, v = _numbers(da["distances"]), _numbers(db["distances"])
+            close = len(u) == len(v) > 0 and all(
+                abs(p - q) <= 1e-6 * max(1.0, abs(q)) for p, q in zip(u, v, strict=True)
             )
-            return same and close, db.get("score")
+            return same and close, db["score"]
 
         rows.append(
             _check(

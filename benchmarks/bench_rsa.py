@@ -1,10 +1,10 @@
 """rsa memory and time (issue 19 row 6): condensed RDMs against the previous index arrays.
 
-"previous" reproduces the replaced code path: both n x n RDMs alive at once and their upper
-triangles gathered with torch.triu_indices (two int64 index arrays of n (n - 1) / 2 each);
-"ours" is mechequiv.measures._rsa. Both use the same RDM and the same scipy Spearman, and must
-agree exactly. Peak RSS added is measured in a fresh subprocess each (benchmarks/_memory.py);
-time is interleaved, CPU and wall.
+"previous" reproduces the replaced code path: both n x n RDMs alive at once (each built as
+1 - u u^T), their upper triangles gathered with torch.triu_indices (two int64 index arrays of
+n (n - 1) / 2 each) and compared by scipy.stats.spearmanr;
+"ours" is mechequiv.measures._rsa. Both must agree exactly. Peak RSS added is measured in a
+fresh subprocess each (benchmarks/_memory.py); time is interleaved, CPU and wall.
 
 Usage: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/bench_rsa.py [--n 2000 5000]
 Writes benchmarks/results/rsa.json.
@@ -18,18 +18,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 
 from _memory import added_peak_rss
 from _timing import interleaved_wall_cpu, machine, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
-from mechequiv.measures._rsa import compare_rdms
+
+
+def previous_rdm(X: np.ndarray) -> torch.Tensor:
+    """The correlation RDM as the replaced code built it (1 - u u^T: a second n x n)."""
+    x = torch.from_numpy(X)
+    x = x - x.mean(1, keepdim=True)
+    u = x / x.norm(dim=1)[:, None]
+    return 1.0 - u @ u.T
 
 
 def previous_rsa(X: np.ndarray, Y: np.ndarray) -> float:
-    a, b = M.rdm(X), M.rdm(Y)
+    a, b = previous_rdm(X), previous_rdm(Y)
     i, j = torch.triu_indices(a.shape[0], a.shape[0], offset=1)
-    return compare_rdms(a[i, j].numpy(), b[i, j].numpy(), "spearman")
+    return float(stats.spearmanr(a[i, j].numpy(), b[i, j].numpy()).statistic)
 
 
 _SETUP = """

@@ -1,17 +1,22 @@
 """Zoo training speed: many seeds in one vectorised run, and time for Pizza/Clock to generalise.
 
-1. Seeds at once. For each setting, the median wall time of ``steps`` full-batch AdamW updates
-   of: one seed (``train_zoo(seeds=[0])``), 16 seeds in one vectorised run
+1. Seeds at once. For each setting, the median CPU and wall time of ``steps`` full-batch AdamW
+   updates of: one seed (``train_zoo(seeds=[0])``), 16 seeds in one vectorised run
    (``train_zoo(seeds=range(16))``) and 16 sequential single-seed runs (16 calls with
    ``seeds=[s]``: what one would do without the zoo). Ratios are against one seed. Settings:
-   the Pizza/Clock transformer recipe on modular addition, and a Méloux-style
+   the Pizza/Clock transformer recipe on modular addition, the README's bilinear zoo and a
+   Méloux-style
    LeakyReLU MLP on two Boolean gates (tiny models, where per-step overhead dominates).
+   Beside them, in the same interleaved rounds: the batched matrix products alone (the matmul
+   floor, for 1 and 16 seeds) and the machine's float32 GEMM rate, so that each run's achieved
+   GFLOPS and the arithmetic lower bound on the 16-vs-1 ratio are stated (``FLOOR``).
 2. Generalisation. The Pizza and Clock recipes (:func:`mechequiv.zoo.pizza_clock_recipe`),
    4 seeds each in one run, evaluated every 25 steps: the first evaluated step at 100% test
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
 
-Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50]
+Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50] [--sequential]
+       [--no-generalisation] [--label NAME]
 (On a 2-core machine under heavy load from other processes, two intra-op threads made every
 case erratically slower; use --threads 1 there.)
 Prints tables; writes benchmarks/results/zoo.json.
@@ -35,45 +40,86 @@ from mechequiv.zoo import bilinear, boolean, mlp, modular_addition, train_zoo, t
 from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
 
 
-def matmul_floor(task, arch, n_seeds: int, steps: int) -> Callable[[], None]:
-    """``steps`` times the batched matrix products of one training step of ``n_seeds`` seeds
-    (each seed-batched linear layer's forward product and its two backward products), nothing
-    else: what a step would cost if per-operation overhead and elementwise work were free."""
+def linear_products(task, arch) -> list[tuple[int, int, int, bool]]:
+    """(rows, d_in, d_out, input needs a gradient) of every linear layer of one training forward
+    (recorded through the seed-batched forward of two seeds, as training runs it)."""
     from torch.func import functional_call, stack_module_state
 
     from mechequiv.zoo.batched import SeedBatched
 
-    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    shapes: list[tuple[int, int, int, bool]] = []
 
     class Record(SeedBatched):
         def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
             if func is torch.nn.functional.linear and args[1].ndim == 3:
-                shapes.append((tuple(args[0].shape), tuple(args[1].shape)))
+                xs, (_, d_out, d_in) = args[0].shape, args[1].shape
+                rows = int(np.prod(xs[1:-1]))
+                shapes.append((rows, d_in, d_out, bool(args[0].requires_grad)))
             return super().__torch_function__(func, types, args, kwargs)
 
-    models = [arch.build(task, s) for s in range(n_seeds)]
+    models = [arch.build(task, s) for s in range(2)]
     params, buffers = stack_module_state(models)
     x = task.inputs[task.train_idx]
-    x = x.expand(n_seeds, *x.shape)
+    x = x.expand(2, *x.shape)
     kwargs = {"readout_only": True} if arch.name == "transformer" else {}
-    with torch.no_grad(), Record():
-        try:
-            functional_call(models[0], (params, buffers), (x,), kwargs)
-        except TypeError:  # a library without the readout_only forward
-            functional_call(models[0], (params, buffers), (x,))
+    with Record():
+        functional_call(models[0], (params, buffers), (x,), kwargs)
+    return shapes
+
+
+def matmul_flops(products: list[tuple[int, int, int, bool]]) -> int:
+    """Flops of one seed's training step in its matrix products: forward, weight gradient, and
+    input gradient where the input needs one (2 flops per multiply-add)."""
+    return sum(2 * r * i * o * (3 if grad else 2) for r, i, o, grad in products)
+
+
+def matmul_floor(products, n_seeds: int, steps: int) -> Callable[[], None]:
+    """``steps`` times the batched matrix products of one training step of ``n_seeds`` seeds
+    (each seed-batched linear layer's forward product and its backward products), nothing
+    else: what a step would cost if per-operation overhead and elementwise work were free."""
     operands = []
-    for xs, (s, d_out, d_in) in shapes:
-        a = torch.randn(s, int(np.prod(xs[1:-1])), d_in)
-        w = torch.randn(s, d_out, d_in)
-        g = torch.randn(s, a.shape[1], d_out)
-        operands.append((a, w, g))
+    for rows, d_in, d_out, grad in products:
+        a = torch.randn(n_seeds, rows, d_in)
+        w = torch.randn(n_seeds, d_out, d_in)
+        g = torch.randn(n_seeds, rows, d_out)
+        operands.append((a, w, g, grad))
 
     def run() -> None:
         for _ in range(steps):
-            for a, w, g in operands:
+            for a, w, g, grad in operands:
                 torch.bmm(a, w.transpose(1, 2))  # forward
-                torch.bmm(g, w)  # gradient of the input
+                if grad:
+                    torch.bmm(g, w)  # gradient of the input
                 torch.bmm(g.transpose(1, 2), a)  # gradient of the weight
+
+    return run
+
+
+PEAK_SIZE = 1024
+
+FLOOR = (
+    "matmul_flops_per_step_per_seed: 2 flops per multiply-add of one seed's training step in its "
+    "linear layers (forward, weight gradient, and input gradient where the input needs one; "
+    "attention scores and the bilinear product are elementwise and not counted). "
+    "'matmul floor, S seeds' runs exactly those batched products (bmm, S seeds) and nothing "
+    "else; matmul_gflops_achieved is the matmul flops of a case's training steps over its CPU "
+    "time. peak_float32_gemm_gflops: 1024^3 float32 GEMMs on one thread, interleaved with the "
+    "runs. 16_seed_arithmetic_at_peak_vs_1_seed_run: the 16 seeds' matmul flops at that peak "
+    "rate over the whole 1-seed run's CPU time, a lower bound on cpu_ratio_vs_1_seed that no "
+    "removal of overhead can beat: where it exceeds 3, a 16-vs-1 ratio of 3 is below the "
+    "arithmetic. A 1-seed run dominated by overhead makes cpu_ratio_vs_1_seed smaller, not "
+    "larger (its overhead is paid once for all 16 seeds)."
+)
+
+
+def peak_gemm(calls: int) -> Callable[[], None]:
+    """``calls`` float32 GEMMs of PEAK_SIZE^3: the machine's matrix-product rate on one thread,
+    measured beside the runs (a shared machine's rate moves with its load)."""
+    a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
+
+    def run() -> None:
+        for _ in range(calls):
+            torch.mm(a, b)
 
     return run
 
@@ -99,17 +145,28 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
         def run(seeds, task=task, arch=arch):
             return train_zoo(task, arch, seeds=seeds, steps=steps, eval_every=steps, progress=False)
 
+        products = linear_products(task, arch)
+        flops = matmul_flops(products)  # one seed, one step
+        peak_calls = 8
         cases = {
             "1 seed": lambda run=run: run([0]),
             "16 seeds vectorised": lambda run=run: run(range(16)),
-            "matmul floor, 1 seed": matmul_floor(task, arch, 1, steps),
-            "matmul floor, 16 seeds": matmul_floor(task, arch, 16, steps),
+            "matmul floor, 1 seed": matmul_floor(products, 1, steps),
+            "matmul floor, 16 seeds": matmul_floor(products, 16, steps),
+            "peak float32 GEMM": peak_gemm(peak_calls),
         }
+        seeds_of = {"1 seed": 1, "16 seeds vectorised": 16, "matmul floor, 1 seed": 1,
+                    "matmul floor, 16 seeds": 16, "16 seeds sequential": 16}  # fmt: skip
         if sequential:
             cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
         medians = interleaved_wall_cpu(cases, repeats)
+        peak = medians.pop("peak float32 GEMM")
+        peak_gflops = peak_calls * 2 * PEAK_SIZE**3 / peak["cpu_s"] / 1e9
         one = medians["1 seed"]
         floor = medians["matmul floor, 16 seeds"]
+        # The arithmetic of 16 seeds at the machine's GEMM rate: a lower bound on the 16-seed
+        # run that no removal of overhead can beat, stated as a multiple of the 1-seed run.
+        arithmetic_16_s = 16 * flops * steps / (peak_gflops * 1e9)
         for case, t in medians.items():
             rows.append(
                 {
@@ -123,6 +180,16 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
                     # what the 16 seeds' arithmetic alone costs: the part of a 16-seed run that
                     # no removal of per-seed overhead can take away
                     "cpu_ratio_vs_16_seed_matmul_floor": round(t["cpu_s"] / floor["cpu_s"], 2),
+                    "matmul_flops_per_step_per_seed": flops,
+                    # matrix-product flops of the case over its CPU time (training steps only:
+                    # the two evaluations of a run are left out of the count)
+                    "matmul_gflops_achieved": round(
+                        seeds_of[case] * flops * steps / t["cpu_s"] / 1e9, 1
+                    ),
+                    "peak_float32_gemm_gflops": round(peak_gflops, 1),
+                    "16_seed_arithmetic_at_peak_vs_1_seed_run": round(
+                        arithmetic_16_s / one["cpu_s"], 2
+                    ),
                 }
             )
     return rows
@@ -187,6 +254,7 @@ def main() -> None:
     if "seeds_at_once" in data:  # the layout before runs were labelled
         data = {"previous": data}
     data[args.label] = {
+        "floor": FLOOR,
         "threads": args.threads,
         "torch": torch.__version__,
         "repeats": args.repeats,

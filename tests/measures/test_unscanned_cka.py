@@ -14,15 +14,18 @@ import torch
 from mechequiv import measures as M
 from mechequiv.measures._moments import moments_of
 from mechequiv.measures._validate import SAFE_EXPONENT, ValidationError, check_pair
-from mechequiv.measures.cka import cka_from_moments
+from mechequiv.measures.cka import _feature_route, cka_from_moments
 
 RNG = np.random.default_rng(0)
 N = 3000  # several accumulation blocks at these widths
 
 
 def scanned(X: object, Y: object, debiased: bool) -> float:
-    """The previous feature route: the finiteness and magnitude pass first."""
+    """The previous route: the finiteness and magnitude pass first (linear_cka as it was,
+    for the feature route; the Gram route is unchanged and called as it is)."""
     x, y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=True, keep_float=True)
+    if not _feature_route(x, y, debiased):
+        return (M.debiased_cka if debiased else M.linear_cka)(X, Y)
     return cka_from_moments(moments_of(x, y, quartic=debiased), debiased)
 
 
@@ -40,7 +43,8 @@ def _cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "rank_deficient": (X[:, :10] @ RNG.normal(size=(10, 40)), Y),
         "huge_offset": (X + 1e8, Y - 1e6),
         "offset_after_the_head": (X + np.where(np.arange(N) < 2000, 0.0, 1e6)[:, None], Y),
-        "n_below_d_feature_route": (RNG.normal(size=(60, 40)), RNG.normal(size=(60, 30))),
+        "n_just_above_d": (RNG.normal(size=(60, 40)), RNG.normal(size=(60, 30))),
+        "n_below_d": (RNG.normal(size=(25, 40)), RNG.normal(size=(25, 30))),  # the Gram route
         "small_but_in_window": (X * 2.0**-55, Y * 2.0**50),
     }
 
@@ -55,8 +59,10 @@ def test_same_bits_as_the_scanned_route(case, dtype, debiased):
     X, Y = (a.astype(dtype) for a in CASES[case])
     fn = M.debiased_cka if debiased else M.linear_cka
     x, y = check_pair(X, Y, min_samples=4, rescale=True, keep_float=True)
-    m = moments_of(x, y, quartic=debiased)
-    assert m.certifies_window(SAFE_EXPONENT)  # the fast route is the one taken
+    if _feature_route(x, y, debiased):  # the route that skips the scan, and certifies
+        assert moments_of(x, y, quartic=debiased).certifies_window(SAFE_EXPONENT)
+    else:
+        assert case == "n_below_d"
     expected = _outcome(lambda: scanned(X, Y, debiased))
     assert _outcome(lambda: fn(X, Y)) == expected
     assert _outcome(lambda: fn(torch.from_numpy(X), torch.from_numpy(Y))) == expected

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mechequiv.measures._linalg import host_float64, upper_triangle
+from mechequiv.measures._linalg import BLOCK_ELEMENTS, host_float64, upper_triangle
 from mechequiv.measures._validate import (
     ArrayLike,
     as_matrix_scaled,
@@ -40,7 +40,14 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
     x, e = as_matrix_scaled(X)  # correlation and cosine are scale free; Euclidean scales by 4^e
     if kind == "euclidean":
         sq = (x * x).sum(1)
-        d = (sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0) / x.shape[1]
+        # (sq_i + sq_j - 2 x_i.x_j).clamp_min(0) / d, computed in the Gram's own memory, a band
+        # of rows at a time: the same operations without n x n temporaries
+        d = x @ x.T
+        rows = max(1, BLOCK_ELEMENTS // max(1, d.shape[0]))
+        for i in range(0, d.shape[0], rows):
+            band = d[i : i + rows]
+            torch.sub(sq[i : i + rows, None] + sq[None, :], band.mul_(2.0), out=band)
+        d.clamp_min_(0.0).div_(x.shape[1])
         if e:
             d = times_power_of_two(d, 2 * e)
             if not bool(torch.isfinite(d).all()):
@@ -53,7 +60,7 @@ def rdm(X: ArrayLike, kind: RDMKind = "correlation") -> torch.Tensor:
         what = "constant across features" if kind == "correlation" else "all zero"
         raise ValueError(f"the {kind} RDM is undefined: a row (stimulus pattern) is {what}")
     u = x / norms[:, None]
-    result: torch.Tensor = 1.0 - u @ u.T
+    result: torch.Tensor = (u @ u.T).neg_().add_(1.0)  # 1 - u u^T without a second n x n
     return result
 
 
@@ -119,7 +126,13 @@ def compare_rdms(a: np.ndarray, b: np.ndarray, comparison: Comparison = "spearma
     if comparison == "kendall_tau_a":
         return kendall_tau_a(a, b)
     if comparison == "spearman":
-        return float(stats.spearmanr(a, b).statistic)
+        # scipy.stats.spearmanr's own steps (rankdata per column, then corrcoef of the two rank
+        # columns, entry [1, 0]), so the same value bit for bit, without its stacked copy of
+        # the inputs and apply_along_axis' buffers (a third less peak memory)
+        ranked = np.empty((len(a), 2))
+        ranked[:, 0] = stats.rankdata(a)
+        ranked[:, 1] = stats.rankdata(b)
+        return float(np.corrcoef(ranked, rowvar=False)[1, 0])
     return float(np.corrcoef(a, b)[0, 1])
 
 
@@ -149,8 +162,9 @@ def rsa(
         (rsatoolbox's recommendation for RDMs with tied entries).
 
     Needs n >= 3 stimuli. Memory, for n stimuli and N = n (n - 1) / 2 pairs: one n x n
-    float64 RDM at a time (8 n^2 bytes) and the two condensed RDMs (8 N bytes each); the
-    comparison adds scipy's ranks (a few float64 vectors of N). No index arrays are built.
+    float64 RDM at a time (8 n^2 bytes, built in place), the two condensed RDMs (8 N bytes
+    each), then scipy's rank correlation, which works on copies of both (several float64
+    vectors of N; measured in benchmarks/results/rsa.json). No index arrays are built.
     """
     x, y = check_pair(X, Y, min_samples=3, rescale=True)
     a = _condensed_rdm(x, rdm_kind)

@@ -21,7 +21,7 @@ from mechequiv.measures._linalg import (
     order_statistics,
     reduce_wide,
     self_product_into,
-    symmetrised,
+    symmetrise_,
     upper_triangle,
 )
 from mechequiv.measures._moments import CrossMoments, moments_of
@@ -258,7 +258,7 @@ def rbf_gram(x: torch.Tensor, bandwidth: float) -> torch.Tensor:
     """
     d2 = torch.zeros(x.shape[0], x.shape[0], dtype=x.dtype, device=x.device)
     self_product_into(d2, x, gram=True)  # syrk: half the flops of x @ x.T
-    d2 = symmetrised(d2)
+    d2 = symmetrise_(d2)
     sq = d2.diagonal().clone()
     d2.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :]).clamp_min_(0.0)
     d2.fill_diagonal_(0.0)
