@@ -27,6 +27,14 @@ probability that a same-mechanism pair ranks as more similar than a different-me
 permutations of the mechanism labels over models, and, for Congruity, the AUC when each model's
 pool is replaced by the pool of a random other model (shuffled pools).
 
+With ``--circuit``, also the configuration fixed on the Tracr set
+(``bench_tracr_validity.py``, ``circuit_reprs``), unchanged: GetImpl = resample ablation outside
+the circuit :func:`~mechequiv.equivalence.discover_congruity_circuit` finds over every head and
+MLP unit (plain-torch layouts: the attention output and every MLP unit; KL to the model's own
+output, faithfulness >= 0.998; the one-point set when the circuit holds every component), GetReprs = :class:`~mechequiv.equivalence.CircuitReprs` (the circuit nodes'
+outputs, last position). A model whose circuit cannot be found or whose resampling fails the
+behaviour check is listed with the reason and its pairs are left out of that row's AUC.
+
 Calibration: the fraction of same-mechanism pairs that Congruity flags distinguishable at the
 test's level (binomial p < 0.05), which should not exceed 0.05.
 
@@ -54,12 +62,18 @@ from mechequiv import measures
 from mechequiv._io import atomic_write_json
 from mechequiv.capture import Point
 from mechequiv.equivalence import (
+    CircuitReprs,
+    Component,
     Distill,
     FourierModuleReprs,
     LayerReprs,
     PerturbRefit,
     Retrained,
+    circuit_sampler,
     congruity_matrix,
+    discover_congruity_circuit,
+    neurons,
+    transformer_components,
 )
 from mechequiv.equivalence.fourier import mechanism_points
 from mechequiv.errors import MechequivError
@@ -139,6 +153,30 @@ def pool_of(
     return out
 
 
+def circuit_setup(models: list[nn.Module], names: list[str], x: torch.Tensor) -> tuple[dict, dict]:
+    """Per model: the Tracr-fixed circuit configuration's sampler and circuit, or why not.
+    One implementation is drawn up front so that a failing behaviour check is found here."""
+    ok, why = {}, {}
+    for i, m in enumerate(models):
+        t0 = time.perf_counter()
+        try:
+            if hasattr(m, "hook_dict"):
+                comps = transformer_components(m, neurons=True)
+            else:  # plain torch: the (fused) attention output and every MLP unit, by name
+                names_m = dict(m.named_modules())
+                comps = [Component("attn_out")] * ("attn_out" in names_m) + neurons(m, x, "act")
+            circ = discover_congruity_circuit(m, x, comps)
+            sampler = circuit_sampler(circ, x)
+            sampler.sample(m, np.random.default_rng(0))
+            ok[i] = (sampler, circ)
+            print(f"circuit {names[i]}: {len(circ.nodes)}/{len(circ.candidates)} "
+                  f"({time.perf_counter() - t0:.1f}s)", flush=True)  # fmt: skip
+        except (MechequivError, ValueError) as e:
+            why[names[i]] = f"{type(e).__name__}: {e}"
+            print(f"circuit {names[i]}: {why[names[i]][:160]}", flush=True)
+    return ok, why
+
+
 def auc(scores: np.ndarray, same: np.ndarray) -> float:
     """P(score of a same-mechanism pair > score of a different one), ties 1/2."""
     pos, neg = scores[same], scores[~same]
@@ -182,6 +220,8 @@ def main() -> None:
     ap.add_argument("--perturb", action="store_true", help="also PerturbRefit pools")
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
     ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--circuit", action="store_true",
+                    help="also the Tracr-fixed circuit configuration (CircuitReprs)")  # fmt: skip
     ap.add_argument("--only", default=None,
                     help="comma-separated model names (e.g. tl2-rate1-seed0): with --pools-only, "
                          "fills the caches of these models only (to run several in parallel)")  # fmt: skip
@@ -273,6 +313,33 @@ def main() -> None:
     if args.perturb:
         l_score, l_p, _ = congruity_scores(list(range(len(models))), local)
 
+    circuit_info: dict[str, Any] = {}
+    if args.circuit:
+        t0 = time.perf_counter()
+        ok, why = circuit_setup(models, names, x)
+        idx = sorted(ok)
+        k_score = np.full(len(pairs), np.nan)
+        k_p = np.full(len(pairs), np.nan)
+        if len(idx) >= 2:
+            sub = [models[i] for i in idx]
+            reprs = CircuitReprs({models[i]: ok[i][1] for i in idx}, tokens="last")
+            mat = congruity_matrix(sub, x, names=[names[i] for i in idx], n=args.n,
+                                   sampler=[ok[i][0] for i in idx], distance="repr_distance",
+                                   reprs=reprs, diagonal=False, seed=0, progress=False)  # fmt: skip
+            pos = {i: k for k, i in enumerate(idx)}
+            for k, (i, j) in enumerate(pairs):
+                if i in pos and j in pos:
+                    r = mat.results[(pos[i], pos[j])]
+                    k_score[k], k_p[k] = r.score, r.p_value
+        circuit_info = {
+            "failed": why, "wall_s": time.perf_counter() - t0,
+            "circuits": {names[i]: {"nodes": len(ok[i][1].nodes),
+                                    "candidates": len(ok[i][1].candidates),
+                                    "faithfulness": ok[i][1].faithfulness,
+                                    "one_point": type(ok[i][0]).__name__ == "OnePointSet"}
+                         for i in idx},
+        }  # fmt: skip
+
     similarity = {
         "congruity (Distill pools, Fourier modules)": c_score,
         "linear CKA (raw)": np.array([measures.linear_cka(raw[i], raw[j]) for i, j in pairs]),
@@ -285,6 +352,8 @@ def main() -> None:
         "repr_distance (Fourier modules)": -np.array(
             [measures.repr_distance(quot[i], quot[j]) for i, j in pairs]),
     }  # fmt: skip
+    if args.circuit:
+        similarity["congruity (circuit, CircuitReprs)"] = k_score
     sets = {
         "all": np.ones(len(pairs), bool),
         "cross-architecture": np.array([layout_of[i] != layout_of[j] for i, j in pairs]),
@@ -297,8 +366,11 @@ def main() -> None:
         n_same, n_diff = int((same & mask).sum()), int((~same & mask).sum())
         entry = {"pairs_same": n_same, "pairs_different": n_diff, "auc": {}}
         for meas, sc in similarity.items():
-            null = permutation_null(sc, pairs, kinds, mask, np.random.default_rng(1))
-            entry["auc"][meas] = {"auc": auc(sc[mask], same[mask]), "null_permuted_labels": null}
+            scored = mask & np.isfinite(sc)  # a configuration that could not score a pair
+            null = permutation_null(sc, pairs, kinds, scored, np.random.default_rng(1))
+            entry["auc"][meas] = {"auc": auc(sc[scored], same[scored]),
+                                  "null_permuted_labels": null,
+                                  "pairs_scored": int(scored.sum())}  # fmt: skip
         if s_score is not None:
             entry["auc"]["congruity (Distill pools, Fourier modules)"]["null_shuffled_pools"] = auc(
                 s_score[mask], same[mask]
@@ -319,6 +391,15 @@ def main() -> None:
                 ((c_p < LEVEL_P) & ~same & mask).sum() / max(n_diff, 1)),
             "level": LEVEL_P,
         }  # fmt: skip
+        if args.circuit:
+            scored = mask & np.isfinite(k_p)
+            entry["calibration_circuit"] = {
+                "same_mechanism_flagged": int(((k_p < LEVEL_P) & same & scored).sum()),
+                "same_mechanism_scored": int((same & scored).sum()),
+                "different_mechanism_flagged": int(((k_p < LEVEL_P) & ~same & scored).sum()),
+                "different_mechanism_scored": int((~same & scored).sum()),
+                "level": LEVEL_P,
+            }  # fmt: skip
         table[set_name] = entry
         print(set_name, {k: round(v["auc"], 3) for k, v in entry["auc"].items()},
               entry["calibration"], flush=True)  # fmt: skip
@@ -342,10 +423,12 @@ def main() -> None:
         ],
         "labelling_rule": mechanism_of.__doc__,
         "p": p, "seeds": args.seeds, "models": rows, "excluded": excluded,
-        "results": table,
+        "results": table, "circuit_configuration": circuit_info,
         "pairs": [{"a": names[i], "b": names[j], "same": bool(same[k]),
                    "congruity": float(c_score[k]), "p_value": float(c_p[k]),
                    **({} if s_score is None else {"congruity_shuffled_pools": float(s_score[k])}),
+                   **({} if not args.circuit else {"congruity_circuit": float(k_score[k]),
+                                                   "p_value_circuit": float(k_p[k])}),
                    **{m: float(v[k]) for m, v in similarity.items() if "congruity" not in m}}
                   for k, (i, j) in enumerate(pairs)],
         "timing": {"congruity_matrix_wall_s": t_congruity,

@@ -47,10 +47,14 @@ with GetReprs :class:`~mechequiv.equivalence.reprs.CircuitReprs` (the outputs of
 discovered circuit nodes, every position a row), so that components outside the circuit that
 nothing reads do not enter the representation. ``circuit_reprs`` (the fixed configuration)
 discovers the circuit over heads and MLP hidden units instead of whole MLP layers (a side
-computation merged into the same MLP layer as the circuit is then outside it), GetImpl as above,
-GetReprs CircuitReprs; ``discovered_neurons`` is that GetImpl with the full residual stream. Each pair records which models had the
-one-point set (``one_point``), and the summaries give the AUC also over the pairs where
-neither model had it (``partial_circuits``).
+computation merged into the same MLP layer as the circuit is then outside it), scored by the KL
+to the model's own output (:data:`~mechequiv.equivalence.CONGRUITY_DISCOVERY`: the quantity
+ResampleAblation's behaviour check bounds, faithfulness >= 0.998; with the
+default margin metric, ``circuit_reprs_margin``, removing some units raises the margin while
+changing the output distribution, and resampling outside such a circuit fails the check),
+GetImpl as above, GetReprs CircuitReprs; ``discovered_neurons`` is that GetImpl with the full
+residual stream. Each pair records which models had the one-point set (``one_point``), and the
+summaries give the AUC also over the pairs where neither model had it (``partial_circuits``).
 
 Samplers are named factories ``(model, inputs, truth) -> Sampler`` (see SAMPLERS); a label-free
 sampler from elsewhere plugs in with ``--plugin NAME=package.module:factory`` where ``factory(model,
@@ -88,6 +92,7 @@ from mechequiv.equivalence import (
     SymmetryTransform,
     circuit_sampler,
     congruity,
+    discover_congruity_circuit,
     scan_components,
 )
 from mechequiv.equivalence.discovery import discover_circuit, transformer_components
@@ -123,7 +128,9 @@ MEASURES = {  # name -> (function, higher means more similar)
 
 Factory = Callable[[torch.nn.Module, torch.Tensor, TracrCircuit], Sampler]
 # configurations whose GetReprs reads each model's discovered circuit instead of REPRS
-CIRCUIT_REPRS = {"circuit_reprs": True, "circuit_reprs_layers": False}  # name -> neurons
+# name -> (neurons, discovery metric) of the circuit CircuitReprs reads
+CIRCUIT_REPRS = {"circuit_reprs": (True, "fixed"), "circuit_reprs_margin": (True, None),
+                 "circuit_reprs_layers": (False, None)}  # fmt: skip
 
 
 def components(model: Any) -> list[Component]:
@@ -146,21 +153,27 @@ def _resample_scan(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sam
     return ResampleAblation(circuit, comps, inputs)
 
 
-_CIRCUITS: dict[tuple[int, bool], Any] = {}  # (id(model), neurons) -> its discovered Circuit
+_CIRCUITS: dict[tuple[int, bool, str | None], Any] = {}  # (id(model), neurons, metric) -> Circuit
 
 
-def discovered(model: Any, inputs: torch.Tensor, neurons: bool = False) -> Any:
-    """The circuit discover_circuit finds on the model's own inputs (default metric, derangement
-    counterfactual fallback); found once per model and granularity. Candidates: every head
-    (``hook_result``) and every MLP output (``hook_mlp_out``), or with ``neurons`` every head
-    and every MLP hidden unit (:func:`transformer_components` with ``neurons=True``: ``hook_z``
-    heads, ``mlp.hook_post`` units), the finest the hook points offer: a side computation that
-    shares an MLP layer with the circuit (``with_distractor`` merges the two programs' MLPs of
-    a layer into one block-diagonal MLP) is then outside the circuit."""
-    key = (id(model), neurons)  # the models live for the whole run
+def discovered(
+    model: Any, inputs: torch.Tensor, neurons: bool = False, metric: str | None = None
+) -> Any:
+    """The circuit discover_circuit finds on the model's own inputs (derangement counterfactual
+    fallback; ``metric`` None: its default, the margin of the model's argmax); found once per
+    model and setting. Candidates: every head (``hook_result``) and every MLP output
+    (``hook_mlp_out``), or with ``neurons`` every head and every MLP hidden unit
+    (:func:`transformer_components` with ``neurons=True``: ``hook_z`` heads, ``mlp.hook_post``
+    units), the finest the hook points offer: a side computation that shares an MLP layer with
+    the circuit (``with_distractor`` merges the two programs' MLPs of a layer into one
+    block-diagonal MLP) is then outside the circuit."""
+    key = (id(model), neurons, metric)  # the models live for the whole run
     if key not in _CIRCUITS:
-        comps = transformer_components(model, neurons=True) if neurons else components(model)
-        _CIRCUITS[key] = discover_circuit(model, inputs, comps)
+        if metric == "fixed":  # the fixed configuration: CONGRUITY_DISCOVERY, heads + units
+            _CIRCUITS[key] = discover_congruity_circuit(model, inputs)
+        else:
+            comps = transformer_components(model, neurons=True) if neurons else components(model)
+            _CIRCUITS[key] = discover_circuit(model, inputs, comps, metric=metric)
     return _CIRCUITS[key]
 
 
@@ -175,7 +188,15 @@ def _discovered_onepoint(model: Any, inputs: torch.Tensor, truth: TracrCircuit) 
 
 
 def _discovered_neurons(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
-    return circuit_sampler(discovered(model, inputs, neurons=True), inputs)
+    """The fixed configuration's GetImpl: circuit over heads and MLP units, scored by the KL to
+    the model's own output distribution (what ResampleAblation's behaviour check bounds), the
+    settings of :data:`~mechequiv.equivalence.CONGRUITY_DISCOVERY`."""
+    return circuit_sampler(discovered(model, inputs, True, "fixed"), inputs)
+
+
+def _discovered_neurons_margin(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
+    """The same with discover_circuit's default metric (the margin of the model's argmax)."""
+    return circuit_sampler(discovered(model, inputs, True), inputs)
 
 
 def _distill(model: Any, inputs: torch.Tensor, truth: TracrCircuit) -> Sampler:
@@ -200,8 +221,11 @@ SAMPLERS: dict[str, Factory] = {
     "discovered_onepoint": _discovered_onepoint,
     # label-free: the same GetImpl, GetReprs = the discovered circuit's node outputs
     "circuit_reprs_layers": _discovered_onepoint,
-    # label-free: circuit over heads and MLP neurons, its node outputs as GetReprs
+    # label-free, the fixed configuration: circuit over heads and MLP neurons (KL metric),
+    # its node outputs as GetReprs
     "circuit_reprs": _discovered_neurons,
+    # the same with the default margin metric for discovery
+    "circuit_reprs_margin": _discovered_neurons_margin,
     # the same GetImpl with the full residual stream (isolates what CircuitReprs changes)
     "discovered_neurons": _discovered_neurons,
     # label-free: functional distillation pools (equivalence/refit.py)
@@ -301,10 +325,10 @@ def run_congruity(
     factory: Factory,
     n: int,
     cache: dict,
-    circuit_reprs: bool | None = None,
+    circuit_reprs: tuple[bool, str | None] | None = None,
 ) -> dict:
     """Congruity of one pair; ``circuit_reprs`` (None: the full stream REPRS) reads each model's
-    discovered circuit (True: at neuron granularity) with CircuitReprs."""
+    discovered circuit ((neurons, metric) of :func:`discovered`) with CircuitReprs."""
 
     def sampler_for(c: CompiledProgram) -> Sampler:
         if id(c.model) not in cache:
@@ -323,7 +347,7 @@ def run_congruity(
         reprs: Any = REPRS
         if circuit_reprs is not None:
             ma, mb = pair["a"].model, pair["b"].model
-            reprs = CircuitReprs({m: discovered(m, x, circuit_reprs) for m in (ma, mb)},
+            reprs = CircuitReprs({m: discovered(m, x, *circuit_reprs) for m in (ma, mb)},
                                  tokens="all")  # fmt: skip
         res = congruity(pair["a"].model, pair["b"].model, x, n=n, reprs=reprs, sampler=samplers,
                         progress=False)  # fmt: skip
@@ -445,7 +469,7 @@ def main() -> None:
         "benchmark": "tracr_validity",
         "config": {"rotations": args.rotations, "distractors": not args.no_distractors, "n": args.n, "congruity_inputs": args.congruity_inputs,
                    "samplers": list(factories), "plugins": args.plugin, "reprs": repr(REPRS),
-                   "circuit_reprs": {k: f"CircuitReprs({{model: discovered circuit (neurons={CIRCUIT_REPRS[k]})}}, tokens='all')"
+                   "circuit_reprs": {k: f"CircuitReprs({{model: discovered circuit (neurons, metric = {CIRCUIT_REPRS[k]})}}, tokens='all')"
                                      for k in factories if k in CIRCUIT_REPRS},
                    "distance": "repr_distance", "cross": "implementation", "ties": "half",
                    "sets": {k: v[0] for k, v in SETS.items()},

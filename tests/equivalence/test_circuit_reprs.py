@@ -168,9 +168,10 @@ def test_one_point_set(x):
 def test_tracr_distractor_pair_not_flagged_and_other_program_separated():
     """Compiled ground truth: sort next to an unread max (block-diagonal, MLPs of a layer merged)
     against sort alone is the same mechanism; sort_alt (same function, other program) is not.
-    Circuits over heads and MLP neurons, found by discover_circuit on the models alone."""
+    Circuits over heads and MLP units, found on the models alone by discover_congruity_circuit
+    (KL to the model's own output, what the resampling's behaviour check bounds)."""
     pytest.importorskip("tracr")
-    from mechequiv.equivalence import transformer_components
+    from mechequiv.equivalence import discover_congruity_circuit
     from mechequiv.zoo.tracr import compile_program, with_distractor
     from mechequiv.zoo.tracr_pairs import all_sequences, program
 
@@ -180,7 +181,7 @@ def test_tracr_distractor_pair_not_flagged_and_other_program_separated():
     x = sort.model.encode(seqs)[np.random.default_rng(1).choice(len(seqs), 96, replace=False)]
 
     def run(a: nn.Module, b: nn.Module):
-        circuits = [discover_circuit(m, x, transformer_components(m, neurons=True)) for m in (a, b)]
+        circuits = [discover_congruity_circuit(m, x) for m in (a, b)]
         samplers, reprs = circuit_congruity_setup([a, b], circuits, x, tokens="all")
         return congruity(a, b, x, n=8, sampler=samplers, reprs=reprs, progress=False)
 

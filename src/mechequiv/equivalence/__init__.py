@@ -15,7 +15,12 @@ from mechequiv.equivalence._congruity import (
     congruity,
     congruity_matrix,
 )
-from mechequiv.equivalence.circuit_impl import circuit_congruity_setup, circuit_sampler
+from mechequiv.equivalence.circuit_impl import (
+    CONGRUITY_DISCOVERY,
+    circuit_congruity_setup,
+    circuit_sampler,
+    discover_congruity_circuit,
+)
 from mechequiv.equivalence.circuits import (
     BehaviourCheck,
     CircuitScan,
@@ -48,6 +53,7 @@ from mechequiv.equivalence.reprs import (
 from mechequiv.equivalence.samplers import OnePointSet, Retrained, Sampler, SymmetryTransform
 
 __all__ = [
+    "CONGRUITY_DISCOVERY",
     "BehaviourCheck",
     "BehaviourMetric",
     "Circuit",
@@ -73,6 +79,7 @@ __all__ = [
     "congruity_matrix",
     "default_points",
     "discover_circuit",
+    "discover_congruity_circuit",
     "evaluate_circuit",
     "hidden_representations",
     "neurons",
