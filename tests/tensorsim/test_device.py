@@ -89,3 +89,19 @@ def test_the_two_layer_routes_run_on_the_gpu():
         assert got.is_cuda
         want = gaussian_two_layer_tensor(ca, cb, route).numpy()
         np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-10)
+
+
+def test_deep_dense_forms_copy_only_their_results_to_the_host(monkeypatch):
+    """Three bilinear layers (the monomial-coefficient engine): the expansion and the sums run
+    on the nets' device; the one host copy is the final per-output values."""
+    from mechequiv.tensorsim.dense import dense_full_inner, dense_gaussian_inner, reduce_inputs
+
+    kw = dict(d_in=2, d_model=2, d_hidden=3, d_out=2, n_layers=3, residual=True, bias=True)
+    a, b = to_tensor_net(random_mlp(6, **kw)), to_tensor_net(random_mlp(7, **kw))
+    ra, rb = reduce_inputs(a, b)
+    calls = _no_host_copies(monkeypatch)
+    full = dense_full_inner(ra, rb)
+    assert calls == ["cpu", "numpy"]
+    gauss = dense_gaussian_inner(ra, rb)
+    assert calls == ["cpu", "numpy"] * 2
+    assert all(x.shape == (2,) and x.dtype == np.float64 for x in (*full, *gauss))
