@@ -105,3 +105,29 @@ def test_deep_dense_forms_copy_only_their_results_to_the_host(monkeypatch):
     gauss = dense_gaussian_inner(ra, rb)
     assert calls == ["cpu", "numpy"] * 2
     assert all(x.shape == (2,) and x.dtype == np.float64 for x in (*full, *gauss))
+
+
+def test_sequence_nets_keep_torch_weights_and_copy_only_results(monkeypatch):
+    """Polynomial-attention nets hold float64 tensors on the model's device; their recursion
+    copies only its per-output results to the host."""
+    from mechequiv.tensorsim.attention import to_seq_net
+    from mechequiv.tensorsim.gram import self_gram
+    from tests.tensorsim.test_attention import attn_model
+
+    net = to_seq_net(attn_model(0), n_ctx=3)
+    weights = [op.W if hasattr(op, "W") else op.V for op in net.ops]
+    assert all(isinstance(w, torch.Tensor) and w.dtype == torch.float64 for w in weights)
+    assert net.device == torch.device("cpu") and net.to("cpu").ops[1].V.device == net.device
+    calls = _no_host_copies(monkeypatch)
+    self_gram(net, "layer")
+    assert calls == ["cpu", "numpy"]
+
+
+@cuda
+def test_sequence_nets_are_compared_on_the_gpu():
+    from tests.tensorsim.test_attention import attn_model
+
+    a, b = attn_model(0), attn_model(1)
+    want = tensor_inner(a, b, symmetrize="layer", n_ctx=3)
+    got = tensor_inner(a.cuda(), b.cuda(), symmetrize="layer", n_ctx=3)
+    assert got.similarity == pytest.approx(want.similarity, rel=1e-9)

@@ -309,7 +309,11 @@ class QuarticBudget:
             if victim is not None:
                 victim.drop_quartics()
         key = id(owner)
-        self._held[key] = (weakref.ref(owner, lambda _r, k=key: self._held.pop(k, None)), size)
+
+        def forget(_ref: weakref.ref[Keeper]) -> None:  # the owner is gone: free its share
+            self._held.pop(key, None)
+
+        self._held[key] = (weakref.ref(owner, forget), size)
         return True
 
     def touch(self, owner: Keeper) -> None:
