@@ -18,7 +18,7 @@ previous routes and the layer-wise recursion, in one run.
 
 Usage: python benchmarks/bench_tensorsim_exact.py [--repeats 3] [--threads 1] [--device cuda]
 Writes benchmarks/results/tensorsim_exact.json (tensorsim_exact_cuda.json with --device cuda:
-the same-function section on d_model 32 / 128 / 256 at hidden width 1024 / 4096, and a line
+the same-function section on d_model 32 / 64 / 128 at hidden width 1024 / 4096, and a line
 saying whether the width-4096 models take under a second, the issue's GPU target).
 """
 
@@ -165,8 +165,8 @@ CPU_GRID = [(16, 1024, True, 64), (16, 4096, True, 64), (32, 256, True, 64),
             (32, 1024, True, 64), (32, 4096, True, 64), (32, 1024, False, 64),
             (40, 1024, True, 64), (48, 1024, True, 64), (64, 1024, True, 64),
             (128, 1024, True, 64)]  # fmt: skip
-GPU_GRID = [(32, 4096, True, 64), (128, 1024, True, 64), (128, 4096, True, 64),
-            (128, 4096, False, 128), (256, 1024, True, 64), (256, 4096, True, 64)]  # fmt: skip
+GPU_GRID = [(32, 4096, True, 64), (64, 4096, True, 64), (128, 1024, True, 64),
+            (128, 4096, True, 64), (128, 4096, False, 128)]  # fmt: skip
 
 
 def previous_pairs(ma: BilinearMLP, mb: BilinearMLP, form: str) -> np.ndarray:
@@ -250,7 +250,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu",
-                   help="'cuda': only the same-function section, d_model 32/128/256, width "
+                   help="'cuda': only the same-function section, d_model 32/64/128, width "
                    "1024/4096, and the width-4096 < 1 s verdict (writes "
                    "tensorsim_exact_cuda.json)")  # fmt: skip
     p.add_argument("--out", type=Path,

@@ -89,3 +89,45 @@ def test_the_two_layer_routes_run_on_the_gpu():
         assert got.is_cuda
         want = gaussian_two_layer_tensor(ca, cb, route).numpy()
         np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-10)
+
+
+def test_deep_dense_forms_copy_only_their_results_to_the_host(monkeypatch):
+    """Three bilinear layers (the monomial-coefficient engine): the expansion and the sums run
+    on the nets' device; the one host copy is the final per-output values."""
+    from mechequiv.tensorsim.dense import dense_full_inner, dense_gaussian_inner, reduce_inputs
+
+    kw = dict(d_in=2, d_model=2, d_hidden=3, d_out=2, n_layers=3, residual=True, bias=True)
+    a, b = to_tensor_net(random_mlp(6, **kw)), to_tensor_net(random_mlp(7, **kw))
+    ra, rb = reduce_inputs(a, b)
+    calls = _no_host_copies(monkeypatch)
+    full = dense_full_inner(ra, rb)
+    assert calls == ["cpu", "numpy"]
+    gauss = dense_gaussian_inner(ra, rb)
+    assert calls == ["cpu", "numpy"] * 2
+    assert all(x.shape == (2,) and x.dtype == np.float64 for x in (*full, *gauss))
+
+
+def test_sequence_nets_keep_torch_weights_and_copy_only_results(monkeypatch):
+    """Polynomial-attention nets hold float64 tensors on the model's device; their recursion
+    copies only its per-output results to the host."""
+    from mechequiv.tensorsim.attention import to_seq_net
+    from mechequiv.tensorsim.gram import self_gram
+    from tests.tensorsim.test_attention import attn_model
+
+    net = to_seq_net(attn_model(0), n_ctx=3)
+    weights = [op.W if hasattr(op, "W") else op.V for op in net.ops]
+    assert all(isinstance(w, torch.Tensor) and w.dtype == torch.float64 for w in weights)
+    assert net.device == torch.device("cpu") and net.to("cpu").ops[1].V.device == net.device
+    calls = _no_host_copies(monkeypatch)
+    self_gram(net, "layer")
+    assert calls == ["cpu", "numpy"]
+
+
+@cuda
+def test_sequence_nets_are_compared_on_the_gpu():
+    from tests.tensorsim.test_attention import attn_model
+
+    a, b = attn_model(0), attn_model(1)
+    want = tensor_inner(a, b, symmetrize="layer", n_ctx=3)
+    got = tensor_inner(a.cuda(), b.cuda(), symmetrize="layer", n_ctx=3)
+    assert got.similarity == pytest.approx(want.similarity, rel=1e-9)

@@ -186,3 +186,25 @@ def test_skip_paths_keep_only_their_live_quartics():
         )
     assert sa.quartics_cached and sa._quartics.shape[0] == plan.chunks[0].q1
     assert pa._quartics.shape[0] == quartic_count(21)
+
+
+def test_gpu_sizes_give_the_same_values(monkeypatch):
+    """The GPU's chunk, batch, gather-cache and dot sizes (run here on the CPU through the
+    same code) change only how the work is cut, not the values."""
+    from mechequiv.tensorsim import quartic
+
+    kw = dict(d_in=20, d_model=20, d_hidden=8, d_out=5, n_layers=2, residual=True, bias=True)
+    a = to_tensor_net(random_mlp(40, **kw))
+    b = to_tensor_net(random_mlp(41, **kw))
+    want = full_pair(TwoLayerNet(a), TwoLayerNet(b), "tensor")
+    want_g = gaussian_pair(a, b, "tensor")
+    quartic.quartic_plan.cache_clear()
+    monkeypatch.setattr(quartic, "_sizes", lambda device: quartic.CUDA_SIZES)
+    try:
+        plan = quartic.quartic_plan(21, "cpu")
+        assert len(plan.chunks) < len(quartic._layout(21)) and plan.batch(21, 5) == 5
+        np.testing.assert_allclose(full_pair(TwoLayerNet(a), TwoLayerNet(b), "tensor"), want,
+                                   rtol=1e-13)  # fmt: skip
+        np.testing.assert_allclose(gaussian_pair(a, b, "tensor"), want_g, rtol=1e-13)
+    finally:
+        quartic.quartic_plan.cache_clear()

@@ -89,7 +89,7 @@ class PolynomialAttention(nn.Module):
 class SeqLinearOp:
     """Position-wise ``x_i -> W x_i``, ``W`` (d_out, d_in)."""
 
-    W: np.ndarray
+    W: torch.Tensor
     degree: ClassVar[int] = 1
 
     @property
@@ -103,24 +103,23 @@ class SeqLinearOp:
         return result
 
     def gram(self, other: SeqLinearOp, G: torch.Tensor, sym: bool) -> torch.Tensor:
-        return torch.einsum(
-            "ka,paqb,lb->pkql", torch.from_numpy(self.W), G, torch.from_numpy(other.W)
-        )
+        return torch.einsum("ka,paqb,lb->pkql", self.W, G, other.W)
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
-        return h @ torch.from_numpy(self.W).T
+        return h @ self.W.T
 
 
 @dataclass(frozen=True, eq=False)
 class AttentionOp:
-    """Weights as arrays: Q1, K1, Q2, K2, V (heads, d_head, d_in); O (d_out, heads, d_head)."""
+    """Weights (float64, on the model's device): Q1, K1, Q2, K2, V (heads, d_head, d_in);
+    O (d_out, heads, d_head)."""
 
-    Q1: np.ndarray
-    K1: np.ndarray
-    Q2: np.ndarray
-    K2: np.ndarray
-    V: np.ndarray
-    O: np.ndarray
+    Q1: torch.Tensor
+    K1: torch.Tensor
+    Q2: torch.Tensor
+    K2: torch.Tensor
+    V: torch.Tensor
+    O: torch.Tensor
     causal: bool
     degree: ClassVar[int] = 5
 
@@ -135,15 +134,14 @@ class AttentionOp:
         return result
 
     def _mask(self, n: int) -> torch.Tensor:
-        ones = torch.ones(n, n, dtype=torch.float64)
+        ones = torch.ones(n, n, dtype=torch.float64, device=self.V.device)
         return ones.tril() if self.causal else ones
 
     def gram(self, other: AttentionOp, G: torch.Tensor, sym: bool) -> torch.Tensor:
-        t = torch.from_numpy
         n = G.shape[0]
 
-        def xg(x: np.ndarray, y: np.ndarray) -> torch.Tensor:  # (p, h, c, q, g, d)
-            return torch.einsum("hca,paqb,gdb->phcqgd", t(x), G, t(y))
+        def xg(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # (p, h, c, q, g, d)
+            return torch.einsum("hca,paqb,gdb->phcqgd", x, G, y)
 
         def score(q: tuple[str, str], k: tuple[str, str]) -> torch.Tensor:
             qg = xg(getattr(self, q[0]), getattr(other, q[1]))
@@ -157,19 +155,17 @@ class AttentionOp:
         mask = torch.einsum("ij,IJ->iIjJ", self._mask(n), other._mask(n))
         s = s * mask[..., None, None] / (self.Q1.shape[1] ** 2 * other.Q1.shape[1] ** 2)
         y = torch.einsum("iIjJhg,jhcJgd->iIhcgd", s, xg(self.V, other.V))
-        return torch.einsum("khc,iIhcgd,lgd->ikIl", t(self.O), y, t(other.O))
+        return torch.einsum("khc,iIhcgd,lgd->ikIl", self.O, y, other.O)
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
-        t = torch.from_numpy
-
-        def proj(x: np.ndarray) -> torch.Tensor:
-            return torch.einsum("hca,bia->bihc", t(x), h)
+        def proj(x: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("hca,bia->bihc", x, h)
 
         s1 = torch.einsum("bihc,bjhc->bhij", proj(self.Q1), proj(self.K1))
         s2 = torch.einsum("bihc,bjhc->bhij", proj(self.Q2), proj(self.K2))
         pattern = s1 * s2 / self.Q1.shape[1] ** 2 * self._mask(h.shape[1])
         z = torch.einsum("bhij,bjhc->bihc", pattern, proj(self.V))
-        return torch.einsum("khc,bihc->bik", t(self.O), z)
+        return torch.einsum("khc,bihc->bik", self.O, z)
 
 
 SeqOp = SeqLinearOp | AttentionOp
@@ -177,7 +173,8 @@ SeqOp = SeqLinearOp | AttentionOp
 
 @dataclass(frozen=True, eq=False)
 class SeqNet:
-    """A sequence model as a chain of ops on ``n_ctx`` positions (float64 numpy weights)."""
+    """A sequence model as a chain of ops on ``n_ctx`` positions (float64 weights on the
+    model's device; the recursion runs there)."""
 
     ops: tuple[SeqOp, ...]
     n_ctx: int
@@ -193,30 +190,48 @@ class SeqNet:
         """Number of multiplicative layers (here: attention layers), for the pairing checks."""
         return self.n_attention
 
+    @property
+    def device(self) -> torch.device:
+        first = self.ops[0]
+        return (first.W if isinstance(first, SeqLinearOp) else first.V).device
+
     def initial_gram(self) -> torch.Tensor:
         """``I`` on (position, feature) pairs, shape (n_ctx, d_in, n_ctx, d_in)."""
-        eye_n = torch.eye(self.n_ctx, dtype=torch.float64)
-        eye_d = torch.eye(self.d_in, dtype=torch.float64)
+        device = self.device
+        eye_n = torch.eye(self.n_ctx, dtype=torch.float64, device=device)
+        eye_d = torch.eye(self.d_in, dtype=torch.float64, device=device)
         return torch.einsum("pq,ab->paqb", eye_n, eye_d)
 
     def slices(self, G: torch.Tensor) -> np.ndarray:
         """Per-output inner products, summed over output positions."""
-        return torch.einsum("ikik->k", G).numpy().copy()
+        return torch.einsum("ikik->k", G).cpu().numpy().copy()
+
+    def to(self, device: torch.device | str) -> SeqNet:
+        """The same net with its weights on ``device``."""
+
+        def move(op: SeqOp) -> SeqOp:
+            if isinstance(op, SeqLinearOp):
+                return SeqLinearOp(op.W.to(device))
+            return AttentionOp(op.Q1.to(device), op.K1.to(device), op.Q2.to(device),
+                               op.K2.to(device), op.V.to(device), op.O.to(device), op.causal)  # fmt: skip
+
+        return SeqNet(tuple(move(op) for op in self.ops), self.n_ctx, self.d_in, self.d_out)
 
     def forward(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Outputs (batch, n_ctx, d_out) for inputs (batch, n_ctx, d_in), float64."""
-        h = torch.as_tensor(x).detach().to("cpu", torch.float64)
+        h = torch.as_tensor(x).detach().to(self.device, torch.float64)
         if h.ndim != 3 or h.shape[1:] != (self.n_ctx, self.d_in):
             raise ValueError(
                 f"expected inputs of shape (batch, {self.n_ctx}, {self.d_in}); got {tuple(h.shape)}"
             )
         for op in self.ops:
             h = op.apply(h)
-        return h.numpy()
+        return h.cpu().numpy()
 
 
-def _np(w: torch.Tensor) -> np.ndarray:
-    return w.detach().to("cpu", torch.float64).numpy().copy()
+def _np(w: torch.Tensor) -> torch.Tensor:
+    """A weight as a float64 tensor on its device (a copy: later training does not change it)."""
+    return w.detach().to(torch.float64).clone()
 
 
 def _walk(m: nn.Module, name: str) -> list[SeqOp]:
@@ -232,7 +247,7 @@ def _walk(m: nn.Module, name: str) -> list[SeqOp]:
     if type(m) is PolynomialAttention:
         h, e = m.n_heads, m.d_head
 
-        def w(lin: nn.Linear) -> np.ndarray:
+        def w(lin: nn.Linear) -> torch.Tensor:
             return _np(lin.weight).reshape(h, e, -1)
 
         o = _np(m.O.weight).reshape(-1, h, e)
@@ -280,9 +295,10 @@ def _canonical(ops: list[SeqOp]) -> tuple[SeqOp, ...]:
         if isinstance(op, SeqLinearOp) and out and isinstance(out[-1], SeqLinearOp):
             out[-1] = SeqLinearOp(op.W @ out[-1].W)
         elif isinstance(op, AttentionOp) and (not out or isinstance(out[-1], AttentionOp)):
-            out += [SeqLinearOp(np.eye(op.d_in)), op]
+            out += [SeqLinearOp(torch.eye(op.d_in, dtype=torch.float64, device=op.V.device)), op]
         else:
             out.append(op)
-    if isinstance(out[-1], AttentionOp):
-        out.append(SeqLinearOp(np.eye(out[-1].d_out)))
+    last = out[-1]
+    if isinstance(last, AttentionOp):
+        out.append(SeqLinearOp(torch.eye(last.d_out, dtype=torch.float64, device=last.V.device)))
     return tuple(out)

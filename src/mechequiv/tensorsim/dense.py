@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.expand import MAX_ENTRIES, expand
+from mechequiv.tensorsim.expand import MAX_ENTRIES, expand_tensor
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "dense_full_inner",
     "dense_full_pair",
     "dense_gaussian_inner",
+    "monomial_coefficients",
     "monomials",
     "reduce_inputs",
 ]
@@ -77,6 +78,13 @@ def reduce_inputs(a: TensorNet, b: TensorNet) -> tuple[TensorNet, TensorNet]:
 def monomials(net: TensorNet) -> tuple[np.ndarray, np.ndarray]:
     """``(alpha, c)``: exponents (n_mono, n) over the padded coordinates and coefficients
     (d_out, n_mono) of the net's homogeneous polynomial (outputs 1..)."""
+    alpha, c = monomial_coefficients(net)
+    return alpha, c.cpu().numpy()
+
+
+def monomial_coefficients(net: TensorNet) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`monomials` with the coefficients a float64 tensor on the net's device (the
+    exponents, index bookkeeping, stay a host array)."""
     n, N = net.d_in + 1, net.degree
     log10_entries = math.log10(net.d_out + 1) + N * math.log10(n)
     if log10_entries > math.log10(MAX_ENTRIES):
@@ -84,9 +92,10 @@ def monomials(net: TensorNet) -> tuple[np.ndarray, np.ndarray]:
             f"the exact dense form needs ~10^{log10_entries:.1f} tensor entries ({N} input legs "
             f"of width {n}; limit {MAX_ENTRIES})"
         )
-    T = expand(net, "none").reshape(net.d_out + 1, -1)[1:]
+    T = expand_tensor(net, "none").reshape(net.d_out + 1, -1)[1:]
     alpha, inverse = _monomial_index(n, N)
-    c = np.stack([np.bincount(inverse, weights=row, minlength=alpha.shape[0]) for row in T])
+    index = torch.as_tensor(inverse, device=T.device)
+    c = T.new_zeros((T.shape[0], alpha.shape[0])).index_add_(1, index, T)
     return alpha, c
 
 
@@ -120,18 +129,20 @@ def _check_same_degree(a: TensorNet, b: TensorNet) -> None:
 def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output (ab, aa, bb) Frobenius inner products of the fully symmetrised tensors."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomials(a), monomials(b)
+    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
     alpha = np.unique(np.concatenate([al_a, al_b]), axis=0)
     pos = {tuple(x): i for i, x in enumerate(alpha)}
 
-    def spread(al: np.ndarray, c: np.ndarray) -> np.ndarray:
-        out = np.zeros((c.shape[0], alpha.shape[0]))
+    def spread(al: np.ndarray, c: torch.Tensor) -> torch.Tensor:
+        out = c.new_zeros((c.shape[0], alpha.shape[0]))
         out[:, [pos[tuple(x)] for x in al]] = c
         return out
 
     A, B = spread(al_a, ca), spread(al_b, cb)
-    w = 1.0 / _multiplicity(alpha)
-    return (A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)
+    w = torch.as_tensor(1.0 / _multiplicity(alpha), device=A.device)
+    parts = torch.stack([(A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)])
+    ab, aa, bb = parts.cpu().numpy()
+    return ab, aa, bb
 
 
 def dense_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
@@ -158,21 +169,23 @@ def _normal_moments(max_order: int) -> np.ndarray:
 def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomials(a), monomials(b)
+    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
     if max(al_a.shape[0], al_b.shape[0]) > MAX_MONOMIALS:
         raise MechequivError(
             f"the exact dense Gaussian form has {max(al_a.shape[0], al_b.shape[0])} monomials "
             f"(limit {MAX_MONOMIALS})"
         )
-    mom = _normal_moments(2 * a.degree)
+    mom = torch.as_tensor(_normal_moments(2 * a.degree), device=ca.device)
 
-    def moment_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def moment_matrix(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
         # E[z^x z^y] over the random coordinates 1..; coordinate 0 is the constant 1.
-        result: np.ndarray = mom[x[:, None, 1:] + y[None, :, 1:]].prod(-1)
-        return result
+        powers = torch.as_tensor(x[:, None, 1:] + y[None, :, 1:], device=ca.device)
+        return mom[powers].prod(-1)
 
-    def pair(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray) -> np.ndarray:
-        result: np.ndarray = np.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
-        return result
+    def pair(x: np.ndarray, cx: torch.Tensor, y: np.ndarray, cy: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
 
-    return pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca), pair(al_b, cb, al_b, cb)
+    parts = torch.stack([pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca),
+                         pair(al_b, cb, al_b, cb)])  # fmt: skip
+    ab, aa, bb = parts.cpu().numpy()
+    return ab, aa, bb

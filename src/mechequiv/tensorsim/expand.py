@@ -12,11 +12,18 @@ import itertools
 from typing import cast
 
 import numpy as np
+import torch
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
-__all__ = ["MAX_ENTRIES", "expand", "full_symmetric_inner", "symmetrize_legs"]
+__all__ = [
+    "MAX_ENTRIES",
+    "expand",
+    "expand_tensor",
+    "full_symmetric_inner",
+    "symmetrize_legs",
+]
 
 MAX_ENTRIES = 4_000_000
 MAX_LEGS = 8
@@ -39,20 +46,29 @@ def expand(net: TensorNet, symmetrize: str = "layer") -> np.ndarray:
     ``symmetrize``: "none" (raw tree), "layer" (each bilinear layer symmetrised in its two
     input groups of legs, as in the recursion) or "full" (all input legs symmetrised).
     """
+    T = expand_tensor(net, "layer" if symmetrize == "full" else symmetrize).cpu().numpy()
+    return symmetrize_legs(T) if symmetrize == "full" else T
+
+
+def expand_tensor(net: TensorNet, symmetrize: str = "layer") -> torch.Tensor:
+    """:func:`expand` as a float64 tensor on the net's device ("none" or "layer")."""
+    if symmetrize not in ("none", "layer"):
+        raise ValueError(f"symmetrize must be 'none' or 'layer' here; got {symmetrize!r}")
     _check_size(net)
     n = net.d_in + 1
-    T = np.eye(n)  # (width, flattened input legs)
+    first = net.ops[0]
+    assert isinstance(first, LinearOp)  # a canonical chain starts with a linear map
+    T = torch.eye(n, dtype=first.W.dtype, device=first.W.device)  # (width, flattened legs)
     for op in net.ops:
         if isinstance(op, LinearOp):
-            T = op.W.cpu().numpy() @ T
+            T = op.W @ T
             continue
-        A, B = op.L.cpu().numpy() @ T, op.R.cpu().numpy() @ T
+        A, B = op.L @ T, op.R @ T
         P = A[:, :, None] * B[:, None, :]
         if symmetrize != "none":
-            P = 0.5 * (P + P.transpose(0, 2, 1))
-        T = op.D.cpu().numpy() @ P.reshape(P.shape[0], -1)
-    T = T.reshape((net.d_out + 1,) + (n,) * net.degree)
-    return symmetrize_legs(T) if symmetrize == "full" else T
+            P = 0.5 * (P + P.transpose(1, 2))
+        T = op.D @ P.reshape(P.shape[0], -1)
+    return T.reshape((net.d_out + 1,) + (n,) * net.degree)
 
 
 def symmetrize_legs(T: np.ndarray) -> np.ndarray:

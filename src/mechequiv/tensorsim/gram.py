@@ -89,7 +89,7 @@ class GramInner:
             return result
 
 
-INTERACTION_ENTRIES = 2**24  # the largest interaction forms (m_out m_in^2) formed and kept
+INTERACTION_ENTRIES = 2**22  # the largest interaction forms (m_out m_in^2, 32 MiB) formed and kept
 _INTERACTIONS: weakref.WeakKeyDictionary[BilinearOp, dict[bool, torch.Tensor]] = (
     weakref.WeakKeyDictionary()
 )

@@ -50,9 +50,16 @@ __all__ = [
 BLOCK_ENTRIES = 2**14  # entries of one output's block of S: sets the chunks of first indices
 CHUNK_ENTRIES = 2**23  # entries of a batch of outputs' blocks (64 MiB)
 DOT_ROWS = 4096  # rows of the packed quartics multiplied at once in a pair
-CACHED_INDEX_ENTRIES = (
-    2**21
-)  # the gather indices of plans with at most this many quadruples are kept
+CACHED_INDEX_ENTRIES = 2**21  # the gathers of plans with at most this many quadruples are kept
+# A GPU wants fewer, larger launches and has the memory for them.
+CUDA_SIZES = {"block": 2**20, "chunk": 2**27, "cached": 2**25, "dot": 2**20}
+
+
+def _sizes(device: torch.device) -> dict[str, int]:
+    if device.type == "cuda":
+        return CUDA_SIZES
+    return {"block": BLOCK_ENTRIES, "chunk": CHUNK_ENTRIES, "cached": CACHED_INDEX_ENTRIES,
+            "dot": DOT_ROWS}  # fmt: skip
 
 
 def quartic_count(n: int) -> int:
@@ -113,33 +120,35 @@ class QuarticPlan:
         if i in self._kept:
             return self._kept[i]
         g = _gathers(self.n, self.device, self.chunks[i])
-        if quartic_count(self.n) <= CACHED_INDEX_ENTRIES:
+        if quartic_count(self.n) <= _sizes(self.device)["cached"]:
             self._kept[i] = g
         return g
 
     def batch(self, rank: int, d_out: int) -> int:
-        """Outputs formed together at padded rank ``rank`` (within ``CHUNK_ENTRIES``)."""
+        """Outputs formed together at padded rank ``rank`` (within ``CHUNK_ENTRIES`` on the
+        CPU, ``CUDA_SIZES["chunk"]`` on a GPU)."""
         widest = max((c.row1 - c.row0) * (self.n_pairs - c.row0) for c in self.chunks)
         per_output = max(widest, rank * self.n_pairs, quartic_count(self.n))
-        return max(1, min(d_out, CHUNK_ENTRIES // per_output))
+        return max(1, min(d_out, _sizes(self.device)["chunk"] // per_output))
 
 
 @functools.lru_cache(maxsize=4)
 def quartic_plan(n: int, device: str) -> QuarticPlan:
     """The plan for ``n`` coordinates on ``device`` (the last few are kept)."""
-    return QuarticPlan(n, torch.device(device), _layout(n))
+    dev = torch.device(device)
+    return QuarticPlan(n, dev, _layout(n, _sizes(dev)["block"]))
 
 
 @functools.lru_cache(maxsize=16)
-def _layout(n: int) -> tuple[_Chunk, ...]:
-    """Chunks of first indices, each widened while its block of ``S`` fits ``BLOCK_ENTRIES``."""
+def _layout(n: int, block: int = BLOCK_ENTRIES) -> tuple[_Chunk, ...]:
+    """Chunks of first indices, each widened while its block of ``S`` fits ``block``."""
     n_pairs = n * (n + 1) // 2
     chunks: list[_Chunk] = []
     a0, q0 = 0, 0
     while a0 < n:
         a1 = a0 + 1
         cols = n_pairs - _offset(a0, n)
-        while a1 < n and (_offset(a1 + 1, n) - _offset(a0, n)) * cols <= BLOCK_ENTRIES:
+        while a1 < n and (_offset(a1 + 1, n) - _offset(a0, n)) * cols <= block:
             a1 += 1
         q1 = q0 + sum(math.comb(n - a + 2, 3) for a in range(a0, a1))
         chunks.append(_Chunk(a0, a1, _offset(a0, n), _offset(a1, n), q0, q1))
@@ -265,8 +274,9 @@ def weighted_dot(w: torch.Tensor, Pa: torch.Tensor, Pb: torch.Tensor) -> torch.T
     rows beyond the shorter of ``Pa``, ``Pb`` are zero in it (:func:`quartic_chunks`)."""
     out = Pa.new_zeros(Pa.shape[1])
     rows = min(Pa.shape[0], Pb.shape[0])
-    for lo in range(0, rows, DOT_ROWS):
-        sl = slice(lo, min(rows, lo + DOT_ROWS))
+    step = _sizes(Pa.device)["dot"]
+    for lo in range(0, rows, step):
+        sl = slice(lo, min(rows, lo + step))
         out += w[sl] @ (Pa[sl] * Pb[sl])
     return out
 
@@ -309,7 +319,11 @@ class QuarticBudget:
             if victim is not None:
                 victim.drop_quartics()
         key = id(owner)
-        self._held[key] = (weakref.ref(owner, lambda _r, k=key: self._held.pop(k, None)), size)
+
+        def forget(_ref: weakref.ref[Keeper]) -> None:  # the owner is gone: free its share
+            self._held.pop(key, None)
+
+        self._held[key] = (weakref.ref(owner, forget), size)
         return True
 
     def touch(self, owner: Keeper) -> None:

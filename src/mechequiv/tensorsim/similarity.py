@@ -253,6 +253,8 @@ def as_nets(
         raise TypeError("cannot compare a sequence model with a non-sequence model")
     if isinstance(a, TensorNet) and isinstance(b, TensorNet):
         b = b.to(a.device)  # the computation runs where model_a's weights are
+    if isinstance(a, SeqNet) and isinstance(b, SeqNet) and b.device != a.device:
+        b = b.to(a.device)
     if isinstance(a, SeqNet) and isinstance(b, SeqNet) and a.n_ctx != b.n_ctx:
         raise ValueError(f"the sequence nets have n_ctx {a.n_ctx} and {b.n_ctx}")
     return a, b
