@@ -355,7 +355,7 @@ def induction_part(
     }  # fmt: skip
     norm = size.get("normalization", "LN")
     trainers = {"bridge": partial_fn(train_induction_bridge, normalization=norm),
-                "zoo": train_induction_zoo,
+                "zoo": partial_fn(train_induction_zoo, layer_norm=norm is not None),
                 "bridge_mlp": partial_fn(train_induction_bridge, attn_only=False,
                                          normalization=norm)}  # fmt: skip
     for kind in kinds:
@@ -507,6 +507,15 @@ def _summary_of(rs: list[dict[str, Any]]) -> dict[str, Any]:
             "n_edges": mean([e["n_edges"] for e in edge_rows]),
             "n_tested": mean([e["n_tested"] for e in edge_rows]),
             "seeds_with_a_known_k_edge_kept": sum(e["known_k_edges_kept"] > 0 for e in edge_rows),
+            # the textbook edges: every pattern-named previous-token head -> the key of every
+            # pattern-named induction head; recall over them, precision over the edges kept
+            "k_edge_recall": mean([len(set(e["edges"]) & set(e["known_k_edges"]))
+                                   / len(e["known_k_edges"]) for e in edge_rows]),
+            "k_edge_precision": mean([len(set(e["edges"]) & set(e["known_k_edges"]))
+                                      / len(e["edges"]) if e["edges"] else None
+                                      for e in edge_rows]),
+            "null_k_edge_precision": mean([len(e["known_k_edges"]) / e["n_tested"]
+                                           for e in edge_rows]),
             "cpu_s": mean([e["cpu_s"] for e in edge_rows]),
         }  # fmt: skip
     for name in ("acdc@0.01", "acdc@0.05", "fresh_tokens@0.05"):
@@ -547,7 +556,8 @@ def main() -> None:
                     help="... and its induction accuracy this (default --target)")  # fmt: skip
     ap.add_argument("--normalization", default="LN",
                     help="TransformerLens normalization_type of the bridge models ('none': no "
-                         "LayerNorm, the attention-only recipe)")  # fmt: skip
+                         "LayerNorm, the attention-only recipe; the zoo model then has none "
+                         "either)")  # fmt: skip
     ap.add_argument("--exclude-bos", action="store_true",
                     help="head scores (ground truth) with attention renormalised off BOS")  # fmt: skip
     ap.add_argument("--target", type=float, default=0.9,
