@@ -8,6 +8,8 @@ measure and reports the peak RSS it added as a multiple of the input's bytes.
 Time (float64, one thread): three floors measured in the same run, interleaved, CPU and wall:
 - gemm floor: torch X^T X, X^T Y, Y^T Y (three matrix products, same BLAS as torch);
 - syrk floor: scipy.linalg.blas.dsyrk for X^T X and Y^T Y (half the flops) + torch X^T Y;
+- syrk+openblas floor: the same with numpy's X^T Y (OpenBLAS, as the measure now uses): the
+  strictest floor on a machine where that BLAS is the faster one;
 - ours: mechequiv.measures.linear_cka (validation, moments, the d x d finish);
 - before: the same with the moment accumulator of git revision ``--before`` (loaded from git,
   so the previous implementation runs in the same process, interleaved with the rest).
@@ -114,6 +116,12 @@ def time_rows(n: int, d: int, repeats: int, before: types.ModuleType | None) -> 
     cases = {
         "gemm floor": lambda: (x.T @ x, x.T @ y, y.T @ y),
         "syrk floor": lambda: (dsyrk(1.0, X.T, trans=0), x.T @ y, dsyrk(1.0, Y.T, trans=0)),
+        # the same with numpy's BLAS for X^T Y (OpenBLAS; faster than torch's MKL on AMD)
+        "syrk+openblas floor": lambda: (
+            dsyrk(1.0, X.T, trans=0),
+            X.T @ Y,
+            dsyrk(1.0, Y.T, trans=0),
+        ),
         "ours": lambda: M.linear_cka(x, y),
     }
     if before is not None:  # linear_cka's feature route (d < 2048), old accumulator
@@ -134,7 +142,7 @@ def time_rows(n: int, d: int, repeats: int, before: types.ModuleType | None) -> 
         for clock in ("cpu_s", "wall_s"):
             row[f"{name} {clock}"] = round(statistics.median(runs[name][clock]), 4)
     for top in [c for c in ("ours", "before") if c in cases]:
-        for floor in ("gemm floor", "syrk floor"):
+        for floor in ("gemm floor", "syrk floor", "syrk+openblas floor"):
             for clock, tag in (("cpu_s", "cpu"), ("wall_s", "wall")):
                 a, b = runs[top][clock], runs[floor][clock]
                 per_repeat = statistics.median(p / q for p, q in zip(a, b, strict=True))

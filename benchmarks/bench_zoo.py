@@ -7,7 +7,8 @@
    the Pizza/Clock transformer recipe on modular addition, the README's bilinear zoo and a
    Méloux-style
    LeakyReLU MLP on two Boolean gates (tiny models, where per-step overhead dominates).
-   Beside them, in the same interleaved rounds: the batched matrix products alone (the matmul
+   Beside them, in the same interleaved rounds: one seed in a plain PyTorch loop (is the
+   1-seed zoo run itself efficient?), the batched matrix products alone (the matmul
    floor, for 1 and 16 seeds) and the machine's float32 GEMM rate, so that each run's achieved
    GFLOPS and the arithmetic lower bound on the 16-vs-1 ratio are stated (``FLOOR``).
 2. Generalisation. The Pizza and Clock recipes (:func:`mechequiv.zoo.pizza_clock_recipe`),
@@ -25,6 +26,7 @@ Prints tables; writes benchmarks/results/zoo.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -95,6 +97,34 @@ def matmul_floor(products, n_seeds: int, steps: int) -> Callable[[], None]:
     return run
 
 
+def plain_loop(task, arch, steps: int) -> Callable[[], None]:
+    """One seed trained as one would without the zoo, the baseline the 1-seed zoo run should
+    not lose to: the module's own forward (the transformer's readout-only one), torch's AdamW
+    with its defaults on the CPU (a loop over parameters) and the zoo's recipe (loss, warm-up,
+    hyperparameters); model built as train_zoo builds it, no evaluations."""
+    from mechequiv.zoo.config import ZooConfig
+    from mechequiv.zoo.runner import task_loss
+
+    default = {f.name: f.default for f in dataclasses.fields(ZooConfig)}
+    loss = task_loss(task)
+    x, y = task.inputs[task.train_idx], task.labels[task.train_idx]
+    kwargs = {"readout_only": True} if arch.name == "transformer" else {}
+
+    def run() -> None:
+        model = arch.build(task, 0)
+        opt = torch.optim.AdamW(model.parameters(), lr=default["lr"], betas=default["betas"],
+                                eps=default["eps"], weight_decay=default["weight_decay"])  # fmt: skip
+        for step in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = default["lr"] * min(1.0, (step + 1) / default["warmup_steps"])
+            value = loss(model(x, **kwargs).unsqueeze(0), y.unsqueeze(0)).sum()
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+
+    return run
+
+
 PEAK_SIZE = 1024
 
 FLOOR = (
@@ -150,13 +180,15 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
         peak_calls = 8
         cases = {
             "1 seed": lambda run=run: run([0]),
+            "1 seed, plain PyTorch loop": plain_loop(task, arch, steps),
             "16 seeds vectorised": lambda run=run: run(range(16)),
             "matmul floor, 1 seed": matmul_floor(products, 1, steps),
             "matmul floor, 16 seeds": matmul_floor(products, 16, steps),
             "peak float32 GEMM": peak_gemm(peak_calls),
         }
-        seeds_of = {"1 seed": 1, "16 seeds vectorised": 16, "matmul floor, 1 seed": 1,
-                    "matmul floor, 16 seeds": 16, "16 seeds sequential": 16}  # fmt: skip
+        seeds_of = {"1 seed": 1, "1 seed, plain PyTorch loop": 1, "16 seeds vectorised": 16,
+                    "matmul floor, 1 seed": 1, "matmul floor, 16 seeds": 16,
+                    "16 seeds sequential": 16}  # fmt: skip
         if sequential:
             cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
         medians = interleaved_wall_cpu(cases, repeats)

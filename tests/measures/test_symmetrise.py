@@ -1,5 +1,6 @@
 """symmetrise_ (in place, by bands) gives exactly symmetrised's matrix; order_statistics (one
-selection per rank, on shrinking prefixes) gives exactly the sorted values."""
+selection per rank, on shrinking prefixes) gives exactly the sorted values; cross_product_into
+adds a^T b in place."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def test_order_statistics_equal_a_sort(ks):
     expected = [float(x) for x in np.sort(v)[ks]]
     assert order_statistics(torch.from_numpy(v.copy()), ks) == expected
     assert order_statistics(torch.from_numpy(v.copy()).float(), ks) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("n", "d1", "d2"), [(1, 1, 1), (5, 3, 7), (3000, 40, 30)])
+def test_cross_product_into_adds_a_transpose_b_in_place(n, d1, d2):
+    from mechequiv.measures._linalg import cross_product_into
+
+    rng = np.random.default_rng(n)
+    a, b = (torch.from_numpy(rng.normal(size=(n, d))) for d in (d1, d2))
+    acc = torch.from_numpy(rng.normal(size=(d1, d2)))
+    expected = acc + a.T @ b
+    storage = acc.data_ptr()
+    cross_product_into(acc, a, b)
+    assert acc.data_ptr() == storage
+    torch.testing.assert_close(acc, expected, rtol=1e-13, atol=1e-12)
+    acc32 = torch.zeros(d1, d2)  # off the float64 BLAS route: torch's addmm_
+    cross_product_into(acc32, a.float(), b.float())
+    torch.testing.assert_close(acc32, (a.T @ b).float(), rtol=1e-4, atol=1e-3)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from mechequiv.measures._linalg import BLOCK_ELEMENTS as _BLOCK_ELEMENTS
-from mechequiv.measures._linalg import self_product_into, symmetrised
+from mechequiv.measures._linalg import cross_product_into, self_product_into, symmetrised
 from mechequiv.measures._validate import ArrayLike, check_pair
 
 
@@ -341,7 +341,7 @@ def _accumulate(s: _Sums, x: torch.Tensor, y: torch.Tensor, ones: torch.Tensor) 
     s.n += x.shape[0]
     s.sx.addmv_(x.T, ones)
     s.sy.addmv_(y.T, ones)
-    s.sxy.addmm_(x.T, y)
+    cross_product_into(s.sxy, x, y)
     if s.sxx.ndim == 2:
         self_product_into(s.sxx, x)
         self_product_into(s.syy, y)

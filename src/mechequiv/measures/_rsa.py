@@ -132,7 +132,8 @@ def compare_rdms(a: np.ndarray, b: np.ndarray, comparison: Comparison = "spearma
         ranked = np.empty((len(a), 2))
         ranked[:, 0] = stats.rankdata(a)
         ranked[:, 1] = stats.rankdata(b)
-        return float(np.corrcoef(ranked, rowvar=False)[1, 0])
+        correlations: np.ndarray = np.asarray(np.corrcoef(ranked, rowvar=False))
+        return float(correlations[1, 0])
     return float(np.corrcoef(a, b)[0, 1])
 
 
