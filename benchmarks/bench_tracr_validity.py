@@ -49,7 +49,7 @@ nothing reads do not enter the representation. ``circuit_reprs`` (the fixed conf
 discovers the circuit over heads and MLP hidden units instead of whole MLP layers (a side
 computation merged into the same MLP layer as the circuit is then outside it), scored by the KL
 to the model's own output (:data:`~mechequiv.equivalence.CONGRUITY_DISCOVERY`: the quantity
-ResampleAblation's behaviour check bounds, faithfulness >= 0.998; with the
+ResampleAblation's behaviour check bounds, faithfulness >= 0.999; with the
 default margin metric, ``circuit_reprs_margin``, removing some units raises the margin while
 changing the output distribution, and resampling outside such a circuit fails the check),
 GetImpl as above, GetReprs CircuitReprs; ``discovered_neurons`` is that GetImpl with the full

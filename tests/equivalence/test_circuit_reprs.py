@@ -20,6 +20,7 @@ from mechequiv.equivalence import (
     circuit_sampler,
     congruity,
     discover_circuit,
+    discover_congruity_circuit,
 )
 
 
@@ -171,7 +172,6 @@ def test_tracr_distractor_pair_not_flagged_and_other_program_separated():
     Circuits over heads and MLP units, found on the models alone by discover_congruity_circuit
     (KL to the model's own output, what the resampling's behaviour check bounds)."""
     pytest.importorskip("tracr")
-    from mechequiv.equivalence import discover_congruity_circuit
     from mechequiv.zoo.tracr import compile_program, with_distractor
     from mechequiv.zoo.tracr_pairs import all_sequences, program
 
@@ -189,3 +189,16 @@ def test_tracr_distractor_pair_not_flagged_and_other_program_separated():
     assert not same.distinguishable and same.score == 1.0
     diff = run(sort.model, alt.model)
     assert diff.distinguishable and diff.score == 0.0
+
+
+def test_discover_congruity_circuit_metric_follows_the_output(x):
+    """KL to the model's own output for classifiers; mse for one output, where a softmax KL is
+    identically 0 and the search would have nothing to go on."""
+    comps = [Component("act_a"), Component("act_side")]
+    m = SideBranch(0)
+    circ = discover_congruity_circuit(m, x, comps)
+    assert circ.metric.startswith("kl") and circ.nodes == (Component("act_a"),)
+    assert circ.faithfulness >= 0.999
+    m.out = nn.Linear(6, 1)
+    circ = discover_congruity_circuit(m, x, comps)
+    assert circ.metric.startswith("mse") and circ.nodes == (Component("act_a"),)
