@@ -336,7 +336,8 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
             scores = np.array([r[pred] for r in have], dtype=float)
             for j in JACCARDS:
                 vals = np.array([r[f"J_{j}"] for r in have])
-                rho = spearmanr(scores, vals).statistic if np.ptp(vals) > 0 else float("nan")
+                defined = np.ptp(vals) > 0 and np.ptp(scores) > 0
+                rho = spearmanr(scores, vals).statistic if defined else float("nan")
                 entry[f"spearman_J_{j}"] = None if np.isnan(rho) else round(float(rho), 4)
             results.append(entry)
             cells = {}
