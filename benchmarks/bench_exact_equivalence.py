@@ -378,6 +378,11 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
         for label in LABELS:
             if label in of[0]:
                 counts[f"{label} among {kind}"] = sum(bool(r[label]) for r in of)
+        # equivalent but neither network aligns an algorithm (J = 1 of two empty sets): such a
+        # pair agrees only on where-then-what (often: no circuit but the full network either)
+        counts[f"equivalent without aligned algorithms among {kind}"] = sum(
+            bool(r["equivalent"] and not r["same_algorithms"]) for r in of
+        )
     print(counts)
     return {"counts": counts, "auc": results, "reliability": reliability}
 
@@ -413,7 +418,7 @@ def write_figure(results_path: Path) -> Path:
     return png
 
 
-def merge(parts: list[Path], out: Path, n_perm: int) -> None:
+def merge(parts: list[Path], out: Path, n_perm: int, note: str | None = None) -> None:
     """One results file from several runs: their pairs concatenated, the summary recomputed."""
     loaded = [json.loads(p.read_text()) for p in parts]
     rows = [r for d in loaded for r in d["pairs"]]
@@ -428,6 +433,7 @@ def merge(parts: list[Path], out: Path, n_perm: int) -> None:
         {
             "benchmark": "exact_equivalence",
             "env": loaded[0]["env"],
+            **({"note": note} if note else {}),
             "merged_from": [
                 {
                     "file": p.name,
@@ -474,13 +480,14 @@ def main() -> None:
     p.add_argument("--perm", type=int, default=1000, help="permutations for the null")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--merge", type=Path, nargs="+", help="merge these runs into --out")
+    p.add_argument("--note", help="a note stored in the merged results (e.g. what it supersedes)")
     p.add_argument("--figure-only", action="store_true", help="redraw the PNG from --out")
     args = p.parse_args()
     if args.figure_only:
         print(f"wrote {write_figure(args.out)}")
         return
     if args.merge:
-        merge(args.merge, args.out, args.perm)
+        merge(args.merge, args.out, args.perm, args.note)
         return
     t_start, c_start = time.perf_counter(), time.process_time()
     build = trained_zoo if args.zoo == "trained" else hand_built_set
