@@ -345,7 +345,10 @@ def hand_built_zoo(
     *,
     seed: int = 0,
 ) -> list[HandBuilt]:
-    """Every design of ``tasks`` in every realisation (one seed for the permuted ones)."""
+    """Every design of ``tasks`` (a gate name or several) in every realisation (one seed for
+    the permuted ones)."""
+    if isinstance(tasks, str):
+        tasks = (tasks,)
     unknown = [t for t in tasks if t not in {d.task for d in DESIGNS.values()}]
     if unknown:
         raise ValueError(f"no design for task(s) {unknown}; designed tasks: "
