@@ -72,6 +72,7 @@ from mechequiv.errors import MechequivError
 from mechequiv.identifiability import (
     boolean_task,
     compare_classes,
+    estimate_audit,
     explanation_classes,
     hand_built_zoo,
     paper_min_node_sparsity,
@@ -131,6 +132,7 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
     networks: dict[str, Network] = {}
     groups: dict[tuple[str, int], list[str]] = {}
     left_out, seconds = [], []
+    by_width: dict[str, list[float]] = {}
     for task, k in itertools.product(tasks, widths):
         sparsity = paper_min_node_sparsity((k, k))
         members = []
@@ -147,6 +149,7 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
                         max_interpretations=args.max_interpretations,
                     )  # fmt: skip
                     seconds.append(time.process_time() - t0)
+                    by_width.setdefault(str(k), []).append(seconds[-1])
                     networks[name] = (m, cls, task, (k, k), None)
             except MechequivError as err:
                 left_out.append({"task": task, "k": k, "seed": seed, "why": str(err)})
@@ -178,6 +181,20 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
             "max_interpretations": args.max_interpretations,
             "audit": "paper settings (include_full=False), zero ablation, pairs='forward'",
             "circuit_filter": {str(k): paper_min_node_sparsity((k, k)) for k in widths},
+            # the audit's own up-front estimate (counts only); enumerating interpretation
+            # classes comes on top and is guarded by max_interpretations, counted exactly first
+            "estimate_audit_cpu_s": {
+                str(k): round(
+                    estimate_audit(
+                        (2, k, k, 1), min_node_sparsity=paper_min_node_sparsity((k, k))
+                    ).seconds,
+                    2,
+                )
+                for k in widths
+            },
+        },
+        "classes_cpu_s_median_by_width": {
+            k: round(statistics.median(v), 2) for k, v in by_width.items()
         },
         "groups": {f"{t} k={k}": m for (t, k), m in groups.items()},
         "left_out": left_out,
@@ -441,6 +458,7 @@ def merge(parts: list[Path], out: Path, n_perm: int, note: str | None = None) ->
                     "settings": d["settings"],
                     "counts": d["counts"],
                     "seconds": d["seconds"],
+                    **{k: d[k] for k in ("classes_cpu_s_median_by_width",) if k in d},
                 }
                 for p, d in zip(parts, loaded, strict=True)
             ],
