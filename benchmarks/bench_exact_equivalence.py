@@ -72,6 +72,7 @@ from mechequiv.errors import MechequivError
 from mechequiv.identifiability import (
     boolean_task,
     compare_classes,
+    estimate_audit,
     explanation_classes,
     hand_built_zoo,
     paper_min_node_sparsity,
@@ -131,6 +132,7 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
     networks: dict[str, Network] = {}
     groups: dict[tuple[str, int], list[str]] = {}
     left_out, seconds = [], []
+    by_width: dict[str, list[float]] = {}
     for task, k in itertools.product(tasks, widths):
         sparsity = paper_min_node_sparsity((k, k))
         members = []
@@ -147,6 +149,7 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
                         max_interpretations=args.max_interpretations,
                     )  # fmt: skip
                     seconds.append(time.process_time() - t0)
+                    by_width.setdefault(str(k), []).append(seconds[-1])
                     networks[name] = (m, cls, task, (k, k), None)
             except MechequivError as err:
                 left_out.append({"task": task, "k": k, "seed": seed, "why": str(err)})
@@ -178,6 +181,20 @@ def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tupl
             "max_interpretations": args.max_interpretations,
             "audit": "paper settings (include_full=False), zero ablation, pairs='forward'",
             "circuit_filter": {str(k): paper_min_node_sparsity((k, k)) for k in widths},
+            # the audit's own up-front estimate (counts only); enumerating interpretation
+            # classes comes on top and is guarded by max_interpretations, counted exactly first
+            "estimate_audit_cpu_s": {
+                str(k): round(
+                    estimate_audit(
+                        (2, k, k, 1), min_node_sparsity=paper_min_node_sparsity((k, k))
+                    ).seconds,
+                    2,
+                )
+                for k in widths
+            },
+        },
+        "classes_cpu_s_median_by_width": {
+            k: round(statistics.median(v), 2) for k, v in by_width.items()
         },
         "groups": {f"{t} k={k}": m for (t, k), m in groups.items()},
         "left_out": left_out,
@@ -336,7 +353,8 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
             scores = np.array([r[pred] for r in have], dtype=float)
             for j in JACCARDS:
                 vals = np.array([r[f"J_{j}"] for r in have])
-                rho = spearmanr(scores, vals).statistic if np.ptp(vals) > 0 else float("nan")
+                defined = np.ptp(vals) > 0 and np.ptp(scores) > 0
+                rho = spearmanr(scores, vals).statistic if defined else float("nan")
                 entry[f"spearman_J_{j}"] = None if np.isnan(rho) else round(float(rho), 4)
             results.append(entry)
             cells = {}
@@ -377,6 +395,11 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
         for label in LABELS:
             if label in of[0]:
                 counts[f"{label} among {kind}"] = sum(bool(r[label]) for r in of)
+        # equivalent but neither network aligns an algorithm (J = 1 of two empty sets): such a
+        # pair agrees only on where-then-what (often: no circuit but the full network either)
+        counts[f"equivalent without aligned algorithms among {kind}"] = sum(
+            bool(r["equivalent"] and not r["same_algorithms"]) for r in of
+        )
     print(counts)
     return {"counts": counts, "auc": results, "reliability": reliability}
 
@@ -412,7 +435,7 @@ def write_figure(results_path: Path) -> Path:
     return png
 
 
-def merge(parts: list[Path], out: Path, n_perm: int) -> None:
+def merge(parts: list[Path], out: Path, n_perm: int, note: str | None = None) -> None:
     """One results file from several runs: their pairs concatenated, the summary recomputed."""
     loaded = [json.loads(p.read_text()) for p in parts]
     rows = [r for d in loaded for r in d["pairs"]]
@@ -427,6 +450,7 @@ def merge(parts: list[Path], out: Path, n_perm: int) -> None:
         {
             "benchmark": "exact_equivalence",
             "env": loaded[0]["env"],
+            **({"note": note} if note else {}),
             "merged_from": [
                 {
                     "file": p.name,
@@ -434,6 +458,7 @@ def merge(parts: list[Path], out: Path, n_perm: int) -> None:
                     "settings": d["settings"],
                     "counts": d["counts"],
                     "seconds": d["seconds"],
+                    **{k: d[k] for k in ("classes_cpu_s_median_by_width",) if k in d},
                 }
                 for p, d in zip(parts, loaded, strict=True)
             ],
@@ -473,13 +498,14 @@ def main() -> None:
     p.add_argument("--perm", type=int, default=1000, help="permutations for the null")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--merge", type=Path, nargs="+", help="merge these runs into --out")
+    p.add_argument("--note", help="a note stored in the merged results (e.g. what it supersedes)")
     p.add_argument("--figure-only", action="store_true", help="redraw the PNG from --out")
     args = p.parse_args()
     if args.figure_only:
         print(f"wrote {write_figure(args.out)}")
         return
     if args.merge:
-        merge(args.merge, args.out, args.perm)
+        merge(args.merge, args.out, args.perm, args.note)
         return
     t_start, c_start = time.perf_counter(), time.process_time()
     build = trained_zoo if args.zoo == "trained" else hand_built_set

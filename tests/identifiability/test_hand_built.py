@@ -90,6 +90,7 @@ def test_round_trip_and_bad_input():
         hand_built("AND l1", "shuffled")
     with pytest.raises(TypeError, match="design must be"):
         hand_built(3)  # type: ignore[arg-type]
+    assert [h.realisation for h in hand_built_zoo("AND", ("base", "idle"))][:2] == ["base", "idle"]
     with pytest.raises(ValueError, match="no design for task"):
         hand_built_zoo(("IMP",))
     broken = Design(

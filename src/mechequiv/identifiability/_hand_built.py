@@ -92,8 +92,10 @@ _A, _B = _u("A", (1, 0), 0), _u("B", (0, 1), 0)
 _AND = _u("A∧B", (1, 1), -1)
 _NOR = _u("¬(A∨B)", (-1, -1), 1)
 
-#: The designs, by name. Every hidden unit's pre-activation is 1 on its "on" rows (up to the
-#: LeakyReLU leak of its parents) and <= 0 on its "off" rows, except where a gate needs more.
+#: The designs, by name. Most hidden units have pre-activation 1 on their "on" rows and <= 0
+#: on their "off" rows, up to the LeakyReLU leak of their parents; where one unit cannot (OR as
+#: the count 0, 1, 1, 2 in ``XOR or-nand-l1``) the next layer reads it accordingly.
+#: :meth:`HandBuilt.check` verifies that each neuron's gate is a threshold of its activation.
 DESIGNS: dict[str, Design] = {
     d.name: d
     for d in (
@@ -345,7 +347,10 @@ def hand_built_zoo(
     *,
     seed: int = 0,
 ) -> list[HandBuilt]:
-    """Every design of ``tasks`` in every realisation (one seed for the permuted ones)."""
+    """Every design of ``tasks`` (a gate name or several) in every realisation (one seed for
+    the permuted ones)."""
+    if isinstance(tasks, str):
+        tasks = (tasks,)
     unknown = [t for t in tasks if t not in {d.task for d in DESIGNS.values()}]
     if unknown:
         raise ValueError(f"no design for task(s) {unknown}; designed tasks: "

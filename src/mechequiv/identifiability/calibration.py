@@ -188,10 +188,12 @@ class CalibrationData:
 
 
 #: Subsets of a results file's pairs, by the pair's ``kind``: trained pairs are pairs of
-#: independently trained networks (same width and across widths), hand-built pairs those of
+#: independently trained networks (same width and across widths), copies pairs of a network
+#: and its own permuted, rescaled copy, hand-built pairs those of
 #: :func:`~mechequiv.identifiability.hand_built_zoo` networks.
 SUBSETS: dict[str, tuple[str, ...] | None] = {
     "trained pairs": ("seeds", "cross-width"),
+    "trained pairs and copies": ("seeds", "cross-width", "symmetry copy"),
     "hand-built pairs": ("hand-built",),
     "all pairs": None,
 }
@@ -209,7 +211,8 @@ def calibration_data(
 
     ``subset``: ``"trained pairs"`` (independently trained networks, every pair of one task, of
     one width or across widths: the informative test), ``"hand-built pairs"`` (networks with a
-    designed decomposition) or ``"all pairs"`` (with the symmetry copies). The former name
+    designed decomposition), ``"trained pairs and copies"`` (trained pairs with each network's
+    permuted, rescaled copy: the positive control) or ``"all pairs"``. The former name
     ``"seed pairs"`` meant trained pairs, cross-width ones included; it still works, with a
     :class:`DeprecationWarning`. Pairs where the predictor has no value are left out.
     """
