@@ -460,8 +460,9 @@ def _edges(
     previous-token head -> the K input of the induction head (K-composition)."""
     from mechequiv.equivalence.edges import discover_edges
 
-    if kind == "zoo":
-        return {"error": "the zoo model exposes no hook_q/hook_k/hook_v"}
+    names = set(model_adapter(model).hook_modules())
+    if "blocks.1.attn.hook_k" not in names:
+        return {"error": "the model exposes no hook_q/hook_k/hook_v"}
     got, wall, cpu = timed(discover_edges, model, batch.tokens, circuit, counterfactual=cf,
                            metric=metric, threshold=0.01)  # fmt: skip
     edges = {f"{a} -> {b}" for a, b in got.edges}

@@ -187,3 +187,60 @@ def test_edges_follow_direct_paths_only(compiled_programs):
         0, abs=1e-9
     )
     assert scores["blocks.1.hook_mlp_out -> blocks.2.attn.hook_q[0]"] > 0.5
+
+
+def test_zoo_heads_expose_qkv_and_an_edge_is_its_direct_path_by_hand():
+    """The zoo's causal attention exposes hook_q/k/v; without LayerNorm removing the edge
+    L0H1 -> L1H0's key adds exactly ``W_K(W_O(z_cf - z))`` of that head to the key."""
+    from mechequiv.capture import capture, run_with_patches
+    from mechequiv.equivalence import Component
+    from mechequiv.zoo.induction import break_repeat, induction_batch, train_induction_zoo
+
+    model = train_induction_zoo(seed=0, n_heads=2, d_model=16, half=4, vocab=VOCAB, steps=0,
+                                layer_norm=False)  # fmt: skip
+    with torch.no_grad():  # no MLP path: components that are not candidates stay live, so a
+        for block in model.blocks:  # path through them would count as part of the edge
+            block.mlp.fc_out.weight.zero_()
+            block.mlp.fc_out.bias.zero_()
+    rng = np.random.default_rng(0)
+    batch = induction_batch(32, 4, VOCAB, rng)
+    x, cf = batch.tokens, break_repeat(batch, VOCAB, rng)
+    metric = BehaviourMetric("kl")  # untrained: KL to the model moves, a margin barely does
+    heads = [Component(f"blocks.{layer}.attn.heads", h, axis=2) for layer in (0, 1)
+             for h in range(2)]  # fmt: skip
+    circuit = evaluate_circuit(model, x, [heads[1], heads[2]], heads, counterfactual=cf,
+                               metric=metric)  # fmt: skip
+    got = discover_edges(model, x, circuit, counterfactual=cf, metric=metric, threshold=0.999,
+                         min_faithfulness=None, max_sweeps=1)  # fmt: skip
+    edge = (heads[1], Component("blocks.1.attn.hook_k", 0, axis=2))
+    assert edge in got.edge_scores and len(got.edge_scores) == 3
+
+    z = capture(model, x, ["blocks.0.attn.heads", "blocks.1.attn.hook_k"], progress=False)
+    z_cf = capture(model, cf, ["blocks.0.attn.heads", "blocks.1.attn.heads"], progress=False)
+    attn0, attn1 = model.blocks[0].attn, model.blocks[1].attn
+    dz = torch.zeros_like(z["blocks.0.attn.heads"])
+    dz[:, :, 1] = z_cf["blocks.0.attn.heads"][:, :, 1] - z["blocks.0.attn.heads"][:, :, 1]
+    with torch.no_grad():
+        dk = attn1.W_K(attn0.W_O(dz.flatten(-2))).reshape(*dz.shape[:2], 2, -1)[:, :, 0]
+
+    def l0(live):
+        live = live.clone()
+        live[:, :, 0] = z_cf["blocks.0.attn.heads"][:, :, 0]
+        return live
+
+    def l1(live):
+        live = live.clone()
+        live[:, :, 1] = z_cf["blocks.1.attn.heads"][:, :, 1]
+        return live
+
+    def key(live):
+        live = live.clone()
+        live[:, :, 0] += dk
+        return live
+
+    patches = {"blocks.0.attn.heads": l0, "blocks.1.attn.heads": l1, "blocks.1.attn.hook_k": key}
+    out = run_with_patches(model, x, patches, batch_size=None, progress=False)
+    span = circuit.model_score - circuit.empty_score
+    expected = circuit.faithfulness - (metric(out, model(x).detach()) - circuit.empty_score) / span
+    assert got.edge_scores[edge] == pytest.approx(expected, abs=1e-6)
+    assert abs(expected) > 1e-4

@@ -12,7 +12,9 @@ Conventions
   direct path from ``s`` to ``r`` carries the sender's ablated (counterfactual) output; nothing
   else sees the change. Run 1 computes ``r`` with ``s`` ablated and every other circuit node
   frozen at its value in the circuit, so paths through intermediate nodes (a head -> an MLP ->
-  ``r``) do not count; its change from the circuit's ``r`` is the edge's contribution. Run 2
+  ``r``) do not count; its change from the circuit's ``r`` is the edge's contribution.
+  Components that are not candidates (MLPs when only heads were searched) are not frozen:
+  a path through them is part of the edge, as if they were wiring. Run 2
   adds the contributions of the removed edges into ``r``'s live value, so edges removed upstream
   still reach ``r`` through the edges that remain. Where the query/key/value is a linear map of
   the residual stream (no LayerNorm before attention: Tracr models, attention-only models

@@ -279,15 +279,23 @@ def train_induction_bridge(
 
 class CausalAttention(Attention):
     """The zoo's softmax attention (alpha = 1) with a causal mask, and per-head outputs exposed
-    at the identity module ``heads`` (``(n, t, heads, d_head)``) for head-level patching."""
+    at the identity module ``heads`` (``(n, t, heads, d_head)``) for head-level patching; each
+    head's query, key and value at ``hook_q`` / ``hook_k`` / ``hook_v`` (``(n, t, heads,
+    d_head)``, as TransformerLens names them) for edge discovery."""
 
     def __init__(self, d_model: int, n_heads: int) -> None:
         super().__init__(d_model, n_heads, alpha=1.0)
         self.heads = nn.Identity()
+        self.hook_q, self.hook_k, self.hook_v = nn.Identity(), nn.Identity(), nn.Identity()
         self.hook_pattern = nn.Identity()  # (n, heads, query, key), as TransformerLens names it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = (self._heads(w(x)) for w in (self.W_Q, self.W_K, self.W_V))
+        split = (*x.shape[:-1], self.n_heads, self.d_head)
+        q, k, v = (
+            hook(w(x).reshape(split)).transpose(-2, -3)  # (n, heads, t, d_head)
+            for w, hook in ((self.W_Q, self.hook_q), (self.W_K, self.hook_k),
+                            (self.W_V, self.hook_v))
+        )  # fmt: skip
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
         t = x.shape[-2]
         mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
