@@ -16,9 +16,11 @@ Cost: building the tree tensor takes ``O(d_out n^N)`` time and memory (``n``: pa
 width after :func:`reduce_inputs`, which rewrites both nets on the joint row space of their
 first maps); then ``O(d_out M)`` for the symmetrised form and ``O(d_out M^2)`` for the Gaussian
 form, ``M = C(n + N - 1, N)`` monomials. Refused beyond ``MAX_ENTRIES`` tensor entries or
-``MAX_MONOMIALS`` monomials, with the size in the message. It serves as the brute-force
-reference and as the exact engine beyond two bilinear layers, where no polynomial-time
-algorithm can exist in general (see :mod:`mechequiv.tensorsim.gaussian`). A faster exact route
+``MAX_MONOMIALS`` monomials, before any work, with one line saying why and how large
+(:func:`check_dense_fits`). It serves as the brute-force reference and as the exact engine
+beyond two bilinear layers: polynomial in the width for a fixed depth, but exponential in
+the degree, and no algorithm polynomial in the depth can exist unless FP = #P (both forms
+compute matrix permanents; proof in ``docs/tensorsim_complexity.md``). A faster exact route
 for depth >= 3 would multiply the units' polynomials directly in the graded monomial basis
 (``O(h M_{N/2}^2)`` for the last layer instead of ``n^N``); not implemented.
 """
@@ -32,11 +34,13 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.expand import MAX_ENTRIES, expand_tensor
+from mechequiv.tensorsim.expand import MAX_ENTRIES, MAX_LEGS, expand_tensor
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
+    "COMPLEXITY_DOC",
     "MAX_MONOMIALS",
+    "check_dense_fits",
     "dense_full_inner",
     "dense_full_pair",
     "dense_gaussian_inner",
@@ -46,6 +50,49 @@ __all__ = [
 ]
 
 MAX_MONOMIALS = 6000
+COMPLEXITY_DOC = "docs/tensorsim_complexity.md"
+"""Where the #P-hardness of the same-function forms beyond two layers is proved."""
+
+
+def _count(log10_n: float) -> str:
+    """A count given by its log10, readable however large (``4.3e+07``, ``10^308.3``)."""
+    return f"{10**log10_n:.3g}" if log10_n < 15 else f"10^{log10_n:.1f}"
+
+
+_REFUSED = {
+    "full": ("fully symmetrised form", "symmetrize='layer' (fast, but not a same-function test)"),
+    "gaussian": ("exact Gaussian form", "symmetrize='layer' or gaussian_inner_monte_carlo"),
+}
+
+
+def check_dense_fits(a: TensorNet, b: TensorNet, form: str) -> None:
+    """Refuse, before any work and in one line, a pair the coefficient route cannot hold.
+
+    The estimate is the number of coefficients the route builds: the tree tensor's
+    ``(d_out + 1) n^N`` entries (``n``: padded input width of the nets as given, reduce them
+    first; ``N = 2^k`` input legs), and for ``form="gaussian"`` also the ``C(n + N - 1, N)``
+    monomials whose moment matrix it forms (``form="full"``: the fully symmetrised form).
+    """
+    if form not in _REFUSED:
+        raise ValueError(f"form must be one of {tuple(_REFUSED)}; got {form!r}")
+    n, N = max(a.d_in, b.d_in) + 1, max(a.degree, b.degree)
+    log10_entries = math.log10(max(a.d_out, b.d_out) + 1) + N * math.log10(n)
+    over = ""
+    if log10_entries > math.log10(MAX_ENTRIES):
+        over = f"{N} input legs of width {n}; limit {MAX_ENTRIES:.3g} tensor entries"
+    elif N > MAX_LEGS:
+        over = f"{N} input legs; limit {MAX_LEGS}"
+    elif form == "gaussian" and math.comb(n + N - 1, N) > MAX_MONOMIALS:
+        log10_entries = math.log10(math.comb(n + N - 1, N))
+        over = f"monomials of degree {N} in {n} coordinates; limit {MAX_MONOMIALS}"
+    if over:
+        k = max(a.n_bilinear, b.n_bilinear)
+        form_name, alternative = _REFUSED[form]
+        raise MechequivError(
+            f"the {form_name} of {k} bilinear layers is too large here: exact similarity at "
+            f"this depth is #P-hard ({COMPLEXITY_DOC}); estimated {_count(log10_entries)} "
+            f"coefficients ({over}); use {alternative}"
+        )
 
 
 def _first_linear(net: TensorNet) -> torch.Tensor:
@@ -146,16 +193,10 @@ def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray
 
 
 def dense_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
-    """Per-output Frobenius inner products of the fully symmetrised tensors."""
-    try:
-        return dense_full_inner(a, b)[0]
-    except MechequivError as e:
-        raise MechequivError(
-            f"the fully symmetrised form of {a.n_bilinear} bilinear layers is computed from the "
-            f"polynomial's coefficients, which is too large here ({e}); no polynomial-time "
-            "algorithm exists for general depth (see mechequiv.tensorsim.gaussian); use "
-            "symmetrize='layer' (fast, but not a same-function test at this depth)"
-        ) from None
+    """Per-output Frobenius inner products of the fully symmetrised tensors (refused in one
+    line, before any work, where the coefficients would not fit: :func:`check_dense_fits`)."""
+    check_dense_fits(a, b, "full")
+    return dense_full_inner(a, b)[0]
 
 
 def _normal_moments(max_order: int) -> np.ndarray:
