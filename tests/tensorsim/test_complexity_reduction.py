@@ -185,3 +185,13 @@ def test_size_check_names_its_forms() -> None:
     dense_module.check_dense_fits(net, net, "gaussian")  # 4^8 entries, 165 monomials: fits
     with pytest.raises(ValueError, match="form must be one of"):
         dense_module.check_dense_fits(net, net, "layer")
+
+
+def test_gaussian_with_a_given_covariance_is_the_hafnian_of_any_graph() -> None:
+    # E_{x ~ N(0, S)}[x_1 x_2 x_3 x_4] = haf(S), and haf ignores the diagonal: S = M + 4 I
+    # (positive definite, rational) gives the number of perfect matchings of the graph M.
+    M = np.array([[0, 1, 1, 1], [1, 0, 1, 0], [1, 1, 0, 1], [1, 0, 1, 0]], dtype=float)
+    assert hafnian(M) == 2.0  # {12, 34} and {14, 23} (0-based: {01, 23}, {03, 12})
+    S = M + 4.0 * np.eye(4)
+    r = tensor_inner(product_net(np.eye(4)), constant_one(4), form="gaussian", cov=S)
+    assert r.ab[0] == pytest.approx(2.0, rel=1e-12)
