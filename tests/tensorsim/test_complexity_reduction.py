@@ -21,8 +21,11 @@ from mechequiv.errors import MechequivError
 from mechequiv.tensorsim import dense as dense_module
 from mechequiv.tensorsim import tensor_inner
 from mechequiv.tensorsim.dense import COMPLEXITY_DOC
+from mechequiv.tensorsim.expand import expand_tensor
+from mechequiv.tensorsim.graded import graded_coefficients, product_terms
 from mechequiv.tensorsim.layers import BilinearFactors
 from mechequiv.tensorsim.network import to_tensor_net
+from tests.tensorsim.conftest import random_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
 F64 = torch.float64
@@ -148,24 +151,51 @@ def test_depth_three_gaussian_is_a_hafnian() -> None:
     assert r.ab[0] == pytest.approx(hafnian(forms @ forms.T), rel=1e-12)
 
 
-@pytest.mark.parametrize("form", ["weight", "gaussian"])
+def test_depth_three_full_form_is_permanent_over_8_factorial() -> None:
+    A = integer_matrix(8, (8, 8))
+    assert permanent(A) != 0
+    full = tensor_inner(product_net(A), product_net(np.eye(8)))  # graded coefficient route
+    assert full.ab[0] == pytest.approx(permanent(A) / math.factorial(8), rel=1e-12)
+
+
+def test_graded_coefficients_equal_the_tree_tensor_grouped_by_monomial() -> None:
+    for residual in (True, False):
+        net = to_tensor_net(random_mlp(3, n_layers=3, residual=residual, bias=True))
+        tree = expand_tensor(net, "none").reshape(net.d_out + 1, -1)[1:].numpy()
+        n = net.d_in + 1
+        grouped: dict[tuple[int, ...], np.ndarray] = {}
+        for flat, legs in enumerate(itertools.product(range(n), repeat=net.degree)):
+            key = tuple(np.bincount(legs, minlength=n))
+            grouped[key] = grouped.get(key, 0.0) + tree[:, flat]
+        alpha, c = graded_coefficients(net)
+        assert len(alpha) == len(grouped)
+        for row, exponents in enumerate(alpha):
+            np.testing.assert_allclose(c[:, row].numpy(), grouped[tuple(exponents)], atol=1e-13)
+
+
+@pytest.mark.parametrize(("form", "size"), [("weight", 16), ("gaussian", 8)])
 def test_hard_instance_is_refused_in_one_line_before_any_work(
-    form: str, monkeypatch: pytest.MonkeyPatch
+    form: str, size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the coefficient route started before the size check")
 
-    monkeypatch.setattr(dense_module, "expand_tensor", never)
-    A = integer_matrix(5, (8, 8))
-    f, g = product_net(A), product_net(np.eye(8))  # the permanent of an 8 x 8 matrix
+    monkeypatch.setattr(dense_module, "graded_coefficients", never)
+    A = integer_matrix(5, (size, size))
+    f, g = product_net(A), product_net(np.eye(size))  # the permanent of a size x size matrix
     with pytest.raises(MechequivError) as info:
         tensor_inner(f, g, form=form)
     message = str(info.value)
     assert "\n" not in message
-    # 2 padded outputs times 9^8 entries of the degree-8 tree tensor on 8 + 1 coordinates
     assert f"exact similarity at this depth is #P-hard ({COMPLEXITY_DOC}); estimated " in message
-    assert f"{2 * 9**8:.3g} coefficients" in message
-    assert "3 bilinear layers" in message
+    if form == "weight":  # 16 x 16: four layers, products of degree-8 polynomials in 17 coordinates
+        nets = [to_tensor_net(m) for m in (f, g)]
+        expected = sum(product_terms(net) for net in nets)
+        assert f"estimated {expected:.3g} coefficients (products for degree 16" in message
+        assert "4 bilinear layers" in message
+    else:  # 8 x 8: the moment matrix over C(16, 8) = 12870 monomials of degree 8
+        assert f"estimated {math.comb(16, 8):.3g} coefficients (monomials of degree 8" in message
+        assert "3 bilinear layers" in message
 
 
 def test_refusal_counts_astronomical_sizes_readably() -> None:

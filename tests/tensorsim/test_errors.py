@@ -65,7 +65,8 @@ def test_different_depths_and_bad_options():
 
 
 def test_intractable_requests():
-    deep = random_mlp(0, d_in=6, d_model=6, d_hidden=4, n_layers=3)
+    # 3 layers on 17 coordinates: ~5e8 products of degree-4 coefficients per model
+    deep = random_mlp(0, d_in=16, d_model=16, d_hidden=4, n_layers=3)
     with pytest.raises(MechequivError, match="use symmetrize='layer'"):
         tensor_similarity(deep, deep, symmetrize="full")
     with pytest.raises(MechequivError, match="entries"):

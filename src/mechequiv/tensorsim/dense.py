@@ -12,34 +12,34 @@ occurs, ``|alpha| = N``), which determine the function. From them, exactly:
   ``sum_{alpha, beta} c_alpha c'_beta prod_{i >= 1} m(alpha_i + beta_i)`` with ``m(j)`` the
   standard normal moments ``(j - 1)!!`` (even ``j``), 0 (odd ``j``).
 
-Cost: building the tree tensor takes ``O(d_out n^N)`` time and memory (``n``: padded input
-width after :func:`reduce_inputs`, which rewrites both nets on the joint row space of their
-first maps); then ``O(d_out M)`` for the symmetrised form and ``O(d_out M^2)`` for the Gaussian
-form, ``M = C(n + N - 1, N)`` monomials. Refused beyond ``MAX_ENTRIES`` tensor entries or
-``MAX_MONOMIALS`` monomials, before any work, with one line saying why and how large
-(:func:`check_dense_fits`). It serves as the brute-force reference and as the exact engine
-beyond two bilinear layers: polynomial in the width for a fixed depth, but exponential in
-the degree, and no algorithm polynomial in the depth can exist unless FP = #P (both forms
-compute matrix permanents; proof in ``docs/tensorsim_complexity.md``). A faster exact route
-for depth >= 3 would multiply the units' polynomials directly in the graded monomial basis
-(``O(h M_{N/2}^2)`` for the last layer instead of ``n^N``); not implemented.
+Cost: the coefficients are built by multiplying the units' polynomials degree by degree
+(:mod:`~mechequiv.tensorsim.graded`): ``sum over bilinear layers of units * M_d^2``
+multiply-adds, ``M_d = C(n + d - 1, d)`` monomials of the layer's input degree ``d`` (``n``:
+padded input width after :func:`reduce_inputs`, which rewrites both nets on the joint row
+space of their first maps), against ``units * n^(2d)`` for the tree tensor; then ``O(d_out M)``
+for the symmetrised form and ``O(d_out M^2)`` for the Gaussian form, ``M = M_N``. Refused
+beyond ``MAX_PRODUCT_TERMS`` multiply-adds or ``MAX_MONOMIALS`` monomials (Gaussian form),
+before any work, with one line saying why and how large (:func:`check_dense_fits`). It is the
+exact engine beyond two bilinear layers: polynomial in the width for a fixed depth, but
+exponential in the degree, and no algorithm polynomial in the depth can exist unless
+FP = #P (both forms compute matrix permanents; proof in ``docs/tensorsim_complexity.md``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.expand import MAX_ENTRIES, MAX_LEGS, expand_tensor
+from mechequiv.tensorsim.graded import code_bits, graded_coefficients, product_terms
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
     "COMPLEXITY_DOC",
     "MAX_MONOMIALS",
+    "MAX_PRODUCT_TERMS",
     "check_dense_fits",
     "dense_full_inner",
     "dense_full_pair",
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 MAX_MONOMIALS = 6000
+MAX_PRODUCT_TERMS = 300_000_000  # multiply-adds of the graded products (~3 s on one core)
 COMPLEXITY_DOC = "docs/tensorsim_complexity.md"
 """Where the #P-hardness of the same-function forms beyond two layers is proved."""
 
@@ -68,31 +69,34 @@ _REFUSED = {
 def check_dense_fits(a: TensorNet, b: TensorNet, form: str) -> None:
     """Refuse, before any work and in one line, a pair the coefficient route cannot hold.
 
-    The estimate is the number of coefficients the route builds: the tree tensor's
-    ``(d_out + 1) n^N`` entries (``n``: padded input width of the nets as given, reduce them
-    first; ``N = 2^k`` input legs), and for ``form="gaussian"`` also the ``C(n + N - 1, N)``
+    The estimate is the work of the route: the multiply-adds of the graded products of both
+    nets (:func:`~mechequiv.tensorsim.graded.product_terms`; ``n``: padded input width of the
+    nets as given, reduce them first), and for ``form="gaussian"`` the ``C(n + N - 1, N)``
     monomials whose moment matrix it forms (``form="full"``: the fully symmetrised form).
     """
     if form not in _REFUSED:
         raise ValueError(f"form must be one of {tuple(_REFUSED)}; got {form!r}")
     n, N = max(a.d_in, b.d_in) + 1, max(a.degree, b.degree)
-    log10_entries = math.log10(max(a.d_out, b.d_out) + 1) + N * math.log10(n)
-    over = ""
-    if log10_entries > math.log10(MAX_ENTRIES):
-        over = f"{N} input legs of width {n}; limit {MAX_ENTRIES:.3g} tensor entries"
-    elif N > MAX_LEGS:
-        over = f"{N} input legs; limit {MAX_LEGS}"
-    elif form == "gaussian" and math.comb(n + N - 1, N) > MAX_MONOMIALS:
-        log10_entries = math.log10(math.comb(n + N - 1, N))
-        over = f"monomials of degree {N} in {n} coordinates; limit {MAX_MONOMIALS}"
-    if over:
-        k = max(a.n_bilinear, b.n_bilinear)
-        form_name, alternative = _REFUSED[form]
-        raise MechequivError(
-            f"the {form_name} of {k} bilinear layers is too large here: exact similarity at "
-            f"this depth is #P-hard ({COMPLEXITY_DOC}); estimated {_count(log10_entries)} "
-            f"coefficients ({over}); use {alternative}"
+    monomials = math.comb(n + N - 1, N)
+    terms = product_terms(a, n) + product_terms(b, n)
+    if terms > MAX_PRODUCT_TERMS:
+        count = terms
+        what = f"products for degree {N} in {n} coordinates; limit {MAX_PRODUCT_TERMS:.3g}"
+    elif code_bits(n, N) >= 62:
+        count, what = monomials, f"monomials of degree {N} in {n} coordinates: too many to index"
+    elif form == "gaussian" and monomials > MAX_MONOMIALS:
+        count, what = (
+            monomials,
+            f"monomials of degree {N} in {n} coordinates; limit {MAX_MONOMIALS}",
         )
+    else:
+        return
+    form_name, alternative = _REFUSED[form]
+    raise MechequivError(
+        f"the {form_name} of {max(a.n_bilinear, b.n_bilinear)} bilinear layers is too large "
+        f"here: exact similarity at this depth is #P-hard ({COMPLEXITY_DOC}); estimated "
+        f"{_count(math.log10(count))} coefficients ({what}); use {alternative}"
+    )
 
 
 def _first_linear(net: TensorNet) -> torch.Tensor:
@@ -131,35 +135,10 @@ def monomials(net: TensorNet) -> tuple[np.ndarray, np.ndarray]:
 
 def monomial_coefficients(net: TensorNet) -> tuple[np.ndarray, torch.Tensor]:
     """:func:`monomials` with the coefficients a float64 tensor on the net's device (the
-    exponents, index bookkeeping, stay a host array)."""
-    n, N = net.d_in + 1, net.degree
-    log10_entries = math.log10(net.d_out + 1) + N * math.log10(n)
-    if log10_entries > math.log10(MAX_ENTRIES):
-        raise MechequivError(
-            f"the exact dense form needs ~10^{log10_entries:.1f} tensor entries ({N} input legs "
-            f"of width {n}; limit {MAX_ENTRIES})"
-        )
-    T = expand_tensor(net, "none").reshape(net.d_out + 1, -1)[1:]
-    alpha, inverse = _monomial_index(n, N)
-    index = torch.as_tensor(inverse, device=T.device)
-    c = T.new_zeros((T.shape[0], alpha.shape[0])).index_add_(1, index, T)
-    return alpha, c
-
-
-@functools.lru_cache(maxsize=8)
-def _monomial_index(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exponents of the monomials of degree N in n variables and, for every index tuple of
-    the dense tensor (row-major), the monomial it belongs to."""
-    counts = np.zeros((n**N, n), dtype=np.int64)
-    idx = np.arange(n**N)
-    for _ in range(N):  # peel one leg (base-n digit) at a time
-        counts[np.arange(n**N), idx % n] += 1
-        idx //= n
-    code = (counts * (N + 1) ** np.arange(n)).sum(1)
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-    alpha = counts[first]
-    alpha.setflags(write=False)
-    return alpha, inverse.ravel()
+    exponents, index bookkeeping, stay a host array). Refused beyond the limits of
+    :func:`check_dense_fits`."""
+    check_dense_fits(net, net, "full")
+    return graded_coefficients(net)
 
 
 def _multiplicity(alpha: np.ndarray) -> np.ndarray:
@@ -176,16 +155,9 @@ def _check_same_degree(a: TensorNet, b: TensorNet) -> None:
 def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output (ab, aa, bb) Frobenius inner products of the fully symmetrised tensors."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
-    alpha = np.unique(np.concatenate([al_a, al_b]), axis=0)
-    pos = {tuple(x): i for i, x in enumerate(alpha)}
-
-    def spread(al: np.ndarray, c: torch.Tensor) -> torch.Tensor:
-        out = c.new_zeros((c.shape[0], alpha.shape[0]))
-        out[:, [pos[tuple(x)] for x in al]] = c
-        return out
-
-    A, B = spread(al_a, ca), spread(al_b, cb)
+    (alpha, A), (al_b, B) = monomial_coefficients(a), monomial_coefficients(b)
+    # one input width and degree: both are listed over the same monomials, in the same order
+    assert al_b is alpha or np.array_equal(al_b, alpha)
     w = torch.as_tensor(1.0 / _multiplicity(alpha), device=A.device)
     parts = torch.stack([(A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)])
     ab, aa, bb = parts.cpu().numpy()

@@ -1,0 +1,102 @@
+"""Monomial coefficients of a tensor net, multiplying its units' polynomials degree by degree.
+
+After ``j`` bilinear layers every padded activation is a homogeneous polynomial of degree
+``d = 2^j`` in ``x~ = [x0; x]`` (``x0 = 1``), stored as its coefficients over the
+``M_d = C(n + d - 1, d)`` monomials of degree ``d`` in the ``n`` padded coordinates. A linear map
+mixes the rows; a bilinear unit multiplies two such polynomials: every pair of monomials lands
+on the monomial of the summed exponents. Cost: ``sum over bilinear layers of units * M_d^2``
+multiply-adds (``d``: the degree of the layer's inputs), the last layer dominating, against
+``units * n^(2d)`` for the tree tensor (:func:`~mechequiv.tensorsim.expand.expand_tensor`);
+memory ``O(width * M_N)``. Exact like the tree (same sums, regrouped); float64.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
+
+__all__ = ["code_bits", "graded_coefficients", "graded_monomials", "product_terms"]
+
+_CHUNK = 4_000_000  # entries of one block of pairwise products (32 MB in float64)
+
+
+@functools.lru_cache(maxsize=16)
+def graded_monomials(n: int, d: int) -> np.ndarray:
+    """Exponents (M_d, n) of the monomials of degree ``d`` in ``n`` coordinates; for ``d = 1``
+    row ``i`` is coordinate ``i`` (so a linear map's rows are already its coefficients)."""
+    alpha = np.zeros((math.comb(n + d - 1, d), n), dtype=np.int64)
+    for row, combo in enumerate(itertools.combinations_with_replacement(range(n), d)):
+        np.add.at(alpha[row], list(combo), 1)
+    alpha.setflags(write=False)
+    return alpha
+
+
+def code_bits(n: int, degree: int) -> float:
+    """Bits of the integer codes that index monomials up to ``degree`` (must stay < 63)."""
+    return n * math.log2(degree + 1)
+
+
+def _codes(alpha: np.ndarray, base: int) -> np.ndarray:
+    # additive: code(a + b) = code(a) + code(b) while every exponent stays below base
+    result: np.ndarray = alpha @ (base ** np.arange(alpha.shape[1], dtype=np.int64))
+    return result
+
+
+@functools.lru_cache(maxsize=8)
+def _product_index(n: int, d: int) -> np.ndarray:
+    """(M_d, M_d): the degree-2d monomial of the product of monomials i and j."""
+    base = 2 * d + 1
+    low, high = _codes(graded_monomials(n, d), base), _codes(graded_monomials(n, 2 * d), base)
+    order = np.argsort(high)
+    index: np.ndarray = order[np.searchsorted(high[order], low[:, None] + low[None, :])]
+    return index
+
+
+def _multiply(A: torch.Tensor, B: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """Row-wise products of degree-d polynomials (coefficients A, B: (units, M_d))."""
+    m_d = A.shape[1]
+    index = torch.as_tensor(_product_index(n, d), device=A.device)
+    out = A.new_zeros((A.shape[0], math.comb(n + 2 * d - 1, 2 * d)))
+    rows = max(1, _CHUNK // (m_d * m_d))
+    cols = max(1, _CHUNK // m_d)  # monomials of A per block when one row is already too big
+    for r in range(0, A.shape[0], rows):
+        a, b, o = A[r : r + rows], B[r : r + rows], out[r : r + rows]
+        for c in range(0, m_d, cols):
+            outer = a[:, c : c + cols, None] * b[:, None, :]
+            o.index_add_(1, index[c : c + cols].reshape(-1), outer.reshape(a.shape[0], -1))
+    return out
+
+
+def product_terms(net: TensorNet, n: int | None = None) -> int:
+    """Multiply-adds of :func:`graded_coefficients` for ``net`` (``n``: padded input width)."""
+    n = net.d_in + 1 if n is None else n
+    terms, d = 0, 1
+    for op in net.ops:
+        if isinstance(op, BilinearOp):
+            terms += op.L.shape[0] * math.comb(n + d - 1, d) ** 2
+            d *= 2
+    return terms
+
+
+def graded_coefficients(net: TensorNet) -> tuple[np.ndarray, torch.Tensor]:
+    """``(alpha, c)``: exponents (M_N, n) over the padded coordinates and coefficients
+    (d_out, M_N) of the net's homogeneous polynomial of degree ``N = net.degree`` (outputs
+    1..; float64 on the net's device). Callers bound the size first (:func:`product_terms`,
+    :func:`code_bits`)."""
+    n = net.d_in + 1
+    first = net.ops[0]
+    assert isinstance(first, LinearOp)  # a canonical chain starts with a linear map
+    H, d = first.W, 1  # rows: padded activations, columns: monomials of degree d
+    for op in net.ops[1:]:
+        if isinstance(op, LinearOp):
+            H = op.W @ H
+            continue
+        H = op.D @ _multiply(op.L @ H, op.R @ H, n, d)
+        d *= 2
+    return graded_monomials(n, d), H[1:]
