@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 MAX_MONOMIALS = 6000
-MAX_PRODUCT_TERMS = 300_000_000  # multiply-adds of the graded products (~3 s on one core)
+MAX_PRODUCT_TERMS = 300_000_000  # multiply-adds of the graded products (about a second, one core)
 COMPLEXITY_DOC = "docs/tensorsim_complexity.md"
 """Where the #P-hardness of the same-function forms beyond two layers is proved."""
 
