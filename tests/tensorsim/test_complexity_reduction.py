@@ -151,11 +151,14 @@ def test_depth_three_gaussian_is_a_hafnian() -> None:
     assert r.ab[0] == pytest.approx(hafnian(forms @ forms.T), rel=1e-12)
 
 
-def test_depth_three_full_form_is_permanent_over_8_factorial() -> None:
+def test_depth_three_forms_are_permanents_of_8_by_8() -> None:
     A = integer_matrix(8, (8, 8))
     assert permanent(A) != 0
-    full = tensor_inner(product_net(A), product_net(np.eye(8)))  # graded coefficient route
+    f, g = product_net(A), product_net(np.eye(8))
+    full = tensor_inner(f, g)  # graded coefficient route
     assert full.ab[0] == pytest.approx(permanent(A) / math.factorial(8), rel=1e-12)
+    gauss = tensor_inner(f, g, form="gaussian")  # Hermite basis on the same coefficients
+    assert gauss.ab[0] == pytest.approx(permanent(A), rel=1e-12)
 
 
 def test_graded_coefficients_equal_the_tree_tensor_grouped_by_monomial() -> None:
@@ -173,29 +176,25 @@ def test_graded_coefficients_equal_the_tree_tensor_grouped_by_monomial() -> None
             np.testing.assert_allclose(c[:, row].numpy(), grouped[tuple(exponents)], atol=1e-13)
 
 
-@pytest.mark.parametrize(("form", "size"), [("weight", 16), ("gaussian", 8)])
+@pytest.mark.parametrize("form", ["weight", "gaussian"])
 def test_hard_instance_is_refused_in_one_line_before_any_work(
-    form: str, size: int, monkeypatch: pytest.MonkeyPatch
+    form: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the coefficient route started before the size check")
 
     monkeypatch.setattr(dense_module, "graded_coefficients", never)
-    A = integer_matrix(5, (size, size))
-    f, g = product_net(A), product_net(np.eye(size))  # the permanent of a size x size matrix
+    A = integer_matrix(5, (16, 16))
+    f, g = product_net(A), product_net(np.eye(16))  # the permanent of a 16 x 16 matrix
     with pytest.raises(MechequivError) as info:
         tensor_inner(f, g, form=form)
     message = str(info.value)
     assert "\n" not in message
     assert f"exact similarity at this depth is #P-hard ({COMPLEXITY_DOC}); estimated " in message
-    if form == "weight":  # 16 x 16: four layers, products of degree-8 polynomials in 17 coordinates
-        nets = [to_tensor_net(m) for m in (f, g)]
-        expected = sum(product_terms(net) for net in nets)
-        assert f"estimated {expected:.3g} coefficients (products for degree 16" in message
-        assert "4 bilinear layers" in message
-    else:  # 8 x 8: the moment matrix over C(16, 8) = 12870 monomials of degree 8
-        assert f"estimated {math.comb(16, 8):.3g} coefficients (monomials of degree 8" in message
-        assert "3 bilinear layers" in message
+    # four layers: products of degree-8 polynomials in 17 coordinates
+    expected = sum(product_terms(to_tensor_net(m)) for m in (f, g))
+    assert f"estimated {expected:.3g} coefficients (products for degree 16" in message
+    assert "4 bilinear layers" in message
 
 
 def test_refusal_counts_astronomical_sizes_readably() -> None:

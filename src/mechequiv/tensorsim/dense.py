@@ -9,16 +9,16 @@ occurs, ``|alpha| = N``), which determine the function. From them, exactly:
   mult(alpha)``, ``mult(alpha) = N! / prod_i alpha_i!`` (each coefficient is spread evenly over
   the ``mult`` entries of the symmetric tensor);
 * the Gaussian form ``E[p_a(x) p_b(x)]`` for ``x ~ N(0, I)`` (coordinate 0 is the constant):
-  ``sum_{alpha, beta} c_alpha c'_beta prod_{i >= 1} m(alpha_i + beta_i)`` with ``m(j)`` the
-  standard normal moments ``(j - 1)!!`` (even ``j``), 0 (odd ``j``).
+  ``sum_b b! h_b h'_b`` over the coefficients ``h`` in the probabilists' Hermite basis of the
+  random coordinates (:func:`~mechequiv.tensorsim.graded.to_hermite`).
 
 Cost: the coefficients are built by multiplying the units' polynomials degree by degree
 (:mod:`~mechequiv.tensorsim.graded`): ``sum over bilinear layers of units * M_d^2``
 multiply-adds, ``M_d = C(n + d - 1, d)`` monomials of the layer's input degree ``d`` (``n``:
 padded input width after :func:`reduce_inputs`, which rewrites both nets on the joint row
 space of their first maps), against ``units * n^(2d)`` for the tree tensor; then ``O(d_out M)``
-for the symmetrised form and ``O(d_out M^2)`` for the Gaussian form, ``M = M_N``. Refused
-beyond ``MAX_PRODUCT_TERMS`` multiply-adds or ``MAX_MONOMIALS`` monomials (Gaussian form),
+for the symmetrised form and ``O(n M N / 2 + d_out M)`` for the Gaussian form (the change to
+the Hermite basis), ``M = M_N``. Refused beyond ``MAX_PRODUCT_TERMS`` multiply-adds,
 before any work, with one line saying why and how large (:func:`check_dense_fits`). It is the
 exact engine beyond two bilinear layers: polynomial in the width for a fixed depth, but
 exponential in the degree, and no algorithm polynomial in the depth can exist unless
@@ -33,12 +33,17 @@ import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.graded import code_bits, graded_coefficients, product_terms
+from mechequiv.tensorsim.graded import (
+    code_bits,
+    graded_coefficients,
+    hermite_weights,
+    product_terms,
+    to_hermite,
+)
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
     "COMPLEXITY_DOC",
-    "MAX_MONOMIALS",
     "MAX_PRODUCT_TERMS",
     "check_dense_fits",
     "dense_full_inner",
@@ -49,7 +54,6 @@ __all__ = [
     "reduce_inputs",
 ]
 
-MAX_MONOMIALS = 6000
 MAX_PRODUCT_TERMS = 300_000_000  # multiply-adds of the graded products (about a second, one core)
 COMPLEXITY_DOC = "docs/tensorsim_complexity.md"
 """Where the #P-hardness of the same-function forms beyond two layers is proved."""
@@ -71,23 +75,20 @@ def check_dense_fits(a: TensorNet, b: TensorNet, form: str) -> None:
 
     The estimate is the work of the route: the multiply-adds of the graded products of both
     nets (:func:`~mechequiv.tensorsim.graded.product_terms`; ``n``: padded input width of the
-    nets as given, reduce them first), and for ``form="gaussian"`` the ``C(n + N - 1, N)``
-    monomials whose moment matrix it forms (``form="full"``: the fully symmetrised form).
+    nets as given, reduce them first), which bound the ``C(n + N - 1, N)`` monomials of the
+    result too. ``form``: "full" (fully symmetrised) or "gaussian", for the message.
     """
     if form not in _REFUSED:
         raise ValueError(f"form must be one of {tuple(_REFUSED)}; got {form!r}")
     n, N = max(a.d_in, b.d_in) + 1, max(a.degree, b.degree)
-    monomials = math.comb(n + N - 1, N)
     terms = product_terms(a, n) + product_terms(b, n)
     if terms > MAX_PRODUCT_TERMS:
         count = terms
         what = f"products for degree {N} in {n} coordinates; limit {MAX_PRODUCT_TERMS:.3g}"
     elif code_bits(n, N) >= 62:
-        count, what = monomials, f"monomials of degree {N} in {n} coordinates: too many to index"
-    elif form == "gaussian" and monomials > MAX_MONOMIALS:
         count, what = (
-            monomials,
-            f"monomials of degree {N} in {n} coordinates; limit {MAX_MONOMIALS}",
+            math.comb(n + N - 1, N),
+            f"monomials of degree {N} in {n} coordinates: too many to index",
         )
     else:
         return
@@ -171,34 +172,14 @@ def dense_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
     return dense_full_inner(a, b)[0]
 
 
-def _normal_moments(max_order: int) -> np.ndarray:
-    m = np.zeros(max_order + 1)
-    m[0] = 1.0
-    for j in range(2, max_order + 1, 2):
-        m[j] = m[j - 2] * (j - 1)
-    return m
-
-
 def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``."""
+    """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``: the
+    coefficients in the Hermite basis, weighted by ``b!`` (:func:`~mechequiv.tensorsim.graded.to_hermite`)."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
-    if max(al_a.shape[0], al_b.shape[0]) > MAX_MONOMIALS:
-        raise MechequivError(
-            f"the exact dense Gaussian form has {max(al_a.shape[0], al_b.shape[0])} monomials "
-            f"(limit {MAX_MONOMIALS})"
-        )
-    mom = torch.as_tensor(_normal_moments(2 * a.degree), device=ca.device)
-
-    def moment_matrix(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        # E[z^x z^y] over the random coordinates 1..; coordinate 0 is the constant 1.
-        powers = torch.as_tensor(x[:, None, 1:] + y[None, :, 1:], device=ca.device)
-        return mom[powers].prod(-1)
-
-    def pair(x: np.ndarray, cx: torch.Tensor, y: np.ndarray, cy: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
-
-    parts = torch.stack([pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca),
-                         pair(al_b, cb, al_b, cb)])  # fmt: skip
+    (alpha, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
+    assert al_b is alpha or np.array_equal(al_b, alpha)  # one width and degree: one list
+    A, B = to_hermite(alpha, ca), to_hermite(alpha, cb)
+    w = torch.as_tensor(hermite_weights(alpha), device=A.device)
+    parts = torch.stack([(A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)])
     ab, aa, bb = parts.cpu().numpy()
     return ab, aa, bb

@@ -21,7 +21,14 @@ import torch
 
 from mechequiv.tensorsim.network import BilinearOp, LinearOp, TensorNet
 
-__all__ = ["code_bits", "graded_coefficients", "graded_monomials", "product_terms"]
+__all__ = [
+    "code_bits",
+    "graded_coefficients",
+    "graded_monomials",
+    "hermite_weights",
+    "product_terms",
+    "to_hermite",
+]
 
 _CHUNK = 4_000_000  # entries of one block of pairwise products (32 MB in float64)
 
@@ -100,3 +107,50 @@ def graded_coefficients(net: TensorNet) -> tuple[np.ndarray, torch.Tensor]:
         H = op.D @ _multiply(op.L @ H, op.R @ H, n, d)
         d *= 2
     return graded_monomials(n, d), H[1:]
+
+
+def to_hermite(alpha: np.ndarray, c: torch.Tensor) -> torch.Tensor:
+    """Coefficients ``c`` (rows: outputs) over the monomials ``alpha`` of one degree ``N`` in
+    ``[x0; x]`` rewritten in the probabilists' Hermite basis of the random coordinates 1..
+    (``x0`` = 1 is a constant: a monomial ``x0^a0 x^b`` stands for ``x^b``, and ``He_g`` is
+    stored at the exponents ``(N - |g|, g)``, so the same list indexes both bases).
+
+    Per coordinate, ``x^k = sum_i k! / (2^i i! (k - 2i)!) He_(k-2i)``; the passes act on
+    different coordinates and commute. Cost ``O(n M N / 2)`` for ``M`` monomials. Then for
+    ``x ~ N(0, I)``: ``E[f g] = sum_b b! h_b h'_b`` (:func:`hermite_weights`).
+    """
+    n, N = alpha.shape[1], int(alpha[0].sum())
+    base = (N + 1) ** np.arange(n, dtype=np.int64)
+    codes = alpha @ base
+    order = np.argsort(codes)
+    h = c.clone()
+    for coord in range(1, n):
+        k = alpha[:, coord]
+        new = h.clone()
+        for i in range(1, int(k.max()) // 2 + 1):
+            rows = np.nonzero(k >= 2 * i)[0]
+            target = codes[rows] - 2 * i * base[coord] + 2 * i * base[0]
+            index = order[np.searchsorted(codes[order], target)]
+            weight = _hermite_table(N, i)[k[rows]]
+            w = torch.as_tensor(weight, dtype=h.dtype, device=h.device)
+            new.index_add_(1, torch.as_tensor(index, device=h.device), h[:, rows] * w)
+        h = new
+    return h
+
+
+@functools.lru_cache(maxsize=64)
+def _hermite_table(N: int, i: int) -> np.ndarray:
+    """``k! / (2^i i! (k - 2i)!)`` for k = 0..N (0 where k < 2i): the coefficient of
+    ``He_(k-2i)`` in ``x^k``."""
+    table = np.zeros(N + 1)
+    for k in range(2 * i, N + 1):
+        table[k] = math.factorial(k) / (2**i * math.factorial(i) * math.factorial(k - 2 * i))
+    table.setflags(write=False)
+    return table
+
+
+def hermite_weights(alpha: np.ndarray) -> np.ndarray:
+    """``b! = prod_(i >= 1) alpha_i!``: ``E[He_b(x) He_b'(x)] = b! [b = b']`` for N(0, I)."""
+    f = np.vectorize(math.factorial, otypes=[float])
+    result: np.ndarray = f(alpha[:, 1:]).prod(1)
+    return result
