@@ -19,6 +19,7 @@ from torch import nn
 
 from mechequiv.errors import MechequivError
 from mechequiv.tensorsim import dense as dense_module
+from mechequiv.tensorsim import graded as graded_module
 from mechequiv.tensorsim import tensor_inner
 from mechequiv.tensorsim.dense import COMPLEXITY_DOC
 from mechequiv.tensorsim.expand import expand_tensor
@@ -224,3 +225,12 @@ def test_gaussian_with_a_given_covariance_is_the_hafnian_of_any_graph() -> None:
     S = M + 4.0 * np.eye(4)
     r = tensor_inner(product_net(np.eye(4)), constant_one(4), form="gaussian", cov=S)
     assert r.ab[0] == pytest.approx(2.0, rel=1e-12)
+
+
+def test_graded_products_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = to_tensor_net(random_mlp(4, n_layers=3, bias=True))
+    whole = graded_coefficients(net)[1]
+    for chunk in (7, 300):  # blocks of a few monomials of one unit; several units per block
+        monkeypatch.setattr(graded_module, "_CHUNK", chunk)
+        again = graded_coefficients(net)[1]
+        np.testing.assert_allclose(again.numpy(), whole.numpy(), rtol=0, atol=1e-13)

@@ -37,9 +37,11 @@ _CHUNK = 4_000_000  # entries of one block of pairwise products (32 MB in float6
 def graded_monomials(n: int, d: int) -> np.ndarray:
     """Exponents (M_d, n) of the monomials of degree ``d`` in ``n`` coordinates; for ``d = 1``
     row ``i`` is coordinate ``i`` (so a linear map's rows are already its coefficients)."""
-    alpha = np.zeros((math.comb(n + d - 1, d), n), dtype=np.int64)
-    for row, combo in enumerate(itertools.combinations_with_replacement(range(n), d)):
-        np.add.at(alpha[row], list(combo), 1)
+    combos = np.array(list(itertools.combinations_with_replacement(range(n), d)), dtype=np.int64)
+    alpha = np.zeros((len(combos), n), dtype=np.int64)
+    rows = np.arange(len(combos))
+    for leg in range(d):
+        alpha[rows, combos[:, leg]] += 1
     alpha.setflags(write=False)
     return alpha
 
@@ -56,27 +58,41 @@ def _codes(alpha: np.ndarray, base: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _product_index(n: int, d: int) -> np.ndarray:
-    """(M_d, M_d): the degree-2d monomial of the product of monomials i and j."""
+def _product_codes(n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the degree-d monomials, sorted codes of the degree-2d ones and their order:
+    the degree-2d monomial of a product of monomials i and j is
+    ``order[searchsorted(sorted, low[i] + low[j])]`` (looked up block by block, so no
+    ``M_d x M_d`` table is ever held)."""
     base = 2 * d + 1
     low, high = _codes(graded_monomials(n, d), base), _codes(graded_monomials(n, 2 * d), base)
     order = np.argsort(high)
-    index: np.ndarray = order[np.searchsorted(high[order], low[:, None] + low[None, :])]
-    return index
+    return low, high[order], order
+
+
+@functools.lru_cache(maxsize=4)
+def _whole_index(n: int, d: int) -> np.ndarray:
+    """The product table in one piece, kept for small degrees (at most ``_CHUNK`` entries)."""
+    low, high_sorted, order = _product_codes(n, d)
+    table: np.ndarray = order[np.searchsorted(high_sorted, low[:, None] + low[None, :])]
+    return table.reshape(-1)
 
 
 def _multiply(A: torch.Tensor, B: torch.Tensor, n: int, d: int) -> torch.Tensor:
     """Row-wise products of degree-d polynomials (coefficients A, B: (units, M_d))."""
+    low, high_sorted, order = _product_codes(n, d)
     m_d = A.shape[1]
-    index = torch.as_tensor(_product_index(n, d), device=A.device)
-    out = A.new_zeros((A.shape[0], math.comb(n + 2 * d - 1, 2 * d)))
-    rows = max(1, _CHUNK // (m_d * m_d))
-    cols = max(1, _CHUNK // m_d)  # monomials of A per block when one row is already too big
-    for r in range(0, A.shape[0], rows):
-        a, b, o = A[r : r + rows], B[r : r + rows], out[r : r + rows]
-        for c in range(0, m_d, cols):
-            outer = a[:, c : c + cols, None] * b[:, None, :]
-            o.index_add_(1, index[c : c + cols].reshape(-1), outer.reshape(a.shape[0], -1))
+    out = A.new_zeros((A.shape[0], len(high_sorted)))
+    cols = max(1, _CHUNK // m_d)  # monomials of A per block
+    rows = max(1, _CHUNK // (min(cols, m_d) * m_d))  # units per block
+    for c in range(0, m_d, cols):
+        if cols >= m_d:  # one block: the cached table
+            block = _whole_index(n, d)
+        else:
+            block = order[np.searchsorted(high_sorted, low[c : c + cols, None] + low[None, :])]
+        index = torch.as_tensor(block.reshape(-1), device=A.device)
+        for r in range(0, A.shape[0], rows):
+            outer = A[r : r + rows, c : c + cols, None] * B[r : r + rows, None, :]
+            out[r : r + rows].index_add_(1, index, outer.reshape(outer.shape[0], -1))
     return out
 
 
