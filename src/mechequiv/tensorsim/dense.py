@@ -9,34 +9,43 @@ occurs, ``|alpha| = N``), which determine the function. From them, exactly:
   mult(alpha)``, ``mult(alpha) = N! / prod_i alpha_i!`` (each coefficient is spread evenly over
   the ``mult`` entries of the symmetric tensor);
 * the Gaussian form ``E[p_a(x) p_b(x)]`` for ``x ~ N(0, I)`` (coordinate 0 is the constant):
-  ``sum_{alpha, beta} c_alpha c'_beta prod_{i >= 1} m(alpha_i + beta_i)`` with ``m(j)`` the
-  standard normal moments ``(j - 1)!!`` (even ``j``), 0 (odd ``j``).
+  ``sum_b b! h_b h'_b`` over the coefficients ``h`` in the probabilists' Hermite basis of the
+  random coordinates (:func:`~mechequiv.tensorsim.graded.to_hermite`).
 
-Cost: building the tree tensor takes ``O(d_out n^N)`` time and memory (``n``: padded input
-width after :func:`reduce_inputs`, which rewrites both nets on the joint row space of their
-first maps); then ``O(d_out M)`` for the symmetrised form and ``O(d_out M^2)`` for the Gaussian
-form, ``M = C(n + N - 1, N)`` monomials. Refused beyond ``MAX_ENTRIES`` tensor entries or
-``MAX_MONOMIALS`` monomials, with the size in the message. It serves as the brute-force
-reference and as the exact engine beyond two bilinear layers, where no polynomial-time
-algorithm can exist in general (see :mod:`mechequiv.tensorsim.gaussian`). A faster exact route
-for depth >= 3 would multiply the units' polynomials directly in the graded monomial basis
-(``O(h M_{N/2}^2)`` for the last layer instead of ``n^N``); not implemented.
+Cost: the coefficients are built by multiplying the units' polynomials degree by degree
+(:mod:`~mechequiv.tensorsim.graded`): ``sum over bilinear layers of units * M_d^2``
+multiply-adds, ``M_d = C(n + d - 1, d)`` monomials of the layer's input degree ``d`` (``n``:
+padded input width after :func:`reduce_inputs`, which rewrites both nets on the joint row
+space of their first maps), against ``units * n^(2d)`` for the tree tensor; then ``O(d_out M)``
+for the symmetrised form and ``O(n M N / 2 + d_out M)`` for the Gaussian form (the change to
+the Hermite basis), ``M = M_N``. Refused beyond ``MAX_PRODUCT_TERMS`` multiply-adds,
+before any work, with one line saying why and how large (:func:`check_dense_fits`). It is the
+exact engine beyond two bilinear layers: polynomial in the width for a fixed depth, but
+exponential in the degree, and no algorithm polynomial in the depth can exist unless
+FP = #P (both forms compute matrix permanents; proof in ``docs/tensorsim_complexity.md``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import torch
 
 from mechequiv.errors import MechequivError
-from mechequiv.tensorsim.expand import MAX_ENTRIES, expand_tensor
+from mechequiv.tensorsim.graded import (
+    code_bits,
+    graded_coefficients,
+    hermite_weights,
+    product_terms,
+    to_hermite,
+)
 from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
-    "MAX_MONOMIALS",
+    "COMPLEXITY_DOC",
+    "MAX_PRODUCT_TERMS",
+    "check_dense_fits",
     "dense_full_inner",
     "dense_full_pair",
     "dense_gaussian_inner",
@@ -45,7 +54,50 @@ __all__ = [
     "reduce_inputs",
 ]
 
-MAX_MONOMIALS = 6000
+MAX_PRODUCT_TERMS = 300_000_000  # multiply-adds of the graded products (about a second, one core)
+COMPLEXITY_DOC = "docs/tensorsim_complexity.md"
+"""Where the #P-hardness of the same-function forms beyond two layers is proved."""
+
+
+def _count(log10_n: float) -> str:
+    """A count given by its log10, readable however large (``4.3e+07``, ``10^308.3``)."""
+    return f"{10**log10_n:.3g}" if log10_n < 15 else f"10^{log10_n:.1f}"
+
+
+_REFUSED = {
+    "full": ("fully symmetrised form", "symmetrize='layer' (fast, but not a same-function test)"),
+    "gaussian": ("exact Gaussian form", "symmetrize='layer' or gaussian_inner_monte_carlo"),
+}
+
+
+def check_dense_fits(a: TensorNet, b: TensorNet, form: str) -> None:
+    """Refuse, before any work and in one line, a pair the coefficient route cannot hold.
+
+    The estimate is the work of the route: the multiply-adds of the graded products of both
+    nets (:func:`~mechequiv.tensorsim.graded.product_terms`; ``n``: padded input width of the
+    nets as given, reduce them first), which bound the ``C(n + N - 1, N)`` monomials of the
+    result too. ``form``: "full" (fully symmetrised) or "gaussian", for the message.
+    """
+    if form not in _REFUSED:
+        raise ValueError(f"form must be one of {tuple(_REFUSED)}; got {form!r}")
+    n, N = max(a.d_in, b.d_in) + 1, max(a.degree, b.degree)
+    terms = product_terms(a, n) + product_terms(b, n)
+    if terms > MAX_PRODUCT_TERMS:
+        count = terms
+        what = f"products for degree {N} in {n} coordinates; limit {MAX_PRODUCT_TERMS:.3g}"
+    elif code_bits(n, N) >= 62:
+        count, what = (
+            math.comb(n + N - 1, N),
+            f"monomials of degree {N} in {n} coordinates: too many to index",
+        )
+    else:
+        return
+    form_name, alternative = _REFUSED[form]
+    raise MechequivError(
+        f"the {form_name} of {max(a.n_bilinear, b.n_bilinear)} bilinear layers is too large "
+        f"here: exact similarity at this depth is #P-hard ({COMPLEXITY_DOC}); estimated "
+        f"{_count(math.log10(count))} coefficients ({what}); use {alternative}"
+    )
 
 
 def _first_linear(net: TensorNet) -> torch.Tensor:
@@ -84,35 +136,10 @@ def monomials(net: TensorNet) -> tuple[np.ndarray, np.ndarray]:
 
 def monomial_coefficients(net: TensorNet) -> tuple[np.ndarray, torch.Tensor]:
     """:func:`monomials` with the coefficients a float64 tensor on the net's device (the
-    exponents, index bookkeeping, stay a host array)."""
-    n, N = net.d_in + 1, net.degree
-    log10_entries = math.log10(net.d_out + 1) + N * math.log10(n)
-    if log10_entries > math.log10(MAX_ENTRIES):
-        raise MechequivError(
-            f"the exact dense form needs ~10^{log10_entries:.1f} tensor entries ({N} input legs "
-            f"of width {n}; limit {MAX_ENTRIES})"
-        )
-    T = expand_tensor(net, "none").reshape(net.d_out + 1, -1)[1:]
-    alpha, inverse = _monomial_index(n, N)
-    index = torch.as_tensor(inverse, device=T.device)
-    c = T.new_zeros((T.shape[0], alpha.shape[0])).index_add_(1, index, T)
-    return alpha, c
-
-
-@functools.lru_cache(maxsize=8)
-def _monomial_index(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exponents of the monomials of degree N in n variables and, for every index tuple of
-    the dense tensor (row-major), the monomial it belongs to."""
-    counts = np.zeros((n**N, n), dtype=np.int64)
-    idx = np.arange(n**N)
-    for _ in range(N):  # peel one leg (base-n digit) at a time
-        counts[np.arange(n**N), idx % n] += 1
-        idx //= n
-    code = (counts * (N + 1) ** np.arange(n)).sum(1)
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-    alpha = counts[first]
-    alpha.setflags(write=False)
-    return alpha, inverse.ravel()
+    exponents, index bookkeeping, stay a host array). Refused beyond the limits of
+    :func:`check_dense_fits`."""
+    check_dense_fits(net, net, "full")
+    return graded_coefficients(net)
 
 
 def _multiplicity(alpha: np.ndarray) -> np.ndarray:
@@ -129,16 +156,9 @@ def _check_same_degree(a: TensorNet, b: TensorNet) -> None:
 def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-output (ab, aa, bb) Frobenius inner products of the fully symmetrised tensors."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
-    alpha = np.unique(np.concatenate([al_a, al_b]), axis=0)
-    pos = {tuple(x): i for i, x in enumerate(alpha)}
-
-    def spread(al: np.ndarray, c: torch.Tensor) -> torch.Tensor:
-        out = c.new_zeros((c.shape[0], alpha.shape[0]))
-        out[:, [pos[tuple(x)] for x in al]] = c
-        return out
-
-    A, B = spread(al_a, ca), spread(al_b, cb)
+    (alpha, A), (al_b, B) = monomial_coefficients(a), monomial_coefficients(b)
+    # one input width and degree: both are listed over the same monomials, in the same order
+    assert al_b is alpha or np.array_equal(al_b, alpha)
     w = torch.as_tensor(1.0 / _multiplicity(alpha), device=A.device)
     parts = torch.stack([(A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)])
     ab, aa, bb = parts.cpu().numpy()
@@ -146,46 +166,20 @@ def dense_full_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray
 
 
 def dense_full_pair(a: TensorNet, b: TensorNet) -> np.ndarray:
-    """Per-output Frobenius inner products of the fully symmetrised tensors."""
-    try:
-        return dense_full_inner(a, b)[0]
-    except MechequivError as e:
-        raise MechequivError(
-            f"the fully symmetrised form of {a.n_bilinear} bilinear layers is computed from the "
-            f"polynomial's coefficients, which is too large here ({e}); no polynomial-time "
-            "algorithm exists for general depth (see mechequiv.tensorsim.gaussian); use "
-            "symmetrize='layer' (fast, but not a same-function test at this depth)"
-        ) from None
-
-
-def _normal_moments(max_order: int) -> np.ndarray:
-    m = np.zeros(max_order + 1)
-    m[0] = 1.0
-    for j in range(2, max_order + 1, 2):
-        m[j] = m[j - 2] * (j - 1)
-    return m
+    """Per-output Frobenius inner products of the fully symmetrised tensors (refused in one
+    line, before any work, where the coefficients would not fit: :func:`check_dense_fits`)."""
+    check_dense_fits(a, b, "full")
+    return dense_full_inner(a, b)[0]
 
 
 def dense_gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``."""
+    """Per-output ``E[f_a f_b]``, ``E[f_a^2]``, ``E[f_b^2]`` for ``x ~ N(0, I)``: the
+    coefficients in the Hermite basis, weighted by ``b!`` (:func:`~mechequiv.tensorsim.graded.to_hermite`)."""
     _check_same_degree(a, b)
-    (al_a, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
-    if max(al_a.shape[0], al_b.shape[0]) > MAX_MONOMIALS:
-        raise MechequivError(
-            f"the exact dense Gaussian form has {max(al_a.shape[0], al_b.shape[0])} monomials "
-            f"(limit {MAX_MONOMIALS})"
-        )
-    mom = torch.as_tensor(_normal_moments(2 * a.degree), device=ca.device)
-
-    def moment_matrix(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        # E[z^x z^y] over the random coordinates 1..; coordinate 0 is the constant 1.
-        powers = torch.as_tensor(x[:, None, 1:] + y[None, :, 1:], device=ca.device)
-        return mom[powers].prod(-1)
-
-    def pair(x: np.ndarray, cx: torch.Tensor, y: np.ndarray, cy: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("ka,ab,kb->k", cx, moment_matrix(x, y), cy)
-
-    parts = torch.stack([pair(al_a, ca, al_b, cb), pair(al_a, ca, al_a, ca),
-                         pair(al_b, cb, al_b, cb)])  # fmt: skip
+    (alpha, ca), (al_b, cb) = monomial_coefficients(a), monomial_coefficients(b)
+    assert al_b is alpha or np.array_equal(al_b, alpha)  # one width and degree: one list
+    A, B = to_hermite(alpha, ca), to_hermite(alpha, cb)
+    w = torch.as_tensor(hermite_weights(alpha), device=A.device)
+    parts = torch.stack([(A * B * w).sum(1), (A * A * w).sum(1), (B * B * w).sum(1)])
     ab, aa, bb = parts.cpu().numpy()
     return ab, aa, bb

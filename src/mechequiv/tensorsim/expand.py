@@ -19,6 +19,7 @@ from mechequiv.tensorsim.network import LinearOp, TensorNet
 
 __all__ = [
     "MAX_ENTRIES",
+    "MAX_LEGS",
     "expand",
     "expand_tensor",
     "full_symmetric_inner",

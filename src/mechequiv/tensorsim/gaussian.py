@@ -27,14 +27,14 @@ Monte Carlo in any default path.
 * **Three or more**: exact through the monomial coefficients in the reduced input coordinates
   (:mod:`mechequiv.tensorsim.dense`), for small models; refused with the size beyond.
 
-Why no polynomial algorithm exists for general depth: the product of ``N = 2^k`` linear forms
-is a ``k``-layer bilinear net of width ``N/2``. For ``f_a = prod_i x_i`` and
-``f_b = prod_j (q_j . x)`` with ``Q`` a real orthogonal ``N x N`` matrix every Wick pairing
-inside one model vanishes (``e_i . e_j = q_i . q_j = 0``), so ``E[f_a f_b] = perm(Q)``;
-computing permanents of real orthogonal matrices is #P-hard (Grier and Schaeffer 2018, "New
-hardness results for the permanent using linear optics"). The same nets with arbitrary rows
-``q_j`` give ``<Sym T_a, Sym T_b> = perm(Q) / N!`` (Valiant 1979), so the fully symmetrised
-form is #P-hard too. For a fixed depth both are polynomial (degree growing with depth).
+Why no polynomial algorithm exists for general depth (proof and costs in
+``docs/tensorsim_complexity.md``): the product of ``N = 2^k`` linear forms is a ``k``-layer
+bilinear net of width ``N/2``. For ``f_a = prod_j (q_j . x)`` and ``f_b = x_1 ... x_N`` every
+Wick pairing with a nonzero weight pairs each ``x_i`` with a distinct ``q_j`` (``e_i . e_j = 0``
+for ``i != j``, and ``N`` of them use up all ``N`` factors of ``f_a``), so
+``E[f_a f_b] = perm(Q)`` for *any* ``Q``; the fully symmetrised form of the same nets is
+``perm(Q) / N!``. Permanents of 0/1 matrices are #P-complete (Valiant 1979), so both forms are
+#P-hard at depth ``log2 N``; for a fixed depth both are polynomial in the width.
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from mechequiv.errors import MechequivError
 from mechequiv.tensorsim._ops import linear_at
-from mechequiv.tensorsim.dense import dense_gaussian_inner, reduce_inputs
+from mechequiv.tensorsim.dense import check_dense_fits, dense_gaussian_inner, reduce_inputs
 from mechequiv.tensorsim.fullsym import (
     MAX_MULTIPLY_ADDS,
     ROUTES,
@@ -121,15 +120,8 @@ def gaussian_pair(a: TensorNet, b: TensorNet, route: str | None = None) -> np.nd
     if a.n_bilinear == 2:
         return gaussian_two_layer(TwoLayerNet(a), TwoLayerNet(b), route)
     ra, rb = reduce_inputs(a, b)
-    try:
-        return dense_gaussian_inner(ra, rb)[0]
-    except MechequivError as e:
-        raise MechequivError(
-            f"the exact Gaussian form of {a.n_bilinear} bilinear layers is computed from the "
-            f"polynomial's coefficients, which is too large here ({e}); no polynomial-time "
-            "algorithm exists for general depth (see mechequiv.tensorsim.gaussian); use "
-            "symmetrize='layer' or gaussian_inner_monte_carlo"
-        ) from None
+    check_dense_fits(ra, rb, "gaussian")
+    return dense_gaussian_inner(ra, rb)[0]
 
 
 def gaussian_inner(a: TensorNet, b: TensorNet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -158,9 +158,9 @@ def tensor_inner(
           model and O(d_out n^4 / 24) per pair, O(d_out m^2 n^3) or O(h^2 n^3) per pair, for
           hidden width h, stream width m and n input coordinates
           (:mod:`~mechequiv.tensorsim.fullsym`); deeper:
-          exact from the polynomial's coefficients, small models only (no polynomial-time
-          algorithm exists for general depth; see :mod:`~mechequiv.tensorsim.gaussian`).
-          Refused with the estimated size beyond its limits.
+          exact from the polynomial's coefficients, small models only: exact similarity at
+          this depth is #P-hard (``docs/tensorsim_complexity.md``). Refused, in one line, with
+          the estimated number of coefficients beyond its limits.
         * "layer" — each bilinear layer symmetrised in its two inputs, the composed tree as
           is (Gram recursion, exact, linear in depth, any size). NOT a same-function test
           with two or more bilinear layers: the same function with its quadratic computed in
