@@ -46,9 +46,11 @@ def test_order_statistics_equal_a_sort(ks):
     assert order_statistics(torch.from_numpy(v.copy()).float(), ks) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("n", "d1", "d2"), [(1, 1, 1), (5, 3, 7), (3000, 40, 30)])
+@pytest.mark.parametrize(("n", "d1", "d2"), [(1, 1, 1), (5, 3, 7), (3000, 40, 30), (4096, 128, 64)])
 def test_cross_product_into_adds_a_transpose_b_in_place(n, d1, d2):
-    from mechequiv.measures._linalg import cross_product_into
+    from mechequiv.measures._linalg import LARGE_PRODUCT, cross_product_into
+
+    assert (n * d1 * d2 >= LARGE_PRODUCT) == (n == 4096)  # one case on scipy's BLAS
 
     rng = np.random.default_rng(n)
     a, b = (torch.from_numpy(rng.normal(size=(n, d))) for d in (d1, d2))

@@ -40,11 +40,17 @@ def self_product_into(acc: torch.Tensor, b: torch.Tensor, gram: bool = False) ->
         acc.copy_(torch.from_numpy(np.ascontiguousarray(out.T)))
 
 
+# Multiply-adds from which a float64 product goes to scipy's BLAS rather than torch's: below it
+# the call overhead decides (Procrustes' cache-sized blocks at d = 64 were slower through scipy).
+LARGE_PRODUCT = 1 << 25
+
+
 def cross_product_into(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
-    """acc += a^T b. On the CPU in float64 this is scipy's BLAS gemm writing into acc in place
-    (the BLAS of :func:`self_product_into`; torch's took 15-20% longer for these shapes on the
-    AMD machine of benchmarks/results/linear_cka.json)."""
-    if not (host_float64(a) and host_float64(b) and host_float64(acc) and acc.is_contiguous()):
+    """acc += a^T b. For large float64 products on the CPU this is scipy's BLAS gemm writing
+    into a contiguous acc in place (the BLAS of :func:`self_product_into`; torch's took 15-20%
+    longer for these shapes on the AMD machine of benchmarks/results/linear_cka.json)."""
+    large = a.shape[0] * a.shape[1] * b.shape[1] >= LARGE_PRODUCT
+    if not (large and host_float64(a) and host_float64(b) and host_float64(acc)):
         acc.addmm_(a.T, b)
         return
     # As Fortran arrays, a.T and b.T are a^T and b^T without copies; acc^T (Fortran view of a
