@@ -84,6 +84,13 @@ RESULTS = Path(__file__).parent / "results"
 CACHE = Path(__file__).parent / ".cache"
 LEVEL_P = 0.05
 GS_PIZZA = 0.9
+# Facts about the cached p = 23 models (how some of them were made), not about other p.
+P23_NOTES = [
+    "tlgelu-rate0-seed0's two Distill draws were made with 400 steps (an earlier setting), "
+    "under the same acceptance (KL <= 0.05, agreement >= 0.99)",
+    "tl2 (2-layer) models: only 3 rate-0 seeds were trained in the time available; they are "
+    "not part of this run",
+]
 
 
 def points_of(model: nn.Module) -> list[str]:
@@ -233,6 +240,8 @@ def main() -> None:
     ap.add_argument("--perturb", action="store_true", help="also PerturbRefit pools")
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
     ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a note stored in the JSON (e.g. every reduction of a run); repeatable")  # fmt: skip
     ap.add_argument("--circuit", action="store_true",
                     help="also the Tracr-fixed circuit configuration (CircuitReprs)")  # fmt: skip
     ap.add_argument("--only", default=None,
@@ -246,6 +255,7 @@ def main() -> None:
     layouts = args.layouts.split(",")
 
     models, names, layout_of, kinds, rows, excluded, meta = [], [], [], [], [], [], []
+    training: set[str] = set()  # the recipes the cached models were trained with
     for r in recipes(p):
         if r.layout not in layouts:
             continue
@@ -257,6 +267,8 @@ def main() -> None:
                 excluded.append({"model": f"{r.name}-seed{s}", "reason": "not trained"})
                 continue
             m, acc = cached(r, s, CACHE)
+            trained_by = json.loads(stem.with_suffix(".json").read_text())["recipe"]
+            training.add(json.dumps(trained_by, sort_keys=True))
             with torch.no_grad():
                 grid_acc = float((logits(m, x).argmax(-1) == y).double().mean())
             lab_path = CACHE / f"p{p}" / f"{r.name}-seed{s}.labels.json"
@@ -428,14 +440,13 @@ def main() -> None:
             "ties": "half", "test": "binomial, one-sided, p < 0.05",
         },
         "notes": [
-            "tlgelu-rate0-seed0's two Distill draws were made with 400 steps (an earlier "
-            "setting), under the same acceptance (KL <= 0.05, agreement >= 0.99)",
-            "tl2 (2-layer) models: only 3 rate-0 seeds were trained in the time available; "
-            "they are not part of this run",
-            "pools hold 2 draws per model and each Congruity round draws one with replacement, "
-            "so the binomial test treats correlated indicators as independent "
+            *(P23_NOTES if p == 23 else []),
+            f"pools hold {args.pool} draws per model and each Congruity round draws one with "
+            "replacement, so the binomial test treats correlated indicators as independent "
             "(anti-conservative)",
+            *args.note,
         ],
+        "training_recipes": [json.loads(t) for t in sorted(training)],
         "labelling_rule": mechanism_of.__doc__,
         "p": p, "seeds": args.seeds, "models": rows, "excluded": excluded,
         "results": table, "circuit_configuration": circuit_info,
