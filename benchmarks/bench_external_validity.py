@@ -137,7 +137,13 @@ def perturb_sampler(x: torch.Tensor) -> PerturbRefit:
 
 
 def pool_of(
-    model: nn.Module, recipe: Recipe, seed: int, k: int, x: torch.Tensor, kind: str = "distill"
+    model: nn.Module,
+    recipe: Recipe,
+    seed: int,
+    k: int,
+    x: torch.Tensor,
+    kind: str = "distill",
+    cached_only: bool = False,
 ) -> list[nn.Module]:
     """``k`` draws of one model (``kind``: distill or perturb), cached as safetensors
     (deterministic per model)."""
@@ -153,6 +159,8 @@ def pool_of(
             m.load_state_dict(load_file(str(path)))
         elif failed.exists():
             raise MechequivError(failed.read_text())
+        elif cached_only:
+            raise MechequivError(f"{kind} draw {i} was not made in the time available")
         else:
             key = [seed, i, LAYOUTS.index(recipe.layout), int(recipe.rate * 10)]
             key += [1] if suffix else []
@@ -246,6 +254,8 @@ def main() -> None:
     ap.add_argument("--labels-only", action="store_true")
     ap.add_argument("--pools-only", action="store_true")
     ap.add_argument("--perturb", action="store_true", help="also PerturbRefit pools")
+    ap.add_argument("--cached-pools-only", action="store_true",
+                    help="make no new draws: a draw not in the cache counts as a failed pool")  # fmt: skip
     ap.add_argument("--keep-unpooled", action="store_true",
                     help="keep models whose pool failed in the baselines (Congruity skips them)")  # fmt: skip
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
@@ -311,8 +321,9 @@ def main() -> None:
     for i, (m, (r, s)) in enumerate(zip(models, meta, strict=True)):
         t0 = time.perf_counter()
         try:
-            pools[i] = pool_of(m, r, s, args.pool, x)
-            local[i] = pool_of(m, r, s, args.pool, x, "perturb") if args.perturb else []
+            pools[i] = pool_of(m, r, s, args.pool, x, cached_only=args.cached_pools_only)
+            local[i] = (pool_of(m, r, s, args.pool, x, "perturb", args.cached_pools_only)
+                        if args.perturb else [])  # fmt: skip
             keep.append(i)
         except MechequivError as e:  # no implementation within the stated KL: reported
             excluded.append({"model": names[i], "reason": str(e)})
