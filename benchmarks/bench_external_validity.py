@@ -84,6 +84,13 @@ RESULTS = Path(__file__).parent / "results"
 CACHE = Path(__file__).parent / ".cache"
 LEVEL_P = 0.05
 GS_PIZZA = 0.9
+# Facts about the cached p = 23 models (how some of them were made), not about other p.
+P23_NOTES = [
+    "tlgelu-rate0-seed0's two Distill draws were made with 400 steps (an earlier setting), "
+    "under the same acceptance (KL <= 0.05, agreement >= 0.99)",
+    "tl2 (2-layer) models: only 3 rate-0 seeds were trained in the time available; they are "
+    "not part of this run",
+]
 
 
 def points_of(model: nn.Module) -> list[str]:
@@ -130,7 +137,13 @@ def perturb_sampler(x: torch.Tensor) -> PerturbRefit:
 
 
 def pool_of(
-    model: nn.Module, recipe: Recipe, seed: int, k: int, x: torch.Tensor, kind: str = "distill"
+    model: nn.Module,
+    recipe: Recipe,
+    seed: int,
+    k: int,
+    x: torch.Tensor,
+    kind: str = "distill",
+    cached_only: bool = False,
 ) -> list[nn.Module]:
     """``k`` draws of one model (``kind``: distill or perturb), cached as safetensors
     (deterministic per model)."""
@@ -141,13 +154,23 @@ def pool_of(
         name = f"{recipe.name}-seed{seed}-draw{i}{suffix}.safetensors"
         path = CACHE / f"p{recipe.p}" / "pools" / name
         m = build(recipe, seed)
+        failed = path.with_suffix(".failed.txt")  # a deterministic failure, recorded once
         if path.exists():
             m.load_state_dict(load_file(str(path)))
+        elif failed.exists():
+            raise MechequivError(failed.read_text())
+        elif cached_only:
+            raise MechequivError(f"{kind} draw {i} was not made in the time available")
         else:
             key = [seed, i, LAYOUTS.index(recipe.layout), int(recipe.rate * 10)]
             key += [1] if suffix else []
             rng = np.random.default_rng(np.random.SeedSequence(key))
-            m = sampler.draw(model, rng).model
+            try:
+                m = sampler.draw(model, rng).model
+            except MechequivError as e:
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                failed.write_text(str(e))
+                raise
             path.parent.mkdir(parents=True, exist_ok=True)
             save_file({a: v.contiguous() for a, v in m.state_dict().items()}, str(path))
         out.append(m.eval())
@@ -231,8 +254,14 @@ def main() -> None:
     ap.add_argument("--labels-only", action="store_true")
     ap.add_argument("--pools-only", action="store_true")
     ap.add_argument("--perturb", action="store_true", help="also PerturbRefit pools")
+    ap.add_argument("--cached-pools-only", action="store_true",
+                    help="make no new draws: a draw not in the cache counts as a failed pool")  # fmt: skip
+    ap.add_argument("--keep-unpooled", action="store_true",
+                    help="keep models whose pool failed in the baselines (Congruity skips them)")  # fmt: skip
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
     ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a note stored in the JSON (e.g. every reduction of a run); repeatable")  # fmt: skip
     ap.add_argument("--circuit", action="store_true",
                     help="also the Tracr-fixed circuit configuration (CircuitReprs)")  # fmt: skip
     ap.add_argument("--only", default=None,
@@ -246,6 +275,7 @@ def main() -> None:
     layouts = args.layouts.split(",")
 
     models, names, layout_of, kinds, rows, excluded, meta = [], [], [], [], [], [], []
+    training: set[str] = set()  # the recipes the cached models were trained with
     for r in recipes(p):
         if r.layout not in layouts:
             continue
@@ -257,6 +287,8 @@ def main() -> None:
                 excluded.append({"model": f"{r.name}-seed{s}", "reason": "not trained"})
                 continue
             m, acc = cached(r, s, CACHE)
+            trained_by = json.loads(stem.with_suffix(".json").read_text())["recipe"]
+            training.add(json.dumps(trained_by, sort_keys=True))
             with torch.no_grad():
                 grid_acc = float((logits(m, x).argmax(-1) == y).double().mean())
             lab_path = CACHE / f"p{p}" / f"{r.name}-seed{s}.labels.json"
@@ -283,18 +315,28 @@ def main() -> None:
     if args.labels_only:
         return
 
-    pools, local, keep = [], [], []
+    pools: dict[int, list[nn.Module]] = {}
+    local: dict[int, list[nn.Module]] = {}
+    keep = []
     for i, (m, (r, s)) in enumerate(zip(models, meta, strict=True)):
         t0 = time.perf_counter()
         try:
-            pools.append(pool_of(m, r, s, args.pool, x))
-            local.append(pool_of(m, r, s, args.pool, x, "perturb") if args.perturb else [])
+            pools[i] = pool_of(m, r, s, args.pool, x, cached_only=args.cached_pools_only)
+            local[i] = (pool_of(m, r, s, args.pool, x, "perturb", args.cached_pools_only)
+                        if args.perturb else [])  # fmt: skip
             keep.append(i)
         except MechequivError as e:  # no implementation within the stated KL: reported
             excluded.append({"model": names[i], "reason": str(e)})
+            print(f"pool {r.name}-seed{s} failed: {e}", flush=True)
         print(f"pool {r.name}-seed{s}: {time.perf_counter() - t0:.1f}s", flush=True)
+    if args.keep_unpooled:  # baselines on every model; Congruity on the pooled ones only
+        keep = list(range(len(models)))
+    else:
+        pools = {k: pools[i] for k, i in enumerate(keep)}
+        local = {k: local[i] for k, i in enumerate(keep)}
     models, names = [models[i] for i in keep], [names[i] for i in keep]
     layout_of, kinds = [layout_of[i] for i in keep], [kinds[i] for i in keep]
+    pooled = sorted(pools)
     if args.pools_only:
         if args.circuit:  # fill the circuit cache too
             circuit_setup(models, names, x, p)
@@ -306,27 +348,36 @@ def main() -> None:
     pairs = list(itertools.combinations(range(len(models)), 2))
     same = np.array([kinds[i] == kinds[j] for i, j in pairs])
 
-    def congruity_scores(assign: list[int], source=pools) -> tuple[np.ndarray, np.ndarray, dict]:
-        samplers = [Retrained([m, *source[assign[i]]]) for i, m in enumerate(models)]
-        mat = congruity_matrix(models, x, names=names, n=args.n, sampler=samplers,
-                               distance="repr_distance", reprs=fourier, diagonal=False,
-                               seed=0, progress=False)  # fmt: skip
-        score = np.array([mat.results[ij].score for ij in pairs])
-        pval = np.array([mat.results[ij].p_value for ij in pairs])
-        return score, pval, mat
+    def congruity_scores(assign: list[int], source=pools) -> tuple[np.ndarray, np.ndarray]:
+        """Over the pooled models (``assign[k]``: whose pool the k-th pooled model uses);
+        NaN for a pair with a model that has no pool."""
+        if len(pooled) < 2:
+            return np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
+        sub = [models[i] for i in pooled]
+        samplers = [Retrained([models[i], *source[assign[k]]]) for k, i in enumerate(pooled)]
+        mat = congruity_matrix(sub, x, names=[names[i] for i in pooled], n=args.n,
+                               sampler=samplers, distance="repr_distance", reprs=fourier,
+                               diagonal=False, seed=0, progress=False)  # fmt: skip
+        pos = {i: k for k, i in enumerate(pooled)}
+        score, pval = np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
+        for k, (i, j) in enumerate(pairs):
+            if i in pos and j in pos:
+                res = mat.results[(pos[i], pos[j])]
+                score[k], pval[k] = res.score, res.p_value
+        return score, pval
 
     t0 = time.perf_counter()
-    c_score, c_p, _ = congruity_scores(list(range(len(models))))
+    c_score, c_p = congruity_scores(pooled)
     t_congruity = time.perf_counter() - t0
     s_score = None
     if args.shuffled_pools:
         rng = np.random.default_rng(0)
-        shuffled = rng.permutation(len(models))
-        while np.any(shuffled == np.arange(len(models))):
-            shuffled = rng.permutation(len(models))
-        s_score, _, _ = congruity_scores(list(shuffled))
+        shuffled = rng.permutation(len(pooled))
+        while np.any(shuffled == np.arange(len(pooled))):
+            shuffled = rng.permutation(len(pooled))
+        s_score, _ = congruity_scores([pooled[k] for k in shuffled])
     if args.perturb:
-        l_score, l_p, _ = congruity_scores(list(range(len(models))), local)
+        l_score, l_p = congruity_scores(pooled, local)
 
     circuit_info: dict[str, Any] = {}
     if args.circuit:
@@ -387,8 +438,9 @@ def main() -> None:
                                   "null_permuted_labels": null,
                                   "pairs_scored": int(scored.sum())}  # fmt: skip
         if s_score is not None:
+            ok = mask & np.isfinite(s_score)
             entry["auc"]["congruity (Distill pools, Fourier modules)"]["null_shuffled_pools"] = auc(
-                s_score[mask], same[mask]
+                s_score[ok], same[ok]
             )
         entry["auc"]["random distance"] = {
             "auc": auc(np.random.default_rng(2).random(len(pairs))[mask], same[mask])
@@ -399,11 +451,14 @@ def main() -> None:
                 "same_mechanism_flagged_rate": float(((l_p < LEVEL_P) & same & mask).sum()
                                                      / max(n_same, 1)),
             }  # fmt: skip
-        flagged = (c_p < LEVEL_P) & same & mask
+        c_ok = mask & np.isfinite(c_p)  # pairs Congruity scored (both models pooled)
+        flagged = (c_p < LEVEL_P) & same & c_ok
         entry["calibration"] = {
-            "same_mechanism_flagged_rate": float(flagged.sum() / max(n_same, 1)),
+            "same_mechanism_flagged_rate": float(flagged.sum() / max((same & c_ok).sum(), 1)),
             "different_mechanism_flagged_rate": float(
-                ((c_p < LEVEL_P) & ~same & mask).sum() / max(n_diff, 1)),
+                ((c_p < LEVEL_P) & ~same & c_ok).sum() / max((~same & c_ok).sum(), 1)),
+            "same_mechanism_scored": int((same & c_ok).sum()),
+            "different_mechanism_scored": int((~same & c_ok).sum()),
             "level": LEVEL_P,
         }  # fmt: skip
         if args.circuit:
@@ -428,14 +483,13 @@ def main() -> None:
             "ties": "half", "test": "binomial, one-sided, p < 0.05",
         },
         "notes": [
-            "tlgelu-rate0-seed0's two Distill draws were made with 400 steps (an earlier "
-            "setting), under the same acceptance (KL <= 0.05, agreement >= 0.99)",
-            "tl2 (2-layer) models: only 3 rate-0 seeds were trained in the time available; "
-            "they are not part of this run",
-            "pools hold 2 draws per model and each Congruity round draws one with replacement, "
-            "so the binomial test treats correlated indicators as independent "
+            *(P23_NOTES if p == 23 else []),
+            f"pools hold {args.pool} draws per model and each Congruity round draws one with "
+            "replacement, so the binomial test treats correlated indicators as independent "
             "(anti-conservative)",
+            *args.note,
         ],
+        "training_recipes": [json.loads(t) for t in sorted(training)],
         "labelling_rule": mechanism_of.__doc__,
         "p": p, "seeds": args.seeds, "models": rows, "excluded": excluded,
         "results": table, "circuit_configuration": circuit_info,

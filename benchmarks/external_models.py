@@ -50,6 +50,9 @@ class Recipe:
     lr: float = 5e-3
     weight_decay: float = 1.0
     train_fraction: float = 0.9
+    # Stop early once the held-out split's accuracy reaches this (checked every 100 steps);
+    # None trains for ``steps``. A budget reduction for large p, recorded with the model.
+    stop_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -175,11 +178,18 @@ def train(recipe: Recipe, seed: int) -> tuple[nn.Module, dict[str, float]]:
         model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98)
     )
     model.train()
-    for _ in range(recipe.steps):
+    steps_run = 0
+    for step in range(recipe.steps):
         loss = nn.functional.cross_entropy(logits(model, x[tr]), y[tr])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        steps_run = step + 1
+        if recipe.stop_at is not None and steps_run % 100 == 0:
+            with torch.no_grad():
+                held = (logits(model, x[te]).argmax(-1) == y[te]).double().mean()
+            if float(held) >= recipe.stop_at:
+                break
     model.eval()
     with torch.no_grad():
         pred = logits(model, x).argmax(-1)
@@ -187,6 +197,7 @@ def train(recipe: Recipe, seed: int) -> tuple[nn.Module, dict[str, float]]:
         "train_accuracy": float((pred[tr] == y[tr]).double().mean()),
         "test_accuracy": float((pred[te] == y[te]).double().mean()),
         "final_loss": float(loss.detach()),
+        "steps_run": steps_run,
     }
     return model, acc
 
@@ -209,10 +220,11 @@ def cached(recipe: Recipe, seed: int, cache: Path) -> tuple[nn.Module, dict[str,
     return model, acc
 
 
-def recipes(p: int) -> list[Recipe]:
+def recipes(p: int, steps: int = 1500, stop_at: float | None = None) -> list[Recipe]:
     """Every layout at rates 0 and 1 (the MLP once: it has no attention)."""
-    out = [Recipe(layout, rate, p=p) for layout in LAYOUTS[:-1] for rate in (0.0, 1.0)]
-    return [*out, Recipe("mlp", 0.0, p=p)]
+    kw = {"p": p, "steps": steps, "stop_at": stop_at}
+    out = [Recipe(layout, rate, **kw) for layout in LAYOUTS[:-1] for rate in (0.0, 1.0)]
+    return [*out, Recipe("mlp", 0.0, **kw)]
 
 
 if __name__ == "__main__":
@@ -224,11 +236,19 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--cache", type=Path, default=Path(__file__).parent / ".cache")
     ap.add_argument("--only", default=None, help="comma-separated recipe names to train")
+    ap.add_argument("--seed-start", type=int, default=0, help="first seed (to run in parallel)")
+    ap.add_argument("--steps", type=int, default=1500, help="training steps (at most)")
+    ap.add_argument(
+        "--stop-at",
+        type=float,
+        default=None,
+        help="stop once held-out accuracy reaches this (checked every 100 steps)",
+    )
     args = ap.parse_args()
-    for r in recipes(args.p):
+    for r in recipes(args.p, args.steps, args.stop_at):
         if args.only and r.name not in args.only.split(","):
             continue
-        for s in range(args.seeds):
+        for s in range(args.seed_start, args.seed_start + args.seeds):
             t0 = time.perf_counter()
             _, acc = cached(r, s, args.cache)
             print(f"{r.name} seed {s}: {acc} ({time.perf_counter() - t0:.1f}s)", flush=True)
