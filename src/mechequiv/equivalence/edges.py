@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -189,7 +189,7 @@ def _then(
 
 
 def _adders(
-    deltas: dict[Component, torch.Tensor], hook_modules: dict[str, Any]
+    deltas: dict[Component, torch.Tensor], hook_modules: Mapping[str, Any]
 ) -> dict[Hashable, Callable[[torch.Tensor], torch.Tensor]]:
     """Patch functions ``{point: fn}`` adding each component's delta to its live slice (in the
     converted layout where a TransformerLens 4 hook converts its tensor)."""

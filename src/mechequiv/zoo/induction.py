@@ -22,6 +22,7 @@ Two models:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -540,7 +541,7 @@ def handset_induction(vocab: int = 8, sharpness: float = 12.0, seed: int = 0) ->
     gen = torch.Generator().manual_seed(seed)
     rot, _ = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
 
-    def block(heads: list[tuple[torch.Tensor, ...]]) -> Any:
+    def block(heads: Sequence[tuple[torch.Tensor, ...]]) -> Any:
         q, k, v = (torch.stack([rot @ h[i] for h in heads]) for i in range(3))
         o = torch.stack([h[3] @ rot.T for h in heads])
         zk, zd = (
