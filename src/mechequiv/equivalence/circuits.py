@@ -28,7 +28,7 @@ from mechequiv.equivalence.components import (
     model_adapter,
 )
 from mechequiv.equivalence.discovery import Circuit
-from mechequiv.equivalence.patched import PatchedModel, output_distribution
+from mechequiv.equivalence.patched import PatchedModel, output_distribution, output_logits
 from mechequiv.equivalence.samplers import Draw, DrawingSampler
 from mechequiv.errors import MechequivError
 
@@ -41,6 +41,22 @@ def _kl(p: torch.Tensor, q: torch.Tensor) -> float:
     return float(ratio.sum(-1).mean())
 
 
+def _relative_mse(clean: torch.Tensor, patched: torch.Tensor) -> float:
+    """Mean squared difference over the variance of ``clean`` (its mean square when constant:
+    a constant output is compared in scale; 0 when both are all zero)."""
+    err = float(((patched - clean) ** 2).mean())
+    scale = float(clean.var(unbiased=False)) if clean.numel() > 1 else 0.0
+    if scale <= 1e-300:
+        scale = float((clean**2).mean())
+    if scale <= 1e-300:
+        return 0.0 if err <= 1e-300 else float("inf")
+    return err / scale
+
+
+def _mse_allowance(check: BehaviourCheck, stats: dict[str, float]) -> str:
+    return f", relative MSE {check.max_relative_mse}" if "relative_mse" in stats else ""
+
+
 @dataclass
 class BehaviourCheck:
     """Accept an implementation if its outputs stay close to the model's on the task.
@@ -48,15 +64,25 @@ class BehaviourCheck:
     ``max_kl``: largest mean KL(model || implementation) of the output distributions (softmax of
     the last dimension), in nats. ``labels`` and ``max_accuracy_drop``: optionally also require
     the argmax accuracy to drop by at most that much.
+
+    ``max_relative_mse``: for models with a single output (a number, e.g. a regression or a
+    numerical RASP program), where the softmax over one logit is always 1 and the KL always 0
+    (a check that could never fail), the draw's output must instead stay within this mean
+    squared error relative to the variance of the model's output over the inputs (1 - R² when
+    the means agree); statistic ``relative_mse``.
     """
 
     max_kl: float = 0.05
     labels: Any = None
     max_accuracy_drop: float = 0.02
+    max_relative_mse: float = 0.05
 
     def measure(self, clean_out: Any, patched_out: Any) -> dict[str, float]:
-        p, q = output_distribution(clean_out), output_distribution(patched_out)
+        clean, patched = output_logits(clean_out), output_logits(patched_out)
+        p, q = torch.softmax(clean, dim=-1), torch.softmax(patched, dim=-1)
         stats = {"kl": _kl(p, q)}
+        if clean.shape[-1] == 1:
+            stats["relative_mse"] = _relative_mse(clean, patched)
         if self.labels is not None:
             y = torch.as_tensor(self.labels)
 
@@ -67,7 +93,7 @@ class BehaviourCheck:
         return stats
 
     def passes(self, stats: dict[str, float]) -> bool:
-        ok = stats["kl"] <= self.max_kl
+        ok = stats["kl"] <= self.max_kl and stats.get("relative_mse", 0.0) <= self.max_relative_mse
         return ok and stats.get("accuracy_drop", 0.0) <= self.max_accuracy_drop
 
 
@@ -159,7 +185,8 @@ class ResampleAblation(DrawingSampler):
                 return Draw(impl, rejected, last)
         raise MechequivError(
             f"ResampleAblation could not preserve behaviour in {self.max_tries} draws (last: "
-            f"{', '.join(f'{k} {v:.4g}' for k, v in last.items())}; allowed KL {self.check.max_kl}): "
+            f"{', '.join(f'{k} {v:.4g}' for k, v in last.items())}; allowed KL {self.check.max_kl}"
+            f"{_mse_allowance(self.check, last)}): "
             "the circuit is probably missing components"
         )
 
