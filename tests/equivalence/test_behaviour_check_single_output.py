@@ -52,5 +52,5 @@ def test_resample_ablation_refuses_a_circuit_missing_a_unit_of_a_single_output(s
     draw = keeps_both.draw(net, np.random.default_rng(0))
     assert draw.stats["relative_mse"] == pytest.approx(0.0, abs=1e-12)
     misses_one = ResampleAblation([Component("1", 0)], comps, stimuli, max_tries=3)
-    with pytest.raises(MechequivError, match="relative MSE 0.05"):
+    with pytest.raises(MechequivError, match=r"relative MSE 0\.05"):
         misses_one.sample(net, np.random.default_rng(0))
