@@ -32,6 +32,19 @@ from torch import nn
 
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
 from mechequiv.zoo.models._transformer import Attention, TokenTransformer
+from mechequiv.zoo.tracr import (
+    BOS,
+    CompiledProgram,
+    Program,
+    TracrAttention,
+    TracrBlock,
+    TracrCircuit,
+    TracrMLP,
+    TracrTransformer,
+    compile_program,
+    rasp_language,
+    with_distractor,
+)
 
 BOS_TOKEN = 0
 
@@ -347,7 +360,7 @@ def induction_rasp() -> Any:
     Compiled causal, at a position whose token occurred earlier exactly once (inputs of
     :func:`tracr_induction`) it outputs the token that followed that occurrence; elsewhere the
     selection is empty and the output is zero."""
-    rasp = _rasp()
+    rasp = rasp_language()
     previous = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == q - 1)
     prev_token = rasp.Aggregate(previous, rasp.tokens)
     match = rasp.Select(prev_token, rasp.tokens, rasp.Comparison.EQ)
@@ -357,7 +370,7 @@ def induction_rasp() -> Any:
 def shifted_previous_token_rasp(vocab: int) -> Any:
     """A look-alike distractor: a head with the previous-token head's selector that copies the
     previous token shifted by one (an MLP maps ``t -> t + 1 mod vocab`` first)."""
-    rasp = _rasp()
+    rasp = rasp_language()
     shifted = rasp.Map(lambda t: (t + 1) % vocab, rasp.tokens)
     previous = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == q - 1)
     return rasp.Aggregate(previous, shifted)
@@ -365,16 +378,8 @@ def shifted_previous_token_rasp(vocab: int) -> Any:
 
 def histogram_rasp() -> Any:
     """A distractor: how often each token occurs so far (a head and an MLP)."""
-    rasp = _rasp()
+    rasp = rasp_language()
     return rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
-
-
-def _rasp() -> Any:
-    try:
-        from tracr.rasp import rasp
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the Tracr induction program needs Tracr: pip install tracr-pypi") from e
-    return rasp
 
 
 def repeat_sample(vocab: int) -> Any:
@@ -408,8 +413,6 @@ def tracr_induction(vocab: int = 8, max_len: int = 8, distractors: bool = True) 
     (:func:`~mechequiv.zoo.tracr.with_distractor`): :func:`shifted_previous_token_rasp` (a
     previous-token head look-alike reading an MLP) and :func:`histogram_rasp` (a head and an
     MLP), so the model has 3 heads in layer 0, 3 in layer 1 and active MLPs in layer 0."""
-    from mechequiv.zoo.tracr import Program, compile_program, with_distractor
-
     tokens = frozenset(range(vocab))
     sample = repeat_sample(vocab)
     main = compile_program(
@@ -487,16 +490,6 @@ def handset_induction(vocab: int = 8, sharpness: float = 12.0, seed: int = 0) ->
     L0H2 -> L1H1's query and L0H0 -> L1H2's value, outside the circuit (their receivers never
     reach the output). Inputs: :func:`repeat_sample`, lengths up to ``2 * vocab - 1``.
     """
-    from mechequiv.zoo.tracr import (
-        BOS,
-        CompiledProgram,
-        TracrAttention,
-        TracrBlock,
-        TracrCircuit,
-        TracrMLP,
-        TracrTransformer,
-    )
-
     n_tok, n_pos = vocab + 1, 2 * vocab  # tokens and BOS; BOS plus up to 2 * vocab - 1 tokens
     sizes = {"T": n_tok, "P": n_pos, "S": n_tok, "O": vocab, "D1": n_tok, "D2": n_tok, "D3": n_pos}
     start, d = {}, 0

@@ -13,16 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mechequiv.zoo.tracr import Program
-
-
-def _rasp() -> Any:
-    try:
-        from tracr.rasp import rasp
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("RASP programs need Tracr: pip install tracr-pypi") from e
-    return rasp
-
+from mechequiv.zoo.tracr import Program, rasp_language
 
 LETTERS = frozenset("abcd")
 NUMBERS = frozenset(range(1, 7))
@@ -52,20 +43,20 @@ def _distinct_tokens(vocab: frozenset[Any]) -> Any:
 def length() -> Any:
     """Sequence length at every position: one head attending to everything (BOS included),
     then an MLP that reads the BOS share off and maps it to an integer."""
-    rasp = _rasp()
+    rasp = rasp_language()
     return rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
 
 
 def histogram() -> Any:
     """How often each position's token occurs in the sequence."""
-    rasp = _rasp()
+    rasp = rasp_language()
     return rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
 
 
 def reverse() -> Any:
     """The sequence backwards: the length, the mirrored index ``length - i - 1`` (an MLP on two
     inputs), then a head that fetches the token at the mirrored index."""
-    rasp = _rasp()
+    rasp = rasp_language()
     n = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
     mirrored = rasp.SequenceMap(lambda k, i: k - i - 1, n, rasp.indices)
     return rasp.Aggregate(rasp.Select(rasp.indices, mirrored, rasp.Comparison.EQ), rasp.tokens)
@@ -74,7 +65,7 @@ def reverse() -> Any:
 def sort_unique() -> Any:
     """Sort distinct tokens: each token's rank (how many are smaller), then a head that fetches
     for position i the token whose rank is i."""
-    rasp = _rasp()
+    rasp = rasp_language()
     rank = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT))
     return rasp.Aggregate(rasp.Select(rank, rasp.indices, rasp.Comparison.EQ), rasp.tokens)
 
@@ -82,7 +73,7 @@ def sort_unique() -> Any:
 def frac_prevs() -> Any:
     """Fraction of the tokens so far (this one included) equal to "a": a numerical MLP marks the
     a's, a numerical head averages the marks over positions <= i."""
-    rasp = _rasp()
+    rasp = rasp_language()
     is_a = rasp.numerical(rasp.Map(lambda t: 1 if t == "a" else 0, rasp.tokens))
     prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
     return rasp.numerical(rasp.Aggregate(prevs, is_a, default=0))
@@ -91,7 +82,7 @@ def frac_prevs() -> Any:
 def maximum() -> Any:
     """The largest token, broadcast to every position: count the tokens above each one, mark the
     positions with none above, then a head that averages the marked tokens (all equal)."""
-    rasp = _rasp()
+    rasp = rasp_language()
     above = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.GT))
     is_max = rasp.Map(lambda k: 1 if k == 0 else 0, above)
     one = rasp.Map(lambda t: 1, rasp.tokens)
@@ -101,7 +92,7 @@ def maximum() -> Any:
 def above_first() -> Any:
     """Whether each token is larger than the first one: a head fetches the first token, an MLP
     compares it with the token at hand."""
-    rasp = _rasp()
+    rasp = rasp_language()
     zero = rasp.Map(lambda i: 0, rasp.indices)
     first = rasp.Aggregate(rasp.Select(rasp.indices, zero, rasp.Comparison.EQ), rasp.tokens)
     return rasp.SequenceMap(lambda t, f: 1 if t > f else 0, rasp.tokens, first)
@@ -109,7 +100,7 @@ def above_first() -> Any:
 
 def count_smaller() -> Any:
     """How many tokens of the sequence are smaller than each position's token."""
-    rasp = _rasp()
+    rasp = rasp_language()
     return rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT))
 
 

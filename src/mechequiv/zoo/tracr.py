@@ -72,6 +72,12 @@ def _tracr() -> SimpleNamespace:
         ) from e
 
 
+def rasp_language() -> Any:
+    """Tracr's ``rasp`` module (the RASP language programs are written in), imported on first
+    use with the same clear error as compiling when Tracr is missing."""
+    return _tracr().rasp
+
+
 # ----------------------------------------------------------------------------------------------
 # The torch model
 

@@ -31,16 +31,13 @@ from scipy.stats import ortho_group
 from torch import nn
 
 from mechequiv.zoo.rasp_programs import PROGRAMS
-from mechequiv.zoo.tracr import CompiledProgram, Program, TracrCircuit, TracrTransformer
-
-
-def _rasp() -> Any:
-    try:
-        from tracr.rasp import rasp
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("RASP programs need Tracr: pip install tracr-pypi") from e
-    return rasp
-
+from mechequiv.zoo.tracr import (
+    CompiledProgram,
+    Program,
+    TracrCircuit,
+    TracrTransformer,
+    rasp_language,
+)
 
 # ----------------------------------------------------------------------------------------------
 # Exact reparameterisations
@@ -162,7 +159,7 @@ class TracrSymmetry:
 def histogram_by_difference() -> Any:
     """Histogram as #(tokens <= mine) - #(tokens < mine): two selector widths and an MLP that
     subtracts, instead of one selector width on equality."""
-    rasp = _rasp()
+    rasp = rasp_language()
     leq = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LEQ))
     lt = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT))
     return rasp.SequenceMap(lambda a, b: a - b, leq, lt)
@@ -171,7 +168,7 @@ def histogram_by_difference() -> Any:
 def reverse_by_positions_after() -> Any:
     """Reverse without the length: the mirrored index of position i is the number of positions
     after it (one selector width on indices), then the same fetching head."""
-    rasp = _rasp()
+    rasp = rasp_language()
     after = rasp.SelectorWidth(rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.GT))
     return rasp.Aggregate(rasp.Select(rasp.indices, after, rasp.Comparison.EQ), rasp.tokens)
 
@@ -179,7 +176,7 @@ def reverse_by_positions_after() -> Any:
 def sort_by_greater_count() -> Any:
     """Sort distinct tokens by matching two counts: position i receives the token with as many
     larger tokens as there are positions after i (no rank, no comparison with indices)."""
-    rasp = _rasp()
+    rasp = rasp_language()
     greater = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.GT))
     after = rasp.SelectorWidth(rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.GT))
     return rasp.Aggregate(rasp.Select(greater, after, rasp.Comparison.EQ), rasp.tokens)
@@ -188,7 +185,7 @@ def sort_by_greater_count() -> Any:
 def max_by_full_count() -> Any:
     """The maximum as the token that is >= every token: #(tokens <= mine) compared with the
     length by an MLP, then the averaging head of the original."""
-    rasp = _rasp()
+    rasp = rasp_language()
     leq = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LEQ))
     n = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
     is_max = rasp.SequenceMap(lambda a, b: 1 if a == b else 0, leq, n)
