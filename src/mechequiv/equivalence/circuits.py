@@ -28,7 +28,8 @@ from mechequiv.equivalence.components import (
     model_adapter,
 )
 from mechequiv.equivalence.discovery import Circuit
-from mechequiv.equivalence.patched import PatchedModel, output_distribution, output_logits
+from mechequiv.equivalence.metrics import output_logits
+from mechequiv.equivalence.patched import PatchedModel, output_distribution
 from mechequiv.equivalence.samplers import Draw, DrawingSampler
 from mechequiv.errors import MechequivError
 

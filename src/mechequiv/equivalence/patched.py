@@ -33,14 +33,9 @@ class PatchedModel(nn.Module):
         return f"patched points: {', '.join(map(str, self.patches))}"
 
 
-def output_logits(out: Any) -> torch.Tensor:
-    """The logits of a model output (``out.logits``, the first of a tuple, or ``out``), float64."""
+def output_distribution(out: Any) -> torch.Tensor:
+    """Softmax over the last dimension of a model output (logits), in float64."""
     logits = out.logits if hasattr(out, "logits") else out
     if isinstance(logits, (tuple, list)):
         logits = logits[0]
-    return torch.as_tensor(logits).double()
-
-
-def output_distribution(out: Any) -> torch.Tensor:
-    """Softmax over the last dimension of a model output (logits), in float64."""
-    return torch.softmax(output_logits(out), dim=-1)
+    return torch.softmax(torch.as_tensor(logits).double(), dim=-1)
