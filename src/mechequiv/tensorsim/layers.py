@@ -27,7 +27,7 @@ The factors are read as they are (device and dtype kept); tensorsim computes in 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -130,19 +130,31 @@ def _zoo_bilinear(m: Any) -> BilinearFactors:
     )
 
 
+def _reader_of(
+    m: nn.Module,
+    registered: Mapping[type, Callable[[nn.Module], Any]],
+    zoo_class: str,
+    zoo_reader: Callable[[Any], Any],
+    method_name: str,
+) -> Callable[[nn.Module], Any] | None:
+    """How to read ``m``: a reader registered for exactly ``type(m)``, else the zoo's reader for
+    its class, else the class's own ``method_name`` (unbound), else None."""
+    reader = registered.get(type(m))
+    if reader is None and _is_zoo(m, zoo_class):
+        reader = zoo_reader
+    if reader is None and callable(getattr(m, method_name, None)):
+        reader = getattr(type(m), method_name)
+    return reader
+
+
 def bilinear_factors_of(m: nn.Module) -> BilinearFactors | None:
     """The factors of a bilinear layer, or None if ``m`` is not one.
 
     A registered reader for ``type(m)`` wins; otherwise a ``bilinear_factors()`` method.
     """
-    reader = _READERS.get(type(m))
-    if reader is None and _is_zoo(m, "Bilinear"):
-        reader = _zoo_bilinear
+    reader = _reader_of(m, _READERS, "Bilinear", _zoo_bilinear, "bilinear_factors")
     if reader is None:
-        method = getattr(m, "bilinear_factors", None)
-        if not callable(method):
-            return None
-        reader = getattr(type(m), "bilinear_factors")  # noqa: B009  (an unbound method)
+        return None
     out = reader(m)
     if not isinstance(out, BilinearFactors):
         raise TypeError(
@@ -185,14 +197,9 @@ def _zoo_bilinear_mlp(m: Any) -> list[TensorLayer]:
 def tensor_layers_of(m: nn.Module) -> list[TensorLayer] | None:
     """The chain of a model that names one (a registered reader, a ``tensor_layers()`` method,
     or the zoo's ``BilinearMLP``), or None."""
-    reader = _CHAINS.get(type(m))
-    if reader is None and _is_zoo(m, "BilinearMLP"):
-        reader = _zoo_bilinear_mlp
+    reader = _reader_of(m, _CHAINS, "BilinearMLP", _zoo_bilinear_mlp, "tensor_layers")
     if reader is None:
-        method = getattr(m, "tensor_layers", None)
-        if not callable(method):
-            return None
-        reader = getattr(type(m), "tensor_layers")  # noqa: B009  (an unbound method)
+        return None
     out = list(reader(m))
     bad = [type(x).__name__ for x in out if not isinstance(x, nn.Module | BilinearFactors)]
     if bad:
