@@ -54,3 +54,10 @@ def test_resample_ablation_refuses_a_circuit_missing_a_unit_of_a_single_output(s
     misses_one = ResampleAblation([Component("1", 0)], comps, stimuli, max_tries=3)
     with pytest.raises(MechequivError, match=r"relative MSE 0\.05"):
         misses_one.sample(net, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("field", ["max_kl", "max_accuracy_drop", "max_relative_mse"])
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "0.05"])
+def test_bounds_must_be_numbers_at_least_zero(field: str, bad: object) -> None:
+    with pytest.raises(ValueError, match=f"BehaviourCheck.{field} must be a number >= 0"):
+        BehaviourCheck(**{field: bad})

@@ -78,6 +78,12 @@ class BehaviourCheck:
     max_accuracy_drop: float = 0.02
     max_relative_mse: float = 0.05
 
+    def __post_init__(self) -> None:
+        for name in ("max_kl", "max_accuracy_drop", "max_relative_mse"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value >= 0):  # NaN fails too
+                raise ValueError(f"BehaviourCheck.{name} must be a number >= 0; got {value!r}")
+
     def measure(self, clean_out: Any, patched_out: Any) -> dict[str, float]:
         clean, patched = output_logits(clean_out), output_logits(patched_out)
         p, q = torch.softmax(clean, dim=-1), torch.softmax(patched, dim=-1)
