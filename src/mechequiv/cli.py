@@ -403,8 +403,10 @@ def compare(
         typer.Option(
             help="Implementations for Congruity: distill (label-free re-fit to each model's "
             "outputs), circuit (resample ablation outside a circuit found by discover_circuit), "
-            "symmetry (the positive control) or none (default: Congruity skipped; none is "
-            "calibrated yet)."
+            "circuit-reprs (the same outside a circuit over every head and MLP unit, compared "
+            "on the circuit's own outputs: calibrated on compiled Tracr pairs, not on trained "
+            "seeds), symmetry (the positive control) or none (default: Congruity skipped; none "
+            "is calibrated on trained seeds)."
         ),
     ] = "none",
     seed: Annotated[int, typer.Option(help="Seed of the implementation draws.")] = 0,

@@ -45,7 +45,7 @@ def task_inputs(task: Any, form: str) -> Any:
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
 
-SAMPLER_KINDS = ("none", "distill", "symmetry", "circuit")
+SAMPLER_KINDS = ("none", "distill", "symmetry", "circuit", "circuit-reprs")
 
 
 def _sampler(
@@ -83,12 +83,33 @@ def _sampler(
     raise ValueError(f"sampler must be one of {SAMPLER_KINDS}, got {kind!r}")
 
 
+def _congruity_circuit(model: nn.Module, inputs: Any, points: list[Any] | None) -> Any:
+    """The circuit of the fixed configuration (``"circuit-reprs"``):
+    :func:`~mechequiv.equivalence.discover_congruity_circuit` over every head and MLP unit
+    where the model has TransformerLens-style hook points, else over the units of the points
+    read."""
+    from mechequiv.equivalence import (
+        default_points,
+        discover_congruity_circuit,
+        neurons,
+        transformer_components,
+    )
+
+    try:
+        comps = transformer_components(model, neurons=True)
+    except ValueError:
+        comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
+    return discover_congruity_circuit(model, inputs, comps)
+
+
 PARTS = ("representational", "functional", "congruity")
 
 NO_SAMPLER = (
     "no sampler chosen: pass distill (label-free re-fit), circuit (resample ablation outside a "
-    "circuit found by ACDC-style patching, discover_circuit) or symmetry (the positive control); none is calibrated on "
-    "same-mechanism pairs of different seeds yet, so none is a default"
+    "circuit found by ACDC-style patching, discover_circuit), circuit-reprs (that with the "
+    "circuit's own outputs as representation: calibrated on compiled Tracr pairs, not on "
+    "trained seeds) or symmetry (the positive control); none is calibrated on same-mechanism "
+    "pairs of different trained seeds, so none is a default"
 )
 
 CONGRUITY_MEANING = (
@@ -387,7 +408,13 @@ def compare_models(
     sampler : ``"distill"`` (label-free: networks of the same architecture distilled from each
         model's own outputs, :class:`~mechequiv.equivalence.refit.Distill` with 1000 steps,
         accepted within KL 0.2 nats and 90% argmax agreement), ``"circuit"`` (resample
-        ablation outside a circuit found by :func:`discover_circuit`) or ``"symmetry"`` (exact
+        ablation outside a circuit found by :func:`discover_circuit`), ``"circuit-reprs"``
+        (the fixed label-free configuration of the validity benchmarks: the circuit over every
+        head and MLP unit from :func:`~mechequiv.equivalence.discover_congruity_circuit`,
+        resample ablation outside it, and GetReprs the circuit nodes' own outputs,
+        :class:`~mechequiv.equivalence.CircuitReprs`, instead of the hook points; a model whose
+        circuit is the whole model is its own only implementation, ``OnePointSet``; see
+        docs/congruity_validity.md for where it is and is not valid) or ``"symmetry"`` (exact
         reparameterisations: the positive control, not an estimate). None of them is calibrated
         on same-mechanism pairs of different seeds (benchmarks/results/external_validity*.json),
         so none is a default: without a sampler the Congruity part is skipped, saying why.
@@ -486,11 +513,21 @@ def _congruity_part(
             "implementation samplers",
             disable=None if progress is None else not progress,
         )
-        pair = tuple(_sampler(sampler, m, x, seed, r) for m, r in todo)
+        chosen: Any = reprs
+        if sampler == "circuit-reprs":
+            from mechequiv.equivalence import circuit_congruity_setup
+
+            circuits = [_congruity_circuit(m, x, r) for m, r in todo]
+            built, chosen = circuit_congruity_setup(models, circuits, x, tokens=reprs.tokens)
+        else:
+            built = tuple(_sampler(sampler, m, x, seed, r) for m, r in todo)
+        pair = (built[0], built[1])
         kinds = [type(s).__name__ for s in pair]
         used = kinds[0] if kinds[0] == kinds[1] else f"{kinds[0]} (a) / {kinds[1]} (b)"
         used += f" (sampler={sampler})"
-        result = congruity(*models, x, n=n, sampler=pair, reprs=reprs, seed=seed, progress=progress)
+        result = congruity(
+            *models, x, n=n, sampler=pair, reprs=chosen, seed=seed, progress=progress
+        )
     except Exception as e:  # the part's own error; the measures are kept
         headless = [type(m).__name__ for m in models if not _has_logits(m, x)]
         errors["congruity"] = (
