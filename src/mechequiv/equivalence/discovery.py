@@ -169,8 +169,9 @@ class Circuit:
     minimality : share of circuit nodes whose removal alone lowers faithfulness by more than
         ``threshold``
     scores : normalised drop of the metric when each candidate was tested (removal in the
-        sweep; for circuit nodes, removal from the final circuit); attribution estimates for
-        candidates pruned by the first pass
+        sweep, of its whole group for exact copies tested together; for circuit nodes, removal
+        of the node alone from the final circuit); attribution estimates for candidates pruned
+        by the first pass
     ablation : per candidate, how it is ablated ("counterfactual", or "zero" when it never
         varies over the counterfactual rows)
     constant : per non-varying candidate, the normalised drop under mean- and zero-ablation
