@@ -82,6 +82,44 @@ def test_index_order_depends_on_the_numbering():
     assert _kept(redundant_net(perm), order="index", perm=perm) == {1, 3, 5}
 
 
+def _float32_copy(base: nn.Sequential, perm: np.ndarray, rotation: torch.Tensor) -> nn.Sequential:
+    """``base`` with its hidden units permuted and reading inputs rotated by ``rotation``."""
+    net = nn.Sequential(nn.Linear(4, 24), nn.ReLU(), nn.Linear(24, 3)).eval()
+    p = torch.as_tensor(perm)
+    with torch.no_grad():
+        net[0].weight.copy_(base[0].weight[p] @ rotation)
+        net[0].bias.copy_(base[0].bias[p])
+        net[2].weight.copy_(base[2].weight[:, p])
+        net[2].bias.copy_(base[2].bias)
+    return net
+
+
+def test_float32_network_permuted_and_rotated_gives_the_permuted_circuit():
+    """A random float32 MLP, no exact ties: the copies' activations differ by float rounding
+    only, and the order by effect must not be swayed by it (the index order gives several
+    different circuits over the same copies)."""
+    from scipy.stats import ortho_group
+
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(4, 24), nn.ReLU(), nn.Linear(24, 3)).eval()
+    x = torch.randn(128, 4)
+    comps = [Component("1", i) for i in range(24)]
+    found: dict[str, set[frozenset[int]]] = {"canonical": set(), "index": set()}
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(24)
+        rotation = torch.as_tensor(ortho_group.rvs(4, random_state=rng), dtype=torch.float32)
+        net = _float32_copy(base, perm, rotation)
+        for order, kept in found.items():
+            circuit = discover_circuit(net, x @ rotation, comps, metric="kl", threshold=0.01,
+                                       min_faithfulness=0.95, order=order)  # fmt: skip
+            assert circuit.faithfulness >= 0.95
+            kept.add(frozenset(int(perm[c.index]) for c in circuit.nodes if c.index is not None))
+    assert len(found["canonical"]) == 1
+    assert 0 < len(next(iter(found["canonical"]))) < 24
+    assert len(found["index"]) > 1
+
+
 def test_order_is_checked():
     x = _inputs()
     with pytest.raises(ValueError, match="order must be 'canonical' or 'index'"):
