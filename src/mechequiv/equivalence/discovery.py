@@ -433,14 +433,24 @@ def _n_rows(inputs: Any) -> int:
 
 
 def _single_effects(
-    runs: _Runs, candidates: Sequence[Component], norm: Callable[[float], float]
+    runs: _Runs,
+    candidates: Sequence[Component],
+    removed: set[Component],
+    norm: Callable[[float], float],
 ) -> dict[Component, float]:
-    """Each candidate's normalised drop when ablated alone from the full model; only where the
-    search order needs it (hook points with several candidates), 0 elsewhere."""
+    """Each candidate's normalised drop when ablated alone on top of ``removed`` (the attribution
+    pass's pruning, or nothing); only where the search order needs it (hook points with several
+    candidates left to test), 0 elsewhere."""
+    live = [c for c in candidates if c not in removed]
     per_point: dict[str, int] = {}
-    for c in candidates:
+    for c in live:
         per_point[c.point] = per_point.get(c.point, 0) + 1
-    return {c: 1.0 - norm(runs.score([c])) if per_point[c.point] > 1 else 0.0 for c in candidates}
+    current = norm(runs.score(removed)) if removed else 1.0
+    effects = dict.fromkeys(candidates, 0.0)
+    for c in live:
+        if per_point[c.point] > 1:
+            effects[c] = current - norm(runs.score(removed | {c}))
+    return effects
 
 
 # ----------------------------------------------------------------------------------------------
@@ -501,8 +511,8 @@ def discover_circuit(
         components tested and removed together
         (:func:`~mechequiv.equivalence.search_order.search_groups`), so that the circuit of a
         copy of the model with its heads or units permuted (and its residual stream rotated)
-        is the image of this one; costs one patching run per component at hook points with
-        several components (none with the attribution pass, whose estimates serve). ``"index"``:
+        is the image of this one; costs one patching run per component left to test at hook
+        points with several of them (about one more sweep). ``"index"``:
         by decreasing index, as before (the kept member of a redundant pair depends on the
         numbering)
     """
@@ -593,7 +603,6 @@ def _run(
         method == "attribution" or (method == "auto" and len(candidates) > 200)
     )
     removed: set[Component] = set()
-    estimates: dict[Component, float] = {}
     if use_attr:
         estimates = _attribution(adapter, inputs, runs, candidates, span, attribution_steps)
         for c, e in estimates.items():
@@ -621,7 +630,7 @@ def _run(
         removed = set(candidates) - set(fixed)
     visit = [[c] for c in reversed(candidates)]  # order="index", and evaluate_circuit
     if fixed is None and order == "canonical":  # not for evaluate_circuit: no search
-        effects = estimates or _single_effects(runs, candidates, norm)
+        effects = _single_effects(runs, candidates, removed, norm)
         ablated = {c: runs.values[c] for c in candidates}
         clean = {c: component_slice(runs.clean[c.point], c) for c in candidates}
         visit = search_groups(candidates, order_of_points, effects, clean, ablated)

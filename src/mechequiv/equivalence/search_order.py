@@ -14,7 +14,8 @@ Conventions
   their order within the point is free; points keep the forward order (the search's own).
 - Within a point, components are tested in increasing order of the *key*
   ``(effect, change, size, peak)``: the normalised drop of the behaviour when the component
-  alone is ablated from the full model (the least important goes first), then the RMS change
+  alone is ablated from the model the search starts from (the full model, or what the
+  attribution pass left; the least important goes first), then the RMS change
   that ablation makes to its activation, the RMS of its activation and its largest magnitude.
   Every entry is a norm over the task's inputs, so it is unchanged by permutations of units or
   heads and by orthogonal maps of the residual stream or of a head's own space. Two keys are
@@ -62,8 +63,8 @@ def search_groups(
     ----------
     candidates : every candidate component
     point_order : the forward-order rank of each hook point
-    effects : each candidate's normalised drop of the behaviour when ablated alone (or an
-        estimate of it); needed only for points with more than one candidate
+    effects : each candidate's normalised drop of the behaviour when ablated alone; needed
+        only for points with more than one candidate
     clean, ablated : each candidate's activation on the inputs and its ablation value
 
     Returns groups (lists of components, each in index order) from the last hook point to the
