@@ -71,7 +71,7 @@ def test_redundant_copies_stay_together_and_the_weaker_stand_in_goes():
 def test_permuted_copy_gives_the_permuted_circuit(seed):
     perm = np.random.default_rng(seed).permutation(6)
     assert _kept(redundant_net(perm), perm=perm) == CANONICAL
-    # with the attribution first pass, its estimates order the search instead
+    # with the attribution first pass too (its pruning, then the same order)
     assert _kept(redundant_net(perm), perm=perm, method="attribution") == CANONICAL
 
 
