@@ -17,19 +17,19 @@ Conventions
   alone is ablated from the model the search starts from (the full model, or what the
   attribution pass left; the least important goes first), then the RMS change
   that ablation makes to its activation, the RMS of its activation and its largest magnitude.
-  Every entry is a norm over the task's inputs, so it is unchanged by permutations of units or
-  heads and by orthogonal maps of the residual stream or of a head's own space. Two keys are
+  Every entry is computed over the task's inputs from the component's own activation (norms)
+  or from the behaviour, so it is unchanged by permutations of units or heads and by
+  orthogonal maps of the residual stream or of a head's own space. Two keys are
   compared entry by entry; entries within a relative ``1e-5`` (plus ``1e-6`` of the largest
   magnitude of that entry at the point, the float noise floor) count as equal. Only
   components equal on every entry fall back to their index.
-- *Tied* components, interchangeable by a symmetry of the model, are grouped: same point, equal
-  keys, and equal activations and ablation values on every input (elementwise, within ``1e-5``
+- *Tied* components are grouped: same point, equal keys, and equal activations and ablation values on every input (elementwise, within ``1e-5``
   of the point's largest magnitude), as exact copies of a unit or head have. A group is tested
   and removed as one: it stays whole or goes whole. Two exact copies that each alone suffice
   are therefore both kept: the model gives no reason to prefer either, and a circuit must be
   invariant under every symmetry of the model (one that swaps the copies included) to be
-  canonical. The circuit is then the smallest one, among those the greedy search can reach,
-  that is closed under the symmetries that exchange exact copies. Each copy's own necessity
+  canonical; the circuit is closed under the symmetries that exchange exact copies, at the
+  price of holding more than a minimal circuit would. Each copy's own necessity
   (removing it alone from the final circuit) is near zero, which the circuit's ``minimality``
   reports.
 """
