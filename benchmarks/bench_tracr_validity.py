@@ -60,7 +60,8 @@ of discover_circuit: least effect alone first, exact copies together), so a ``ro
 the permuted circuit of the original; with the earlier index order
 (benchmarks/results/tracr_validity_circuit_fixed.json) both rotated pairs of histogram_alt kept
 different position-only MLP units and were flagged distinguishable
-(tracr_validity_circuit_canonical.json: the same command with the canonical order).
+(tracr_validity_circuit_canonical.json: the same command with the canonical order;
+tracr_validity_circuit_canonical_r4.json: ``--rotations 4 --samplers circuit_reprs``).
 
 Samplers are named factories ``(model, inputs, truth) -> Sampler`` (see SAMPLERS); a label-free
 sampler from elsewhere plugs in with ``--plugin NAME=package.module:factory`` where ``factory(model,
