@@ -55,6 +55,13 @@ changing the output distribution, and resampling outside such a circuit fails th
 GetImpl as above, GetReprs CircuitReprs; ``discovered_neurons`` is that GetImpl with the full
 residual stream. Each pair records which models had the one-point set (``one_point``), and the
 summaries give the AUC also over the pairs where neither model had it (``partial_circuits``).
+Discovery tests the components of a hook point in a numbering-free order (``order="canonical"``
+of discover_circuit: least effect alone first, exact copies together), so a ``rotated`` copy gets
+the permuted circuit of the original; with the earlier index order
+(benchmarks/results/tracr_validity_circuit_fixed.json) both rotated pairs of histogram_alt kept
+different position-only MLP units and were flagged distinguishable
+(tracr_validity_circuit_canonical.json: the same command with the canonical order;
+tracr_validity_circuit_canonical_r4.json: ``--rotations 4 --samplers circuit_reprs``).
 
 Samplers are named factories ``(model, inputs, truth) -> Sampler`` (see SAMPLERS); a label-free
 sampler from elsewhere plugs in with ``--plugin NAME=package.module:factory`` where ``factory(model,

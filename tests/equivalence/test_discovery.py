@@ -216,10 +216,15 @@ def test_min_faithfulness_stops_small_losses_from_adding_up():
     x = torch.rand(64, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 0.5
     comps = neurons(net, x, "1")
     # each redundant unit carries half of the margin: each removal costs 0.5 < 0.6, and under
-    # the threshold alone both go, one after the other (the losses add up to everything)
+    # the threshold alone, tested one at a time, both go one after the other (the losses add
+    # up to everything)
     loose = discover_circuit(net, x, comps, counterfactual=-x - 2.0, threshold=0.6,
-                             min_faithfulness=None)  # fmt: skip
+                             min_faithfulness=None, order="index")  # fmt: skip
     assert loose.nodes == () and loose.faithfulness == pytest.approx(0.0, abs=1e-9)
+    # the canonical order tests the two exact copies together (removing both costs 1.0)
+    together = discover_circuit(net, x, comps, counterfactual=-x - 2.0, threshold=0.6,
+                                min_faithfulness=None)  # fmt: skip
+    assert set(together.nodes) == {Component("1", 0), Component("1", 1)}
     kept = discover_circuit(net, x, comps, counterfactual=-x - 2.0, threshold=0.6)
     assert set(kept.nodes) == {Component("1", 0), Component("1", 1)}
     assert kept.faithfulness >= 0.9

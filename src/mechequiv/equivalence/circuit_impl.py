@@ -48,7 +48,11 @@ def discover_congruity_circuit(
     the hook points offer, so that a side computation sharing an MLP layer with the circuit
     stays outside it). A model with a single output (a regression, such as a numerical Tracr
     program) is scored by ``"mse"`` instead: the softmax of one logit is constant, so its KL is
-    identically 0 and would find nothing."""
+    identically 0 and would find nothing. The search order does not depend on the numbering of
+    heads and units (``order="canonical"``), so two exactly reparameterised copies of a model
+    (units permuted, residual stream rotated) get corresponding circuits, and
+    :class:`~mechequiv.equivalence.reprs.CircuitReprs` that differ only by that
+    reparameterisation."""
     comps = transformer_components(model, neurons=True) if components is None else components
     settings = dict(CONGRUITY_DISCOVERY)
     out = output_logits(run_with_patches(model_adapter(model), inputs, {}, progress=False))

@@ -21,6 +21,14 @@ Conventions
   by less than ``threshold``; sweeps repeat until nothing changes. Each decision is an exact
   patching run with all earlier removals in place, so effects that need several components
   together (saturated outputs, redundant heads) are seen, unlike one-at-a-time scans.
+- The components of one hook point (a layer's heads, an MLP's units) are tested in an order
+  that does not depend on their numbering (:mod:`~mechequiv.equivalence.search_order`): least
+  effect alone first, ties broken by norms of their activations; exact copies (equal
+  activations and effects) are tested and removed together, so both copies of a redundant
+  unit stay when either alone would do. Of two components that can stand in for each other
+  but are not copies, the one that matters less alone is removed. The circuit of a copy of the
+  model with permuted heads or units and a rotated residual stream is then the image of the
+  original's (``order="index"`` gives the earlier, numbering-dependent search).
 - With many candidates, attribution patching (Nanda 2023; Syed et al. 2023) first estimates
   every component's effect by the first-order term ``(a_cf - a) . dm/da``, with the gradient
   averaged along the path from the clean to the ablated activations (integrated gradients, as
@@ -53,6 +61,7 @@ from mechequiv.equivalence.components import (
     through_conversion,
 )
 from mechequiv.equivalence.metrics import BehaviourMetric, output_logits
+from mechequiv.equivalence.search_order import search_groups
 from mechequiv.errors import MechequivError
 
 Counterfactual = Any  # inputs (row-paired), a generator fn(inputs, rng) -> inputs, or None
@@ -160,8 +169,9 @@ class Circuit:
     minimality : share of circuit nodes whose removal alone lowers faithfulness by more than
         ``threshold``
     scores : normalised drop of the metric when each candidate was tested (removal in the
-        sweep; for circuit nodes, removal from the final circuit); attribution estimates for
-        candidates pruned by the first pass
+        sweep, of its whole group for exact copies tested together; for circuit nodes, removal
+        of the node alone from the final circuit); attribution estimates for candidates pruned
+        by the first pass
     ablation : per candidate, how it is ablated ("counterfactual", or "zero" when it never
         varies over the counterfactual rows)
     constant : per non-varying candidate, the normalised drop under mean- and zero-ablation
@@ -422,6 +432,27 @@ def _n_rows(inputs: Any) -> int:
     return Batches(inputs).n
 
 
+def _single_effects(
+    runs: _Runs,
+    candidates: Sequence[Component],
+    removed: set[Component],
+    norm: Callable[[float], float],
+) -> dict[Component, float]:
+    """Each candidate's normalised drop when ablated alone on top of ``removed`` (the attribution
+    pass's pruning, or nothing); only where the search order needs it (hook points with several
+    candidates left to test), 0 elsewhere."""
+    live = [c for c in candidates if c not in removed]
+    per_point: dict[str, int] = {}
+    for c in live:
+        per_point[c.point] = per_point.get(c.point, 0) + 1
+    current = norm(runs.score(removed)) if removed else 1.0
+    effects = dict.fromkeys(candidates, 0.0)
+    for c in live:
+        if per_point[c.point] > 1:
+            effects[c] = current - norm(runs.score(removed | {c}))
+    return effects
+
+
 # ----------------------------------------------------------------------------------------------
 # Discovery
 
@@ -442,6 +473,7 @@ def discover_circuit(
     max_sweeps: int = 3,
     completeness_subsets: int = 8,
     seed: int = 0,
+    order: str = "canonical",
 ) -> Circuit:
     """Find the circuit of ``model`` for the behaviour on ``inputs``.
 
@@ -474,10 +506,19 @@ def discover_circuit(
     completeness_subsets : random circuit subsets S knocked out for completeness, besides the
         single components
     seed : derangement / generator / subset randomness
+    order : the order in which the sweep tests the components of one hook point.
+        ``"canonical"``: by what each does, least effect first, with exactly interchangeable
+        components tested and removed together
+        (:func:`~mechequiv.equivalence.search_order.search_groups`), so that the circuit of a
+        copy of the model with its heads or units permuted (and its residual stream rotated)
+        is the image of this one; costs one patching run per component left to test at hook
+        points with several of them (about one more sweep). ``"index"``:
+        by decreasing index, as before (the kept member of a redundant pair depends on the
+        numbering)
     """
     return _run(model, inputs, components, None, counterfactual, metric, threshold, method,
                 ablation, zero_check, min_faithfulness, attribution_steps, max_sweeps,
-                completeness_subsets, seed)  # fmt: skip
+                completeness_subsets, seed, order)  # fmt: skip
 
 
 def evaluate_circuit(
@@ -499,7 +540,7 @@ def evaluate_circuit(
     (``method="given"``). Use it for hand-written circuits and for null baselines (random
     circuits of the same size)."""
     return _run(model, inputs, components, list(nodes), counterfactual, metric, threshold, "acdc",
-                ablation, zero_check, None, 1, 0, completeness_subsets, seed)  # fmt: skip
+                ablation, zero_check, None, 1, 0, completeness_subsets, seed, "index")  # fmt: skip
 
 
 def _run(
@@ -518,11 +559,14 @@ def _run(
     max_sweeps: int,
     completeness_subsets: int,
     seed: int,
+    order: str,
 ) -> Circuit:
     t0 = time.perf_counter()
     adapter = model_adapter(model)
     if method not in ("auto", "acdc", "attribution"):
         raise ValueError(f"method must be 'auto', 'acdc' or 'attribution'; got {method!r}")
+    if order not in ("canonical", "index"):
+        raise ValueError(f"order must be 'canonical' or 'index'; got {order!r}")
     if ablation not in ("counterfactual", "mean", "zero"):
         raise ValueError(f"ablation must be 'counterfactual', 'mean' or 'zero'; got {ablation!r}")
     if not 0 <= threshold < 1:
@@ -534,8 +578,10 @@ def _run(
     n = _n_rows(inputs)
     cf_inputs, cf_label = _counterfactual(inputs, counterfactual, n, rng)
     runs = _Runs(adapter, inputs, cf_inputs, candidates, metric, ablation)
-    order = _forward_order(adapter, inputs, sorted({c.point for c in candidates}))
-    candidates.sort(key=lambda c: (order[c.point], c.index if c.index is not None else -1))
+    order_of_points = _forward_order(adapter, inputs, sorted({c.point for c in candidates}))
+    candidates.sort(
+        key=lambda c: (order_of_points[c.point], c.index if c.index is not None else -1)
+    )
 
     m_full = runs.metric(runs.clean_out, runs.clean_out)
     m_empty = runs.score(candidates)
@@ -582,20 +628,28 @@ def _run(
                 f"circuit components not among the candidates: {sorted(map(str, unknown))}"
             )
         removed = set(candidates) - set(fixed)
+    visit = [[c] for c in reversed(candidates)]  # order="index", and evaluate_circuit
+    if fixed is None and order == "canonical":  # not for evaluate_circuit: no search
+        effects = _single_effects(runs, candidates, removed, norm)
+        ablated = {c: runs.values[c] for c in candidates}
+        clean = {c: component_slice(runs.clean[c.point], c) for c in candidates}
+        visit = search_groups(candidates, order_of_points, effects, clean, ablated)
     for _ in range(max_sweeps if fixed is None else 0):
         changed = False
-        for c in reversed(candidates):
-            if c in removed:
+        for group in visit:
+            live = [c for c in group if c not in removed]
+            if not live:
                 continue
-            trial = norm(runs.score(removed | {c}))
+            trial = norm(runs.score(removed | set(live)))
             drop = current - trial
-            if zero_check and drop < threshold and runs.kind[c] != "zero":
+            zeroable = [c for c in live if runs.kind[c] != "zero"]
+            if zero_check and drop < threshold and zeroable:
                 zeroed = dict(runs.values)
-                zeroed[c] = torch.zeros_like(runs.values[c])
-                drop = max(drop, current - norm(runs.score(removed | {c}, zeroed)))
-            scores[c] = drop
+                zeroed.update({c: torch.zeros_like(runs.values[c]) for c in zeroable})
+                drop = max(drop, current - norm(runs.score(removed | set(live), zeroed)))
+            scores.update(dict.fromkeys(live, drop))
             if drop < threshold and (min_faithfulness is None or trial >= min_faithfulness):
-                removed.add(c)
+                removed.update(live)
                 current, changed = trial, True
         if not changed:
             break
@@ -614,9 +668,12 @@ def _run(
     scores.update(necessity)
     minimality = float(np.mean([d > threshold for d in necessity.values()])) if nodes else 1.0
     subsets = [[c] for c in nodes]
+    # drawn from the nodes in search order, so that a permuted copy draws the same subsets
+    canonical = fixed is None and order == "canonical"
+    searched = [c for g in visit for c in g if c not in removed] if canonical else nodes
     for _ in range(completeness_subsets if len(nodes) > 1 else 0):
         k = int(rng.integers(1, len(nodes)))
-        subsets.append([nodes[i] for i in rng.choice(len(nodes), k, replace=False)])
+        subsets.append([searched[i] for i in rng.choice(len(nodes), k, replace=False)])
     gaps = [0.0]
     for s in subsets:
         in_circuit = norm(runs.score(removed | set(s)))
