@@ -1,0 +1,88 @@
+"""The label-free circuit configuration (``circuit_congruity_setup``: resample ablation outside
+each model's circuit, or the one-point set, and one ``CircuitReprs``) on the Ray backend: the
+same scores as in-process, and a run resumed from its results file (local instance, 2 CPUs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from mechequiv.equivalence import (
+    Component,
+    OnePointSet,
+    ResampleAblation,
+    circuit_congruity_setup,
+    congruity_matrix,
+    discover_congruity_circuit,
+    neurons,
+)
+from mechequiv.parallel import RayBackend
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def backend():
+    if ray.is_initialized():  # pragma: no cover - another module left Ray running
+        pytest.skip("a Ray instance is already running in this process")
+    b = RayBackend(num_cpus=2, init_options={"object_store_memory": 100 * 2**20})
+    yield b
+    b.shutdown()
+
+
+def net(seed: int, unread: int = 0) -> nn.Sequential:
+    """A random 4-6-3 ReLU MLP; ``unread`` more hidden units that vary with the input but that
+    nothing reads (zero readout weights): a side computation next to the circuit."""
+    g = torch.Generator().manual_seed(seed)
+    m = nn.Sequential(nn.Linear(4, 6 + unread), nn.ReLU(), nn.Linear(6 + unread, 3))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+        m[2].weight[:, 6:].zero_()
+    return m
+
+
+@pytest.fixture(scope="module")
+def setup():
+    x = torch.randn(128, 4, generator=torch.Generator().manual_seed(0))
+    plain, other = net(0), net(1)
+    side = net(0, unread=3)
+    with torch.no_grad():  # plain's function, plus 3 units nothing reads
+        side[0].weight[:6].copy_(plain[0].weight)
+        side[0].bias[:6].copy_(plain[0].bias)
+        side[2].weight[:, :6].copy_(plain[2].weight)
+        side[2].bias.copy_(plain[2].bias)
+    models = [plain, side, other]
+    # over the hidden units (what compare_models' "circuit-reprs" does for an MLP)
+    circuits = [discover_congruity_circuit(m, x, neurons(m, x, "1")) for m in models]
+    samplers, reprs = circuit_congruity_setup(models, circuits, x)
+    return models, circuits, samplers, reprs, x
+
+
+def test_circuit_configuration_on_ray_equals_in_process_and_resumes(backend, setup, tmp_path):
+    models, circuits, samplers, reprs, x = setup
+    # both kinds of sampler travel: plain's circuit is all of it, side's leaves the unread units
+    assert circuits[1].nodes == tuple(Component("1", u) for u in range(6))
+    assert [type(s) for s in samplers] == [OnePointSet, ResampleAblation, OnePointSet]
+    kw = {"n": 10, "n_boot": 200, "sampler": samplers, "reprs": reprs, "progress": False}
+    local = congruity_matrix(models, x, **kw)
+    path = tmp_path / "congruity.json"
+    remote = congruity_matrix(models, x, backend=backend, results_path=str(path), **kw)
+    assert remote.to_dict() == local.to_dict()
+    assert len(json.loads(path.read_text())["results"]) == 6
+    # what matters: the unread side computation is not told apart, another network is
+    same, diff = remote.results[0, 1], remote.results[0, 2]
+    assert same.score == 1.0 and not same.distinguishable
+    assert diff.score == 0.0 and diff.distinguishable
+    assert all(remote.results[i, i].score == 1.0 for i in range(3))
+    # a resumed run reads the pairs from the file: drop two, they alone are recomputed (on Ray)
+    stored = json.loads(path.read_text())
+    for key in ("0,2", "1,1"):
+        del stored["results"][key]
+    path.write_text(json.dumps(stored))
+    resumed = congruity_matrix(models, x, backend="ray", results_path=str(path), **kw)
+    assert resumed.to_dict() == local.to_dict()
+    assert len(json.loads(path.read_text())["results"]) == 6
