@@ -141,7 +141,7 @@ def test_refusals():
     with pytest.raises(TypeError, match="Components"):
         CircuitReprs({m: ["act_a"]})
     with pytest.raises(ValueError, match="no circuit for this SideBranch"):
-        CircuitReprs({m: [Component("act_a")]})(SideBranch(0), torch.zeros(2, 4))
+        CircuitReprs({m: [Component("act_a")]})(SideBranch(1), torch.zeros(2, 4))
     with pytest.raises(TypeError, match="must be a Circuit"):
         circuit_sampler([Component("act_a")], torch.zeros(2, 4))
     with pytest.raises(ValueError, match="2 models but 1 circuits"):

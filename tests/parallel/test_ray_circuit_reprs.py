@@ -15,6 +15,7 @@ from mechequiv.equivalence import (
     OnePointSet,
     ResampleAblation,
     circuit_congruity_setup,
+    congruity,
     congruity_matrix,
     discover_congruity_circuit,
     neurons,
@@ -86,3 +87,21 @@ def test_circuit_configuration_on_ray_equals_in_process_and_resumes(backend, set
     resumed = congruity_matrix(models, x, backend="ray", results_path=str(path), **kw)
     assert resumed.to_dict() == local.to_dict()
     assert len(json.loads(path.read_text())["results"]) == 6
+
+
+def _congruity_task(a: nn.Module, b: nn.Module, x: torch.Tensor, samplers, reprs) -> dict:
+    return congruity(a, b, x, n=10, n_boot=200, sampler=samplers, reprs=reprs).to_dict()
+
+
+def test_models_and_reprs_serialised_apart_are_matched(backend, setup):
+    """As Ray task arguments, each model and the reprs are serialised on their own: the
+    models the worker sees are not the objects the reprs was made with."""
+    models, _, samplers, reprs, x = setup
+    task = ray.remote(num_cpus=1)(_congruity_task)
+    pairs = [(0, 1), (0, 2)]
+    futures = [task.remote(models[i], models[j], x, (samplers[i], samplers[j]), reprs)
+               for i, j in pairs]  # fmt: skip
+    for (i, j), got in zip(pairs, ray.get(futures), strict=True):
+        want = congruity(models[i], models[j], x, n=10, n_boot=200,
+                         sampler=(samplers[i], samplers[j]), reprs=reprs)  # fmt: skip
+        assert got == want.to_dict()

@@ -9,6 +9,7 @@ nodes): the representation of the interpretation rather than of the whole networ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -125,8 +126,13 @@ class CircuitReprs:
     ----------
     circuits : mapping model -> :class:`~mechequiv.equivalence.discovery.Circuit` or sequence
         of :class:`~mechequiv.equivalence.components.Component`
-        The circuit of every model to be compared, matched by identity. An implementation drawn
-        by patching (:class:`PatchedModel`) is read at its base model's circuit nodes with its
+        The circuit of every model to be compared. A model is recognised by identity, else by
+        its :func:`model_fingerprint` (structure and weights) as it was when the CircuitReprs
+        was made: so a copy made by serialisation (a Ray task's arguments, pickle, deepcopy)
+        is read at its original's circuit, never by ``id()``. Weights changed in place since
+        make a copy unknown; two models with equal weights but different circuits make a copy
+        of either ambiguous (both refused, naming the problem). An implementation drawn by
+        patching (:class:`PatchedModel`) is read at its base model's circuit nodes with its
         patches applied. A circuit that holds every component gives every component's output.
     tokens : token policy
         Applied to each node's (n, t, ...) slice (see :func:`mechequiv.tokens.pool_tokens`);
@@ -142,7 +148,9 @@ class CircuitReprs:
     ) -> None:
         if not isinstance(circuits, Mapping) or not circuits:
             raise ValueError("circuits must be a non-empty mapping {model: circuit}")
-        self._circuits: list[tuple[nn.Module, tuple[Component, ...]]] = []
+        # (model, its fingerprint, its nodes); the model for the identity lookup, the
+        # fingerprint for copies of it
+        self._circuits: list[tuple[nn.Module, str, tuple[Component, ...]]] = []
         for model, circuit in circuits.items():
             if not isinstance(model, nn.Module):
                 raise TypeError(
@@ -157,18 +165,30 @@ class CircuitReprs:
             bad = [c for c in nodes if not isinstance(c, Component)]
             if bad:
                 raise TypeError(f"circuit nodes must be Components; got {bad[0]!r}")
-            self._circuits.append((model, nodes))
+            self._circuits.append((model, model_fingerprint(model), nodes))
         self.tokens = tokens
 
     def nodes(self, model: nn.Module) -> tuple[Component, ...]:
         """The circuit nodes read for ``model`` (a :class:`PatchedModel`: its base model's)."""
         base = model.model if isinstance(model, PatchedModel) else model
-        for m, nodes in self._circuits:
+        for m, _, nodes in self._circuits:
             if m is base:
                 return nodes
+        # a copy (deserialised on a worker, deep-copied): the model it was copied from
+        key = model_fingerprint(base)
+        found = {nodes for _, k, nodes in self._circuits if k == key}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            raise ValueError(
+                f"this {type(base).__name__} has the structure and weights of {len(found)} "
+                "models of the CircuitReprs that have different circuits, so which one it "
+                "copies is ambiguous: pass the model objects the CircuitReprs was made with"
+            )
         raise ValueError(
             f"CircuitReprs has no circuit for this {type(base).__name__} (models are matched by "
-            "identity): pass {model: circuit} for every model compared"
+            "identity, else by structure and weights as they were when the CircuitReprs was "
+            "made): pass {model: circuit} for every model compared"
         )
 
     def __call__(self, model: nn.Module, inputs: Any) -> torch.Tensor:
@@ -191,5 +211,29 @@ class CircuitReprs:
         return a.reshape(a.shape[0], -1)
 
     def __repr__(self) -> str:
-        sizes = [len(nodes) for _, nodes in self._circuits]
-        return f"CircuitReprs(nodes per model={sizes}, tokens={self.tokens!r})"
+        # the key names which circuits of which models are read (resume checks compare
+        # descriptions): the same in every process, whatever the order of the mapping
+        sizes = [len(nodes) for _, _, nodes in self._circuits]
+        entries = sorted(f"{k} {[repr(c) for c in nodes]}" for _, k, nodes in self._circuits)
+        key = hashlib.blake2b("\n".join(entries).encode(), digest_size=8).hexdigest()
+        return f"CircuitReprs(nodes per model={sizes}, key={key}, tokens={self.tokens!r})"
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A digest of ``model``'s structure and state: every submodule's name and class, and every
+    parameter's and buffer's name, dtype, shape and values (hex, 32 characters).
+
+    Equal for a model and its copies (deepcopy, pickle, Ray) on any device; different as soon
+    as one weight differs. Python attributes that are not tensors (hyperparameters of a
+    custom module) are not read, so two models that differ only there share it.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for name, module in model.named_modules():
+        h.update(f"module {name} {type(module).__module__}.{type(module).__qualname__}\n".encode())
+    for kind, named in (("param", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, t in named:
+            h.update(f"{kind} {name} {t.dtype} {tuple(t.shape)}\n".encode())
+            if t.layout == torch.strided and not t.is_meta and not t.is_quantized:
+                # raw bytes of any dtype (bfloat16 has no numpy twin): reinterpret as uint8
+                h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
+    return h.hexdigest()
