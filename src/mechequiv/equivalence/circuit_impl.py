@@ -84,7 +84,10 @@ def circuit_congruity_setup(
 ) -> tuple[tuple[Sampler, ...], CircuitReprs]:
     """``(samplers, reprs)`` for ``congruity(h1, h2, inputs, sampler=samplers, reprs=reprs)``
     (or ``congruity_matrix``): one :func:`circuit_sampler` per model and a
-    :class:`~mechequiv.equivalence.reprs.CircuitReprs` over all of them."""
+    :class:`~mechequiv.equivalence.reprs.CircuitReprs` over all of them. Both may be sent to
+    other processes (``congruity_matrix(..., backend="ray")``, Ray task arguments, pickle):
+    the reprs recognises a deserialised copy of a model by its structure and weights
+    (:func:`~mechequiv.equivalence.reprs.model_fingerprint`)."""
     models, circuits = list(models), list(circuits)
     if len(models) != len(circuits):
         raise ValueError(f"{len(models)} models but {len(circuits)} circuits")
