@@ -19,8 +19,8 @@ from mechequiv.equivalence import (
     PatchedModel,
     ResampleAblation,
     congruity_matrix,
+    model_fingerprint,
 )
-from mechequiv.equivalence.reprs import model_fingerprint
 
 A, SIDE2 = Component("act_a"), Component("act_side", 2)
 

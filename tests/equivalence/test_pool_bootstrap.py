@@ -4,6 +4,8 @@ that it is a sample of the implementation set."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from torch import nn
 
 from mechequiv.equivalence import Retrained, congruity
 from mechequiv.equivalence.samplers import Draw
@@ -54,3 +56,19 @@ def test_retrained_reports_its_member_and_congruity_uses_it(zoo):
                   distance="procrustes")  # fmt: skip
     assert r.sources is not None and {s[0] for s in r.sources} <= {1, 2, 3, 4}
     assert {s[1] for s in r.sources} <= {1, 2, 3}
+
+
+def test_retrained_recognises_copies_of_its_members():
+    # Ray workers, pickle and deepcopy give new objects: matched by structure and weights
+    import copy
+
+    pool = [nn.Linear(3, 2) for _ in range(3)]
+    sampler = Retrained(pool)
+    rng = np.random.default_rng(0)
+    got = sampler.draw(copy.deepcopy(pool[0]), rng, exclude=(copy.deepcopy(pool[1]),))
+    assert got.model is pool[2] and got.source == 2
+    with pytest.raises(ValueError, match="none of the Retrained groups"):
+        sampler.draw(nn.Linear(3, 2), rng)
+    twins = [pool[0], copy.deepcopy(pool[0])]
+    with pytest.raises(ValueError, match="ambiguous"):
+        Retrained(twins, pool[1:]).draw(copy.deepcopy(pool[0]), rng)

@@ -40,6 +40,7 @@ from mechequiv.equivalence.distance import (
     ridge_cv_distance,
     ridge_distance,
 )
+from mechequiv.equivalence.fingerprint import model_fingerprint
 from mechequiv.equivalence.fourier import FourierModuleReprs, FourierModules
 from mechequiv.equivalence.metrics import BehaviourMetric
 from mechequiv.equivalence.patched import PatchedModel
@@ -82,6 +83,7 @@ __all__ = [
     "discover_congruity_circuit",
     "evaluate_circuit",
     "hidden_representations",
+    "model_fingerprint",
     "neurons",
     "resolve_distance",
     "ridge_authors_distance",

@@ -32,6 +32,7 @@ from torch import nn
 
 from mechequiv.capture.protocol import symmetries
 from mechequiv.equivalence import residual
+from mechequiv.equivalence.fingerprint import model_fingerprint
 from mechequiv.equivalence.patched import PatchedModel
 
 
@@ -181,26 +182,55 @@ class Retrained(DrawingSampler):
     ----------
     groups : sequence of sequences of models
         Each inner sequence holds models trained with one recipe (e.g. the seeds of a zoo).
-        ``sample(model)`` returns another member of the group that contains ``model``
-        (compared by identity), uniformly at random among those not in ``exclude``.
+        ``sample(model)`` returns another member of the group that contains ``model``,
+        uniformly at random among those not in ``exclude``. Models are matched by identity,
+        else by :func:`~mechequiv.equivalence.fingerprint.model_fingerprint` (structure and
+        weights as they were when the sampler was made), so copies made by Ray, pickle or
+        deepcopy are recognised.
     """
 
     def __init__(self, *groups: Sequence[nn.Module]) -> None:
         if not groups:
             raise ValueError("Retrained needs at least one group of same-recipe models")
         self.groups = [list(g) for g in groups]
+        # taken once: a copy of a member is recognised without hashing the pool on every draw
+        self._keys = [[model_fingerprint(m) for m in g] for g in self.groups]
 
     def draw(
         self, model: nn.Module, rng: np.random.Generator, exclude: Sequence[nn.Module] = ()
     ) -> Draw:
         """:meth:`sample` with the drawn member's index in its group as ``source`` (Congruity's
         bootstrap resamples pool members through it)."""
-        for g in self.groups:
-            if any(m is model for m in g):
-                others = [i for i, m in enumerate(g)
-                          if m is not model and not any(m is e for e in exclude)]  # fmt: skip
-                if not others:
-                    raise ValueError("the model's recipe group has no other member to draw")
-                pick = others[int(rng.integers(len(others)))]
-                return Draw(g[pick], source=pick)
-        raise ValueError("the model is in none of the Retrained groups (models match by identity)")
+        where = self._find(model)
+        if where is None:
+            raise ValueError(
+                "the model is in none of the Retrained groups (models match by identity, else "
+                "by structure and weights as they were when the sampler was made)"
+            )
+        gi, own = where
+        excluded = {own}
+        for e in exclude:
+            found = self._find(e)
+            if found is not None and found[0] == gi:
+                excluded.add(found[1])
+        others = [i for i in range(len(self.groups[gi])) if i not in excluded]
+        if not others:
+            raise ValueError("the model's recipe group has no other member to draw")
+        pick = others[int(rng.integers(len(others)))]
+        return Draw(self.groups[gi][pick], source=pick)
+
+    def _find(self, model: nn.Module) -> tuple[int, int] | None:
+        """(group, member) of ``model``: by identity, else by fingerprint (unique or refused)."""
+        for gi, g in enumerate(self.groups):
+            for i, m in enumerate(g):
+                if m is model:
+                    return gi, i
+        key = model_fingerprint(model)
+        hits = [(gi, i) for gi, ks in enumerate(self._keys) for i, k in enumerate(ks) if k == key]
+        if len(hits) > 1:
+            raise ValueError(
+                f"this {type(model).__name__} has the structure and weights of {len(hits)} "
+                "members of the Retrained groups, so which one it copies is ambiguous: pass "
+                "the model objects the sampler was made with"
+            )
+        return hits[0] if hits else None
