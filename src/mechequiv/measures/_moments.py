@@ -403,5 +403,5 @@ def _centred_traces_whole(a: np.ndarray, b: np.ndarray) -> tuple[float, torch.Te
     ac, bc = a - a.mean(0), b - b.mean(0)
     ac -= ac.mean(0)
     bc -= bc.mean(0)
-    fx, fy = ac.reshape(-1), bc.reshape(-1)  # fresh C-ordered arrays: views, no copies
+    fx, fy = ac.reshape(-1), bc.reshape(-1)  # views (a copy only of column-major input)
     return float(fx @ fx), torch.from_numpy(ac.T @ bc), float(fy @ fy)
