@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -156,6 +157,15 @@ def time_rows(n: int, d: int, repeats: int, before: types.ModuleType | None) -> 
     return row
 
 
+def load(before: tuple[float, float, float]) -> dict[str, object]:
+    """The machine's 1/5/15-minute load averages before and after the run, and its cores."""
+    return {
+        "loadavg_1_5_15_before": before,
+        "loadavg_1_5_15_after": os.getloadavg(),
+        "cores": os.cpu_count(),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mem-n", type=int, default=100_000)
@@ -167,6 +177,7 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true", help="skip the memory rows")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "linear_cka.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
     memory = []
     if not args.no_memory:
         memory = [
@@ -183,7 +194,7 @@ def main() -> None:
         print(json.dumps(timing[-1]), flush=True)
     print_table(timing, list(timing[0]))
     record = {"memory": memory, "time": timing, "before": args.before if before else None}
-    atomic_write_json(args.out, {**record, **machine()})
+    atomic_write_json(args.out, {**record, **machine(), **load(load_before)})
 
 
 if __name__ == "__main__":

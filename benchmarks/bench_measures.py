@@ -12,21 +12,33 @@ The floor is the time of the float64 matrix products the measure needs (torch, s
 X^T X, X^T Y, Y^T Y for CKA and CCA, X^T Y for Procrustes. A peer is skipped where its n x n
 matrices would exceed ``--max-gram-gib``.
 
-Usage: python benchmarks/bench_measures.py [--n 1000 10000 100000] [--d 128 1024] [--repeats 3]
+Timing: for each measure and size, the floor, ours and every peer run once per round, in turn,
+for ``--repeats`` rounds (interleaved, so load from other processes hits all alike); the medians
+of process CPU time and of wall time are reported, with CPU-time ratios (what a shared, loaded
+machine inflates least). The value check before timing is each case's warm-up call. The load
+average is recorded before and after.
+
+The peers are the ``bench`` extra (``make bench-setup``); run with one BLAS thread:
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/bench_measures.py
+    [--n 1000 10000 100000] [--d 128 1024] [--repeats 3]
 Prints one table with medians and ratios; writes benchmarks/results/measures.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.linalg import orthogonal_procrustes
 
-from _timing import median_time, print_table
+from _timing import machine, print_table
 from mechequiv import measures as M
 from mechequiv._io import atomic_write_json
 
@@ -84,6 +96,26 @@ BENCHES = [
 ]  # fmt: skip
 
 
+def interleaved(
+    cases: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, dict[str, float]]:
+    """Median process-CPU and wall seconds per case over ``repeats`` interleaved rounds (no
+    warm-up round: each case was called once for the value check; a slow peer at n = 1e5
+    would otherwise cost a minute more)."""
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            gc.collect()
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    return {
+        n: {"cpu": statistics.median(cpu[n]), "wall": statistics.median(wall[n])} for n in cases
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[1000, 10_000, 100_000])
@@ -92,6 +124,7 @@ def main() -> None:
     ap.add_argument("--max-gram-gib", type=float, default=4.0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "measures.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
     rows = []
     for n in args.n:
         for d in args.d:
@@ -101,32 +134,47 @@ def main() -> None:
             gram_gib = 3 * n * n * 8 / 2**30
             for name, ours, products, peers in BENCHES:
                 if name == "cca" and n <= d + 1:
-                    rows.append({"measure": name, "n": n, "d": d, "ours_s": "n/a: CCA needs n > d"})
+                    rows.append({"measure": name, "n": n, "d": d, "ours": "n/a: CCA needs n > d"})
                     continue
-                t_floor = median_time(floor(products, X, Y), args.repeats)
-                t_ours = median_time(lambda: ours(X, Y), args.repeats)  # noqa: B023
-                row = {"measure": name, "n": n, "d": d, "floor_s": f"{t_floor:.4f}",
-                       "ours_s": f"{t_ours:.4f}", "ours/floor": f"{t_ours / t_floor:.2f}"}  # fmt: skip
-                peer_cells = []
+                value = ours(X, Y)
+                fl = floor(products, X, Y)
+                fl()
+                cases: dict[str, Callable[[], object]] = {"floor": fl, "ours": lambda: ours(X, Y)}  # noqa: B023
+                skipped = []
                 for peer, fn, needs_gram in peers:
                     if needs_gram and gram_gib > args.max_gram_gib:
-                        peer_cells.append(f"{peer}: skipped ({gram_gib:.0f} GiB of n x n)")
+                        skipped.append(f"{peer}: skipped ({gram_gib:.0f} GiB of n x n)")
                         continue
-                    value = fn(X, Y)
-                    if abs(value - ours(X, Y)) > 1e-6:
-                        raise AssertionError(f"{peer} disagrees on {name}: {value} vs {ours(X, Y)}")
-                    t_peer = median_time(lambda: fn(X, Y), args.repeats)  # noqa: B023
-                    peer_cells.append(f"{peer}: {t_peer:.4f}s ({t_peer / t_ours:.1f}x ours)")
-                row["peers (time, peer/ours)"] = "; ".join(peer_cells)
+                    if abs(fn(X, Y) - value) > 1e-6:
+                        raise AssertionError(f"{peer} disagrees on {name}: {fn(X, Y)} vs {value}")
+                    cases[peer] = lambda fn=fn: fn(X, Y)  # noqa: B023
+                t = interleaved(cases, args.repeats)
+                ours_t = t["ours"]
+                row: dict[str, object] = {
+                    "measure": name, "n": n, "d": d, "value": value,
+                    "floor cpu_s": round(t["floor"]["cpu"], 4), "floor wall_s": round(t["floor"]["wall"], 4),
+                    "ours cpu_s": round(ours_t["cpu"], 4), "ours wall_s": round(ours_t["wall"], 4),
+                    "ours/floor (cpu)": round(ours_t["cpu"] / t["floor"]["cpu"], 2),
+                    "ours/floor (wall)": round(ours_t["wall"] / t["floor"]["wall"], 2),
+                }  # fmt: skip
+                cells = [
+                    f"{peer}: {v['cpu']:.4f}s cpu ({v['cpu'] / ours_t['cpu']:.1f}x ours), "
+                    f"{v['wall']:.4f}s wall ({v['wall'] / ours_t['wall']:.1f}x ours)"
+                    for peer, v in t.items()
+                    if peer not in ("floor", "ours")
+                ]
+                row["peers (time, peer/ours)"] = "; ".join(cells + skipped)
                 rows.append(row)
                 print(row, flush=True)
     print()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print_table(
-        rows, ["measure", "n", "d", "floor_s", "ours_s", "ours/floor", "peers (time, peer/ours)"]
-    )
-    atomic_write_json(args.out, {"rows": rows, "torch": torch.__version__,
-                                 "threads": torch.get_num_threads()})  # fmt: skip
+        rows,
+        ["measure", "n", "d", "floor cpu_s", "ours cpu_s", "ours/floor (cpu)",
+         "peers (time, peer/ours)"],
+    )  # fmt: skip
+    load = {"loadavg_1_5_15_before": load_before, "loadavg_1_5_15_after": os.getloadavg()}
+    atomic_write_json(args.out, {"rows": rows, **machine(), **load, "cores": os.cpu_count()})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,15 @@ def kornblith_rbf_cka(X: np.ndarray, Y: np.ndarray, bandwidth: float = 1.0) -> f
     return float(Kc.ravel() @ Lc.ravel() / (np.linalg.norm(Kc) * np.linalg.norm(Lc)))
 
 
+def load(before: tuple[float, float, float]) -> dict[str, object]:
+    """The machine's 1/5/15-minute load averages before and after the run, and its cores."""
+    return {
+        "loadavg_1_5_15_before": before,
+        "loadavg_1_5_15_after": os.getloadavg(),
+        "cores": os.cpu_count(),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000)
@@ -48,6 +58,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rbf_cka.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
     rows = []
     for d in args.d:
         rng = np.random.default_rng(0)
@@ -71,7 +82,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print_table(rows, list(rows[0]))
-    atomic_write_json(args.out, {"rows": rows, **machine()})
+    atomic_write_json(args.out, {"rows": rows, **machine(), **load(load_before)})
 
 
 if __name__ == "__main__":

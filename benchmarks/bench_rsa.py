@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,22 @@ print(repr(M.rsa(X, Y) if how == "ours" else previous_rsa(X, Y)))
 """
 
 
+def load(before: tuple[float, float, float]) -> dict[str, object]:
+    """The machine's 1/5/15-minute load averages before and after the run, and its cores."""
+    return {
+        "loadavg_1_5_15_before": before,
+        "loadavg_1_5_15_after": os.getloadavg(),
+        "cores": os.cpu_count(),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[2000, 5000])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rsa.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
     setup = _SETUP.format(here=str(Path(__file__).parent))
     rows = []
     for n in args.n:
@@ -84,7 +95,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print_table(rows, list(rows[0]))
-    atomic_write_json(args.out, {"rows": rows, **machine()})
+    atomic_write_json(args.out, {"rows": rows, **machine(), **load(load_before)})
 
 
 if __name__ == "__main__":

@@ -65,7 +65,11 @@ def test_the_device_route_gives_the_host_route_values(name, monkeypatch):
     info = M.get(name)
     X, Y = data(6, functional=info.functional)
     expected = info(X, Y)
-    for module in ("mechequiv.measures._linalg", "mechequiv.measures._rsa"):
+    for module in (
+        "mechequiv.measures._linalg",
+        "mechequiv.measures._moments",
+        "mechequiv.measures._rsa",
+    ):
         monkeypatch.setattr(importlib.import_module(module), "host_float64", lambda t: False)
     assert not _linalg.host_float64(torch.zeros(1, dtype=torch.float64))
     assert info(X, Y) == pytest.approx(expected, rel=1e-12, abs=1e-12)

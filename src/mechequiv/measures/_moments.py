@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from mechequiv.measures._linalg import BLOCK_ELEMENTS as _BLOCK_ELEMENTS
-from mechequiv.measures._linalg import cross_product_into, self_product_into, symmetrised
+from mechequiv.measures._linalg import (
+    cross_product_into,
+    host_float64,
+    self_product_into,
+    symmetrised,
+)
 from mechequiv.measures._validate import ArrayLike, check_pair
+
+# Entries per block when only X^T Y and the total variances are accumulated (Procrustes): the
+# work is a few passes over memory, fastest on blocks that stay in cache (0.5 MB).
+CACHE_BLOCK_ELEMENTS = _BLOCK_ELEMENTS // 16
 
 
 @dataclass
@@ -83,7 +93,7 @@ class CrossMoments:
         # Self-products are BLAS-bound and want long blocks; without them (Procrustes) the work
         # is a few passes over memory, fastest on blocks that stay in cache (0.5 MB; see
         # benchmarks/bench_procrustes.py).
-        block = _BLOCK_ELEMENTS if self.auto else _BLOCK_ELEMENTS // 16
+        block = _BLOCK_ELEMENTS if self.auto else CACHE_BLOCK_ELEMENTS
         rows = x.shape[0] if x.is_cuda else max(1, block // width)
         rows = max(1, min(rows, x.shape[0]))
         bx = torch.empty(rows, x.shape[1], dtype=torch.float64, device=x.device)
@@ -368,3 +378,30 @@ def moments_of(
 ) -> CrossMoments:
     """One-shot moments of a pair already validated by ``check_pair``."""
     return CrossMoments(quartic=quartic, auto=auto).add_validated(x, y)
+
+
+def centred_traces_of(x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor, float]:
+    """(||Xc||_F^2, Xc^T Yc, ||Yc||_F^2) of a pair already validated by ``check_pair``: the
+    values of ``moments_of(x, y, auto=False).centred_traces()``.
+
+    A float64 host pair of at most one cache block a side (``CACHE_BLOCK_ELEMENTS``) is centred
+    whole with numpy instead: the block accumulator's dozen small torch calls (pivot test,
+    buffers, sums, rank-one corrections) cost more than the arithmetic at that size, and the
+    centred copies are no larger than the accumulator's own buffers.
+    """
+    whole = max(x.numel(), y.numel()) <= CACHE_BLOCK_ELEMENTS
+    if whole and host_float64(x) and host_float64(y):
+        return _centred_traces_whole(x.numpy(), y.numpy())
+    return moments_of(x, y, auto=False).centred_traces()
+
+
+def _centred_traces_whole(a: np.ndarray, b: np.ndarray) -> tuple[float, torch.Tensor, float]:
+    """:func:`centred_traces_of` by two-pass centring, applied twice: the second pass removes
+    what rounding left of the first mean (the corrected two-pass algorithm; it is what the
+    accumulator's final rank-one correction does), and it leaves a constant column exactly 0,
+    so a constant input is refused as such rather than scored on rounding residue."""
+    ac, bc = a - a.mean(0), b - b.mean(0)
+    ac -= ac.mean(0)
+    bc -= bc.mean(0)
+    fx, fy = ac.reshape(-1), bc.reshape(-1)  # views (a copy only of column-major input)
+    return float(fx @ fx), torch.from_numpy(ac.T @ bc), float(fy @ fy)

@@ -15,7 +15,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from mechequiv.measures._linalg import RANK_RTOL, nuclear_norm, reduce_wide, row_space_factor
-from mechequiv.measures._moments import CrossMoments, moments_of
+from mechequiv.measures._moments import CrossMoments, centred_traces_of, moments_of
 from mechequiv.measures._validate import (
     ArrayLike,
     centre,
@@ -58,14 +58,19 @@ def _aligned_terms(
     counts the feature directions each side's row-space factor dropped."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
-    nxx, cxy, nyy = m.centred_traces()
-    if nxx <= 0.0 or nyy <= 0.0:
-        raise ValueError("a representation has zero variance across samples")
+    nxx, nyy, cxy = _checked_traces(*m.centred_traces())
     if alpha == 1.0:
         return nxx, nyy, cxy
     cxx, _, cyy = m.centred()
     zx, zy = _partial_whitening(cxx, alpha, null[0]), _partial_whitening(cyy, alpha, null[1])
     return float((zx @ cxx @ zx).trace()), float((zy @ cyy @ zy).trace()), zx @ cxy @ zy
+
+
+def _checked_traces(nxx: float, cxy: torch.Tensor, nyy: float) -> tuple[float, float, torch.Tensor]:
+    """(||Xc||^2, ||Yc||^2, Xc^T Yc) from ``centred_traces``' order, refusing zero variance."""
+    if nxx <= 0.0 or nyy <= 0.0:
+        raise ValueError("a representation has zero variance across samples")
+    return nxx, nyy, cxy
 
 
 def _score(
@@ -141,14 +146,14 @@ def procrustes(X: ArrayLike, Y: ArrayLike, alpha: float = 1.0, score: Score = "a
     """
     x, y, ex, ey = check_pair_scaled(X, Y)
     d1, d2 = x.shape[1], y.shape[1]
-    if alpha == 1.0:
-        x, y = reduce_wide(x), reduce_wide(y)
-    else:  # the whitening also counts the null directions a factor drops: passed on below
-        x = row_space_factor(centre(x)) if d1 > x.shape[0] else x
-        y = row_space_factor(centre(y)) if d2 > y.shape[0] else y
+    if alpha == 1.0:  # X^T Y and total variances suffice: no moments object, no d x d products
+        nxx, nyy, cxy = _checked_traces(*centred_traces_of(reduce_wide(x), reduce_wide(y)))
+        return _score(nxx, nyy, nuclear_norm(cxy), score, (ex, ey))
+    # the whitening also counts the null directions a factor drops: passed on below
+    x = row_space_factor(centre(x)) if d1 > x.shape[0] else x
+    y = row_space_factor(centre(y)) if d2 > y.shape[0] else y
     null = (d1 - x.shape[1], d2 - y.shape[1])
-    m = moments_of(x, y, auto=alpha != 1.0)
-    return procrustes_from_moments(m, alpha, score, (ex, ey), null)
+    return procrustes_from_moments(moments_of(x, y), alpha, score, (ex, ey), null)
 
 
 # Widest side a one-to-one matching of units may have: the Hungarian algorithm takes O(d^3) time
@@ -172,7 +177,12 @@ def permutation_from_moments(
     """Permutation shape metric from accumulated moments; see :func:`permutation_distance`."""
     s = m.sums()
     check_matching_size(s.sx.shape[0], s.sy.shape[0])
-    nxx, nyy, cxy = _aligned_terms(m, 1.0)
+    return _permutation_score(*_aligned_terms(m, 1.0), score, exponents)
+
+
+def _permutation_score(
+    nxx: float, nyy: float, cxy: torch.Tensor, score: str, exponents: tuple[int, int]
+) -> float:
     c = cxy.cpu().numpy()
     rows, cols = linear_sum_assignment(c, maximize=True)
     return _score(nxx, nyy, float(c[rows, cols].sum()), score, exponents)
@@ -198,4 +208,5 @@ def permutation_distance(X: ArrayLike, Y: ArrayLike, score: Score = "angular") -
     """
     x, y, ex, ey = check_pair_scaled(X, Y)
     check_matching_size(x.shape[1], y.shape[1])
-    return permutation_from_moments(moments_of(x, y, auto=False), score, (ex, ey))
+    nxx, nyy, cxy = _checked_traces(*centred_traces_of(x, y))
+    return _permutation_score(nxx, nyy, cxy, score, (ex, ey))
