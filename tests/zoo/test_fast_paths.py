@@ -1,0 +1,117 @@
+"""The zoo's fast training forwards (gathered tables instead of one-hot or per-row products)
+train the same models as the plain modules: 16 seeds at once in float64 equal 16 separate plain
+float64 loops to 1e-12, and a seed's float32 weights do not depend on the seeds beside it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mechequiv.zoo import bilinear, mlp, modular_addition, train_zoo, transformer
+from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
+from mechequiv.zoo.models import TokenTransformer
+from mechequiv.zoo.runner import task_loss
+
+OPT = Optimiser("adamw", lr=1e-2, weight_decay=0.5, betas=(0.9, 0.98), warmup_steps=2)
+N_SEEDS, STEPS = 16, 6
+
+
+def _plain_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn) -> nn.Module:
+    """One model, its default forward (no readout_only, no tables), torch's own AdamW."""
+    opt = torch.optim.AdamW(model.parameters(), lr=OPT.lr, betas=OPT.betas, eps=OPT.eps,
+                            weight_decay=OPT.weight_decay)  # fmt: skip
+    for step in range(STEPS):
+        for group in opt.param_groups:
+            group["lr"] = OPT.lr_at(step)
+        loss = loss_fn(model(x).unsqueeze(0), y.unsqueeze(0)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+SETTINGS = {
+    # one block: queries, keys, values and scores from (position, token) tables
+    "clock": (lambda: modular_addition(11), transformer(alpha=1.0, d_model=16, n_heads=4)),
+    "pizza": (lambda: modular_addition(11), transformer(alpha=0.0, d_model=16, n_heads=2)),
+    "layer norm": (
+        lambda: modular_addition(11),
+        transformer(alpha=0.5, d_model=8, n_heads=2, layer_norm=True, d_mlp=24),
+    ),
+    "bilinear": (
+        lambda: modular_addition(11, encoding="one_hot"),
+        bilinear(d_model=12, d_hidden=16),
+    ),
+    "bilinear, biases, no residual": (
+        lambda: modular_addition(11, encoding="one_hot"),
+        bilinear(d_model=12, d_hidden=16, bias=True, residual=False),
+    ),
+    "bilinear, 2 layers": (
+        lambda: modular_addition(11, encoding="one_hot"),
+        bilinear(d_model=12, d_hidden=16, n_layers=2),
+    ),
+    "mlp": (lambda: modular_addition(11, encoding="one_hot"), mlp(hidden=(16,))),
+}
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_sixteen_seeds_at_once_equal_sixteen_plain_float64_loops(name):
+    make_task, arch = SETTINGS[name]
+    task = make_task()
+    loss_fn = task_loss(task)
+    x, y = task.inputs[task.train_idx], task.labels[task.train_idx]
+    if x.is_floating_point():
+        x = x.double()
+    kwargs = {"readout_only": True} if arch.name == "transformer" else {}
+    ensemble = SeedEnsemble([arch.build(task, s).double() for s in range(N_SEEDS)])
+    optimizer = OPT.build(list(ensemble.params.values()))
+    xs, ys = x.expand(N_SEEDS, *x.shape), y.expand(N_SEEDS, *y.shape)
+    for step in range(STEPS):
+        train_step(ensemble, optimizer, OPT.lr_at(step), xs, ys, loss_fn, kwargs)
+    for s in range(N_SEEDS):
+        ref = _plain_loop(arch.build(task, s).double(), x, y, loss_fn)
+        for k, v in ref.state_dict().items():
+            got = ensemble.params.get(k, ensemble.buffers.get(k))
+            assert got is not None, k
+            scale = v.abs().max().item()
+            assert (got[s] - v).abs().max().item() <= 1e-12 * scale, (name, s, k)
+
+
+@pytest.mark.parametrize("name", ["clock", "layer norm", "bilinear", "bilinear, 2 layers"])
+def test_a_seed_alone_is_its_row_of_a_larger_run_bit_for_bit(name):
+    make_task, arch = SETTINGS[name]
+    task = make_task()
+    kw = dict(steps=8, eval_every=8, lr=1e-2, progress=False)
+    alone = train_zoo(task, arch, seeds=[2], **kw)
+    together = train_zoo(task, arch, seeds=[0, 1, 2], **kw)
+    for k, v in alone.params.items():
+        assert torch.equal(v[0], together.params[k][2]), k
+    # the mini-batch route gives every seed its own rows: still its row of the larger run
+    alone = train_zoo(task, arch, seeds=[2], batch_size=16, **kw)
+    together = train_zoo(task, arch, seeds=[0, 1, 2], batch_size=16, **kw)
+    for k, v in alone.params.items():
+        assert torch.equal(v[0], together.params[k][2]), k
+
+
+def test_the_table_forward_is_the_full_forward():
+    torch.manual_seed(0)
+    model = TokenTransformer(vocab_size=6, n_ctx=3, n_outputs=5, d_model=8, n_heads=2,
+                             alpha=0.7, layer_norm=True).double()  # fmt: skip
+    tokens = torch.randint(0, 6, (50, 3))
+    fast = model(tokens, readout_only=True)
+    torch.testing.assert_close(fast, model(tokens), rtol=1e-13, atol=1e-13)
+    # a batch with fewer sequences than vocabulary entries takes the per-row route: same logits
+    torch.testing.assert_close(model(tokens[:4], readout_only=True), fast[:4], rtol=1e-13,
+                               atol=1e-13)  # fmt: skip
+
+
+def test_out_of_range_tokens_are_refused():
+    model = TokenTransformer(vocab_size=4, n_ctx=2, n_outputs=3, d_model=8, n_heads=2)
+    tokens = torch.zeros(10, 2, dtype=torch.long)
+    tokens[3, 0] = 4  # row 4 of position 0 would be position 1's row 0 in the flat table
+    with pytest.raises(IndexError, match=r"tokens must lie in \[0, 4\)"):
+        model(tokens, readout_only=True)
+    tokens[3, 0] = -1
+    with pytest.raises(IndexError, match=r"tokens must lie in \[0, 4\)"):
+        model(tokens, readout_only=True)
