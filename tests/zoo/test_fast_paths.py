@@ -11,7 +11,7 @@ from torch import nn
 from mechequiv.zoo import bilinear, mlp, modular_addition, train_zoo, transformer
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
 from mechequiv.zoo.models import TokenTransformer
-from mechequiv.zoo.runner import task_loss
+from mechequiv.zoo.runner import hot_positions, task_loss
 
 OPT = Optimiser("adamw", lr=1e-2, weight_decay=0.5, betas=(0.9, 0.98), warmup_steps=2)
 N_SEEDS, STEPS = 16, 6
@@ -66,7 +66,10 @@ def test_sixteen_seeds_at_once_equal_sixteen_plain_float64_loops(name):
     kwargs = {"readout_only": True} if arch.name == "transformer" else {}
     ensemble = SeedEnsemble([arch.build(task, s).double() for s in range(N_SEEDS)])
     optimizer = OPT.build(list(ensemble.params.values()))
-    xs, ys = x.expand(N_SEEDS, *x.shape), y.expand(N_SEEDS, *y.shape)
+    # what the zoo trains on: one-hot rows as the positions of their ones for bilinear models
+    fed = hot_positions(x) if arch.name == "bilinear" else x
+    assert fed is not None
+    xs, ys = fed.expand(N_SEEDS, *fed.shape), y.expand(N_SEEDS, *y.shape)
     for step in range(STEPS):
         train_step(ensemble, optimizer, OPT.lr_at(step), xs, ys, loss_fn, kwargs)
     for s in range(N_SEEDS):
@@ -115,3 +118,31 @@ def test_out_of_range_tokens_are_refused():
     tokens[3, 0] = -1
     with pytest.raises(IndexError, match=r"tokens must lie in \[0, 4\)"):
         model(tokens, readout_only=True)
+
+
+def test_hot_positions_reads_k_hot_rows_only():
+    x = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
+    assert hot_positions(x).tolist() == [[1, 3], [0, 2]]
+    assert hot_positions(torch.tensor([[0.0, 1.0], [1.0, 1.0]])) is None  # 1 and 2 ones
+    assert hot_positions(torch.tensor([[0.0, 0.5], [1.0, 0.0]])) is None  # not 0/1
+    assert hot_positions(torch.zeros(3, 4)) is None  # no ones
+    assert hot_positions(torch.tensor([[0, 1], [1, 0]])) is None  # integer rows are not features
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"bias": True}, {"residual": False, "bias": True}, {"n_layers": 0}, {"n_layers": 3}],
+)
+def test_the_k_hot_forward_is_the_float_forward(kwargs):
+    from mechequiv.zoo.models import BilinearMLP
+
+    torch.manual_seed(0)
+    model = BilinearMLP(12, 6, 8, 5, **kwargs).double()
+    x = torch.zeros(40, 12, dtype=torch.float64)
+    hot = torch.stack([torch.randint(0, 6, (40,)), torch.randint(6, 12, (40,))], 1)
+    x.scatter_(1, hot, 1.0)
+    # 40 rows: the U @ D merge pays for one block; the 2-row batch applies U and D in turn
+    for rows in (slice(None), slice(0, 2)):
+        torch.testing.assert_close(model(hot[rows]), model(x[rows]), rtol=1e-13, atol=1e-13)
+    with pytest.raises(IndexError, match=r"k-hot positions must lie in \[0, 12\)"):
+        model(hot + 1)

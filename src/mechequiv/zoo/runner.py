@@ -30,7 +30,7 @@ from mechequiv._progress import make_progress
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, prepare_dir, save_stacked
 from mechequiv.zoo.config import ZooConfig
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
-from mechequiv.zoo.models import Architecture, TokenTransformer
+from mechequiv.zoo.models import Architecture, BilinearMLP, TokenTransformer
 from mechequiv.zoo.result import METRICS, Zoo
 from mechequiv.zoo.tasks import Task
 
@@ -78,6 +78,21 @@ def check_seeds(seeds: Iterable[int]) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"seeds must be distinct, got {out}")
     return tuple(int(s) for s in out)
+
+
+def hot_positions(inputs: torch.Tensor) -> torch.Tensor | None:
+    """``(N, k)`` int64 positions of the ones of k-hot float rows ``inputs`` ``(N, d)``, or
+    None unless every entry is 0 or 1 and every row has the same number k >= 1 of ones."""
+    if inputs.ndim != 2 or not inputs.is_floating_point() or not len(inputs):
+        return None
+    ones = inputs == 1
+    if not bool((ones | (inputs == 0)).all()):
+        return None
+    counts = ones.sum(1)
+    k = int(counts[0])
+    if k == 0 or not bool((counts == k).all()):
+        return None
+    return ones.nonzero()[:, 1].reshape(len(inputs), k)
 
 
 class SeedBatches:
@@ -148,6 +163,12 @@ class _ZooRun:
         # gradients, about half the work); hooks do not matter here.
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
+        # Bilinear models take one-hot inputs as the positions of their ones (gathered
+        # tables: the same outputs and gradients up to rounding, without one-hot products).
+        hot = hot_positions(task.inputs) if isinstance(self.ensemble.base, BilinearMLP) else None
+        # (a gather per one is cheaper than a product with the one-hot row only for few ones)
+        few = hot is not None and 4 * hot.shape[1] <= task.inputs.shape[1]
+        self.inputs = hot if hot is not None and few else task.inputs
         self.history: dict[str, Any] = {"step": [], **{m: [] for m in METRICS}}
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
@@ -186,7 +207,7 @@ class _ZooRun:
     def _evaluate(self, step: int) -> None:
         task = self.task
         with torch.no_grad():
-            out = self._forward(task.inputs)
+            out = self._forward(self.inputs)
             for part, idx in (("train", task.train_idx), ("test", task.test_idx)):
                 y = self._per_seed(task.labels[idx])
                 self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
@@ -226,7 +247,7 @@ class _ZooRun:
             if cfg.batch_size is None
             else SeedBatches(task.train_idx, cfg.seeds, cfg.batch_size)
         )
-        x_train = task.inputs[task.train_idx]
+        x_train = self.inputs[task.train_idx]
         y_train = self._per_seed(task.labels[task.train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
@@ -241,7 +262,7 @@ class _ZooRun:
                     x, y = x_train, y_train
                 else:
                     idx = batches.at(step)
-                    x, y = task.inputs[idx], task.labels[idx]
+                    x, y = self.inputs[idx], task.labels[idx]
                 if x.ndim == task.inputs.ndim:
                     x = x.expand(n_seeds, *x.shape)
                 train_step(
