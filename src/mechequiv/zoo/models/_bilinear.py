@@ -8,6 +8,7 @@ input, so the whole network is a polynomial in its input (a tensor network). Tha
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -151,21 +152,40 @@ class BilinearMLP(nn.Module):
 
 def _sum_rows(table: torch.Tensor, hot: torch.Tensor) -> torch.Tensor:
     """``table[..., hot, :].sum(-2)``: ``table`` ``(*lead, R, w)``, ``hot`` ``(*lead, N, k)``
-    -> ``(*lead, N, w)``: one ``index_select`` per hot position, added in order.
-
-    Not one gather of ``(N, k, w)`` then a sum (its backward copies an expanded gradient),
-    nor ``embedding_bag`` (its backward sorts the indices, so a table row's gradient would be
-    summed in an order that depends on the other seeds' rows); each ``index_select``'s
-    backward is an ``index_add`` in index order, within a seed's own rows."""
+    -> ``(*lead, N, w)`` (:class:`_GatherSum` on the flattened table, each leading entry's
+    positions offset to its own rows)."""
     lead, n_rows, width = table.shape[:-2], table.shape[-2], table.shape[-1]
     if lead:
         offset = torch.arange(math.prod(lead), device=hot.device) * n_rows
         hot = hot + offset.reshape(*lead, 1, 1)
-    flat, positions = table.reshape(-1, width), hot.reshape(-1, hot.shape[-1])
-    sums = flat.index_select(0, positions[:, 0])
-    for j in range(1, positions.shape[1]):
-        sums = sums + flat.index_select(0, positions[:, j])
+    flat = table.reshape(-1, width)
+    sums: torch.Tensor = _GatherSum.apply(flat, hot.reshape(-1, hot.shape[-1]))
     return sums.reshape(*hot.shape[:-1], width)
+
+
+class _GatherSum(torch.autograd.Function):
+    """``table[positions].sum(1)`` for ``table`` ``(R, w)`` and ``positions`` ``(B, k)``.
+
+    Forward: one ``embedding_bag`` sum (each bag's rows added in order, one pass, no
+    ``(B, k, w)`` intermediate). Backward: one ``index_add_`` per bag position into a single
+    zeroed table, which adds each table row's gradients in bag order. Not ``embedding_bag``'s
+    own backward: it sorts the positions, so a row's gradient would be summed in an order that
+    depends on the other seeds' rows in the same table."""
+
+    @staticmethod
+    def forward(ctx: Any, table: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(positions)
+        ctx.n_rows = table.shape[0]
+        return F.embedding_bag(positions, table, mode="sum")
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (positions,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        out = grad.new_zeros(ctx.n_rows, grad.shape[-1])
+        for j in range(positions.shape[1]):
+            out.index_add_(0, positions[:, j], grad)
+        return out, None
 
 
 def _linear_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
