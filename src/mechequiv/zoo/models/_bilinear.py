@@ -159,7 +159,7 @@ def _sum_rows(table: torch.Tensor, hot: torch.Tensor) -> torch.Tensor:
         offset = torch.arange(math.prod(lead), device=hot.device) * n_rows
         hot = hot + offset.reshape(*lead, 1, 1)
     flat = table.reshape(-1, width)
-    sums: torch.Tensor = _GatherSum.apply(flat, hot.reshape(-1, hot.shape[-1]))
+    sums: torch.Tensor = _GatherSum.apply(flat, hot.reshape(-1, hot.shape[-1]))  # type: ignore[no-untyped-call]
     return sums.reshape(*hot.shape[:-1], width)
 
 
