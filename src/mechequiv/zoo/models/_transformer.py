@@ -175,6 +175,8 @@ class TokenTransformer(nn.Module):
         sequences, that block's inputs and its queries, keys and values are computed once per
         (position, token) and gathered per sequence (:meth:`_one_block_by_table`): the same
         logits and gradients up to float rounding, without the projections' per-row matmuls.
+        Forward hooks on that block's submodules then see tables, not sequences (and the
+        embedding's hook does not fire): capture activations with the default.
         """
         seed_axes = self.embed.weight.ndim - 2  # 1 inside SeedBatched, else 0
         n_vocab, n_seqs = self.embed.weight.shape[-2], tokens.shape[-2]
