@@ -18,7 +18,7 @@
    seeds at once), and each final model's mechanism labels.
 
 Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50] [--sequential]
-       [--no-generalisation] [--label NAME]
+       [--no-generalisation] [--label NAME] [--note TEXT]
 (On a 2-core machine under heavy load from other processes, two intra-op threads made every
 case erratically slower; use --threads 1 there.)
 Prints tables; writes benchmarks/results/zoo.json.
@@ -50,14 +50,14 @@ def training_products(
     seed-batched forward of two seeds on the inputs training uses (one-hot rows as positions
     for bilinear models, as the zoo's runner feeds them): every linear layer as (rows, d_in,
     d_out, input needs a gradient), and every gather from a table as (table rows, gathered
-    rows, width) per seed."""
+    rows, width, rows summed per gathered row) per seed."""
     from torch.func import functional_call, stack_module_state
 
     from mechequiv.zoo.batched import SeedBatched
-    from mechequiv.zoo.runner import hot_positions
+    from mechequiv.zoo.runner import training_inputs
 
     products: list[tuple[int, int, int, bool]] = []
-    gathers: list[tuple[int, int, int]] = []
+    gathers: list[tuple[int, int, int, int]] = []
     n_seeds = 2
 
     class Record(SeedBatched):
@@ -68,15 +68,17 @@ def training_products(
                 products.append((rows, d_in, d_out, bool(args[0].requires_grad)))
             if func in (torch.index_select, torch.Tensor.index_select):
                 table, index = args[0], args[2]
-                gathers.append((table.shape[0] // n_seeds, len(index) // n_seeds, table.shape[1]))
+                rows = len(index) // n_seeds
+                gathers.append((table.shape[0] // n_seeds, rows, table.shape[1], 1))
+            if func is torch.nn.functional.embedding_bag:  # sums of k gathered rows
+                bags, table = args[0], args[1]
+                rows = len(bags) // n_seeds
+                gathers.append((table.shape[0] // n_seeds, rows, table.shape[1], bags.shape[1]))
             return super().__torch_function__(func, types, args, kwargs)
 
     models = [arch.build(task, s) for s in range(n_seeds)]
     params, buffers = stack_module_state(models)
-    x = task.inputs
-    if arch.name == "bilinear":
-        x = hot_positions(x) if hot_positions(x) is not None else x
-    x = x[task.train_idx]
+    x = training_inputs(task, models[0])[task.train_idx]
     x = x.expand(n_seeds, *x.shape)
     kwargs = {"readout_only": True} if arch.name == "transformer" else {}
     with Record():
@@ -93,9 +95,10 @@ def matmul_flops(products: list[tuple[int, int, int, bool]]) -> int:
 def arithmetic_floor(products, gathers, n_seeds: int, steps: int) -> Callable[[], None]:
     """``steps`` times the batched matrix products and table gathers of one training step of
     ``n_seeds`` seeds, nothing else: each seed-batched linear layer's forward product and its
-    backward products, and each gather's forward (``index_select``) and backward
-    (``index_add`` into a zeroed table). What a step would cost if per-operation overhead and
-    the elementwise work (activations, products of the bilinear layer, loss, optimiser) were
+    backward products, and each gather's forward (``index_select``; a sum of k rows, as for the
+    bilinear model's k-hot inputs, one ``embedding_bag``) and backward (one ``index_add`` per
+    summed row into a zeroed table). What a step would cost if per-operation overhead and the
+    elementwise work (activations, products of the bilinear layer, loss, optimiser) were
     free."""
     operands = []
     for rows, d_in, d_out, grad in products:
@@ -104,10 +107,10 @@ def arithmetic_floor(products, gathers, n_seeds: int, steps: int) -> Callable[[]
         g = torch.randn(n_seeds, rows, d_out)
         operands.append((a, w, g, grad))
     tables = []
-    for n_table, n_rows, width in gathers:
+    for n_table, n_rows, width, k in gathers:
         table = torch.randn(n_seeds * n_table, width)
-        index = torch.randint(0, n_table, (n_seeds, n_rows))
-        index = (index + n_table * torch.arange(n_seeds).unsqueeze(1)).reshape(-1)
+        index = torch.randint(0, n_table, (n_seeds, n_rows, k))
+        index = (index + n_table * torch.arange(n_seeds).reshape(-1, 1, 1)).reshape(-1, k)
         tables.append((table, index, torch.randn(n_seeds * n_rows, width)))
 
     def run() -> None:
@@ -118,8 +121,13 @@ def arithmetic_floor(products, gathers, n_seeds: int, steps: int) -> Callable[[]
                     torch.bmm(g, w)  # gradient of the input
                 torch.bmm(g.transpose(1, 2), a)  # gradient of the weight
             for table, index, g in tables:
-                table.index_select(0, index)  # forward
-                torch.zeros_like(table).index_add_(0, index, g)  # backward
+                if index.shape[1] == 1:
+                    table.index_select(0, index[:, 0])  # forward
+                else:
+                    torch.nn.functional.embedding_bag(index, table, mode="sum")
+                grad = torch.zeros_like(table)  # backward
+                for j in range(index.shape[1]):
+                    grad.index_add_(0, index[:, j], g)
 
     return run
 
@@ -251,7 +259,7 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
                         floor["cpu_s"] / one["cpu_s"], 2
                     ),
                     "matmul_flops_per_step_per_seed": flops,
-                    "gathered_floats_per_step_per_seed": sum(r * w for _, r, w in gathers),
+                    "gathered_floats_per_step_per_seed": sum(r * w * k for _, r, w, k in gathers),
                     # matrix-product flops of the case over its CPU time (training steps only:
                     # the two evaluations of a run are left out of the count)
                     "matmul_gflops_achieved": round(
@@ -308,6 +316,7 @@ def main() -> None:
     ap.add_argument("--sequential", action="store_true", help="also time 16 one-seed runs")
     ap.add_argument("--no-generalisation", action="store_true", help="skip part 2")
     ap.add_argument("--label", default="current", help="key of this run in the results file")
+    ap.add_argument("--note", default="", help="a sentence stored with this run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import mechequiv
@@ -325,6 +334,7 @@ def main() -> None:
     if "seeds_at_once" in data:  # the layout before runs were labelled
         data = {"previous": data}
     data[args.label] = {
+        **({"note": args.note} if args.note else {}),
         "floor": FLOOR,
         "threads": args.threads,
         "torch": torch.__version__,

@@ -146,3 +146,16 @@ def test_the_k_hot_forward_is_the_float_forward(kwargs):
         torch.testing.assert_close(model(hot[rows]), model(x[rows]), rtol=1e-13, atol=1e-13)
     with pytest.raises(IndexError, match=r"k-hot positions must lie in \[0, 12\)"):
         model(hot + 1)
+
+
+def test_training_inputs_are_positions_only_for_bilinear_models_on_few_hot_rows():
+    from mechequiv.zoo import boolean
+    from mechequiv.zoo.runner import training_inputs
+
+    task = modular_addition(11, encoding="one_hot")
+    hot = training_inputs(task, bilinear().build(task, 0))
+    assert hot.dtype == torch.long and hot.shape == (121, 2)
+    assert torch.equal(torch.zeros(121, 22).scatter_(1, hot, 1.0), task.inputs)
+    assert training_inputs(task, mlp().build(task, 0)) is task.inputs
+    gates = boolean(["XOR"], n_inputs=2)  # rows with 0, 1 or 2 ones
+    assert training_inputs(gates, bilinear().build(gates, 0)) is gates.inputs

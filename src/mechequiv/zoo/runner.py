@@ -99,6 +99,17 @@ def hot_positions(inputs: torch.Tensor) -> torch.Tensor | None:
     return ones.nonzero()[:, 1].reshape(len(inputs), k)
 
 
+def training_inputs(task: Task, model: torch.nn.Module) -> torch.Tensor:
+    """The inputs ``model`` trains and is evaluated on: ``task.inputs``, except that a
+    :class:`BilinearMLP` takes k-hot rows as the positions of their ones (gathered tables: the
+    same outputs and gradients up to rounding, without the products with one-hot rows) when
+    the ones are few (4 k <= width: a gather per one is cheaper than a product with the row)."""
+    hot = hot_positions(task.inputs) if isinstance(model, BilinearMLP) else None
+    if hot is None or 4 * hot.shape[1] > task.inputs.shape[1]:
+        return task.inputs
+    return hot
+
+
 class SeedBatches:
     """Row indices of the training batch of every seed at a step (see :class:`ZooConfig`)."""
 
@@ -167,12 +178,7 @@ class _ZooRun:
         # gradients, about half the work); hooks do not matter here.
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
-        # Bilinear models take one-hot inputs as the positions of their ones (gathered
-        # tables: the same outputs and gradients up to rounding, without one-hot products).
-        hot = hot_positions(task.inputs) if isinstance(self.ensemble.base, BilinearMLP) else None
-        # (a gather per one is cheaper than a product with the one-hot row only for few ones)
-        few = hot is not None and 4 * hot.shape[1] <= task.inputs.shape[1]
-        self.inputs = hot if hot is not None and few else task.inputs
+        self.inputs = training_inputs(task, self.ensemble.base)
         self.history: dict[str, Any] = {"step": [], **{m: [] for m in METRICS}}
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
