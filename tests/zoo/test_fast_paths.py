@@ -146,6 +146,8 @@ def test_the_k_hot_forward_is_the_float_forward(kwargs):
         torch.testing.assert_close(model(hot[rows]), model(x[rows]), rtol=1e-13, atol=1e-13)
     with pytest.raises(IndexError, match=r"k-hot positions must lie in \[0, 12\)"):
         model(hot + 1)
+    with pytest.raises(ValueError, match=r"must be \(\.\.\., N, k\)"):
+        model(hot[0])
 
 
 def test_training_inputs_are_positions_only_for_bilinear_models_on_few_hot_rows():

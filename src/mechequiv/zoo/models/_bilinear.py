@@ -78,12 +78,12 @@ class BilinearMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(..., d_out)`` of float inputs ``x`` ``(..., d_in)``.
 
-        An integer ``x`` ``(..., k)`` lists the positions of the ones of a k-hot input (the
+        An int64 or int32 ``x`` ``(..., N, k)`` lists the positions of the ones of a k-hot input (the
         zoo trains one-hot tasks this way): the same outputs and gradients up to float
         rounding, computed from gathered tables (:meth:`_forward_hot`). Forward hooks on the
         submodules then see tables, not rows: capture activations from float inputs.
         """
-        if not x.is_floating_point():
+        if x.dtype in (torch.int64, torch.int32):
             return self._forward_hot(x)
         h = self.embed(x)
         for block in self.blocks:
@@ -105,6 +105,8 @@ class BilinearMLP(nn.Module):
         arithmetic does not depend on the seeds beside it.
         """
         d_in = self.embed.weight.shape[-1]
+        if hot.ndim < 2:
+            raise ValueError(f"k-hot positions must be (..., N, k), got shape {tuple(hot.shape)}")
         if hot.numel() and (int(hot.min()) < 0 or int(hot.max()) >= d_in):
             raise IndexError(f"k-hot positions must lie in [0, {d_in}), got "
                              f"{hot.min()}..{hot.max()}")  # fmt: skip
