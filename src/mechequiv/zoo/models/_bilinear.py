@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mechequiv.zoo.models._gather import check_index_range
+
 __all__ = ["Bilinear", "BilinearMLP"]
 
 
@@ -107,9 +109,7 @@ class BilinearMLP(nn.Module):
         d_in = self.embed.weight.shape[-1]
         if hot.ndim < 2:
             raise ValueError(f"k-hot positions must be (..., N, k), got shape {tuple(hot.shape)}")
-        if hot.numel() and (int(hot.min()) < 0 or int(hot.max()) >= d_in):
-            raise IndexError(f"k-hot positions must lie in [0, {d_in}), got "
-                             f"{hot.min()}..{hot.max()}")  # fmt: skip
+        check_index_range(hot, d_in, "k-hot positions")
         lead = self.embed.weight.shape[:-2]  # (S,) inside SeedBatched
         hot = hot.expand(*lead, *hot.shape[-2:]) if hot.ndim == 2 else hot
         e_rows = self.embed.weight.transpose(-1, -2).contiguous()  # (*lead, d_in, d_model)

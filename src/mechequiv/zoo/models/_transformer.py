@@ -13,6 +13,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from mechequiv.zoo.models._gather import check_index_range
 from mechequiv.zoo.models._mlp import make_activation
 
 
@@ -202,7 +203,7 @@ class TokenTransformer(nn.Module):
         Weights may carry a leading seed axis (``SeedBatched``): the tables then carry it too
         and each seed gathers from its own rows only.
         """
-        _check_tokens(tokens, self.embed.weight.shape[-2])
+        check_index_range(tokens, self.embed.weight.shape[-2], "tokens")
         block = cast(Block, self.blocks[0])
         attn = block.attn
         n_pos, n_vocab = tokens.shape[-1], self.embed.weight.shape[-2]
@@ -257,12 +258,6 @@ class TokenTransformer(nn.Module):
             x = x[..., -1, :]
         result: torch.Tensor = self.unembed(self.ln_final(x))
         return result
-
-
-def _check_tokens(tokens: torch.Tensor, n_vocab: int) -> None:
-    # a flat table index of an out-of-range token would silently read another row
-    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= n_vocab):
-        raise IndexError(f"tokens must lie in [0, {n_vocab}), got {tokens.min()}..{tokens.max()}")
 
 
 def _flat_token_rows(tokens: torch.Tensor, n_vocab: int) -> torch.Tensor:
