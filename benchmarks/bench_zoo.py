@@ -163,11 +163,10 @@ def plain_loop(task, arch, steps: int) -> Callable[[], None]:
 PEAK_SIZE = 1024
 
 FLOOR = (
-    "The floor is the arithmetic of the formulation training uses, which is the cheapest we "
-    "know for these models: one-hot inputs and per-(position, token) quantities are gathered "
-    "from tables, not multiplied row by row (the transformer's block inputs, keys, values and "
-    "last-query scores; the bilinear model's L, R and unembedding of the one-hot embedding, and "
-    "U @ D merged). matmul_flops_per_step_per_seed: 2 flops per multiply-add of one seed's "
+    "The floor is the arithmetic of the formulation training uses: the transformer's "
+    "readout-only forward (token embeddings gathered), the bilinear model's one-hot inputs "
+    "read as positions (L, R and the unembedding of the embedding gathered from per-position "
+    "tables, U @ D merged). matmul_flops_per_step_per_seed: 2 flops per multiply-add of one seed's "
     "training step in its linear products (forward, weight gradient, and input gradient where "
     "the input needs one; attention mixing and the bilinear product are elementwise and not "
     "counted); gathered_floats_per_step_per_seed: floats gathered from tables in one forward. "

@@ -1,6 +1,8 @@
-"""The zoo's fast training forwards (gathered tables instead of one-hot or per-row products)
-train the same models as the plain modules: 16 seeds at once in float64 equal 16 separate plain
-float64 loops to 1e-12, and a seed's float32 weights do not depend on the seeds beside it."""
+"""The zoo's fast training paths train the same models as the plain modules: 16 seeds at once
+in float64 equal 16 separate plain float64 loops to 1e-12 (bilinear models from gathered
+tables, transformers through their readout-only forward), a seed's float32 weights do not
+depend on the seeds beside it, and the rewritten transformer operations are bit for bit the
+formulas they replaced."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from torch import nn
 
 from mechequiv.zoo import bilinear, mlp, modular_addition, train_zoo, transformer
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
-from mechequiv.zoo.models import TokenTransformer
 from mechequiv.zoo.runner import hot_positions, task_loss
 
 OPT = Optimiser("adamw", lr=1e-2, weight_decay=0.5, betas=(0.9, 0.98), warmup_steps=2)
@@ -32,7 +33,6 @@ def _plain_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn) -> 
 
 
 SETTINGS = {
-    # one block: queries, keys, values and scores from (position, token) tables
     "clock": (lambda: modular_addition(11), transformer(alpha=1.0, d_model=16, n_heads=4)),
     "pizza": (lambda: modular_addition(11), transformer(alpha=0.0, d_model=16, n_heads=2)),
     "layer norm": (
@@ -97,27 +97,43 @@ def test_a_seed_alone_is_its_row_of_a_larger_run_bit_for_bit(name):
         assert torch.equal(v[0], together.params[k][2]), k
 
 
-def test_the_table_forward_is_the_full_forward():
+def test_seed_batched_embedding_is_advanced_indexing_bit_for_bit():
+    """The seed-batched embedding gathers with one index_select on the stacked rows: the same
+    rows and, bit for bit, the same gradient as the advanced indexing it replaced."""
+    from mechequiv.zoo.batched import SeedBatched
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(5, 9, 6, generator=g, requires_grad=True)
+    idx = torch.randint(0, 9, (5, 40, 3), generator=g)
+    upstream = torch.randn(5, 40, 3, 6, generator=g)
+    with SeedBatched():
+        fast = nn.functional.embedding(idx, w)
+    (grad_fast,) = torch.autograd.grad(fast, w, upstream)
+    plain = w[torch.arange(5).reshape(-1, 1, 1), idx]
+    (grad_plain,) = torch.autograd.grad(plain, w, upstream)
+    assert torch.equal(fast, plain) and torch.equal(grad_fast, grad_plain)
+    with pytest.raises(IndexError, match=r"embedding indices must lie in \[0, 9\)"), SeedBatched():
+        nn.functional.embedding(idx - 1, w)
+
+
+def test_last_query_attention_is_the_broadcast_formula_bit_for_bit():
+    from mechequiv.zoo.models import Attention
+
     torch.manual_seed(0)
-    model = TokenTransformer(vocab_size=6, n_ctx=3, n_outputs=5, d_model=8, n_heads=2,
-                             alpha=0.7, layer_norm=True).double()  # fmt: skip
-    tokens = torch.randint(0, 6, (50, 3))
-    fast = model(tokens, readout_only=True)
-    torch.testing.assert_close(fast, model(tokens), rtol=1e-13, atol=1e-13)
-    # a batch with fewer sequences than vocabulary entries takes the per-row route: same logits
-    torch.testing.assert_close(model(tokens[:4], readout_only=True), fast[:4], rtol=1e-13,
-                               atol=1e-13)  # fmt: skip
-
-
-def test_out_of_range_tokens_are_refused():
-    model = TokenTransformer(vocab_size=4, n_ctx=2, n_outputs=3, d_model=8, n_heads=2)
-    tokens = torch.zeros(10, 2, dtype=torch.long)
-    tokens[3, 0] = 4  # row 4 of position 0 would be position 1's row 0 in the flat table
-    with pytest.raises(IndexError, match=r"tokens must lie in \[0, 4\)"):
-        model(tokens, readout_only=True)
-    tokens[3, 0] = -1
-    with pytest.raises(IndexError, match=r"tokens must lie in \[0, 4\)"):
-        model(tokens, readout_only=True)
+    attn = Attention(d_model=16, n_heads=4, alpha=0.6)
+    x = torch.randn(7, 30, 3, 16, requires_grad=True)
+    upstream = torch.randn(7, 30, 16)
+    out = attn.forward_last(x)
+    grads = torch.autograd.grad(out, [x, *attn.parameters()], upstream)
+    # the formula before the weights were copied over each head's coordinates
+    q = attn.W_Q(x[..., -1, :]).reshape(7, 30, 1, 4, 4)
+    k, v = (w(x).reshape(7, 30, 3, 4, 4) for w in (attn.W_K, attn.W_V))
+    scores = (q * k).sum(-1) / 2.0
+    pattern = attn.alpha * scores.softmax(-2) + (1.0 - attn.alpha)
+    ref = attn.W_O((pattern.unsqueeze(-1) * v).sum(-3).reshape(7, 30, 16))
+    ref_grads = torch.autograd.grad(ref, [x, *attn.parameters()], upstream)
+    assert torch.equal(out, ref)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads, strict=True))
 
 
 def test_hot_positions_reads_k_hot_rows_only():

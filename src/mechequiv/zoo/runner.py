@@ -10,13 +10,12 @@ step over the stacked tensors, whatever the number of seeds) and no host synchro
 (metrics are read only at evaluations), so S seeds cost what S times the arithmetic costs: a
 tiny model's step is mostly per-operation overhead, paid once for all seeds; a full-batch
 transformer or bilinear model is compute-bound already at one seed, so its cost grows with the
-seeds' arithmetic (batched matrix products, gathers, elementwise activations). The arithmetic
-is the cheapest formulation we know: the transformer trains through its ``readout_only``
-forward (only the positions the logits read; one block from per-(position, token) tables),
-bilinear models read one-hot rows as the positions of their ones (:func:`hot_positions`).
+seeds' arithmetic (batched matrix products, gathers, elementwise activations). The
+transformer trains through its ``readout_only`` forward (only the positions the logits read);
+bilinear models read one-hot rows as the positions of their ones (:func:`training_inputs`).
 benchmarks/bench_zoo.py measures the ratios against that arithmetic floor (results/zoo.json).
-tests/zoo/test_fast_paths.py checks these formulations against plain float64 loops (to 1e-12)
-and a seed's independence from the seeds beside it (bit for bit).
+tests/zoo/test_fast_paths.py checks these paths against plain float64 loops (to 1e-12) and a
+seed's independence from the seeds beside it (bit for bit).
 """
 
 from __future__ import annotations
