@@ -8,16 +8,17 @@
    Méloux-style
    LeakyReLU MLP on two Boolean gates (tiny models, where per-step overhead dominates).
    Beside them, in the same interleaved rounds: one seed in a plain PyTorch loop (is the
-   1-seed zoo run itself efficient?), the batched matrix products alone (the matmul
-   floor, for 1 and 16 seeds) and the machine's float32 GEMM rate, so that each run's achieved
-   GFLOPS and the arithmetic lower bound on the 16-vs-1 ratio are stated (``FLOOR``).
+   1-seed zoo run itself efficient?), the batched matrix products and table gathers alone
+   (the arithmetic floor, for 1 and 16 seeds) and the machine's float32 GEMM rate, so that
+   each run's achieved GFLOPS and the arithmetic lower bound on the 16-vs-1 ratio are stated
+   (``FLOOR``).
 2. Generalisation. The Pizza and Clock recipes (:func:`mechequiv.zoo.pizza_clock_recipe`),
    4 seeds each in one run, evaluated every 25 steps: the first evaluated step at 100% test
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
 
 Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50] [--sequential]
-       [--no-generalisation] [--label NAME]
+       [--no-generalisation] [--label NAME] [--note TEXT]
 (On a 2-core machine under heavy load from other processes, two intra-op threads made every
 case erratically slower; use --threads 1 there.)
 Prints tables; writes benchmarks/results/zoo.json.
@@ -42,31 +43,47 @@ from mechequiv.zoo import bilinear, boolean, mlp, modular_addition, train_zoo, t
 from mechequiv.zoo.presets import RECIPE, pizza_clock_recipe
 
 
-def linear_products(task, arch) -> list[tuple[int, int, int, bool]]:
-    """(rows, d_in, d_out, input needs a gradient) of every linear layer of one training forward
-    (recorded through the seed-batched forward of two seeds, as training runs it)."""
+def training_products(
+    task, arch
+) -> tuple[list[tuple[int, int, int, bool]], list[tuple[int, int, int]]]:
+    """What one seed's training forward computes beyond elementwise work, recorded through the
+    seed-batched forward of two seeds on the inputs training uses (one-hot rows as positions
+    for bilinear models, as the zoo's runner feeds them): every linear layer as (rows, d_in,
+    d_out, input needs a gradient), and every gather from a table as (table rows, gathered
+    rows, width, rows summed per gathered row) per seed."""
     from torch.func import functional_call, stack_module_state
 
     from mechequiv.zoo.batched import SeedBatched
+    from mechequiv.zoo.runner import training_inputs
 
-    shapes: list[tuple[int, int, int, bool]] = []
+    products: list[tuple[int, int, int, bool]] = []
+    gathers: list[tuple[int, int, int, int]] = []
+    n_seeds = 2
 
     class Record(SeedBatched):
         def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
             if func is torch.nn.functional.linear and args[1].ndim == 3:
                 xs, (_, d_out, d_in) = args[0].shape, args[1].shape
                 rows = int(np.prod(xs[1:-1]))
-                shapes.append((rows, d_in, d_out, bool(args[0].requires_grad)))
+                products.append((rows, d_in, d_out, bool(args[0].requires_grad)))
+            if func in (torch.index_select, torch.Tensor.index_select):
+                table, index = args[0], args[2]
+                rows = len(index) // n_seeds
+                gathers.append((table.shape[0] // n_seeds, rows, table.shape[1], 1))
+            if func is torch.nn.functional.embedding_bag:  # sums of k gathered rows
+                bags, table = args[0], args[1]
+                rows = len(bags) // n_seeds
+                gathers.append((table.shape[0] // n_seeds, rows, table.shape[1], bags.shape[1]))
             return super().__torch_function__(func, types, args, kwargs)
 
-    models = [arch.build(task, s) for s in range(2)]
+    models = [arch.build(task, s) for s in range(n_seeds)]
     params, buffers = stack_module_state(models)
-    x = task.inputs[task.train_idx]
-    x = x.expand(2, *x.shape)
+    x = training_inputs(task, models[0])[task.train_idx]
+    x = x.expand(n_seeds, *x.shape)
     kwargs = {"readout_only": True} if arch.name == "transformer" else {}
     with Record():
         functional_call(models[0], (params, buffers), (x,), kwargs)
-    return shapes
+    return products, gathers
 
 
 def matmul_flops(products: list[tuple[int, int, int, bool]]) -> int:
@@ -75,16 +92,26 @@ def matmul_flops(products: list[tuple[int, int, int, bool]]) -> int:
     return sum(2 * r * i * o * (3 if grad else 2) for r, i, o, grad in products)
 
 
-def matmul_floor(products, n_seeds: int, steps: int) -> Callable[[], None]:
-    """``steps`` times the batched matrix products of one training step of ``n_seeds`` seeds
-    (each seed-batched linear layer's forward product and its backward products), nothing
-    else: what a step would cost if per-operation overhead and elementwise work were free."""
+def arithmetic_floor(products, gathers, n_seeds: int, steps: int) -> Callable[[], None]:
+    """``steps`` times the batched matrix products and table gathers of one training step of
+    ``n_seeds`` seeds, nothing else: each seed-batched linear layer's forward product and its
+    backward products, and each gather's forward (``index_select``; a sum of k rows, as for the
+    bilinear model's k-hot inputs, one ``embedding_bag``) and backward (one ``index_add`` per
+    summed row into a zeroed table). What a step would cost if per-operation overhead and the
+    elementwise work (activations, products of the bilinear layer, loss, optimiser) were
+    free."""
     operands = []
     for rows, d_in, d_out, grad in products:
         a = torch.randn(n_seeds, rows, d_in)
         w = torch.randn(n_seeds, d_out, d_in)
         g = torch.randn(n_seeds, rows, d_out)
         operands.append((a, w, g, grad))
+    tables = []
+    for n_table, n_rows, width, k in gathers:
+        table = torch.randn(n_seeds * n_table, width)
+        index = torch.randint(0, n_table, (n_seeds, n_rows, k))
+        index = (index + n_table * torch.arange(n_seeds).reshape(-1, 1, 1)).reshape(-1, k)
+        tables.append((table, index, torch.randn(n_seeds * n_rows, width)))
 
     def run() -> None:
         for _ in range(steps):
@@ -93,6 +120,14 @@ def matmul_floor(products, n_seeds: int, steps: int) -> Callable[[], None]:
                 if grad:
                     torch.bmm(g, w)  # gradient of the input
                 torch.bmm(g.transpose(1, 2), a)  # gradient of the weight
+            for table, index, g in tables:
+                if index.shape[1] == 1:
+                    table.index_select(0, index[:, 0])  # forward
+                else:
+                    torch.nn.functional.embedding_bag(index, table, mode="sum")
+                grad = torch.zeros_like(table)  # backward
+                for j in range(index.shape[1]):
+                    grad.index_add_(0, index[:, j], g)
 
     return run
 
@@ -128,17 +163,24 @@ def plain_loop(task, arch, steps: int) -> Callable[[], None]:
 PEAK_SIZE = 1024
 
 FLOOR = (
-    "matmul_flops_per_step_per_seed: 2 flops per multiply-add of one seed's training step in its "
-    "linear layers (forward, weight gradient, and input gradient where the input needs one; "
-    "attention scores and the bilinear product are elementwise and not counted). "
-    "'matmul floor, S seeds' runs exactly those batched products (bmm, S seeds) and nothing "
-    "else; matmul_gflops_achieved is the matmul flops of a case's training steps over its CPU "
-    "time. peak_float32_gemm_gflops: 1024^3 float32 GEMMs on one thread, interleaved with the "
-    "runs. 16_seed_arithmetic_at_peak_vs_1_seed_run: the 16 seeds' matmul flops at that peak "
-    "rate over the whole 1-seed run's CPU time, a lower bound on cpu_ratio_vs_1_seed that no "
-    "removal of overhead can beat: where it exceeds 3, a 16-vs-1 ratio of 3 is below the "
-    "arithmetic. A 1-seed run dominated by overhead makes cpu_ratio_vs_1_seed smaller, not "
-    "larger (its overhead is paid once for all 16 seeds)."
+    "The floor is the arithmetic of the formulation training uses: the transformer's "
+    "readout-only forward (token embeddings gathered), the bilinear model's one-hot inputs "
+    "read as positions (L, R and the unembedding of the embedding gathered from per-position "
+    "tables, U @ D merged). matmul_flops_per_step_per_seed: 2 flops per multiply-add of one seed's "
+    "training step in its linear products (forward, weight gradient, and input gradient where "
+    "the input needs one; attention mixing and the bilinear product are elementwise and not "
+    "counted); gathered_floats_per_step_per_seed: floats gathered from tables in one forward. "
+    "'arithmetic floor, S seeds' runs exactly those batched products (bmm, S seeds) and those "
+    "gathers (index_select forward, index_add backward) and nothing else: no per-operation "
+    "overhead, activation, loss or optimiser. matmul_gflops_achieved is the matmul flops of a "
+    "case's training steps over its CPU time. peak_float32_gemm_gflops: 1024^3 float32 GEMMs "
+    "on one thread, interleaved with the runs. 16_seed_arithmetic_at_peak_vs_1_seed_run: the 16 "
+    "seeds' matmul flops at that peak rate over the whole 1-seed run's CPU time; "
+    "16_seed_arithmetic_floor_vs_1_seed_run: the measured 16-seed floor over the 1-seed run: "
+    "where it exceeds 3, a 16-vs-1 ratio of 3 is below the arithmetic (the small matrices of "
+    "these models run far below the GEMM peak, and gathers are memory-bound). A 1-seed run "
+    "dominated by overhead makes cpu_ratio_vs_1_seed smaller, not larger (its overhead is paid "
+    "once for all 16 seeds)."
 )
 
 
@@ -175,19 +217,19 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
         def run(seeds, task=task, arch=arch):
             return train_zoo(task, arch, seeds=seeds, steps=steps, eval_every=steps, progress=False)
 
-        products = linear_products(task, arch)
+        products, gathers = training_products(task, arch)
         flops = matmul_flops(products)  # one seed, one step
         peak_calls = 8
         cases = {
             "1 seed": lambda run=run: run([0]),
             "1 seed, plain PyTorch loop": plain_loop(task, arch, steps),
             "16 seeds vectorised": lambda run=run: run(range(16)),
-            "matmul floor, 1 seed": matmul_floor(products, 1, steps),
-            "matmul floor, 16 seeds": matmul_floor(products, 16, steps),
+            "arithmetic floor, 1 seed": arithmetic_floor(products, gathers, 1, steps),
+            "arithmetic floor, 16 seeds": arithmetic_floor(products, gathers, 16, steps),
             "peak float32 GEMM": peak_gemm(peak_calls),
         }
         seeds_of = {"1 seed": 1, "1 seed, plain PyTorch loop": 1, "16 seeds vectorised": 16,
-                    "matmul floor, 1 seed": 1, "matmul floor, 16 seeds": 16,
+                    "arithmetic floor, 1 seed": 1, "arithmetic floor, 16 seeds": 16,
                     "16 seeds sequential": 16}  # fmt: skip
         if sequential:
             cases["16 seeds sequential"] = lambda run=run: [run([s]) for s in range(16)]
@@ -195,7 +237,7 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
         peak = medians.pop("peak float32 GEMM")
         peak_gflops = peak_calls * 2 * PEAK_SIZE**3 / peak["cpu_s"] / 1e9
         one = medians["1 seed"]
-        floor = medians["matmul floor, 16 seeds"]
+        floor = medians["arithmetic floor, 16 seeds"]
         # The arithmetic of 16 seeds at the machine's GEMM rate: a lower bound on the 16-seed
         # run that no removal of overhead can beat, stated as a multiple of the 1-seed run.
         arithmetic_16_s = 16 * flops * steps / (peak_gflops * 1e9)
@@ -211,8 +253,12 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
                     "wall_ratio_vs_1_seed": round(t["wall_s"] / one["wall_s"], 2),
                     # what the 16 seeds' arithmetic alone costs: the part of a 16-seed run that
                     # no removal of per-seed overhead can take away
-                    "cpu_ratio_vs_16_seed_matmul_floor": round(t["cpu_s"] / floor["cpu_s"], 2),
+                    "cpu_ratio_vs_16_seed_arithmetic_floor": round(t["cpu_s"] / floor["cpu_s"], 2),
+                    "16_seed_arithmetic_floor_vs_1_seed_run": round(
+                        floor["cpu_s"] / one["cpu_s"], 2
+                    ),
                     "matmul_flops_per_step_per_seed": flops,
+                    "gathered_floats_per_step_per_seed": sum(r * w * k for _, r, w, k in gathers),
                     # matrix-product flops of the case over its CPU time (training steps only:
                     # the two evaluations of a run are left out of the count)
                     "matmul_gflops_achieved": round(
@@ -269,6 +315,7 @@ def main() -> None:
     ap.add_argument("--sequential", action="store_true", help="also time 16 one-seed runs")
     ap.add_argument("--no-generalisation", action="store_true", help="skip part 2")
     ap.add_argument("--label", default="current", help="key of this run in the results file")
+    ap.add_argument("--note", default="", help="a sentence stored with this run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import mechequiv
@@ -286,6 +333,7 @@ def main() -> None:
     if "seeds_at_once" in data:  # the layout before runs were labelled
         data = {"previous": data}
     data[args.label] = {
+        **({"note": args.note} if args.note else {}),
         "floor": FLOOR,
         "threads": args.threads,
         "torch": torch.__version__,

@@ -21,18 +21,29 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from mechequiv.zoo.models._gather import check_index_range
+
 
 def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
     s, d_out, d_in = w.shape
-    out = torch.matmul(x.reshape(s, -1, d_in), w.transpose(1, 2))
-    if b is not None:
-        out = out + b.unsqueeze(1)
+    rows, w_t = x.reshape(s, -1, d_in), w.transpose(1, 2)
+    # bmm, not matmul (whose autograd adds reshapes and copies around the same bmm), and the
+    # bias added by the product itself (baddbmm: one pass over the output instead of two; the
+    # same sum, rounded once after the product as by bmm then add)
+    out = torch.bmm(rows, w_t) if b is None else torch.baddbmm(b.unsqueeze(1), rows, w_t)
     return out.reshape(*x.shape[:-1], d_out)
 
 
 def _embedding(idx: torch.Tensor, w: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-    seed = torch.arange(w.shape[0]).reshape(-1, *([1] * (idx.ndim - 1)))
-    return w[seed, idx]
+    # One index_select on the seeds' stacked rows, each seed's indices offset to its own rows:
+    # the rows w[seed, idx] reads, and a backward of one index_add (each row's gradients summed
+    # in index order, as the advanced-indexing backward accumulates them, bit for bit) without
+    # advanced indexing's overhead.
+    n_seeds, n_rows, width = w.shape
+    check_index_range(idx, n_rows, "embedding indices")
+    offset = torch.arange(n_seeds, device=idx.device) * n_rows
+    flat = idx + offset.reshape(-1, *([1] * (idx.ndim - 1)))
+    return w.reshape(-1, width).index_select(0, flat.reshape(-1)).reshape(*flat.shape, width)
 
 
 def _per_seed(v: torch.Tensor, ndim: int) -> torch.Tensor:

@@ -10,9 +10,12 @@ step over the stacked tensors, whatever the number of seeds) and no host synchro
 (metrics are read only at evaluations), so S seeds cost what S times the arithmetic costs: a
 tiny model's step is mostly per-operation overhead, paid once for all seeds; a full-batch
 transformer or bilinear model is compute-bound already at one seed, so its cost grows with the
-seeds' arithmetic (batched matrix products, elementwise activations). The transformer trains
-through its ``readout_only`` forward (only the positions the logits read).
-benchmarks/bench_zoo.py measures the ratios against that matmul floor (results/zoo.json).
+seeds' arithmetic (batched matrix products, gathers, elementwise activations). The
+transformer trains through its ``readout_only`` forward (only the positions the logits read);
+bilinear models read one-hot rows as the positions of their ones (:func:`training_inputs`).
+benchmarks/bench_zoo.py measures the ratios against that arithmetic floor (results/zoo.json).
+tests/zoo/test_fast_paths.py checks these paths against plain float64 loops (to 1e-12) and a
+seed's independence from the seeds beside it (bit for bit).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from mechequiv._progress import make_progress
 from mechequiv.zoo.checkpoints import Stacked, list_steps, load_stacked, prepare_dir, save_stacked
 from mechequiv.zoo.config import ZooConfig
 from mechequiv.zoo.ensemble import Optimiser, SeedEnsemble, train_step
-from mechequiv.zoo.models import Architecture, TokenTransformer
+from mechequiv.zoo.models import Architecture, BilinearMLP, TokenTransformer
 from mechequiv.zoo.result import METRICS, Zoo
 from mechequiv.zoo.tasks import Task
 
@@ -78,6 +81,32 @@ def check_seeds(seeds: Iterable[int]) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"seeds must be distinct, got {out}")
     return tuple(int(s) for s in out)
+
+
+def hot_positions(inputs: torch.Tensor) -> torch.Tensor | None:
+    """``(N, k)`` int64 positions of the ones of k-hot float rows ``inputs`` ``(N, d)``, or
+    None unless every entry is 0 or 1 and every row has the same number k >= 1 of ones."""
+    if inputs.ndim != 2 or not inputs.is_floating_point() or not len(inputs):
+        return None
+    ones = inputs == 1
+    if not bool((ones | (inputs == 0)).all()):
+        return None
+    counts = ones.sum(1)
+    k = int(counts[0])
+    if k == 0 or not bool((counts == k).all()):
+        return None
+    return ones.nonzero()[:, 1].reshape(len(inputs), k)
+
+
+def training_inputs(task: Task, model: torch.nn.Module) -> torch.Tensor:
+    """The inputs ``model`` trains and is evaluated on: ``task.inputs``, except that a
+    :class:`BilinearMLP` takes k-hot rows as the positions of their ones (gathered tables: the
+    same outputs and gradients up to rounding, without the products with one-hot rows) when
+    the ones are few (4 k <= width: a gather per one is cheaper than a product with the row)."""
+    hot = hot_positions(task.inputs) if isinstance(model, BilinearMLP) else None
+    if hot is None or 4 * hot.shape[1] > task.inputs.shape[1]:
+        return task.inputs
+    return hot
 
 
 class SeedBatches:
@@ -148,6 +177,7 @@ class _ZooRun:
         # gradients, about half the work); hooks do not matter here.
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
+        self.inputs = training_inputs(task, self.ensemble.base)
         self.history: dict[str, Any] = {"step": [], **{m: [] for m in METRICS}}
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
@@ -186,7 +216,7 @@ class _ZooRun:
     def _evaluate(self, step: int) -> None:
         task = self.task
         with torch.no_grad():
-            out = self._forward(task.inputs)
+            out = self._forward(self.inputs)
             for part, idx in (("train", task.train_idx), ("test", task.test_idx)):
                 y = self._per_seed(task.labels[idx])
                 self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
@@ -226,7 +256,7 @@ class _ZooRun:
             if cfg.batch_size is None
             else SeedBatches(task.train_idx, cfg.seeds, cfg.batch_size)
         )
-        x_train = task.inputs[task.train_idx]
+        x_train = self.inputs[task.train_idx]
         y_train = self._per_seed(task.labels[task.train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
@@ -241,7 +271,7 @@ class _ZooRun:
                     x, y = x_train, y_train
                 else:
                     idx = batches.at(step)
-                    x, y = task.inputs[idx], task.labels[idx]
+                    x, y = self.inputs[idx], task.labels[idx]
                 if x.ndim == task.inputs.ndim:
                     x = x.expand(n_seeds, *x.shape)
                 train_step(

@@ -68,7 +68,11 @@ class Attention(nn.Module):
         v = self.W_V(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
         scores = (q * k).sum(-1) / math.sqrt(self.d_head)  # (..., key, heads)
         pattern = self.alpha * scores.softmax(-2) + (1.0 - self.alpha)
-        z = (pattern.unsqueeze(-1) * v).sum(-3)  # (..., heads, d_head)
+        # Each head's weight copied over its d_head coordinates before the product: a same-shape
+        # product on contiguous rows and a sum over keys, several times faster (forward and
+        # backward) than broadcasting the weight over a d_head-sized axis; the same sums.
+        weight = pattern.unsqueeze(-1).expand(*pattern.shape, self.d_head).contiguous()
+        z = (weight * v).sum(-3)  # (..., heads, d_head)
         result: torch.Tensor = self.W_O(z.reshape(*lead, x.shape[-1]))
         return result
 
