@@ -22,27 +22,7 @@ from mechequiv.equivalence import (
     discover_circuit,
     discover_congruity_circuit,
 )
-
-
-class SideBranch(nn.Module):
-    """``out(relu(a(x)))``, plus a side computation ``tanh(side(x))`` that nothing reads: the
-    analogue of a Tracr model running an unread distractor program next to its circuit."""
-
-    def __init__(self, seed: int, side: bool = True) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.a, self.act_a = nn.Linear(4, 6), nn.ReLU()
-        self.side, self.act_side = nn.Linear(4, 5), nn.Tanh()
-        self.out = nn.Linear(6, 3)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g))
-        self.has_side = side
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.has_side:
-            self.act_side(self.side(x))  # computed, varies with x, never read
-        return self.out(self.act_a(self.a(x)))
+from tests.equivalence.circuit_models import SideBranch
 
 
 def _circuit(model: SideBranch, x: torch.Tensor):

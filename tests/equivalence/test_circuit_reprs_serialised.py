@@ -21,26 +21,9 @@ from mechequiv.equivalence import (
     congruity_matrix,
     model_fingerprint,
 )
+from tests.equivalence.circuit_models import SideBranch
 
 A, SIDE2 = Component("act_a"), Component("act_side", 2)
-
-
-class SideBranch(nn.Module):
-    """``out(relu(a(x)))`` with a side computation ``tanh(side(x))`` nothing reads."""
-
-    def __init__(self, seed: int) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.a, self.act_a = nn.Linear(4, 6), nn.ReLU()
-        self.side, self.act_side = nn.Linear(4, 5), nn.Tanh()
-        self.out = nn.Linear(6, 3)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.act_side(self.side(x))
-        return self.out(self.act_a(self.a(x)))
 
 
 def roundtrip(obj):

@@ -21,6 +21,7 @@ from mechequiv.equivalence import (
     neurons,
 )
 from mechequiv.parallel import RayBackend
+from tests.equivalence.circuit_models import random_mlp, with_unread_units
 
 ray = pytest.importorskip("ray")
 
@@ -34,28 +35,11 @@ def backend():
     b.shutdown()
 
 
-def net(seed: int, unread: int = 0) -> nn.Sequential:
-    """A random 4-6-3 ReLU MLP; ``unread`` more hidden units that vary with the input but that
-    nothing reads (zero readout weights): a side computation next to the circuit."""
-    g = torch.Generator().manual_seed(seed)
-    m = nn.Sequential(nn.Linear(4, 6 + unread), nn.ReLU(), nn.Linear(6 + unread, 3))
-    with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
-        m[2].weight[:, 6:].zero_()
-    return m
-
-
 @pytest.fixture(scope="module")
 def setup():
     x = torch.randn(128, 4, generator=torch.Generator().manual_seed(0))
-    plain, other = net(0), net(1)
-    side = net(0, unread=3)
-    with torch.no_grad():  # plain's function, plus 3 units nothing reads
-        side[0].weight[:6].copy_(plain[0].weight)
-        side[0].bias[:6].copy_(plain[0].bias)
-        side[2].weight[:, :6].copy_(plain[2].weight)
-        side[2].bias.copy_(plain[2].bias)
+    plain, other = random_mlp(0), random_mlp(1)
+    side = with_unread_units(plain)  # plain's function, plus 3 units nothing reads
     models = [plain, side, other]
     # over the hidden units (what compare_models' "circuit-reprs" does for an MLP)
     circuits = [discover_congruity_circuit(m, x, neurons(m, x, "1")) for m in models]

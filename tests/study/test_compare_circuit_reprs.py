@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from mechequiv.study import compare_models
-
-
-def net(seed: int, unread: int = 0) -> nn.Sequential:
-    """A random 4-6-3 ReLU MLP; ``unread`` extra hidden units that vary with the input but
-    whose readout weights are zero (a side computation nothing reads)."""
-    g = torch.Generator().manual_seed(seed)
-    m = nn.Sequential(nn.Linear(4, 6 + unread), nn.ReLU(), nn.Linear(6 + unread, 3))
-    with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
-        m[2].weight[:, 6:].zero_()
-    return m
+from tests.equivalence.circuit_models import random_mlp, with_unread_units
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +16,8 @@ def x() -> torch.Tensor:
 
 
 def test_unread_units_are_outside_the_circuit_and_the_pair_is_not_flagged(x):
-    a = net(0)
-    b = net(0, unread=3)
-    with torch.no_grad():  # b computes a's function with 3 more units that nothing reads
-        b[0].weight[:6].copy_(a[0].weight)
-        b[0].bias[:6].copy_(a[0].bias)
-        b[2].weight[:, :6].copy_(a[2].weight)
-        b[2].bias.copy_(a[2].bias)
+    a = random_mlp(0)
+    b = with_unread_units(a)  # a's function with 3 more units that nothing reads
     result = compare_models(a, b, x, n=20, sampler="circuit-reprs", measures=["linear_cka"])
     assert result.errors == {}
     # a's circuit is all of a (one point); b's leaves the unread units to resample
@@ -45,7 +28,9 @@ def test_unread_units_are_outside_the_circuit_and_the_pair_is_not_flagged(x):
 
 
 def test_a_different_network_is_distinguishable(x):
-    result = compare_models(net(0), net(1), x, n=20, sampler="circuit-reprs", measures=[])
+    result = compare_models(
+        random_mlp(0), random_mlp(1), x, n=20, sampler="circuit-reprs", measures=[]
+    )
     c = result.congruity
     assert c.distinguishable
     assert c.score == pytest.approx(0.0)
