@@ -22,15 +22,6 @@ from mechequiv.parallel import JsonStore, LocalBackend, RayBackend, get_backend
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
-def backend():
-    if ray.is_initialized():  # pragma: no cover - another module left Ray running
-        pytest.skip("a Ray instance is already running in this process")
-    b = RayBackend(num_cpus=2, init_options={"object_store_memory": 100 * 2**20})
-    yield b
-    b.shutdown()
-
-
 def _square(root: Path, item: int, die_on: int | None = None, fail_on: int | None = None) -> int:
     """A task that leaves a marker per finished call; it kills its own worker process the
     first time it sees ``die_on`` and raises on ``fail_on``."""

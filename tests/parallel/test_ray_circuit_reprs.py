@@ -20,19 +20,9 @@ from mechequiv.equivalence import (
     discover_congruity_circuit,
     neurons,
 )
-from mechequiv.parallel import RayBackend
 from tests.equivalence.circuit_models import random_mlp, with_unread_units
 
 ray = pytest.importorskip("ray")
-
-
-@pytest.fixture(scope="module")
-def backend():
-    if ray.is_initialized():  # pragma: no cover - another module left Ray running
-        pytest.skip("a Ray instance is already running in this process")
-    b = RayBackend(num_cpus=2, init_options={"object_store_memory": 100 * 2**20})
-    yield b
-    b.shutdown()
 
 
 @pytest.fixture(scope="module")
