@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from mechequiv import measures as M
 from mechequiv.demo import toy_task, train_toy_mlp
 from mechequiv.equivalence import Retrained, SymmetryTransform, congruity_matrix
 from mechequiv.parallel import JsonStore, LocalBackend, RayBackend, get_backend
+from mechequiv.parallel.pairwise import pairwise
 
 ray = pytest.importorskip("ray")
 
@@ -132,8 +132,8 @@ def test_pairwise_on_ray_equals_local(backend):
     rng = np.random.default_rng(0)
     reprs = {f"r{k}": rng.normal(size=(50, 3 + k)) for k in range(4)}
     for measure in ("linear_cka", "procrustes"):
-        remote = M.pairwise(reprs, measure, backend=backend)
-        assert np.array_equal(remote.values, M.pairwise(reprs, measure).values)
+        remote = pairwise(reprs, measure, backend=backend)
+        assert np.array_equal(remote.values, pairwise(reprs, measure).values)
 
 
 def _train_chunk(seeds: tuple[int, ...]) -> dict[int, dict[str, torch.Tensor]]:
