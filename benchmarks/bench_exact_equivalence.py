@@ -385,7 +385,11 @@ def score_pairs(
         rows.append(row)
     print(f"{len(rows)} pairs scored", flush=True)
     timing = {
-        **{f"{s}_pools_cpu": round(v, 1) for s, v in t_pool.items()},
+        # circuit-reprs has no pool: its setup time is the circuit discovery of every network
+        **{
+            f"{s}_cpu" if s == "circuit-reprs_discovery" else f"{s}_pools_cpu": round(v, 1)
+            for s, v in t_pool.items()
+        },
         **{
             f"congruity[{s}]_per_pair_cpu_median": round(statistics.median(t), 3)
             for s, t in t_congruity.items()
@@ -531,6 +535,32 @@ def flagged_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def by_one_point_set(rows: list[dict[str, Any]], one_point: set[str]) -> list[dict[str, Any]]:
+    """``circuit-reprs`` pairs split by how many of the two networks got OnePointSet (circuit =
+    every hidden unit: the network is its own only implementation): per label, the pairs
+    flagged among those with and without it, and the AUC where both occur."""
+    key = "distinguishable[circuit-reprs]"
+    have = [r for r in rows if r.get(key) is not None]
+    out = []
+    for k, label in itertools.product((0, 1, 2), LABELS):
+        group = [
+            r for r in have if label in r and (r["a"] in one_point) + (r["b"] in one_point) == k
+        ]
+        if not group:
+            continue
+        pos = [r for r in group if r[label]]
+        neg = [r for r in group if not r[label]]
+        scores = np.array([r["congruity[circuit-reprs]"] for r in group], dtype=float)
+        auc = roc_auc(scores, np.array([bool(r[label]) for r in group])) if pos and neg else None
+        out.append({
+            "one_point_set_networks_in_pair": k, "label": label,
+            "flagged_same": f"{sum(bool(r[key]) for r in pos)}/{len(pos)}",
+            "flagged_different": f"{sum(bool(r[key]) for r in neg)}/{len(neg)}",
+            "auc": None if auc is None or np.isnan(auc) else round(float(auc), 4),
+        })  # fmt: skip
+    return out
+
+
 def write_figure(results_path: Path) -> Path:
     """The report's calibration figure (reliability + ROC) for every Congruity and the best
     baseline, label ``same_algorithms``, on hand-built pairs where the results have them (the
@@ -596,21 +626,36 @@ def merge(parts: list[Path], out: Path, n_perm: int, note: str | None = None) ->
                 s: [n for d in loaded for n in d["label_free_pool_failures"].get(s, [])]
                 for s in {s for d in loaded for s in d["label_free_pool_failures"]}
             },
-            **(
-                {
-                    "circuit_reprs": {
-                        p.name: d["circuit_reprs"]
-                        for p, d in zip(parts, loaded, strict=True)
-                        if "circuit_reprs" in d
-                    }
-                }
-                if any("circuit_reprs" in d for d in loaded)
-                else {}
-            ),
+            **circuit_reprs_part(parts, loaded, rows),
             "pairs": rows,
         },
     )
     print(f"wrote {out} and {write_figure(out)}")
+
+
+def circuit_reprs_part(
+    parts: list[Path], loaded: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The merged runs' ``circuit_reprs`` records, their OnePointSet total and the calibration
+    split by OnePointSet (nothing when no run used ``circuit-reprs``)."""
+    records = {
+        p.name: d["circuit_reprs"]
+        for p, d in zip(parts, loaded, strict=True)
+        if "circuit_reprs" in d
+    }
+    if not records:
+        return {}
+    one_point = {n for r in records.values() for n in r["one_point_set_networks"]}
+    split = by_one_point_set(rows, one_point)
+    print_table(split, list(split[0]))
+    return {
+        "circuit_reprs": {
+            "networks": sum(r["networks"] for r in records.values()),
+            "one_point_set": len(one_point),
+            "by_one_point_set": split,
+            "runs": records,
+        }
+    }
 
 
 _COMMON = (
