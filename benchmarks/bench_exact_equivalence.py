@@ -52,6 +52,11 @@ Usage: python benchmarks/bench_exact_equivalence.py --zoo trained [--tasks XOR,A
        python benchmarks/bench_exact_equivalence.py --zoo hand-built --out PART.json
        python benchmarks/bench_exact_equivalence.py --merge PART1.json PART2.json ...
 Writes benchmarks/results/exact_equivalence.json (and its calibration figure) by default.
+benchmarks/results/exact_equivalence_circuit_reprs.json holds the same networks and pairs scored
+with ``--sampler circuit-reprs`` alone (runs ``--zoo hand-built --tasks XOR,AND,OR``,
+``--zoo trained --tasks AND,OR,XOR,IMP --widths 2,3 --seeds 10`` and ``--widths 4 --seeds 6
+--copy-widths "" --max-interpretations 1000000``, merged with ``--out`` that file); its
+``circuit_reprs`` entry counts the networks that got OnePointSet.
 """
 
 from __future__ import annotations
