@@ -27,7 +27,12 @@ the audit need not agree with.
 
 Predictors (higher = predicted more equivalent): Congruity with the label-free samplers
 ``distill`` (``Distill``) and ``perturb`` (``PerturbRefit``), ``symmetry``
-(``SymmetryTransform``, the positive control) and optionally ``retrained`` (trained zoo only);
+(``SymmetryTransform``, the positive control), optionally ``retrained`` (trained zoo only) and
+``circuit-reprs``, the project's fixed label-free configuration (``circuit_reprs``: per network
+``discover_congruity_circuit`` over the units of its hidden layers, then
+``circuit_congruity_setup``: ResampleAblation outside the circuit, or OnePointSet when the
+circuit is every unit, and one ``CircuitReprs``; its networks read the same two logits as the
+label-free samplers, so discovery scores KL and the behaviour check bounds KL <= 0.05);
 linear CKA, minus Procrustes angular distance, minus ``repr_distance`` on the hidden
 representations of the task rows (hidden layers concatenated). The single output unit is read
 as two logits ``(0, 10 (y - 0.5))`` by the label-free samplers, so their KL and agreement
@@ -38,13 +43,20 @@ drawn once, seeded by the network's name, and Congruity rounds draw from it with
 Reported per subset (trained pairs = seeds + cross-width; hand-built pairs; all pairs): ROC AUC
 of each predictor for each label with a 95 % bootstrap interval over networks (pairs sharing a
 network are dependent) and the shuffled-label null (2.5-97.5 % and one-sided p); Spearman with
-each Jaccard; reliability bins of each Congruity.
+each Jaccard; reliability bins of each Congruity; and, for samplers whose test was recorded
+(``distinguishable[...]``), calibration: the pairs flagged distinguishable (Holm p < 0.05)
+among the pairs with and without each label.
 
 Usage: python benchmarks/bench_exact_equivalence.py --zoo trained [--tasks XOR,AND,OR]
        [--widths 2,3] [--seeds 10] [--sampler distill ...] [--n 6] --out PART.json
        python benchmarks/bench_exact_equivalence.py --zoo hand-built --out PART.json
        python benchmarks/bench_exact_equivalence.py --merge PART1.json PART2.json ...
 Writes benchmarks/results/exact_equivalence.json (and its calibration figure) by default.
+benchmarks/results/exact_equivalence_circuit_reprs.json holds the same networks and pairs scored
+with ``--sampler circuit-reprs`` alone (runs ``--zoo hand-built --tasks XOR,AND,OR``,
+``--zoo trained --tasks AND,OR,XOR,IMP --widths 2,3 --seeds 10`` and ``--widths 4 --seeds 6
+--copy-widths "" --max-interpretations 1000000``, merged with ``--out`` that file); its
+``circuit_reprs`` entry counts the networks that got OnePointSet.
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ import itertools
 import json
 import statistics
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +78,15 @@ from scipy.stats import spearmanr
 from _timing import machine, print_table
 from mechequiv import measures
 from mechequiv._io import atomic_write_json
-from mechequiv.equivalence import Retrained, SymmetryTransform, congruity
+from mechequiv.equivalence import (
+    Retrained,
+    SymmetryTransform,
+    circuit_congruity_setup,
+    congruity,
+    default_points,
+    discover_congruity_circuit,
+    neurons,
+)
 from mechequiv.equivalence.refit import Distill, PerturbRefit
 from mechequiv.equivalence.reprs import hidden_representations
 from mechequiv.errors import MechequivError
@@ -90,11 +111,72 @@ from mechequiv.identifiability.calibration import (
 LABELS = ("equivalent", "same_algorithms", "same_decomposition")
 JACCARDS = ("circuits", "interpretations", "algorithms", "alignments")
 RESULTS = Path(__file__).parent / "results" / "exact_equivalence.json"
+SAMPLERS = ("distill", "perturb", "symmetry", "retrained", "circuit-reprs")
+
+# network entry: (module, explanation classes, task, hidden widths, design decomposition or None)
+Network = tuple[torch.nn.Module, Any, str, tuple[int, ...], str | None]
 
 
 def two_logits(out: torch.Tensor) -> torch.Tensor:
     """The single output read as two logits: softmax = (1 - p, p) with p = sigmoid(10 (y - .5))."""
     return torch.cat([torch.zeros_like(out), 10.0 * (out - 0.5)], dim=1)
+
+
+class TwoLogits(torch.nn.Module):
+    """:func:`two_logits` as the last layer, so that circuit discovery and the behaviour check
+    of ``circuit-reprs`` see the output the label-free samplers see."""
+
+    def forward(self, out: torch.Tensor) -> torch.Tensor:
+        return two_logits(out)
+
+
+class CircuitReprsSetup:
+    """The fixed configuration (``circuit-reprs``) for every network: each network with
+    :class:`TwoLogits` appended (its hidden layers keep their names), its circuit over the units
+    of its hidden layers (``discover_congruity_circuit``; the ``neurons`` of
+    ``default_points``, as ``study.compare`` does for models without transformer hook points),
+    its sampler and one ``CircuitReprs`` over all of them."""
+
+    def __init__(self, networks: dict[str, Network]) -> None:
+        self.models: dict[str, torch.nn.Module] = {}
+        circuits, self.circuit_sizes, self.discovery_failures = {}, {}, {}
+        for name, (m, _, task, _, _) in sorted(networks.items()):
+            x = torch.as_tensor(boolean_task(task).inputs, dtype=torch.float64)
+            wrapped = torch.nn.Sequential(
+                OrderedDict([*m.named_children(), ("two_logits", TwoLogits())])
+            )
+            comps = [c for p in default_points(m) for c in neurons(wrapped, x, p)]
+            try:
+                circuits[name] = discover_congruity_circuit(wrapped, x, comps)
+            except (MechequivError, ValueError) as err:
+                self.discovery_failures[name] = str(err)
+                continue
+            self.models[name] = wrapped
+            c = circuits[name]
+            self.circuit_sizes[name] = [len(c.nodes), len(c.candidates)]
+        # one setup for all networks: every task's inputs are the same 4 truth-table rows in
+        # the same order, so one x serves every sampler (checked, not assumed)
+        x = torch.as_tensor(boolean_task("AND").inputs, dtype=torch.float64)
+        for task in {t for _, _, t, _, _ in networks.values()}:
+            if not np.array_equal(boolean_task(task).inputs, x.numpy()):
+                raise SystemExit(f"task {task} has other input rows than AND: one setup per task")
+        names = list(self.models)
+        samplers, self.reprs = circuit_congruity_setup(
+            [self.models[n] for n in names], [circuits[n] for n in names], x
+        )
+        self.samplers = dict(zip(names, samplers, strict=True))
+        self.one_point_set = sorted(
+            n for n, s in self.samplers.items() if type(s).__name__ == "OnePointSet"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "networks": len(self.circuit_sizes),
+            "one_point_set": len(self.one_point_set),
+            "one_point_set_networks": self.one_point_set,
+            "circuit_nodes_of_candidates": self.circuit_sizes,
+            "discovery_failures": self.discovery_failures,
+        }
 
 
 def label_free(name: str, x: torch.Tensor) -> Distill | PerturbRefit:
@@ -120,10 +202,6 @@ def train_group(task: str, k: int, want: int, max_tries: int) -> list[tuple[int,
         if len(out) == want:
             break
     return out
-
-
-# network entry: (module, explanation classes, task, hidden widths, design decomposition or None)
-Network = tuple[torch.nn.Module, Any, str, tuple[int, ...], str | None]
 
 
 def trained_zoo(args: argparse.Namespace) -> tuple[dict[str, Network], list[tuple[str, str, str]], dict[str, Any]]:  # fmt: skip
@@ -260,10 +338,18 @@ def score_pairs(
             sampler_objs[s] = Retrained(*pools)
             t_pool[s] = time.process_time() - c0
             print(f"{s} pools: {t_pool[s]:.1f} s CPU", flush=True)
+        elif s == "circuit-reprs":
+            c0 = time.process_time()
+            sampler_objs[s] = CircuitReprsSetup(networks)
+            t_pool["circuit-reprs_discovery"] = time.process_time() - c0
+            print(f"circuit-reprs: {sampler_objs[s].summary()['one_point_set']} OnePointSet of "
+                  f"{len(sampler_objs[s].models)}, {t_pool['circuit-reprs_discovery']:.1f} s CPU",
+                  flush=True)  # fmt: skip
         else:
-            raise SystemExit(f"unknown sampler {s!r}: distill, perturb, symmetry or retrained")
+            raise SystemExit(f"unknown sampler {s!r}: one of {', '.join(SAMPLERS)}")
 
     rows = []
+    failures: dict[str, list[str]] = {}
     t_congruity: dict[str, list[float]] = {s: [] for s in samplers}
     for a, b, kind in pairs:
         ma, ca, task, ka, da = networks[a]
@@ -284,22 +370,44 @@ def score_pairs(
         for s, obj in sampler_objs.items():
             c0 = time.process_time()
             try:
-                c = congruity(ma, mb, x, n=args.n, sampler=obj, seed=0, progress=False)
+                if isinstance(obj, CircuitReprsSetup):
+                    c = congruity(
+                        obj.models[a], obj.models[b], x, n=args.n, seed=0, progress=False,
+                        sampler=(obj.samplers[a], obj.samplers[b]), reprs=obj.reprs,
+                    )  # fmt: skip
+                else:
+                    c = congruity(ma, mb, x, n=args.n, sampler=obj, seed=0, progress=False)
                 row[f"congruity[{s}]"] = c.score
-            except (ValueError, TypeError):  # e.g. Retrained: a network in no pool
+                row[f"distinguishable[{s}]"] = c.distinguishable
+            except (ValueError, TypeError, KeyError, MechequivError) as err:
+                # e.g. Retrained: a network in no pool; circuit-reprs: no circuit found, or no
+                # resample ablation passing the behaviour check
                 row[f"congruity[{s}]"] = None
+                row[f"distinguishable[{s}]"] = None
+                if s == "circuit-reprs":
+                    failures.setdefault(s, []).append(f"{a} / {b}: {str(err)[:200]}")
             t_congruity[s].append(time.process_time() - c0)
         rows.append(row)
     print(f"{len(rows)} pairs scored", flush=True)
     timing = {
-        **{f"{s}_pools_cpu": round(v, 1) for s, v in t_pool.items()},
+        # circuit-reprs has no pool: its setup time is the circuit discovery of every network
+        **{
+            f"{s}_cpu" if s == "circuit-reprs_discovery" else f"{s}_pools_cpu": round(v, 1)
+            for s, v in t_pool.items()
+        },
         **{
             f"congruity[{s}]_per_pair_cpu_median": round(statistics.median(t), 3)
             for s, t in t_congruity.items()
             if t
         },
     }
-    return rows, {"seconds": timing, "label_free_pool_failures": pool_failures}
+    extra: dict[str, Any] = {}
+    if "circuit-reprs" in sampler_objs:
+        extra["circuit_reprs"] = {
+            **sampler_objs["circuit-reprs"].summary(),
+            "congruity_failures": failures.get("circuit-reprs", []),
+        }
+    return rows, {"seconds": timing, "label_free_pool_failures": pool_failures, **extra}
 
 
 def score_entry(
@@ -384,6 +492,9 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
                      "observed_rate": b.observed_rate, "mean_score": b.mean_score}
                     for b in data.reliability()
                 ]  # fmt: skip
+    calibration = flagged_counts(rows)
+    if calibration:
+        print_table(calibration, list(calibration[0]))
     kinds = sorted({r["kind"] for r in rows})
     counts: dict[str, Any] = {
         "networks": len({n for r in rows for n in (r["a"], r["b"])}),
@@ -401,7 +512,58 @@ def summarise(rows: list[dict[str, Any]], n_perm: int) -> dict[str, Any]:
             bool(r["equivalent"] and not r["same_algorithms"]) for r in of
         )
     print(counts)
-    return {"counts": counts, "auc": results, "reliability": reliability}
+    out = {"counts": counts, "auc": results, "reliability": reliability}
+    return {**out, "calibration": calibration} if calibration else out
+
+
+def flagged_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per sampler with a recorded test, subset and label: pairs flagged distinguishable (Holm
+    p < 1 - level, level 0.95) among the pairs with the label (calibration: at most 0.05 of the
+    same-mechanism pairs should be flagged) and among those without it (power)."""
+    keys = sorted({k for r in rows for k in r if k.startswith("distinguishable[")})
+    out = []
+    for key, subset in itertools.product(keys, SUBSETS):
+        have = [r for r in rows if r.get(key) is not None and in_subset(r, subset)]
+        for label in LABELS:
+            with_label = [r for r in have if label in r]
+            if not with_label:
+                continue
+            pos = [bool(r[key]) for r in with_label if r[label]]
+            neg = [bool(r[key]) for r in with_label if not r[label]]
+            out.append({
+                "sampler": key[len("distinguishable["):-1], "subset": subset, "label": label,
+                "flagged_same": f"{sum(pos)}/{len(pos)}",
+                "flagged_same_fraction": round(sum(pos) / len(pos), 4) if pos else None,
+                "flagged_different": f"{sum(neg)}/{len(neg)}",
+                "flagged_different_fraction": round(sum(neg) / len(neg), 4) if neg else None,
+            })  # fmt: skip
+    return out
+
+
+def by_one_point_set(rows: list[dict[str, Any]], one_point: set[str]) -> list[dict[str, Any]]:
+    """``circuit-reprs`` pairs split by how many of the two networks got OnePointSet (circuit =
+    every hidden unit: the network is its own only implementation): per label, the pairs
+    flagged among those with and without it, and the AUC where both occur."""
+    key = "distinguishable[circuit-reprs]"
+    have = [r for r in rows if r.get(key) is not None]
+    out = []
+    for k, label in itertools.product((0, 1, 2), LABELS):
+        group = [
+            r for r in have if label in r and (r["a"] in one_point) + (r["b"] in one_point) == k
+        ]
+        if not group:
+            continue
+        pos = [r for r in group if r[label]]
+        neg = [r for r in group if not r[label]]
+        scores = np.array([r["congruity[circuit-reprs]"] for r in group], dtype=float)
+        auc = roc_auc(scores, np.array([bool(r[label]) for r in group])) if pos and neg else None
+        out.append({
+            "one_point_set_networks_in_pair": k, "label": label,
+            "flagged_same": f"{sum(bool(r[key]) for r in pos)}/{len(pos)}",
+            "flagged_different": f"{sum(bool(r[key]) for r in neg)}/{len(neg)}",
+            "auc": None if auc is None or np.isnan(auc) else round(float(auc), 4),
+        })  # fmt: skip
+    return out
 
 
 def write_figure(results_path: Path) -> Path:
@@ -469,10 +631,36 @@ def merge(parts: list[Path], out: Path, n_perm: int, note: str | None = None) ->
                 s: [n for d in loaded for n in d["label_free_pool_failures"].get(s, [])]
                 for s in {s for d in loaded for s in d["label_free_pool_failures"]}
             },
+            **circuit_reprs_part(parts, loaded, rows),
             "pairs": rows,
         },
     )
     print(f"wrote {out} and {write_figure(out)}")
+
+
+def circuit_reprs_part(
+    parts: list[Path], loaded: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The merged runs' ``circuit_reprs`` records, their OnePointSet total and the calibration
+    split by OnePointSet (nothing when no run used ``circuit-reprs``)."""
+    records = {
+        p.name: d["circuit_reprs"]
+        for p, d in zip(parts, loaded, strict=True)
+        if "circuit_reprs" in d
+    }
+    if not records:
+        return {}
+    one_point = {n for r in records.values() for n in r["one_point_set_networks"]}
+    split = by_one_point_set(rows, one_point)
+    print_table(split, list(split[0]))
+    return {
+        "circuit_reprs": {
+            "networks": sum(r["networks"] for r in records.values()),
+            "one_point_set": len(one_point),
+            "by_one_point_set": split,
+            "runs": records,
+        }
+    }
 
 
 _COMMON = (
@@ -526,6 +714,17 @@ def main() -> None:
                 "congruity_rounds": args.n,
                 "label_free_pool": args.pool,
                 "label_free_output": "two logits (0, 10 (y - 0.5))",
+                **(
+                    {
+                        "circuit_reprs": "discover_congruity_circuit (KL on the two logits, "
+                        "faithfulness >= 0.999, canonical order) over the hidden units; "
+                        "circuit_congruity_setup (ResampleAblation, BehaviourCheck max_kl 0.05 on "
+                        "the two logits, or OnePointSet); congruity repr_distance, "
+                        "cross='implementation', ties='half', seed 0"
+                    }
+                    if "circuit-reprs" in (args.sampler or [])
+                    else {}
+                ),
                 "permutations": args.perm,
                 "bootstrap": "1000 replicates over networks, pair weight = product of the two "
                 "networks' multiplicities, percentile 95 %",
@@ -541,6 +740,7 @@ def main() -> None:
             },
             **info,
             "label_free_pool_failures": scoring["label_free_pool_failures"],
+            **({"circuit_reprs": scoring["circuit_reprs"]} if "circuit_reprs" in scoring else {}),
             "pairs": rows,
         },
     )
