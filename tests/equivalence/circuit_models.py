@@ -56,3 +56,22 @@ def with_unread_units(model: nn.Sequential, unread: int = 3, seed: int = 99) -> 
         m[2].weight[:, :width].copy_(last.weight)
         m[2].bias.copy_(last.bias)
     return m
+
+
+def rescaled_units(model: nn.Sequential, seed: int = 7) -> nn.Sequential:
+    """An exact reparameterisation of a Linear-ReLU-Linear ``model``: hidden unit i scaled by
+    ``c_i`` in [0.2, 5] (log-uniform) and its readout by ``1 / c_i`` (ReLU is positively
+    homogeneous, so the function is unchanged)."""
+    g = torch.Generator().manual_seed(seed)
+    c = torch.exp((torch.rand(model[0].out_features, generator=g) * 2 - 1) * 1.6)
+    m = nn.Sequential(*(type(layer)(*_args(layer)) for layer in model))
+    m.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        m[0].weight.mul_(c[:, None])
+        m[0].bias.mul_(c)
+        m[2].weight.div_(c[None, :])
+    return m
+
+
+def _args(layer: nn.Module) -> tuple[int, ...]:
+    return (layer.in_features, layer.out_features) if isinstance(layer, nn.Linear) else ()

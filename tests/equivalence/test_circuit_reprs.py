@@ -37,7 +37,7 @@ def x() -> torch.Tensor:
 
 def test_reads_the_node_slices_in_circuit_order(x):
     m = SideBranch(0)
-    got = CircuitReprs({m: [Component("act_a"), Component("act_side", 2)]})(m, x)
+    got = CircuitReprs({m: [Component("act_a"), Component("act_side", 2)]}, scale="none")(m, x)
     with torch.no_grad():
         want = torch.cat([torch.relu(m.a(x)), torch.tanh(m.side(x))[:, 2:3]], dim=1)
     assert got.dtype == torch.float64
@@ -100,7 +100,9 @@ class Seq(nn.Module):
 def test_token_policy_on_unit_slices_of_sequences(tokens, shape):
     m = Seq()
     x = torch.randn(10, 7, 3)
-    got = CircuitReprs({m: [Component("act", 1), Component("act", 3)]}, tokens=tokens)(m, x)
+    got = CircuitReprs(
+        {m: [Component("act", 1), Component("act", 3)]}, tokens=tokens, scale="none"
+    )(m, x)
     assert tuple(got.shape) == shape
     with torch.no_grad():
         h = torch.relu(m.lin(x))[..., [1, 3]]

@@ -138,6 +138,17 @@ class CircuitReprs:
     tokens : token policy
         Applied to each node's (n, t, ...) slice (see :func:`mechequiv.tokens.pool_tokens`);
         slices without a token axis are used as they are.
+    scale : ``"node"`` (default) or ``"none"``
+        ``"node"`` divides each node's features by their root mean square (centred, over the
+        inputs, tokens and features) *on the base model's own run*, and an implementation drawn
+        from the model by patching is divided by the same number. Rescaling one MLP unit by
+        c > 0 and its readout by 1/c (exact for ReLU-like units), or a head's values and output
+        map the same way, is a symmetry of the model that ``repr_distance`` does not quotient
+        out (it is invariant to one overall scale and to rotations, not to a scale per
+        feature): without this an exactly rescaled copy reads as another mechanism. Using the
+        base model's scale, not each implementation's own, keeps a change of magnitude that
+        resampling causes visible. A node that is constant on the inputs keeps scale 1.
+        ``"none"``: the raw outputs.
 
     Returns float64 CPU tensors (rows, total node features), nodes in the circuit's order.
     """
@@ -146,9 +157,13 @@ class CircuitReprs:
         self,
         circuits: Mapping[nn.Module, Circuit | Sequence[Component]],
         tokens: TokenPolicy = "last",
+        scale: str = "node",
     ) -> None:
         if not isinstance(circuits, Mapping) or not circuits:
             raise ValueError("circuits must be a non-empty mapping {model: circuit}")
+        if scale not in ("node", "none"):
+            raise ValueError(f"scale must be 'node' or 'none', got {scale!r}")
+        self.scale = scale
         # (model, its fingerprint, its nodes); the model for the identity lookup, the
         # fingerprint for copies of it
         self._circuits: list[tuple[nn.Module, str, tuple[Component, ...]]] = []
@@ -198,9 +213,16 @@ class CircuitReprs:
         )
         nodes = self.nodes(base)
         points = sorted({c.point for c in nodes})
-        acts = capture(model_adapter(base), inputs, points, patches=patches, progress=False)
-        feats = [self._node_features(acts[c.point], c) for c in nodes]
-        return torch.cat(feats, dim=1).double()
+        adapter = model_adapter(base)
+        acts = capture(adapter, inputs, points, patches=patches, progress=False)
+        feats = [self._node_features(acts[c.point], c).double() for c in nodes]
+        if self.scale == "node":
+            own = feats
+            if patches:  # an implementation: the base model's own scale, from its clean run
+                clean = capture(adapter, inputs, points, progress=False)
+                own = [self._node_features(clean[c.point], c).double() for c in nodes]
+            feats = [f / _rms(o) for f, o in zip(feats, own, strict=True)]
+        return torch.cat(feats, dim=1)
 
     def _node_features(self, full: torch.Tensor, c: Component) -> torch.Tensor:
         a = component_slice(full, c)
@@ -217,4 +239,16 @@ class CircuitReprs:
         sizes = [len(nodes) for _, _, nodes in self._circuits]
         entries = sorted(f"{k} {[repr(c) for c in nodes]}" for _, k, nodes in self._circuits)
         key = hashlib.blake2b("\n".join(entries).encode(), digest_size=8).hexdigest()
-        return f"CircuitReprs(nodes per model={sizes}, key={key}, tokens={self.tokens!r})"
+        return (
+            f"CircuitReprs(nodes per model={sizes}, key={key}, tokens={self.tokens!r}, "
+            f"scale={self.scale!r})"
+        )
+
+
+def _rms(features: torch.Tensor) -> float:
+    """Root mean square of the centred features (float64); 1 for a node that is constant up to
+    rounding (dividing rounding noise by its own size would blow it up to unit scale)."""
+    centred = features - features.mean(dim=0, keepdim=True)
+    rms = float(centred.square().mean().sqrt())
+    peak = float(features.abs().max()) if features.numel() else 0.0
+    return rms if rms > 1e-12 * peak and rms > 0 else 1.0
