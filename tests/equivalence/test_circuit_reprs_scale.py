@@ -1,4 +1,4 @@
-"""CircuitReprs' node scale: an exactly rescaled copy (per-unit scale of a ReLU layer, undone
+"""CircuitReprs(scale="node"): an exactly rescaled copy (per-unit scale of a ReLU layer, undone
 by the readout) is the same circuit; a resampled implementation is read at its base model's
 scale, so a change of magnitude stays visible."""
 
@@ -48,8 +48,8 @@ def test_rescaled_copy_reads_the_same_node_features(x):
     a = random_mlp(0)
     b = rescaled_units(a)
     nodes = [Component("1", u) for u in range(6)]
-    ra = CircuitReprs({a: nodes})(a, x)
-    rb = CircuitReprs({b: nodes})(b, x)
+    ra = CircuitReprs({a: nodes}, scale="node")(a, x)
+    rb = CircuitReprs({b: nodes}, scale="node")(b, x)
     # one overall scale per node: unit i of b is c_i times unit i of a, both divided by their RMS
     torch.testing.assert_close(rb, ra, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(
@@ -60,7 +60,7 @@ def test_rescaled_copy_reads_the_same_node_features(x):
 def test_an_implementation_is_divided_by_its_base_models_scale(x):
     a = random_mlp(0)
     nodes = [Component("1", 0)]
-    reprs = CircuitReprs({a: nodes})
+    reprs = CircuitReprs({a: nodes}, scale="node")
     halved = PatchedModel(a, {"1": lambda act: act * 0.5})
     got, base = reprs(halved, x), reprs(a, x)
     torch.testing.assert_close(got, 0.5 * base)  # not renormalised to unit scale
@@ -76,7 +76,7 @@ def test_a_constant_node_keeps_scale_one_and_bad_scale_is_refused(x):
         a[0].weight[2].zero_()
         a[0].bias[2] = 3.0  # unit 2 is 3 on every input
     nodes = [Component("1", 2)]
-    got = CircuitReprs({a: nodes})(a, x)
+    got = CircuitReprs({a: nodes}, scale="node")(a, x)
     torch.testing.assert_close(got, torch.full_like(got, 3.0))
     with pytest.raises(ValueError, match="scale must be 'node' or 'none'"):
         CircuitReprs({a: nodes}, scale="unit")

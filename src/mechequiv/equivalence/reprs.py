@@ -138,17 +138,21 @@ class CircuitReprs:
     tokens : token policy
         Applied to each node's (n, t, ...) slice (see :func:`mechequiv.tokens.pool_tokens`);
         slices without a token axis are used as they are.
-    scale : ``"node"`` (default) or ``"none"``
-        ``"node"`` divides each node's features by their root mean square (centred, over the
-        inputs, tokens and features) *on the base model's own run*, and an implementation drawn
-        from the model by patching is divided by the same number. Rescaling one MLP unit by
-        c > 0 and its readout by 1/c (exact for ReLU-like units), or a head's values and output
-        map the same way, is a symmetry of the model that ``repr_distance`` does not quotient
-        out (it is invariant to one overall scale and to rotations, not to a scale per
-        feature): without this an exactly rescaled copy reads as another mechanism. Using the
-        base model's scale, not each implementation's own, keeps a change of magnitude that
-        resampling causes visible. A node that is constant on the inputs keeps scale 1.
-        ``"none"``: the raw outputs.
+    scale : ``"none"`` (default) or ``"node"``
+        ``"none"``: the raw outputs. ``"node"`` divides each node's features by their root mean
+        square (centred, over the inputs, tokens and features) *on the base model's own run*,
+        and an implementation drawn from the model by patching by the same number (so a change
+        of magnitude that resampling causes stays visible; a node constant on the inputs keeps
+        scale 1). Rescaling one ReLU unit by c > 0 and its readout by 1/c, or a head's values
+        and output map the same way, is an exact symmetry that ``repr_distance`` does not
+        quotient out (it is invariant to one overall scale and to rotations, not to a scale
+        per feature), so with raw outputs such a copy can read as another mechanism; ``"node"``
+        removes that, but gives every node equal weight, so a node with a small output that
+        the circuit barely uses weighs as much as the main ones. Measured both ways
+        (``tracr_validity_circuit_scaled.json``, ``exact_equivalence_circuit_reprs*.json``):
+        on Tracr pairs ``"node"`` flags 3 of 12 distractor pairs that ``"none"`` does not
+        (AUC 0.935 against 1.000); on Boolean MLPs it flags fewer exactly equivalent pairs.
+        The fixed configuration keeps ``"none"``.
 
     Returns float64 CPU tensors (rows, total node features), nodes in the circuit's order.
     """
@@ -157,7 +161,7 @@ class CircuitReprs:
         self,
         circuits: Mapping[nn.Module, Circuit | Sequence[Component]],
         tokens: TokenPolicy = "last",
-        scale: str = "node",
+        scale: str = "none",
     ) -> None:
         if not isinstance(circuits, Mapping) or not circuits:
             raise ValueError("circuits must be a non-empty mapping {model: circuit}")
