@@ -196,6 +196,11 @@ def circuit_setup(
     for i, m in enumerate(models):
         t0 = time.perf_counter()
         path = CACHE / f"p{p}" / "circuits" / f"{names[i]}.json"
+        failed = path.with_suffix(".failed.txt")  # the check draws with rng(0): deterministic
+        if failed.exists():
+            why[names[i]] = failed.read_text()
+            print(f"circuit {names[i]} (cached): {why[names[i]][:160]}", flush=True)
+            continue
         try:
             if path.exists():
                 circ = Circuit.from_dict(json.loads(path.read_text()))
@@ -218,7 +223,10 @@ def circuit_setup(
                   f"({time.perf_counter() - t0:.1f}s)", flush=True)  # fmt: skip
         except (MechequivError, ValueError) as e:
             why[names[i]] = f"{type(e).__name__}: {e}"
-            print(f"circuit {names[i]}: {why[names[i]][:160]}", flush=True)
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            failed.write_text(why[names[i]])
+            print(f"circuit {names[i]}: {why[names[i]][:160]} "
+                  f"({time.perf_counter() - t0:.1f}s)", flush=True)  # fmt: skip
     return ok, why
 
 
@@ -367,8 +375,8 @@ def main() -> None:
             excluded.append({"model": names[i], "reason": str(e)})
             print(f"pool {r.name}-seed{s} failed: {e}", flush=True)
         print(f"pool {r.name}-seed{s}: {time.perf_counter() - t0:.1f}s", flush=True)
-    if args.keep_unpooled:  # baselines on every model; Congruity on the pooled ones only
-        keep = list(range(len(models)))
+    if args.keep_unpooled or args.no_distill:  # baselines on every model; Congruity (Distill)
+        keep = list(range(len(models)))  # on the pooled ones only (none with --no-distill)
     else:
         pools = {k: pools[i] for k, i in enumerate(keep)}
         local = {k: local[i] for k, i in enumerate(keep)}
@@ -433,11 +441,12 @@ def main() -> None:
         if len(idx) >= 2:
             sub = [models[i] for i in idx]
             reprs = CircuitReprs({models[i]: ok[i][1] for i in idx}, tokens="last")
+            # finished pairs are stored, so that a run stopped for time resumes
+            store = CACHE / f"p{p}" / f"circuit_pairs{tag}_{'-'.join(circ_layouts)}.json"
             mat = congruity_matrix(sub, x, names=[names[i] for i in idx], n=args.n,
                                    sampler=[ok[i][0] for i in idx], distance="repr_distance",
                                    reprs=reprs, diagonal=False, seed=0, progress=False,
-                                   results_path=str(CACHE / f"p{p}" / f"circuit_pairs{tag}.json"),
-                                   )  # fmt: skip
+                                   results_path=str(store))  # fmt: skip
             pos = {i: k for k, i in enumerate(idx)}
             for k, (i, j) in enumerate(pairs):
                 if i in pos and j in pos:
