@@ -242,9 +242,10 @@ def auc(scores: np.ndarray, same: np.ndarray) -> float:
 def permutation_null(scores, pairs, kinds, mask, rng, n_perm=1000) -> dict[str, float]:
     vals = []
     kinds = np.array(kinds)
+    first, second = np.array(pairs, dtype=int).reshape(-1, 2).T
     for _ in range(n_perm):
         k = rng.permutation(kinds)
-        same = np.array([k[i] == k[j] for i, j in pairs])
+        same = k[first] == k[second]
         vals.append(auc(scores[mask], same[mask]))
     vals = np.array([v for v in vals if np.isfinite(v)])
     if len(vals) == 0:  # one mechanism only in this set: no AUC to compare
