@@ -526,9 +526,10 @@ def main() -> None:
         },
         "notes": [
             *(P23_NOTES if p == 23 else []),
-            f"pools hold {args.pool} draws per model and each Congruity round draws one with "
-            "replacement, so the binomial test treats correlated indicators as independent "
-            "(anti-conservative)",
+            *([] if args.no_distill else [
+                f"pools hold {args.pool} draws per model and each Congruity round draws one with "
+                "replacement, so the binomial test treats correlated indicators as independent "
+                "(anti-conservative)"]),
             *args.note,
         ],
         "training_recipes": [json.loads(t) for t in sorted(training)],
