@@ -35,11 +35,20 @@ output, faithfulness >= 0.999; the one-point set when the circuit holds every co
 outputs, last position). A model whose circuit cannot be found or whose resampling fails the
 behaviour check is listed with the reason and its pairs are left out of that row's AUC.
 
-Calibration: the fraction of same-mechanism pairs that Congruity flags distinguishable at the
-test's level (binomial p < 0.05), which should not exceed 0.05.
+Sets: all pairs, cross-architecture pairs (different layouts), within-layout pairs (same
+layout, all layouts together) and each layout's own pairs.
+
+Calibration (per Congruity configuration): the fraction of same-mechanism pairs it flags
+distinguishable at the test's level (binomial p < 0.05), which should not exceed 0.05, beside
+the fraction of different-mechanism pairs flagged; null when it scored no pair of the set.
+
+Reductions for time: ``--no-distill`` forms no Distill pools (its row is left unscored),
+``--circuit-layouts`` restricts the circuit configuration to some layouts (its other pairs are
+left unscored); both are stated in ``pairs_scored`` and should be stated with ``--note``.
 
 Usage: python benchmarks/bench_external_validity.py [--p 23] [--seeds 4] [--pool 2] [--n 12]
-Writes benchmarks/results/external_validity.json.
+       [--no-distill] [--circuit [--circuit-layouts tl1,mlp]] [--tag NAME] [--note TEXT]
+Writes benchmarks/results/external_validity[_p{p}][_{tag}].json.
 """
 
 from __future__ import annotations
@@ -187,6 +196,11 @@ def circuit_setup(
     for i, m in enumerate(models):
         t0 = time.perf_counter()
         path = CACHE / f"p{p}" / "circuits" / f"{names[i]}.json"
+        failed = path.with_suffix(".failed.txt")  # the check draws with rng(0): deterministic
+        if failed.exists():
+            why[names[i]] = failed.read_text()
+            print(f"circuit {names[i]} (cached): {why[names[i]][:160]}", flush=True)
+            continue
         try:
             if path.exists():
                 circ = Circuit.from_dict(json.loads(path.read_text()))
@@ -209,7 +223,10 @@ def circuit_setup(
                   f"({time.perf_counter() - t0:.1f}s)", flush=True)  # fmt: skip
         except (MechequivError, ValueError) as e:
             why[names[i]] = f"{type(e).__name__}: {e}"
-            print(f"circuit {names[i]}: {why[names[i]][:160]}", flush=True)
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            failed.write_text(why[names[i]])
+            print(f"circuit {names[i]}: {why[names[i]][:160]} "
+                  f"({time.perf_counter() - t0:.1f}s)", flush=True)  # fmt: skip
     return ok, why
 
 
@@ -225,14 +242,31 @@ def auc(scores: np.ndarray, same: np.ndarray) -> float:
 def permutation_null(scores, pairs, kinds, mask, rng, n_perm=1000) -> dict[str, float]:
     vals = []
     kinds = np.array(kinds)
+    first, second = np.array(pairs, dtype=int).reshape(-1, 2).T
     for _ in range(n_perm):
         k = rng.permutation(kinds)
-        same = np.array([k[i] == k[j] for i, j in pairs])
+        same = k[first] == k[second]
         vals.append(auc(scores[mask], same[mask]))
     vals = np.array([v for v in vals if np.isfinite(v)])
     if len(vals) == 0:  # one mechanism only in this set: no AUC to compare
         return {"mean": float("nan"), "q95": float("nan")}
     return {"mean": float(vals.mean()), "q95": float(np.quantile(vals, 0.95))}
+
+
+def calibration(pval: np.ndarray, same: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    """How often a Congruity configuration flags pairs distinguishable (p < LEVEL_P) among the
+    pairs of ``mask`` it scored (a NaN p-value: not scored), same- and different-mechanism apart;
+    a rate over no scored pair is NaN (null in the JSON), not 0."""
+    scored = mask & np.isfinite(pval)
+    flagged = scored & (np.nan_to_num(pval, nan=1.0) < LEVEL_P)
+    out: dict[str, Any] = {}
+    for name, sel in (("same", same), ("different", ~same)):
+        n_scored, n_flagged = int((scored & sel).sum()), int((flagged & sel).sum())
+        out[f"{name}_mechanism_flagged"] = n_flagged
+        out[f"{name}_mechanism_scored"] = n_scored
+        out[f"{name}_mechanism_flagged_rate"] = n_flagged / n_scored if n_scored else float("nan")
+    out["level"] = LEVEL_P
+    return out
 
 
 def json_safe(v: Any) -> Any:
@@ -258,12 +292,18 @@ def main() -> None:
                     help="make no new draws: a draw not in the cache counts as a failed pool")  # fmt: skip
     ap.add_argument("--keep-unpooled", action="store_true",
                     help="keep models whose pool failed in the baselines (Congruity skips them)")  # fmt: skip
+    ap.add_argument("--no-distill", action="store_true",
+                    help="form no Distill pools (the slowest part): the Distill Congruity row is "
+                         "left unscored (null), the baselines and --circuit cover every model")  # fmt: skip
     ap.add_argument("--shuffled-pools", action="store_true", help="the shuffled-pools null")
     ap.add_argument("--tag", default="", help="suffix of the results file")
     ap.add_argument("--note", action="append", default=[],
                     help="a note stored in the JSON (e.g. every reduction of a run); repeatable")  # fmt: skip
     ap.add_argument("--circuit", action="store_true",
                     help="also the Tracr-fixed circuit configuration (CircuitReprs)")  # fmt: skip
+    ap.add_argument("--circuit-layouts", default=None,
+                    help="comma-separated layouts the circuit configuration covers (default: "
+                         "all); its pairs with other models are left unscored (time)")  # fmt: skip
     ap.add_argument("--only", default=None,
                     help="comma-separated model names (e.g. tl2-rate1-seed0): with --pools-only, "
                          "fills the caches of these models only (to run several in parallel)")  # fmt: skip
@@ -273,6 +313,7 @@ def main() -> None:
     x = grid_tokens(p)
     y = (x[:, 0] + x[:, 1]) % p
     layouts = args.layouts.split(",")
+    tag = ("" if p == 23 else f"_p{p}") + (f"_{args.tag}" if args.tag else "")
 
     models, names, layout_of, kinds, rows, excluded, meta = [], [], [], [], [], [], []
     training: set[str] = set()  # the recipes the cached models were trained with
@@ -299,8 +340,11 @@ def main() -> None:
                                        embeddings=embeddings_of(m))  # fmt: skip
                 lab_path.write_text(json.dumps(lab.to_dict()))
             kind = mechanism_of(lab.gradient_symmetricity, lab.distance_irrelevance)
+            # the labels' own accuracy is over the full grid (grid_accuracy): left out, so that
+            # it does not overwrite the training's held-out test_accuracy
+            labels = {k: v for k, v in lab.to_dict().items() if k != "test_accuracy"}
             row = {"model": f"{r.name}-seed{s}", "layout": r.layout, "rate": r.rate,
-                   "grid_accuracy": grid_acc, **acc, **lab.to_dict(), "mechanism": kind}  # fmt: skip
+                   "grid_accuracy": grid_acc, **acc, **labels, "mechanism": kind}  # fmt: skip
             print(row, flush=True)
             if grid_acc < 0.95:
                 excluded.append({"model": row["model"], "reason": f"grid accuracy {grid_acc:.3f}"})
@@ -319,6 +363,9 @@ def main() -> None:
     local: dict[int, list[nn.Module]] = {}
     keep = []
     for i, (m, (r, s)) in enumerate(zip(models, meta, strict=True)):
+        if args.no_distill:  # no pools at all: nothing to exclude, every model stays
+            keep.append(i)
+            continue
         t0 = time.perf_counter()
         try:
             pools[i] = pool_of(m, r, s, args.pool, x, cached_only=args.cached_pools_only)
@@ -329,17 +376,20 @@ def main() -> None:
             excluded.append({"model": names[i], "reason": str(e)})
             print(f"pool {r.name}-seed{s} failed: {e}", flush=True)
         print(f"pool {r.name}-seed{s}: {time.perf_counter() - t0:.1f}s", flush=True)
-    if args.keep_unpooled:  # baselines on every model; Congruity on the pooled ones only
-        keep = list(range(len(models)))
+    if args.keep_unpooled or args.no_distill:  # baselines on every model; Congruity (Distill)
+        keep = list(range(len(models)))  # on the pooled ones only (none with --no-distill)
     else:
         pools = {k: pools[i] for k, i in enumerate(keep)}
         local = {k: local[i] for k, i in enumerate(keep)}
     models, names = [models[i] for i in keep], [names[i] for i in keep]
     layout_of, kinds = [layout_of[i] for i in keep], [kinds[i] for i in keep]
     pooled = sorted(pools)
+    # the models the circuit configuration covers (--circuit-layouts; default: every model)
+    circ_layouts = args.circuit_layouts.split(",") if args.circuit_layouts else layouts
+    circ_keep = [i for i, lay in enumerate(layout_of) if lay in circ_layouts]
     if args.pools_only:
         if args.circuit:  # fill the circuit cache too
-            circuit_setup(models, names, x, p)
+            circuit_setup([models[i] for i in circ_keep], [names[i] for i in circ_keep], x, p)
         return
 
     fourier = FourierModuleReprs(p, points=points_of)
@@ -382,22 +432,29 @@ def main() -> None:
     circuit_info: dict[str, Any] = {}
     if args.circuit:
         t0 = time.perf_counter()
-        ok, why = circuit_setup(models, names, x, p)
+        ok_sub, why = circuit_setup(
+            [models[i] for i in circ_keep], [names[i] for i in circ_keep], x, p
+        )
+        ok = {circ_keep[k]: v for k, v in ok_sub.items()}
         idx = sorted(ok)
         k_score = np.full(len(pairs), np.nan)
         k_p = np.full(len(pairs), np.nan)
         if len(idx) >= 2:
             sub = [models[i] for i in idx]
             reprs = CircuitReprs({models[i]: ok[i][1] for i in idx}, tokens="last")
+            # finished pairs are stored, so that a run stopped for time resumes
+            store = CACHE / f"p{p}" / f"circuit_pairs{tag}_{'-'.join(circ_layouts)}.json"
             mat = congruity_matrix(sub, x, names=[names[i] for i in idx], n=args.n,
                                    sampler=[ok[i][0] for i in idx], distance="repr_distance",
-                                   reprs=reprs, diagonal=False, seed=0, progress=False)  # fmt: skip
+                                   reprs=reprs, diagonal=False, seed=0, progress=False,
+                                   results_path=str(store))  # fmt: skip
             pos = {i: k for k, i in enumerate(idx)}
             for k, (i, j) in enumerate(pairs):
                 if i in pos and j in pos:
                     r = mat.results[(pos[i], pos[j])]
                     k_score[k], k_p[k] = r.score, r.p_value
         circuit_info = {
+            "layouts": circ_layouts, "models_attempted": [names[i] for i in circ_keep],
             "failed": why, "wall_s": time.perf_counter() - t0,
             "circuits": {names[i]: {"nodes": len(ok[i][1].nodes),
                                     "candidates": len(ok[i][1].candidates),
@@ -423,6 +480,7 @@ def main() -> None:
     sets = {
         "all": np.ones(len(pairs), bool),
         "cross-architecture": np.array([layout_of[i] != layout_of[j] for i, j in pairs]),
+        "within-layout": np.array([layout_of[i] == layout_of[j] for i, j in pairs]),
     }
     for lay in layouts:
         sets[f"within {lay}"] = np.array([layout_of[i] == layout_of[j] == lay for i, j in pairs])
@@ -451,28 +509,12 @@ def main() -> None:
                 "same_mechanism_flagged_rate": float(((l_p < LEVEL_P) & same & mask).sum()
                                                      / max(n_same, 1)),
             }  # fmt: skip
-        c_ok = mask & np.isfinite(c_p)  # pairs Congruity scored (both models pooled)
-        flagged = (c_p < LEVEL_P) & same & c_ok
-        entry["calibration"] = {
-            "same_mechanism_flagged_rate": float(flagged.sum() / max((same & c_ok).sum(), 1)),
-            "different_mechanism_flagged_rate": float(
-                ((c_p < LEVEL_P) & ~same & c_ok).sum() / max((~same & c_ok).sum(), 1)),
-            "same_mechanism_scored": int((same & c_ok).sum()),
-            "different_mechanism_scored": int((~same & c_ok).sum()),
-            "level": LEVEL_P,
-        }  # fmt: skip
+        entry["calibration"] = calibration(c_p, same, mask)
         if args.circuit:
-            scored = mask & np.isfinite(k_p)
-            entry["calibration_circuit"] = {
-                "same_mechanism_flagged": int(((k_p < LEVEL_P) & same & scored).sum()),
-                "same_mechanism_scored": int((same & scored).sum()),
-                "different_mechanism_flagged": int(((k_p < LEVEL_P) & ~same & scored).sum()),
-                "different_mechanism_scored": int((~same & scored).sum()),
-                "level": LEVEL_P,
-            }  # fmt: skip
+            entry["calibration_circuit"] = calibration(k_p, same, mask)
         table[set_name] = entry
         print(set_name, {k: round(v["auc"], 3) for k, v in entry["auc"].items()},
-              entry["calibration"], flush=True)  # fmt: skip
+              entry["calibration"], entry.get("calibration_circuit"), flush=True)  # fmt: skip
 
     out = {
         "configuration": {
@@ -484,9 +526,10 @@ def main() -> None:
         },
         "notes": [
             *(P23_NOTES if p == 23 else []),
-            f"pools hold {args.pool} draws per model and each Congruity round draws one with "
-            "replacement, so the binomial test treats correlated indicators as independent "
-            "(anti-conservative)",
+            *([] if args.no_distill else [
+                f"pools hold {args.pool} draws per model and each Congruity round draws one with "
+                "replacement, so the binomial test treats correlated indicators as independent "
+                "(anti-conservative)"]),
             *args.note,
         ],
         "training_recipes": [json.loads(t) for t in sorted(training)],
@@ -508,7 +551,6 @@ def main() -> None:
     }  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     out = json_safe(out)
-    tag = ("" if p == 23 else f"_p{p}") + (f"_{args.tag}" if args.tag else "")
     atomic_write_json(RESULTS / f"external_validity{tag}.json", out)
 
 
