@@ -195,7 +195,9 @@ def circuit_setup(
     ok, why = {}, {}
     for i, m in enumerate(models):
         t0 = time.perf_counter()
-        path = CACHE / f"p{p}" / "circuits" / f"{names[i]}.json"
+        # the directory names the search order: circuits found before discover_circuit's
+        # numbering-free order (the index order) are not reused for the canonical one
+        path = CACHE / f"p{p}" / "circuits-canonical" / f"{names[i]}.json"
         failed = path.with_suffix(".failed.txt")  # the check draws with rng(0): deterministic
         if failed.exists():
             why[names[i]] = failed.read_text()
