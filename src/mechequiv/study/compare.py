@@ -54,10 +54,7 @@ def _sampler(
     from mechequiv.equivalence import (
         ResampleAblation,
         SymmetryTransform,
-        default_points,
         discover_circuit,
-        neurons,
-        transformer_components,
     )
 
     if kind == "distill":  # label-free: re-fit to the model's own outputs
@@ -73,10 +70,7 @@ def _sampler(
         # circuit that keeps the behaviour, so that something is left to resample. A circuit
         # that holds every component or is not faithful, or a metric that the counterfactual
         # does not move, raises here and becomes the congruity part's own error.
-        try:
-            comps = transformer_components(model)
-        except ValueError:
-            comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
+        comps = _candidates(model, inputs, points, units=False)
         circuit = discover_circuit(model, inputs, comps, threshold=0.05, min_faithfulness=0.9,
                                    seed=seed)  # fmt: skip
         return ResampleAblation(circuit, inputs=inputs)
@@ -88,18 +82,20 @@ def _congruity_circuit(model: nn.Module, inputs: Any, points: list[Any] | None) 
     :func:`~mechequiv.equivalence.discover_congruity_circuit` over every head and MLP unit
     where the model has TransformerLens-style hook points, else over the units of the points
     read."""
-    from mechequiv.equivalence import (
-        default_points,
-        discover_congruity_circuit,
-        neurons,
-        transformer_components,
-    )
+    from mechequiv.equivalence import discover_congruity_circuit
+
+    return discover_congruity_circuit(model, inputs, _candidates(model, inputs, points, units=True))
+
+
+def _candidates(model: nn.Module, inputs: Any, points: list[Any] | None, units: bool) -> list[Any]:
+    """Heads and MLPs (``units``: MLP hidden units) where the model has TransformerLens-style
+    hook points, else the units of the points read."""
+    from mechequiv.equivalence import default_points, neurons, transformer_components
 
     try:
-        comps = transformer_components(model, neurons=True)
+        return list(transformer_components(model, neurons=units))
     except ValueError:
-        comps = [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
-    return discover_congruity_circuit(model, inputs, comps)
+        return [c for p in points or default_points(model) for c in neurons(model, inputs, p)]
 
 
 PARTS = ("representational", "functional", "congruity")
