@@ -1,4 +1,5 @@
-"""Every measure, Congruity and tensor similarity on CUDA tensors, checked and timed (issue 19).
+"""Every measure, Congruity, tensor similarity and zoo training on CUDA tensors, checked and
+timed (issue 19).
 
 One command on a machine with a GPU:
 
@@ -18,7 +19,8 @@ relative; Congruity: its score and rates, every distance within 1e-6), at least 
 ran on the device, no host operation touched a tensor larger than the limit, and no copy to the
 host was larger than the limit: ``--d`` squared elements for measures (a d x d result such as
 a matching's cost matrix may come back; an n x d input or an n x n matrix may not), 4096
-elements (``SMALL``) for Congruity and tensor similarity (scalars and small summaries). Then the
+elements (``SMALL``) for Congruity and tensor similarity (scalars and small summaries), and for
+``train_zoo`` the largest stacked weight tensor (the trained zoo is returned on the host). Then the
 device call and the CPU call are timed: wall with ``cuda.synchronize`` and host CPU time.
 Writes benchmarks/results/gpu.json; exits 1 when any case fails.
 """
@@ -292,6 +294,50 @@ def tensorsim_rows(args: argparse.Namespace, device: torch.device) -> list[dict[
     return rows
 
 
+def zoo_rows(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    """``train_zoo`` of the Pizza/Clock transformer recipe on the device: 16 seeds checked
+    against the same run on the CPU (weights after ``--zoo-steps`` updates, to float32
+    rounding amplified by training), then 1 and 16 seeds timed on the device (issue 19's
+    "16 seeds for the price of few")."""
+    from mechequiv.zoo import modular_addition, train_zoo, transformer
+    from mechequiv.zoo.presets import RECIPE
+
+    task = modular_addition(RECIPE["p"], train_fraction=RECIPE["train_fraction"])
+    arch = transformer(alpha=1.0, d_model=RECIPE["d_model"], n_heads=RECIPE["n_heads"])
+
+    def run(seeds: range, on: torch.device) -> Any:
+        return train_zoo(task, arch, seeds=seeds, steps=args.zoo_steps, lr=1e-3,
+                         eval_every=args.zoo_steps, progress=False, device=on)  # fmt: skip
+
+    def agree(a: Any, b: Any) -> tuple[bool, Any]:
+        worst = max(
+            float((a.params[k] - v).abs().max() / v.abs().max().clamp_min(1e-12))
+            for k, v in b.params.items()
+        )
+        return worst <= 1e-3, f"max relative weight difference {worst:.1e}"
+
+    host = torch.device("cpu")
+    seeds16 = range(16)
+    # the trained weights come back to the host once: the largest stacked tensor may be copied
+    limit = len(seeds16) * max(p.numel() for p in arch.build(task, 0).parameters())
+    row = _check(
+        f"train_zoo transformer p={RECIPE['p']} d={RECIPE['d_model']}, 16 seeds, "
+        f"{args.zoo_steps} steps",
+        lambda: run(seeds16, device),
+        lambda: run(seeds16, host),
+        agree,
+        device,
+        limit,
+        args.repeats,
+    )
+    if "error" not in row:
+        one = _timed(lambda: run(range(1), device), device, args.repeats)
+        row["device_wall_s_1_seed"] = round(one["wall_s"], 4)
+        row["seeds16_vs_1_wall"] = round(row["device_wall_s"] / max(one["wall_s"], 1e-9), 2)
+        print(json.dumps({k: row[k] for k in ("device_wall_s_1_seed", "seeds16_vs_1_wall")}))
+    return [row]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20_000)
@@ -302,8 +348,9 @@ def main() -> None:
     ap.add_argument("--congruity-width", type=int, default=64)
     ap.add_argument("--congruity-rounds", type=int, default=10)
     ap.add_argument("--tensorsim-hidden", type=int, default=32)
-    ap.add_argument("--only", nargs="+", choices=("measures", "congruity", "tensorsim"),
-                    default=["measures", "congruity", "tensorsim"])  # fmt: skip
+    ap.add_argument("--zoo-steps", type=int, default=50)
+    ap.add_argument("--only", nargs="+", choices=("measures", "congruity", "tensorsim", "zoo"),
+                    default=["measures", "congruity", "tensorsim", "zoo"])  # fmt: skip
     ap.add_argument("--device", default="cuda", help="cuda (default), or cpu for a dry run")
     ap.add_argument("--out", default=None, help="default: results/gpu.json on CUDA")
     args = ap.parse_args()
@@ -314,10 +361,12 @@ def main() -> None:
     out = args.out
     if out is None and device.type == "cuda":
         out = str(Path(__file__).parent / "results" / "gpu.json")
-    parts = {"measures": measure_rows, "congruity": congruity_rows, "tensorsim": tensorsim_rows}
+    parts = {"measures": measure_rows, "congruity": congruity_rows, "tensorsim": tensorsim_rows,
+             "zoo": zoo_rows}  # fmt: skip
     rows = [row for part in args.only for row in parts[part](args, device)]
     columns = ["case", "ok", "agrees", "transfers_ok", "host_copies", "largest_host_copy",
-               "limit", "device_wall_s", "cpu_wall_s", "cpu_cpu_s", "speedup_wall", "error"]  # fmt: skip
+               "limit", "device_wall_s", "cpu_wall_s", "cpu_cpu_s", "speedup_wall",
+               "seeds16_vs_1_wall", "error"]  # fmt: skip
     print_table(rows, columns)
     if out is not None:
         name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu (dry run)"

@@ -41,11 +41,12 @@ def test_cpu_dry_run_passes_every_case(tmp_path):
     out = tmp_path / "gpu.json"
     done = _run("--device", "cpu", "--n", "200", "--n-pairwise", "60", "--d", "16",
                 "--repeats", "1", "--congruity-stimuli", "40", "--congruity-rounds", "2",
-                "--tensorsim-hidden", "8", "--out", str(out))  # fmt: skip
+                "--tensorsim-hidden", "8", "--zoo-steps", "3", "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
     cases = [r["case"] for r in rows]
     assert sum(c.startswith("measure ") for c in cases) >= 15
     assert sum(c.startswith("congruity ") for c in cases) == 2
     assert sum(c.startswith("tensor_similarity ") for c in cases) == 2
+    assert sum(c.startswith("train_zoo ") for c in cases) == 1
     assert all(r["ok"] and r["device_ops"] > 0 and r["host_copies"] == 0 for r in rows)

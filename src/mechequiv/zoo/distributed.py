@@ -26,12 +26,21 @@ from mechequiv.zoo.runner import run_zoo
 class _Chunk:
     """A picklable task: train one chunk of seeds, return its stacked final and checkpoint states."""
 
-    def __init__(self, task: Any, arch: Any, out_dir: Path | None, config: ZooConfig):
+    def __init__(
+        self,
+        task: Any,
+        arch: Any,
+        out_dir: Path | None,
+        config: ZooConfig,
+        device: torch.device | None = None,
+    ) -> None:
         self.task, self.arch, self.out_dir, self.config = task, arch, out_dir, config
+        self.device = device
 
     def __call__(self, seeds: tuple[int, ...]) -> dict[str, Any]:
         folder = None if self.out_dir is None else self.out_dir / f"seeds-{seeds[0]}-{seeds[-1]}"
-        zoo = run_zoo(self.task, self.arch, replace(self.config, seeds=seeds), folder, False)
+        config = replace(self.config, seeds=seeds)
+        zoo = run_zoo(self.task, self.arch, config, folder, False, self.device)
         states = {step: zoo._state(step) for step in zoo.checkpoint_steps}
         return {"params": zoo.params, "buffers": zoo.buffers, "history": zoo.history_record,
                 "states": {s: (st.params, st.buffers, st.history) for s, st in states.items()}}  # fmt: skip
@@ -58,11 +67,12 @@ def train_zoo_on(
     chunks: int | None,
     out_dir: str | os.PathLike[str] | None,
     kwargs: dict[str, Any] | None = None,
+    device: torch.device | None = None,
 ) -> Zoo:
     """Train ``config.seeds`` in ``chunks`` groups on ``backend`` and stack the results.
 
     ``kwargs`` is ignored (kept for callers of the former signature): ``config`` carries every
-    setting, and each chunk trains ``config`` with its own seeds.
+    setting, and each chunk trains ``config`` with its own seeds, on ``device`` (default CPU).
     """
     from mechequiv.parallel import get_backend
 
@@ -71,7 +81,7 @@ def train_zoo_on(
     n_chunks = min(len(seeds), chunks or getattr(backend, "num_cpus", None) or 2)
     size = -(-len(seeds) // n_chunks)
     groups: Sequence[tuple[int, ...]] = [seeds[i : i + size] for i in range(0, len(seeds), size)]
-    fn = _Chunk(task, arch, None if out_dir is None else Path(out_dir), config)
+    fn = _Chunk(task, arch, None if out_dir is None else Path(out_dir), config, device)
     parts = backend.map(fn, groups, description="zoo seed chunks")
     steps = sorted(set.intersection(*(set(p["states"]) for p in parts)))
     snapshots = {

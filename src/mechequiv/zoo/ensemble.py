@@ -110,10 +110,17 @@ class SeedEnsemble:
     S (model ``i`` is row ``i``). :meth:`forward` runs all S models at once.
     ``single_as_plain``: see :class:`~mechequiv.zoo.batched.SeedBatched` (one model computed
     bit for bit as the plain module; the zoo keeps the default, so that a seed's weights do not
-    depend on how many seeds train beside it).
+    depend on how many seeds train beside it). ``device``: where the stacked tensors live
+    (default: the models' own device); :meth:`models` copies the weights back into modules on
+    the models' own device.
     """
 
-    def __init__(self, models: Sequence[nn.Module], single_as_plain: bool = False) -> None:
+    def __init__(
+        self,
+        models: Sequence[nn.Module],
+        single_as_plain: bool = False,
+        device: torch.device | None = None,
+    ) -> None:
         if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not models:
             raise TypeError("models must be a non-empty sequence of nn.Module")
         if not all(isinstance(m, nn.Module) for m in models):
@@ -127,6 +134,11 @@ class SeedEnsemble:
                     f"model {i} does not have the shapes of model 0; stack equal models"
                 )
         params, buffers = stack_module_state(list(models))
+        if device is not None:
+            # Stacked on the models' device, then moved as new leaves (``.to`` alone would give
+            # non-leaf tensors that an optimiser cannot hold); no copy when already there.
+            params = {k: _leaf_on(v, device) for k, v in params.items()}
+            buffers = {k: v.to(device) for k, v in buffers.items()}
         self.params: dict[str, torch.Tensor] = params
         self.buffers: dict[str, torch.Tensor] = buffers
         self.template: nn.Module = copy.deepcopy(models[0])
@@ -184,6 +196,12 @@ class SeedEnsemble:
             model.load_state_dict(state)
             out.append(model)
         return out
+
+
+def _leaf_on(v: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if v.device == device:
+        return v
+    return v.detach().to(device).requires_grad_(v.requires_grad)
 
 
 def train_step(

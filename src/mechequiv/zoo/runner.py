@@ -110,7 +110,8 @@ def training_inputs(task: Task, model: torch.nn.Module) -> torch.Tensor:
 
 
 class SeedBatches:
-    """Row indices of the training batch of every seed at a step (see :class:`ZooConfig`)."""
+    """Row indices of the training batch of every seed at a step (see :class:`ZooConfig`), on
+    ``train_idx``'s device."""
 
     def __init__(self, train_idx: torch.Tensor, seeds: tuple[int, ...], batch_size: int) -> None:
         self.train_idx = train_idx
@@ -125,7 +126,8 @@ class SeedBatches:
         if epoch != self._epoch:
             n = len(self.train_idx)
             perms = [np.random.default_rng([s, epoch]).permutation(n) for s in self.seeds]
-            self._perms = self.train_idx[torch.as_tensor(np.stack(perms))]
+            order = torch.as_tensor(np.stack(perms), device=self.train_idx.device)
+            self._perms = self.train_idx[order]
             self._epoch = epoch
         return self._perms[:, k * self.batch_size : (k + 1) * self.batch_size]
 
@@ -136,13 +138,15 @@ def run_zoo(
     config: ZooConfig,
     out_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = False,
+    device: torch.device | None = None,
 ) -> Zoo:
     """Train ``config.seeds`` of ``arch`` on ``task`` in this process, in one vectorised run.
 
     Arguments are already validated (:func:`~mechequiv.zoo.train.train_zoo` does it); with
-    ``out_dir`` the run resumes from and writes resumable checkpoints there.
+    ``out_dir`` the run resumes from and writes resumable checkpoints there. ``device``: where
+    training runs (default the CPU); the returned zoo and checkpoints hold CPU tensors.
     """
-    return _ZooRun(task, arch, config, out_dir).run(progress)
+    return _ZooRun(task, arch, config, out_dir, device).run(progress)
 
 
 def zoo_optimiser(config: ZooConfig) -> Optimiser:
@@ -157,6 +161,11 @@ def zoo_optimiser(config: ZooConfig) -> Optimiser:
     )
 
 
+def _host_copy(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached CPU copies (a plain clone for CPU tensors): what results and checkpoints hold."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+
+
 class _ZooRun:
     def __init__(
         self,
@@ -164,10 +173,14 @@ class _ZooRun:
         arch: Architecture,
         config: ZooConfig,
         out_dir: str | os.PathLike[str] | None,
+        device: torch.device | None = None,
     ) -> None:
         self.task, self.arch, self.config = task, arch, config
         self.out_dir = None if out_dir is None else Path(out_dir)
-        self.ensemble = SeedEnsemble([arch.build(task, s) for s in config.seeds])
+        # Built on the CPU (seeded initialisation is the same whatever the device), then moved.
+        self.device = torch.device("cpu") if device is None else device
+        models = [arch.build(task, s) for s in config.seeds]
+        self.ensemble = SeedEnsemble(models, device=self.device)
         self.params = self.ensemble.params
         self.buffers = self.ensemble.buffers
         self.optimiser = zoo_optimiser(config)
@@ -177,7 +190,12 @@ class _ZooRun:
         # gradients, about half the work); hooks do not matter here.
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
-        self.inputs = training_inputs(task, self.ensemble.base)
+        self.inputs = training_inputs(task, self.ensemble.base).to(self.device)
+        self.labels = task.labels.to(self.device)
+        self.split = {
+            "train": task.train_idx.to(self.device),
+            "test": task.test_idx.to(self.device),
+        }
         self.history: dict[str, Any] = {"step": [], **{m: [] for m in METRICS}}
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
@@ -207,20 +225,19 @@ class _ZooRun:
         for name, p in self.params.items():
             if name in state.moments:
                 self.optimizer.state[p] = {
-                    "step": torch.tensor(float(state.step)),
-                    **{k: v.clone() for k, v in state.moments[name].items()},
+                    "step": torch.tensor(float(state.step)),  # on the CPU, as AdamW keeps it
+                    **{k: v.to(p.device, copy=True) for k, v in state.moments[name].items()},
                 }
         self.history = state.history
         self.start = state.step
 
     def _evaluate(self, step: int) -> None:
-        task = self.task
         with torch.no_grad():
             out = self._forward(self.inputs)
-            for part, idx in (("train", task.train_idx), ("test", task.test_idx)):
-                y = self._per_seed(task.labels[idx])
+            for part, idx in self.split.items():
+                y = self._per_seed(self.labels[idx])
                 self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
-                acc = task_accuracy(task, out[:, idx], y)
+                acc = task_accuracy(self.task, out[:, idx], y)
                 self.history[f"{part}_acc"].append(acc.tolist())
         self.history["step"].append(step)
 
@@ -229,10 +246,10 @@ class _ZooRun:
         on_disk = self.out_dir is not None
         state = Stacked(
             step=step,
-            params={k: v.detach().clone() for k, v in self.params.items()},
-            buffers={k: v.detach().clone() for k, v in self.buffers.items()},
+            params=_host_copy(self.params),
+            buffers=_host_copy(self.buffers),
             moments={
-                name: {k: self.optimizer.state[p][k] for k in ("exp_avg", "exp_avg_sq")}
+                name: _host_copy({k: self.optimizer.state[p][k] for k in ("exp_avg", "exp_avg_sq")})
                 for name, p in self.params.items()
                 if on_disk and self.optimizer.state.get(p)
             },
@@ -251,13 +268,12 @@ class _ZooRun:
             self._evaluate(0)
             if cfg.checkpoint_at(0):
                 self._checkpoint(0)
+        train_idx = self.split["train"]
         batches = (
-            None
-            if cfg.batch_size is None
-            else SeedBatches(task.train_idx, cfg.seeds, cfg.batch_size)
+            None if cfg.batch_size is None else SeedBatches(train_idx, cfg.seeds, cfg.batch_size)
         )
-        x_train = self.inputs[task.train_idx]
-        y_train = self._per_seed(task.labels[task.train_idx])
+        x_train = self.inputs[train_idx]
+        y_train = self._per_seed(self.labels[train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
             bar_task = bar.add_task(
@@ -271,7 +287,7 @@ class _ZooRun:
                     x, y = x_train, y_train
                 else:
                     idx = batches.at(step)
-                    x, y = self.inputs[idx], task.labels[idx]
+                    x, y = self.inputs[idx], self.labels[idx]
                 if x.ndim == task.inputs.ndim:
                     x = x.expand(n_seeds, *x.shape)
                 train_step(
@@ -289,8 +305,8 @@ class _ZooRun:
             config=cfg,
             task=task,
             architecture=self.arch,
-            params={k: v.detach().clone() for k, v in self.params.items()},
-            buffers={k: v.detach().clone() for k, v in self.buffers.items()},
+            params=_host_copy(self.params),
+            buffers=_host_copy(self.buffers),
             history_record=self.history,
             out_dir=self.out_dir,
             snapshots=self.snapshots,

@@ -15,6 +15,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import torch
+
+from mechequiv._device import resolve_device
 from mechequiv.zoo.config import ZooConfig
 from mechequiv.zoo.distributed import train_zoo_on
 from mechequiv.zoo.models import Architecture, as_architecture
@@ -46,6 +49,7 @@ def train_zoo(
     progress: bool | None = None,
     backend: Any = "local",
     chunks: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Zoo:
     """Train one model per seed on ``task``, all seeds at once.
 
@@ -78,6 +82,14 @@ def train_zoo(
         each a vectorised run and a task (see :mod:`mechequiv.zoo.distributed`); with
         ``out_dir`` each chunk resumes from its own folder ``out_dir/seeds-<first>-<last>``, and
         the returned zoo stacks all seeds (checkpoints in memory).
+    device : str, torch.device or None
+        Where training runs: ``"cuda"``, ``"cuda:1"``, ... (default: the CPU). Every model is
+        initialised on the CPU from its seed, so the initial weights do not depend on the
+        device; the updates do, by float rounding (GPU and CPU kernels sum in different
+        orders), so a seed's weights after training agree across devices only up to rounding
+        amplified by training. The returned zoo and checkpoints hold CPU tensors, and a run
+        checkpointed on one device resumes on another. With a ``backend``, each chunk trains
+        on ``device`` in its worker, which must have it.
 
     Returns
     -------
@@ -86,6 +98,7 @@ def train_zoo(
     """
     if not isinstance(task, Task):
         raise TypeError(f"task must be a Task, got {type(task).__name__}")
+    dev = resolve_device(device)
     arch = as_architecture(architecture)
     arch.check(task)
     seed_tuple = check_seeds(seeds)
@@ -109,5 +122,5 @@ def train_zoo(
     if batch_size is not None and batch_size > len(task.train_idx):
         raise ValueError(f"batch_size={batch_size} exceeds the {len(task.train_idx)} training rows")
     if backend != "local" or chunks is not None:
-        return train_zoo_on(backend, task, arch, config, chunks, out_dir)
-    return run_zoo(task, arch, config, out_dir, progress)
+        return train_zoo_on(backend, task, arch, config, chunks, out_dir, device=dev)
+    return run_zoo(task, arch, config, out_dir, progress, dev)
