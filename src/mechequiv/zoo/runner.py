@@ -109,6 +109,16 @@ def training_inputs(task: Task, model: torch.nn.Module) -> torch.Tensor:
     return hot
 
 
+def training_targets(task: Task) -> torch.Tensor:
+    """The targets a zoo trains and is evaluated on: ``task.labels``, converted once to
+    float64 for an MSE task (its loss subtracts them from float64 outputs: the same
+    differences, exactly, without a conversion at every step)."""
+    labels = task.labels
+    if task.loss == "mse" and labels.is_floating_point():
+        return labels.to(torch.float64)
+    return labels
+
+
 class SeedBatches:
     """Row indices of the training batch of every seed at a step (see :class:`ZooConfig`)."""
 
@@ -178,6 +188,7 @@ class _ZooRun:
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
         self.inputs = training_inputs(task, self.ensemble.base)
+        self.targets = training_targets(task)
         self.history: dict[str, Any] = {"step": [], **{m: [] for m in METRICS}}
         self.snapshots: dict[int, Stacked] = {}
         self.start = 0
@@ -190,7 +201,7 @@ class _ZooRun:
 
     def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
         n_seeds = len(self.config.seeds)
-        return y if y.ndim > self.task.labels.ndim else y.expand(n_seeds, *y.shape)
+        return y if y.ndim > self.targets.ndim else y.expand(n_seeds, *y.shape)
 
     def _resume(self) -> None:
         assert self.out_dir is not None
@@ -218,7 +229,7 @@ class _ZooRun:
         with torch.no_grad():
             out = self._forward(self.inputs)
             for part, idx in (("train", task.train_idx), ("test", task.test_idx)):
-                y = self._per_seed(task.labels[idx])
+                y = self._per_seed(self.targets[idx])
                 self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
                 acc = task_accuracy(task, out[:, idx], y)
                 self.history[f"{part}_acc"].append(acc.tolist())
@@ -257,7 +268,7 @@ class _ZooRun:
             else SeedBatches(task.train_idx, cfg.seeds, cfg.batch_size)
         )
         x_train = self.inputs[task.train_idx]
-        y_train = self._per_seed(task.labels[task.train_idx])
+        y_train = self._per_seed(self.targets[task.train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
             bar_task = bar.add_task(
@@ -271,7 +282,7 @@ class _ZooRun:
                     x, y = x_train, y_train
                 else:
                     idx = batches.at(step)
-                    x, y = self.inputs[idx], task.labels[idx]
+                    x, y = self.inputs[idx], self.targets[idx]
                 if x.ndim == task.inputs.ndim:
                     x = x.expand(n_seeds, *x.shape)
                 train_step(
