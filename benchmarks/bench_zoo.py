@@ -20,7 +20,9 @@
 Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50] [--sequential]
        [--no-generalisation] [--label NAME] [--note TEXT]
 (On a 2-core machine under heavy load from other processes, two intra-op threads made every
-case erratically slower; use --threads 1 there.)
+case erratically slower; use --threads 1 there.) glibc's malloc settings from the environment
+(``MALLOC_*``, e.g. ``MALLOC_TRIM_THRESHOLD_``: whether freed activations go back to the system
+and are faulted in again at every step) are stored with the run as ``malloc_env``.
 Prints tables; writes benchmarks/results/zoo.json.
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -336,6 +339,7 @@ def main() -> None:
         **({"note": args.note} if args.note else {}),
         "floor": FLOOR,
         "threads": args.threads,
+        "malloc_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         "torch": torch.__version__,
         "repeats": args.repeats,
         "seeds_at_once": speed,
