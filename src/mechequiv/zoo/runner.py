@@ -16,11 +16,12 @@ bilinear models read one-hot rows as the positions of their ones (:func:`trainin
 Beyond the matrix products and gathers, a step's time goes to elementwise work the trained
 values depend on (attention mixing, activations, the float64 loss, AdamW), which stays as it
 is: only arithmetic that changes no bit is left out (softmax attention's rate of 1, MSE targets
-converted once per run: :func:`training_targets`). Part of that time is the allocator's:
-activations of a few MB are freed and allocated again at every step, and glibc's malloc gives
-such blocks back to the system and faults them in again; process-wide settings (the
+converted once per run: :func:`training_targets`). Part of that time can be the allocator's:
+where a step's activations of a few MB are the largest blocks the process has freed (the
+README's bilinear zoo trained in a fresh process), glibc's malloc gives them back to the
+system at every step and faults them in again; process-wide settings (the
 ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` environment variables), which a
-library must not change, remove that part (results/zoo.json, ``after-elementwise-malloc``).
+library must not change, remove that part (results/zoo.json, ``allocator_fresh_processes``).
 benchmarks/bench_zoo.py measures the ratios against that arithmetic floor (results/zoo.json).
 tests/zoo/test_fast_paths.py checks these paths against plain float64 loops (to 1e-12) and a
 seed's independence from the seeds beside it (bit for bit); tests/zoo/test_elementwise_paths.py
