@@ -16,11 +16,23 @@
    4 seeds each in one run, evaluated every 25 steps: the first evaluated step at 100% test
    accuracy, the wall time to get there (that step times the run's seconds per step, for 4
    seeds at once), and each final model's mechanism labels.
+3. Before/after (``--against OTHER_CHECKOUT/src``): 1 and 16 seeds of every setting trained
+   by this checkout and by another one, in two worker processes taking turns run by run, so
+   that a change smaller than the drift of a shared machine's load between two separate runs
+   of this script still shows (``paired_against``; both with glibc's malloc keeping freed
+   memory, see 4).
+4. Allocator (``--allocator ROUNDS``): each setting's 16-seed zoo alone in a fresh process,
+   with glibc's default malloc and with one that keeps freed memory in the process
+   (``MALLOC_KEEP``): what giving activations back to the system and faulting them in again
+   at every step costs (``allocator_fresh_processes``).
 
 Usage: python benchmarks/bench_zoo.py [--threads 2] [--repeats 3] [--steps 50] [--sequential]
        [--no-generalisation] [--label NAME] [--note TEXT]
+       [--against SRC [--rounds 9] [--other-env KEY=VALUE ...]] [--allocator ROUNDS]
 (On a 2-core machine under heavy load from other processes, two intra-op threads made every
-case erratically slower; use --threads 1 there.)
+case erratically slower; use --threads 1 there.) glibc's malloc settings from the environment
+(``MALLOC_*``, e.g. ``MALLOC_TRIM_THRESHOLD_``: whether freed activations go back to the system
+and are faulted in again at every step) are stored with the run as ``malloc_env``.
 Prints tables; writes benchmarks/results/zoo.json.
 """
 
@@ -29,7 +41,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
+import resource
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -196,8 +213,9 @@ def peak_gemm(calls: int) -> Callable[[], None]:
     return run
 
 
-def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
-    settings = {
+def zoo_settings() -> dict[str, tuple]:
+    """The timed settings: name -> (task, architecture)."""
+    return {
         f"transformer p={RECIPE['p']} d_model={RECIPE['d_model']}": (
             modular_addition(RECIPE["p"], train_fraction=RECIPE["train_fraction"]),
             transformer(alpha=1.0, d_model=RECIPE["d_model"], n_heads=RECIPE["n_heads"]),
@@ -211,6 +229,10 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
             mlp(hidden=(8, 8), activation="leaky_relu"),
         ),
     }
+
+
+def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
+    settings = zoo_settings()
     rows = []
     for name, (task, arch) in settings.items():
 
@@ -273,6 +295,154 @@ def seeds_at_once(steps: int, repeats: int, sequential: bool) -> list[dict]:
     return rows
 
 
+def worker(steps: int) -> None:
+    """``--worker``: for each line ``setting<TAB>seeds`` on stdin, train that setting's zoo
+    with that many seeds and print the run's process CPU seconds and minor page faults."""
+    settings = zoo_settings()
+    for line in sys.stdin:
+        name, n_seeds = line.rstrip("\n").split("\t")
+        task, arch = settings[name]
+        faults, c0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+        train_zoo(task, arch, seeds=range(int(n_seeds)), steps=steps, eval_every=steps,
+                  progress=False)  # fmt: skip
+        cpu_s = time.process_time() - c0
+        print(cpu_s, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults, flush=True)
+
+
+def _worker_process(src: Path, threads: int, steps: int, env: dict[str, str]) -> subprocess.Popen:
+    """A ``--worker`` importing mechequiv from ``src``; ``env`` sets (or, empty, removes)
+    environment variables."""
+    here = Path(__file__).parent
+    full = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "PYTHONPATH": os.pathsep.join([str(src), str(here)]), **env}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", "--steps", str(steps)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={k: v for k, v in full.items() if v},
+    )  # fmt: skip
+
+
+def _worker_run(proc: subprocess.Popen, name: str, n_seeds: int) -> tuple[float, int]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(f"{name}\t{n_seeds}\n")
+    proc.stdin.flush()
+    cpu_s, faults = proc.stdout.readline().split()
+    return float(cpu_s), int(faults)
+
+
+def _close(proc: subprocess.Popen) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait()
+
+
+#: glibc's malloc keeping freed memory in the process (no trimming, no mmap for blocks < 1 GiB)
+MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+
+
+def allocator_fresh_processes(steps: int, rounds: int, threads: int) -> list[dict]:
+    """Each setting's 16-seed zoo trained twice in a fresh process (the second run timed), with
+    glibc's default malloc and with ``MALLOC_KEEP``, in turn for ``rounds`` rounds: median CPU
+    seconds, minor page faults per step and the median per-round ratio keep / default. A fresh
+    process per setting, because
+    glibc's thresholds adapt to the largest block freed so far: after a larger model has trained
+    in the same process (as in the other parts of this script), the faults are mostly gone."""
+    src = Path(mechequiv_file()).parents[1]
+    rows = []
+    for name in zoo_settings():
+        cpu: dict[str, list[float]] = {"default": [], "keep": []}
+        faults: dict[str, list[float]] = {"default": [], "keep": []}
+        for r in range(rounds):
+            for variant in ("default", "keep") if r % 2 else ("keep", "default"):
+                env = MALLOC_KEEP if variant == "keep" else dict.fromkeys(MALLOC_KEEP, "")
+                proc = _worker_process(src, threads, steps, env)
+                _worker_run(proc, name, 16)  # warm-up: first calls, thresholds adapted
+                cpu_s, n_faults = _worker_run(proc, name, 16)
+                _close(proc)
+                cpu[variant].append(cpu_s)
+                faults[variant].append(n_faults / steps)
+        rows.append(
+            {
+                "setting": name,
+                "seeds": 16,
+                "steps": steps,
+                "cpu_s_default": round(statistics.median(cpu["default"]), 4),
+                "cpu_s_keep": round(statistics.median(cpu["keep"]), 4),
+                "paired_cpu_ratio_keep_vs_default": round(
+                    statistics.median(
+                        k / d for k, d in zip(cpu["keep"], cpu["default"], strict=True)
+                    ),
+                    3,
+                ),
+                "minor_faults_per_step_default": round(statistics.median(faults["default"])),
+                "minor_faults_per_step_keep": round(statistics.median(faults["keep"])),
+            }
+        )
+    return rows
+
+
+def mechequiv_file() -> str:
+    import mechequiv
+
+    return str(mechequiv.__file__)
+
+
+def paired_against(
+    other_src: Path, steps: int, rounds: int, threads: int, other_env: dict[str, str]
+) -> list[dict]:
+    """1 and 16 seeds of every setting trained by this checkout's mechequiv and by the one in
+    ``other_src`` (another checkout's ``src``: the code before a change), each side in its own
+    worker process, run by run in turn (which side goes first alternates between rounds), so
+    that both see the same load on a shared machine: the median CPU seconds of each side and
+    the median over rounds of the per-round ratio this / other, the before/after figure that
+    separate runs of this script cannot give where the load moves by more than the change.
+    Both sides run with ``MALLOC_KEEP``: with glibc's default malloc, whether a process faults
+    its activations in again at every step depends on the largest block it has freed so far,
+    which made two processes running the same code differ by up to a fifth.
+    ``other_env`` sets (``KEY=VALUE``) or, with an empty value, removes environment variables of
+    the other side only."""
+    this_src = Path(mechequiv_file()).parents[1]
+    sides = {
+        "this": _worker_process(this_src, threads, steps, MALLOC_KEEP),
+        "other": _worker_process(
+            Path(other_src).resolve(), threads, steps, {**MALLOC_KEEP, **other_env}
+        ),
+    }
+
+    cases = [(name, n) for name in zoo_settings() for n in (1, 16)]
+    cpu: dict[tuple[str, str, int], list[float]] = {}
+    for r in range(rounds + 1):  # round 0 warms both up
+        order = ("this", "other") if r % 2 else ("other", "this")
+        for name, n in cases:
+            for side in order:
+                t, _ = _worker_run(sides[side], name, n)
+                if r:
+                    cpu.setdefault((side, name, n), []).append(t)
+    for proc in sides.values():
+        _close(proc)
+    rows = []
+    for name, n in cases:
+        this, other = cpu[("this", name, n)], cpu[("other", name, n)]
+        row = {
+            "setting": name,
+            "seeds": n,
+            "steps": steps,
+            "cpu_s_this": round(statistics.median(this), 4),
+            "cpu_s_other": round(statistics.median(other), 4),
+            "paired_cpu_ratio_this_vs_other": round(
+                statistics.median(a / b for a, b in zip(this, other, strict=True)), 3
+            ),
+        }
+        if n > 1:  # the seeds-at-once ratio of each side, from these interleaved runs
+            for side in ("this", "other"):
+                one = statistics.median(cpu[(side, name, 1)])
+                row[f"cpu_ratio_vs_1_seed_{side}"] = round(
+                    statistics.median(cpu[(side, name, n)]) / one, 2
+                )
+        rows.append(row)
+    return rows
+
+
 def generalisation(eval_every: int = 25) -> list[dict]:
     rows = []
     for kind in ("pizza", "clock"):
@@ -316,8 +486,28 @@ def main() -> None:
     ap.add_argument("--no-generalisation", action="store_true", help="skip part 2")
     ap.add_argument("--label", default="current", help="key of this run in the results file")
     ap.add_argument("--note", default="", help="a sentence stored with this run")
+    ap.add_argument("--against", type=Path, help="another checkout's src: paired before/after")
+    ap.add_argument("--rounds", type=int, default=9, help="rounds of the --against comparison")
+    ap.add_argument(
+        "--other-env",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment of the --against side only (KEY= removes KEY)",
+    )
+    ap.add_argument(
+        "--allocator",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="rounds of fresh-process runs with glibc's default malloc and MALLOC_KEEP",
+    )
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.worker:
+        worker(args.steps)
+        return
     import mechequiv
 
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or 'cpu'}")
@@ -325,6 +515,17 @@ def main() -> None:
     speed = seeds_at_once(args.steps, args.repeats, args.sequential)
     print("Seeds at once (median process CPU time and wall time):")
     print_rows(speed)
+    paired = []
+    if args.against is not None:
+        other_env = dict(item.split("=", 1) for item in args.other_env)
+        paired = paired_against(args.against, args.steps, args.rounds, args.threads, other_env)
+        print(f"Paired, interleaved against {args.against} (process CPU time):")
+        print_rows(paired)
+    allocator = []
+    if args.allocator:
+        allocator = allocator_fresh_processes(args.steps, args.allocator, args.threads)
+        print("16 seeds in fresh processes, glibc malloc default vs MALLOC_KEEP:")
+        print_rows(allocator)
     gen = [] if args.no_generalisation else generalisation()
     print("Pizza / Clock generalisation (recipe of mechequiv.zoo.presets):")
     print_rows(gen)
@@ -336,9 +537,28 @@ def main() -> None:
         **({"note": args.note} if args.note else {}),
         "floor": FLOOR,
         "threads": args.threads,
+        "malloc_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         "torch": torch.__version__,
         "repeats": args.repeats,
         "seeds_at_once": speed,
+        **(
+            {
+                "paired_against": {
+                    "src": str(args.against),
+                    "env_both": MALLOC_KEEP,
+                    "other_env": args.other_env,
+                    "rounds": args.rounds,
+                    "rows": paired,
+                }
+            }
+            if paired
+            else {}
+        ),
+        **(
+            {"allocator_fresh_processes": {"keep_env": MALLOC_KEEP, "rows": allocator}}
+            if allocator
+            else {}
+        ),
         **({"generalisation": gen} if gen else {}),
     }
     atomic_write_json(out, data)

@@ -13,9 +13,19 @@ transformer or bilinear model is compute-bound already at one seed, so its cost 
 seeds' arithmetic (batched matrix products, gathers, elementwise activations). The
 transformer trains through its ``readout_only`` forward (only the positions the logits read);
 bilinear models read one-hot rows as the positions of their ones (:func:`training_inputs`).
+Beyond the matrix products and gathers, a step's time goes to elementwise work the trained
+values depend on (attention mixing, activations, the float64 loss, AdamW), which stays as it
+is: only arithmetic that changes no bit is left out (softmax attention's rate of 1, MSE targets
+converted once per run: :func:`training_targets`). Part of that time can be the allocator's:
+where a step's activations of a few MB are the largest blocks the process has freed (the
+README's bilinear zoo trained in a fresh process), glibc's malloc gives them back to the
+system at every step and faults them in again; process-wide settings (the
+``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` environment variables), which a
+library must not change, remove that part (results/zoo.json, ``allocator_fresh_processes``).
 benchmarks/bench_zoo.py measures the ratios against that arithmetic floor (results/zoo.json).
 tests/zoo/test_fast_paths.py checks these paths against plain float64 loops (to 1e-12) and a
-seed's independence from the seeds beside it (bit for bit).
+seed's independence from the seeds beside it (bit for bit); tests/zoo/test_elementwise_paths.py
+checks that the skipped arithmetic changes no bit.
 """
 
 from __future__ import annotations
@@ -109,6 +119,16 @@ def training_inputs(task: Task, model: torch.nn.Module) -> torch.Tensor:
     return hot
 
 
+def training_targets(task: Task) -> torch.Tensor:
+    """The targets a zoo trains and is evaluated on: ``task.labels``, converted once to
+    float64 for an MSE task (its loss subtracts them from float64 outputs: the same
+    differences, exactly, without a conversion at every step)."""
+    labels = task.labels
+    if task.loss == "mse" and labels.is_floating_point():
+        return labels.to(torch.float64)
+    return labels
+
+
 class SeedBatches:
     """Row indices of the training batch of every seed at a step (see :class:`ZooConfig`), on
     ``train_idx``'s device."""
@@ -191,7 +211,7 @@ class _ZooRun:
         is_transformer = isinstance(self.ensemble.base, TokenTransformer)
         self.forward_kwargs = {"readout_only": True} if is_transformer else {}
         self.inputs = training_inputs(task, self.ensemble.base).to(self.device)
-        self.labels = task.labels.to(self.device)
+        self.targets = training_targets(task).to(self.device)
         self.split = {
             "train": task.train_idx.to(self.device),
             "test": task.test_idx.to(self.device),
@@ -208,7 +228,7 @@ class _ZooRun:
 
     def _per_seed(self, y: torch.Tensor) -> torch.Tensor:
         n_seeds = len(self.config.seeds)
-        return y if y.ndim > self.task.labels.ndim else y.expand(n_seeds, *y.shape)
+        return y if y.ndim > self.targets.ndim else y.expand(n_seeds, *y.shape)
 
     def _resume(self) -> None:
         assert self.out_dir is not None
@@ -235,7 +255,7 @@ class _ZooRun:
         with torch.no_grad():
             out = self._forward(self.inputs)
             for part, idx in self.split.items():
-                y = self._per_seed(self.labels[idx])
+                y = self._per_seed(self.targets[idx])
                 self.history[f"{part}_loss"].append(self.loss(out[:, idx], y).tolist())
                 acc = task_accuracy(self.task, out[:, idx], y)
                 self.history[f"{part}_acc"].append(acc.tolist())
@@ -273,7 +293,7 @@ class _ZooRun:
             None if cfg.batch_size is None else SeedBatches(train_idx, cfg.seeds, cfg.batch_size)
         )
         x_train = self.inputs[train_idx]
-        y_train = self._per_seed(self.labels[train_idx])
+        y_train = self._per_seed(self.targets[train_idx])
         n_seeds = len(cfg.seeds)
         with make_progress(None if progress is None else not progress) as bar:
             bar_task = bar.add_task(
@@ -287,7 +307,7 @@ class _ZooRun:
                     x, y = x_train, y_train
                 else:
                     idx = batches.at(step)
-                    x, y = self.inputs[idx], self.labels[idx]
+                    x, y = self.inputs[idx], self.targets[idx]
                 if x.ndim == task.inputs.ndim:
                     x = x.expand(n_seeds, *x.shape)
                 train_step(

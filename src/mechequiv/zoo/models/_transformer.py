@@ -46,7 +46,18 @@ class Attention(nn.Module):
         # Broadcast-and-sum instead of matmul: with a handful of positions, batched matmuls of
         # 2x2 blocks are far slower on CPU than elementwise products.
         scores = (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) / math.sqrt(self.d_head)
-        return self.alpha * scores.softmax(-1) + (1.0 - self.alpha)
+        return self._rate(scores.softmax(-1))
+
+    def _rate(self, softmax: torch.Tensor) -> torch.Tensor:
+        """``alpha * softmax + (1 - alpha)``, the pattern from the softmax of the scores."""
+        if self.alpha == 1.0:
+            # 1.0 * s + 0.0 is s itself, bit for bit (softmax outputs are never -0.0, and
+            # multiplying by 1 or adding +0.0 leaves every other float, NaN included, as it
+            # is; backward, the gradient times 1.0 likewise): two passes over the pattern
+            # and one over its gradient saved. Not so at alpha = 0, where the graph through
+            # W_Q and W_K must stay so that they get zero gradients (and weight decay).
+            return softmax
+        return self.alpha * softmax + (1.0 - self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (self.pattern(x).unsqueeze(-1) * self._heads(self.W_V(x)).unsqueeze(-3)).sum(-2)
@@ -67,7 +78,7 @@ class Attention(nn.Module):
         k = self.W_K(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
         v = self.W_V(x).reshape(*lead, n_pos, self.n_heads, self.d_head)
         scores = (q * k).sum(-1) / math.sqrt(self.d_head)  # (..., key, heads)
-        pattern = self.alpha * scores.softmax(-2) + (1.0 - self.alpha)
+        pattern = self._rate(scores.softmax(-2))
         # Each head's weight copied over its d_head coordinates before the product: a same-shape
         # product on contiguous rows and a sum over keys, several times faster (forward and
         # backward) than broadcasting the weight over a d_head-sized axis; the same sums.
