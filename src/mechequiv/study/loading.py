@@ -41,8 +41,14 @@ from mechequiv.errors import MechequivError
 
 PICKLE_HINT = (
     "unpickling runs code from the file: if you trust it, pass --trust-pickle "
-    "(trust_pickle=True); or save weights with their architecture (save_pretrained, or a "
-    "state dict in .safetensors beside its config .json)"
+    "(trust_pickle=True); or save weights with their architecture (Hugging Face "
+    "save_pretrained, or a TransformerLens state dict in .safetensors beside its cfg .json)"
+)
+
+#: Where a model of the user's own class goes: no config can name arbitrary code.
+OWN_CLASS_HINT = (
+    "a model class of your own loads pickled (torch.save(model, path), --trust-pickle, its "
+    "module on PYTHONPATH), or build it in Python and call compare_models"
 )
 
 
@@ -134,7 +140,7 @@ def _unknown_config(path: Path) -> MechequivError:
     return MechequivError(
         f"{path} is not a config mechequiv knows: expected a Hugging Face config (model_type), "
         "a TransformerLens cfg (d_model, n_layers, n_ctx, d_head) or a zoo config "
-        "(task, architecture, seeds)"
+        f"(task, architecture, seeds); {OWN_CLASS_HINT}"
     )
 
 
@@ -253,14 +259,33 @@ def _torch_load(path: Path, weights_only: bool) -> Any:
             f"{_pickle_detail(e)}"
         ) from e
     except (AttributeError, ImportError) as e:
-        raise MechequivError(
-            f"cannot unpickle {path}: {_first_line(e)} (import or define the model's class "
-            "before loading, or save weights with a config instead)"
-        ) from e
+        raise MechequivError(f"cannot unpickle {path}: {_missing_class_hint(e)}") from e
     except (
         Exception
     ) as e:  # torch raises RuntimeError, EOFError, zipfile errors... for corrupt files
         raise MechequivError(f"cannot read {path} as a torch file: {_first_line(e)}") from e
+
+
+def _missing_class_hint(e: BaseException) -> str:
+    """What to do when a pickled module's class cannot be imported: the pickle names the module
+    that defined the class, which must be importable where the file is loaded."""
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        return (
+            f"the model's class is defined in the module {e.name!r}, which is not importable "
+            f"here: put the folder holding {e.name.split('.')[0]}.py on PYTHONPATH "
+            "(or install its package)"
+        )
+    found = re.search(r"Can't get attribute '(\w+)' on <module '__main__'", str(e))
+    if found:
+        return (
+            f"the model's class {found[1]} was defined in the script that saved it (__main__), "
+            "so nothing else can import it: move the class into a module, put that module's "
+            "folder on PYTHONPATH and save the model again"
+        )
+    return (
+        f"{_first_line(e)} (the model's class must be importable: put the module that defines "
+        "it on PYTHONPATH)"
+    )
 
 
 def _load_torch_file(
@@ -272,8 +297,8 @@ def _load_torch_file(
             return obj
         if not _is_state_dict(obj):
             raise MechequivError(
-                f"{path} holds a {type(obj).__name__}, not a module: save the whole model with "
-                "torch.save(model, path), or weights beside a config"
+                f"{path} holds a {type(obj).__name__}, not a module{_nested_hint(obj)}: save the "
+                "whole model with torch.save(model, path), or weights beside a config"
             )
     else:
         obj = _torch_load(path, weights_only=True)
@@ -290,6 +315,23 @@ def _load_torch_file(
             ) from e
     raise MechequivError(
         f"{path} holds a {type(obj).__name__}, not a module or a state dict of tensors"
+        f"{_nested_hint(obj)}"
+    )
+
+
+def _nested_hint(obj: Any) -> str:
+    """Training checkpoints often nest the state dict (``{"model": ..., "step": ...}``): name
+    the entries that hold one, so the user knows what to save."""
+    if not isinstance(obj, dict):
+        return ""
+    inner = [repr(k) for k, v in obj.items() if _is_state_dict(v) and v]
+    modules = [repr(k) for k, v in obj.items() if isinstance(v, nn.Module)]
+    if not inner and not modules:
+        return ""
+    where = ", ".join(inner + modules)
+    return (
+        f" (a checkpoint: the entry {where} holds the model; save that alone, e.g. "
+        f"torch.save(checkpoint[{(inner + modules)[0]}], path))"
     )
 
 
@@ -432,6 +474,15 @@ def load_hf_folder(path: str | Path, *, transformer_lens: bool = False) -> nn.Mo
         raise MechequivError(
             f"the weights in {path} do not fit {cls.__name__}: {len(missing)} tensors missing "
             f"({missing[:3]}{'...' if len(missing) > 3 else ''}) would be initialised at random"
+        )
+    # Tensors the config has no place for (a config with fewer layers than the weights) would
+    # be dropped silently, leaving a smaller model than the one that was saved.
+    unexpected = sorted(info.get("unexpected_keys", ()))
+    if unexpected:
+        raise MechequivError(
+            f"the weights in {path} do not fit {cls.__name__}: {len(unexpected)} tensors in the "
+            f"file have no place in its config.json ({unexpected[:3]}"
+            f"{'...' if len(unexpected) > 3 else ''}) and would be ignored"
         )
     if transformer_lens:
         return _bridge(model, path)
