@@ -199,8 +199,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
         "missing model": "model not found",
         "zero rounds": "n must be >= 1",
         "class not importable": "cannot unpickle",
-        "ids beyond the vocabulary": "model a (GPT2LMHeadModel) cannot read the stimuli",
-        "features for a token model": "cannot read the stimuli",
+        "ids beyond the vocabulary": "model a (GPT2LMHeadModel) has an embedding of 13 tokens",
+        "features for a token model": "reads token ids (it starts with an embedding)",
         "pickle without opt-in": "--trust-pickle",
     }
     for what, args in cases.items():
