@@ -458,9 +458,15 @@ def compare(
     2 for bad input (checked before any work).
     """
     from mechequiv import measures
-    from mechequiv.study.compare import CONGRUITY_MEANING, compare_models, load_model
+    from mechequiv.study.compare import (
+        CONGRUITY_MEANING,
+        check_arguments,
+        compare_models,
+        load_model,
+    )
 
     with _user_errors():
+        check_arguments(measure or None, n, sampler, _token_policy(tokens))  # before any loading
         stimuli = _task(task)
         a, b = (
             load_model(m, trust_pickle=trust_pickle, transformer_lens=transformer_lens)
@@ -574,3 +580,7 @@ def _quick_notice(cfg: StudyConfig, where: Console) -> None:
 @app.callback()
 def main() -> None:
     """Compare neural networks: do they implement the same mechanism?"""
+
+
+if __name__ == "__main__":  # ``python -m mechequiv.cli`` runs the command line too
+    app()

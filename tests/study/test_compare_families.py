@@ -154,15 +154,14 @@ def test_a_failing_part_keeps_the_others(tmp_path: Path) -> None:
     assert code == 1 and set(got["errors"]) == {"functional", "congruity"}
     assert "output logits, which BertModel, BertModel lacks" in got["errors"]["congruity"]
     assert got["representational"]["linear_cka"] > 0 and got["verdict"] is None
-    # and a sampler that cannot work keeps the measures: the error is in the result
+    # a sampler that cannot apply to a model at all (no declared symmetries) is known before
+    # any work: bad input, not a part's error
     x = tokens(16)
     from mechequiv.study import load_model
 
     a, b = load_model(tmp_path / "a"), load_model(tmp_path / "b")
-    result = compare_models(a, b, x, n=2, sampler="symmetry", measures=["linear_cka"])
-    assert "congruity" in result.errors and result.congruity is None
-    assert "linear_cka" in result.representational
-    assert result.to_dict()["verdict"] is None
+    with pytest.raises(ValueError, match="--sampler symmetry: model a: BertModel declares no"):
+        compare_models(a, b, x, n=2, sampler="symmetry", measures=["linear_cka"])
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:

@@ -302,20 +302,10 @@ def _fits(model: nn.Module, points: list[Any] | None) -> bool:
     return all(as_point(p).module in names for p in points)
 
 
-def _check_request(
-    models: tuple[nn.Module, nn.Module],
-    measures: list[str] | None,
-    n: int,
-    sampler: str,
-    points: list[Any] | None,
-    tokens: TokenPolicy,
-    points_b: list[Any] | None = None,
-) -> None:
-    """Every argument checked before any work starts (ValueError / TypeError)."""
+def check_arguments(measures: list[str] | None, n: int, sampler: str, tokens: TokenPolicy) -> None:
+    """The arguments of :func:`compare_models` that need no model (ValueError / TypeError), so a
+    command line can check them before it loads any model."""
     from mechequiv import measures as M
-    from mechequiv.capture.hooks import named_hook_modules
-    from mechequiv.capture.points import as_point, resolve_modules
-    from mechequiv.equivalence import default_points
     from mechequiv.validation import check_int
 
     check_int(n, "n", 1)
@@ -326,6 +316,23 @@ def _check_request(
             raise ValueError(f"unknown measure {name!r}; `mechequiv measures` lists them")
     if isinstance(tokens, bool) or not (isinstance(tokens, int) or tokens in POLICIES):
         raise ValueError(f"token policy must be one of {POLICIES} or an int, got {tokens!r}")
+
+
+def _check_request(
+    models: tuple[nn.Module, nn.Module],
+    measures: list[str] | None,
+    n: int,
+    sampler: str,
+    points: list[Any] | None,
+    tokens: TokenPolicy,
+    points_b: list[Any] | None = None,
+) -> None:
+    """Every argument checked before any work starts (ValueError / TypeError)."""
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point, resolve_modules
+    from mechequiv.equivalence import default_points
+
+    check_arguments(measures, n, sampler, tokens)
     reprs = _BlockReprs(points, tokens, points_b)
     for label, model, own in zip("ab", models, (reprs.points, reprs.points_b), strict=True):
         try:
@@ -339,6 +346,14 @@ def _check_request(
                 )
         except ValueError as e:
             raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
+    if sampler == "symmetry":  # a model that declares no symmetries is known before any work
+        from mechequiv.capture import symmetries
+
+        for label, model in zip("ab", models, strict=True):
+            try:
+                symmetries(model)
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"--sampler symmetry: model {label}: {_one_line(e)}") from e
 
 
 def _check_runs(model: nn.Module, inputs: Any, label: str, tokens: TokenPolicy) -> None:
