@@ -92,3 +92,10 @@ def test_state_dict_of_an_own_class_says_which_route_exists(tmp_path: Path) -> N
         load_model(tmp_path / "mlp.safetensors")
     assert "not a config mechequiv knows" in str(e.value)
     assert "a model class of your own loads pickled" in str(e.value)
+
+
+def test_seed_on_a_model_that_is_not_a_zoo_is_refused(tmp_path: Path) -> None:
+    save_gpt2(tmp_path / "gpt2")
+    assert type(load_model(tmp_path / "gpt2")).__name__ == "GPT2LMHeadModel"
+    with pytest.raises(MechequivError, match=r"holds a GPT2LMHeadModel, which has none"):
+        load_model(f"{tmp_path / 'gpt2'}:seed=1")

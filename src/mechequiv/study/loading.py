@@ -78,6 +78,14 @@ def load_model(
             f"unknown model format {path.suffix or path.name!r}: expected a Hugging Face or zoo "
             "folder, .safetensors with its config .json beside it, or .pt/.pth"
         )
+    if (seed is not None or step is not None) and not type(model).__module__.startswith(
+        "mechequiv.zoo"
+    ):
+        # a seed or step would otherwise be ignored, and another model than asked for compared
+        raise MechequivError(
+            f"seed= and step= choose a model of a zoo folder; {path} holds a "
+            f"{type(model).__name__}, which has none: drop ':seed=...'"
+        )
     if transformer_lens and not hasattr(model, "hook_dict"):
         raise MechequivError(
             f"--transformer-lens wraps Hugging Face models; {path} holds a {type(model).__name__}"
