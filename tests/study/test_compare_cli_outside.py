@@ -69,3 +69,22 @@ def test_python_dash_m_runs_the_command_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert '"linear_cka": 1.0' in done.stdout
+
+
+def test_verdict_says_when_too_few_rounds_could_never_reject() -> None:
+    from mechequiv.study import compare_models
+
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    b = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    x = torch.randn(40, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    few = compare_models(a, b, x, sampler="symmetry", n=5, measures=["linear_cka"])
+    enough = compare_models(a, b, x, sampler="symmetry", n=6, measures=["linear_cka"])
+    # every round won: the best a sign test can do, 2 * 0.5**n after Holm
+    assert few.congruity.score == 0.0 and few.congruity.p_value == 0.0625
+    assert few.verdict is not None and few.verdict.endswith(
+        "; but 5 rounds cannot reach p < 0.05 whatever the models (the smallest attainable is "
+        "0.0625): use n >= 6"
+    )
+    assert enough.congruity.p_value == 0.03125 and enough.congruity.distinguishable
+    assert "cannot reach" not in (enough.verdict or "")

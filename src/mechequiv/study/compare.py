@@ -145,7 +145,7 @@ class Comparison:
             )
         return (
             f"not distinguishable (Holm p={c.p_value:.3g}, n={c.n} rounds): no evidence "
-            f"of different mechanisms under {self.sampler}"
+            f"of different mechanisms under {self.sampler}{_power_note(c.n, c.level)}"
         )
 
     @classmethod
@@ -186,6 +186,24 @@ class Comparison:
             "skipped": self.skipped,
             "errors": self.errors,
         }
+
+
+def smallest_p(n: int) -> float:
+    """The smallest Holm-adjusted p-value that ``n`` rounds can give: each direction's exact
+    one-sided sign test is at best 0.5**n (every round won, no ties), doubled by Holm."""
+    return min(1.0, 2.0 * 0.5**n)
+
+
+def _power_note(n: int, level: float) -> str:
+    """``; 5 rounds cannot reach ...`` when no outcome of ``n`` rounds could be distinguishable,
+    so "not distinguishable" says nothing about the models."""
+    if smallest_p(n) < 1 - level:
+        return ""
+    enough = next(k for k in range(n, 64) if smallest_p(k) < 1 - level)
+    return (
+        f"; but {n} rounds cannot reach p < {1 - level:.2g} whatever the models (the smallest "
+        f"attainable is {smallest_p(n):.3g}): use n >= {enough}"
+    )
 
 
 def representational_measures(
