@@ -148,3 +148,19 @@ def test_cli_refuses_out_of_vocabulary_ids_in_one_line(tmp_path: Path) -> None:
 def test_integer_features_failure_says_to_save_floats() -> None:
     with pytest.raises(MechequivError, match=r"int64 of shape \(30, 4\), values 0..1.*float32"):
         compare_models(_mlp(0), _mlp(1), torch.randint(0, 2, (30, 4)))
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_fewer_than_two_stimuli_are_refused(rows: int) -> None:
+    with pytest.raises(ValueError, match=rf"the stimuli hold {rows} rows? \(shape \({rows}, 4\)\)"):
+        compare_models(_mlp(0), _mlp(1), torch.randn(rows, 4))
+
+
+def test_a_part_where_no_requested_measure_applies_is_an_error_not_an_empty_table() -> None:
+    # CCA needs more stimuli than features: 10 stimuli, 16 + 16 hidden features
+    result = compare_models(
+        _mlp(0), _mlp(1), torch.randn(10, 4), measures=["cca", "jensen_shannon"]
+    )
+    assert result.representational == {} and "cca" in result.skipped
+    assert result.errors["representational"].startswith("none of the 1 measures applies (cca: ")
+    assert "jensen_shannon" in result.functional and "functional" not in result.errors

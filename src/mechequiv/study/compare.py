@@ -381,8 +381,10 @@ def _check_runs(model: nn.Module, inputs: Any, label: str, tokens: TokenPolicy) 
     from mechequiv.capture.batches import Batches
 
     try:
-        first = next(iter(Batches(inputs, 1).chunks(0))).batch
-        out = run_with_patches(model, first, {}, progress=False)
+        first = next(iter(Batches(inputs, 1).chunks(0)), None)
+        if first is None:
+            raise ValueError("there are no stimuli")
+        out = run_with_patches(model, first.batch, {}, progress=False)
     except (MechequivError, ValueError, TypeError) as e:
         raise MechequivError(
             f"model {label} ({type(model).__name__}) cannot read the stimuli: {_one_line(e)} "
@@ -567,9 +569,19 @@ def _representational_part(
                 for m, label in zip(models, "ab", strict=True)
             )
             values, skipped = representational_measures(ra, rb, names, progress)
+            _nothing_applies(values, skipped, names)
     except Exception as e:  # the part's own error; the other parts still run
         errors["representational"] = _one_line(e)
     return values, skipped, resolved
+
+
+def _nothing_applies(values: dict[str, float], skipped: dict[str, str], names: list[str]) -> None:
+    """A part asked for measures of which none applied has no result: its error (an empty
+    table with exit code 0 would read as success). The reasons stay in ``skipped``."""
+    if names and not values:
+        first = next(iter(skipped.items()), None)
+        why = f" ({first[0]}: {first[1]})" if first else ""
+        raise MechequivError(f"none of the {len(names)} measures applies{why}")
 
 
 def _finite(values: torch.Tensor, label: str, what: str) -> torch.Tensor:
@@ -606,6 +618,7 @@ def _functional_part(
                 values[name] = M.get(name)(oa, ob)
             except ValueError as e:
                 skipped[name] = str(e)
+        _nothing_applies(values, skipped, names)
     except Exception as e:  # the part's own error; the other parts still run
         errors["functional"] = _one_line(e)
     return values, skipped

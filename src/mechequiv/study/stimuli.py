@@ -58,6 +58,7 @@ def check_stimuli(models: tuple[nn.Module, ...], x: Any) -> Any:
     """``x`` checked against every model (ValueError / TypeError naming the problem), with
     floating stimuli given in the floating dtype the models compute in.
 
+    - Fewer than two stimuli (rows) are refused: no measure is defined on one.
     - Non-finite values are refused (every measure would be NaN or refused, one by one).
     - A token model (one that starts with an embedding) needs integer ids within its
       vocabulary, checked on every row (running the first row does not see an id that only a
@@ -70,6 +71,12 @@ def check_stimuli(models: tuple[nn.Module, ...], x: Any) -> Any:
     t = _ids(x)
     if t is None:
         return x
+    if t.ndim == 0 or t.shape[0] < 2:
+        rows = "a scalar" if t.ndim == 0 else f"{t.shape[0]} row{'s' * (t.shape[0] != 1)}"
+        raise ValueError(
+            f"the stimuli hold {rows} (shape {tuple(t.shape)}): a comparison needs at least 2 "
+            "stimuli, one per row (most measures need more)"
+        )
     if t.is_floating_point() or t.is_complex():
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
