@@ -91,7 +91,7 @@ def test_state_dict_of_an_own_class_says_which_route_exists(tmp_path: Path) -> N
     with pytest.raises(MechequivError) as e:
         load_model(tmp_path / "mlp.safetensors")
     assert "not a config mechequiv knows" in str(e.value)
-    assert "a model class of your own loads pickled" in str(e.value)
+    assert "loads with --model-class MODULE:CLASS" in str(e.value)
 
 
 def test_seed_on_a_model_that_is_not_a_zoo_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,9 @@ Formats (local files only, never a hub download):
 - a **zoo** folder or checkpoint (``config.json`` of a :class:`~mechequiv.zoo.ZooConfig` and
   ``checkpoints/step_*.safetensors``); choose the seed with ``seed=`` (``PATH:seed=3`` on the
   command line) and optionally the checkpoint with ``step=``.
+- a **state dict of your own class** with ``model_class`` (``--model-class mynets:TinyGPT``):
+  the class is imported from the module the caller names, never from the file, and built with
+  the keyword arguments of the JSON beside the weights.
 - a **pickled whole module** (``torch.save(model, path)``, ``.pt``/``.pth``) only with
   ``trust_pickle=True``: unpickling runs code from the file. Without it, ``.pt`` files are read
   with ``torch.load(weights_only=True)``, which accepts tensors and plain containers only.
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,10 +48,10 @@ PICKLE_HINT = (
     "save_pretrained, or a TransformerLens state dict in .safetensors beside its cfg .json)"
 )
 
-#: Where a model of the user's own class goes: no config can name arbitrary code.
+#: Where a model of the user's own class goes: no config file names code to run.
 OWN_CLASS_HINT = (
-    "a model class of your own loads pickled (torch.save(model, path), --trust-pickle, its "
-    "module on PYTHONPATH), or build it in Python and call compare_models"
+    "a state dict of a model class of your own loads with --model-class MODULE:CLASS (its "
+    "constructor's keyword arguments in the JSON beside the weights)"
 )
 
 
@@ -59,14 +62,24 @@ def load_model(
     transformer_lens: bool = False,
     seed: int | None = None,
     step: int | None = None,
+    model_class: str | Callable[..., nn.Module] | None = None,
 ) -> nn.Module:
     """Load a model (in eval mode) from a local file or folder; see the module docstring.
 
     ``seed`` / ``step`` choose a zoo model; a string path may carry them as ``PATH:seed=3,step=500``.
+    ``model_class`` (a class or a function returning a module, or ``"package.module:Name"`` /
+    ``"path/to/file.py:Name"`` naming one) builds a model of your own from a state dict
+    (``.safetensors``, a weights-only ``.pt``, or a folder holding one), with the keyword
+    arguments of the JSON object beside it (``<stem>.json`` or ``config.json``; none: no
+    arguments); every tensor must fit. Paths whose config mechequiv knows (Hugging Face,
+    TransformerLens, zoo) and pickled modules load as they would without it, so one class can
+    be given for a pair of which only one model needs it.
     """
     path, seed, step = _spec(path, seed, step)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
+    if model_class is not None and not _declares_architecture(path):
+        return _load_own_class(path, model_class).eval()
     if path.is_dir():
         model = _load_folder(path, transformer_lens, seed, step)
     elif path.suffix == ".safetensors":
@@ -341,6 +354,94 @@ def _nested_hint(obj: Any) -> str:
         f" (a checkpoint: the entry {where} holds the model; save that alone, e.g. "
         f"torch.save(checkpoint[{(inner + modules)[0]}], path))"
     )
+
+
+# -- a class of the user's own ------------------------------------------------------------------
+
+
+def _declares_architecture(path: Path) -> bool:
+    """Whether ``path`` loads without a model class: a config mechequiv knows beside it (or in
+    the folder), or a .pt file that is not a plain state dict (a pickled module, refused or
+    loaded by the usual rules)."""
+    folder_config = path / "config.json" if path.is_dir() else None
+    candidates = (
+        [folder_config]
+        if folder_config is not None
+        else [path.with_suffix(".json"), path.parent / "config.json"]
+    )
+    for c in candidates:
+        if c.is_file():
+            try:
+                data = json.loads(c.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return False
+            return isinstance(data, dict) and config_kind(data) != "unknown"
+    return False
+
+
+def resolve_class(spec: str | Callable[..., nn.Module]) -> Callable[..., Any]:
+    """``"package.module:Name"`` or ``"path/to/file.py:Name"`` as the class (or function
+    returning a module) it names; importing the module runs its code: it is the user's own,
+    named by the caller, never read from a model file."""
+    if not isinstance(spec, str):
+        if not callable(spec):
+            raise MechequivError(f"model class {spec!r} is not a class or a function")
+        return spec
+    where, sep, name = str(spec).rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise MechequivError(
+            f"model class {spec!r} should read MODULE:CLASS or FILE.py:CLASS (e.g. mynets:TinyGPT)"
+        )
+    import importlib
+    import importlib.util
+
+    try:
+        if where.endswith(".py"):
+            file = Path(where)
+            if not file.is_file():
+                raise FileNotFoundError(f"{file} does not exist")
+            found = importlib.util.spec_from_file_location(f"_mechequiv_user_{file.stem}", file)
+            if found is None or found.loader is None:
+                raise ImportError(f"{file} is not a Python module")
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except Exception as e:  # the user's module may raise anything while it runs
+        raise MechequivError(
+            f"cannot import {where} for the model class {name}: {_first_line(e)} (put its folder "
+            "on PYTHONPATH, or give the file: path/to/file.py:CLASS)"
+        ) from e
+    found_obj = getattr(module, name, None)
+    if not callable(found_obj):
+        raise MechequivError(f"{where} has no class or function named {name}")
+    result: Callable[..., Any] = found_obj
+    return result
+
+
+def _load_own_class(path: Path, model_class: str | Callable[..., nn.Module]) -> nn.Module:
+    weights = _single_weights(path) if path.is_dir() else path
+    if weights.suffix not in (".safetensors", ".pt", ".pth"):
+        raise MechequivError(
+            f"a model class builds a model from a state dict (.safetensors or .pt); {weights} "
+            "is neither"
+        )
+    build = resolve_class(model_class)
+    name = getattr(build, "__name__", repr(build))
+    config = next(
+        (c for c in (weights.with_suffix(".json"), weights.parent / "config.json") if c.is_file()),
+        None,
+    )
+    kwargs = {} if config is None else _read_json(config)
+    try:
+        model = build(**kwargs)
+    except Exception as e:  # the constructor's own complaint about its arguments
+        source = f"the arguments in {config}" if config else "no arguments"
+        raise MechequivError(f"cannot build {name} from {source}: {_first_line(e)}") from e
+    if not isinstance(model, nn.Module):
+        raise MechequivError(f"{name}(...) returned a {type(model).__name__}, not a torch module")
+    _load_state(model, _state_dict(weights), weights)
+    return model
 
 
 # -- zoo ----------------------------------------------------------------------------------------
