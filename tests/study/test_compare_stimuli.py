@@ -164,3 +164,15 @@ def test_a_part_where_no_requested_measure_applies_is_an_error_not_an_empty_tabl
     assert result.representational == {} and "cca" in result.skipped
     assert result.errors["representational"].startswith("none of the 1 measures applies (cca: ")
     assert "jensen_shannon" in result.functional and "functional" not in result.errors
+
+
+def test_under_every_measure_a_part_that_cannot_apply_stays_skips() -> None:
+    torch.manual_seed(3)
+    wider = nn.Sequential(nn.Linear(4, 16), nn.GELU(), nn.Linear(16, 5)).eval()  # 5 outputs
+    names = ["jensen_shannon", "logit_cosine"]  # both need the same number of outputs
+    result = compare_models(_mlp(0), wider, torch.randn(30, 4))
+    assert set(result.functional) == {"prediction_agreement"} and not result.errors
+    assert "same number of classes" in result.skipped["jensen_shannon"]
+    asked = compare_models(_mlp(0), wider, torch.randn(30, 4), measures=names)
+    assert asked.functional == {}
+    assert asked.errors["functional"].startswith("none of the 2 measures applies (jensen_shannon:")

@@ -535,13 +535,15 @@ def compare_models(
     reprs = _BlockReprs(points, tokens, points_b)
     wanted = set(measures or M.names())
     errors: dict[str, str] = {}
+    rep_names = [m for m in M.names(functional=False) if m in wanted]
+    func_names = [m for m in M.names(functional=True) if m in wanted]
     rep, skipped, resolved = _representational_part(
-        (model_a, model_b), x, reprs, [m for m in M.names(functional=False) if m in wanted],
-        progress, errors,
-    )  # fmt: skip
-    func, func_skipped = _functional_part(
-        (model_a, model_b), x, tokens, [m for m in M.names(functional=True) if m in wanted], errors
+        (model_a, model_b), x, reprs, rep_names, progress, errors
     )
+    func, func_skipped = _functional_part((model_a, model_b), x, tokens, func_names, errors)
+    if measures is not None:
+        parts = {"representational": (rep, rep_names), "functional": (func, func_names)}
+        _nothing_applies(parts, skipped | func_skipped, errors)
     if sampler == "none":
         result, used = None, "none"
         skipped["congruity"] = NO_SAMPLER
@@ -569,19 +571,25 @@ def _representational_part(
                 for m, label in zip(models, "ab", strict=True)
             )
             values, skipped = representational_measures(ra, rb, names, progress)
-            _nothing_applies(values, skipped, names)
     except Exception as e:  # the part's own error; the other parts still run
         errors["representational"] = _one_line(e)
     return values, skipped, resolved
 
 
-def _nothing_applies(values: dict[str, float], skipped: dict[str, str], names: list[str]) -> None:
-    """A part asked for measures of which none applied has no result: its error (an empty
-    table with exit code 0 would read as success). The reasons stay in ``skipped``."""
-    if names and not values:
-        first = next(iter(skipped.items()), None)
-        why = f" ({first[0]}: {first[1]})" if first else ""
-        raise MechequivError(f"none of the {len(names)} measures applies{why}")
+def _nothing_applies(
+    parts: dict[str, tuple[dict[str, float], list[str]]],
+    skipped: dict[str, str],
+    errors: dict[str, str],
+) -> None:
+    """A part whose measures were asked for by name and of which none applied has no result:
+    its error (an empty table with exit code 0 would read as success). The reasons stay in
+    ``skipped``. Under the default (every measure) a part that does not apply, such as the
+    functional measures of two models with different output sizes, stays a list of skips."""
+    for part, (values, names) in parts.items():
+        if names and not values and part not in errors:
+            first = next((k for k in names if k in skipped), None)
+            why = f" ({first}: {skipped[first]})" if first else ""
+            errors[part] = f"none of the {len(names)} measures applies{why}"
 
 
 def _finite(values: torch.Tensor, label: str, what: str) -> torch.Tensor:
@@ -618,7 +626,6 @@ def _functional_part(
                 values[name] = M.get(name)(oa, ob)
             except ValueError as e:
                 skipped[name] = str(e)
-        _nothing_applies(values, skipped, names)
     except Exception as e:  # the part's own error; the other parts still run
         errors["functional"] = _one_line(e)
     return values, skipped
