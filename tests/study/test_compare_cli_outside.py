@@ -88,3 +88,23 @@ def test_verdict_says_when_too_few_rounds_could_never_reject() -> None:
     )
     assert enough.congruity.p_value == 0.03125 and enough.congruity.distinguishable
     assert "cannot reach" not in (enough.verdict or "")
+
+
+def test_a_failed_distill_says_its_settings_are_fixed_here(monkeypatch) -> None:
+    from mechequiv.study import compare, compare_models
+
+    # settings no re-fit can meet, so the sampler fails fast, as it does on near-tied logits
+    tight = {"steps": 1, "lr": 1e-9, "max_kl": 1e-12, "min_agreement": 1.0}
+    monkeypatch.setattr(compare, "DISTILL_SETTINGS", tight)
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+    b = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+    result = compare_models(
+        a, b, torch.randn(30, 3), sampler="distill", n=2, measures=["linear_cka"]
+    )
+    assert result.congruity is None and "linear_cka" in result.representational
+    assert result.errors["congruity"].startswith("Distill: none of")
+    assert result.errors["congruity"].endswith(
+        "[compare's Distill is fixed at steps=1, lr=1e-09, max_kl=1e-12, min_agreement=1.0; to "
+        "change it, build mechequiv.equivalence.refit.Distill in Python and call congruity]"
+    )

@@ -39,6 +39,10 @@ def task_inputs(task: Any, form: str) -> Any:
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
 
+#: The compare command's Distill: long enough to re-fit small MLPs from scratch; the
+#: acceptance is stated, not implied.
+DISTILL_SETTINGS: dict[str, Any] = {"steps": 1000, "lr": 3e-2, "max_kl": 0.2, "min_agreement": 0.9}
+
 SAMPLER_KINDS = ("none", "distill", "symmetry", "circuit", "circuit-reprs")
 
 
@@ -54,8 +58,7 @@ def _sampler(
     if kind == "distill":  # label-free: re-fit to the model's own outputs
         from mechequiv.equivalence.refit import Distill
 
-        # long enough to re-fit small MLPs from scratch; the acceptance is stated, not implied
-        return Distill(inputs, steps=1000, lr=3e-2, max_kl=0.2, min_agreement=0.9)
+        return Distill(inputs, **DISTILL_SETTINGS)
     if kind == "symmetry":  # the positive control: every other seed is distinguishable
         return SymmetryTransform()
     if kind == "circuit":
@@ -669,6 +672,13 @@ def _congruity_part(
             if headless
             else _one_line(e)
         )
+        if sampler == "distill" and not headless:
+            # Distill's own hint (more steps, looser thresholds) cannot be acted on here
+            settings = ", ".join(f"{k}={v}" for k, v in DISTILL_SETTINGS.items())
+            errors["congruity"] += (
+                f" [compare's Distill is fixed at {settings}; to change it, build "
+                "mechequiv.equivalence.refit.Distill in Python and call congruity]"
+            )
     return result, used
 
 
