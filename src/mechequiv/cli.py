@@ -448,23 +448,47 @@ def compare(
             help="Wrap Hugging Face folders in TransformerLens 4's TransformerBridge.",
         ),
     ] = False,
+    model_class: Annotated[
+        str | None,
+        typer.Option(
+            "--model-class",
+            help="Your own model class, MODULE:CLASS (module on PYTHONPATH) or FILE.py:CLASS, "
+            "to build both models from state dicts (.safetensors or .pt) with the keyword "
+            "arguments in the JSON beside each (<stem>.json or config.json).",
+        ),
+    ] = None,
+    model_class_b: Annotated[
+        str | None,
+        typer.Option(
+            "--model-class-b", help="Model b's class when it differs (default: --model-class)."
+        ),
+    ] = None,
 ) -> None:
     """Compare two of your models: similarity measures and the Congruity score with its CI.
 
     Models: a Hugging Face folder (save_pretrained), weights (.safetensors or a .pt state dict)
     beside their config .json (TransformerLens cfg, Hugging Face or zoo config), a zoo folder
-    or checkpoint (PATH:seed=S), or with --trust-pickle a whole module saved with torch.save.
+    or checkpoint (PATH:seed=S), a state dict of your own class with --model-class, or with
+    --trust-pickle a whole module saved with torch.save.
     Exit code 0 when every part ran, 1 when a part failed (its error is printed with the rest),
     2 for bad input (checked before any work).
     """
     from mechequiv import measures
-    from mechequiv.study.compare import CONGRUITY_MEANING, compare_models, load_model
+    from mechequiv.study.compare import (
+        CONGRUITY_MEANING,
+        check_arguments,
+        compare_models,
+        load_model,
+    )
 
     with _user_errors():
+        check_arguments(measure or None, n, sampler, _token_policy(tokens))  # before any loading
         stimuli = _task(task)
         a, b = (
-            load_model(m, trust_pickle=trust_pickle, transformer_lens=transformer_lens)
-            for m in (model_a, model_b)
+            load_model(
+                m, trust_pickle=trust_pickle, transformer_lens=transformer_lens, model_class=cls
+            )
+            for m, cls in ((model_a, model_class), (model_b, model_class_b or model_class))
         )
         result = compare_models(
             a,
@@ -574,3 +598,7 @@ def _quick_notice(cfg: StudyConfig, where: Console) -> None:
 @app.callback()
 def main() -> None:
     """Compare neural networks: do they implement the same mechanism?"""
+
+
+if __name__ == "__main__":  # ``python -m mechequiv.cli`` runs the command line too
+    app()

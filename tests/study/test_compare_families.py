@@ -154,15 +154,14 @@ def test_a_failing_part_keeps_the_others(tmp_path: Path) -> None:
     assert code == 1 and set(got["errors"]) == {"functional", "congruity"}
     assert "output logits, which BertModel, BertModel lacks" in got["errors"]["congruity"]
     assert got["representational"]["linear_cka"] > 0 and got["verdict"] is None
-    # and a sampler that cannot work keeps the measures: the error is in the result
+    # a sampler that cannot apply to a model at all (no declared symmetries) is known before
+    # any work: bad input, not a part's error
     x = tokens(16)
     from mechequiv.study import load_model
 
     a, b = load_model(tmp_path / "a"), load_model(tmp_path / "b")
-    result = compare_models(a, b, x, n=2, sampler="symmetry", measures=["linear_cka"])
-    assert "congruity" in result.errors and result.congruity is None
-    assert "linear_cka" in result.representational
-    assert result.to_dict()["verdict"] is None
+    with pytest.raises(ValueError, match="--sampler symmetry: model a: BertModel declares no"):
+        compare_models(a, b, x, n=2, sampler="symmetry", measures=["linear_cka"])
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
@@ -199,8 +198,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
         "missing model": "model not found",
         "zero rounds": "n must be >= 1",
         "class not importable": "cannot unpickle",
-        "ids beyond the vocabulary": "model a (GPT2LMHeadModel) cannot read the stimuli",
-        "features for a token model": "cannot read the stimuli",
+        "ids beyond the vocabulary": "model a (GPT2LMHeadModel) has an embedding of 13 tokens",
+        "features for a token model": "reads token ids (it starts with an embedding)",
         "pickle without opt-in": "--trust-pickle",
     }
     for what, args in cases.items():

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from mechequiv._progress import track
 from mechequiv.errors import MechequivError
 from mechequiv.study.loading import load_model
+from mechequiv.study.stimuli import check_stimuli, describe_stimuli, token_embedding
 from mechequiv.tokens import POLICIES, TokenPolicy, pool_tokens
 
 __all__ = ["Comparison", "compare_models", "load_model"]  # load_model: re-exported
@@ -26,15 +28,7 @@ Pair = tuple[nn.Module, nn.Module]
 def input_form(model: nn.Module) -> str:
     """``"tokens"`` for a model whose first leaf module with weights is an embedding, else
     ``"features"`` (leaves without weights, such as TransformerLens hook points, are skipped)."""
-    first = next(
-        (
-            m
-            for m in model.modules()
-            if not list(m.children()) and next(m.parameters(recurse=False), None) is not None
-        ),
-        None,
-    )
-    return "tokens" if isinstance(first, nn.Embedding) else "features"
+    return "features" if token_embedding(model) is None else "tokens"
 
 
 def task_inputs(task: Any, form: str) -> Any:
@@ -44,6 +38,10 @@ def task_inputs(task: Any, form: str) -> Any:
         return task
     return task.features() if form == "features" and hasattr(task, "features") else task.inputs
 
+
+#: The compare command's Distill: long enough to re-fit small MLPs from scratch; the
+#: acceptance is stated, not implied.
+DISTILL_SETTINGS: dict[str, Any] = {"steps": 1000, "lr": 3e-2, "max_kl": 0.2, "min_agreement": 0.9}
 
 SAMPLER_KINDS = ("none", "distill", "symmetry", "circuit", "circuit-reprs")
 
@@ -60,8 +58,7 @@ def _sampler(
     if kind == "distill":  # label-free: re-fit to the model's own outputs
         from mechequiv.equivalence.refit import Distill
 
-        # long enough to re-fit small MLPs from scratch; the acceptance is stated, not implied
-        return Distill(inputs, steps=1000, lr=3e-2, max_kl=0.2, min_agreement=0.9)
+        return Distill(inputs, **DISTILL_SETTINGS)
     if kind == "symmetry":  # the positive control: every other seed is distinguishable
         return SymmetryTransform()
     if kind == "circuit":
@@ -151,7 +148,7 @@ class Comparison:
             )
         return (
             f"not distinguishable (Holm p={c.p_value:.3g}, n={c.n} rounds): no evidence "
-            f"of different mechanisms under {self.sampler}"
+            f"of different mechanisms under {self.sampler}{_power_note(c.n, c.level)}"
         )
 
     @classmethod
@@ -192,6 +189,24 @@ class Comparison:
             "skipped": self.skipped,
             "errors": self.errors,
         }
+
+
+def smallest_p(n: int) -> float:
+    """The smallest Holm-adjusted p-value that ``n`` rounds can give: each direction's exact
+    one-sided sign test is at best 0.5**n (every round won, no ties), doubled by Holm."""
+    return min(1.0, 2.0 * 0.5**n)
+
+
+def _power_note(n: int, level: float) -> str:
+    """``; 5 rounds cannot reach ...`` when no outcome of ``n`` rounds could be distinguishable,
+    so "not distinguishable" says nothing about the models."""
+    if smallest_p(n) < 1 - level:
+        return ""
+    enough = next(k for k in range(n, 64) if smallest_p(k) < 1 - level)
+    return (
+        f"; but {n} rounds cannot reach p < {1 - level:.2g} whatever the models (the smallest "
+        f"attainable is {smallest_p(n):.3g}): use n >= {enough}"
+    )
 
 
 def representational_measures(
@@ -308,20 +323,10 @@ def _fits(model: nn.Module, points: list[Any] | None) -> bool:
     return all(as_point(p).module in names for p in points)
 
 
-def _check_request(
-    models: tuple[nn.Module, nn.Module],
-    measures: list[str] | None,
-    n: int,
-    sampler: str,
-    points: list[Any] | None,
-    tokens: TokenPolicy,
-    points_b: list[Any] | None = None,
-) -> None:
-    """Every argument checked before any work starts (ValueError / TypeError)."""
+def check_arguments(measures: list[str] | None, n: int, sampler: str, tokens: TokenPolicy) -> None:
+    """The arguments of :func:`compare_models` that need no model (ValueError / TypeError), so a
+    command line can check them before it loads any model."""
     from mechequiv import measures as M
-    from mechequiv.capture.hooks import named_hook_modules
-    from mechequiv.capture.points import as_point, resolve_modules
-    from mechequiv.equivalence import default_points
     from mechequiv.validation import check_int
 
     check_int(n, "n", 1)
@@ -332,6 +337,23 @@ def _check_request(
             raise ValueError(f"unknown measure {name!r}; `mechequiv measures` lists them")
     if isinstance(tokens, bool) or not (isinstance(tokens, int) or tokens in POLICIES):
         raise ValueError(f"token policy must be one of {POLICIES} or an int, got {tokens!r}")
+
+
+def _check_request(
+    models: tuple[nn.Module, nn.Module],
+    measures: list[str] | None,
+    n: int,
+    sampler: str,
+    points: list[Any] | None,
+    tokens: TokenPolicy,
+    points_b: list[Any] | None = None,
+) -> None:
+    """Every argument checked before any work starts (ValueError / TypeError)."""
+    from mechequiv.capture.hooks import named_hook_modules
+    from mechequiv.capture.points import as_point, resolve_modules
+    from mechequiv.equivalence import default_points
+
+    check_arguments(measures, n, sampler, tokens)
     reprs = _BlockReprs(points, tokens, points_b)
     for label, model, own in zip("ab", models, (reprs.points, reprs.points_b), strict=True):
         try:
@@ -345,20 +367,96 @@ def _check_request(
                 )
         except ValueError as e:
             raise ValueError(f"model {label} ({type(model).__name__}): {e}") from e
+    if sampler == "symmetry":  # a model that declares no symmetries is known before any work
+        from mechequiv.capture import symmetries
+
+        for label, model in zip("ab", models, strict=True):
+            try:
+                symmetries(model)
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"--sampler symmetry: model {label}: {_one_line(e)}") from e
 
 
-def _check_runs(model: nn.Module, inputs: Any, label: str) -> None:
-    """Run the model on the first stimulus, so stimuli it cannot read fail before any work."""
+def _check_runs(model: nn.Module, inputs: Any, label: str, tokens: TokenPolicy) -> None:
+    """Run the model on the first stimulus, so stimuli it cannot read fail before any work, and
+    check a token position against the sequences' length."""
     from mechequiv.capture import run_with_patches
     from mechequiv.capture.batches import Batches
 
     try:
-        first = next(iter(Batches(inputs, 1).chunks(0))).batch
-        run_with_patches(model, first, {}, progress=False)
+        first = next(iter(Batches(inputs, 1).chunks(0)), None)
+        if first is None:
+            raise ValueError("there are no stimuli")
+        out = run_with_patches(model, first.batch, {}, progress=False)
     except (MechequivError, ValueError, TypeError) as e:
         raise MechequivError(
-            f"model {label} ({type(model).__name__}) cannot read the stimuli: {_one_line(e)}"
+            f"model {label} ({type(model).__name__}) cannot read the stimuli: {_one_line(e)} "
+            f"(the stimuli: {describe_stimuli(inputs)}{_positions_hint(model, inputs)}"
+            f"{_float_hint(model, inputs)})"
         ) from e
+    if isinstance(tokens, int):
+        _check_position(tokens, _sequence_length(inputs, out), label, model)
+
+
+def _positions_hint(model: nn.Module, inputs: Any) -> str:
+    """``; 40 tokens per sequence, its config allows 16 positions`` when the stimuli are longer
+    than the positions a Hugging Face or TransformerLens config declares (IndexError otherwise)."""
+    ids = inputs.get("input_ids") if isinstance(inputs, dict) else inputs
+    shape: tuple[int, ...] = tuple(getattr(ids, "shape", ()))
+    if len(shape) != 2 or token_embedding(model) is None:
+        return ""
+    config, cfg = getattr(model, "config", None), getattr(model, "cfg", None)
+    limit = next(
+        (
+            v
+            for v in (
+                getattr(config, "n_positions", None),
+                getattr(config, "max_position_embeddings", None),
+                getattr(cfg, "n_ctx", None),
+            )
+            if isinstance(v, int)
+        ),
+        None,
+    )
+    if limit is None or shape[1] <= limit:
+        return ""
+    return f"; {shape[1]} tokens per sequence, its config allows {limit} positions"
+
+
+def _float_hint(model: nn.Module, inputs: Any) -> str:
+    """A model without an embedding given integer stimuli (a 0/1 table saved as int) most
+    likely wants them as floats; they are not cast, since a model may index with them."""
+    if token_embedding(model) is not None or not isinstance(inputs, (torch.Tensor, np.ndarray)):
+        return ""
+    if torch.as_tensor(inputs[:1]).is_floating_point():
+        return ""
+    return "; a model without an embedding usually reads floats: save them as float32"
+
+
+def _sequence_length(inputs: Any, out: Any) -> int | None:
+    """The longest length a token position may index: the valid tokens of the shortest padded
+    sequence, else the longest of the stimuli's and the outputs' sequence axes (None when
+    neither is a sequence)."""
+    mask = _padding_mask(inputs)
+    if mask is not None:
+        return int(mask.sum(dim=1).min())
+    logits = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None)
+    lengths = (
+        [int(logits.shape[1])] if isinstance(logits, torch.Tensor) and logits.ndim >= 3 else []
+    )
+    shape: tuple[int, ...] = tuple(getattr(inputs, "shape", ()))
+    if len(shape) == 2 and not torch.as_tensor(inputs[:1]).is_floating_point():
+        lengths.append(int(shape[1]))
+    return max(lengths) if lengths else None
+
+
+def _check_position(position: int, length: int | None, label: str, model: nn.Module) -> None:
+    if length is not None and not -length <= position < length:
+        raise ValueError(
+            f"token position {position} is out of range for model {label} "
+            f"({type(model).__name__}): its sequences have {length} positions "
+            f"(use {-length}..{length - 1})"
+        )
 
 
 def _one_line(e: BaseException) -> str:
@@ -423,6 +521,10 @@ def compare_models(
     """
     from mechequiv import measures as M
 
+    # one name where a list is expected would otherwise be read letter by letter
+    points, points_b, measures = (
+        [v] if isinstance(v, str) else v for v in (points, points_b, measures)
+    )
     _check_request((model_a, model_b), measures, n, sampler, points, tokens, points_b)
     forms = {input_form(model_a), input_form(model_b)}
     if len(forms) > 1 and hasattr(task, "inputs"):
@@ -430,19 +532,21 @@ def compare_models(
             "one model takes token ids and the other features; Congruity needs one set of "
             "stimuli that both read"
         )
-    x = task_inputs(task, forms.pop())
+    x = check_stimuli((model_a, model_b), task_inputs(task, forms.pop()))
     for label, model in zip("ab", (model_a, model_b), strict=True):
-        _check_runs(model, x, label)
+        _check_runs(model, x, label, tokens)
     reprs = _BlockReprs(points, tokens, points_b)
     wanted = set(measures or M.names())
     errors: dict[str, str] = {}
+    rep_names = [m for m in M.names(functional=False) if m in wanted]
+    func_names = [m for m in M.names(functional=True) if m in wanted]
     rep, skipped, resolved = _representational_part(
-        (model_a, model_b), x, reprs, [m for m in M.names(functional=False) if m in wanted],
-        progress, errors,
-    )  # fmt: skip
-    func, func_skipped = _functional_part(
-        (model_a, model_b), x, tokens, [m for m in M.names(functional=True) if m in wanted], errors
+        (model_a, model_b), x, reprs, rep_names, progress, errors
     )
+    func, func_skipped = _functional_part((model_a, model_b), x, tokens, func_names, errors)
+    if measures is not None:
+        parts = {"representational": (rep, rep_names), "functional": (func, func_names)}
+        _nothing_applies(parts, skipped | func_skipped, errors)
     if sampler == "none":
         result, used = None, "none"
         skipped["congruity"] = NO_SAMPLER
@@ -465,11 +569,41 @@ def _representational_part(
     try:
         resolved = [reprs.resolve(m, x) for m in models]
         if names:
-            ra, rb = (reprs(m, x) for m in models)
+            ra, rb = (
+                _finite(reprs(m, x), label, "representations")
+                for m, label in zip(models, "ab", strict=True)
+            )
             values, skipped = representational_measures(ra, rb, names, progress)
     except Exception as e:  # the part's own error; the other parts still run
         errors["representational"] = _one_line(e)
     return values, skipped, resolved
+
+
+def _nothing_applies(
+    parts: dict[str, tuple[dict[str, float], list[str]]],
+    skipped: dict[str, str],
+    errors: dict[str, str],
+) -> None:
+    """A part whose measures were asked for by name and of which none applied has no result:
+    its error (an empty table with exit code 0 would read as success). The reasons stay in
+    ``skipped``. Under the default (every measure) a part that does not apply, such as the
+    functional measures of two models with different output sizes, stays a list of skips."""
+    for part, (values, names) in parts.items():
+        if names and not values and part not in errors:
+            first = next((k for k in names if k in skipped), None)
+            why = f" ({first}: {skipped[first]})" if first else ""
+            errors[part] = f"none of the {len(names)} measures applies{why}"
+
+
+def _finite(values: torch.Tensor, label: str, what: str) -> torch.Tensor:
+    """``values``, or the part's error when they hold NaN or inf (each measure would otherwise
+    be refused one by one, leaving a table of skips that reads like a result)."""
+    bad = int((~torch.isfinite(values)).sum())
+    if bad:
+        raise MechequivError(
+            f"model {label}'s {what} hold {bad} NaN or infinite values of {values.numel()}"
+        )
+    return values
 
 
 def _functional_part(
@@ -482,8 +616,14 @@ def _functional_part(
     skipped: dict[str, str] = {}
     if not names:
         return values, skipped
+    # Concatenating positions would join several output distributions into one vector (one
+    # softmax, one argmax over positions x classes): under "concat" each position is a row.
+    per_row: TokenPolicy = "all" if tokens == "concat" else tokens
     try:
-        oa, ob = (_outputs(m, x, tokens) for m in models)
+        oa, ob = (
+            _finite(_outputs(m, x, per_row), label, "outputs")
+            for m, label in zip(models, "ab", strict=True)
+        )
         for name in names:
             try:
                 values[name] = M.get(name)(oa, ob)
@@ -532,6 +672,13 @@ def _congruity_part(
             if headless
             else _one_line(e)
         )
+        if sampler == "distill" and not headless:
+            # Distill's own hint (more steps, looser thresholds) cannot be acted on here
+            settings = ", ".join(f"{k}={v}" for k, v in DISTILL_SETTINGS.items())
+            errors["congruity"] += (
+                f" [compare's Distill is fixed at {settings}; to change it, build "
+                "mechequiv.equivalence.refit.Distill in Python and call congruity]"
+            )
     return result, used
 
 

@@ -16,6 +16,9 @@ Formats (local files only, never a hub download):
 - a **zoo** folder or checkpoint (``config.json`` of a :class:`~mechequiv.zoo.ZooConfig` and
   ``checkpoints/step_*.safetensors``); choose the seed with ``seed=`` (``PATH:seed=3`` on the
   command line) and optionally the checkpoint with ``step=``.
+- a **state dict of your own class** with ``model_class`` (``--model-class mynets:TinyGPT``):
+  the class is imported from the module the caller names, never from the file, and built with
+  the keyword arguments of the JSON beside the weights.
 - a **pickled whole module** (``torch.save(model, path)``, ``.pt``/``.pth``) only with
   ``trust_pickle=True``: unpickling runs code from the file. Without it, ``.pt`` files are read
   with ``torch.load(weights_only=True)``, which accepts tensors and plain containers only.
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,8 +44,14 @@ from mechequiv.errors import MechequivError
 
 PICKLE_HINT = (
     "unpickling runs code from the file: if you trust it, pass --trust-pickle "
-    "(trust_pickle=True); or save weights with their architecture (save_pretrained, or a "
-    "state dict in .safetensors beside its config .json)"
+    "(trust_pickle=True); or save weights with their architecture (Hugging Face "
+    "save_pretrained, or a TransformerLens state dict in .safetensors beside its cfg .json)"
+)
+
+#: Where a model of the user's own class goes: no config file names code to run.
+OWN_CLASS_HINT = (
+    "a state dict of a model class of your own loads with --model-class MODULE:CLASS (its "
+    "constructor's keyword arguments in the JSON beside the weights)"
 )
 
 
@@ -53,14 +62,24 @@ def load_model(
     transformer_lens: bool = False,
     seed: int | None = None,
     step: int | None = None,
+    model_class: str | Callable[..., nn.Module] | None = None,
 ) -> nn.Module:
     """Load a model (in eval mode) from a local file or folder; see the module docstring.
 
     ``seed`` / ``step`` choose a zoo model; a string path may carry them as ``PATH:seed=3,step=500``.
+    ``model_class`` (a class or a function returning a module, or ``"package.module:Name"`` /
+    ``"path/to/file.py:Name"`` naming one) builds a model of your own from a state dict
+    (``.safetensors``, a weights-only ``.pt``, or a folder holding one), with the keyword
+    arguments of the JSON object beside it (``<stem>.json`` or ``config.json``; none: no
+    arguments); every tensor must fit. Paths whose config mechequiv knows (Hugging Face,
+    TransformerLens, zoo) and pickled modules load as they would without it, so one class can
+    be given for a pair of which only one model needs it.
     """
     path, seed, step = _spec(path, seed, step)
     if not path.exists():
         raise FileNotFoundError(f"model not found: {path}")
+    if model_class is not None and not _declares_architecture(path):
+        return _load_own_class(path, model_class).eval()
     if path.is_dir():
         model = _load_folder(path, transformer_lens, seed, step)
     elif path.suffix == ".safetensors":
@@ -71,6 +90,14 @@ def load_model(
         raise MechequivError(
             f"unknown model format {path.suffix or path.name!r}: expected a Hugging Face or zoo "
             "folder, .safetensors with its config .json beside it, or .pt/.pth"
+        )
+    if (seed is not None or step is not None) and not type(model).__module__.startswith(
+        "mechequiv.zoo"
+    ):
+        # a seed or step would otherwise be ignored, and another model than asked for compared
+        raise MechequivError(
+            f"seed= and step= choose a model of a zoo folder; {path} holds a "
+            f"{type(model).__name__}, which has none: drop ':seed=...'"
         )
     if transformer_lens and not hasattr(model, "hook_dict"):
         raise MechequivError(
@@ -134,7 +161,7 @@ def _unknown_config(path: Path) -> MechequivError:
     return MechequivError(
         f"{path} is not a config mechequiv knows: expected a Hugging Face config (model_type), "
         "a TransformerLens cfg (d_model, n_layers, n_ctx, d_head) or a zoo config "
-        "(task, architecture, seeds)"
+        f"(task, architecture, seeds); {OWN_CLASS_HINT}"
     )
 
 
@@ -253,14 +280,33 @@ def _torch_load(path: Path, weights_only: bool) -> Any:
             f"{_pickle_detail(e)}"
         ) from e
     except (AttributeError, ImportError) as e:
-        raise MechequivError(
-            f"cannot unpickle {path}: {_first_line(e)} (import or define the model's class "
-            "before loading, or save weights with a config instead)"
-        ) from e
+        raise MechequivError(f"cannot unpickle {path}: {_missing_class_hint(e)}") from e
     except (
         Exception
     ) as e:  # torch raises RuntimeError, EOFError, zipfile errors... for corrupt files
         raise MechequivError(f"cannot read {path} as a torch file: {_first_line(e)}") from e
+
+
+def _missing_class_hint(e: BaseException) -> str:
+    """What to do when a pickled module's class cannot be imported: the pickle names the module
+    that defined the class, which must be importable where the file is loaded."""
+    if isinstance(e, ModuleNotFoundError) and e.name:
+        return (
+            f"the model's class is defined in the module {e.name!r}, which is not importable "
+            f"here: put the folder holding {e.name.split('.')[0]}.py on PYTHONPATH "
+            "(or install its package)"
+        )
+    found = re.search(r"Can't get attribute '(\w+)' on <module '__main__'", str(e))
+    if found:
+        return (
+            f"the model's class {found[1]} was defined in the script that saved it (__main__), "
+            "so nothing else can import it: move the class into a module, put that module's "
+            "folder on PYTHONPATH and save the model again"
+        )
+    return (
+        f"{_first_line(e)} (the model's class must be importable: put the module that defines "
+        "it on PYTHONPATH)"
+    )
 
 
 def _load_torch_file(
@@ -272,8 +318,8 @@ def _load_torch_file(
             return obj
         if not _is_state_dict(obj):
             raise MechequivError(
-                f"{path} holds a {type(obj).__name__}, not a module: save the whole model with "
-                "torch.save(model, path), or weights beside a config"
+                f"{path} holds a {type(obj).__name__}, not a module{_nested_hint(obj)}: save the "
+                "whole model with torch.save(model, path), or weights beside a config"
             )
     else:
         obj = _torch_load(path, weights_only=True)
@@ -290,7 +336,112 @@ def _load_torch_file(
             ) from e
     raise MechequivError(
         f"{path} holds a {type(obj).__name__}, not a module or a state dict of tensors"
+        f"{_nested_hint(obj)}"
     )
+
+
+def _nested_hint(obj: Any) -> str:
+    """Training checkpoints often nest the state dict (``{"model": ..., "step": ...}``): name
+    the entries that hold one, so the user knows what to save."""
+    if not isinstance(obj, dict):
+        return ""
+    inner = [repr(k) for k, v in obj.items() if _is_state_dict(v) and v]
+    modules = [repr(k) for k, v in obj.items() if isinstance(v, nn.Module)]
+    if not inner and not modules:
+        return ""
+    where = ", ".join(inner + modules)
+    return (
+        f" (a checkpoint: the entry {where} holds the model; save that alone, e.g. "
+        f"torch.save(checkpoint[{(inner + modules)[0]}], path))"
+    )
+
+
+# -- a class of the user's own ------------------------------------------------------------------
+
+
+def _declares_architecture(path: Path) -> bool:
+    """Whether ``path`` loads without a model class: a config mechequiv knows beside it (or in
+    the folder), or a .pt file that is not a plain state dict (a pickled module, refused or
+    loaded by the usual rules)."""
+    folder_config = path / "config.json" if path.is_dir() else None
+    candidates = (
+        [folder_config]
+        if folder_config is not None
+        else [path.with_suffix(".json"), path.parent / "config.json"]
+    )
+    for c in candidates:
+        if c.is_file():
+            try:
+                data = json.loads(c.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return False
+            return isinstance(data, dict) and config_kind(data) != "unknown"
+    return False
+
+
+def resolve_class(spec: str | Callable[..., nn.Module]) -> Callable[..., Any]:
+    """``"package.module:Name"`` or ``"path/to/file.py:Name"`` as the class (or function
+    returning a module) it names; importing the module runs its code: it is the user's own,
+    named by the caller, never read from a model file."""
+    if not isinstance(spec, str):
+        if not callable(spec):
+            raise MechequivError(f"model class {spec!r} is not a class or a function")
+        return spec
+    where, sep, name = str(spec).rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise MechequivError(
+            f"model class {spec!r} should read MODULE:CLASS or FILE.py:CLASS (e.g. mynets:TinyGPT)"
+        )
+    import importlib
+    import importlib.util
+
+    try:
+        if where.endswith(".py"):
+            file = Path(where)
+            if not file.is_file():
+                raise FileNotFoundError(f"{file} does not exist")
+            found = importlib.util.spec_from_file_location(f"_mechequiv_user_{file.stem}", file)
+            if found is None or found.loader is None:
+                raise ImportError(f"{file} is not a Python module")
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except Exception as e:  # the user's module may raise anything while it runs
+        raise MechequivError(
+            f"cannot import {where} for the model class {name}: {_first_line(e)} (put its folder "
+            "on PYTHONPATH, or give the file: path/to/file.py:CLASS)"
+        ) from e
+    found_obj = getattr(module, name, None)
+    if not callable(found_obj):
+        raise MechequivError(f"{where} has no class or function named {name}")
+    result: Callable[..., Any] = found_obj
+    return result
+
+
+def _load_own_class(path: Path, model_class: str | Callable[..., nn.Module]) -> nn.Module:
+    weights = _single_weights(path) if path.is_dir() else path
+    if weights.suffix not in (".safetensors", ".pt", ".pth"):
+        raise MechequivError(
+            f"a model class builds a model from a state dict (.safetensors or .pt); {weights} "
+            "is neither"
+        )
+    build = resolve_class(model_class)
+    name = getattr(build, "__name__", repr(build))
+    config = next(
+        (c for c in (weights.with_suffix(".json"), weights.parent / "config.json") if c.is_file()),
+        None,
+    )
+    kwargs = {} if config is None else _read_json(config)
+    try:
+        model = build(**kwargs)
+    except Exception as e:  # the constructor's own complaint about its arguments
+        source = f"the arguments in {config}" if config else "no arguments"
+        raise MechequivError(f"cannot build {name} from {source}: {_first_line(e)}") from e
+    if not isinstance(model, nn.Module):
+        raise MechequivError(f"{name}(...) returned a {type(model).__name__}, not a torch module")
+    _load_state(model, _state_dict(weights), weights)
+    return model
 
 
 # -- zoo ----------------------------------------------------------------------------------------
@@ -432,6 +583,15 @@ def load_hf_folder(path: str | Path, *, transformer_lens: bool = False) -> nn.Mo
         raise MechequivError(
             f"the weights in {path} do not fit {cls.__name__}: {len(missing)} tensors missing "
             f"({missing[:3]}{'...' if len(missing) > 3 else ''}) would be initialised at random"
+        )
+    # Tensors the config has no place for (a config with fewer layers than the weights) would
+    # be dropped silently, leaving a smaller model than the one that was saved.
+    unexpected = sorted(info.get("unexpected_keys", ()))
+    if unexpected:
+        raise MechequivError(
+            f"the weights in {path} do not fit {cls.__name__}: {len(unexpected)} tensors in the "
+            f"file have no place in its config.json ({unexpected[:3]}"
+            f"{'...' if len(unexpected) > 3 else ''}) and would be ignored"
         )
     if transformer_lens:
         return _bridge(model, path)

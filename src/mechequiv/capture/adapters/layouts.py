@@ -8,8 +8,10 @@ whose classes cannot carry the protocol's methods themselves.
   ``HookedTransformer`` without normalisation (standard positional embeddings, no gated MLP,
   no grouped-query attention).
 - Hugging Face ``transformers`` models (a ``config`` and a list of blocks): hook points.
-- ``nn.Sequential`` MLPs of ``nn.Linear`` and elementwise activations: hook points (the
-  activations) and symmetries (unit permutations, rescalings, sign flips).
+- ``nn.Sequential`` MLPs of ``nn.Linear``, elementwise activations, ``LayerNorm`` /
+  ``BatchNorm1d`` over a layer's units and dropout: hook points (the activations) and symmetries
+  (unit permutations; rescalings and sign flips where the activations allow and no norm sits
+  in the layer).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from torch import nn
 from mechequiv.capture.blocks import largest_block_list
 from mechequiv.capture.protocol import (
     ELEMENTWISE,
+    HOMOGENEOUS,
+    ODD,
     Axis,
     BilinearUnits,
     Heads,
@@ -242,21 +246,57 @@ builtin_adapter("Hugging Face transformers", _is_hugging_face, _hugging_face_poi
 # ---- plain torch: nn.Sequential MLPs ---------------------------------------------------------
 
 
-def sequential_layers(model: nn.Sequential) -> list[tuple[nn.Linear, nn.Module | None]]:
-    """(Linear, following activation) pairs of a Sequential MLP; refuse anything else."""
-    out: list[tuple[nn.Linear, nn.Module | None]] = []
+#: Per-unit normalisations: they commute with a permutation of the units they normalise (their
+#: per-unit tensors permuted along), not with a rescaling or a sign flip of one unit.
+UNIT_NORMS: tuple[type[nn.Module], ...] = (nn.LayerNorm, nn.BatchNorm1d)
+#: Modules that leave units where they are (identity in eval; Dropout masks elementwise).
+TRANSPARENT: tuple[type[nn.Module], ...] = (nn.Dropout, nn.Flatten)
+
+
+def sequential_layers(model: nn.Sequential) -> list[tuple[nn.Linear, tuple[nn.Module, ...]]]:
+    """Each Linear of a Sequential MLP with the modules between it and the next Linear
+    (elementwise activations, per-unit norms, dropout); anything after the last Linear is free,
+    since output units are never transformed. Anything else between Linears is refused."""
+    out: list[tuple[nn.Linear, list[nn.Module]]] = []
     for i, m in enumerate(model):
         if isinstance(m, nn.Linear):
-            out.append((m, None))
-        elif isinstance(m, ELEMENTWISE) and out and out[-1][1] is None:
-            out[-1] = (out[-1][0], m)
+            out.append((m, []))
+        elif isinstance(m, TRANSPARENT) and not out:
+            continue
+        elif out:
+            out[-1][1].append(m)
         else:
-            raise UnsupportedModelError(
-                f"layer {i} ({type(m).__name__}) is not a Linear or elementwise activation"
-            )
+            raise UnsupportedModelError(f"layer {i} ({type(m).__name__}) comes before any Linear")
     if len(out) < 2:
         raise ValueError("the MLP has no hidden layer to transform")
-    return out
+    for lin, between in out[:-1]:
+        for m in between:
+            if not isinstance(m, (*ELEMENTWISE, *UNIT_NORMS, *TRANSPARENT)):
+                i = next(j for j, x in enumerate(model) if x is m)
+                raise UnsupportedModelError(
+                    f"layer {i} ({type(m).__name__}) is not a Linear, an elementwise activation, "
+                    "a LayerNorm / BatchNorm1d over the units, or dropout"
+                )
+            if isinstance(m, UNIT_NORMS):
+                _check_norm(m, lin.out_features, model)
+    return [(lin, tuple(between)) for lin, between in out]
+
+
+def _check_norm(norm: nn.Module, width: int, model: nn.Sequential) -> None:
+    shape = tuple(norm.normalized_shape) if isinstance(norm, nn.LayerNorm) else (norm.num_features,)
+    if shape != (width,):
+        i = next(j for j, x in enumerate(model) if x is norm)
+        raise UnsupportedModelError(
+            f"layer {i} ({type(norm).__name__}) normalises shape {shape}, not the {width} units "
+            "of the Linear before it"
+        )
+
+
+def _norm_axes(norm: nn.Module) -> list[Axis]:
+    """The per-unit tensors of a LayerNorm / BatchNorm1d (affine weights, running statistics)."""
+    names = ("weight", "bias", "running_mean", "running_var")
+    tensors = [getattr(norm, n, None) for n in names]
+    return [Axis(t, 0) for t in tensors if t is not None]
 
 
 def _sequential_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
@@ -267,12 +307,21 @@ def _sequential_points(model: nn.Module) -> Mapping[str, Sequence[str]]:
 def _sequential_symmetries(model: Any) -> Symmetries:
     layers = sequential_layers(model)
     units = []
-    for (lin, act), (nxt, _) in itertools.pairwise(layers):
-        outgoing = [Axis(nxt.weight, 1)]
-        if act is None:  # two linear maps in a row: any invertible map between, units permute
-            units.append(Neurons(tuple(_linear(lin, 0)), tuple(outgoing)))
-        else:
-            units.append(Neurons.across(_linear(lin, 0), outgoing, act))
+    for (lin, between), (nxt, _) in itertools.pairwise(layers):
+        outgoing = (Axis(nxt.weight, 1),)
+        norms = [m for m in between if isinstance(m, UNIT_NORMS)]
+        acts = [m for m in between if isinstance(m, ELEMENTWISE)]
+        incoming = (*_linear(lin, 0), *(a for n in norms for a in _norm_axes(n)))
+        # Between two linear maps with nothing else, units permute (the Neurons default).
+        # A norm fixes each unit's scale and sign relative to the others: permutations only.
+        units.append(
+            Neurons(
+                incoming,
+                outgoing,
+                scale=bool(acts) and not norms and all(isinstance(a, HOMOGENEOUS) for a in acts),
+                sign=bool(acts) and not norms and all(isinstance(a, ODD) for a in acts),
+            )
+        )
     return Symmetries(tuple(units), None, "nn.Sequential MLP")
 
 
