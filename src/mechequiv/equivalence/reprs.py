@@ -29,13 +29,24 @@ from mechequiv.tokens import TokenPolicy, pool_tokens
 def default_points(model: nn.Module) -> list[str]:
     """Hidden layers of a Sequential MLP, else the blocks of
     :func:`mechequiv.capture.blocks.block_points` (zoo ``blocks.{i}``, TransformerLens,
-    Hugging Face, ``nn.TransformerEncoder``, activation modules of other MLPs)."""
+    Hugging Face, ``nn.TransformerEncoder``, activation modules of other MLPs).
+
+    A Sequential MLP's hidden layer is what the next Linear reads: of the modules between two
+    Linears (a norm, an activation, dropout), the last one that is not dropout, so that a layer
+    is read once, not once per module that transforms it; modules before the first Linear
+    (a flatten) transform the input, not a hidden layer."""
     if isinstance(model, nn.Sequential):
-        points = [
-            name
-            for i, (name, m) in enumerate(model.named_children())
-            if not isinstance(m, nn.Linear) and i != len(model) - 1
-        ]
+        points: list[str] = []
+        run: list[tuple[str, nn.Module]] | None = None  # None until the first Linear: the input
+        for name, m in model.named_children():
+            if not isinstance(m, nn.Linear):
+                if run is not None:
+                    run.append((name, m))
+                continue
+            if run:
+                kept = [n for n, layer in run if not isinstance(layer, nn.Dropout)]
+                points.append(kept[-1] if kept else run[-1][0])
+            run = []
         if not points:
             raise ValueError("the MLP has no hidden layer")
         return points
