@@ -116,11 +116,12 @@ def test_seed_batched_embedding_is_advanced_indexing_bit_for_bit():
         nn.functional.embedding(idx - 1, w)
 
 
-def test_last_query_attention_is_the_broadcast_formula_bit_for_bit():
+@pytest.mark.parametrize("alpha", [0.6, 1.0])  # 1.0: softmax attention skips the rate's no-ops
+def test_last_query_attention_is_the_broadcast_formula_bit_for_bit(alpha):
     from mechequiv.zoo.models import Attention
 
     torch.manual_seed(0)
-    attn = Attention(d_model=16, n_heads=4, alpha=0.6)
+    attn = Attention(d_model=16, n_heads=4, alpha=alpha)
     x = torch.randn(7, 30, 3, 16, requires_grad=True)
     upstream = torch.randn(7, 30, 16)
     out = attn.forward_last(x)
