@@ -146,10 +146,16 @@ def config_kind(config: dict[str, Any]) -> str:
     return "unknown"
 
 
+def _config_path(weights: Path) -> Path | None:
+    """The config JSON beside a weights file (``<stem>.json``, else ``config.json``), or None."""
+    candidates = (weights.with_suffix(".json"), weights.parent / "config.json")
+    return next((c for c in candidates if c.is_file()), None)
+
+
 def _config_beside(weights: Path) -> Path:
-    for candidate in (weights.with_suffix(".json"), weights.parent / "config.json"):
-        if candidate.is_file():
-            return candidate
+    found = _config_path(weights)
+    if found is not None:
+        return found
     raise MechequivError(
         f"{weights} holds weights without an architecture: put its config beside it "
         f"({weights.with_suffix('.json').name} or config.json: a TransformerLens cfg, a Hugging "
@@ -363,20 +369,13 @@ def _declares_architecture(path: Path) -> bool:
     """Whether ``path`` loads without a model class: a config mechequiv knows beside it (or in
     the folder), or a .pt file that is not a plain state dict (a pickled module, refused or
     loaded by the usual rules)."""
-    folder_config = path / "config.json" if path.is_dir() else None
-    candidates = (
-        [folder_config]
-        if folder_config is not None
-        else [path.with_suffix(".json"), path.parent / "config.json"]
-    )
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = json.loads(c.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                return False
-            return isinstance(data, dict) and config_kind(data) != "unknown"
-    return False
+    config = path / "config.json" if path.is_dir() else _config_path(path)
+    if config is None or not config.is_file():
+        return False
+    try:
+        return config_kind(_read_json(config)) != "unknown"
+    except MechequivError:  # unreadable: the class's own route reports it
+        return False
 
 
 def resolve_class(spec: str | Callable[..., nn.Module]) -> Callable[..., Any]:
@@ -428,10 +427,7 @@ def _load_own_class(path: Path, model_class: str | Callable[..., nn.Module]) -> 
         )
     build = resolve_class(model_class)
     name = getattr(build, "__name__", repr(build))
-    config = next(
-        (c for c in (weights.with_suffix(".json"), weights.parent / "config.json") if c.is_file()),
-        None,
-    )
+    config = _config_path(weights)
     kwargs = {} if config is None else _read_json(config)
     try:
         model = build(**kwargs)
