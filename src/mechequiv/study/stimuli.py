@@ -43,6 +43,11 @@ def _ids(x: Any) -> torch.Tensor | None:
     return x if isinstance(x, torch.Tensor) else None
 
 
+def _first_row(mask: torch.Tensor) -> int:
+    """The first row (leading index) of a stimuli-shaped mask that holds a True."""
+    return int(mask.reshape(mask.shape[0], -1).any(1).nonzero()[0, 0])
+
+
 def describe_stimuli(x: Any) -> str:
     """``int64 of shape (64, 8), values 0..89``: what a failing forward pass was given."""
     t = _ids(x)
@@ -80,9 +85,9 @@ def check_stimuli(models: tuple[nn.Module, ...], x: Any) -> Any:
     if t.is_floating_point() or t.is_complex():
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
-            row = int(bad.reshape(t.shape[0], -1).any(1).nonzero()[0, 0]) if t.ndim else 0
             raise ValueError(
-                f"the stimuli hold {int(bad.sum())} NaN or infinite values (first in row {row})"
+                f"the stimuli hold {int(bad.sum())} NaN or infinite values (first in row "
+                f"{_first_row(bad)})"
             )
     embeddings = [token_embedding(m) for m in models]
     for label, model, emb in zip("ab", models, embeddings, strict=True):
@@ -99,11 +104,10 @@ def check_stimuli(models: tuple[nn.Module, ...], x: Any) -> Any:
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi >= emb.num_embeddings:
             outside = (t < 0) | (t >= emb.num_embeddings)
-            row = int(outside.reshape(t.shape[0], -1).any(1).nonzero()[0, 0]) if t.ndim else 0
             raise ValueError(
                 f"{name} has an embedding of {emb.num_embeddings} tokens, so ids must lie in "
                 f"[0, {emb.num_embeddings}); the stimuli hold ids {lo}..{hi} "
-                f"({int(outside.sum())} outside, first in row {row})"
+                f"({int(outside.sum())} outside, first in row {_first_row(outside)})"
             )
     if any(e is not None for e in embeddings) or not t.is_floating_point():
         return x
