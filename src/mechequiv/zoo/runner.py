@@ -269,7 +269,8 @@ class _ZooRun:
             params=_host_copy(self.params),
             buffers=_host_copy(self.buffers),
             moments={
-                name: _host_copy({k: self.optimizer.state[p][k] for k in ("exp_avg", "exp_avg_sq")})
+                # written to disk at once: moved to the host, not copied when already there
+                name: {k: self.optimizer.state[p][k].to("cpu") for k in ("exp_avg", "exp_avg_sq")}
                 for name, p in self.params.items()
                 if on_disk and self.optimizer.state.get(p)
             },
